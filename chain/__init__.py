@@ -1,0 +1,1 @@
+"""Python ↔ chain: toolchain discovery, compiling, deploying, contract clients, the relayer."""

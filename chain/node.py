@@ -1,0 +1,197 @@
+"""The embedded local chain: Foundry's anvil from npm, started and stopped by the project.
+
+State is persisted under ``var/chain/`` (anvil ``--state``: loaded on start, dumped on exit and
+every few seconds) so balances survive a restart. Any external JSON-RPC endpoint can replace
+the embedded node by setting ``MACHI_RPC_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from chain.errors import NodeError
+from chain.toolchain import PROJECT_ROOT, find_toolchain
+
+#: anvil's default mnemonic; its keys are public knowledge, fine for a local dev chain only.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rpc_call(url: str, method: str, params: list[object] | None = None, timeout: float = 5.0) -> object:
+    """One raw JSON-RPC call (used for node control methods web3.py does not wrap).
+
+    Raises:
+        NodeError: the node did not answer or answered with an error.
+    """
+    try:
+        response = httpx.post(
+            url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=timeout
+        )
+        body = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise NodeError(f"{method} on {url} failed: {exc}") from exc
+    if "error" in body:
+        raise NodeError(f"{method} on {url} failed: {body['error']}")
+    return body.get("result")
+
+
+def wait_for_rpc(url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> int:
+    """Block until ``url`` answers ``eth_chainId``; returns the chain id.
+
+    Raises:
+        NodeError: the endpoint did not answer within ``timeout`` or the process exited.
+    """
+    deadline = time.monotonic() + timeout
+    last_error = ""
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise NodeError(f"anvil exited with code {process.returncode} before answering on {url}")
+        try:
+            return int(str(rpc_call(url, "eth_chainId", timeout=1.0)), 16)
+        except NodeError as exc:
+            last_error = str(exc)
+            time.sleep(0.05)
+    raise NodeError(f"no JSON-RPC answer from {url} within {timeout:.0f}s ({last_error})")
+
+
+@dataclass
+class NodeConfig:
+    """How to start the embedded anvil."""
+
+    port: int = 8545
+    chain_id: int = 31337
+    block_time: float | None = None  # None: mine a block per transaction (automine)
+    state_dir: Path | None = PROJECT_ROOT / "var" / "chain"  # None: in memory only
+    state_interval: int = 2  # seconds between state dumps while running
+    accounts: int = 10
+    gas_limit: int = 60_000_000
+    host: str = "127.0.0.1"
+
+
+class LocalNode:
+    """A running anvil process (use as a context manager or call start/stop)."""
+
+    def __init__(self, config: NodeConfig | None = None) -> None:
+        self.config = config or NodeConfig()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_handle: object | None = None
+
+    @property
+    def url(self) -> str:
+        """The node's JSON-RPC URL."""
+        return f"http://{self.config.host}:{self.config.port}"
+
+    @property
+    def state_file(self) -> Path | None:
+        """Where the chain state is persisted (None when in memory)."""
+        return self.config.state_dir / "state.json" if self.config.state_dir else None
+
+    @property
+    def running(self) -> bool:
+        """True while the anvil process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def command(self) -> list[str]:
+        """The anvil argv for this configuration."""
+        toolchain = find_toolchain()
+        cfg = self.config
+        argv = [
+            str(toolchain.anvil),
+            "--host", cfg.host,
+            "--port", str(cfg.port),
+            "--chain-id", str(cfg.chain_id),
+            "--accounts", str(cfg.accounts),
+            "--mnemonic", DEV_MNEMONIC,
+            "--gas-limit", str(cfg.gas_limit),
+            "--silent",
+        ]  # fmt: skip
+        if cfg.block_time:
+            argv += ["--block-time", str(cfg.block_time)]
+        if self.state_file is not None:
+            argv += ["--state", str(self.state_file), "--state-interval", str(cfg.state_interval)]
+        return argv
+
+    def start(self, timeout: float = 30.0) -> LocalNode:
+        """Start anvil and wait until it answers.
+
+        Raises:
+            ToolchainError: anvil is not installed (message names the fix).
+            NodeError: the port is taken or anvil did not come up.
+        """
+        if self.running:
+            return self
+        if _port_in_use(self.config.host, self.config.port):
+            raise NodeError(
+                f"port {self.config.port} is already in use: another node is running there "
+                f"(use it with MACHI_RPC_URL={self.url}) or choose MACHI_NODE_PORT"
+            )
+        argv = self.command()
+        if self.config.state_dir is not None:
+            self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        log_path = (self.config.state_dir or Path(os.devnull)).joinpath("anvil.log") if self.config.state_dir else None
+        stdout = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the node
+        self._log_handle = stdout if log_path else None
+        self._process = subprocess.Popen(  # noqa: S603 - fixed argv from our own toolchain
+            argv, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            chain_id = wait_for_rpc(self.url, timeout=timeout, process=self._process)
+        except NodeError:
+            self.stop()
+            raise
+        if chain_id != self.config.chain_id:
+            self.stop()
+            raise NodeError(f"anvil answered chain id {chain_id}, expected {self.config.chain_id}")
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop anvil gracefully (it dumps its state on SIGTERM/SIGINT), killing it if it hangs."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._process = None
+        handle = self._log_handle
+        if handle is not None:
+            handle.close()  # type: ignore[attr-defined]
+            self._log_handle = None
+
+    def kill(self) -> None:
+        """Kill -9 (a crash: state since the last periodic dump is lost)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> LocalNode:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0

@@ -1,0 +1,21 @@
+"""Connecting to a JSON-RPC endpoint."""
+
+from __future__ import annotations
+
+from web3 import HTTPProvider, Web3
+
+from chain.errors import NodeError
+
+
+def connect(url: str, timeout: float = 10.0) -> Web3:
+    """A web3 client for ``url`` with a pooled HTTP session.
+
+    Raises:
+        NodeError: the endpoint does not answer.
+    """
+    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    try:
+        w3.eth.chain_id
+    except Exception as exc:  # noqa: BLE001 - any transport failure means "not reachable"
+        raise NodeError(f"no JSON-RPC node answers at {url}: {exc}") from exc
+    return w3

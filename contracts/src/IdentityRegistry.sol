@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
+
+/**
+ * @title IdentityRegistry
+ * @notice Binds wallets to opaque subjects: residents (linked with their My Number card), merchants and
+ * city accounts. One subject has at most one live wallet, enforced here. Expiry and revocation are
+ * checked by {isVerified} and {status}, so callers never have to.
+ *
+ * No personal data is ever stored: a record holds a kind, an assurance level, times, a revocation
+ * reason, a 32-byte subject key (e.g. HMAC(city pepper, certificate issuer || serial), unlinkable
+ * without the pepper) and a 32-byte commitment to the encrypted evidence bundle kept off chain.
+ *
+ * A record is "live" while it is not revoked (an expired record is still live: it blocks a second
+ * wallet for its subject and can be renewed or re-bound).
+ */
+contract IdentityRegistry is AccessControl, IIdentityRegistry {
+    /// @notice Attests, renews, revokes and re-binds records; registers and suspends merchants.
+    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+
+    mapping(address wallet => Record) private _records;
+    mapping(bytes32 subjectKey => address wallet) private _wallets;
+
+    /// @dev The admin given to the constructor is the zero address.
+    error IdentityRegistryInvalidAdmin(address admin);
+    /// @dev The wallet is the zero address.
+    error IdentityRegistryInvalidWallet(address wallet);
+    /// @dev The subject key is zero.
+    error IdentityRegistryInvalidSubjectKey();
+    /// @dev The level does not fit the kind (residents need a level, merchants and city accounts `None`).
+    error IdentityRegistryInvalidLevel(Kind kind, AssuranceLevel level);
+    /// @dev The expiry is not in the future.
+    error IdentityRegistryInvalidExpiry(uint40 expiresAt);
+    /// @dev The revocation reason cannot be given to {revoke}.
+    error IdentityRegistryInvalidRevocationReason(RevocationReason reason);
+    /// @dev The wallet already has a live record.
+    error IdentityRegistryWalletAlreadyAttested(address wallet);
+    /// @dev The wallet was given up by {rebind} (lost) and can never be attested again.
+    error IdentityRegistryWalletRetired(address wallet);
+    /// @dev The subject is already bound to another live wallet.
+    error IdentityRegistrySubjectAlreadyBound(bytes32 subjectKey, address wallet);
+    /// @dev The subject has no live wallet.
+    error IdentityRegistrySubjectNotBound(bytes32 subjectKey);
+    /// @dev The wallet has no live record.
+    error IdentityRegistryNotAttested(address wallet);
+    /// @dev The wallet is not a merchant.
+    error IdentityRegistryNotMerchant(address wallet);
+
+    /// @param admin receives DEFAULT_ADMIN_ROLE (grants REGISTRAR_ROLE)
+    constructor(address admin) {
+        if (admin == address(0)) revert IdentityRegistryInvalidAdmin(admin);
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    // ---------------------------------------------------------------- registrar
+
+    /**
+     * @notice Binds `wallet` to a resident subject after the card-linking checks passed off chain.
+     * @dev REGISTRAR_ROLE. The wallet must have no live record and not be retired; the subject must
+     * have no live wallet (use {rebind} to move it). A wallet revoked for another reason (e.g. the
+     * resident moved out and back) may be attested again.
+     * @param wallet the resident's wallet
+     * @param subjectKey opaque subject identifier (non-zero)
+     * @param level CardAuthenticated or ResidentOfCity
+     * @param expiresAt unix time at which the record stops being valid (in the future)
+     * @param evidence commitment to the encrypted evidence bundle
+     */
+    function attest(
+        address wallet,
+        bytes32 subjectKey,
+        AssuranceLevel level,
+        uint40 expiresAt,
+        bytes32 evidence
+    ) external onlyRole(REGISTRAR_ROLE) {
+        _bind(wallet, Kind.Resident, level, subjectKey, expiresAt, evidence);
+    }
+
+    /**
+     * @notice Registers a merchant wallet (also re-registers a suspended one).
+     * @dev REGISTRAR_ROLE. Same rules as {attest}; the merchant key is an opaque merchant identifier.
+     */
+    function registerMerchant(
+        address wallet,
+        bytes32 merchantKey,
+        uint40 expiresAt,
+        bytes32 evidence
+    ) external onlyRole(REGISTRAR_ROLE) {
+        _bind(wallet, Kind.Merchant, AssuranceLevel.None, merchantKey, expiresAt, evidence);
+    }
+
+    /**
+     * @notice Registers a city account (fee treasury, benefit payer, ...).
+     * @dev REGISTRAR_ROLE. Same rules as {attest}; the account key is an opaque identifier.
+     */
+    function registerCityAccount(
+        address wallet,
+        bytes32 accountKey,
+        uint40 expiresAt,
+        bytes32 evidence
+    ) external onlyRole(REGISTRAR_ROLE) {
+        _bind(wallet, Kind.City, AssuranceLevel.None, accountKey, expiresAt, evidence);
+    }
+
+    /**
+     * @notice Renews a live record (also after it expired): new level, expiry and evidence commitment.
+     * @dev REGISTRAR_ROLE. `level` must fit the record's kind. Sets `issuedAt` to now.
+     */
+    function renew(
+        address wallet,
+        AssuranceLevel level,
+        uint40 expiresAt,
+        bytes32 evidence
+    ) external onlyRole(REGISTRAR_ROLE) {
+        Record storage record = _liveRecord(wallet);
+        _checkLevel(record.kind, level);
+        _checkExpiry(expiresAt);
+        record.level = level;
+        record.issuedAt = uint40(block.timestamp);
+        record.expiresAt = expiresAt;
+        record.evidence = evidence;
+        emit Renewed(wallet, level, expiresAt, evidence);
+    }
+
+    /**
+     * @notice Revokes a live record. Its subject becomes free for another wallet.
+     * @dev REGISTRAR_ROLE. `reason` is MovedOut, Deceased, CardRevoked or Requested.
+     */
+    function revoke(address wallet, RevocationReason reason) external onlyRole(REGISTRAR_ROLE) {
+        if (reason == RevocationReason.None || reason > RevocationReason.Requested) {
+            revert IdentityRegistryInvalidRevocationReason(reason);
+        }
+        _revoke(wallet, reason);
+    }
+
+    /**
+     * @notice Suspends a merchant (revocation with reason `Suspended`); {registerMerchant} reinstates it.
+     * @dev REGISTRAR_ROLE.
+     */
+    function suspendMerchant(address wallet) external onlyRole(REGISTRAR_ROLE) {
+        if (_records[wallet].kind != Kind.Merchant) revert IdentityRegistryNotMerchant(wallet);
+        _revoke(wallet, RevocationReason.Suspended);
+    }
+
+    /**
+     * @notice Lost-wallet recovery: moves `subjectKey` from its live wallet to `newWallet`.
+     * @dev REGISTRAR_ROLE. The old wallet is revoked with reason `Rebound` and retired for good; the new
+     * wallet inherits kind, level and expiry with a fresh evidence commitment. The coin's recovery agent
+     * can then move the old wallet's balance here ({successorOf}).
+     */
+    function rebind(bytes32 subjectKey, address newWallet, bytes32 evidence) external onlyRole(REGISTRAR_ROLE) {
+        address oldWallet = _liveWallet(subjectKey);
+        if (oldWallet == address(0)) revert IdentityRegistrySubjectNotBound(subjectKey);
+        _checkFreshWallet(newWallet);
+
+        Record storage old = _records[oldWallet];
+        Kind kind = old.kind;
+        AssuranceLevel level = old.level;
+        uint40 expiresAt = old.expiresAt;
+        old.revokedAt = uint40(block.timestamp);
+        old.revocationReason = RevocationReason.Rebound;
+        emit Revoked(oldWallet, subjectKey, RevocationReason.Rebound);
+
+        _records[newWallet] = Record({
+            kind: kind,
+            level: level,
+            revocationReason: RevocationReason.None,
+            issuedAt: uint40(block.timestamp),
+            expiresAt: expiresAt,
+            revokedAt: 0,
+            subjectKey: subjectKey,
+            evidence: evidence
+        });
+        _wallets[subjectKey] = newWallet;
+        emit Rebound(subjectKey, oldWallet, newWallet);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IIdentityRegistry
+    function isVerified(address wallet) external view returns (bool) {
+        Record storage record = _records[wallet];
+        return _verified(record.kind, record.revokedAt, record.expiresAt);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function status(address wallet) external view returns (Kind kind, AssuranceLevel level, bool verified) {
+        Record storage record = _records[wallet];
+        kind = record.kind;
+        level = record.level;
+        verified = _verified(kind, record.revokedAt, record.expiresAt);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function walletOf(bytes32 subjectKey) public view returns (address) {
+        address wallet = _wallets[subjectKey];
+        return wallet != address(0) && _records[wallet].subjectKey == subjectKey ? wallet : address(0);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function successorOf(address wallet) external view returns (address) {
+        bytes32 subjectKey = _records[wallet].subjectKey;
+        if (subjectKey == bytes32(0)) return address(0);
+        address current = walletOf(subjectKey);
+        return current == wallet ? address(0) : current;
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function recordOf(address wallet) external view returns (Record memory) {
+        return _records[wallet];
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _bind(
+        address wallet,
+        Kind kind,
+        AssuranceLevel level,
+        bytes32 subjectKey,
+        uint40 expiresAt,
+        bytes32 evidence
+    ) private {
+        if (subjectKey == bytes32(0)) revert IdentityRegistryInvalidSubjectKey();
+        _checkLevel(kind, level);
+        _checkExpiry(expiresAt);
+        _checkFreshWallet(wallet);
+        address bound = _liveWallet(subjectKey);
+        if (bound != address(0)) revert IdentityRegistrySubjectAlreadyBound(subjectKey, bound);
+
+        _records[wallet] = Record({
+            kind: kind,
+            level: level,
+            revocationReason: RevocationReason.None,
+            issuedAt: uint40(block.timestamp),
+            expiresAt: expiresAt,
+            revokedAt: 0,
+            subjectKey: subjectKey,
+            evidence: evidence
+        });
+        _wallets[subjectKey] = wallet;
+        emit Attested(wallet, subjectKey, kind, level, expiresAt, evidence);
+    }
+
+    function _revoke(address wallet, RevocationReason reason) private {
+        Record storage record = _liveRecord(wallet);
+        record.revokedAt = uint40(block.timestamp);
+        record.revocationReason = reason;
+        emit Revoked(wallet, record.subjectKey, reason);
+    }
+
+    /// @dev The live wallet of a subject, or address(0).
+    function _liveWallet(bytes32 subjectKey) private view returns (address) {
+        address wallet = _wallets[subjectKey];
+        if (wallet == address(0)) return address(0);
+        Record storage record = _records[wallet];
+        return record.revokedAt == 0 && record.subjectKey == subjectKey ? wallet : address(0);
+    }
+
+    function _liveRecord(address wallet) private view returns (Record storage record) {
+        record = _records[wallet];
+        if (record.kind == Kind.None || record.revokedAt != 0) revert IdentityRegistryNotAttested(wallet);
+    }
+
+    function _checkFreshWallet(address wallet) private view {
+        if (wallet == address(0)) revert IdentityRegistryInvalidWallet(wallet);
+        Record storage record = _records[wallet];
+        if (record.kind == Kind.None) return;
+        if (record.revokedAt == 0) revert IdentityRegistryWalletAlreadyAttested(wallet);
+        if (record.revocationReason == RevocationReason.Rebound) revert IdentityRegistryWalletRetired(wallet);
+    }
+
+    function _checkLevel(Kind kind, AssuranceLevel level) private pure {
+        bool ok = kind == Kind.Resident ? level != AssuranceLevel.None : level == AssuranceLevel.None;
+        if (!ok) revert IdentityRegistryInvalidLevel(kind, level);
+    }
+
+    function _checkExpiry(uint40 expiresAt) private view {
+        if (expiresAt <= block.timestamp) revert IdentityRegistryInvalidExpiry(expiresAt);
+    }
+
+    function _verified(Kind kind, uint40 revokedAt, uint40 expiresAt) private view returns (bool) {
+        return kind != Kind.None && revokedAt == 0 && block.timestamp < expiresAt;
+    }
+}

@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.26;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
+import {ERC20TransferAuthorization} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20TransferAuthorization.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {NoncesKeyed} from "@openzeppelin/contracts/utils/NoncesKeyed.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ERC4337Utils} from "@openzeppelin/contracts/account/utils/ERC4337Utils.sol";
+import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
+
+/**
+ * @title RegionalCoin
+ * @notice The city's digital currency: 1 coin = 1 yen (0 decimals). ERC-20 + EIP-2612 permit + ERC-3009
+ * (gasless transfers signed by the payer, relayed by the city), with USDC-style separated roles.
+ *
+ * Every balance change except {recover} goes through {_update}, which checks both parties against the
+ * {IIdentityRegistry} (verified = attested, not revoked, not expired) and this contract's freeze list,
+ * the kind-to-kind transfer policy, and the residents' balance cap. Mint is a transfer from kind `None`,
+ * burn ({redeem}) a transfer to kind `None`, so the policy also says who may receive mints and redeem.
+ *
+ * ERC-3009 nonces are OpenZeppelin's keyed sequential nonces ({NoncesKeyed}): a `bytes32` nonce is a
+ * 192-bit key followed by a 64-bit sequence number; nonces with different keys are independent, nonces
+ * with the same key are used in order. Key 0 is shared with EIP-2612 permits. A wallet that reuses one
+ * key pays a 5k nonzero-to-nonzero nonce write per payment instead of a 22.1k fresh slot.
+ */
+contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessControl, Pausable {
+    using ECDSA for bytes32;
+
+    /// @notice Configures and removes minters and their allowances.
+    bytes32 public constant MASTER_MINTER_ROLE = keccak256("MASTER_MINTER_ROLE");
+    /// @notice Pauses and unpauses every balance change.
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    /// @notice Freezes and unfreezes accounts.
+    bytes32 public constant FREEZER_ROLE = keccak256("FREEZER_ROLE");
+    /// @notice Moves a lost wallet's balance to the wallet its subject was re-bound to.
+    bytes32 public constant RECOVERY_ROLE = keccak256("RECOVERY_ROLE");
+    /// @notice Submits batches of signed authorizations ({batchTransferWithAuthorization}).
+    bytes32 public constant RELAYER_ROLE = keccak256("RELAYER_ROLE");
+
+    /**
+     * @notice Why {batchTransferWithAuthorization} skipped an item (`None` = relayed). Stable numeric codes:
+     * 0 None, 1 NotYetValid, 2 Expired, 3 InvalidSignature, 4 NonceUsed (used or cancelled),
+     * 5 NonceAhead (an earlier nonce of the same key is still unused), 6 SenderNotVerified, 7 SenderFrozen,
+     * 8 RecipientNotVerified, 9 RecipientFrozen, 10 TransferNotAllowed (policy), 11 InsufficientBalance,
+     * 12 BalanceCapExceeded.
+     */
+    enum SkipReason {
+        None,
+        NotYetValid,
+        Expired,
+        InvalidSignature,
+        NonceUsed,
+        NonceAhead,
+        SenderNotVerified,
+        SenderFrozen,
+        RecipientNotVerified,
+        RecipientFrozen,
+        TransferNotAllowed,
+        InsufficientBalance,
+        BalanceCapExceeded
+    }
+
+    /**
+     * @notice One ERC-3009 `TransferWithAuthorization` signed by `from`, plus an opaque payment reference.
+     * @dev `ref` is not signed: it only labels the item in the events (the payment request it settles).
+     */
+    struct Authorization {
+        address from;
+        address to;
+        uint256 value;
+        uint256 validAfter;
+        uint256 validBefore;
+        bytes32 nonce;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+        bytes32 ref;
+    }
+
+    /// @dev Policy bitmap (bit `4 * fromKind + toKind`) and the residents' caps, in one slot.
+    struct Config {
+        uint16 transferPolicy;
+        uint64 cardAuthenticatedCap;
+        uint64 residentOfCityCap;
+    }
+
+    IIdentityRegistry private immutable _registry;
+    Config private _config;
+    mapping(address account => bool) private _frozen;
+    mapping(address minter => bool) private _minters;
+    mapping(address minter => uint256) private _minterAllowances;
+
+    /// @notice A minter was configured with a new allowance.
+    event MinterConfigured(address indexed minter, uint256 allowance);
+    /// @notice A minter was removed (its allowance is gone).
+    event MinterRemoved(address indexed minter);
+    /// @notice `minter` minted `amount` to `to` (alongside the ERC-20 Transfer from address(0)).
+    event Minted(address indexed minter, address indexed to, uint256 amount);
+    /// @notice An account can no longer send or receive.
+    event AccountFrozen(address indexed account);
+    /// @notice A frozen account can send and receive again.
+    event AccountUnfrozen(address indexed account);
+    /// @notice The recovery agent moved a lost wallet's whole balance to its successor.
+    event Recovered(address indexed lostWallet, address indexed successor, uint256 amount);
+    /// @notice An account burnt `amount` coins, to be paid out in yen off chain against `ref`.
+    event Redeemed(address indexed merchant, uint256 amount, bytes32 indexed ref);
+    /// @notice A batched authorization was executed (after AuthorizationUsed and Transfer).
+    event AuthorizationRelayed(bytes32 indexed ref, address indexed from, bytes32 nonce);
+    /// @notice A batched authorization was skipped; its nonce stays unused. `reason` is a {SkipReason}.
+    event AuthorizationSkipped(bytes32 indexed ref, address indexed from, bytes32 nonce, SkipReason reason);
+    /// @notice The balance cap of residents at `level` changed.
+    event BalanceCapSet(IIdentityRegistry.AssuranceLevel indexed level, uint256 cap);
+    /// @notice Transfers from `fromKind` to `toKind` were allowed or forbidden.
+    event TransferRuleSet(IIdentityRegistry.Kind indexed fromKind, IIdentityRegistry.Kind indexed toKind, bool allowed);
+
+    /// @dev The registry, the admin or a minter is the zero address.
+    error RegionalCoinInvalidAddress();
+    /// @dev The account is not verified in the registry (no record, revoked or expired).
+    error RegionalCoinUnverifiedAccount(address account);
+    /// @dev The account is frozen.
+    error RegionalCoinFrozenAccount(address account);
+    /// @dev The policy forbids transfers between these kinds (`None` stands for mint and burn).
+    error RegionalCoinTransferNotAllowed(IIdentityRegistry.Kind fromKind, IIdentityRegistry.Kind toKind);
+    /// @dev Receiving `value` would put the resident's `balance` over `cap`.
+    error RegionalCoinBalanceCapExceeded(address account, uint256 balance, uint256 value, uint256 cap);
+    /// @dev The caller (or the given account) is not a minter.
+    error RegionalCoinNotMinter(address account);
+    /// @dev The minter's remaining allowance is below the amount.
+    error RegionalCoinMinterAllowanceExceeded(address minter, uint256 allowance, uint256 amount);
+    /// @dev Balance caps exist for the levels CardAuthenticated and ResidentOfCity only.
+    error RegionalCoinInvalidLevel(IIdentityRegistry.AssuranceLevel level);
+    /// @dev The registry knows no other wallet for the lost wallet's subject.
+    error RegionalCoinNoSuccessor(address lostWallet);
+
+    /**
+     * @param name ERC-20 name, also the EIP-712 domain name (version "1")
+     * @param symbol ERC-20 symbol
+     * @param identityRegistry the identity registry every transfer is checked against
+     * @param admin receives DEFAULT_ADMIN_ROLE (policy, caps, and granting every other role)
+     */
+    constructor(
+        string memory name,
+        string memory symbol,
+        IIdentityRegistry identityRegistry,
+        address admin
+    ) ERC20(name, symbol) ERC20Permit(name) {
+        if (address(identityRegistry) == address(0) || admin == address(0)) revert RegionalCoinInvalidAddress();
+        _registry = identityRegistry;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        // Default policy (bit 4 * from + to; kinds None=0, Resident=1, Merchant=2, City=3):
+        // mint to residents; residents, merchants and city accounts pay each other; merchants and
+        // city accounts redeem.
+        uint16 policy;
+        policy |= _bit(IIdentityRegistry.Kind.None, IIdentityRegistry.Kind.Resident);
+        for (uint8 from = 1; from <= 3; ++from) {
+            for (uint8 to = 1; to <= 3; ++to) {
+                policy |= _bit(IIdentityRegistry.Kind(from), IIdentityRegistry.Kind(to));
+            }
+        }
+        policy |= _bit(IIdentityRegistry.Kind.Merchant, IIdentityRegistry.Kind.None);
+        policy |= _bit(IIdentityRegistry.Kind.City, IIdentityRegistry.Kind.None);
+        _config = Config({transferPolicy: policy, cardAuthenticatedCap: 100_000, residentOfCityCap: 2_000_000});
+    }
+
+    // ---------------------------------------------------------------- ERC-20
+
+    /// @notice 0: one coin is one yen.
+    function decimals() public pure override returns (uint8) {
+        return 0;
+    }
+
+    /// @notice The identity registry every transfer is checked against.
+    function registry() external view returns (IIdentityRegistry) {
+        return _registry;
+    }
+
+    // ---------------------------------------------------------------- batch relay
+
+    /**
+     * @notice Executes many ERC-3009 `transferWithAuthorization`s in one call. An invalid item never
+     * reverts the batch: it is skipped, its nonce stays unused, and `AuthorizationSkipped(ref, from,
+     * nonce, reason)` reports why. A valid item emits `AuthorizationUsed`, `Transfer` and
+     * `AuthorizationRelayed(ref, from, nonce)`. Items run in order, each against the state left by the
+     * previous ones.
+     * @dev RELAYER_ROLE; reverts as a whole only when paused or called by another account. Signatures are
+     * the ERC-3009 `TransferWithAuthorization` EIP-712 signatures (ECDSA, EOAs), exactly as for
+     * {transferWithAuthorization}.
+     * @param authorizations the signed authorizations with their payment references
+     * @return reasons one {SkipReason} per item (`None` = relayed), handy with `eth_call` to pre-screen
+     */
+    function batchTransferWithAuthorization(
+        Authorization[] calldata authorizations
+    ) external onlyRole(RELAYER_ROLE) whenNotPaused returns (SkipReason[] memory reasons) {
+        uint256 count = authorizations.length;
+        reasons = new SkipReason[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            Authorization calldata auth = authorizations[i];
+            SkipReason reason = _tryTransferWithAuthorization(auth);
+            if (reason == SkipReason.None) {
+                emit AuthorizationRelayed(auth.ref, auth.from, auth.nonce);
+            } else {
+                reasons[i] = reason;
+                emit AuthorizationSkipped(auth.ref, auth.from, auth.nonce, reason);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- minting
+
+    /**
+     * @notice Makes `minter` a minter with `allowance` coins left to mint (replaces the previous allowance).
+     * @dev MASTER_MINTER_ROLE. Top-ups and benefits are separate minters, each with its own budget.
+     */
+    function configureMinter(address minter, uint256 allowance) external onlyRole(MASTER_MINTER_ROLE) {
+        if (minter == address(0)) revert RegionalCoinInvalidAddress();
+        _minters[minter] = true;
+        _minterAllowances[minter] = allowance;
+        emit MinterConfigured(minter, allowance);
+    }
+
+    /// @notice Removes a minter and its allowance.
+    /// @dev MASTER_MINTER_ROLE.
+    function removeMinter(address minter) external onlyRole(MASTER_MINTER_ROLE) {
+        if (!_minters[minter]) revert RegionalCoinNotMinter(minter);
+        delete _minters[minter];
+        delete _minterAllowances[minter];
+        emit MinterRemoved(minter);
+    }
+
+    /**
+     * @notice Mints `amount` to `to` out of the caller's minter allowance.
+     * @dev Minters only. Subject to every {_update} check (mint counts as a transfer from kind `None`).
+     */
+    function mint(address to, uint256 amount) external {
+        address minter = _msgSender();
+        if (!_minters[minter]) revert RegionalCoinNotMinter(minter);
+        uint256 allowance = _minterAllowances[minter];
+        if (amount > allowance) revert RegionalCoinMinterAllowanceExceeded(minter, allowance, amount);
+        unchecked {
+            _minterAllowances[minter] = allowance - amount;
+        }
+        _mint(to, amount);
+        emit Minted(minter, to, amount);
+    }
+
+    /// @notice Whether `account` is a minter.
+    function isMinter(address account) external view returns (bool) {
+        return _minters[account];
+    }
+
+    /// @notice How many coins `minter` may still mint.
+    function minterAllowance(address minter) external view returns (uint256) {
+        return _minterAllowances[minter];
+    }
+
+    // ---------------------------------------------------------------- redemption and recovery
+
+    /**
+     * @notice Burns `amount` of the caller's coins, to be paid out in yen off chain; `ref` links the payout.
+     * @dev Allowed for the kinds the policy lets send to `None` (by default merchants and city accounts).
+     */
+    function redeem(uint256 amount, bytes32 ref) external {
+        address account = _msgSender();
+        _burn(account, amount);
+        emit Redeemed(account, amount, ref);
+    }
+
+    /**
+     * @notice Moves the whole balance of `lostWallet` to the wallet the registry re-bound its subject to.
+     * @dev RECOVERY_ROLE, not while paused. The lost wallet's own checks (revoked, frozen, policy) are
+     * waived; the successor must be verified, not frozen and stay within its cap. The only way to move
+     * funds without the owner's signature.
+     * @return successor the receiving wallet
+     * @return amount the balance moved (may be 0)
+     */
+    function recover(
+        address lostWallet
+    ) external onlyRole(RECOVERY_ROLE) whenNotPaused returns (address successor, uint256 amount) {
+        successor = _registry.successorOf(lostWallet);
+        if (successor == address(0)) revert RegionalCoinNoSuccessor(lostWallet);
+        amount = balanceOf(lostWallet);
+        (SkipReason reason, IIdentityRegistry.Kind kind, IIdentityRegistry.AssuranceLevel level) = _screenAccount(
+            successor,
+            false
+        );
+        if (reason == SkipReason.None && kind == IIdentityRegistry.Kind.Resident) {
+            if (_capExceeded(_config, level, successor, amount)) reason = SkipReason.BalanceCapExceeded;
+        }
+        if (reason != SkipReason.None) _revertTransfer(reason, lostWallet, successor, amount);
+        super._update(lostWallet, successor, amount);
+        emit Recovered(lostWallet, successor, amount);
+    }
+
+    // ---------------------------------------------------------------- freeze and pause
+
+    /// @notice Blocks `account` from sending and receiving.
+    /// @dev FREEZER_ROLE.
+    function freeze(address account) external onlyRole(FREEZER_ROLE) {
+        _frozen[account] = true;
+        emit AccountFrozen(account);
+    }
+
+    /// @notice Lets a frozen `account` send and receive again.
+    /// @dev FREEZER_ROLE.
+    function unfreeze(address account) external onlyRole(FREEZER_ROLE) {
+        _frozen[account] = false;
+        emit AccountUnfrozen(account);
+    }
+
+    /// @notice Whether `account` is frozen.
+    function isFrozen(address account) external view returns (bool) {
+        return _frozen[account];
+    }
+
+    /// @notice Stops every balance change (transfers, mints, redemptions, relays, recovery).
+    /// @dev PAUSER_ROLE.
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @notice Resumes balance changes.
+    /// @dev PAUSER_ROLE.
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    // ---------------------------------------------------------------- policy and caps
+
+    /**
+     * @notice Allows or forbids transfers from `fromKind` to `toKind`. Kind `None` stands for mint (as
+     * `fromKind`) and burn/redeem (as `toKind`).
+     * @dev DEFAULT_ADMIN_ROLE.
+     */
+    function setTransferRule(
+        IIdentityRegistry.Kind fromKind,
+        IIdentityRegistry.Kind toKind,
+        bool allowed
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint16 bit = _bit(fromKind, toKind);
+        uint16 policy = _config.transferPolicy;
+        _config.transferPolicy = allowed ? policy | bit : policy & ~bit;
+        emit TransferRuleSet(fromKind, toKind, allowed);
+    }
+
+    /// @notice Whether the policy allows transfers from `fromKind` to `toKind`.
+    function isTransferAllowed(IIdentityRegistry.Kind fromKind, IIdentityRegistry.Kind toKind) external view returns (bool) {
+        return _config.transferPolicy & _bit(fromKind, toKind) != 0;
+    }
+
+    /// @notice The whole policy as a bitmap: bit `4 * fromKind + toKind` set = allowed.
+    function transferPolicy() external view returns (uint16) {
+        return _config.transferPolicy;
+    }
+
+    /**
+     * @notice Sets the most a resident at `level` may hold (defaults: 100,000 CardAuthenticated,
+     * 2,000,000 ResidentOfCity). Lowering a cap never takes coins away; it only blocks receiving.
+     * @dev DEFAULT_ADMIN_ROLE. Merchants and city accounts are uncapped.
+     */
+    function setBalanceCap(IIdentityRegistry.AssuranceLevel level, uint64 cap) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (level == IIdentityRegistry.AssuranceLevel.CardAuthenticated) {
+            _config.cardAuthenticatedCap = cap;
+        } else if (level == IIdentityRegistry.AssuranceLevel.ResidentOfCity) {
+            _config.residentOfCityCap = cap;
+        } else {
+            revert RegionalCoinInvalidLevel(level);
+        }
+        emit BalanceCapSet(level, cap);
+    }
+
+    /// @notice The most a resident at `level` may hold (0 for level None).
+    function balanceCap(IIdentityRegistry.AssuranceLevel level) external view returns (uint256) {
+        return _cap(_config, level);
+    }
+
+    // ---------------------------------------------------------------- hooks and overrides
+
+    /**
+     * @dev The single transfer hook (transfer, transferFrom, ERC-3009, mint, redeem): not paused, then
+     * {_screen}; reverts with the custom error matching the first failed check.
+     */
+    function _update(address from, address to, uint256 value) internal override {
+        _requireNotPaused();
+        SkipReason reason = _screen(from, to, value);
+        if (reason != SkipReason.None) _revertTransfer(reason, from, to, value);
+        super._update(from, to, value);
+    }
+
+    /**
+     * @notice ERC-20 `transferFrom`; a frozen spender cannot use its allowances either.
+     * @dev The parties are checked by {_update}.
+     */
+    function transferFrom(address from, address to, uint256 value) public override returns (bool) {
+        address spender = _msgSender();
+        if (_frozen[spender]) revert RegionalCoinFrozenAccount(spender);
+        return super.transferFrom(from, to, value);
+    }
+
+    /// @inheritdoc ERC20Permit
+    function nonces(address owner) public view override(ERC20Permit, Nonces) returns (uint256) {
+        return super.nonces(owner);
+    }
+
+    /// @dev ERC-3009 nonces are keyed ({NoncesKeyed}); key 0 is the permit's sequential nonce.
+    function _useCheckedNonce(address owner, uint256 keyNonce) internal override(Nonces, NoncesKeyed) {
+        super._useCheckedNonce(owner, keyNonce);
+    }
+
+    // ---------------------------------------------------------------- private
+
+    /// @dev Runs one batched authorization; returns why it was skipped, or `None` after executing it.
+    function _tryTransferWithAuthorization(Authorization calldata auth) private returns (SkipReason reason) {
+        (address from, address to, uint256 value, bytes32 nonce) = (auth.from, auth.to, auth.value, auth.nonce);
+        {
+            // Validity window, with the same dual clock as ERC3009._checkValidity.
+            (uint256 validAfter, uint256 validBefore) = (auth.validAfter, auth.validBefore);
+            uint256 flag = validAfter & validBefore & ERC4337Utils.BLOCK_RANGE_FLAG;
+            uint256 current = flag == 0 ? block.timestamp : block.number;
+            if (current <= validAfter & ~flag) return SkipReason.NotYetValid;
+            if (current >= validBefore & ~flag) return SkipReason.Expired;
+
+            bytes32 digest = _hashTypedDataV4(
+                keccak256(
+                    abi.encode(TRANSFER_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce)
+                )
+            );
+            (address signer, ECDSA.RecoverError recoverError, ) = digest.tryRecover(auth.v, auth.r, auth.s);
+            if (recoverError != ECDSA.RecoverError.NoError || signer != from) return SkipReason.InvalidSignature;
+        }
+
+        uint64 sequence = uint64(uint256(nonce));
+        uint64 next = uint64(nonces(from, uint192(uint256(nonce) >> 64)));
+        if (sequence != next) return sequence < next ? SkipReason.NonceUsed : SkipReason.NonceAhead;
+
+        // address(0) would make _screen see a burn; the single-call path rejects it in ERC20._transfer.
+        if (to == address(0)) return SkipReason.RecipientNotVerified;
+        reason = _screen(from, to, value);
+        if (reason != SkipReason.None) return reason;
+
+        _consumeNonce(from, nonce);
+        emit AuthorizationUsed(from, nonce);
+        super._update(from, to, value); // checks done by _screen just above
+    }
+
+    /**
+     * @dev Every transfer rule except pause, as a {SkipReason} (`None` = allowed). `from == 0` is a mint,
+     * `to == 0` a burn. Order: sender verified, sender not frozen, recipient verified, recipient not
+     * frozen, policy, balance, recipient's cap. Costs one registry call and one freeze-list read per party.
+     */
+    function _screen(address from, address to, uint256 value) private view returns (SkipReason reason) {
+        IIdentityRegistry.Kind fromKind;
+        IIdentityRegistry.Kind toKind;
+        IIdentityRegistry.AssuranceLevel toLevel;
+        if (from != address(0)) {
+            (reason, fromKind, ) = _screenAccount(from, true);
+            if (reason != SkipReason.None) return reason;
+        }
+        if (to != address(0)) {
+            (reason, toKind, toLevel) = _screenAccount(to, false);
+            if (reason != SkipReason.None) return reason;
+        }
+        Config memory config = _config;
+        if (config.transferPolicy & _bit(fromKind, toKind) == 0) return SkipReason.TransferNotAllowed;
+        if (from != address(0) && balanceOf(from) < value) return SkipReason.InsufficientBalance;
+        if (toKind == IIdentityRegistry.Kind.Resident && from != to && _capExceeded(config, toLevel, to, value)) {
+            return SkipReason.BalanceCapExceeded;
+        }
+        return SkipReason.None;
+    }
+
+    function _screenAccount(
+        address account,
+        bool sender
+    ) private view returns (SkipReason reason, IIdentityRegistry.Kind kind, IIdentityRegistry.AssuranceLevel level) {
+        bool verified;
+        (kind, level, verified) = _registry.status(account);
+        if (!verified) {
+            reason = sender ? SkipReason.SenderNotVerified : SkipReason.RecipientNotVerified;
+        } else if (_frozen[account]) {
+            reason = sender ? SkipReason.SenderFrozen : SkipReason.RecipientFrozen;
+        }
+    }
+
+    function _capExceeded(
+        Config memory config,
+        IIdentityRegistry.AssuranceLevel level,
+        address account,
+        uint256 value
+    ) private view returns (bool) {
+        uint256 cap = _cap(config, level);
+        uint256 balance = balanceOf(account);
+        return balance > cap || value > cap - balance;
+    }
+
+    /// @dev Turns a failed {_screen} into its custom error (only runs on the failure path).
+    function _revertTransfer(SkipReason reason, address from, address to, uint256 value) private view {
+        if (reason == SkipReason.SenderNotVerified) revert RegionalCoinUnverifiedAccount(from);
+        if (reason == SkipReason.SenderFrozen) revert RegionalCoinFrozenAccount(from);
+        if (reason == SkipReason.RecipientNotVerified) revert RegionalCoinUnverifiedAccount(to);
+        if (reason == SkipReason.RecipientFrozen) revert RegionalCoinFrozenAccount(to);
+        if (reason == SkipReason.InsufficientBalance) revert ERC20InsufficientBalance(from, balanceOf(from), value);
+        if (reason == SkipReason.TransferNotAllowed) {
+            revert RegionalCoinTransferNotAllowed(_kindOf(from), _kindOf(to));
+        }
+        (, IIdentityRegistry.AssuranceLevel level, ) = _registry.status(to);
+        revert RegionalCoinBalanceCapExceeded(to, balanceOf(to), value, _cap(_config, level));
+    }
+
+    function _kindOf(address account) private view returns (IIdentityRegistry.Kind kind) {
+        if (account != address(0)) (kind, , ) = _registry.status(account);
+    }
+
+    function _cap(Config memory config, IIdentityRegistry.AssuranceLevel level) private pure returns (uint256) {
+        if (level == IIdentityRegistry.AssuranceLevel.CardAuthenticated) return config.cardAuthenticatedCap;
+        if (level == IIdentityRegistry.AssuranceLevel.ResidentOfCity) return config.residentOfCityCap;
+        return 0;
+    }
+
+    function _bit(IIdentityRegistry.Kind fromKind, IIdentityRegistry.Kind toKind) private pure returns (uint16) {
+        return uint16(1) << (4 * uint8(fromKind) + uint8(toKind));
+    }
+}

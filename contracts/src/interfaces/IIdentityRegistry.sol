@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/**
+ * @title IIdentityRegistry
+ * @notice Who may hold the regional currency and file procedures: one record per wallet, holding only
+ * opaque 32-byte values (a subject key and an evidence commitment) and times, never personal data.
+ */
+interface IIdentityRegistry {
+    /// @notice What a wallet is. `None` means "no record".
+    enum Kind {
+        None,
+        Resident,
+        Merchant,
+        City
+    }
+
+    /// @notice How strongly a resident's identity was established. Merchants and city accounts have `None`.
+    enum AssuranceLevel {
+        None,
+        CardAuthenticated,
+        ResidentOfCity
+    }
+
+    /// @notice Why a record was revoked. `Rebound` and `Suspended` are set by {rebind} and {suspendMerchant}.
+    enum RevocationReason {
+        None,
+        MovedOut,
+        Deceased,
+        CardRevoked,
+        Requested,
+        Rebound,
+        Suspended
+    }
+
+    /**
+     * @notice A wallet's record. The first six fields share one storage slot (the hot path reads only it).
+     * @param kind resident, merchant or city account
+     * @param level assurance level (residents only)
+     * @param revocationReason why the record was revoked (`None` while live)
+     * @param issuedAt when the record was (re)issued
+     * @param expiresAt first second at which the record is no longer valid
+     * @param revokedAt when the record was revoked (0 while live)
+     * @param subjectKey opaque subject identifier, e.g. HMAC(city pepper, certificate issuer || serial)
+     * @param evidence opaque commitment to the off-chain (encrypted) evidence bundle
+     */
+    struct Record {
+        Kind kind;
+        AssuranceLevel level;
+        RevocationReason revocationReason;
+        uint40 issuedAt;
+        uint40 expiresAt;
+        uint40 revokedAt;
+        bytes32 subjectKey;
+        bytes32 evidence;
+    }
+
+    /// @notice A wallet was bound to a subject (by {attest}, {registerMerchant} or {registerCityAccount}).
+    event Attested(
+        address indexed wallet,
+        bytes32 indexed subjectKey,
+        Kind kind,
+        AssuranceLevel level,
+        uint40 expiresAt,
+        bytes32 evidence
+    );
+
+    /// @notice A live record got a new level, expiry and evidence commitment.
+    event Renewed(address indexed wallet, AssuranceLevel level, uint40 expiresAt, bytes32 evidence);
+
+    /// @notice A record was revoked (also emitted for the old wallet by {rebind} and by {suspendMerchant}).
+    event Revoked(address indexed wallet, bytes32 indexed subjectKey, RevocationReason reason);
+
+    /// @notice A subject moved from a lost wallet to a new one, which inherited the record.
+    event Rebound(bytes32 indexed subjectKey, address indexed oldWallet, address indexed newWallet);
+
+    /// @notice True when `wallet` has a record that is neither revoked nor expired.
+    function isVerified(address wallet) external view returns (bool);
+
+    /**
+     * @notice The coin's hot path: kind, level and {isVerified} from a single storage read.
+     * @return kind the record's kind (`None` without a record)
+     * @return level the record's assurance level
+     * @return verified same as {isVerified}
+     */
+    function status(address wallet) external view returns (Kind kind, AssuranceLevel level, bool verified);
+
+    /// @notice The wallet a subject is currently bound to (live or not), or address(0).
+    function walletOf(bytes32 subjectKey) external view returns (address);
+
+    /// @notice The wallet that now holds `wallet`'s subject, when it is another wallet; else address(0).
+    function successorOf(address wallet) external view returns (address);
+
+    /// @notice The full record of `wallet` (all zero without a record).
+    function recordOf(address wallet) external view returns (Record memory);
+}

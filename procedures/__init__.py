@@ -1,0 +1,1 @@
+"""The Machi Ledger service: identity, e-applications, clerk endpoints, merchant payments."""

@@ -1,0 +1,1 @@
+"""Identity: My Number card (JPKI) verification, link statements, test CA."""

@@ -1,0 +1,290 @@
+"""Typed errors of the identity domain (My Number card / JPKI linking).
+
+Every error carries a stable machine-readable ``code`` (part of the API contract:
+clients and tests match on it) and a human ``message`` built here, not at the raise
+site.  ``status_code`` is the HTTP status the service should answer with; the
+mapping to HTTP itself lives in one place in the service layer.
+
+Privacy: messages never contain personal data (names, addresses, birth dates,
+certificate serial numbers, PINs or My Numbers).  ``details`` only holds values that
+are safe to return to the caller and to log (e.g. ``retries_left``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+__all__ = [
+    "BadCardSignature",
+    "CardError",
+    "CardLocked",
+    "CertificateError",
+    "CertificateExpired",
+    "CertificateNotYetValid",
+    "CertificateRevoked",
+    "IdentityError",
+    "InvalidPinFormat",
+    "MalformedCertificate",
+    "MalformedStatement",
+    "MyNumberRefused",
+    "NonceExpired",
+    "NonceReused",
+    "RevocationUnavailable",
+    "SignatureError",
+    "StatementError",
+    "SubjectAlreadyLinked",
+    "UnknownRoot",
+    "WalletSignatureMismatch",
+    "WrongKeyUsage",
+    "WrongPin",
+    "WrongPolicy",
+]
+
+
+def _which(which: str | None) -> str:
+    return f"the {which} certificate" if which else "the certificate"
+
+
+class IdentityError(Exception):
+    """Root of every identity error: ``code`` (stable string) + ``message``."""
+
+    code: ClassVar[str] = "identity_error"
+    status_code: ClassVar[int] = 400
+    default_message: ClassVar[str] = "identity verification failed"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details: dict[str, Any] = details
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error body: ``{"code", "message", **details}`` (safe to return)."""
+        return {"code": self.code, "message": self.message, **self.details}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+# --- certificates -------------------------------------------------------------------
+
+
+class CertificateError(IdentityError):
+    """The card certificate cannot be accepted."""
+
+    code = "certificate_invalid"
+    status_code = 422
+    default_message = "the card certificate cannot be accepted"
+
+
+class MalformedCertificate(CertificateError):
+    code = "malformed_certificate"
+    status_code = 400
+
+    def __init__(self, reason: str, *, which: str | None = None) -> None:
+        super().__init__(f"{_which(which)} is malformed or outside the JPKI profile: {reason}")
+
+
+class UnknownRoot(CertificateError):
+    code = "unknown_root"
+
+    def __init__(self, *, which: str | None = None, detail: str | None = None) -> None:
+        msg = f"{_which(which)} was not issued by a configured JPKI root"
+        super().__init__(f"{msg} ({detail})" if detail else msg)
+
+
+class CertificateExpired(CertificateError):
+    code = "certificate_expired"
+
+    def __init__(self, *, which: str | None = None, not_after: datetime | None = None) -> None:
+        when = f" on {not_after:%Y-%m-%d %H:%M} UTC" if not_after else ""
+        super().__init__(f"{_which(which)} expired{when}; renew the card's certificates")
+
+
+class CertificateNotYetValid(CertificateError):
+    code = "certificate_not_yet_valid"
+
+    def __init__(self, *, which: str | None = None, not_before: datetime | None = None) -> None:
+        when = f" before {not_before:%Y-%m-%d %H:%M} UTC" if not_before else ""
+        super().__init__(f"{_which(which)} is not valid{when}")
+
+
+class CertificateRevoked(CertificateError):
+    code = "certificate_revoked"
+    status_code = 403
+
+    def __init__(
+        self,
+        *,
+        which: str | None = None,
+        reason: str | None = None,
+        revoked_at: datetime | None = None,
+    ) -> None:
+        self.reason = reason
+        self.revoked_at = revoked_at
+        why = f" (reason: {reason})" if reason else ""
+        super().__init__(f"{_which(which)} has been revoked{why}", reason=reason)
+
+
+class WrongKeyUsage(CertificateError):
+    code = "wrong_key_usage"
+
+    def __init__(self, detail: str, *, which: str | None = None) -> None:
+        super().__init__(f"{_which(which)} has the wrong key usage: {detail}")
+
+
+class WrongPolicy(CertificateError):
+    code = "wrong_policy"
+
+    def __init__(self, detail: str, *, which: str | None = None) -> None:
+        super().__init__(f"{_which(which)} has the wrong certificate policy: {detail}")
+
+
+class RevocationUnavailable(CertificateError):
+    """Revocation status could not be established; verification fails closed."""
+
+    code = "revocation_unavailable"
+    status_code = 503
+
+    def __init__(self, detail: str, *, which: str | None = None) -> None:
+        super().__init__(f"revocation status of {_which(which)} is unavailable: {detail}")
+
+
+# --- signatures ---------------------------------------------------------------------
+
+
+class SignatureError(IdentityError):
+    code = "signature_invalid"
+    status_code = 401
+    default_message = "a signature does not verify"
+
+
+class BadCardSignature(SignatureError):
+    code = "bad_card_signature"
+
+    def __init__(self, *, which: str | None = None, detail: str | None = None) -> None:
+        key = f"{which} key" if which else "card key"
+        msg = f"the card's {key} signature does not match this statement"
+        super().__init__(f"{msg}: {detail}" if detail else msg)
+
+
+class WalletSignatureMismatch(SignatureError):
+    code = "wallet_signature_mismatch"
+
+    def __init__(self, detail: str | None = None) -> None:
+        msg = "the wallet signature was not made by the statement's wallet over this statement"
+        super().__init__(f"{msg} ({detail})" if detail else msg)
+
+
+# --- statements and nonces ----------------------------------------------------------
+
+
+class StatementError(IdentityError):
+    code = "statement_invalid"
+    status_code = 400
+
+
+class MalformedStatement(StatementError):
+    code = "malformed_statement"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"the link statement is malformed: {detail}")
+
+
+class NonceReused(StatementError):
+    code = "nonce_reused"
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__("this challenge nonce has already been used; request a new challenge")
+
+
+class NonceExpired(StatementError):
+    code = "nonce_expired"
+    status_code = 400
+
+    def __init__(self, detail: str | None = None) -> None:
+        msg = "the challenge nonce is stale or unknown; request a new challenge"
+        super().__init__(f"{msg} ({detail})" if detail else msg)
+
+
+# --- linking ------------------------------------------------------------------------
+
+
+class SubjectAlreadyLinked(IdentityError):
+    """Raised by the service: one person, one live wallet."""
+
+    code = "subject_already_linked"
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this card holder is already linked to another live wallet; "
+            "use wallet recovery to move the link"
+        )
+
+
+# --- cards --------------------------------------------------------------------------
+
+
+class CardError(IdentityError):
+    """The card (or reader) failed; ``sw`` holds the ISO 7816 status word if any."""
+
+    code = "card_error"
+    status_code = 502
+
+    def __init__(self, detail: str, *, sw: int | None = None) -> None:
+        self.sw = sw
+        suffix = f" (SW {sw:04X})" if sw is not None else ""
+        super().__init__(f"card error: {detail}{suffix}")
+
+
+class WrongPin(CardError):
+    code = "wrong_pin"
+    status_code = 401
+
+    def __init__(self, *, retries_left: int | None = None, which: str = "PIN") -> None:
+        self.sw = None
+        self.retries_left = retries_left
+        left = f"; {retries_left} attempt(s) left before the card locks" if retries_left else ""
+        IdentityError.__init__(self, f"wrong {which}{left}", retries_left=retries_left)
+
+
+class CardLocked(CardError):
+    code = "card_locked"
+    status_code = 423
+
+    def __init__(self, *, which: str = "PIN") -> None:
+        self.sw = None
+        IdentityError.__init__(
+            self,
+            f"the card's {which} is locked after too many wrong attempts; "
+            "reset it at the city office",
+        )
+
+
+class InvalidPinFormat(CardError):
+    """Rejected locally, before it reaches the card (so no retry is spent)."""
+
+    code = "invalid_pin_format"
+    status_code = 400
+
+    def __init__(self, rule: str) -> None:
+        self.sw = None
+        IdentityError.__init__(self, f"invalid PIN format: {rule}")
+
+
+# --- My Number ----------------------------------------------------------------------
+
+
+class MyNumberRefused(IdentityError):
+    code = "my_number_refused"
+    status_code = 422
+
+    def __init__(self, *, paths: list[str] | None = None) -> None:
+        where = f" (at {', '.join(paths)})" if paths else ""
+        super().__init__(
+            "the input appears to contain a 12-digit individual number (My Number)"
+            f"{where}; this service must not receive it — remove it and retry",
+            paths=paths or [],
+        )
