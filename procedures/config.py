@@ -19,6 +19,9 @@ from chain.toolchain import PROJECT_ROOT
 #: anvil's first two well-known development keys (public knowledge; refused in production).
 DEV_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_RELAYER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+DEV_TOPUP_MINTER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+DEV_BENEFITS_MINTER_KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"
+DEV_KEYS = {DEV_DEPLOYER_KEY, DEV_RELAYER_KEY, DEV_TOPUP_MINTER_KEY, DEV_BENEFITS_MINTER_KEY}
 DEV_SECRET = "development-only-not-a-secret"  # noqa: S105 - the placeholder we refuse in production
 PLACEHOLDERS = {"", "changeme", "change-me", "secret", "password", "placeholder", DEV_SECRET}
 
@@ -46,6 +49,16 @@ class Settings(BaseSettings):
     confirmations: int = Field(1, ge=1, description="blocks on top of (and including) a receipt before it counts")
     deployer_key: SecretStr = Field(SecretStr(DEV_DEPLOYER_KEY), description="key that deploys and administers contracts")
     relayer_key: SecretStr = Field(SecretStr(DEV_RELAYER_KEY), description="key the relayer sends transactions with")
+    topup_minter_key: SecretStr = Field(SecretStr(DEV_TOPUP_MINTER_KEY), description="minter key for top-ups")
+    benefits_minter_key: SecretStr = Field(
+        SecretStr(DEV_BENEFITS_MINTER_KEY), description="minter key for procedure benefits"
+    )
+    topup_allowance: int = Field(1_000_000_000, ge=0, description="top-up minter budget in coins")
+    benefits_allowance: int = Field(100_000_000, ge=0, description="benefits minter budget in coins")
+    city_name: str = Field("加賀市", description="the city running this instance")
+    city_address_prefixes: list[str] = Field(["石川県加賀市"], description="card addresses that count as residents")
+    currency_name: str = Field("Kaga Coin", description="ERC-20 name (also its EIP-712 domain name)")
+    currency_symbol: str = Field("KAGA", description="ERC-20 symbol")
     secret_key: SecretStr = Field(SecretStr(DEV_SECRET), description="master key material for encryption at rest")
     relayer_poll_interval: float = Field(0.05, gt=0, description="seconds between relayer passes when idle")
     relayer_max_in_flight: int = Field(64, ge=1, description="unconfirmed transactions the sender keeps in flight")
@@ -64,9 +77,9 @@ class Settings(BaseSettings):
         if self.environment != "production":
             return self
         problems = []
-        for name in ("deployer_key", "relayer_key", "secret_key"):
+        for name in ("deployer_key", "relayer_key", "topup_minter_key", "benefits_minter_key", "secret_key"):
             value = getattr(self, name).get_secret_value()
-            if value.strip().lower() in PLACEHOLDERS or value in (DEV_DEPLOYER_KEY, DEV_RELAYER_KEY):
+            if value.strip().lower() in PLACEHOLDERS or value in DEV_KEYS:
                 problems.append(f"MACHI_{name.upper()} must be set to a real secret in production")
         if len(self.secret_key.get_secret_value()) < 32:
             problems.append("MACHI_SECRET_KEY must be at least 32 characters")

@@ -296,7 +296,7 @@ class OcspRevocationChecker:
             raise RevocationUnavailable(f"OCSP responder said {resp.response_status.name}")
 
         signer_key = self._responder_key(resp, issuer, now)
-        if False and not _verify_signature(
+        if not _verify_signature(
             signer_key, resp.signature, resp.tbs_response_bytes, resp.signature_hash_algorithm
         ):
             raise RevocationUnavailable("OCSP response signature does not verify")
