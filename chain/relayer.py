@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,16 @@ from web3.types import TxReceipt
 from chain.errors import DECODER, ContractLogicError
 from chain.outbox import OPEN_TX_STATUSES, ChainTx, IntentStatus, TxIntent, TxStatus
 from chain.storage import KeyLock, utcnow
+
+from prometheus_client import Counter, Histogram
+
+CONFIRMATION_SECONDS = Histogram(
+    "machi_relayer_confirmation_seconds",
+    "Time from enqueue to a final state (confirmation lag)",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+TRANSACTIONS_SENT = Counter("machi_relayer_transactions_sent", "Transactions signed and sent", ["sender"])
+INTENTS_FINAL = Counter("machi_relayer_intents_final", "Intents that reached a final state", ["status"])
 
 log = logging.getLogger("machi.relayer")
 
@@ -110,7 +120,7 @@ class RelayerStats:
     rebroadcast: int = 0
     dropped: int = 0
     last_error: str | None = None
-    latencies: list[float] = field(default_factory=list)
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
 class Relayer:
@@ -318,6 +328,7 @@ class Relayer:
                 stored.status = TxStatus.SENT
                 stored.sent_at = utcnow()
         self.stats.sent += 1
+        TRANSACTIONS_SENT.labels(self.sender).inc()
 
     def _broadcast(self, tx_hash: str, raw: bytes) -> bool:
         """Hand raw bytes to the node; 'already known' and 'nonce too low' are not errors here."""
@@ -508,12 +519,14 @@ class Relayer:
                 intent.result = outcome.result
                 self.stats.confirmed_intents += 1
                 self.stats.latencies.append((now - intent.created_at).total_seconds())
+                CONFIRMATION_SECONDS.observe((now - intent.created_at).total_seconds())
             else:
                 intent.status = IntentStatus.FAILED
                 intent.error_code = outcome.error_code
                 intent.error_message = outcome.error_message
                 intent.result = outcome.result
                 self.stats.failed_intents += 1
+            INTENTS_FINAL.labels(intent.status).inc()
             if self.on_final is not None:
                 self.on_final(session, intent)
 

@@ -195,3 +195,14 @@ def artifacts_dir() -> Path:
     """Where tests leave screenshots and reports."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def counter(w3: Web3, compiled: CompileResult, keys: Keys) -> Contract:
+    """The small fixture contract (tests/fixtures/contracts/Counter.sol), deployed once."""
+    from chain.deploy import send_transaction
+
+    artifact = compiled["Counter"]
+    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    receipt = send_transaction(w3, keys.deployer, factory.constructor().build_transaction({"from": keys.deployer.address}))
+    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)

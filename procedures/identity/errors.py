@@ -94,19 +94,22 @@ class UnknownRoot(CertificateError):
 
 
 class CertificateExpired(CertificateError):
+    """JPKI certificates expire on a birthday, so the date is kept off the message
+    (messages get logged); it is available as ``not_after`` for the card holder."""
+
     code = "certificate_expired"
 
     def __init__(self, *, which: str | None = None, not_after: datetime | None = None) -> None:
-        when = f" on {not_after:%Y-%m-%d %H:%M} UTC" if not_after else ""
-        super().__init__(f"{_which(which)} expired{when}; renew the card's certificates")
+        self.not_after = not_after
+        super().__init__(f"{_which(which)} has expired; renew the card's certificates")
 
 
 class CertificateNotYetValid(CertificateError):
     code = "certificate_not_yet_valid"
 
     def __init__(self, *, which: str | None = None, not_before: datetime | None = None) -> None:
-        when = f" before {not_before:%Y-%m-%d %H:%M} UTC" if not_before else ""
-        super().__init__(f"{_which(which)} is not valid{when}")
+        self.not_before = not_before
+        super().__init__(f"{_which(which)} is not valid yet (check the clock)")
 
 
 class CertificateRevoked(CertificateError):

@@ -294,6 +294,9 @@ class VerifiedCard:
     ``in_city`` is ``None`` without a signing certificate, else whether its address
     matched a configured city prefix; ``note`` explains the level in one sentence;
     ``not_after`` is the earliest certificate expiry (cap the attestation with it).
+
+    Privacy: JPKI certificates expire on the holder's birthday (the 5th after
+    issuance), so ``not_after`` is personal data — do not publish it on chain as is.
     """
 
     level: AssuranceLevel

@@ -220,6 +220,9 @@ def test_expired_card(verifier, ca, wallet):
     with pytest.raises(CertificateExpired) as exc:
         verifier.verify_card(card.auth_cert_der, **card_signatures(card, b"m"))
     assert exc.value.code == "certificate_expired"
+    assert exc.value.not_after == card.auth_cert.not_valid_after_utc
+    # the expiry date is a birthday on real cards: never in the (logged) message
+    assert str(card.auth_cert.not_valid_after_utc.year) not in str(exc.value)
 
 
 def test_not_yet_valid_card(verifier, ca):

@@ -177,7 +177,7 @@ def test_wallet_signature_over_another_statement_is_a_mismatch(tamper):
         # high-s twin of a valid signature (malleable form): refused
         lambda sig: sig[:32]
         + (SECP256K1_N - int.from_bytes(sig[32:64], "big")).to_bytes(32, "big")
-        + bytes([sig[64] ^ 1]),
+        + bytes([55 - sig[64]]),  # v: 27 <-> 28
         lambda sig: "not hex",
     ],
     ids=["short", "bad-v", "zeros", "high-s", "not-hex"],

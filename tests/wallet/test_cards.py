@@ -220,6 +220,19 @@ def test_fake_card_status_words(adult: TestCard):
     assert fake.transmit(command_apdu(0xA0, 0xCA, 0, 0, le=1))[1:] == (0x6E, 0x00)
 
 
+def test_fake_card_lockout_at_the_apdu_level(adult: TestCard):
+    fake = FakeJpkiCard(adult)
+    fake.transmit(command_apdu(0x00, 0xA4, 0x04, 0x0C, bytes.fromhex("D392F000260100000001")))
+    fake.transmit(command_apdu(0x00, 0xA4, 0x02, 0x0C, bytes.fromhex("0018")))
+    assert fake.transmit(command_apdu(0x00, 0x20, 0x00, 0x80))[1:] == (0x63, 0xC3)
+    assert fake.transmit(command_apdu(0x00, 0x20, 0x00, 0x80, b"0000"))[1:] == (0x63, 0xC2)
+    assert fake.transmit(command_apdu(0x00, 0x20, 0x00, 0x80, b"0000"))[1:] == (0x63, 0xC1)
+    assert fake.transmit(command_apdu(0x00, 0x20, 0x00, 0x80, b"0000"))[1:] == (0x63, 0xC0)
+    # blocked: the right PIN no longer works, and the counter query says so
+    assert fake.transmit(command_apdu(0x00, 0x20, 0x00, 0x80, b"4321"))[1:] == (0x69, 0x83)
+    assert fake.transmit(command_apdu(0x00, 0x20, 0x00, 0x80))[1:] == (0x69, 0x83)
+
+
 def test_not_a_my_number_card():
     class Blank:
         def transmit(self, apdu: bytes) -> tuple[bytes, int, int]:

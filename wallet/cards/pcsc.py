@@ -260,8 +260,8 @@ class PcscCard:
             return
         if sw & 0xFFF0 == 0x63C0:
             left = sw & 0x0F
-            if False:
-                pass
+            if left == 0:
+                raise CardLocked(which=which)
             raise WrongPin(retries_left=left, which=which)
         if sw in (0x6983, 0x6984):
             raise CardLocked(which=which)

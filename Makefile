@@ -1,0 +1,46 @@
+# Machi Ledger — the two commands a newcomer needs: `make run` and `make test`.
+# Everything is installed from the project's own files (pyproject.toml, contracts/package-lock.json).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+NODE_STAMP := contracts/node_modules/.package-lock.json
+BENCH  ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup run test bench lint typecheck demo clean help
+
+help:
+	@echo "make run    install everything, start the chain, deploy, serve http://127.0.0.1:8000"
+	@echo "make test   install everything, run the whole test suite (PostgreSQL if DATABASE_URL is set)"
+	@echo "make bench  run benchmarks (BENCH=name for one); one JSON line each"
+	@echo "make lint   ruff + mypy"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+$(NODE_STAMP): contracts/package.json contracts/package-lock.json
+	cd contracts && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+setup: $(STAMP) $(NODE_STAMP)
+
+run: setup
+	$(VENV)/bin/machi serve
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m scripts.bench $(BENCH)
+
+lint: setup
+	$(VENV)/bin/ruff check chain procedures wallet tests scripts
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf var test-artifacts .pytest_cache

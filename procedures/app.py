@@ -1,0 +1,62 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from procedures.api import health
+from procedures.config import Settings, get_settings
+from procedures.errors import register_exception_handlers
+from procedures.metrics import Metrics
+from procedures.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None, workers: bool | None = None) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: configuration (default: from the environment).
+        runtime: an existing runtime to share (tests pass one); created from settings otherwise.
+        workers: start the relayer workers with the app (default: ``settings.run_workers``).
+    """
+    settings = settings or get_settings()
+    runtime = runtime or Runtime.create(settings)
+    start_workers = settings.run_workers if workers is None else workers
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if start_workers:
+            runtime.start_workers()
+        try:
+            yield
+        finally:
+            runtime.stop_workers()
+
+    app = FastAPI(
+        title="Machi Ledger",
+        summary=f"Procedures and the regional currency of {settings.city_name}",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.metrics = Metrics(runtime.sessions)
+    register_exception_handlers(app)
+
+    @app.middleware("http")
+    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        app.state.metrics.request_latency.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    app.include_router(health.router)
+    return app

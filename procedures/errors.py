@@ -1,0 +1,160 @@
+"""Service exceptions and their one HTTP mapping.
+
+Every error leaves the API as ``{"error": {"type", "code", "message", "param"}}`` with an honest
+status code; messages are built in the exception classes, not at each raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chain.errors import ChainError, ContractLogicError, MachiError, NodeError
+
+log = logging.getLogger("machi.api")
+
+
+class ServiceError(MachiError):
+    """Root of the errors a request can end in. Subclasses set status, type and code."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.param = param
+        self.headers = headers or {}
+
+
+class InvalidRequest(ServiceError):
+    """The request is malformed or a value is out of range."""
+
+    status = 422
+    code = "invalid_parameter"
+
+
+class NotAuthenticated(ServiceError):
+    """No or bad credentials."""
+
+    status = 401
+    type = "authentication_error"
+    code = "not_authenticated"
+
+
+class PermissionDenied(ServiceError):
+    """Authenticated, but this role may not do this."""
+
+    status = 403
+    type = "permission_error"
+    code = "forbidden"
+
+
+class NotFound(ServiceError):
+    """No such resource (or not visible to the caller)."""
+
+    status = 404
+    type = "not_found_error"
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    """The request conflicts with the resource's state (or an idempotency key's first use)."""
+
+    status = 409
+    type = "conflict_error"
+    code = "conflict"
+
+
+class RateLimited(ServiceError):
+    """Too many requests; ``Retry-After`` says when to come back."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limited"
+
+
+class Unavailable(ServiceError):
+    """A dependency (the chain, the database) is down; retry later."""
+
+    status = 503
+    type = "api_error"
+    code = "service_unavailable"
+
+
+def error_body(type_: str, code: str, message: str, param: str | None = None) -> dict[str, Any]:
+    """The one error shape."""
+    return {"error": {"type": type_, "code": code, "message": message, "param": param}}
+
+
+_HTTP_CODES = {
+    400: ("invalid_request_error", "bad_request"),
+    401: ("authentication_error", "not_authenticated"),
+    403: ("permission_error", "forbidden"),
+    404: ("not_found_error", "not_found"),
+    405: ("invalid_request_error", "method_not_allowed"),
+    409: ("conflict_error", "conflict"),
+    413: ("invalid_request_error", "payload_too_large"),
+    415: ("invalid_request_error", "unsupported_media_type"),
+    429: ("rate_limit_error", "rate_limited"),
+}
+
+
+def register_exception_handlers(app: FastAPI) -> None:
+    """Map every exception to the error shape in one place."""
+
+    @app.exception_handler(ServiceError)
+    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(error_body(exc.type, exc.code, exc.message, exc.param), exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        param = ".".join(loc) or None
+        message = str(first.get("msg", "invalid request"))
+        if param:
+            message = f"{param}: {message}"
+        return JSONResponse(error_body("invalid_request_error", "invalid_parameter", message, param), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        type_, code = _HTTP_CODES.get(exc.status_code, ("api_error", "http_error"))
+        return JSONResponse(
+            error_body(type_, code, str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(ContractLogicError)
+    async def _revert(_: Request, exc: ContractLogicError) -> JSONResponse:
+        return JSONResponse(error_body("conflict_error", "contract_reverted", str(exc)), 409)
+
+    @app.exception_handler(NodeError)
+    async def _node(_: Request, exc: NodeError) -> JSONResponse:
+        return JSONResponse(
+            error_body("api_error", "chain_unavailable", "the chain node is not reachable; retry shortly"),
+            503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(ChainError)
+    async def _chain(_: Request, exc: ChainError) -> JSONResponse:
+        return JSONResponse(error_body("api_error", exc.code, str(exc)), 503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        incident = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
+        return JSONResponse(
+            error_body("api_error", "internal_error", f"something went wrong on our side (incident {incident})"), 500
+        )

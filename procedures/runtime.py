@@ -1,0 +1,178 @@
+"""Wires settings into running parts: database, chain connection, contracts, relayer workers.
+
+The API and the workers share one ``Runtime``. ``machi serve`` starts the workers inside the
+API process by default; ``machi worker relayer`` runs them alone (several API processes can
+then share one database — only one sender per key ever runs, see ``chain.storage.KeyLock``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+
+from chain.compiler import CompileResult, compile_contracts
+from chain.deploy import Manifest, deploy, load_manifest
+from chain.errors import DeploymentError
+from chain.plan import PlanParams, city_plan, plan_params
+from chain.relayer import Batcher, Relayer, RelayerConfig
+from chain.rpc import connect
+from chain.storage import make_engine, make_session_factory
+from procedures.config import Settings
+from procedures.db import migrate
+
+log = logging.getLogger("machi.runtime")
+
+
+@dataclass
+class Keys:
+    """The service's signing keys (never logged)."""
+
+    deployer: LocalAccount
+    relayer: LocalAccount
+    topup_minter: LocalAccount
+    benefits_minter: LocalAccount
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keys:
+        return cls(
+            deployer=Account.from_key(settings.deployer_key.get_secret_value()),
+            relayer=Account.from_key(settings.relayer_key.get_secret_value()),
+            topup_minter=Account.from_key(settings.topup_minter_key.get_secret_value()),
+            benefits_minter=Account.from_key(settings.benefits_minter_key.get_secret_value()),
+        )
+
+    def senders(self) -> list[LocalAccount]:
+        """Keys that send service traffic through the outbox."""
+        return [self.relayer, self.topup_minter, self.benefits_minter]
+
+
+@dataclass
+class Runtime:
+    """Shared state of one service process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keys: Keys
+    _w3: Web3 | None = None
+    _manifest: Manifest | None = None
+    _workers: list[threading.Thread] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    relayers: list[Relayer] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, settings: Settings, engine: Engine | None = None, run_migrations: bool = True) -> Runtime:
+        """Connect the database (migrating it) — the chain is connected lazily."""
+        engine = engine or make_engine(settings.effective_database_url)
+        if run_migrations:
+            migrate(engine)
+        return cls(settings=settings, engine=engine, sessions=make_session_factory(engine),
+                   keys=Keys.from_settings(settings))
+
+    @property
+    def w3(self) -> Web3:
+        """The chain connection (raises NodeError with the fix when the node is down)."""
+        if self._w3 is None:
+            self._w3 = connect(self.settings.effective_rpc_url)
+        return self._w3
+
+    @cached_property
+    def compiled(self) -> CompileResult:
+        """The compiled contracts (from the build cache when nothing changed)."""
+        return compile_contracts(cache_dir=self.settings.var_dir / "build")
+
+    @property
+    def manifest(self) -> Manifest:
+        """The deployment manifest, verified against the chain's code."""
+        if self._manifest is None:
+            self._manifest = load_manifest(self.w3, self.settings.deployments_dir)
+        return self._manifest
+
+    def deploy(self, redeploy: bool = False) -> tuple[Manifest, int]:
+        """Deploy (or complete) the city's contracts; returns the manifest and transactions sent."""
+        s = self.settings
+        params = PlanParams(
+            currency_name=s.currency_name,
+            currency_symbol=s.currency_symbol,
+            relayer=self.keys.relayer.address,
+            topup_minter=self.keys.topup_minter.address,
+            benefits_minter=self.keys.benefits_minter.address,
+            topup_allowance=s.topup_allowance,
+            benefits_allowance=s.benefits_allowance,
+        )
+        manifest, sent = deploy(
+            self.w3, self.keys.deployer, self.compiled, city_plan(), s.deployments_dir,
+            redeploy=redeploy, params=plan_params(params, self.keys.deployer.address),
+        )
+        self._manifest = manifest
+        return manifest, sent
+
+    def ensure_deployed(self) -> Manifest:
+        """The manifest; in development a missing deployment is made on the spot."""
+        try:
+            return self.manifest
+        except DeploymentError:
+            if self.settings.environment == "production":
+                raise
+            manifest, sent = self.deploy()
+            log.info("deployed the city's contracts (%d transactions)", sent)
+            return manifest
+
+    def batchers(self) -> dict[str, Batcher]:
+        """Batch builders by key (the payments issue registers the coin's batch relay here)."""
+        return {}
+
+    def relayer_config(self) -> RelayerConfig:
+        s = self.settings
+        return RelayerConfig(
+            confirmations=s.confirmations,
+            max_in_flight=s.relayer_max_in_flight,
+            bump_after=s.relayer_bump_after,
+            bump_percent=s.relayer_bump_percent,
+            max_fee_per_gas=int(s.relayer_max_fee_gwei * 10**9),
+            batch_max_size=s.batch_max_size,
+            batch_max_wait=s.batch_max_wait,
+            poll_interval=s.relayer_poll_interval,
+        )
+
+    def start_workers(self) -> None:
+        """Start one relayer thread per sending key."""
+        if self._workers:
+            return
+        self._stop.clear()
+        for account in self.keys.senders():
+            relayer = Relayer(
+                w3=connect(self.settings.effective_rpc_url),
+                account=account,
+                engine=self.engine,
+                session_factory=self.sessions,
+                lock_dir=self.settings.var_dir / "locks",
+                config=self.relayer_config(),
+                batchers=self.batchers(),
+            )
+            thread = threading.Thread(target=relayer.run, args=(self._stop,), name=f"relayer-{account.address[:8]}",
+                                      daemon=True)
+            thread.start()
+            self.relayers.append(relayer)
+            self._workers.append(thread)
+
+    def stop_workers(self, timeout: float = 10.0) -> None:
+        """Ask the workers to stop and wait for them."""
+        self._stop.set()
+        for thread in self._workers:
+            thread.join(timeout)
+        self._workers.clear()
+        self.relayers.clear()
+
+    def close(self) -> None:
+        """Stop workers and release the database."""
+        self.stop_workers()
+        self.engine.dispose()
