@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
@@ -323,10 +323,11 @@ class Relayer:
         self._broadcast(tx_hash, bytes(signed.raw_transaction))
         crash_point("after_send")
         with self.sessions() as session, session.begin():
-            stored = session.scalar(select(ChainTx).where(ChainTx.tx_hash == tx_hash))
-            if stored is not None and stored.status == TxStatus.SIGNED:
-                stored.status = TxStatus.SENT
-                stored.sent_at = utcnow()
+            session.execute(
+                update(ChainTx)
+                .where(ChainTx.tx_hash == tx_hash, ChainTx.status == TxStatus.SIGNED)
+                .values(status=TxStatus.SENT, sent_at=utcnow())
+            )
         self.stats.sent += 1
         TRANSACTIONS_SENT.labels(self.sender).inc()
 
@@ -461,11 +462,9 @@ class Relayer:
         block_number = int(receipt["blockNumber"])
         block_hash = "0x" + bytes(receipt["blockHash"]).hex()
         depth = head - block_number + 1
+        # The node only returns receipts of canonical transactions, so the receipt's block is on
+        # the canonical chain as of this pass; a later reorg shows up as a changed/missing receipt.
         final = depth >= self.config.confirmations
-        if final:
-            canonical = self.w3.eth.get_block(block_number)
-            if "0x" + bytes(canonical["hash"]).hex() != block_hash:
-                return False  # a reorg is in progress; look again next pass
         if not final and winner.status == TxStatus.MINED and winner.block_hash == block_hash:
             return False
         with self.sessions() as session, session.begin():

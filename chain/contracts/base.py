@@ -1,0 +1,190 @@
+"""What every typed contract client shares: calldata values, decoded reads, role helpers.
+
+A client never sends anything itself. Reads go through ``eth_call`` and come back as plain
+Python values; writes come back as a ``Call`` (target address + calldata) that the service
+enqueues in the relayer's outbox, or that an operator command hands to ``send_call``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+from web3.types import BlockIdentifier, EventData, TxReceipt
+
+from chain.compiler import CompileResult
+from chain.deploy import send_transaction
+from chain.errors import DECODER
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+ZERO_BYTES32 = bytes(32)
+#: OpenZeppelin AccessControl's admin role (the zero role id).
+DEFAULT_ADMIN_ROLE = ZERO_BYTES32
+
+ClientT = TypeVar("ClientT", bound="ContractClient")
+
+
+@dataclass(frozen=True)
+class Call:
+    """A state-changing contract call, ready to be signed and sent by whoever owns the key.
+
+    Attributes:
+        to: checksummed contract address.
+        data: ABI-encoded calldata (selector + arguments).
+        value: wei sent along (always 0 for the Machi contracts).
+    """
+
+    to: str
+    data: bytes
+    value: int = 0
+
+    def as_transaction(self, sender: str) -> dict[str, Any]:
+        """The call as a web3 transaction dict from ``sender`` (no gas, fees or nonce yet)."""
+        return {"from": to_checksum_address(sender), "to": self.to, "data": self.data, "value": self.value}
+
+
+def role_id(name: str) -> bytes:
+    """The id of an OpenZeppelin role constant, ``keccak256(name)`` (``DEFAULT_ADMIN_ROLE`` is zero)."""
+    return DEFAULT_ADMIN_ROLE if name == "DEFAULT_ADMIN_ROLE" else keccak(text=name)
+
+
+def to_bytes32(value: bytes | str, what: str = "value") -> bytes:
+    """Normalise a 32-byte value given as bytes or ``0x``-hex.
+
+    Raises:
+        ValueError: it is not exactly 32 bytes.
+    """
+    raw = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
+    if len(raw) != 32:
+        raise ValueError(f"{what} must be 32 bytes, got {len(raw)}")
+    return raw
+
+
+def optional_address(value: str) -> str | None:
+    """``None`` for the zero address, else the checksummed address."""
+    address = to_checksum_address(value)
+    return None if address == ZERO_ADDRESS else address
+
+
+class ContractClient:
+    """Base of the typed clients: one deployed contract, its ABI, and decoded errors.
+
+    Subclasses set ``ARTIFACT`` (the compiled contract's name) and add typed methods.
+    """
+
+    ARTIFACT: ClassVar[str] = ""
+
+    def __init__(self, w3: Web3, address: str, abi: Sequence[dict[str, Any]]) -> None:
+        """Bind to the contract at ``address``.
+
+        Args:
+            w3: a connected web3 client.
+            address: the deployed contract.
+            abi: its ABI (from the compiled artifact); its custom errors are registered with
+                ``chain.errors.DECODER`` so reverts decode by name.
+        """
+        self.w3 = w3
+        self.contract: Contract = w3.eth.contract(address=to_checksum_address(address), abi=list(abi))
+        DECODER.register_abi(abi)
+
+    @classmethod
+    def from_compiled(cls: type[ClientT], w3: Web3, address: str, compiled: CompileResult) -> ClientT:
+        """A client for ``address`` using the ABI of the artifact named ``cls.ARTIFACT``.
+
+        Raises:
+            KeyError: the compile result has no such contract.
+        """
+        return cls(w3, address, compiled[cls.ARTIFACT].abi)
+
+    @property
+    def address(self) -> str:
+        """The checksummed contract address."""
+        return str(self.contract.address)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.address})"
+
+    # ------------------------------------------------------------------ plumbing
+    def _read(self, function: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
+        """``eth_call`` a view; a revert is raised as the decoded ``ContractLogicError``."""
+        try:
+            return self.contract.get_function_by_name(function)(*args).call(block_identifier=block)
+        except Exception as exc:
+            decoded = DECODER.from_exception(exc)
+            if decoded is not None:
+                raise decoded from None
+            raise
+
+    def _call(self, function: str, *args: Any) -> Call:
+        """Encode a state-changing call (nothing is sent)."""
+        data = self.contract.encode_abi(function, args=list(args))
+        return Call(self.address, bytes.fromhex(data.removeprefix("0x")))
+
+    def simulate(self, call: Call, sender: str, block: BlockIdentifier = "latest") -> bytes:
+        """Run ``call`` as ``sender`` with ``eth_call`` and return the raw return data.
+
+        Raises:
+            ContractLogicError: the call would revert (decoded custom error).
+        """
+        try:
+            return bytes(self.w3.eth.call(call.as_transaction(sender), block))  # type: ignore[arg-type]
+        except Exception as exc:
+            decoded = DECODER.from_exception(exc)
+            if decoded is not None:
+                raise decoded from None
+            raise
+
+    def events(self, receipt: TxReceipt, name: str) -> list[EventData]:
+        """The ``name`` events this contract emitted in ``receipt``, in log order."""
+        own = [log for log in receipt["logs"] if to_checksum_address(log["address"]) == self.address]
+        event = self.contract.get_event_by_name(name)()
+        return list(event.process_receipt({**receipt, "logs": own}, errors=DISCARD))  # type: ignore[typeddict-item]
+
+    # ------------------------------------------------------------------ AccessControl
+    def has_role(self, role: str | bytes, account: str) -> bool:
+        """Whether ``account`` holds ``role`` (a role name such as ``"REGISTRAR_ROLE"`` or its id)."""
+        return bool(self._read("hasRole", _role(role), to_checksum_address(account)))
+
+    def grant_role_call(self, role: str | bytes, account: str) -> Call:
+        """Calldata granting ``role`` to ``account`` (the caller needs the role's admin role)."""
+        return self._call("grantRole", _role(role), to_checksum_address(account))
+
+    def revoke_role_call(self, role: str | bytes, account: str) -> Call:
+        """Calldata revoking ``role`` from ``account`` (the caller needs the role's admin role)."""
+        return self._call("revokeRole", _role(role), to_checksum_address(account))
+
+
+def _role(role: str | bytes) -> bytes:
+    return role_id(role) if isinstance(role, str) else to_bytes32(role, "role")
+
+
+def send_call(w3: Web3, account: LocalAccount, call: Call, timeout: float = 120.0) -> TxReceipt:
+    """Sign, send and wait for ``call`` from ``account`` (operator commands, scripts, benchmarks).
+
+    Service traffic goes through the relayer's outbox instead.
+
+    Raises:
+        ContractLogicError: the call would revert (decoded custom error).
+        TransactionError: it was mined but failed.
+    """
+    receipt: TxReceipt = send_transaction(w3, account, call.as_transaction(account.address), timeout=timeout)
+    return receipt
+
+
+__all__ = [
+    "DEFAULT_ADMIN_ROLE",
+    "ZERO_ADDRESS",
+    "ZERO_BYTES32",
+    "Call",
+    "ContractClient",
+    "optional_address",
+    "role_id",
+    "send_call",
+    "to_bytes32",
+]
