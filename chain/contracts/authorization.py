@@ -21,12 +21,12 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from chain.contracts.base import ZERO_BYTES32, to_bytes32
 
@@ -264,7 +264,8 @@ def sign_transfer_authorization(
         ref=to_bytes32(ref, "ref"),
     )
     signed = account.sign_typed_data(domain.as_dict(), TRANSFER_WITH_AUTHORIZATION_TYPES, unsigned.message())
-    return replace(unsigned, v=int(signed.v), r=int(signed.r).to_bytes(32, "big"), s=int(signed.s).to_bytes(32, "big"))
+    r, s = int(signed.r).to_bytes(32, "big"), int(signed.s).to_bytes(32, "big")
+    return replace(unsigned, v=int(signed.v), r=r, s=s)
 
 
 def authorization_signer(auth: Authorization, domain: Eip712Domain) -> str:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
@@ -144,7 +145,7 @@ class ContractClient:
         """The ``name`` events this contract emitted in ``receipt``, in log order."""
         own = [log for log in receipt["logs"] if to_checksum_address(log["address"]) == self.address]
         event = self.contract.get_event_by_name(name)()
-        return list(event.process_receipt({**receipt, "logs": own}, errors=DISCARD))  # type: ignore[typeddict-item]
+        return list(event.process_receipt({**receipt, "logs": own}, errors=DISCARD))
 
     # ------------------------------------------------------------------ AccessControl
     def has_role(self, role: str | bytes, account: str) -> bool:

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
 from chain.contracts.authorization import (
@@ -295,13 +297,14 @@ class RegionalCoinClient(ContractClient):
 
     def authorization_state(self, authorizer: str, nonce: bytes | str) -> bool:
         """Whether ``nonce`` of ``authorizer`` was used or cancelled."""
-        return bool(self._read("authorizationState", to_checksum_address(authorizer), to_bytes32(nonce, "nonce")))
+        nonce = to_bytes32(nonce, "nonce")
+        return bool(self._read("authorizationState", to_checksum_address(authorizer), nonce))
 
     def domain(self) -> Eip712Domain:
         """The coin's EIP-712 domain, read once from ``eip712Domain()`` and cached."""
         if self._domain is None:
-            _, name, version, chain_id, verifying_contract, _, _ = self._read("eip712Domain")
-            self._domain = Eip712Domain(str(name), str(version), int(chain_id), to_checksum_address(verifying_contract))
+            _, name, version, chain_id, contract, _, _ = self._read("eip712Domain")
+            self._domain = Eip712Domain(str(name), str(version), int(chain_id), to_checksum_address(contract))
         return self._domain
 
     def sign_authorization(

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from chain.contracts.base import Call, ContractClient, optional_address, role_id, to_bytes32
 
@@ -49,7 +49,12 @@ class RevocationReason(IntEnum):
 
 #: The reasons ``IdentityRegistry.revoke`` accepts.
 REVOKE_REASONS = frozenset(
-    {RevocationReason.MOVED_OUT, RevocationReason.DECEASED, RevocationReason.CARD_REVOKED, RevocationReason.REQUESTED}
+    {
+        RevocationReason.MOVED_OUT,
+        RevocationReason.DECEASED,
+        RevocationReason.CARD_REVOKED,
+        RevocationReason.REQUESTED,
+    }
 )
 
 
@@ -233,11 +238,13 @@ class IdentityRegistryClient(ContractClient):
         """
         reason = RevocationReason(reason)
         if reason not in REVOKE_REASONS:
-            raise ValueError(f"revoke takes MOVED_OUT, DECEASED, CARD_REVOKED or REQUESTED, not {reason.name}")
+            allowed = ", ".join(r.name for r in sorted(REVOKE_REASONS))
+            raise ValueError(f"revoke takes {allowed}, not {reason.name}")
         return self._call("revoke", to_checksum_address(wallet), reason)
 
     def suspend_merchant_call(self, wallet: str) -> Call:
-        """Suspend a merchant (revocation with reason ``SUSPENDED``; ``register_merchant_call`` reinstates)."""
+        """Suspend a merchant: a revocation with reason ``SUSPENDED`` (``register_merchant_call``
+        reinstates it)."""
         return self._call("suspendMerchant", to_checksum_address(wallet))
 
     def rebind_call(self, subject_key: bytes | str, new_wallet: str, evidence: bytes | str) -> Call:
