@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from procedures.api import health
+from procedures.auth import routes as auth_routes
 from procedures.config import Settings, get_settings
 from procedures.errors import register_exception_handlers
 from procedures.metrics import Metrics
@@ -59,4 +60,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         return response
 
     app.include_router(health.router)
+    app.include_router(auth_routes.router)
     return app

@@ -184,6 +184,34 @@ def worker_relayer() -> None:
         runtime.stop_workers()
 
 
+@main.group()
+def admin() -> None:
+    """Operator administration (staff accounts, …)."""
+
+
+@admin.command("create-clerk")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["clerk", "supervisor", "admin"]), default="clerk", show_default=True)
+@click.option("--department", default=None, help="routing department (required for clerks)")
+@click.option("--name", "display_name", default=None, help="display name")
+@click.password_option("--password", prompt="Password", help="at least 10 characters (prompted, hidden)")
+def create_clerk(username: str, role: str, department: str | None, display_name: str | None, password: str) -> None:
+    """Create a staff account (bootstrap the first admin with --role admin)."""
+    from procedures.auth.service import create_staff
+    from procedures.errors import ServiceError
+
+    settings = _settings()
+    runtime = Runtime.create(settings)
+    try:
+        with runtime.sessions() as session, session.begin():
+            account = create_staff(session, runtime.vault, username=username, password=password, role=role,
+                                   department=department, display_name=display_name)
+            out.print(f"created {account.role} [bold]{account.username}[/] (id {account.id}"
+                      f"{', ' + account.department if account.department else ''}; signing key {account.signing_address})")
+    except ServiceError as exc:
+        _fail(exc.message)
+
+
 @main.command()
 def status() -> None:
     """Show the node, contracts, database and outbox."""

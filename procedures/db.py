@@ -10,6 +10,8 @@ from sqlalchemy import Engine, inspect
 
 # Import every model module so Base.metadata knows all tables (Alembic autogenerate, tests).
 import chain.outbox  # noqa: F401
+import procedures.auth.models  # noqa: F401
+import procedures.crypto  # noqa: F401
 from chain.storage import Base, make_engine, make_session_factory
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

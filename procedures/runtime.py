@@ -26,6 +26,7 @@ from chain.relayer import Batcher, Relayer, RelayerConfig
 from chain.rpc import connect
 from chain.storage import make_engine, make_session_factory
 from procedures.config import Settings
+from procedures.crypto import Vault
 from procedures.db import migrate
 
 log = logging.getLogger("machi.runtime")
@@ -85,9 +86,14 @@ class Runtime:
         return self._w3
 
     @cached_property
+    def vault(self) -> Vault:
+        """Encryption at rest (per-record data keys under MACHI_SECRET_KEY)."""
+        return Vault(self.settings.secret_key.get_secret_value())
+
+    @cached_property
     def compiled(self) -> CompileResult:
         """The compiled contracts (from the build cache when nothing changed)."""
-        return compile_contracts(cache_dir=self.settings.var_dir / "build")
+        return compile_contracts()  # cached under the project's var/build: artifacts follow the code
 
     @property
     def manifest(self) -> Manifest:

@@ -349,6 +349,14 @@ class RegionalCoinClient(ContractClient):
         """ERC-20 ``transfer`` from the signing account (city accounts that hold their own key)."""
         return self._call("transfer", to_checksum_address(to), amount)
 
+    def approve_call(self, spender: str, amount: int) -> Call:
+        """ERC-20 ``approve``: let ``spender`` move up to ``amount`` of the signer's coins."""
+        return self._call("approve", to_checksum_address(spender), amount)
+
+    def transfer_from_call(self, owner: str, to: str, amount: int) -> Call:
+        """ERC-20 ``transferFrom`` by the signing spender (refused while the spender is frozen)."""
+        return self._call("transferFrom", to_checksum_address(owner), to_checksum_address(to), amount)
+
     def mint_call(self, to: str, amount: int) -> Call:
         """Mint ``amount`` to ``to`` out of the sending minter's allowance (only residents, by policy)."""
         return self._call("mint", to_checksum_address(to), amount)

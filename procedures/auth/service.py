@@ -1,0 +1,220 @@
+"""Auth services: passwords (argon2) with lock-out, bearer tokens, single-use challenges,
+wallet login by EIP-712 signature."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from web3 import Web3
+
+from chain.storage import utcnow
+from procedures.auth.models import AccessToken, Challenge, StaffAccount
+from procedures.crypto import Vault
+from procedures.errors import Conflict, InvalidRequest, NotAuthenticated, RateLimited
+
+STAFF_ROLES = ("clerk", "supervisor", "admin")
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+STAFF_TOKEN_TTL = timedelta(hours=10)
+RESIDENT_TOKEN_TTL = timedelta(hours=1)
+CHALLENGE_TTL = timedelta(minutes=5)
+
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a staff member, a resident (by wallet) or a merchant (by API key)."""
+
+    type: str  # staff | resident | merchant
+    subject: str  # staff id, wallet address or merchant id
+    role: str  # clerk | supervisor | admin | resident | merchant
+    department: str | None = None
+    scopes: frozenset[str] = frozenset()
+    wallet: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.type == "staff"
+
+
+# --------------------------------------------------------------------------- staff accounts
+def create_staff(
+    session: Session, vault: Vault, *, username: str, password: str, role: str, display_name: str | None = None,
+    department: str | None = None,
+) -> StaffAccount:
+    """Create a staff account with an argon2 password hash and its own signing key (custodial).
+
+    Raises:
+        InvalidRequest: unknown role, weak password, or a clerk without a department.
+        Conflict: the username exists.
+    """
+    if role not in STAFF_ROLES:
+        raise InvalidRequest(f"role must be one of {', '.join(STAFF_ROLES)}", param="role")
+    if len(password) < 10:
+        raise InvalidRequest("password must be at least 10 characters", param="password")
+    if role == "clerk" and not department:
+        raise InvalidRequest("a clerk belongs to a department", param="department")
+    if session.scalar(select(StaffAccount).where(StaffAccount.username == username)) is not None:
+        raise Conflict(f"a staff account named {username!r} exists", code="username_taken", param="username")
+    key = Account.create()
+    key_id = vault.new_key(session, "staff-signing-key")
+    account = StaffAccount(
+        username=username, display_name=display_name or username, role=role, department=department,
+        password_hash=_hasher.hash(password), signing_key_id=key_id, signing_address=key.address,
+        signing_key_blob=vault.seal(session, key_id, bytes(key.key), aad=username.encode()),
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def staff_signer(session: Session, vault: Vault, account: StaffAccount) -> Any:
+    """The staff member's own signing key (decrypted only for the moment of signing)."""
+    assert account.signing_key_id and account.signing_key_blob
+    return Account.from_key(vault.open(session, account.signing_key_id, account.signing_key_blob,
+                                       aad=account.username.encode()))
+
+
+def authenticate_staff(session: Session, username: str, password: str) -> StaffAccount:
+    """Check a password, counting failures and locking the account after too many.
+
+    Raises:
+        NotAuthenticated: unknown user or wrong password (the same message for both).
+        RateLimited: the account is locked; ``Retry-After`` says for how long.
+    """
+    account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+    now = utcnow()
+    if account is None or not account.active:
+        _hasher.hash(password)  # same cost as a real check: no user enumeration by timing
+        raise NotAuthenticated("wrong username or password", code="invalid_credentials")
+    if account.locked_until is not None and account.locked_until > now:
+        wait = int((account.locked_until - now).total_seconds()) + 1
+        raise RateLimited("too many failed logins; the account is locked for a while", code="account_locked",
+                          headers={"Retry-After": str(wait)})
+    try:
+        _hasher.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        account.failed_logins += 1
+        if account.failed_logins >= MAX_FAILED_LOGINS:
+            account.locked_until = now + LOCKOUT
+            account.failed_logins = 0
+        raise NotAuthenticated("wrong username or password", code="invalid_credentials") from None
+    account.failed_logins = 0
+    account.locked_until = None
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = _hasher.hash(password)
+    return account
+
+
+# --------------------------------------------------------------------------- tokens
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, principal_type: str, subject: str, ttl: timedelta) -> tuple[str, datetime]:
+    """A new bearer token (returned once; only its hash is stored)."""
+    token = f"ml_{principal_type[:3]}_" + secrets.token_urlsafe(32)
+    expires = utcnow() + ttl
+    session.add(AccessToken(token_hash=_token_hash(token), principal_type=principal_type, subject=subject,
+                            expires_at=expires))
+    session.flush()
+    return token, expires
+
+
+def resolve_token(session: Session, token: str) -> AccessToken:
+    """The live token row for a bearer token.
+
+    Raises:
+        NotAuthenticated: unknown, expired or revoked.
+    """
+    row = session.scalar(select(AccessToken).where(AccessToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None:
+        raise NotAuthenticated("invalid access token", code="invalid_token")
+    if row.expires_at <= utcnow():
+        raise NotAuthenticated("access token expired; log in again", code="token_expired")
+    return row
+
+
+def revoke_token(session: Session, token: str) -> None:
+    """Log out."""
+    row = session.scalar(select(AccessToken).where(AccessToken.token_hash == _token_hash(token)))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+
+
+# --------------------------------------------------------------------------- challenges
+def issue_challenge(session: Session, purpose: str, wallet: str, ttl: timedelta = CHALLENGE_TTL) -> Challenge:
+    """A fresh single-use 32-byte nonce bound to a wallet and a purpose."""
+    if not Web3.is_address(wallet):
+        raise InvalidRequest("not an Ethereum address", param="wallet")
+    challenge = Challenge(nonce="0x" + secrets.token_hex(32), purpose=purpose,
+                          wallet=Web3.to_checksum_address(wallet), expires_at=utcnow() + ttl)
+    session.add(challenge)
+    session.flush()
+    return challenge
+
+
+def consume_challenge(session: Session, nonce: str, purpose: str, wallet: str) -> Challenge:
+    """Use a nonce exactly once (row-locked), for the wallet and purpose it was issued to.
+
+    Raises:
+        InvalidRequest: unknown nonce, or issued for another wallet or purpose (code nonce_unknown).
+        Conflict: already used (code nonce_reused).
+        InvalidRequest: expired (code nonce_expired).
+    """
+    row = session.get(Challenge, nonce.lower(), with_for_update=True)
+    if row is None or row.purpose != purpose or row.wallet.lower() != wallet.lower():
+        raise InvalidRequest("unknown challenge nonce; ask for a new one", code="nonce_unknown", param="nonce")
+    if row.used_at is not None:
+        raise Conflict("this challenge was already used; ask for a new one", code="nonce_reused", param="nonce")
+    if row.expires_at <= utcnow():
+        raise InvalidRequest("this challenge expired; ask for a new one", code="nonce_expired", param="nonce")
+    row.used_at = utcnow()
+    return row
+
+
+# --------------------------------------------------------------------------- wallet login
+def login_typed_data(chain_id: int, registry: str, wallet: str, nonce: str, deadline: int) -> dict[str, Any]:
+    """EIP-712 typed data a resident's wallet signs to log in (chain id, contract, nonce, deadline)."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Login": [
+                {"name": "wallet", "type": "address"},
+                {"name": "nonce", "type": "bytes32"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
+        "primaryType": "Login",
+        "domain": {"name": "Machi Ledger", "version": "1", "chainId": chain_id,
+                   "verifyingContract": Web3.to_checksum_address(registry)},
+        "message": {"wallet": Web3.to_checksum_address(wallet), "nonce": nonce, "deadline": deadline},
+    }
+
+
+def recover_typed_signer(typed_data: dict[str, Any], signature: str) -> str:
+    """The address that signed ``typed_data``.
+
+    Raises:
+        InvalidRequest: the signature is malformed.
+    """
+    try:
+        return str(Account.recover_message(encode_typed_data(full_message=typed_data), signature=signature))
+    except Exception as exc:  # noqa: BLE001 - any decoding problem is the caller's malformed input
+        raise InvalidRequest("malformed signature", code="bad_signature", param="signature") from exc

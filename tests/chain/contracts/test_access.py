@@ -1,0 +1,146 @@
+"""Every restricted function, called by every account that lacks the role, reverts with the right error.
+
+Callers: the deployer (admin, master minter, pauser), the service key (registrar, relayer, freezer,
+recovery agent, anchorer), the two minters, and a stranger with no role at all. Each row also checks
+that a holder of the role gets past the role check (it may still fail on a later check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from eth_account import Account
+
+from chain.contracts import AssuranceLevel, Call, Kind, RevocationReason, role_id
+from chain.errors import ContractLogicError
+from tests.chain.contracts.conftest import Chain, random32
+
+STRANGER = Account.create().address
+WALLET = Account.create().address
+FAR = 2**39  # an expiry far in the future
+
+
+@dataclass(frozen=True)
+class Restricted:
+    """A restricted function: how to call it, which role it needs, and who holds that role."""
+
+    name: str
+    call: Callable[[Chain], Call]
+    role: str  # a role name, or "minter" for mint (a configured minter, not a role)
+    holders: tuple[str, ...]  # among "admin", "operator", "topup", "benefits"
+
+
+ADMIN, OPERATOR = ("admin",), ("operator",)
+MINTERS = ("topup", "benefits")
+
+RESTRICTED = [
+    # IdentityRegistry
+    Restricted("registry.attest", lambda e: e.registry.attest_call(
+        WALLET, random32(), AssuranceLevel.CARD_AUTHENTICATED, FAR, random32()), "REGISTRAR_ROLE", OPERATOR),
+    Restricted("registry.registerMerchant", lambda e: e.registry.register_merchant_call(
+        WALLET, random32(), FAR, random32()), "REGISTRAR_ROLE", OPERATOR),
+    Restricted("registry.registerCityAccount", lambda e: e.registry.register_city_account_call(
+        WALLET, random32(), FAR, random32()), "REGISTRAR_ROLE", OPERATOR),
+    Restricted("registry.renew", lambda e: e.registry.renew_call(
+        WALLET, AssuranceLevel.RESIDENT_OF_CITY, FAR, random32()), "REGISTRAR_ROLE", OPERATOR),
+    Restricted("registry.revoke", lambda e: e.registry.revoke_call(WALLET, RevocationReason.MOVED_OUT),
+               "REGISTRAR_ROLE", OPERATOR),
+    Restricted("registry.suspendMerchant", lambda e: e.registry.suspend_merchant_call(WALLET),
+               "REGISTRAR_ROLE", OPERATOR),
+    Restricted("registry.rebind", lambda e: e.registry.rebind_call(random32(), WALLET, random32()),
+               "REGISTRAR_ROLE", OPERATOR),
+    Restricted("registry.grantRole", lambda e: e.registry.grant_role_call("REGISTRAR_ROLE", STRANGER),
+               "DEFAULT_ADMIN_ROLE", ADMIN),
+    # RegionalCoin
+    Restricted("coin.batchTransferWithAuthorization", lambda e: e.coin.batch_call([]), "RELAYER_ROLE", OPERATOR),
+    Restricted("coin.configureMinter", lambda e: e.coin.configure_minter_call(STRANGER, 1),
+               "MASTER_MINTER_ROLE", ADMIN),
+    Restricted("coin.removeMinter", lambda e: e.coin.remove_minter_call(e.topup), "MASTER_MINTER_ROLE", ADMIN),
+    Restricted("coin.mint", lambda e: e.coin.mint_call(WALLET, 1), "minter", MINTERS),
+    Restricted("coin.recover", lambda e: e.coin.recover_call(WALLET), "RECOVERY_ROLE", OPERATOR),
+    Restricted("coin.freeze", lambda e: e.coin.freeze_call(WALLET), "FREEZER_ROLE", OPERATOR),
+    Restricted("coin.unfreeze", lambda e: e.coin.unfreeze_call(WALLET), "FREEZER_ROLE", OPERATOR),
+    Restricted("coin.pause", lambda e: e.coin.pause_call(), "PAUSER_ROLE", ADMIN),
+    Restricted("coin.unpause", lambda e: e.coin.unpause_call(), "PAUSER_ROLE", ADMIN),
+    Restricted("coin.setTransferRule", lambda e: e.coin.set_transfer_rule_call(Kind.RESIDENT, Kind.CITY, False),
+               "DEFAULT_ADMIN_ROLE", ADMIN),
+    Restricted("coin.setBalanceCap", lambda e: e.coin.set_balance_cap_call(AssuranceLevel.CARD_AUTHENTICATED, 5),
+               "DEFAULT_ADMIN_ROLE", ADMIN),
+    Restricted("coin.grantRole", lambda e: e.coin.grant_role_call("RELAYER_ROLE", STRANGER),
+               "DEFAULT_ADMIN_ROLE", ADMIN),
+    Restricted("coin.revokeRole", lambda e: e.coin.revoke_role_call("RELAYER_ROLE", e.operator),
+               "DEFAULT_ADMIN_ROLE", ADMIN),
+    # ProcedureLedger
+    Restricted("ledger.anchor", lambda e: e.ledger.anchor_call(random32(), 3), "ANCHOR_ROLE", OPERATOR),
+    Restricted("ledger.grantRole", lambda e: e.ledger.grant_role_call("ANCHOR_ROLE", STRANGER),
+               "DEFAULT_ADMIN_ROLE", ADMIN),
+]  # fmt: skip
+
+CALLERS = ("admin", "operator", "topup", "benefits", "stranger")
+
+
+def _address(evm: Chain, who: str) -> str:
+    return {
+        "admin": evm.admin,
+        "operator": evm.operator,
+        "topup": evm.topup,
+        "benefits": evm.benefits,
+        "stranger": STRANGER,
+    }[who]
+
+
+@pytest.mark.parametrize("fn", RESTRICTED, ids=lambda r: r.name)
+def test_wrong_roles_are_refused(evm: Chain, fn: Restricted) -> None:
+    call = fn.call(evm)
+    wrong = [who for who in CALLERS if who not in fn.holders]
+    assert wrong, "every function has somebody who may not call it"
+    for who in wrong:
+        caller = _address(evm, who)
+        if fn.role == "minter":
+            evm.reverts(call, caller, "RegionalCoinNotMinter", account=caller)
+        else:
+            evm.reverts(call, caller, "AccessControlUnauthorizedAccount", account=caller, neededRole=role_id(fn.role))
+
+
+@pytest.mark.parametrize("fn", RESTRICTED, ids=lambda r: r.name)
+def test_role_holders_pass_the_role_check(evm: Chain, fn: Restricted) -> None:
+    call = fn.call(evm)
+    for who in fn.holders:
+        try:
+            evm.registry.simulate(call, _address(evm, who))
+        except ContractLogicError as exc:  # a later check may fail; the role check must not
+            assert exc.name not in ("AccessControlUnauthorizedAccount", "RegionalCoinNotMinter"), exc
+
+
+def test_the_deployment_grants_exactly_the_planned_roles(evm: Chain) -> None:
+    expected = {
+        (evm.registry, "DEFAULT_ADMIN_ROLE"): {evm.admin},
+        (evm.registry, "REGISTRAR_ROLE"): {evm.operator},
+        (evm.coin, "DEFAULT_ADMIN_ROLE"): {evm.admin},
+        (evm.coin, "MASTER_MINTER_ROLE"): {evm.admin},
+        (evm.coin, "PAUSER_ROLE"): {evm.admin},
+        (evm.coin, "FREEZER_ROLE"): {evm.operator},
+        (evm.coin, "RECOVERY_ROLE"): {evm.operator},
+        (evm.coin, "RELAYER_ROLE"): {evm.operator},
+        (evm.ledger, "DEFAULT_ADMIN_ROLE"): {evm.admin},
+        (evm.ledger, "ANCHOR_ROLE"): {evm.operator},
+    }
+    everyone = {evm.admin, evm.operator, evm.topup, evm.benefits, STRANGER}
+    for (contract, role), holders in expected.items():
+        for account in everyone:
+            assert contract.has_role(role, account) == (account in holders), (contract, role, account)
+    assert evm.coin.is_minter(evm.topup) and evm.coin.is_minter(evm.benefits)
+    assert not evm.coin.is_minter(evm.admin) and not evm.coin.is_minter(evm.operator)
+
+
+def test_a_granted_role_takes_effect_and_a_revoked_one_is_gone(evm: Chain) -> None:
+    freeze = evm.coin.freeze_call(WALLET)
+    evm.reverts(freeze, evm.topup, "AccessControlUnauthorizedAccount")
+    evm.send(evm.coin.grant_role_call("FREEZER_ROLE", evm.topup), evm.admin)
+    evm.send(freeze, evm.topup)
+    assert evm.coin.is_frozen(WALLET)
+    evm.send(evm.coin.revoke_role_call("FREEZER_ROLE", evm.topup), evm.admin)
+    evm.reverts(evm.coin.unfreeze_call(WALLET), evm.topup, "AccessControlUnauthorizedAccount",
+                account=evm.topup, neededRole=role_id("FREEZER_ROLE"))  # fmt: skip

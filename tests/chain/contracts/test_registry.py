@@ -1,0 +1,234 @@
+"""IdentityRegistry state paths: attest, register, renew, revoke, suspend, rebind, expiry."""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+
+from chain.contracts import AssuranceLevel, IdentityStatus, Kind, RevocationReason
+from tests.chain.contracts.conftest import CARD, RESIDENT_OF_CITY, YEAR, Chain, random32, unchecked_call
+
+ZERO = "0x" + "00" * 20
+
+
+def test_attest_records_the_resident_and_binds_the_subject(evm: Chain) -> None:
+    wallet, subject, evidence = Account.create().address, random32(), random32()
+    expires = evm.now() + YEAR
+    receipt = evm.send(evm.registry.attest_call(wallet, subject, RESIDENT_OF_CITY, expires, evidence), evm.operator)
+
+    (event,) = evm.registry.events(receipt, "Attested")
+    assert event["args"]["wallet"] == wallet and event["args"]["subjectKey"] == subject
+    assert (event["args"]["kind"], event["args"]["level"]) == (Kind.RESIDENT, RESIDENT_OF_CITY)
+    assert event["args"]["expiresAt"] == expires and event["args"]["evidence"] == evidence
+    assert evm.registry.is_verified(wallet)
+    assert evm.registry.status(wallet) == IdentityStatus(Kind.RESIDENT, RESIDENT_OF_CITY, True)
+    record = evm.registry.record_of(wallet)
+    assert record.live and not record.retired
+    assert (record.subject_key, record.evidence, record.expires_at) == (subject, evidence, expires)
+    assert record.issued_at == evm.now() and record.revoked_at == 0
+    assert record.revocation_reason is RevocationReason.NONE
+    assert evm.registry.wallet_of(subject) == wallet
+    assert evm.registry.successor_of(wallet) is None
+
+
+def test_unknown_wallets_are_not_verified(evm: Chain) -> None:
+    stranger = Account.create().address
+    assert not evm.registry.is_verified(stranger)
+    assert evm.registry.status(stranger) == IdentityStatus(Kind.NONE, AssuranceLevel.NONE, False)
+    assert not evm.registry.record_of(stranger).exists
+    assert evm.registry.wallet_of(random32()) is None
+
+
+def test_merchants_and_city_accounts_have_no_level(evm: Chain) -> None:
+    merchant, city = evm.merchant(), evm.city_account()
+    assert evm.registry.status(merchant.address) == IdentityStatus(Kind.MERCHANT, AssuranceLevel.NONE, True)
+    assert evm.registry.status(city.address) == IdentityStatus(Kind.CITY, AssuranceLevel.NONE, True)
+
+
+def test_attest_validates_its_input(evm: Chain) -> None:
+    taken = evm.resident()
+    taken_subject = evm.registry.record_of(taken.address).subject_key
+    fresh, later, op = Account.create().address, evm.now() + YEAR, evm.operator
+    attest = evm.registry.attest_call
+    evm.reverts(attest(fresh, bytes(32), CARD, later, random32()), op, "IdentityRegistryInvalidSubjectKey")
+    evm.reverts(attest(fresh, random32(), AssuranceLevel.NONE, later, random32()), op,
+                "IdentityRegistryInvalidLevel", kind=Kind.RESIDENT, level=AssuranceLevel.NONE)  # fmt: skip
+    evm.reverts(attest(fresh, random32(), CARD, evm.now(), random32()), op,
+                "IdentityRegistryInvalidExpiry", expiresAt=evm.now())  # fmt: skip
+    evm.reverts(attest(ZERO, random32(), CARD, later, random32()), op, "IdentityRegistryInvalidWallet", wallet=ZERO)
+    evm.reverts(attest(taken.address, random32(), CARD, later, random32()), op,
+                "IdentityRegistryWalletAlreadyAttested", wallet=taken.address)  # fmt: skip
+    evm.reverts(attest(fresh, taken_subject, CARD, later, random32()), op,
+                "IdentityRegistrySubjectAlreadyBound", subjectKey=taken_subject, wallet=taken.address)  # fmt: skip
+    # a merchant cannot carry a resident level, and its wallet cannot be attested as a resident too
+    merchant = evm.merchant()
+    evm.reverts(attest(merchant.address, random32(), CARD, later, random32()), op,
+                "IdentityRegistryWalletAlreadyAttested")  # fmt: skip
+
+
+def test_renew_changes_level_expiry_and_evidence(evm: Chain) -> None:
+    alice = evm.resident(level=CARD)
+    expires, evidence = evm.now() + 2 * YEAR, random32()
+    receipt = evm.send(evm.registry.renew_call(alice.address, RESIDENT_OF_CITY, expires, evidence), evm.operator)
+    (event,) = evm.registry.events(receipt, "Renewed")
+    assert event["args"]["level"] == RESIDENT_OF_CITY and event["args"]["expiresAt"] == expires
+    record = evm.registry.record_of(alice.address)
+    assert (record.level, record.expires_at, record.evidence) == (RESIDENT_OF_CITY, expires, evidence)
+    assert record.issued_at == evm.now()
+
+
+def test_renew_refuses_bad_levels_and_unknown_or_revoked_wallets(evm: Chain) -> None:
+    alice, merchant, op = evm.resident(), evm.merchant(), evm.operator
+    later = evm.now() + YEAR
+    evm.reverts(evm.registry.renew_call(alice.address, AssuranceLevel.NONE, later, random32()), op,
+                "IdentityRegistryInvalidLevel", kind=Kind.RESIDENT, level=AssuranceLevel.NONE)  # fmt: skip
+    evm.reverts(evm.registry.renew_call(merchant.address, CARD, later, random32()), op,
+                "IdentityRegistryInvalidLevel", kind=Kind.MERCHANT, level=CARD)  # fmt: skip
+    evm.send(evm.registry.renew_call(merchant.address, AssuranceLevel.NONE, later, random32()), op)
+    evm.reverts(evm.registry.renew_call(alice.address, CARD, evm.now(), random32()), op,
+                "IdentityRegistryInvalidExpiry")  # fmt: skip
+    stranger = Account.create().address
+    evm.reverts(evm.registry.renew_call(stranger, CARD, later, random32()), op,
+                "IdentityRegistryNotAttested", wallet=stranger)  # fmt: skip
+    evm.send(evm.registry.revoke_call(alice.address, RevocationReason.REQUESTED), op)
+    evm.reverts(evm.registry.renew_call(alice.address, CARD, later, random32()), op,
+                "IdentityRegistryNotAttested", wallet=alice.address)  # fmt: skip
+
+
+def test_expiry_is_checked_by_the_registry_and_renew_revives(evm: Chain) -> None:
+    alice = evm.resident(expires_in=1000)
+    expires = evm.registry.record_of(alice.address).expires_at
+    evm.mine_at(expires - 1)
+    assert evm.registry.is_verified(alice.address)
+    evm.mine_at(expires)  # the first second at which the record is no longer valid
+    assert not evm.registry.is_verified(alice.address)
+    assert evm.registry.status(alice.address) == IdentityStatus(Kind.RESIDENT, CARD, False)
+    record = evm.registry.record_of(alice.address)
+    assert record.live and not record.verified_at(evm.now())
+    # expired but live: still holds its subject
+    evm.reverts(evm.registry.attest_call(Account.create().address, record.subject_key, CARD, evm.now() + YEAR,
+                                         random32()), evm.operator, "IdentityRegistrySubjectAlreadyBound")  # fmt: skip
+    evm.send(evm.registry.renew_call(alice.address, CARD, evm.now() + YEAR, random32()), evm.operator)
+    assert evm.registry.is_verified(alice.address)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [RevocationReason.MOVED_OUT, RevocationReason.DECEASED, RevocationReason.CARD_REVOKED, RevocationReason.REQUESTED],
+)
+def test_revoke_with_each_reason_frees_the_subject(evm: Chain, reason: RevocationReason) -> None:
+    alice = evm.resident()
+    subject = evm.registry.record_of(alice.address).subject_key
+    receipt = evm.send(evm.registry.revoke_call(alice.address, reason), evm.operator)
+    (event,) = evm.registry.events(receipt, "Revoked")
+    assert (event["args"]["wallet"], event["args"]["subjectKey"], event["args"]["reason"]) == (
+        alice.address,
+        subject,
+        reason,
+    )
+    record = evm.registry.record_of(alice.address)
+    assert record.revocation_reason is reason and record.revoked_at == evm.now() and not record.live
+    assert not evm.registry.is_verified(alice.address)
+    evm.reverts(evm.registry.revoke_call(alice.address, reason), evm.operator, "IdentityRegistryNotAttested")
+    # the subject may now be bound again, to another wallet or (moving back) the same one
+    again = Account.create().address
+    evm.send(evm.registry.attest_call(again, subject, CARD, evm.now() + YEAR, random32()), evm.operator)
+    assert evm.registry.wallet_of(subject) == again
+    assert evm.registry.successor_of(alice.address) == again
+
+
+def test_a_revoked_wallet_may_come_back(evm: Chain) -> None:
+    alice = evm.resident()
+    subject = evm.registry.record_of(alice.address).subject_key
+    evm.send(evm.registry.revoke_call(alice.address, RevocationReason.MOVED_OUT), evm.operator)
+    evm.send(evm.registry.attest_call(alice.address, subject, RESIDENT_OF_CITY, evm.now() + YEAR, random32()),
+             evm.operator)  # fmt: skip
+    assert evm.registry.status(alice.address) == IdentityStatus(Kind.RESIDENT, RESIDENT_OF_CITY, True)
+    assert evm.registry.successor_of(alice.address) is None
+
+
+def test_revoke_reasons_reserved_for_the_contract_are_refused(evm: Chain) -> None:
+    alice = evm.resident()
+    for reason in (RevocationReason.NONE, RevocationReason.REBOUND, RevocationReason.SUSPENDED):
+        with pytest.raises(ValueError):
+            evm.registry.revoke_call(alice.address, reason)  # the client refuses them before the chain does
+        call = unchecked_call(evm.registry, "revoke", alice.address, int(reason))
+        evm.reverts(call, evm.operator, "IdentityRegistryInvalidRevocationReason", reason=reason)
+    assert evm.registry.is_verified(alice.address)
+
+
+def test_suspend_and_reinstate_a_merchant(evm: Chain) -> None:
+    merchant, alice = evm.merchant(), evm.resident(1_000)
+    key = evm.registry.record_of(merchant.address).subject_key
+    evm.send(evm.registry.suspend_merchant_call(merchant.address), evm.operator)
+    assert evm.registry.record_of(merchant.address).revocation_reason is RevocationReason.SUSPENDED
+    assert not evm.registry.is_verified(merchant.address)
+    evm.reverts(evm.coin.transfer_call(merchant.address, 1), alice, "RegionalCoinUnverifiedAccount",
+                account=merchant.address)  # fmt: skip
+    evm.reverts(evm.registry.suspend_merchant_call(alice.address), evm.operator,
+                "IdentityRegistryNotMerchant", wallet=alice.address)  # fmt: skip
+    evm.send(evm.registry.register_merchant_call(merchant.address, key, evm.now() + YEAR, random32()), evm.operator)
+    assert evm.registry.is_verified(merchant.address)
+    evm.send(evm.coin.transfer_call(merchant.address, 1), alice)
+
+
+def test_rebind_moves_the_subject_and_retires_the_old_wallet(evm: Chain) -> None:
+    lost = evm.resident(level=RESIDENT_OF_CITY)
+    before = evm.registry.record_of(lost.address)
+    new, evidence = Account.create().address, random32()
+    receipt = evm.send(evm.registry.rebind_call(before.subject_key, new, evidence), evm.operator)
+
+    (revoked,) = evm.registry.events(receipt, "Revoked")
+    assert revoked["args"]["wallet"] == lost.address and revoked["args"]["reason"] == RevocationReason.REBOUND
+    (rebound,) = evm.registry.events(receipt, "Rebound")
+    assert (rebound["args"]["oldWallet"], rebound["args"]["newWallet"]) == (lost.address, new)
+    after = evm.registry.record_of(new)
+    assert (after.kind, after.level, after.expires_at) == (before.kind, before.level, before.expires_at)
+    assert after.evidence == evidence and after.subject_key == before.subject_key
+    old = evm.registry.record_of(lost.address)
+    assert old.retired and not old.live and not evm.registry.is_verified(lost.address)
+    assert evm.registry.wallet_of(before.subject_key) == new
+    assert evm.registry.successor_of(lost.address) == new
+    assert evm.registry.successor_of(new) is None
+    # a retired wallet never comes back, not even with another subject
+    evm.reverts(evm.registry.attest_call(lost.address, random32(), CARD, evm.now() + YEAR, random32()),
+                evm.operator, "IdentityRegistryWalletRetired", wallet=lost.address)  # fmt: skip
+    evm.reverts(evm.registry.rebind_call(before.subject_key, lost.address, random32()), evm.operator,
+                "IdentityRegistryWalletRetired")  # fmt: skip
+
+
+def test_rebind_refuses_unbound_subjects_and_taken_wallets(evm: Chain) -> None:
+    alice, bob = evm.resident(), evm.resident()
+    subject = evm.registry.record_of(alice.address).subject_key
+    unknown = random32()
+    evm.reverts(evm.registry.rebind_call(unknown, Account.create().address, random32()), evm.operator,
+                "IdentityRegistrySubjectNotBound", subjectKey=unknown)  # fmt: skip
+    evm.reverts(evm.registry.rebind_call(subject, bob.address, random32()), evm.operator,
+                "IdentityRegistryWalletAlreadyAttested", wallet=bob.address)  # fmt: skip
+    evm.reverts(evm.registry.rebind_call(subject, ZERO, random32()), evm.operator, "IdentityRegistryInvalidWallet")
+    evm.send(evm.registry.revoke_call(alice.address, RevocationReason.MOVED_OUT), evm.operator)
+    evm.reverts(evm.registry.rebind_call(subject, Account.create().address, random32()), evm.operator,
+                "IdentityRegistrySubjectNotBound")  # fmt: skip
+
+
+def test_rebind_of_an_expired_record_keeps_it_expired(evm: Chain) -> None:
+    lost = evm.resident(expires_in=1000)
+    evm.advance(2000)
+    subject = evm.registry.record_of(lost.address).subject_key
+    new = Account.create().address
+    evm.send(evm.registry.rebind_call(subject, new, random32()), evm.operator)
+    assert evm.registry.status(new) == IdentityStatus(Kind.RESIDENT, CARD, False)
+    evm.send(evm.registry.renew_call(new, CARD, evm.now() + YEAR, random32()), evm.operator)
+    assert evm.registry.is_verified(new)
+
+
+def test_a_chain_of_rebinds_points_every_lost_wallet_at_the_current_one(evm: Chain) -> None:
+    first = evm.resident()
+    subject = evm.registry.record_of(first.address).subject_key
+    second, third = Account.create().address, Account.create().address
+    evm.send(evm.registry.rebind_call(subject, second, random32()), evm.operator)
+    evm.send(evm.registry.rebind_call(subject, third, random32()), evm.operator)
+    assert evm.registry.successor_of(first.address) == third
+    assert evm.registry.successor_of(second) == third
+    assert evm.registry.wallet_of(subject) == third
+    assert [evm.registry.is_verified(w) for w in (first.address, second, third)] == [False, False, True]

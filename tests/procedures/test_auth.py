@@ -1,0 +1,121 @@
+"""Staff login with lock-out, wallet login by EIP-712 signature, tokens, challenges, vault."""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+
+from procedures import ratelimit
+from procedures.auth.service import create_staff
+from procedures.crypto import CryptoError, RecordErased
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    ratelimit.reset()
+
+
+@pytest.fixture
+def clerk(runtime):
+    with runtime.sessions() as session, session.begin():
+        create_staff(session, runtime.vault, username="tanaka", password="correct horse 1", role="clerk",
+                     department="kosodate")
+
+
+def _login(client, password="correct horse 1"):
+    return client.post("/v1/auth/staff/token", json={"username": "tanaka", "password": password})
+
+
+def test_staff_login_and_me(client, clerk):
+    response = _login(client)
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    me = client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me == {"type": "staff", "subject": me["subject"], "role": "clerk", "department": "kosodate", "wallet": None}
+
+
+def test_wrong_password_and_lockout(client, clerk):
+    for _ in range(4):
+        response = _login(client, "wrong password!")
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "invalid_credentials"
+    locked = _login(client, "wrong password!")  # fifth failure locks
+    assert locked.status_code == 401
+    response = _login(client)  # even the right password is refused while locked
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "account_locked"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_unknown_user_is_indistinguishable(client, clerk):
+    response = client.post("/v1/auth/staff/token", json={"username": "nobody", "password": "whatever123"})
+    assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_credentials"
+
+
+def test_missing_and_bad_tokens(client):
+    assert client.get("/v1/auth/me").status_code == 401
+    response = client.get("/v1/auth/me", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_token"
+
+
+def _wallet_login(client, account, tamper=None):
+    challenge = client.post("/v1/auth/wallet/challenge", json={"wallet": account.address}).json()
+    typed = challenge["typed_data"]
+    if tamper:
+        tamper(typed)
+    signed = account.sign_message(encode_typed_data(full_message=typed))
+    return client.post("/v1/auth/wallet/token", json={
+        "wallet": account.address, "nonce": challenge["nonce"], "deadline": challenge["typed_data"]["message"]["deadline"],
+        "signature": "0x" + signed.signature.hex().removeprefix("0x"),
+    })
+
+
+def test_wallet_login(client, city):
+    resident = Account.create()
+    response = _wallet_login(client, resident)
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    me = client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["role"] == "resident" and me["wallet"] == resident.address
+
+
+@pytest.mark.parametrize("field,value", [("chainId", 1), ("verifyingContract", "0x" + "11" * 20)])
+def test_wallet_login_refuses_another_chain_or_contract(client, field, value):
+    response = _wallet_login(client, Account.create(), tamper=lambda t: t["domain"].__setitem__(field, value))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "wallet_signature_mismatch"
+
+
+def test_wallet_login_nonce_is_single_use(client):
+    resident = Account.create()
+    challenge = client.post("/v1/auth/wallet/challenge", json={"wallet": resident.address}).json()
+    signed = resident.sign_message(encode_typed_data(full_message=challenge["typed_data"]))
+    body = {"wallet": resident.address, "nonce": challenge["nonce"],
+            "deadline": challenge["typed_data"]["message"]["deadline"],
+            "signature": "0x" + signed.signature.hex().removeprefix("0x")}
+    assert client.post("/v1/auth/wallet/token", json=body).status_code == 200
+    replay = client.post("/v1/auth/wallet/token", json=body)
+    assert replay.status_code == 409 and replay.json()["error"]["code"] == "nonce_reused"
+
+
+def test_challenge_rate_limit(client):
+    wallet = Account.create().address
+    codes = [client.post("/v1/auth/wallet/challenge", json={"wallet": wallet}).status_code for _ in range(61)]
+    assert codes[:60] == [200] * 60 and codes[60] == 429
+
+
+def test_vault_roundtrip_tamper_and_erasure(runtime):
+    vault = runtime.vault
+    with runtime.sessions() as session, session.begin():
+        key_id = vault.new_key(session, "test")
+        blob = vault.seal_json(session, key_id, {"name": "加賀 太郎"}, aad=b"record-1")
+        assert "加賀".encode() not in blob
+        assert vault.open_json(session, key_id, blob, aad=b"record-1") == {"name": "加賀 太郎"}
+        with pytest.raises(CryptoError):
+            vault.open(session, key_id, blob, aad=b"record-2")  # moved to another record
+        with pytest.raises(CryptoError):
+            vault.open(session, key_id, blob[:-1] + bytes([blob[-1] ^ 1]), aad=b"record-1")
+        vault.erase(session, key_id)
+        with pytest.raises(RecordErased):
+            vault.open(session, key_id, blob, aad=b"record-1")
