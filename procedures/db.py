@@ -27,8 +27,12 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` (run on every start; a no-op when current)."""
+def migrate(engine: Engine, revision: str = "heads") -> None:
+    """Bring the schema up to ``revision`` (run on every start; a no-op when current).
+
+    Domains (identity, payments, procedures) keep their own migration branches off the shared
+    base revision, so ``heads`` applies all of them.
+    """
     command.upgrade(alembic_config(engine), revision)
 
 
