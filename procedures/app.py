@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 
 from procedures.api import health
 from procedures.auth import routes as auth_routes
+from procedures.payments import wallet_routes
 from procedures.config import Settings, get_settings
 from procedures.errors import register_exception_handlers
 from procedures.metrics import Metrics
@@ -30,6 +32,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            runtime.run_startup_hooks()
+        except Exception:  # noqa: BLE001 - the API still serves reads; /healthz shows what is wrong
+            logging.getLogger("machi.app").exception("start-up hooks failed; will retry on next start")
         if start_workers:
             runtime.start_workers()
         try:
@@ -61,4 +67,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
 
     app.include_router(health.router)
     app.include_router(auth_routes.router)
+    app.include_router(wallet_routes.router)
     return app

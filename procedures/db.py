@@ -12,6 +12,7 @@ from sqlalchemy import Engine, inspect
 import chain.outbox  # noqa: F401
 import procedures.auth.models  # noqa: F401
 import procedures.crypto  # noqa: F401
+import procedures.payments.models  # noqa: F401
 from chain.storage import Base, make_engine, make_session_factory
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -19,9 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from chain.compiler import CompileResult, compile_contracts
+from chain.contracts.coin import CoinBatcher, RegionalCoinClient
+from chain.contracts.ledger import ProcedureLedgerClient
+from chain.contracts.registry import IdentityRegistryClient
 from chain.deploy import Manifest, deploy, load_manifest
 from chain.errors import DeploymentError
-from chain.plan import PlanParams, city_plan, plan_params
+from chain.outbox import TxIntent
+from chain.plan import COIN, LEDGER, REGISTRY, PlanParams, city_plan, plan_params
 from chain.relayer import Batcher, Relayer, RelayerConfig
 from chain.rpc import connect
 from chain.storage import make_engine, make_session_factory
@@ -30,6 +35,14 @@ from procedures.crypto import Vault
 from procedures.db import migrate
 
 log = logging.getLogger("machi.runtime")
+
+#: Handlers called when an outbox intent reaches a final state, by intent kind (or its prefix
+#: before the first dot). Domains register theirs at import time, e.g. ``transfer`` → payments.
+FINAL_HANDLERS: dict[str, Callable[[Session, TxIntent], None]] = {}
+
+#: Idempotent start-up tasks (e.g. create the city treasury wallet), run once the chain is
+#: reachable and the contracts are deployed. Domains register theirs at import time.
+STARTUP_HOOKS: list[Callable[[Runtime], None]] = []
 
 
 @dataclass
@@ -68,6 +81,7 @@ class Runtime:
     _workers: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     relayers: list[Relayer] = field(default_factory=list)
+    _coin: RegionalCoinClient | None = None
 
     @classmethod
     def create(cls, settings: Settings, engine: Engine | None = None, run_migrations: bool = True) -> Runtime:
@@ -132,9 +146,34 @@ class Runtime:
             log.info("deployed the city's contracts (%d transactions)", sent)
             return manifest
 
+    @property
+    def registry(self) -> IdentityRegistryClient:
+        """Typed client of the deployed IdentityRegistry."""
+        return IdentityRegistryClient.from_compiled(self.w3, self.manifest.address(REGISTRY), self.compiled)
+
+    @property
+    def coin(self) -> RegionalCoinClient:
+        """Typed client of the deployed RegionalCoin."""
+        if self._coin is None:
+            self._coin = RegionalCoinClient.from_compiled(self.w3, self.manifest.address(COIN), self.compiled)
+        return self._coin
+
+    @property
+    def ledger(self) -> ProcedureLedgerClient:
+        """Typed client of the deployed ProcedureLedger."""
+        return ProcedureLedgerClient.from_compiled(self.w3, self.manifest.address(LEDGER), self.compiled)
+
     def batchers(self) -> dict[str, Batcher]:
-        """Batch builders by key (the payments issue registers the coin's batch relay here)."""
-        return {}
+        """Batch builders by intent batch key: the coin's batch relay of signed authorizations."""
+        return {CoinBatcher.KEY: CoinBatcher(self.manifest.address(COIN))}
+
+    def on_final(self, session: Session, intent: TxIntent) -> None:
+        """Called by the relayer, in its transaction, when an intent is confirmed or failed:
+        dispatches to the domain handler registered for the intent's kind prefix."""
+        prefix = intent.kind.split(".", 1)[0]
+        handler = FINAL_HANDLERS.get(intent.kind) or FINAL_HANDLERS.get(prefix)
+        if handler is not None:
+            handler(session, intent)
 
     def relayer_config(self) -> RelayerConfig:
         s = self.settings
@@ -148,6 +187,11 @@ class Runtime:
             batch_max_wait=s.batch_max_wait,
             poll_interval=s.relayer_poll_interval,
         )
+
+    def run_startup_hooks(self) -> None:
+        """Run every registered start-up hook (each is idempotent)."""
+        for hook in STARTUP_HOOKS:
+            hook(self)
 
     def start_workers(self) -> None:
         """Start one relayer thread per sending key."""
@@ -163,6 +207,7 @@ class Runtime:
                 lock_dir=self.settings.var_dir / "locks",
                 config=self.relayer_config(),
                 batchers=self.batchers(),
+                on_final=self.on_final,
             )
             thread = threading.Thread(target=relayer.run, args=(self._stop,), name=f"relayer-{account.address[:8]}",
                                       daemon=True)

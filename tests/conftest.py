@@ -40,7 +40,7 @@ ARTIFACTS = Path(os.environ.get("MACHI_TEST_ARTIFACTS", PROJECT_ROOT / "test-art
 
 # Session-scoped chain fixtures that must exist *before* a test's snapshot is taken, otherwise the
 # revert at the end of the first test using them would undo their deployment.
-_SESSION_CHAIN_FIXTURES = ("city", "counter")
+_SESSION_CHAIN_FIXTURES = ("city", "counter", "test_operator")
 
 
 # --------------------------------------------------------------------------- chain
@@ -206,3 +206,23 @@ def counter(w3: Web3, compiled: CompileResult, keys: Keys) -> Contract:
     factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     receipt = send_transaction(w3, keys.deployer, factory.constructor().build_transaction({"from": keys.deployer.address}))
     return w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
+
+
+@pytest.fixture(scope="session")
+def test_operator(w3: Web3, anvil: LocalNode, city: City, keys: Keys) -> LocalAccount:
+    """A test-only key with REGISTRAR_ROLE and a minter allowance, for arranging chain state.
+
+    Service tests arrange residents and balances with it instead of the service's own keys, so
+    they never race the running relayer workers for those keys' nonces.
+    """
+    from chain.contracts.base import role_id, send_call
+    from chain.contracts.coin import RegionalCoinClient
+    from chain.contracts.registry import IdentityRegistryClient
+
+    operator = Account.create()
+    rpc_call(anvil.url, "anvil_setBalance", [operator.address, hex(1000 * 10**18)])
+    registry = IdentityRegistryClient(w3, city.registry.address, city.registry.abi)
+    coin = RegionalCoinClient(w3, city.coin.address, city.coin.abi)
+    send_call(w3, keys.deployer, registry.grant_role_call(role_id("REGISTRAR_ROLE"), operator.address))
+    send_call(w3, keys.deployer, coin.configure_minter_call(operator.address, 10**12))
+    return operator

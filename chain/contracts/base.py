@@ -115,7 +115,8 @@ class ContractClient:
     def _read(self, function: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
         """``eth_call`` a view; a revert is raised as the decoded ``ContractLogicError``."""
         try:
-            return self.contract.get_function_by_name(function)(*args).call(block_identifier=block)
+            # attribute lookup resolves overloads (e.g. nonces(address) / nonces(address,uint192)) by arguments
+            return self.contract.functions[function](*args).call(block_identifier=block)
         except Exception as exc:
             decoded = DECODER.from_exception(exc)
             if decoded is not None:

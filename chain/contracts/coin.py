@@ -288,8 +288,7 @@ class RegionalCoinClient(ContractClient):
         ERC-3009 nonce of that key, ``key << 64 | next sequence`` (see ``split_nonce``)."""
         if key is None:
             return int(self._read("nonces", to_checksum_address(owner)))
-        function = self.contract.get_function_by_signature("nonces(address,uint192)")
-        return int(function(to_checksum_address(owner), key).call())
+        return int(self._read("nonces", to_checksum_address(owner), key))
 
     def next_nonce(self, owner: str, key: int) -> bytes:
         """The nonce ``owner``'s next authorization with ``key`` must carry."""
