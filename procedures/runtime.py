@@ -44,6 +44,11 @@ FINAL_HANDLERS: dict[str, Callable[[Session, TxIntent], None]] = {}
 #: reachable and the contracts are deployed. Domains register theirs at import time.
 STARTUP_HOOKS: list[Callable[[Runtime], None]] = []
 
+#: Background workers besides the relayers (webhook delivery, anchoring, expiry sweeps…):
+#: ``name → fn(runtime, stop_event)``; each runs in its own thread and must return soon after
+#: ``stop_event`` is set. Domains register theirs at import time.
+WORKERS: dict[str, Callable[[Runtime, threading.Event], None]] = {}
+
 
 @dataclass
 class Keys:
@@ -194,7 +199,7 @@ class Runtime:
             hook(self)
 
     def start_workers(self) -> None:
-        """Start one relayer thread per sending key."""
+        """Start one relayer thread per sending key, then every registered worker."""
         if self._workers:
             return
         self._stop.clear()
@@ -214,6 +219,10 @@ class Runtime:
             thread.start()
             self.relayers.append(relayer)
             self._workers.append(thread)
+        for name, worker in WORKERS.items():
+            thread = threading.Thread(target=_guarded, args=(name, worker, self, self._stop), name=name, daemon=True)
+            thread.start()
+            self._workers.append(thread)
 
     def stop_workers(self, timeout: float = 10.0) -> None:
         """Ask the workers to stop and wait for them."""
@@ -227,3 +236,15 @@ class Runtime:
         """Stop workers and release the database."""
         self.stop_workers()
         self.engine.dispose()
+
+
+def _guarded(name: str, worker: Callable[[Runtime, threading.Event], None], runtime: Runtime,
+             stop: threading.Event) -> None:
+    """Run a worker, restarting it after a crash (with a pause) until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            worker(runtime, stop)
+            return
+        except Exception:  # noqa: BLE001 - a worker must not die silently
+            log.exception("worker %s crashed; restarting in 2 s", name)
+            stop.wait(2.0)
