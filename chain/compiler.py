@@ -29,9 +29,7 @@ DEFAULT_SOURCE_DIRS = (PROJECT_ROOT / "contracts" / "src",)
 COMPILER_SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
     "evmVersion": EVM_VERSION,
-    "outputSelection": {
-        "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "devdoc", "userdoc"]}
-    },
+    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "devdoc", "userdoc"]}},
 }
 
 
@@ -117,9 +115,9 @@ def compile_contracts(
     key = cache_key_for(sources, toolchain)
     cached = cache_dir / f"{key}.json"
     if cached.exists():
-        artifacts = {n: Artifact(**a) for n, a in json.loads(cached.read_text())["artifacts"].items()}
-        _register(artifacts.values())
-        return CompileResult(artifacts, key, cache_hit=True)
+        hit = {n: Artifact(**a) for n, a in json.loads(cached.read_text())["artifacts"].items()}
+        _register(hit.values())
+        return CompileResult(hit, key, cache_hit=True)
 
     standard_input = {
         "language": "Solidity",
@@ -127,15 +125,12 @@ def compile_contracts(
         "settings": COMPILER_SETTINGS,
     }
     try:
-        output = solcx.compile_standard(
-            standard_input, base_path=str(PROJECT_ROOT), solc_binary=str(toolchain.solc)
-        )
+        output = solcx.compile_standard(standard_input, base_path=str(PROJECT_ROOT), solc_binary=str(toolchain.solc))
     except SolcError as exc:
-        raise CompilerError(_format_errors(exc.error_dict or [], sources) or [str(exc)]) from None
+        details: list[dict[str, Any]] = list(exc.error_dict or [])
+        raise CompilerError(_format_errors(details, sources) or [str(exc)]) from None
 
-    warnings = [
-        _format_one(e, sources) for e in output.get("errors", []) if e.get("severity") != "error"
-    ]
+    warnings = [_format_one(e, sources) for e in output.get("errors", []) if e.get("severity") != "error"]
     artifacts: dict[str, Artifact] = {}
     for source_name, contracts in output.get("contracts", {}).items():
         if source_name not in sources:

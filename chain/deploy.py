@@ -91,7 +91,9 @@ def save_manifest(manifest: Manifest, path: Path) -> None:
 
 def check_code(w3: Web3, manifest: Manifest) -> list[str]:
     """Names of manifest contracts that have no code on the chain."""
-    return [name for name, c in manifest.contracts.items() if len(w3.eth.get_code(Web3.to_checksum_address(c.address))) == 0]
+    return [
+        name for name, c in manifest.contracts.items() if len(w3.eth.get_code(Web3.to_checksum_address(c.address))) == 0
+    ]
 
 
 def load_manifest(w3: Web3, directory: Path) -> Manifest:
@@ -127,7 +129,9 @@ class DeployContext:
     def contract(self, name: str) -> Contract:
         """A web3 contract object for an already deployed manifest entry."""
         entry = self.manifest.contracts[name]
-        return self.w3.eth.contract(address=Web3.to_checksum_address(entry.address), abi=self.compiled[entry.artifact].abi)
+        return self.w3.eth.contract(
+            address=Web3.to_checksum_address(entry.address), abi=self.compiled[entry.artifact].abi
+        )
 
 
 @dataclass

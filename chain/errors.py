@@ -11,8 +11,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_abi.abi import decode as abi_decode
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 
 
 class MachiError(Exception):
@@ -78,6 +79,13 @@ class ContractLogicError(TransactionError):
         return {"name": self.name, "args": {k: _show(v) for k, v in self.args_by_name.items()}}
 
 
+class NamedContractError(ContractLogicError):
+    """Base of the classes made per custom error name: the class name *is* the error name."""
+
+    def __init__(self, args: Mapping[str, Any] | None = None, raw: str = "") -> None:
+        super().__init__(type(self).__name__, args, raw)
+
+
 def _show(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
@@ -103,7 +111,7 @@ class ErrorDecoder:
 
     def __init__(self) -> None:
         self._errors: dict[bytes, tuple[str, list[dict[str, Any]]]] = {}
-        self._classes: dict[str, type[ContractLogicError]] = {}
+        self._classes: dict[str, type[NamedContractError]] = {}
         self.register_abi([{"type": "error", "name": "Error", "inputs": [{"name": "message", "type": "string"}]}])
         self.register_abi([{"type": "error", "name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]}])
 
@@ -116,15 +124,11 @@ class ErrorDecoder:
             signature = f"{entry['name']}({','.join(_canonical_type(i) for i in inputs)})"
             self._errors[function_signature_to_4byte_selector(signature)] = (entry["name"], inputs)
 
-    def error_class(self, name: str) -> type[ContractLogicError]:
+    def error_class(self, name: str) -> type[NamedContractError]:
         """The exception class for a custom error name (created on first use, then reused)."""
         cls = self._classes.get(name)
         if cls is None:
-
-            def __init__(self: ContractLogicError, args: Mapping[str, Any] | None = None, raw: str = "") -> None:
-                ContractLogicError.__init__(self, name, args, raw)
-
-            cls = type(name, (ContractLogicError,), {"__module__": __name__, "__init__": __init__})
+            cls = type(name, (NamedContractError,), {"__module__": __name__})
             self._classes[name] = cls
         return cls
 
@@ -141,7 +145,9 @@ class ErrorDecoder:
             values = abi_decode([_canonical_type(i) for i in inputs], raw[4:])
         except Exception:  # noqa: BLE001 - malformed revert data is still a revert
             return self.error_class(name)({}, raw="0x" + raw.hex())
-        args = {(i.get("name") or f"arg{n}"): _normalise(i, v) for n, (i, v) in enumerate(zip(inputs, values))}
+        args = {
+            (i.get("name") or f"arg{n}"): _normalise(i, v) for n, (i, v) in enumerate(zip(inputs, values, strict=True))
+        }
         if name == "Panic":
             args["reason"] = _PANIC_CODES.get(int(args["code"]), "unknown panic")
         return self.error_class(name)(args, raw="0x" + raw.hex())

@@ -142,9 +142,7 @@ def enqueue(
             call built by the batcher registered under ``batch_key``.
     """
     if reference is not None:
-        existing = session.scalar(
-            select(TxIntent).where(TxIntent.sender == sender, TxIntent.reference == reference)
-        )
+        existing = session.scalar(select(TxIntent).where(TxIntent.sender == sender, TxIntent.reference == reference))
         if existing is not None:
             return existing
     if (batch_key is None) != (batch_item is None):

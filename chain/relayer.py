@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
+from prometheus_client import Counter, Histogram
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
@@ -36,8 +37,6 @@ from web3.types import TxReceipt
 from chain.errors import DECODER, ContractLogicError
 from chain.outbox import OPEN_TX_STATUSES, ChainTx, IntentStatus, TxIntent, TxStatus
 from chain.storage import KeyLock, utcnow
-
-from prometheus_client import Counter, Histogram
 
 CONFIRMATION_SECONDS = Histogram(
     "machi_relayer_confirmation_seconds",
@@ -189,9 +188,7 @@ class Relayer:
         chain_pending = self.w3.eth.get_transaction_count(self.sender, "pending")
         with self.sessions() as session:
             db_max = session.scalar(
-                select(func.max(ChainTx.nonce)).where(
-                    ChainTx.sender == self.sender, ChainTx.status != TxStatus.DROPPED
-                )
+                select(func.max(ChainTx.nonce)).where(ChainTx.sender == self.sender, ChainTx.status != TxStatus.DROPPED)
             )
         self._next_nonce = max(chain_pending, (db_max + 1) if db_max is not None else 0)
         log.info("relayer %s next nonce %d (chain pending %d)", self.sender, self._next_nonce, chain_pending)
@@ -208,11 +205,14 @@ class Relayer:
     # ------------------------------------------------------------------ submit
     def _submit(self) -> bool:
         with self.sessions() as session:
-            in_flight = session.scalar(
-                select(func.count(func.distinct(ChainTx.nonce))).where(
-                    ChainTx.sender == self.sender, ChainTx.status.in_(OPEN_TX_STATUSES)
+            in_flight = (
+                session.scalar(
+                    select(func.count(func.distinct(ChainTx.nonce))).where(
+                        ChainTx.sender == self.sender, ChainTx.status.in_(OPEN_TX_STATUSES)
+                    )
                 )
-            ) or 0
+                or 0
+            )
             capacity = self.config.max_in_flight - in_flight
             if capacity <= 0:
                 return False
@@ -276,19 +276,18 @@ class Relayer:
         assert self._next_nonce is not None
         nonce = self._next_nonce
         gas = int(estimate * 1.25) + 20_000
-        signed = self.account.sign_transaction(
-            {
-                "type": 2,
-                "chainId": self.chain_id,
-                "nonce": nonce,
-                "to": plan.to,
-                "data": plan.data,
-                "value": plan.value,
-                "gas": gas,
-                "maxFeePerGas": max_fee,
-                "maxPriorityFeePerGas": priority,
-            }
-        )
+        tx: dict[str, Any] = {
+            "type": 2,
+            "chainId": self.chain_id,
+            "nonce": nonce,
+            "to": plan.to,
+            "data": plan.data,
+            "value": plan.value,
+            "gas": gas,
+            "maxFeePerGas": max_fee,
+            "maxPriorityFeePerGas": priority,
+        }
+        signed = self.account.sign_transaction(tx)
         tx_hash = "0x" + signed.hash.hex().removeprefix("0x")
         with self.sessions() as session, session.begin():
             row = ChainTx(
@@ -399,7 +398,11 @@ class Relayer:
                 continue
             newest = members[-1]
             last = self._last_seen.get(newest.tx_hash)
-            if newest.status == TxStatus.SIGNED or last is None or time.monotonic() - last > self.config.rebroadcast_after:
+            if (
+                newest.status == TxStatus.SIGNED
+                or last is None
+                or time.monotonic() - last > self.config.rebroadcast_after
+            ):
                 if not self._node_knows(newest.tx_hash):
                     self.stats.rebroadcast += 1
                     self._broadcast(newest.tx_hash, newest.raw)
@@ -448,8 +451,9 @@ class Relayer:
                 if row is not None:
                     row.status = TxStatus.DROPPED
             for intent in session.scalars(
-                select(TxIntent).where(TxIntent.sender == self.sender, TxIntent.nonce == nonce,
-                                       TxIntent.status == IntentStatus.PENDING)
+                select(TxIntent).where(
+                    TxIntent.sender == self.sender, TxIntent.nonce == nonce, TxIntent.status == IntentStatus.PENDING
+                )
             ):
                 intent.status = IntentStatus.QUEUED
                 intent.nonce = None
@@ -494,8 +498,9 @@ class Relayer:
         intents = list(
             session.scalars(
                 select(TxIntent)
-                .where(TxIntent.sender == self.sender, TxIntent.nonce == tx.nonce,
-                       TxIntent.status == IntentStatus.PENDING)
+                .where(
+                    TxIntent.sender == self.sender, TxIntent.nonce == tx.nonce, TxIntent.status == IntentStatus.PENDING
+                )
                 .order_by(TxIntent.id)
                 .with_for_update()
             )
@@ -558,7 +563,7 @@ class Relayer:
         for row in rows:
             newest[row.nonce] = row  # ordered by id: the last one is the newest
         worked = False
-        for nonce, row in newest.items():
+        for row in newest.values():
             if row.sent_at is None or row.sent_at.timestamp() > cutoff:
                 continue
             if self._receipt(row.tx_hash) is not None:
@@ -574,19 +579,18 @@ class Relayer:
         if max_fee <= int(row.max_fee_per_gas):
             log.warning("transaction %s is stuck at the fee cap", row.tx_hash)
             return False
-        signed = self.account.sign_transaction(
-            {
-                "type": 2,
-                "chainId": self.chain_id,
-                "nonce": row.nonce,
-                "to": row.to_address,
-                "data": row.data,
-                "value": int(row.value),
-                "gas": row.gas_limit,
-                "maxFeePerGas": max_fee,
-                "maxPriorityFeePerGas": priority,
-            }
-        )
+        replacement_tx: dict[str, Any] = {
+            "type": 2,
+            "chainId": self.chain_id,
+            "nonce": row.nonce,
+            "to": row.to_address,
+            "data": row.data,
+            "value": int(row.value),
+            "gas": row.gas_limit,
+            "maxFeePerGas": max_fee,
+            "maxPriorityFeePerGas": priority,
+        }
+        signed = self.account.sign_transaction(replacement_tx)
         tx_hash = "0x" + signed.hash.hex().removeprefix("0x")
         with self.sessions() as session, session.begin():
             replacement = ChainTx(
@@ -609,8 +613,9 @@ class Relayer:
             session.add(replacement)
             session.flush()
             for intent in session.scalars(
-                select(TxIntent).where(TxIntent.sender == self.sender, TxIntent.nonce == row.nonce,
-                                       TxIntent.status == IntentStatus.PENDING)
+                select(TxIntent).where(
+                    TxIntent.sender == self.sender, TxIntent.nonce == row.nonce, TxIntent.status == IntentStatus.PENDING
+                )
             ):
                 intent.tx_id = replacement.id
                 intent.tx_hash = tx_hash

@@ -92,9 +92,7 @@ def make_engine(url: str, schema: str | None = None, **kwargs: Any) -> Engine:
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
-    return create_engine(
-        url, pool_size=10, max_overflow=30, pool_pre_ping=True, connect_args=connect_args, **kwargs
-    )
+    return create_engine(url, pool_size=10, max_overflow=30, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -16,11 +16,10 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 from web3 import Web3
