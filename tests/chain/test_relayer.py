@@ -262,3 +262,50 @@ def test_two_sender_processes_only_one_sends(w3, anvil, keys, counter, sessions,
         senders = {t.sent_by for t in session.scalars(select(ChainTx))}
     assert len(senders) == 1, f"more than one process sent: {senders}"
     assert sorted(r["sent"] for r in reports) == [0, 40]
+
+
+def test_reorg_before_the_confirmation_depth_re_sends_and_confirms_exactly_once(
+    w3, anvil, keys, counter, sessions, make_relayer
+):
+    make_relayer(confirmations=4, rebroadcast_after=0.1)
+    before = counter.functions.value().call()
+    ids = [_enqueue_increment(sessions, keys, counter, 1) for _ in range(3)]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            statuses = [t.status for t in session.scalars(select(ChainTx))]
+        if len(statuses) == 3 and all(s == TxStatus.MINED for s in statuses):
+            break
+        time.sleep(0.05)
+    assert statuses == [TxStatus.MINED] * 3
+    mined_blocks = {w3.eth.get_transaction_receipt(i.tx_hash)["blockNumber"]
+                    for i in [wait_for_intent_pending(sessions, x) for x in ids]}
+    hashes = [wait_for_intent_pending(sessions, x).tx_hash for x in ids]
+    rpc_call(anvil.url, "anvil_reorg", [2, []])  # the last two blocks vanish with their transactions
+    from web3.exceptions import TransactionNotFound
+
+    gone = 0
+    for tx_hash in hashes:
+        try:
+            w3.eth.get_transaction_receipt(tx_hash)
+        except TransactionNotFound:
+            gone += 1
+    assert gone == 2, "the reorg should have dropped two of the three transactions"
+    with sessions() as session:  # nothing was confirmed before the depth was reached
+        assert all(session.get(TxIntent, i).status == IntentStatus.PENDING for i in ids)
+    for _ in range(8):
+        rpc_call(anvil.url, "evm_mine")
+        time.sleep(0.15)
+    results = [wait_for_intent(sessions, i, timeout=20) for i in ids]
+    assert all(r.status == IntentStatus.CONFIRMED for r in results)
+    assert counter.functions.value().call() == before + 3  # re-sent, never doubled
+    for r in results:  # every recorded hash is on the canonical chain now
+        assert w3.eth.get_transaction_receipt(r.tx_hash)["status"] == 1
+    assert len(mined_blocks) == 3
+
+
+def wait_for_intent_pending(sessions, intent_id):
+    with sessions() as session:
+        intent = session.get(TxIntent, intent_id)
+        session.expunge(intent)
+        return intent
