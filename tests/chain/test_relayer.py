@@ -281,6 +281,7 @@ def test_reorg_before_the_confirmation_depth_re_sends_and_confirms_exactly_once(
     mined_blocks = {w3.eth.get_transaction_receipt(i.tx_hash)["blockNumber"]
                     for i in [wait_for_intent_pending(sessions, x) for x in ids]}
     hashes = [wait_for_intent_pending(sessions, x).tx_hash for x in ids]
+    rpc_call(anvil.url, "evm_setAutomine", [False])  # re-sent transactions wait for our evm_mine
     rpc_call(anvil.url, "anvil_reorg", [2, []])  # the last two blocks vanish with their transactions
     from web3.exceptions import TransactionNotFound
 
