@@ -9,7 +9,7 @@ NODE_STAMP := contracts/node_modules/.package-lock.json
 BENCH  ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test bench lint typecheck demo clean help
+.PHONY: setup browser run test bench lint typecheck demo clean help
 
 help:
 	@echo "make run    install everything, start the chain, deploy, serve http://127.0.0.1:8000"
@@ -29,10 +29,17 @@ $(NODE_STAMP): contracts/package.json contracts/package-lock.json
 
 setup: $(STAMP) $(NODE_STAMP)
 
+# Browser tests drive Debian's Chromium (never a downloaded browser); Japanese needs CJK fonts.
+browser:
+	@command -v chromium >/dev/null 2>&1 && fc-list :lang=ja 2>/dev/null | grep -q . || \
+	  { echo "installing chromium and Japanese fonts (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null || \
+	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null; }; }
+
 run: setup
 	$(VENV)/bin/machi serve
 
-test: setup
+test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup

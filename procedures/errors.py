@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chain.errors import ChainError, ContractLogicError, MachiError, NodeError
@@ -92,6 +93,19 @@ class Unavailable(ServiceError):
     code = "service_unavailable"
 
 
+#: Pages (the console) may render errors as HTML: ``fn(request, status, code, message)`` returns a
+#: response for requests it owns, else None (then the JSON error shape is used).
+HTML_ERROR_RENDERERS: list[Callable[[Request, int, str, str], Response | None]] = []
+
+
+def _as_html(request: Request, status: int, code: str, message: str) -> Response | None:
+    for render in HTML_ERROR_RENDERERS:
+        response = render(request, status, code, message)
+        if response is not None:
+            return response
+    return None
+
+
 def error_body(type_: str, code: str, message: str, param: str | None = None) -> dict[str, Any]:
     """The one error shape."""
     return {"error": {"type": type_, "code": code, "message": message, "param": param}}
@@ -114,11 +128,14 @@ def register_exception_handlers(app: FastAPI) -> None:
     """Map every exception to the error shape in one place."""
 
     @app.exception_handler(ServiceError)
-    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
+    async def _service(request: Request, exc: ServiceError) -> Response:
+        html = _as_html(request, exc.status, exc.code, exc.message)
+        if html is not None:
+            return html
         return JSONResponse(error_body(exc.type, exc.code, exc.message, exc.param), exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         first = errors[0] if errors else {}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
@@ -126,11 +143,17 @@ def register_exception_handlers(app: FastAPI) -> None:
         message = str(first.get("msg", "invalid request"))
         if param:
             message = f"{param}: {message}"
+        html = _as_html(request, 422, "invalid_parameter", message)
+        if html is not None:
+            return html
         return JSONResponse(error_body("invalid_request_error", "invalid_parameter", message, param), 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         type_, code = _HTTP_CODES.get(exc.status_code, ("api_error", "http_error"))
+        html = _as_html(request, exc.status_code, code, str(exc.detail))
+        if html is not None:
+            return html
         return JSONResponse(
             error_body(type_, code, str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None)
         )
@@ -155,6 +178,9 @@ def register_exception_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         incident = uuid.uuid4().hex[:12]
         log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
+        html = _as_html(request, 500, "internal_error", f"something went wrong on our side (incident {incident})")
+        if html is not None:
+            return html
         return JSONResponse(
             error_body("api_error", "internal_error", f"something went wrong on our side (incident {incident})"), 500
         )

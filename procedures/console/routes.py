@@ -1,0 +1,78 @@
+"""Console pages: login, logout, dashboard. Domain pages live in their own modules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+
+from procedures.auth import service as auth
+from procedures.console import sessions
+from procedures.console.i18n import translator
+from procedures.console.pages import LOGIN_CSRF_COOKIE, FormDep, UserDep, lang_of, new_login_csrf, render
+from procedures.deps import SessionDep
+from procedures.errors import NotAuthenticated, RateLimited
+from procedures.payments.models import Transfer
+from procedures.ratelimit import limit
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+#: Extra dashboard panels from other domains: fn(session, user) -> dict(title, rows: list[tuple]).
+DASHBOARD_PANELS: list = []  # type: ignore[type-arg]
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    token = new_login_csrf()
+    page = render(request, "login.html", {"csrf_token": token, "error": None})
+    page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console")
+    return page
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, session: SessionDep, username: str = Form(max_length=64),
+          password: str = Form(max_length=256), csrf_token: str = Form("")) -> Response:
+    t = translator(lang_of(request))
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not expected or not csrf_token or expected != csrf_token:
+        token = new_login_csrf()
+        page = render(request, "login.html", {"csrf_token": token, "error": t("csrf")}, status=403)
+        page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console")
+        return page
+    limit(request, "console-login", per_minute=20)
+    try:
+        account = auth.authenticate_staff(session, username, password)
+    except (NotAuthenticated, RateLimited) as exc:
+        session.commit()  # keep the failure count
+        message = t("locked") if isinstance(exc, RateLimited) else t("bad_login")
+        status = 429 if isinstance(exc, RateLimited) else 401
+        return render(request, "login.html", {"csrf_token": csrf_token, "error": message, "username": username},
+                      status=status)
+    cookie, _ = sessions.start(session, account.id)
+    response = RedirectResponse("/console/", status_code=303)
+    response.set_cookie(sessions.COOKIE, cookie, httponly=True, samesite="strict", path="/console",
+                        secure=request.url.scheme == "https", max_age=int(sessions.LIFETIME.total_seconds()))
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, user: UserDep, form: FormDep) -> Response:
+    sessions.end(session, request.cookies.get(sessions.COOKIE))
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(sessions.COOKIE, path="/console")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
+    start = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
+    count, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(Transfer.amount), 0))
+        .where(Transfer.status == "confirmed", Transfer.kind == "payment", Transfer.created_at >= start)
+    ).one()
+    panels = [panel(session, user) for panel in DASHBOARD_PANELS]
+    return render(request, "dashboard.html",
+                  {"payments_count": count, "payments_total": total, "panels": panels}, user=user)
