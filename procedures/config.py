@@ -7,6 +7,7 @@ well-known development values are refused at start-up.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -40,6 +41,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MACHI_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL; PostgreSQL in production. Default: SQLite file var/machi.db",
     )
+    database_schema: str | None = Field(
+        None, pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema for every table (search_path), e.g. one per city on a shared server",
+    )
     rpc_url: str | None = Field(
         None, description="external EVM JSON-RPC endpoint; unset = the embedded anvil (machi node)"
     )
@@ -71,6 +76,77 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="port the API listens on")
     log_level: str = Field("INFO", description="root log level")
     run_workers: bool = Field(True, description="run the relayer and other workers inside `machi serve`")
+    jpki_auth_anchors: list[Path] = Field(
+        [], description="PEM/DER files of the pinned J-LIS user-authentication CA certificates (JSON list)"
+    )
+    jpki_signing_anchors: list[Path] = Field(
+        [], description="PEM/DER files of the pinned J-LIS signing CA certificates (JSON list)"
+    )
+    jpki_crl_paths: list[Path] = Field(
+        [], description="J-LIS CRL files (DER or PEM), re-read when they change on disk (JSON list)"
+    )
+    jpki_ocsp: bool = Field(False, description="ask each certificate's OCSP responder first, CRLs as the fallback")
+    jpki_linkage_path: Path | None = Field(
+        None, description="J-LIS certificate renewal linkage records (JSON), so a renewed card keeps its subject"
+    )
+    jpki_test_ca_dir: Path | None = Field(
+        None,
+        description="TEST CA used when no anchors are configured (development/test only); default var/jpki-test-ca",
+    )
+    identity_attestation_days: int = Field(
+        365, ge=1, le=3650, description="lifetime of an on-chain identity attestation (renew before it ends)"
+    )
+    identity_challenge_ttl: int = Field(
+        300, ge=30, le=3600, description="seconds a card-linking challenge (and its signed statement) stays valid"
+    )
+    payment_request_expiry: int = Field(
+        900, ge=60, le=30 * 86400, description="default seconds before an unpaid payment request expires"
+    )
+    payment_expiry_interval: float = Field(1.0, gt=0, description="seconds between sweeps for expired payment requests")
+    payout_fee_bps: int = Field(150, ge=0, le=10_000, description="fee on merchant payouts in basis points (150 = 1.5%)")
+    topup_bonus_bps: int = Field(1000, ge=0, le=10_000, description="top-up campaign bonus in basis points (1000 = 10%)")
+    topup_bonus_budget: int = Field(
+        50_000_000, ge=0, description="coins the top-up campaign may give as bonus in total (0 = no campaign)"
+    )
+    topup_bonus_ends_at: datetime | None = Field(None, description="end of the top-up campaign (ISO 8601); unset = open")
+    webhook_retry_schedule: list[float] = Field(
+        [10.0, 60.0, 600.0],
+        description="seconds before each webhook retry; the last value repeats until webhook_retry_horizon (JSON list)",
+    )
+    webhook_retry_horizon: float = Field(86_400.0, gt=0, description="seconds after an event before retries stop")
+    webhook_timeout: float = Field(5.0, gt=0, le=30, description="seconds a merchant endpoint has to answer")
+    webhook_poll_interval: float = Field(0.5, gt=0, description="seconds between webhook delivery passes when idle")
+    webhook_allow_private_urls: bool | None = Field(
+        None, description="allow webhook URLs on loopback/private networks (default: everywhere but production)"
+    )
+    zengin_originator_code: str = Field(
+        "0000000000", pattern=r"^\d{10}$", description="依頼人コード: the city's company code at its bank (10 digits)"
+    )
+    zengin_originator_name: str = Field("ｶｶﾞｼ", description="依頼人名 in half-width kana (max 40)")
+    zengin_bank_code: str = Field("0146", pattern=r"^\d{4}$", description="仕向銀行番号: the city's bank")
+    zengin_bank_name: str = Field("ﾎﾂｺｸ", description="仕向銀行名 in half-width kana (max 15)")
+    zengin_branch_code: str = Field("001", pattern=r"^\d{3}$", description="仕向支店番号")
+    zengin_branch_name: str = Field("ﾎﾝﾃﾝ", description="仕向支店名 in half-width kana (max 15)")
+    zengin_account_type: Literal["1", "2", "4", "9"] = Field(
+        "1", description="預金種目 of the city's account: 1 普通, 2 当座, 4 貯蓄, 9 その他"
+    )
+    zengin_account_number: str = Field("0000000", pattern=r"^\d{7}$", description="the city's account number")
+    applications_catalog_dir: Path | None = Field(
+        None, description="directory of procedure-type JSON files; unset = the shipped procedures/catalog"
+    )
+    applications_city_bbox: tuple[float, float, float, float] = Field(
+        (36.15, 136.20, 36.37, 136.53),
+        description="the city's bounding box (south lat, west long, north lat, east long) for form locations",
+    )
+    applications_anchor_interval: float = Field(
+        30.0, gt=0, description="seconds a procedure event may wait before its batch is anchored on chain"
+    )
+    applications_anchor_max_leaves: int = Field(
+        256, ge=1, le=65536, description="anchor as soon as this many procedure events are waiting"
+    )
+    applications_sweep_interval: float = Field(
+        60.0, gt=0, description="seconds between sweeps for passed correction deadlines and ended retention"
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

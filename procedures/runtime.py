@@ -91,7 +91,7 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings, engine: Engine | None = None, run_migrations: bool = True) -> Runtime:
         """Connect the database (migrating it) — the chain is connected lazily."""
-        engine = engine or make_engine(settings.effective_database_url)
+        engine = engine or make_engine(settings.effective_database_url, schema=settings.database_schema)
         if run_migrations:
             migrate(engine)
         return cls(settings=settings, engine=engine, sessions=make_session_factory(engine),
