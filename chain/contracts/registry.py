@@ -214,9 +214,7 @@ class IdentityRegistryClient(ContractClient):
             to_bytes32(evidence, "evidence"),
         )
 
-    def renew_call(
-        self, wallet: str, level: AssuranceLevel, expires_at: int | datetime, evidence: bytes | str
-    ) -> Call:
+    def renew_call(self, wallet: str, level: AssuranceLevel, expires_at: int | datetime, evidence: bytes | str) -> Call:
         """Give a live (possibly expired) record a new level, expiry and evidence commitment.
 
         ``level`` must fit the record's kind: a resident level for residents, ``NONE`` otherwise.

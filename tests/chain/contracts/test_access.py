@@ -15,7 +15,7 @@ from eth_account import Account
 
 from chain.contracts import AssuranceLevel, Call, Kind, RevocationReason, role_id
 from chain.errors import ContractLogicError
-from tests.chain.contracts.conftest import Chain, random32
+from tests.chain.contracts.helpers import Chain, random32
 
 STRANGER = Account.create().address
 WALLET = Account.create().address

@@ -22,7 +22,7 @@ from chain.contracts import (
 )
 from chain.contracts.base import Call
 from chain.contracts.coin import BatchOutcomeError
-from tests.chain.contracts.conftest import CARD, Chain, random32
+from tests.chain.contracts.helpers import CARD, Chain, random32
 
 ZERO = "0x" + "00" * 20
 
@@ -43,16 +43,20 @@ def test_a_signed_authorization_moves_coins_once(evm: Chain) -> None:
     assert evm.coin.balance_of(merchant.address) == 250 and evm.coin.balance_of(alice.address) == 750
     assert evm.coin.authorization_state(alice.address, auth.nonce)
     # anyone may submit it, but only once
-    evm.reverts(evm.coin.transfer_with_authorization_call(auth), merchant, "InvalidAccountNonce",
-                account=alice.address)  # fmt: skip
+    evm.reverts(evm.coin.transfer_with_authorization_call(auth), merchant, "InvalidAccountNonce", account=alice.address)
 
 
 def test_authorization_validity_window(evm: Chain) -> None:
     alice, merchant = evm.resident(1_000), evm.merchant()
     now = evm.now()
     expired = evm.sign(alice, merchant.address, 1, valid_before=now)
-    evm.reverts(evm.coin.transfer_with_authorization_call(expired), evm.operator, "ERC3009InvalidAuthorizationTime",
-                validAfter=0, validBefore=now)  # fmt: skip
+    evm.reverts(
+        evm.coin.transfer_with_authorization_call(expired),
+        evm.operator,
+        "ERC3009InvalidAuthorizationTime",
+        validAfter=0,
+        validBefore=now,
+    )
     early = evm.sign(alice, merchant.address, 1, valid_after=now + 600)
     evm.reverts(evm.coin.transfer_with_authorization_call(early), evm.operator, "ERC3009InvalidAuthorizationTime")
     evm.advance(601)
@@ -79,18 +83,27 @@ def test_keyed_nonces_are_used_in_order_within_a_key(evm: Chain) -> None:
     assert evm.coin.nonces(alice.address, key) == key << 64
     assert evm.coin.next_nonce(alice.address, key) == make_nonce(key, 0)
     ahead = evm.sign(alice, merchant.address, 1, nonce=make_nonce(key, 1))
-    evm.reverts(evm.coin.transfer_with_authorization_call(ahead), evm.operator, "InvalidAccountNonce",
-                account=alice.address, currentNonce=key << 64)  # fmt: skip
-    evm.send(evm.coin.transfer_with_authorization_call(evm.sign(alice, merchant.address, 1, nonce=make_nonce(key, 0))),
-             evm.operator)  # fmt: skip
+    evm.reverts(
+        evm.coin.transfer_with_authorization_call(ahead),
+        evm.operator,
+        "InvalidAccountNonce",
+        account=alice.address,
+        currentNonce=key << 64,
+    )
+    evm.send(
+        evm.coin.transfer_with_authorization_call(evm.sign(alice, merchant.address, 1, nonce=make_nonce(key, 0))),
+        evm.operator,
+    )
     evm.send(evm.coin.transfer_with_authorization_call(ahead), evm.operator)
     assert split_nonce(evm.coin.nonces(alice.address, key)) == (key, 2)
     assert evm.coin.authorization_state(alice.address, make_nonce(key, 1))
     assert not evm.coin.authorization_state(alice.address, make_nonce(key, 2))
     # another key is independent
     other = _key()
-    evm.send(evm.coin.transfer_with_authorization_call(evm.sign(alice, merchant.address, 1, nonce=make_nonce(other, 0))),
-             evm.operator)  # fmt: skip
+    evm.send(
+        evm.coin.transfer_with_authorization_call(evm.sign(alice, merchant.address, 1, nonce=make_nonce(other, 0))),
+        evm.operator,
+    )
     assert evm.coin.balance_of(merchant.address) == 3
 
 
@@ -115,8 +128,10 @@ def test_key_zero_is_shared_with_permit(evm: Chain) -> None:
     assert evm.coin.nonces(alice.address) == 1 and evm.coin.allowance(alice.address, merchant.address) == 5
     stale = evm.sign(alice, merchant.address, 1, nonce=make_nonce(0, 0))
     evm.reverts(evm.coin.transfer_with_authorization_call(stale), evm.operator, "InvalidAccountNonce")
-    evm.send(evm.coin.transfer_with_authorization_call(evm.sign(alice, merchant.address, 1, nonce=make_nonce(0, 1))),
-             evm.operator)  # fmt: skip
+    evm.send(
+        evm.coin.transfer_with_authorization_call(evm.sign(alice, merchant.address, 1, nonce=make_nonce(0, 1))),
+        evm.operator,
+    )
     assert evm.coin.nonces(alice.address) == 2
 
 
@@ -124,12 +139,20 @@ def test_single_authorizations_go_through_the_transfer_hook(evm: Chain) -> None:
     alice, merchant = evm.resident(1_000), evm.merchant()
     evm.send(evm.coin.freeze_call(merchant.address), evm.operator)
     auth = evm.sign(alice, merchant.address, 1)
-    evm.reverts(evm.coin.transfer_with_authorization_call(auth), evm.operator, "RegionalCoinFrozenAccount",
-                account=merchant.address)  # fmt: skip
+    evm.reverts(
+        evm.coin.transfer_with_authorization_call(auth),
+        evm.operator,
+        "RegionalCoinFrozenAccount",
+        account=merchant.address,
+    )
     evm.send(evm.coin.unfreeze_call(merchant.address), evm.operator)
     evm.send(evm.registry.revoke_call(alice.address, RevocationReason.REQUESTED), evm.operator)
-    evm.reverts(evm.coin.transfer_with_authorization_call(auth), evm.operator, "RegionalCoinUnverifiedAccount",
-                account=alice.address)  # fmt: skip
+    evm.reverts(
+        evm.coin.transfer_with_authorization_call(auth),
+        evm.operator,
+        "RegionalCoinUnverifiedAccount",
+        account=alice.address,
+    )
     to_zero = evm.sign(merchant, ZERO, 0)
     evm.reverts(evm.coin.transfer_with_authorization_call(to_zero), evm.operator, "ERC20InvalidReceiver")
 

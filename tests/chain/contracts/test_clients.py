@@ -31,7 +31,7 @@ from chain.contracts.registry import unix_time
 from chain.deploy import Manifest
 from chain.errors import ContractLogicError, DeploymentError
 from chain.toolchain import PROJECT_ROOT
-from tests.chain.contracts.conftest import Chain, random32, unchecked_call
+from tests.chain.contracts.helpers import Chain, random32, unchecked_call
 
 SOURCES = PROJECT_ROOT / "contracts" / "src"
 
@@ -70,8 +70,11 @@ def test_load_city_binds_the_manifest_addresses(evm: Chain, city: object, compil
     assert (loaded.coin.name(), loaded.coin.symbol(), loaded.coin.decimals()) == ("Kaga Coin", "KAGA", 0)
     domain = loaded.coin.domain()
     assert (domain.name, domain.version, domain.chain_id) == ("Kaga Coin", "1", 31337)
-    partial = Manifest(chain_id=manifest.chain_id, deployer=manifest.deployer,
-                       contracts={k: v for k, v in manifest.contracts.items() if k != "ProcedureLedger"})  # fmt: skip
+    partial = Manifest(
+        chain_id=manifest.chain_id,
+        deployer=manifest.deployer,
+        contracts={k: v for k, v in manifest.contracts.items() if k != "ProcedureLedger"},
+    )
     with pytest.raises(DeploymentError):
         load_city(w3, partial, compiled)  # type: ignore[arg-type]
 
@@ -135,14 +138,35 @@ def test_authorization_items_round_trip(evm: Chain) -> None:
 def test_the_packed_signature_works_with_the_bytes_overload(evm: Chain) -> None:
     alice, merchant = evm.resident(50), evm.merchant()
     auth: Authorization = evm.sign(alice, merchant.address, 20)
-    call = unchecked_call(evm.coin, "transferWithAuthorization", auth.from_, auth.to, auth.value, auth.valid_after,
-                          auth.valid_before, auth.nonce, auth.signature)  # fmt: skip
+    call = unchecked_call(
+        evm.coin,
+        "transferWithAuthorization",
+        auth.from_,
+        auth.to,
+        auth.value,
+        auth.valid_after,
+        auth.valid_before,
+        auth.nonce,
+        auth.signature,
+    )
     evm.send(call, evm.operator)
     assert evm.coin.balance_of(merchant.address) == 20
     bad = replace(auth, nonce=make_nonce(1, 0))
-    evm.reverts(unchecked_call(evm.coin, "transferWithAuthorization", bad.from_, bad.to, bad.value, bad.valid_after,
-                               bad.valid_before, bad.nonce, bad.signature), evm.operator,
-                "ERC3009InvalidSignature")  # fmt: skip
+    evm.reverts(
+        unchecked_call(
+            evm.coin,
+            "transferWithAuthorization",
+            bad.from_,
+            bad.to,
+            bad.value,
+            bad.valid_after,
+            bad.valid_before,
+            bad.nonce,
+            bad.signature,
+        ),
+        evm.operator,
+        "ERC3009InvalidSignature",
+    )
 
 
 def test_send_call_signs_locally_and_decodes_reverts(evm: Chain) -> None:

@@ -10,7 +10,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from chain.contracts import AssuranceLevel, Kind, RevocationReason
-from tests.chain.contracts.conftest import CARD, RESIDENT_OF_CITY, Chain, random32, unchecked_call
+from tests.chain.contracts.helpers import CARD, RESIDENT_OF_CITY, Chain, random32, unchecked_call
 
 PAYING_KINDS = (Kind.RESIDENT, Kind.MERCHANT, Kind.CITY)
 
@@ -24,8 +24,9 @@ def _holder(evm: Chain, kind: Kind, balance: int) -> LocalAccount:
 
 
 # ---------------------------------------------------------------------------- kinds and policy
-@pytest.mark.parametrize(("from_kind", "to_kind"), list(itertools.product(PAYING_KINDS, PAYING_KINDS)),
-                         ids=lambda k: k.name.lower())  # fmt: skip
+@pytest.mark.parametrize(
+    ("from_kind", "to_kind"), list(itertools.product(PAYING_KINDS, PAYING_KINDS)), ids=lambda k: k.name.lower()
+)
 def test_transfers_between_every_pair_of_kinds_follow_the_policy(evm: Chain, from_kind: Kind, to_kind: Kind) -> None:
     sender, recipient = _holder(evm, from_kind, 1_000), _holder(evm, to_kind, 0)
     assert evm.coin.is_transfer_allowed(from_kind, to_kind)  # default: every paying kind pays every other
@@ -40,8 +41,13 @@ def test_transfers_between_every_pair_of_kinds_follow_the_policy(evm: Chain, fro
 
     evm.send(evm.coin.set_transfer_rule_call(from_kind, to_kind, False), evm.admin)
     assert not evm.coin.is_transfer_allowed(from_kind, to_kind)
-    evm.reverts(evm.coin.transfer_call(recipient.address, 1), sender, "RegionalCoinTransferNotAllowed",
-                fromKind=from_kind, toKind=to_kind)  # fmt: skip
+    evm.reverts(
+        evm.coin.transfer_call(recipient.address, 1),
+        sender,
+        "RegionalCoinTransferNotAllowed",
+        fromKind=from_kind,
+        toKind=to_kind,
+    )
     # the other direction is a separate rule
     if from_kind is not to_kind:
         assert evm.coin.is_transfer_allowed(to_kind, from_kind)
@@ -71,10 +77,20 @@ def test_policy_bitmap_and_rule_events(evm: Chain) -> None:
 
 def test_mint_goes_to_residents_only_unless_the_policy_says_otherwise(evm: Chain) -> None:
     merchant, city = evm.merchant(), evm.city_account()
-    evm.reverts(evm.coin.mint_call(merchant.address, 1), evm.topup, "RegionalCoinTransferNotAllowed",
-                fromKind=Kind.NONE, toKind=Kind.MERCHANT)  # fmt: skip
-    evm.reverts(evm.coin.mint_call(city.address, 1), evm.topup, "RegionalCoinTransferNotAllowed",
-                fromKind=Kind.NONE, toKind=Kind.CITY)  # fmt: skip
+    evm.reverts(
+        evm.coin.mint_call(merchant.address, 1),
+        evm.topup,
+        "RegionalCoinTransferNotAllowed",
+        fromKind=Kind.NONE,
+        toKind=Kind.MERCHANT,
+    )
+    evm.reverts(
+        evm.coin.mint_call(city.address, 1),
+        evm.topup,
+        "RegionalCoinTransferNotAllowed",
+        fromKind=Kind.NONE,
+        toKind=Kind.CITY,
+    )
     evm.send(evm.coin.set_transfer_rule_call(Kind.NONE, Kind.CITY, True), evm.admin)
     evm.send(evm.coin.mint_call(city.address, 5), evm.benefits)
     assert evm.coin.balance_of(city.address) == 5
@@ -83,12 +99,15 @@ def test_mint_goes_to_residents_only_unless_the_policy_says_otherwise(evm: Chain
 # ---------------------------------------------------------------------------- who may move coins
 def test_unverified_parties_can_neither_send_nor_receive(evm: Chain) -> None:
     alice, stranger = evm.resident(1_000), Account.create()
-    evm.reverts(evm.coin.transfer_call(stranger.address, 1), alice, "RegionalCoinUnverifiedAccount",
-                account=stranger.address)  # fmt: skip
-    evm.reverts(evm.coin.mint_call(stranger.address, 1), evm.topup, "RegionalCoinUnverifiedAccount",
-                account=stranger.address)  # fmt: skip
-    evm.reverts(evm.coin.transfer_call(alice.address, 0), stranger, "RegionalCoinUnverifiedAccount",
-                account=stranger.address)  # fmt: skip
+    evm.reverts(
+        evm.coin.transfer_call(stranger.address, 1), alice, "RegionalCoinUnverifiedAccount", account=stranger.address
+    )
+    evm.reverts(
+        evm.coin.mint_call(stranger.address, 1), evm.topup, "RegionalCoinUnverifiedAccount", account=stranger.address
+    )
+    evm.reverts(
+        evm.coin.transfer_call(alice.address, 0), stranger, "RegionalCoinUnverifiedAccount", account=stranger.address
+    )
 
 
 def test_revoked_wallets_are_locked_both_ways(evm: Chain) -> None:
@@ -155,8 +174,15 @@ def test_pause_stops_every_balance_change(evm: Chain) -> None:
 def test_balance_caps_per_level(evm: Chain, level: AssuranceLevel, cap: int) -> None:
     assert evm.coin.balance_cap(level) == cap
     alice = evm.resident(cap - 10, level=level)
-    evm.reverts(evm.coin.mint_call(alice.address, 11), evm.topup, "RegionalCoinBalanceCapExceeded",
-                account=alice.address, balance=cap - 10, value=11, cap=cap)  # fmt: skip
+    evm.reverts(
+        evm.coin.mint_call(alice.address, 11),
+        evm.topup,
+        "RegionalCoinBalanceCapExceeded",
+        account=alice.address,
+        balance=cap - 10,
+        value=11,
+        cap=cap,
+    )
     payer = evm.resident(1_000)
     evm.reverts(evm.coin.transfer_call(alice.address, 11), payer, "RegionalCoinBalanceCapExceeded")
     evm.send(evm.coin.transfer_call(alice.address, 10), payer)  # exactly up to the cap
@@ -169,13 +195,25 @@ def test_lowering_a_cap_blocks_receiving_but_takes_nothing(evm: Chain) -> None:
     receipt = evm.send(evm.coin.set_balance_cap_call(CARD, 40_000), evm.admin)
     assert evm.coin.events(receipt, "BalanceCapSet")[0]["args"]["cap"] == 40_000
     assert evm.coin.balance_of(alice.address) == 50_000
-    evm.reverts(evm.coin.transfer_call(alice.address, 1), merchant, "RegionalCoinBalanceCapExceeded",
-                account=alice.address, balance=50_000, value=1, cap=40_000)  # fmt: skip
+    evm.reverts(
+        evm.coin.transfer_call(alice.address, 1),
+        merchant,
+        "RegionalCoinBalanceCapExceeded",
+        account=alice.address,
+        balance=50_000,
+        value=1,
+        cap=40_000,
+    )
     evm.send(evm.coin.transfer_call(merchant.address, 20_000), alice)  # spending is never blocked
     evm.send(evm.coin.transfer_call(alice.address, 10_000), merchant)
     with pytest.raises(ValueError):
         evm.coin.set_balance_cap_call(AssuranceLevel.NONE, 1)
-    evm.reverts(unchecked_call(evm.coin, "setBalanceCap", 0, 1), evm.admin, "RegionalCoinInvalidLevel", level=AssuranceLevel.NONE)
+    evm.reverts(
+        unchecked_call(evm.coin, "setBalanceCap", 0, 1),
+        evm.admin,
+        "RegionalCoinInvalidLevel",
+        level=AssuranceLevel.NONE,
+    )
 
 
 def test_merchants_and_city_accounts_are_uncapped(evm: Chain) -> None:
@@ -189,14 +227,21 @@ def test_merchants_and_city_accounts_are_uncapped(evm: Chain) -> None:
 
 def test_insufficient_balance(evm: Chain) -> None:
     alice, merchant = evm.resident(100), evm.merchant()
-    evm.reverts(evm.coin.transfer_call(merchant.address, 101), alice, "ERC20InsufficientBalance",
-                sender=alice.address, balance=100, needed=101)  # fmt: skip
+    evm.reverts(
+        evm.coin.transfer_call(merchant.address, 101),
+        alice,
+        "ERC20InsufficientBalance",
+        sender=alice.address,
+        balance=100,
+        needed=101,
+    )
 
 
 # ---------------------------------------------------------------------------- minters
 def test_minting_spends_the_minters_own_allowance(evm: Chain) -> None:
     alice = evm.resident()
     topup_before, benefits_before = evm.coin.minter_allowance(evm.topup), evm.coin.minter_allowance(evm.benefits)
+    supply = evm.coin.total_supply()
     receipt = evm.send(evm.coin.mint_call(alice.address, 700), evm.benefits)
     (minted,) = evm.coin.events(receipt, "Minted")
     assert (minted["args"]["minter"], minted["args"]["to"], minted["args"]["amount"]) == (
@@ -206,14 +251,20 @@ def test_minting_spends_the_minters_own_allowance(evm: Chain) -> None:
     )
     assert evm.coin.minter_allowance(evm.benefits) == benefits_before - 700
     assert evm.coin.minter_allowance(evm.topup) == topup_before
-    assert evm.coin.total_supply() == 700 and evm.coin.balance_of(alice.address) == 700
+    assert evm.coin.total_supply() == supply + 700 and evm.coin.balance_of(alice.address) == 700
 
 
 def test_minter_allowance_is_a_hard_budget(evm: Chain) -> None:
     alice = evm.resident()
     evm.send(evm.coin.configure_minter_call(evm.benefits, 500), evm.admin)
-    evm.reverts(evm.coin.mint_call(alice.address, 501), evm.benefits, "RegionalCoinMinterAllowanceExceeded",
-                minter=evm.benefits, allowance=500, amount=501)  # fmt: skip
+    evm.reverts(
+        evm.coin.mint_call(alice.address, 501),
+        evm.benefits,
+        "RegionalCoinMinterAllowanceExceeded",
+        minter=evm.benefits,
+        allowance=500,
+        amount=501,
+    )
     evm.send(evm.coin.mint_call(alice.address, 500), evm.benefits)
     assert evm.coin.minter_allowance(evm.benefits) == 0
     evm.reverts(evm.coin.mint_call(alice.address, 1), evm.benefits, "RegionalCoinMinterAllowanceExceeded")
@@ -254,13 +305,19 @@ def test_merchants_and_city_accounts_redeem(evm: Chain, kind: Kind) -> None:
 
 def test_residents_cannot_redeem_and_suspended_merchants_neither(evm: Chain) -> None:
     alice, merchant = evm.resident(100), evm.merchant(100)
-    evm.reverts(evm.coin.redeem_call(1, random32()), alice, "RegionalCoinTransferNotAllowed",
-                fromKind=Kind.RESIDENT, toKind=Kind.NONE)  # fmt: skip
+    evm.reverts(
+        evm.coin.redeem_call(1, random32()),
+        alice,
+        "RegionalCoinTransferNotAllowed",
+        fromKind=Kind.RESIDENT,
+        toKind=Kind.NONE,
+    )
     evm.send(evm.registry.suspend_merchant_call(merchant.address), evm.operator)
     evm.reverts(evm.coin.redeem_call(1, random32()), merchant, "RegionalCoinUnverifiedAccount")
     evm.send(evm.coin.freeze_call(merchant.address), evm.operator)
-    evm.send(evm.registry.register_merchant_call(merchant.address, random32(), evm.now() + 1000, random32()),
-             evm.operator)  # fmt: skip
+    evm.send(
+        evm.registry.register_merchant_call(merchant.address, random32(), evm.now() + 1000, random32()), evm.operator
+    )
     evm.reverts(evm.coin.redeem_call(1, random32()), merchant, "RegionalCoinFrozenAccount")
 
 
@@ -310,8 +367,15 @@ def test_recover_still_checks_the_successor(evm: Chain) -> None:
     new = Account.create().address
     evm.send(evm.registry.rebind_call(subject, new, random32()), evm.operator)
     evm.send(evm.coin.mint_call(new, 60_000), evm.topup)
-    evm.reverts(evm.coin.recover_call(lost.address), evm.operator, "RegionalCoinBalanceCapExceeded",
-                account=new, balance=60_000, value=60_000, cap=100_000)  # fmt: skip
+    evm.reverts(
+        evm.coin.recover_call(lost.address),
+        evm.operator,
+        "RegionalCoinBalanceCapExceeded",
+        account=new,
+        balance=60_000,
+        value=60_000,
+        cap=100_000,
+    )
     evm.send(evm.coin.set_balance_cap_call(CARD, 150_000), evm.admin)
     evm.send(evm.coin.freeze_call(new), evm.operator)
     evm.reverts(evm.coin.recover_call(lost.address), evm.operator, "RegionalCoinFrozenAccount", account=new)

@@ -8,7 +8,7 @@ from eth_utils.crypto import keccak
 
 from chain.errors import ContractLogicError
 from chain.merkle import MerkleTree, hash_encoded_leaf, hash_leaf
-from tests.chain.contracts.conftest import Chain, random32, unchecked_call
+from tests.chain.contracts.helpers import Chain, random32, unchecked_call
 
 EVENT_TYPES = ["bytes32", "uint64", "uint8", "bytes32"]  # application id, time, status, signature digest
 
@@ -68,7 +68,11 @@ def test_anchors_are_numbered_and_immutable(evm: Chain) -> None:
     for i, root in enumerate(roots):
         receipt = evm.send(evm.ledger.anchor_call(root, i + 1), evm.operator)
         (event,) = evm.ledger.events(receipt, "Anchored")
-        assert (event["args"]["anchorId"], event["args"]["root"], event["args"]["leafCount"]) == (start + i, root, i + 1)
+        assert (event["args"]["anchorId"], event["args"]["root"], event["args"]["leafCount"]) == (
+            start + i,
+            root,
+            i + 1,
+        )
     assert evm.ledger.anchor_count() == start + 3
     assert [evm.ledger.anchor(start + i).root for i in range(3)] == roots
 

@@ -6,7 +6,7 @@ import pytest
 from eth_account import Account
 
 from chain.contracts import AssuranceLevel, IdentityStatus, Kind, RevocationReason
-from tests.chain.contracts.conftest import CARD, RESIDENT_OF_CITY, YEAR, Chain, random32, unchecked_call
+from tests.chain.contracts.helpers import CARD, RESIDENT_OF_CITY, YEAR, Chain, random32, unchecked_call
 
 ZERO = "0x" + "00" * 20
 
@@ -51,19 +51,35 @@ def test_attest_validates_its_input(evm: Chain) -> None:
     fresh, later, op = Account.create().address, evm.now() + YEAR, evm.operator
     attest = evm.registry.attest_call
     evm.reverts(attest(fresh, bytes(32), CARD, later, random32()), op, "IdentityRegistryInvalidSubjectKey")
-    evm.reverts(attest(fresh, random32(), AssuranceLevel.NONE, later, random32()), op,
-                "IdentityRegistryInvalidLevel", kind=Kind.RESIDENT, level=AssuranceLevel.NONE)  # fmt: skip
-    evm.reverts(attest(fresh, random32(), CARD, evm.now(), random32()), op,
-                "IdentityRegistryInvalidExpiry", expiresAt=evm.now())  # fmt: skip
+    evm.reverts(
+        attest(fresh, random32(), AssuranceLevel.NONE, later, random32()),
+        op,
+        "IdentityRegistryInvalidLevel",
+        kind=Kind.RESIDENT,
+        level=AssuranceLevel.NONE,
+    )
+    evm.reverts(
+        attest(fresh, random32(), CARD, evm.now(), random32()), op, "IdentityRegistryInvalidExpiry", expiresAt=evm.now()
+    )
     evm.reverts(attest(ZERO, random32(), CARD, later, random32()), op, "IdentityRegistryInvalidWallet", wallet=ZERO)
-    evm.reverts(attest(taken.address, random32(), CARD, later, random32()), op,
-                "IdentityRegistryWalletAlreadyAttested", wallet=taken.address)  # fmt: skip
-    evm.reverts(attest(fresh, taken_subject, CARD, later, random32()), op,
-                "IdentityRegistrySubjectAlreadyBound", subjectKey=taken_subject, wallet=taken.address)  # fmt: skip
+    evm.reverts(
+        attest(taken.address, random32(), CARD, later, random32()),
+        op,
+        "IdentityRegistryWalletAlreadyAttested",
+        wallet=taken.address,
+    )
+    evm.reverts(
+        attest(fresh, taken_subject, CARD, later, random32()),
+        op,
+        "IdentityRegistrySubjectAlreadyBound",
+        subjectKey=taken_subject,
+        wallet=taken.address,
+    )
     # a merchant cannot carry a resident level, and its wallet cannot be attested as a resident too
     merchant = evm.merchant()
-    evm.reverts(attest(merchant.address, random32(), CARD, later, random32()), op,
-                "IdentityRegistryWalletAlreadyAttested")  # fmt: skip
+    evm.reverts(
+        attest(merchant.address, random32(), CARD, later, random32()), op, "IdentityRegistryWalletAlreadyAttested"
+    )
 
 
 def test_renew_changes_level_expiry_and_evidence(evm: Chain) -> None:
@@ -80,19 +96,35 @@ def test_renew_changes_level_expiry_and_evidence(evm: Chain) -> None:
 def test_renew_refuses_bad_levels_and_unknown_or_revoked_wallets(evm: Chain) -> None:
     alice, merchant, op = evm.resident(), evm.merchant(), evm.operator
     later = evm.now() + YEAR
-    evm.reverts(evm.registry.renew_call(alice.address, AssuranceLevel.NONE, later, random32()), op,
-                "IdentityRegistryInvalidLevel", kind=Kind.RESIDENT, level=AssuranceLevel.NONE)  # fmt: skip
-    evm.reverts(evm.registry.renew_call(merchant.address, CARD, later, random32()), op,
-                "IdentityRegistryInvalidLevel", kind=Kind.MERCHANT, level=CARD)  # fmt: skip
+    evm.reverts(
+        evm.registry.renew_call(alice.address, AssuranceLevel.NONE, later, random32()),
+        op,
+        "IdentityRegistryInvalidLevel",
+        kind=Kind.RESIDENT,
+        level=AssuranceLevel.NONE,
+    )
+    evm.reverts(
+        evm.registry.renew_call(merchant.address, CARD, later, random32()),
+        op,
+        "IdentityRegistryInvalidLevel",
+        kind=Kind.MERCHANT,
+        level=CARD,
+    )
     evm.send(evm.registry.renew_call(merchant.address, AssuranceLevel.NONE, later, random32()), op)
-    evm.reverts(evm.registry.renew_call(alice.address, CARD, evm.now(), random32()), op,
-                "IdentityRegistryInvalidExpiry")  # fmt: skip
+    evm.reverts(
+        evm.registry.renew_call(alice.address, CARD, evm.now(), random32()), op, "IdentityRegistryInvalidExpiry"
+    )
     stranger = Account.create().address
-    evm.reverts(evm.registry.renew_call(stranger, CARD, later, random32()), op,
-                "IdentityRegistryNotAttested", wallet=stranger)  # fmt: skip
+    evm.reverts(
+        evm.registry.renew_call(stranger, CARD, later, random32()), op, "IdentityRegistryNotAttested", wallet=stranger
+    )
     evm.send(evm.registry.revoke_call(alice.address, RevocationReason.REQUESTED), op)
-    evm.reverts(evm.registry.renew_call(alice.address, CARD, later, random32()), op,
-                "IdentityRegistryNotAttested", wallet=alice.address)  # fmt: skip
+    evm.reverts(
+        evm.registry.renew_call(alice.address, CARD, later, random32()),
+        op,
+        "IdentityRegistryNotAttested",
+        wallet=alice.address,
+    )
 
 
 def test_expiry_is_checked_by_the_registry_and_renew_revives(evm: Chain) -> None:
@@ -106,8 +138,11 @@ def test_expiry_is_checked_by_the_registry_and_renew_revives(evm: Chain) -> None
     record = evm.registry.record_of(alice.address)
     assert record.live and not record.verified_at(evm.now())
     # expired but live: still holds its subject
-    evm.reverts(evm.registry.attest_call(Account.create().address, record.subject_key, CARD, evm.now() + YEAR,
-                                         random32()), evm.operator, "IdentityRegistrySubjectAlreadyBound")  # fmt: skip
+    evm.reverts(
+        evm.registry.attest_call(Account.create().address, record.subject_key, CARD, evm.now() + YEAR, random32()),
+        evm.operator,
+        "IdentityRegistrySubjectAlreadyBound",
+    )
     evm.send(evm.registry.renew_call(alice.address, CARD, evm.now() + YEAR, random32()), evm.operator)
     assert evm.registry.is_verified(alice.address)
 
@@ -141,8 +176,9 @@ def test_a_revoked_wallet_may_come_back(evm: Chain) -> None:
     alice = evm.resident()
     subject = evm.registry.record_of(alice.address).subject_key
     evm.send(evm.registry.revoke_call(alice.address, RevocationReason.MOVED_OUT), evm.operator)
-    evm.send(evm.registry.attest_call(alice.address, subject, RESIDENT_OF_CITY, evm.now() + YEAR, random32()),
-             evm.operator)  # fmt: skip
+    evm.send(
+        evm.registry.attest_call(alice.address, subject, RESIDENT_OF_CITY, evm.now() + YEAR, random32()), evm.operator
+    )
     assert evm.registry.status(alice.address) == IdentityStatus(Kind.RESIDENT, RESIDENT_OF_CITY, True)
     assert evm.registry.successor_of(alice.address) is None
 
@@ -163,10 +199,15 @@ def test_suspend_and_reinstate_a_merchant(evm: Chain) -> None:
     evm.send(evm.registry.suspend_merchant_call(merchant.address), evm.operator)
     assert evm.registry.record_of(merchant.address).revocation_reason is RevocationReason.SUSPENDED
     assert not evm.registry.is_verified(merchant.address)
-    evm.reverts(evm.coin.transfer_call(merchant.address, 1), alice, "RegionalCoinUnverifiedAccount",
-                account=merchant.address)  # fmt: skip
-    evm.reverts(evm.registry.suspend_merchant_call(alice.address), evm.operator,
-                "IdentityRegistryNotMerchant", wallet=alice.address)  # fmt: skip
+    evm.reverts(
+        evm.coin.transfer_call(merchant.address, 1), alice, "RegionalCoinUnverifiedAccount", account=merchant.address
+    )
+    evm.reverts(
+        evm.registry.suspend_merchant_call(alice.address),
+        evm.operator,
+        "IdentityRegistryNotMerchant",
+        wallet=alice.address,
+    )
     evm.send(evm.registry.register_merchant_call(merchant.address, key, evm.now() + YEAR, random32()), evm.operator)
     assert evm.registry.is_verified(merchant.address)
     evm.send(evm.coin.transfer_call(merchant.address, 1), alice)
@@ -191,24 +232,42 @@ def test_rebind_moves_the_subject_and_retires_the_old_wallet(evm: Chain) -> None
     assert evm.registry.successor_of(lost.address) == new
     assert evm.registry.successor_of(new) is None
     # a retired wallet never comes back, not even with another subject
-    evm.reverts(evm.registry.attest_call(lost.address, random32(), CARD, evm.now() + YEAR, random32()),
-                evm.operator, "IdentityRegistryWalletRetired", wallet=lost.address)  # fmt: skip
-    evm.reverts(evm.registry.rebind_call(before.subject_key, lost.address, random32()), evm.operator,
-                "IdentityRegistryWalletRetired")  # fmt: skip
+    evm.reverts(
+        evm.registry.attest_call(lost.address, random32(), CARD, evm.now() + YEAR, random32()),
+        evm.operator,
+        "IdentityRegistryWalletRetired",
+        wallet=lost.address,
+    )
+    evm.reverts(
+        evm.registry.rebind_call(before.subject_key, lost.address, random32()),
+        evm.operator,
+        "IdentityRegistryWalletRetired",
+    )
 
 
 def test_rebind_refuses_unbound_subjects_and_taken_wallets(evm: Chain) -> None:
     alice, bob = evm.resident(), evm.resident()
     subject = evm.registry.record_of(alice.address).subject_key
     unknown = random32()
-    evm.reverts(evm.registry.rebind_call(unknown, Account.create().address, random32()), evm.operator,
-                "IdentityRegistrySubjectNotBound", subjectKey=unknown)  # fmt: skip
-    evm.reverts(evm.registry.rebind_call(subject, bob.address, random32()), evm.operator,
-                "IdentityRegistryWalletAlreadyAttested", wallet=bob.address)  # fmt: skip
+    evm.reverts(
+        evm.registry.rebind_call(unknown, Account.create().address, random32()),
+        evm.operator,
+        "IdentityRegistrySubjectNotBound",
+        subjectKey=unknown,
+    )
+    evm.reverts(
+        evm.registry.rebind_call(subject, bob.address, random32()),
+        evm.operator,
+        "IdentityRegistryWalletAlreadyAttested",
+        wallet=bob.address,
+    )
     evm.reverts(evm.registry.rebind_call(subject, ZERO, random32()), evm.operator, "IdentityRegistryInvalidWallet")
     evm.send(evm.registry.revoke_call(alice.address, RevocationReason.MOVED_OUT), evm.operator)
-    evm.reverts(evm.registry.rebind_call(subject, Account.create().address, random32()), evm.operator,
-                "IdentityRegistrySubjectNotBound")  # fmt: skip
+    evm.reverts(
+        evm.registry.rebind_call(subject, Account.create().address, random32()),
+        evm.operator,
+        "IdentityRegistrySubjectNotBound",
+    )
 
 
 def test_rebind_of_an_expired_record_keeps_it_expired(evm: Chain) -> None:

@@ -1,0 +1,185 @@
+"""Contract-test helpers: a sender for ``Call``s, decoded-revert assertions, and ready-made actors.
+
+Operators are anvil's unlocked dev accounts (``keys``); fresh wallets are impersonated so tests can
+send from them without signing. Reverts are always asserted by their decoded custom-error name.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.types import TxReceipt
+
+from chain.contracts import (
+    AssuranceLevel,
+    Authorization,
+    Call,
+    CityContracts,
+    ContractClient,
+    random_nonce,
+)
+from chain.errors import DECODER, ContractLogicError
+from chain.node import LocalNode
+
+YEAR = 365 * 24 * 3600
+CARD = AssuranceLevel.CARD_AUTHENTICATED
+RESIDENT_OF_CITY = AssuranceLevel.RESIDENT_OF_CITY
+
+
+def random32() -> bytes:
+    """A random 32-byte value (subject keys, evidence commitments, refs)."""
+    return secrets.token_bytes(32)
+
+
+def unchecked_call(client: ContractClient, function: str, *args: Any) -> Call:
+    """Calldata the typed client would refuse to build (to prove the chain refuses it too)."""
+    data = client.contract.encode_abi(function, args=list(args))
+    return Call(client.address, bytes.fromhex(data.removeprefix("0x")))
+
+
+class Chain:
+    """Sends ``Call``s as any account and asserts decoded reverts."""
+
+    def __init__(self, w3: Web3, node: LocalNode, city: CityContracts, keys: Any) -> None:
+        self.w3 = w3
+        self.url = node.url
+        self.registry = city.registry
+        self.coin = city.coin
+        self.ledger = city.ledger
+        self.keys = keys
+        self.admin = keys.deployer.address  # DEFAULT_ADMIN everywhere, master minter, pauser
+        self.operator = keys.relayer.address  # registrar, relayer, freezer, recovery, anchorer
+        self.topup = keys.topup.address
+        self.benefits = keys.benefits.address
+        self._impersonated: set[str] = set()
+
+    # ------------------------------------------------------------------ node
+    def rpc(self, method: str, *params: Any) -> Any:
+        """A node-control call over web3's pooled connection (``chain.node.rpc_call`` opens one per call)."""
+        response = self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+        if "error" in response:
+            raise AssertionError(f"{method} failed: {response['error']}")
+        return response.get("result")
+
+    def now(self) -> int:
+        """Timestamp of the latest block (what ``eth_call`` views see)."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def advance(self, seconds: int) -> None:
+        """Move time forward and mine a block."""
+        self.rpc("evm_increaseTime", seconds)
+        self.rpc("evm_mine")
+
+    def mine_at(self, timestamp: int) -> None:
+        """Mine one block with exactly this timestamp."""
+        self.rpc("evm_mine", timestamp)
+
+    def impersonate(self, address: str) -> None:
+        """Let tests send from ``address`` without its key, and give it ETH for gas (once per test)."""
+        if address not in self._impersonated:
+            self.rpc("anvil_impersonateAccount", address)
+            self.rpc("anvil_setBalance", address, hex(10**20))
+            self._impersonated.add(address)
+
+    # ------------------------------------------------------------------ transactions
+    def send(self, call: Call, sender: str | LocalAccount) -> TxReceipt:
+        """Send ``call`` from ``sender`` and wait; a revert raises the decoded ``ContractLogicError``."""
+        address = sender if isinstance(sender, str) else sender.address
+        if address not in (self.admin, self.operator, self.topup, self.benefits):
+            self.impersonate(address)
+        try:
+            tx_hash = self.w3.eth.send_transaction(call.as_transaction(address))  # type: ignore[arg-type]
+        except Exception as exc:
+            decoded = DECODER.from_exception(exc)
+            if decoded is not None:
+                raise decoded from None
+            raise
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=0.01)
+        assert receipt["status"] == 1, receipt
+        return receipt
+
+    def reverts(self, call: Call, sender: str | LocalAccount, error: str, /, **args: Any) -> ContractLogicError:
+        """Assert that ``call`` from ``sender`` reverts with custom error ``error`` (and these args)."""
+        address = sender if isinstance(sender, str) else sender.address
+        try:
+            self.registry.simulate(call, address)
+        except ContractLogicError as exc:
+            assert exc.name == error, f"expected {error}, got {exc}"
+            for name, want in args.items():
+                got = exc.args_by_name[name]
+                assert got == want, f"{error}.{name}: expected {want!r}, got {got!r}"
+            return exc
+        raise AssertionError(f"expected {error}, but the call succeeded")
+
+    # ------------------------------------------------------------------ actors
+    def resident(
+        self,
+        balance: int = 0,
+        level: AssuranceLevel = CARD,
+        expires_in: int = YEAR,
+        subject: bytes | None = None,
+    ) -> LocalAccount:
+        """A fresh attested resident, topped up with ``balance``."""
+        account = Account.create()
+        self.send(
+            self.registry.attest_call(
+                account.address, subject or random32(), level, self.now() + expires_in, random32()
+            ),
+            self.operator,
+        )
+        if balance:
+            self.send(self.coin.mint_call(account.address, balance), self.topup)
+        return account
+
+    def merchant(self, balance: int = 0) -> LocalAccount:
+        """A fresh registered merchant with ``balance`` (paid in by a resident: merchants are not minted to)."""
+        account = Account.create()
+        self.send(
+            self.registry.register_merchant_call(account.address, random32(), self.now() + YEAR, random32()),
+            self.operator,
+        )
+        if balance:
+            self.fund_by_payment(account.address, balance)
+        return account
+
+    def city_account(self, balance: int = 0) -> LocalAccount:
+        """A fresh registered city account with ``balance``."""
+        account = Account.create()
+        self.send(
+            self.registry.register_city_account_call(account.address, random32(), self.now() + YEAR, random32()),
+            self.operator,
+        )
+        if balance:
+            self.fund_by_payment(account.address, balance)
+        return account
+
+    def fund_by_payment(self, to: str, amount: int) -> None:
+        """Give a non-resident coins the only way it can get them: a resident pays it."""
+        payer = self.resident(amount, level=RESIDENT_OF_CITY)
+        self.send(self.coin.transfer_call(to, amount), payer)
+
+    def sign(
+        self,
+        payer: LocalAccount,
+        to: str,
+        value: int,
+        *,
+        nonce: bytes | None = None,
+        valid_after: int = 0,
+        valid_before: int | None = None,
+        ref: bytes | None = None,
+    ) -> Authorization:
+        """An authorization from ``payer`` valid for an hour, with a one-off nonce unless given."""
+        return self.coin.sign_authorization(
+            payer,
+            to,
+            value,
+            nonce=nonce if nonce is not None else random_nonce(),
+            valid_after=valid_after,
+            valid_before=valid_before if valid_before is not None else self.now() + 3600,
+            ref=ref if ref is not None else random32(),
+        )
