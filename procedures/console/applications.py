@@ -1,0 +1,160 @@
+"""Console pages for e-applications: the queue, one application, claiming and decisions.
+
+Every page goes through ``procedures.applications.service`` with the logged-in staff member as
+the principal, so the same role and department rules (and the same audit of personal-data
+reads) apply as on the API. Decisions take two steps: the form, then a confirmation page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from procedures.applications import service
+from procedures.applications.models import Application, AnchorBatch, Status
+from procedures.auth.service import Principal
+from procedures.console.pages import ConsoleUser, FormDep, UserDep, lang_of, render
+from procedures.deps import RuntimeDep, SessionDep
+from procedures.errors import InvalidRequest, ServiceError
+
+router = APIRouter(prefix="/console/applications", include_in_schema=False)
+
+PAGE = 25
+
+
+def principal_of(user: ConsoleUser) -> Principal:
+    """The staff member as the services' principal."""
+    account = user.account
+    return Principal(type="staff", subject=str(account.id), role=account.role, department=account.department)
+
+
+def _title(runtime: Any, code: str, lang: str) -> str:
+    procedure = service.catalog(runtime).find(code)
+    return procedure.title.get(lang, code) if procedure else code
+
+
+@router.get("", response_class=HTMLResponse)
+def queue_page(request: Request, session: SessionDep, runtime: RuntimeDep, user: UserDep) -> Response:
+    params = request.query_params
+    filters = service.QueueFilter(
+        department=params.get("department") or None, status=params.get("status") or None,
+        assignee=params.get("assignee") or None,
+        overdue=True if params.get("overdue") == "1" else None,
+    )
+    newest_first = params.get("sort") == "newest"
+    rows = service.queue(session, principal_of(user), filters, 500 if newest_first else PAGE + 1,
+                         None if newest_first else params.get("starting_after") or None)
+    if newest_first:
+        rows = list(reversed(rows))[:PAGE + 1]
+    has_more = len(rows) > PAGE and not newest_first
+    rows = rows[:PAGE]
+    lang = lang_of(request)
+    items = [{
+        "id": a.id, "title": _title(runtime, a.procedure_code, lang), "status": a.status,
+        "department": a.department, "assignee": a.assignee_id, "submitted": a.submitted_at, "due": a.due_at,
+        "overdue": service.is_overdue(a), "mine": a.assignee_id == user.account.id,
+    } for a in rows]
+    query = {k: v for k, v in params.items() if k != "starting_after"}
+    return render(request, "queue.html", {
+        "items": items, "filters": filters, "statuses": [s.value for s in Status], "sort": params.get("sort", ""),
+        "next": rows[-1].id if has_more and rows else None, "query": query,
+    }, user=user)
+
+
+@router.post("/{application_id}/claim")
+def claim(application_id: str, session: SessionDep, runtime: RuntimeDep, user: UserDep, form: FormDep) -> Response:
+    service.claim(session, runtime, principal_of(user), application_id)
+    return RedirectResponse(f"/console/applications/{application_id}?done=claimed", status_code=303)
+
+
+def _timeline(session: Session, application: Application) -> list[dict[str, Any]]:
+    events = service.events_of(session, application)
+    batches = {b.id: b for b in session.query(AnchorBatch).filter(
+        AnchorBatch.id.in_({e.batch_id for e in events if e.batch_id is not None})).all()} if events else {}
+    timeline = []
+    for event in events:
+        batch = batches.get(event.batch_id) if event.batch_id is not None else None
+        timeline.append({
+            "seq": event.seq, "type": event.type, "to_status": event.to_status, "actor_type": event.actor_type,
+            "at": datetime.fromtimestamp(event.occurred_at, UTC), "leaf": event.leaf,
+            "anchored": event.anchor_id is not None, "anchor_id": event.anchor_id,
+            "tx_hash": batch.tx_hash if batch is not None else None,
+        })
+    return timeline
+
+
+@router.get("/{application_id}", response_class=HTMLResponse)
+def application_page(application_id: str, request: Request, session: SessionDep, runtime: RuntimeDep,
+                     user: UserDep) -> Response:
+    principal = principal_of(user)
+    application = service.staff_application(session, principal, application_id)
+    form = service.read_form(session, runtime.vault, application)
+    service.audit_read(session, principal, application, "form")
+    attachments = [{"position": i, "type": a.content_type, "size": a.size,
+                    "name": service.attachment_name(session, runtime.vault, application, a)}
+                   for i, a in enumerate(service.current_attachments(session, application))]
+    correction = service.latest_details(session, runtime.vault, application, "returned")
+    location = None
+    if isinstance(form, dict):  # Open311-style reports carry lat/long at the top level
+        lat, lon = form.get("lat"), form.get("long", form.get("lon"))
+        if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
+            location = {"lat": float(lat), "lon": float(lon)}
+    return render(request, "application.html", {
+        "a": application, "title": _title(runtime, application.procedure_code, lang_of(request)), "form": form,
+        "attachments": attachments, "timeline": _timeline(session, application), "location": location,
+        "overdue": service.is_overdue(application), "correction": correction, "done": request.query_params.get("done"),
+        "default_deadline": (datetime.now(UTC) + timedelta(days=14)).strftime("%Y-%m-%d"),
+        "final": Status(application.status).final,
+    }, user=user)
+
+
+@router.get("/{application_id}/attachments/{position}")
+def attachment(application_id: str, position: int, session: SessionDep, runtime: RuntimeDep,
+               user: UserDep) -> Response:
+    principal = principal_of(user)
+    application = service.staff_application(session, principal, application_id)
+    files = service.current_attachments(session, application)
+    if not 0 <= position < len(files):
+        raise InvalidRequest("no such attachment", param="position")
+    service.audit_read(session, principal, application, f"attachment:{position}")
+    data = service.attachment_bytes(session, runtime.vault, application, files[position])
+    return Response(data, media_type=files[position].content_type,
+                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                             "Content-Security-Policy": "default-src 'none'"})
+
+
+@router.post("/{application_id}/decide", response_class=HTMLResponse)
+def decide(application_id: str, request: Request, session: SessionDep, runtime: RuntimeDep, user: UserDep,
+           form: FormDep) -> Response:
+    action = str(form.get("action", ""))
+    if action not in ("approve", "reject", "return", "comment"):
+        raise InvalidRequest("unknown action", param="action")
+    reason = str(form.get("reason", "")).strip() or None
+    deadline_text = str(form.get("deadline", "")).strip()
+    principal = principal_of(user)
+    application = service.staff_application(session, principal, application_id)
+    if action == "comment":
+        service.comment(session, runtime, principal, application_id, reason or "")
+        return RedirectResponse(f"/console/applications/{application_id}?done=commented", status_code=303)
+    if form.get("confirm") != "yes":
+        return render(request, "confirm.html", {"a": application, "action": action, "reason": reason,
+                                                "deadline": deadline_text,
+                                                "title": _title(runtime, application.procedure_code,
+                                                                lang_of(request))}, user=user)
+    deadline = None
+    if action == "return":
+        try:
+            day = datetime.strptime(deadline_text, "%Y-%m-%d")
+        except ValueError:
+            raise InvalidRequest("give the correction deadline as a date", param="deadline") from None
+        deadline = datetime(day.year, day.month, day.day, 23, 59, tzinfo=UTC)
+    try:
+        service.decide(session, runtime, principal, application_id, action, reason=reason,
+                       correction_deadline=deadline)
+    except ServiceError:
+        raise
+    return RedirectResponse(f"/console/applications/{application_id}?done={action}", status_code=303)

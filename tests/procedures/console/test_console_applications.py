@@ -1,0 +1,133 @@
+"""Clerks work e-applications in the console, in a real browser against a live server."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+
+from chain.contracts.coin import RegionalCoinClient
+from tests.procedures.applications.conftest import FORMS, Filer
+from tests.procedures.console.conftest import console_login
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    from procedures import ratelimit
+
+    ratelimit.reset()
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.model_copy(update={"applications_anchor_interval": 0.3, "applications_sweep_interval": 3600.0})
+
+
+@pytest.fixture
+def api(live_server):
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        yield client
+
+
+class _Resident:
+    def __init__(self, account, headers):
+        self.account, self.headers = account, headers
+
+    @property
+    def address(self):
+        return self.account.address
+
+
+@pytest.fixture
+def resident(api, arrange):
+    account = Account.create()
+    arrange.attest(account.address)
+    challenge = api.post("/v1/auth/wallet/challenge", json={"wallet": account.address}).json()
+    signed = account.sign_message(encode_typed_data(full_message=challenge["typed_data"]))
+    token = api.post("/v1/auth/wallet/token", json={
+        "wallet": account.address, "nonce": challenge["nonce"],
+        "deadline": challenge["typed_data"]["message"]["deadline"],
+        "signature": "0x" + signed.signature.hex().removeprefix("0x")}).json()["access_token"]
+    return _Resident(account, {"Authorization": f"Bearer {token}"})
+
+
+def _submit(api, w3, city, resident, code="childcare-benefit", form=None) -> str:
+    filer = Filer(api, RegionalCoinClient(w3, city.coin.address, city.coin.abi))
+    response = filer.submit(resident, code, form=form)
+    assert response.status_code in (200, 201, 202), response.text
+    return response.json()["id"]
+
+
+def _status(api, resident, application_id):
+    return api.get(f"/v1/applications/{application_id}", headers=resident.headers).json()["status"]
+
+
+def test_claim_then_approve_with_confirmation_pays_the_benefit(
+    page, live_server, staff, api, resident, w3, city, arrange
+):
+    application_id = _submit(api, w3, city, resident)
+    username, password = staff("kodomo1", department="child-welfare")
+    console_login(page, live_server, username, password)
+    page.goto(f"{live_server}/console/applications")
+    row = page.locator(f"tr[data-id='{application_id}']")
+    assert "受付" in row.inner_text()
+    row.locator("button.claim").click()
+    page.wait_for_url(f"**/console/applications/{application_id}?done=claimed")
+    assert "審査中" in page.inner_text("#status")
+    assert "加賀 花子" in page.inner_text("#form-data")  # the decrypted form, for the routed department
+    page.click("#approve")
+    assert "承認しますか" in page.inner_text("main h2")  # the confirmation step
+    page.click("#confirm")
+    page.wait_for_url(f"**/console/applications/{application_id}?done=approve")
+    assert "承認" in page.inner_text("#status")
+    assert _status(api, resident, application_id) == "approved"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and arrange.balance(resident.address) == 0:
+        time.sleep(0.1)
+    assert arrange.balance(resident.address) > 0  # the childcare benefit landed
+    deadline = time.monotonic() + 30  # the timeline shows anchoring once the anchorer has run
+    while time.monotonic() < deadline:
+        page.reload()
+        if "記録済" in page.inner_text("#timeline"):
+            break
+        time.sleep(0.3)
+    assert "記録済" in page.inner_text("#timeline")
+
+
+def test_return_for_correction_then_resubmission_then_approval(
+    page, live_server, staff, api, resident, w3, city
+):
+    application_id = _submit(api, w3, city, resident)
+    username, password = staff("kodomo2", department="child-welfare")
+    console_login(page, live_server, username, password)
+    page.goto(f"{live_server}/console/applications/{application_id}")
+    page.click("#claim")
+    page.fill("#return-reason", "続柄の確認書類を添付してください")
+    page.click("#return")
+    page.click("#confirm")
+    page.wait_for_url(f"**?done=return")
+    assert _status(api, resident, application_id) == "returned"
+    filer = Filer(api, RegionalCoinClient(w3, city.coin.address, city.coin.abi))
+    response = filer.resubmit(resident, application_id, "childcare-benefit", FORMS["childcare-benefit"],
+                              attachments=[("続柄.pdf", "application/pdf", b"%PDF-1.7\n%%EOF\n")])
+    assert response.status_code in (200, 202), response.text
+    page.goto(f"{live_server}/console/applications?status=resubmitted")
+    page.locator(f"tr[data-id='{application_id}'] button.claim").click()
+    page.click("#approve")
+    page.click("#confirm")
+    page.wait_for_url(f"**?done=approve")
+    assert _status(api, resident, application_id) == "approved"
+
+
+def test_a_clerk_of_another_department_cannot_open_the_application(page, live_server, staff, api, resident, w3, city):
+    application_id = _submit(api, w3, city, resident)
+    username, password = staff("doro1", department="road-maintenance")
+    console_login(page, live_server, username, password)
+    page.goto(f"{live_server}/console/applications/{application_id}")
+    assert "権限がありません" in page.inner_text("#error-message")
+    assert "加賀 花子" not in page.content()
+    page.goto(f"{live_server}/console/applications")
+    assert page.locator(f"tr[data-id='{application_id}']").count() == 0
