@@ -121,10 +121,12 @@ class KeyLock:
         self._lock_dir = lock_dir
         self._connection: Connection | None = None
         self._file_lock: FileLock | None = None
+        self._scope = ""
 
     @property
     def _pg_key(self) -> int:
-        return int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:8], "big", signed=True)
+        scoped = self._scope + self.name
+        return int.from_bytes(hashlib.sha256(scoped.encode()).digest()[:8], "big", signed=True)
 
     @property
     def held(self) -> bool:
@@ -136,8 +138,12 @@ class KeyLock:
         if self.held:
             return True
         if self.engine.dialect.name == "postgresql":
-            key = self._pg_key
             connection = self.engine.connect()
+            # Advisory locks are server-wide: scope the key to this database and schema so that
+            # separate deployments (or test runs) sharing a server never wait for each other.
+            database, schema = connection.execute(text("SELECT current_database(), current_schema()")).one()
+            self._scope = f"{database}/{schema}/"
+            key = self._pg_key
             got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
             connection.commit()
             if got:

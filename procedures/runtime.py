@@ -87,6 +87,8 @@ class Runtime:
     _stop: threading.Event = field(default_factory=threading.Event)
     relayers: list[Relayer] = field(default_factory=list)
     _coin: RegionalCoinClient | None = None
+    _registry: IdentityRegistryClient | None = None
+    _ledger: ProcedureLedgerClient | None = None
 
     @classmethod
     def create(cls, settings: Settings, engine: Engine | None = None, run_migrations: bool = True) -> Runtime:
@@ -138,6 +140,7 @@ class Runtime:
             redeploy=redeploy, params=plan_params(params, self.keys.deployer.address),
         )
         self._manifest = manifest
+        self._coin = self._registry = self._ledger = None  # addresses may have changed
         return manifest, sent
 
     def ensure_deployed(self) -> Manifest:
@@ -154,7 +157,10 @@ class Runtime:
     @property
     def registry(self) -> IdentityRegistryClient:
         """Typed client of the deployed IdentityRegistry."""
-        return IdentityRegistryClient.from_compiled(self.w3, self.manifest.address(REGISTRY), self.compiled)
+        if self._registry is None:
+            self._registry = IdentityRegistryClient.from_compiled(self.w3, self.manifest.address(REGISTRY),
+                                                                  self.compiled)
+        return self._registry
 
     @property
     def coin(self) -> RegionalCoinClient:
@@ -166,7 +172,9 @@ class Runtime:
     @property
     def ledger(self) -> ProcedureLedgerClient:
         """Typed client of the deployed ProcedureLedger."""
-        return ProcedureLedgerClient.from_compiled(self.w3, self.manifest.address(LEDGER), self.compiled)
+        if self._ledger is None:
+            self._ledger = ProcedureLedgerClient.from_compiled(self.w3, self.manifest.address(LEDGER), self.compiled)
+        return self._ledger
 
     def batchers(self) -> dict[str, Batcher]:
         """Batch builders by intent batch key: the coin's batch relay of signed authorizations."""

@@ -1,0 +1,162 @@
+"""Fees and benefits of applications, through the payments core and the relayer.
+
+* Fee: the resident's signed ERC-3009 authorization to the city treasury is accepted with the
+  submission (``transfers.accept``, purpose ``application_fee:<id>``); when it settles, the hook
+  records ``fee_paid`` (or ``fee_failed``).
+* Refund on rejection: the treasury pays the fee back gaslessly (``pay_from_custodial``, purpose
+  ``application_refund:<id>``) → ``fee_refunded``. A fee still in flight when the application is
+  rejected is refunded by the sweeper once it has settled.
+* Benefit on approval: ``coin.mint(applicant, benefit)`` sent by the benefits minter from its own
+  allowance, enqueued with the application id as the outbox reference — so however often
+  approval is retried, at most one mint exists → ``benefit_paid`` (or ``benefit_failed``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chain.contracts.authorization import Authorization
+from chain.outbox import IntentStatus, TxIntent, enqueue
+from procedures.applications import protocol
+from procedures.applications.models import Application
+from procedures.applications.records import lock_application, notify, record_event
+from procedures.errors import InvalidRequest, PermissionDenied, Unavailable
+from procedures.payments import transfers
+from procedures.payments.models import Transfer
+from procedures.runtime import FINAL_HANDLERS, Runtime
+
+log = logging.getLogger("machi.applications")
+
+FEE_PURPOSE = "application_fee"
+REFUND_PURPOSE = "application_refund"
+BENEFIT_KIND = "application_benefit"
+
+
+def charge_fee(session: Session, runtime: Runtime, application: Application, auth: Authorization | None) -> None:
+    """Accept the fee authorization for a new application (nothing when it costs nothing).
+
+    Raises:
+        InvalidRequest: a fee is due and no authorization came (``param`` ``payment``), or one came
+            for a free procedure, or it pays the wrong amount or recipient.
+        PermissionDenied: the authorization is from another wallet.
+        PaymentRefused / Unavailable: from ``transfers.accept`` (balance, nonce, pause); or the
+            treasury is not set up yet.
+    """
+    if application.fee == 0:
+        if auth is not None:
+            raise InvalidRequest("this procedure has no fee; send no payment", code="no_fee_due", param="payment")
+        return
+    if auth is None:
+        raise InvalidRequest(f"this procedure costs {application.fee} coins: sign an authorization to the treasury",
+                             code="fee_required", param="payment")
+    if auth.from_.lower() != application.applicant.lower():
+        raise PermissionDenied("the fee must be paid from the applicant's wallet", code="not_your_wallet",
+                               param="payment.from")
+    treasury = transfers.treasury_address(session)
+    if treasury is None:
+        raise Unavailable("the city treasury is not set up yet; retry shortly", code="treasury_unavailable",
+                          headers={"Retry-After": "10"})
+    transfer = transfers.accept(session, runtime, auth, kind="fee", purpose=f"{FEE_PURPOSE}:{application.id}",
+                                expected_to=treasury, expected_amount=application.fee)
+    application.fee_transfer_id = transfer.id
+    application.fee_status = "pending"
+
+
+def refund_fee(session: Session, runtime: Runtime, application: Application) -> bool:
+    """Pay a settled fee back from the treasury (the caller holds the row lock). ``True`` if queued.
+
+    Does nothing unless the fee is ``paid`` (or its refund failed before); a fee still ``pending``
+    is refunded by the sweeper once it settles.
+    """
+    if application.fee == 0 or application.fee_status not in ("paid", "refund_failed"):
+        return False
+    treasury = transfers.treasury_address(session)
+    if treasury is None:
+        return False
+    transfer = transfers.pay_from_custodial(session, runtime, treasury, application.applicant, application.fee,
+                                            kind="fee_refund", purpose=f"{REFUND_PURPOSE}:{application.id}")
+    application.refund_transfer_id = transfer.id
+    application.fee_status = "refunding"
+    return True
+
+
+def pay_benefit(session: Session, runtime: Runtime, application: Application) -> TxIntent | None:
+    """Enqueue the benefit mint for an approved application, exactly once (reference = application id)."""
+    if application.benefit == 0:
+        return None
+    call = runtime.coin.mint_call(application.applicant, application.benefit)
+    intent = enqueue(session, sender=runtime.keys.benefits_minter.address, to=call.to, data=call.data,
+                     kind=BENEFIT_KIND, reference=application.id)
+    if application.benefit_intent_id is None:
+        application.benefit_intent_id = intent.id
+        application.benefit_status = "pending"
+    return intent
+
+
+def fee_due_for_refund(session: Session) -> list[str]:
+    """Rejected applications whose settled fee has not been (successfully) refunded yet."""
+    return list(session.scalars(select(Application.id).where(
+        Application.status == "rejected", Application.fee > 0,
+        Application.fee_status.in_(("paid", "refund_failed")))))
+
+
+# --------------------------------------------------------------------------- settlement hooks
+def _on_fee_final(session: Session, transfer: Transfer) -> None:
+    application = lock_application(session, (transfer.purpose or "").split(":", 1)[-1])
+    if application is None or application.fee_transfer_id != transfer.id or application.fee_status != "pending":
+        return
+    facts = {"transfer": transfer.id, "amount": transfer.amount, "tx_hash": transfer.tx_hash}
+    if transfer.status == "confirmed":
+        application.fee_status = "paid"
+        record_event(session, application, type="fee_paid", content_hash=protocol.details_hash(facts),
+                     public_details=facts)
+        notify(session, application, "fee_paid", amount=transfer.amount)
+    else:
+        application.fee_status = "failed"
+        facts["failure"] = transfer.failure_code
+        record_event(session, application, type="fee_failed", content_hash=protocol.details_hash(facts),
+                     public_details=facts)
+        notify(session, application, "fee_failed", reason=transfer.failure_code)
+
+
+def _on_refund_final(session: Session, transfer: Transfer) -> None:
+    application = lock_application(session, (transfer.purpose or "").split(":", 1)[-1])
+    if application is None or application.refund_transfer_id != transfer.id or application.fee_status != "refunding":
+        return
+    if transfer.status == "confirmed":
+        application.fee_status = "refunded"
+        facts = {"transfer": transfer.id, "amount": transfer.amount, "tx_hash": transfer.tx_hash}
+        record_event(session, application, type="fee_refunded", content_hash=protocol.details_hash(facts),
+                     public_details=facts)
+        notify(session, application, "fee_refunded", amount=transfer.amount)
+    else:
+        # The sweeper retries; the failure itself is operational, not part of the application's story.
+        application.fee_status = "refund_failed"
+        log.warning("fee refund %s for %s failed: %s", transfer.id, application.id, transfer.failure_code)
+
+
+def _on_benefit_final(session: Session, intent: TxIntent) -> None:
+    application = lock_application(session, intent.reference or "")
+    if application is None or application.benefit_status != "pending":
+        return
+    facts = {"amount": application.benefit, "tx_hash": intent.tx_hash}
+    if intent.status == IntentStatus.CONFIRMED:
+        application.benefit_status = "paid"
+        record_event(session, application, type="benefit_paid", content_hash=protocol.details_hash(facts),
+                     public_details=facts)
+        notify(session, application, "benefit_paid", amount=application.benefit)
+    else:
+        application.benefit_status = "failed"
+        facts["failure"] = intent.error_code
+        record_event(session, application, type="benefit_failed", content_hash=protocol.details_hash(facts),
+                     public_details=facts)
+        notify(session, application, "benefit_failed")
+        log.error("benefit mint for %s failed: %s %s", application.id, intent.error_code, intent.error_message)
+
+
+transfers.TRANSFER_HOOKS[FEE_PURPOSE] = _on_fee_final
+transfers.TRANSFER_HOOKS[REFUND_PURPOSE] = _on_refund_final
+FINAL_HANDLERS[BENEFIT_KIND] = _on_benefit_final
