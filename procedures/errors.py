@@ -175,7 +175,7 @@ def register_exception_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("api_error", exc.code, str(exc)), 503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         incident = uuid.uuid4().hex[:12]
         log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
         html = _as_html(request, 500, "internal_error", f"something went wrong on our side (incident {incident})")
