@@ -147,7 +147,7 @@ class LocalNode:
         stdout = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the node
         self._log_handle = stdout if log_path else None
         self._process = subprocess.Popen(  # noqa: S603 - fixed argv from our own toolchain
-            argv, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True
+            argv, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent
         )
         try:
             chain_id = wait_for_rpc(self.url, timeout=timeout, process=self._process)
@@ -189,6 +189,19 @@ class LocalNode:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to send SIGINT (anvil's graceful stop, which dumps its
+    state) when the process that started it dies — however it dies (a signal that skips our
+    ``finally``, kill -9) — so an embedded node is never orphaned holding its port."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: fall back to stop() in the owner's finally
 
 
 def _port_in_use(host: str, port: int) -> bool:

@@ -376,7 +376,10 @@ class Relayer:
         for tx in open_txs:
             by_nonce[tx.nonce].append(tx)
         head = self.w3.eth.block_number
-        latest_nonce: int | None = None
+        # Read the account's nonce *before* any receipt: a nonce consumed by then must show one of
+        # our receipts below if it was ours. Reading it after would race a transaction mined in
+        # between and mistake our own transaction for a foreign one (and send the call twice).
+        latest_nonce = self.w3.eth.get_transaction_count(self.sender, "latest")
         worked = False
         for nonce, members in sorted(by_nonce.items()):
             receipts = {m.tx_hash: self._receipt(m.tx_hash) for m in members}
@@ -390,9 +393,11 @@ class Relayer:
             if any(m.status == TxStatus.MINED for m in members):
                 log.warning("transaction with nonce %d left the chain (reorg); re-broadcasting", nonce)
                 self._unmine(members)
-            if latest_nonce is None:
-                latest_nonce = self.w3.eth.get_transaction_count(self.sender, "latest")
             if latest_nonce > nonce:
+                # Consumed, yet none of our transactions for it has a receipt. Look once more (a
+                # reorg may be moving it) before concluding something else used the nonce.
+                if any(self._receipt(m.tx_hash) is not None or self._node_knows(m.tx_hash) for m in members):
+                    continue
                 self._drop(nonce, members)
                 worked = True
                 continue

@@ -310,3 +310,28 @@ def wait_for_intent_pending(sessions, intent_id):
         intent = session.get(TxIntent, intent_id)
         session.expunge(intent)
         return intent
+
+
+def test_a_receipt_that_appears_late_is_not_mistaken_for_a_foreign_nonce(w3, keys, counter, sessions, make_relayer):
+    """The node mines our transaction between the receipt lookup and the nonce read: never re-send."""
+    relayer = make_relayer(start=False)
+    before = counter.functions.value().call()
+    intent_id = _enqueue_increment(sessions, keys, counter, 3)
+    relayer.step()  # signed, sent and (automine) mined
+    real_receipt = relayer._receipt
+    misses: set[str] = set()
+
+    def late_receipt(tx_hash):
+        if tx_hash not in misses:  # the first lookup of each hash comes "too early"
+            misses.add(tx_hash)
+            return None
+        return real_receipt(tx_hash)
+
+    relayer._receipt = late_receipt
+    for _ in range(5):
+        relayer.step()
+    assert relayer.stats.dropped == 0
+    assert wait_for_intent(sessions, intent_id, timeout=5).status == IntentStatus.CONFIRMED
+    assert counter.functions.value().call() == before + 3
+    with sessions() as session:
+        assert [t.status for t in session.scalars(select(ChainTx))] == [TxStatus.CONFIRMED]
