@@ -45,7 +45,9 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+#: ``scope="function"``: commit when the endpoint returns, before the response is sent — a client
+#: that uses what it was just given (a token, a challenge) must find it committed.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_vault(runtime: RuntimeDep) -> Vault:

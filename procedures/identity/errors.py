@@ -21,10 +21,13 @@ __all__ = [
     "CardLocked",
     "CertificateError",
     "CertificateExpired",
+    "CertificateMismatch",
     "CertificateNotYetValid",
     "CertificateRevoked",
     "IdentityError",
+    "IdentityNotFound",
     "InvalidPinFormat",
+    "LostWalletMismatch",
     "MalformedCertificate",
     "MalformedStatement",
     "MyNumberRefused",
@@ -34,7 +37,11 @@ __all__ = [
     "SignatureError",
     "StatementError",
     "SubjectAlreadyLinked",
+    "SubjectMismatch",
+    "SubjectNotLinked",
     "UnknownRoot",
+    "WalletAlreadyLinked",
+    "WalletRetired",
     "WalletSignatureMismatch",
     "WrongKeyUsage",
     "WrongPin",
@@ -225,6 +232,75 @@ class SubjectAlreadyLinked(IdentityError):
             "this card holder is already linked to another live wallet; "
             "use wallet recovery to move the link"
         )
+
+
+class WalletAlreadyLinked(IdentityError):
+    """The wallet already has a live identity (or another live record on chain)."""
+
+    code = "wallet_already_linked"
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__("this wallet is already linked; use renew to refresh its attestation")
+
+
+class WalletRetired(IdentityError):
+    """The wallet was given up by a recovery and can never be linked again."""
+
+    code = "wallet_retired"
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__("this wallet was replaced by a recovery and cannot be linked again; create a new wallet")
+
+
+class CertificateMismatch(IdentityError):
+    """The signing and user-authentication certificates are known under different persons."""
+
+    code = "certificate_mismatch"
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__("the card's two certificates belong to different card holders")
+
+
+class SubjectNotLinked(IdentityError):
+    """Recovery for a card holder who has no live wallet."""
+
+    code = "subject_not_linked"
+    status_code = 404
+
+    def __init__(self) -> None:
+        super().__init__("this card holder has no linked wallet to recover; link the card instead")
+
+
+class LostWalletMismatch(IdentityError):
+    """Recovery named a lost wallet that is not the card holder's live wallet."""
+
+    code = "lost_wallet_mismatch"
+    status_code = 409
+
+    def __init__(self, detail: str | None = None) -> None:
+        msg = "the lost wallet is not the wallet this card holder is linked to"
+        super().__init__(f"{msg} ({detail})" if detail else msg)
+
+
+class SubjectMismatch(IdentityError):
+    """Renewal with the card of somebody other than the wallet's holder."""
+
+    code = "subject_mismatch"
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__("this card does not belong to the holder of this wallet")
+
+
+class IdentityNotFound(IdentityError):
+    code = "identity_not_found"
+    status_code = 404
+
+    def __init__(self, what: str = "this wallet has no live identity") -> None:
+        super().__init__(what)
 
 
 # --- cards --------------------------------------------------------------------------

@@ -1,0 +1,169 @@
+"""Identity service fixtures: a TEST CA the service trusts, cards for several fictional
+residents, and helpers that drive the HTTP API like a wallet would."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from chain.contracts import CityContracts, load_city
+from procedures import ratelimit
+from procedures.config import Settings
+from procedures.identity.jpki import CertKind
+from procedures.identity.statement import LinkStatement, sign_wallet
+from procedures.identity.testca import RsaKeyCache, Sex, TestCA, TestCard, TestResident
+from procedures.runtime import Runtime
+
+KAGA_RESIDENTS = [
+    TestResident("加賀 花子", date(1985, 6, 15), Sex.FEMALE, "石川県加賀市大聖寺南町ニ41番地"),
+    TestResident("山中 太郎", date(1962, 11, 30), Sex.MALE, "石川県加賀市山中温泉本町2丁目ナ1番地"),
+    TestResident("片山津 恵美", date(1999, 2, 28), Sex.FEMALE, "石川県加賀市片山津温泉乙65番地2"),
+    TestResident("橋立 健", date(1977, 8, 8), Sex.MALE, "石川県加賀市橋立町イ乙1番地"),
+]
+OTHER_CITY = TestResident("金沢 一郎", date(1970, 1, 2), Sex.MALE, "石川県金沢市広坂1丁目1番1号")
+MINOR = TestResident("加賀 こども", date(2016, 3, 3), Sex.UNSPECIFIED, "石川県加賀市大聖寺南町ニ41番地", minor=True)
+
+
+@pytest.fixture(scope="session")
+def id_keys(tmp_path_factory: pytest.TempPathFactory) -> RsaKeyCache:
+    return RsaKeyCache(tmp_path_factory.mktemp("identity-keys"))
+
+
+@pytest.fixture(scope="session")
+def id_ca(tmp_path_factory: pytest.TempPathFactory, id_keys: RsaKeyCache) -> TestCA:
+    """The TEST CA the service under test trusts (configured like production: anchors + CRLs)."""
+    return TestCA.create(tmp_path_factory.mktemp("identity-ca"), key_cache=id_keys)
+
+
+@pytest.fixture(scope="session")
+def impostor_ca(tmp_path_factory: pytest.TempPathFactory, id_keys: RsaKeyCache) -> TestCA:
+    """Same names as ``id_ca``, different keys: its cards chain to no trusted root."""
+    return TestCA.create(tmp_path_factory.mktemp("impostor-ca"), key_cache=id_keys, key_namespace="impostor")
+
+
+@pytest.fixture
+def issue(id_ca: TestCA) -> Callable[..., TestCard]:
+    """Issue a fresh card (fresh serials, so tests never share a subject)."""
+
+    def make(resident: TestResident = KAGA_RESIDENTS[0], **kwargs: Any) -> TestCard:
+        return id_ca.issue_card(resident, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def settings(settings: Settings, id_ca: TestCA) -> Settings:
+    return settings.model_copy(update={
+        "jpki_auth_anchors": [id_ca.directory / "roots" / "auth.pem"],
+        "jpki_signing_anchors": [id_ca.directory / "roots" / "signing.pem"],
+        "jpki_crl_paths": [id_ca.crl_path(CertKind.AUTH), id_ca.crl_path(CertKind.SIGNING)],
+        "jpki_linkage_path": id_ca.directory / "ca.json",
+    })
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits() -> Iterator[None]:
+    ratelimit.reset()
+    yield
+    ratelimit.reset()
+
+
+@pytest.fixture
+def contracts(runtime: Runtime) -> CityContracts:
+    return load_city(runtime.w3, runtime.manifest, runtime.compiled)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class Api:
+    """Drives ``/v1/identity`` the way the wallet CLI does."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def challenge(self, wallet: str, purpose: str = "link") -> dict[str, Any]:
+        response = self.client.post("/v1/identity/challenge", json={"wallet": wallet, "purpose": purpose})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def body(
+        self,
+        card: TestCard,
+        account: LocalAccount,
+        challenge: dict[str, Any],
+        *,
+        signing: bool = True,
+        card_statement: LinkStatement | None = None,
+        wallet_key: bytes | None = None,
+    ) -> dict[str, Any]:
+        """A request body signed by ``card`` and ``account`` over the challenge's statement.
+
+        ``card_statement`` makes the card sign something else; ``wallet_key`` makes another key
+        sign for the wallet."""
+        statement = LinkStatement.from_json(challenge["statement"])
+        message = (card_statement or statement).canonical_bytes()
+        body: dict[str, Any] = {
+            "statement": challenge["statement"],
+            "auth_certificate": b64(card.auth_cert_der),
+            "auth_signature": b64(card.sign_auth(message)),
+            "wallet_signature": "0x" + sign_wallet(statement, wallet_key or bytes(account.key)).hex(),
+        }
+        if signing and card.signing_cert is not None:
+            assert card.signing_cert_der is not None
+            body["signing_certificate"] = b64(card.signing_cert_der)
+            body["signing_signature"] = b64(card.sign_signing(message))
+        return body
+
+    def post(self, action: str, body: dict[str, Any], wait: bool = True) -> Any:
+        return self.client.post(f"/v1/identity/{action}", params={"wait": str(wait).lower()}, json=body)
+
+    def link(self, card: TestCard, account: LocalAccount, wait: bool = True, **kwargs: Any) -> Any:
+        body = self.body(card, account, self.challenge(account.address), **kwargs)
+        return self.post("link", body, wait)
+
+    def recover(self, card: TestCard, new: LocalAccount, lost: str, wait: bool = True) -> Any:
+        body = self.body(card, new, self.challenge(new.address, "recover"))
+        return self.post("recover", {**body, "lost_wallet": lost}, wait)
+
+    def renew(self, card: TestCard, account: LocalAccount, wait: bool = True, **kwargs: Any) -> Any:
+        body = self.body(card, account, self.challenge(account.address, "renew"), **kwargs)
+        return self.post("renew", body, wait)
+
+    def login(self, account: LocalAccount) -> dict[str, str]:
+        """A resident bearer token by wallet login."""
+        challenge = self.client.post("/v1/auth/wallet/challenge", json={"wallet": account.address}).json()
+        typed = challenge["typed_data"]
+        signed = account.sign_message(encode_typed_data(full_message=typed))
+        response = self.client.post("/v1/auth/wallet/token", json={
+            "wallet": account.address, "nonce": challenge["nonce"], "deadline": typed["message"]["deadline"],
+            "signature": "0x" + signed.signature.hex().removeprefix("0x"),
+        })
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def api(client: TestClient) -> Api:
+    return Api(client)
+
+
+def error_of(response: Any) -> tuple[int, str]:
+    return response.status_code, response.json()["error"]["code"]
+
+
+def new_wallet() -> LocalAccount:
+    return Account.create()
+
+
+def past(days: int) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)

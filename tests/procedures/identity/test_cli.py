@@ -1,0 +1,119 @@
+"""``machi-wallet`` end to end against a live service (uvicorn on a free port, real chain and DB):
+init → link-card → whoami → lose the wallet → recover with the balance; PC/SC through the APDU fake."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from click.testing import CliRunner
+
+from chain.contracts.base import send_call
+from chain.node import free_port
+from procedures.app import create_app
+from tests.fixtures.fake_jpki_card import FakeJpkiCard
+from tests.procedures.identity.conftest import KAGA_RESIDENTS, MINOR
+from wallet import cli, keystore
+from wallet.cards import pcsc
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def live_url(settings, runtime) -> Iterator[str]:
+    port = free_port()
+    app = create_app(settings, runtime=runtime, workers=True)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(15)
+
+
+@pytest.fixture
+def wallet_cli(live_url, tmp_path, monkeypatch) -> object:
+    monkeypatch.setattr(keystore, "SCRYPT_N", 2**12)  # same format, cheaper unlock (tests/wallet checks the default)
+    runner = CliRunner()
+    env = {"MACHI_API_URL": live_url, "MACHI_WALLET_HOME": str(tmp_path / "home"), "MACHI_WALLET_PASSWORD": PASSWORD,
+           "MACHI_CARD_PIN": None, "MACHI_CARD_SIGNING_PASSWORD": None, "COLUMNS": "200"}
+
+    def run(*args: str, input: str | None = None, ok: bool = True):
+        result = runner.invoke(cli.main, list(args), env=env, input=input)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    return run
+
+
+def test_init_link_whoami_lose_recover(wallet_cli, issue, contracts, runtime, tmp_path):
+    card = issue(KAGA_RESIDENTS[0], pin="2468", signing_password="KAGA2025")
+    soft, _ = card.write_soft_card(tmp_path / "hanako.p12")
+
+    created = wallet_cli("init")
+    old = wallet_cli("address").output.strip()
+    assert old in created.output
+    again = wallet_cli("init", ok=False)
+    assert again.exit_code == 1 and "already exists" in again.output and "Traceback" not in again.output
+
+    linked = wallet_cli("link-card", "--card", f"soft:{soft}", input="2468\nKAGA2025\n")
+    assert "resident of the city" in linked.output and "confirmed" in linked.output
+    assert "2468" not in linked.output and "KAGA2025" not in linked.output
+    who = wallet_cli("whoami")
+    assert "verified on chain" in who.output and "yes" in who.output and "resident of the city" in who.output
+
+    send_call(runtime.w3, runtime.keys.topup_minter, contracts.coin.mint_call(old, 30_000))
+    # the wallet is lost; a new one on another keystore takes over with the card
+    new_keystore = str(tmp_path / "new" / "keystore.json")
+    wallet_cli("--keystore", new_keystore, "init")
+    new = wallet_cli("--keystore", new_keystore, "address").output.strip()
+    recovered = wallet_cli("--keystore", new_keystore, "recover", "--card", f"soft:{soft}", "--lost", old,
+                           input="2468\nKAGA2025\n")
+    assert "coin.recover" in recovered.output and "confirmed" in recovered.output
+    assert contracts.coin.balance_of(new) == 30_000 and contracts.coin.balance_of(old) == 0
+    assert contracts.registry.is_verified(new) and not contracts.registry.is_verified(old)
+    assert "30,000" in wallet_cli("--keystore", new_keystore, "whoami").output
+
+
+def test_errors_are_one_line(wallet_cli, issue, tmp_path, live_url):
+    soft, _ = issue(MINOR, pin="1357").write_soft_card(tmp_path / "child.p12")
+    wallet_cli("init")
+    wrong = wallet_cli("link-card", "--card", f"soft:{soft}", input="9999\n", ok=False)
+    assert wrong.exit_code == 1 and "wrong PIN" in wrong.output and "Traceback" not in wrong.output
+    bad = wallet_cli("link-card", "--card", "floppy:a", input="1357\n", ok=False)
+    assert bad.exit_code == 2 and "soft:PATH.p12" in bad.output
+    assert wallet_cli("link-card", "--card", f"soft:{soft}", input="1357\n").exit_code == 0
+    twice = wallet_cli("link-card", "--card", f"soft:{soft}", input="1357\n", ok=False)
+    assert twice.exit_code == 1 and twice.output.strip().splitlines()[-1].startswith("Error: this wallet is already")
+    down = CliRunner().invoke(cli.main, ["--api-url", "http://127.0.0.1:9", "link-card", "--card", f"soft:{soft}"],
+                              env={"MACHI_WALLET_HOME": str(tmp_path / "home"), "MACHI_WALLET_PASSWORD": PASSWORD},
+                              input="1357\n")
+    assert down.exit_code == 1 and "cannot reach" in down.output
+    wrong_password = CliRunner().invoke(cli.main, ["whoami"], env={
+        "MACHI_API_URL": live_url, "MACHI_WALLET_HOME": str(tmp_path / "home"), "MACHI_WALLET_PASSWORD": "nope"})
+    assert wrong_password.exit_code == 1 and "wrong wallet password" in wrong_password.output
+
+
+def test_link_with_a_pcsc_reader(wallet_cli, issue, contracts, monkeypatch):
+    card = issue(KAGA_RESIDENTS[1], pin="8080", signing_password="YAMANAKA1")
+    fake = FakeJpkiCard(card)
+    monkeypatch.setattr(pcsc, "PyscardTransport", lambda reader=None: fake)
+    wallet_cli("init")
+    wrong = wallet_cli("link-card", "--card", "pcsc", input="1111\n\n", ok=False)
+    assert wrong.exit_code == 1 and "2 attempt(s) left" in wrong.output
+    linked = wallet_cli("link-card", "--card", "pcsc", input="8080\nYAMANAKA1\n")
+    assert "resident of the city" in linked.output
+    address = wallet_cli("address").output.strip()
+    assert contracts.registry.status(address).verified
+    assert any(apdu[:4] == bytes.fromhex("802A0080") for apdu, sw in fake.log if sw == 0x9000)  # card signed
+    fake.pins[pcsc.JpkiFile.AUTH_PIN].remaining = 0  # three wrong PINs elsewhere
+    locked = wallet_cli("link-card", "--card", "pcsc", "--auth-only", input="8080\n", ok=False)
+    assert locked.exit_code == 1 and "locked" in locked.output and "Traceback" not in locked.output

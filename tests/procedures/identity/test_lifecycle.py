@@ -1,0 +1,164 @@
+"""After the link: lost-wallet recovery (with the balance), renewal, and revocation by the city."""
+
+from __future__ import annotations
+
+import pytest
+
+from chain.contracts.base import send_call
+from chain.contracts.registry import AssuranceLevel, RevocationReason
+from chain.outbox import TxIntent
+from procedures.auth.service import create_staff
+from procedures.crypto import RecordErased
+from procedures.identity.models import IdentitySubject, WalletIdentity
+from tests.procedures.identity.conftest import KAGA_RESIDENTS, OTHER_CITY, error_of, new_wallet
+
+
+def _mint(runtime, contracts, wallet: str, amount: int) -> None:
+    send_call(runtime.w3, runtime.keys.topup_minter, contracts.coin.mint_call(wallet, amount))
+
+
+def test_recovery_moves_identity_and_balance(api, issue, contracts, runtime):
+    card, lost, new = issue(KAGA_RESIDENTS[0]), new_wallet(), new_wallet()
+    linked = api.link(card, lost).json()
+    _mint(runtime, contracts, lost.address, 12_345)
+    assert contracts.coin.balance_of(lost.address) == 12_345
+
+    response = api.recover(card, new, lost.address)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["wallet"] == new.address and body["recovered_from"] == lost.address
+    assert [i["kind"] for i in body["operation"]["intents"]] == ["registry.rebind", "coin.recover"]
+    assert body["operation"]["status"] == "confirmed"
+
+    assert contracts.coin.balance_of(new.address) == 12_345
+    assert contracts.coin.balance_of(lost.address) == 0
+    old_record, new_record = contracts.registry.record_of(lost.address), contracts.registry.record_of(new.address)
+    assert old_record.revocation_reason == RevocationReason.REBOUND and not contracts.registry.is_verified(lost.address)
+    assert new_record.subject_key == old_record.subject_key and new_record.level == AssuranceLevel.RESIDENT_OF_CITY
+    assert contracts.registry.is_verified(new.address)
+
+    with runtime.sessions() as session:
+        old_row = session.get(WalletIdentity, linked["id"])
+        assert (old_row.status, old_row.rebound_to) == ("rebound", new.address)
+        assert session.query(IdentitySubject).count() == 1
+    # the lost wallet is retired: it can never be linked again, and the old statement cannot be replayed
+    assert error_of(api.link(issue(OTHER_CITY), lost)) == (409, "wallet_retired")
+
+
+def test_recovery_refusals(api, issue):
+    card, lost, new = issue(KAGA_RESIDENTS[1]), new_wallet(), new_wallet()
+    assert error_of(api.recover(card, new, lost.address)) == (404, "subject_not_linked")
+    assert api.link(card, lost).status_code == 200
+    assert error_of(api.recover(card, new, new_wallet().address)) == (409, "lost_wallet_mismatch")
+    assert error_of(api.recover(issue(KAGA_RESIDENTS[2]), new, lost.address)) == (404, "subject_not_linked")
+    assert error_of(api.recover(card, lost, lost.address)) == (409, "lost_wallet_mismatch")
+
+
+def test_renew_with_a_renewed_card_keeps_the_subject(api, issue, id_ca, contracts, runtime):
+    card, wallet = issue(OTHER_CITY), new_wallet()
+    first = api.link(card, wallet).json()
+    before = contracts.registry.record_of(wallet.address)
+    with runtime.sessions() as session:
+        row = session.get(WalletIdentity, first["id"])
+        old_key, old_blob = row.evidence_key_id, row.evidence
+    renewed = id_ca.renew(card)  # new serials, old certificates revoked, J-LIS linkage old → new
+    assert error_of(api.link(card, new_wallet())) == (403, "certificate_revoked")
+    assert error_of(api.link(renewed, new_wallet())) == (409, "subject_already_linked")  # same person
+
+    response = api.renew(renewed, wallet)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == first["id"] and body["operation"]["intents"][0]["kind"] == "registry.renew"
+    after = contracts.registry.record_of(wallet.address)
+    assert after.subject_key == before.subject_key
+    assert after.evidence != before.evidence and "0x" + after.evidence.hex() == body["evidence_commitment"]
+    assert after.expires_at >= before.expires_at and contracts.registry.is_verified(wallet.address)
+
+    service = api.client.app.state.identity_service
+    with runtime.sessions() as session:
+        # the previous evidence bundle was crypto-erased; the new one opens
+        with pytest.raises(RecordErased):
+            runtime.vault.open(session, old_key, old_blob, aad=f"identity-evidence|{first['id']}".encode())
+        assert service.open_evidence(session, first["id"])["verification"]["level"] == 1
+
+
+def test_renew_refusals(api, issue):
+    card, wallet = issue(KAGA_RESIDENTS[3]), new_wallet()
+    assert error_of(api.renew(card, wallet)) == (404, "identity_not_found")
+    assert api.link(card, wallet).status_code == 200
+    assert error_of(api.renew(issue(KAGA_RESIDENTS[0]), wallet)) == (403, "subject_mismatch")
+
+
+def test_admin_revokes_clerk_and_resident_cannot(api, issue, contracts, runtime):
+    card, wallet = issue(KAGA_RESIDENTS[0]), new_wallet()
+    assert api.link(card, wallet).status_code == 200
+    with runtime.sessions() as session, session.begin():
+        create_staff(session, runtime.vault, username="admin1", password="admin password 1", role="admin")
+        create_staff(session, runtime.vault, username="clerk1", password="clerk password 1", role="clerk",
+                     department="shimin")
+
+    def staff(username: str, password: str) -> dict[str, str]:
+        token = api.client.post("/v1/auth/staff/token", json={"username": username, "password": password}).json()
+        return {"Authorization": f"Bearer {token['access_token']}"}
+
+    body = {"wallet": wallet.address, "reason": "moved_out"}
+    for headers in (staff("clerk1", "clerk password 1"), api.login(wallet)):
+        assert error_of(api.client.post("/v1/identity/admin/revoke", json=body, headers=headers)) == (
+            403, "role_required")
+    assert api.client.post("/v1/identity/admin/revoke", json=body).status_code == 401
+    admin = staff("admin1", "admin password 1")
+    bad = api.client.post("/v1/identity/admin/revoke", json={**body, "reason": "rebound"}, headers=admin)
+    assert error_of(bad) == (422, "invalid_parameter")
+
+    response = api.client.post("/v1/identity/admin/revoke", params={"wait": "true"}, json=body, headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "revoked" and response.json()["revocation_reason"] == "moved_out"
+    record = contracts.registry.record_of(wallet.address)
+    assert record.revocation_reason == RevocationReason.MOVED_OUT and not contracts.registry.is_verified(wallet.address)
+    again = api.client.post("/v1/identity/admin/revoke", json=body, headers=admin)
+    assert error_of(again) == (404, "identity_not_found")
+    # the subject is free again: moving back in, the same person links a new wallet
+    assert api.link(card, new_wallet()).status_code == 200
+
+
+def test_attestation_refused_on_chain_frees_the_subject(api, issue, contracts, runtime):
+    registry, deployer = contracts.registry, runtime.keys.deployer
+    card, wallet = issue(KAGA_RESIDENTS[1]), new_wallet()
+    send_call(runtime.w3, deployer, registry.revoke_role_call("REGISTRAR_ROLE", runtime.keys.relayer.address))
+    response = api.link(card, wallet)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "failed" and body["operation"]["status"] == "failed"
+    assert body["operation"]["intents"][0]["error_code"] == "AccessControlUnauthorizedAccount"
+    assert not registry.record_of(wallet.address).exists
+
+    send_call(runtime.w3, deployer, registry.grant_role_call("REGISTRAR_ROLE", runtime.keys.relayer.address))
+    assert api.link(card, wallet).status_code == 200  # same person, same wallet: linked this time
+    assert registry.is_verified(wallet.address)
+
+
+def test_malformed_addresses_are_4xx(api, issue, runtime):
+    card, wallet = issue(KAGA_RESIDENTS[2]), new_wallet()
+    assert api.link(card, wallet).status_code == 200
+    assert error_of(api.recover(card, new_wallet(), "0xnot-an-address")) == (422, "invalid_parameter")
+    with runtime.sessions() as session, session.begin():
+        create_staff(session, runtime.vault, username="admin2", password="admin password 2", role="admin")
+    token = api.client.post("/v1/auth/staff/token", json={"username": "admin2", "password": "admin password 2"})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    bad = api.client.post("/v1/identity/admin/revoke", json={"wallet": "nope", "reason": "requested"}, headers=headers)
+    assert error_of(bad) == (422, "invalid_parameter")
+    assert error_of(api.client.get("/v1/identity/links/nope")) == (404, "identity_not_found")
+
+
+def test_a_refused_repeat_of_an_attestation_that_took_effect_is_no_failure(api, issue, runtime):
+    """Relaying is at least once: when a repeated attest is refused because the first one took effect,
+    the identity stays linked and the subject stays bound (as on chain)."""
+    card, wallet = issue(KAGA_RESIDENTS[3]), new_wallet()
+    body = api.link(card, wallet).json()
+    with runtime.sessions() as session, session.begin():
+        intent = session.get(TxIntent, body["operation"]["intents"][0]["id"])
+        intent.status, intent.error_code = "failed", "IdentityRegistryWalletAlreadyAttested"
+    polled = api.client.get(f"/v1/identity/links/{body['id']}").json()
+    assert polled["status"] == "linked" and polled["operation"]["status"] == "confirmed"
+    assert polled["operation"]["intents"][0]["status"] == "failed"  # the outbox's own record is shown as is
+    assert error_of(api.link(card, new_wallet())) == (409, "subject_already_linked")

@@ -1,0 +1,93 @@
+"""Trust wiring: the development TEST CA, the J-LIS renewal linkage file, production refusing to run
+without anchors, and ``machi test-ca`` making cards the service accepts."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from procedures.config import Settings, get_settings
+from procedures.errors import Unavailable
+from procedures.identity.jpki import AssuranceLevel, CertRef
+from procedures.identity.statement import LinkStatement, new_nonce
+from procedures.identity.testca import TestCA
+from procedures.identity.trust import JlisLinkageFile, build_trust
+from tests.procedures.identity.conftest import KAGA_RESIDENTS
+from wallet.cards.soft import SoftCard
+
+REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+def _message() -> bytes:
+    return LinkStatement.create(purpose="link", wallet=REGISTRY, chain_id=31337, registry=REGISTRY,
+                                nonce=new_nonce(), issued_at=datetime.now(UTC)).canonical_bytes()
+
+
+def test_development_creates_and_trusts_a_test_ca(tmp_path):
+    trust = build_trust(Settings(environment="development", var_dir=tmp_path))
+    assert trust.test_ca == tmp_path / "jpki-test-ca"
+    ca = TestCA.load(trust.test_ca)
+    assert "TEST" in ca.auth_root.subject.rfc4514_string()
+    card = ca.issue_card(KAGA_RESIDENTS[0])
+    message = _message()
+    verified = trust.verifier.verify_card(card.auth_cert_der, card.signing_cert_der, message=message,
+                                          auth_signature=card.sign_auth(message),
+                                          signing_signature=card.sign_signing(message))
+    assert verified.level is AssuranceLevel.RESIDENT_OF_CITY
+    # the renewal linkage follows the CA's records as they are written
+    renewed = ca.renew(card)
+    assert trust.renewals.predecessor(renewed.auth_ref) == card.auth_ref
+    assert build_trust(Settings(environment="development", var_dir=tmp_path)).test_ca == trust.test_ca  # reused
+
+
+def test_production_refuses_without_anchors(tmp_path):
+    settings = Settings(environment="test", var_dir=tmp_path).model_copy(update={"environment": "production"})
+    with pytest.raises(Unavailable) as excinfo:
+        build_trust(settings)
+    assert excinfo.value.status == 503 and excinfo.value.code == "identity_not_configured"
+    assert not (tmp_path / "jpki-test-ca").exists()
+
+
+def test_linkage_file(tmp_path, id_ca):
+    path = tmp_path / "linkage.json"
+    linkage = JlisLinkageFile(path, id_ca.trust_anchors())
+    issuer = id_ca.auth_root.subject.public_bytes()
+    old, new = CertRef(issuer, 0x1111), CertRef(issuer, 0x2222)
+    assert linkage.predecessor(new) is None  # no file yet: empty
+    path.write_text(json.dumps({"linkage": [{"kind": "auth", "old": "1111", "new": "2222"}]}))
+    assert linkage.predecessor(new) == old and linkage.successor(old) == new
+    path.write_text("not json")
+    os.utime(path, ns=(1, 1))
+    assert linkage.predecessor(new) is None  # unreadable: empty, never wrong
+
+
+def test_machi_test_ca_issue(tmp_path, monkeypatch):
+    from procedures.cli import main as machi
+
+    monkeypatch.setenv("MACHI_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("MACHI_ENVIRONMENT", "development")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(machi, ["test-ca", "issue", "加賀 花子", "--birth-date", "1985-06-15", "--sex",
+                                            "female", "--address", "石川県加賀市大聖寺南町ニ41番地", "--pin", "2580",
+                                            "--out", str(tmp_path / "hanako.p12")])
+        assert result.exit_code == 0, result.output
+        assert "machi-wallet link-card --card soft:" in result.output
+        trust = build_trust(get_settings())
+        card = SoftCard(tmp_path / "hanako.p12", "2580")
+        message = _message()
+        verified = trust.verifier.verify_card(card.auth_certificate(), card.signing_certificate("TESTPASS1"),
+                                              message=message, auth_signature=card.sign_auth(message, "2580"),
+                                              signing_signature=card.sign_with_signing_key(message, "TESTPASS1"))
+        assert verified.in_city
+        revoked = CliRunner().invoke(machi, ["test-ca", "revoke", "card0001"])
+        assert revoked.exit_code == 0, revoked.output
+        with pytest.raises(Exception, match="revoked"):
+            trust.verifier.verify_card(card.auth_certificate(), message=message,
+                                       auth_signature=card.sign_auth(message, "2580"))
+    finally:
+        get_settings.cache_clear()

@@ -1,0 +1,1 @@
+"""``machi-wallet`` commands, one module per area; each exposes ``COMMANDS`` (see ``wallet.cli``)."""

@@ -1,0 +1,29 @@
+"""Wallet key commands: ``init`` and ``address``."""
+
+from __future__ import annotations
+
+import click
+
+from wallet.context import WalletContext, pass_wallet
+from wallet.keystore import create_keystore, keystore_address
+
+__all__ = ["COMMANDS"]
+
+
+@click.command()
+@pass_wallet
+def init(wallet: WalletContext) -> None:
+    """Create a wallet: a new key in an encrypted keystore (never overwrites one)."""
+    address = create_keystore(wallet.keystore, wallet.password(confirm=True))
+    wallet.console.print(f"created wallet [bold]{address}[/]")
+    wallet.console.print(f"keystore: {wallet.keystore} (keep a backup and the password; the card can recover it)")
+
+
+@click.command()
+@pass_wallet
+def address(wallet: WalletContext) -> None:
+    """Print the wallet address."""
+    click.echo(keystore_address(wallet.keystore))
+
+
+COMMANDS = [init, address]
