@@ -9,13 +9,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
+from fastapi.staticfiles import StaticFiles
+
 from procedures.api import health
+from procedures.applications import routes as application_routes
+from procedures.console import applications as console_applications
+from procedures.console import routes as console_routes
+from procedures.console.pages import HERE as CONSOLE_DIR
 from procedures.auth import routes as auth_routes
-from procedures.payments import wallet_routes
 from procedures.config import Settings, get_settings
 from procedures.errors import register_exception_handlers
+from procedures.identity import routes as identity_routes
 from procedures.metrics import Metrics
+from procedures.payments import routes as payment_routes
+from procedures.payments import wallet_routes
 from procedures.runtime import Runtime
+
+CONSOLE_STATIC = CONSOLE_DIR / "static"
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None, workers: bool | None = None) -> FastAPI:
@@ -67,5 +77,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
 
     app.include_router(health.router)
     app.include_router(auth_routes.router)
+    identity_routes.install(app)
     app.include_router(wallet_routes.router)
+    app.include_router(payment_routes.router)
+    app.include_router(application_routes.router)
+    app.include_router(console_routes.router)
+    app.include_router(console_applications.router)
+    app.mount("/console/static", StaticFiles(directory=str(CONSOLE_STATIC)), name="console-static")
     return app

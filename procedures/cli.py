@@ -5,6 +5,7 @@
     machi serve                API + background workers (starts the embedded node if needed)
     machi worker relayer       the relayer workers alone
     machi status               node, contracts, database and outbox at a glance
+    machi reconcile            database ledger vs. chain balances and supply (exit 1 on differences)
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from chain.errors import DeploymentError, MachiError
 from chain.node import LocalNode, NodeConfig, wait_for_rpc
 from chain.outbox import TxIntent
 from procedures.config import Settings, get_settings
+from procedures.identity.cli import test_ca as identity_test_ca
 from procedures.logs import configure_logging
+from procedures.payments.cli import reconcile as payments_reconcile
 from procedures.runtime import Runtime
 
 console = Console(stderr=True)
@@ -164,6 +167,8 @@ def worker() -> None:
 @worker.command("relayer")
 def worker_relayer() -> None:
     """Run the relayer senders (one per key; waits if another process holds a key's lock)."""
+    import procedures.app  # noqa: F401 - registers every domain's workers, hooks and final-state handlers
+
     settings = _settings()
     configure_logging(settings.log_level)
     try:
@@ -244,6 +249,9 @@ def status() -> None:
     out.print(table)
     sys.exit(0 if ok else 1)
 
+
+main.add_command(identity_test_ca)
+main.add_command(payments_reconcile)
 
 if __name__ == "__main__":
     main()

@@ -10,8 +10,12 @@ from sqlalchemy import Engine, inspect
 
 # Import every model module so Base.metadata knows all tables (Alembic autogenerate, tests).
 import chain.outbox  # noqa: F401
+import procedures.applications.models  # noqa: F401
 import procedures.auth.models  # noqa: F401
+import procedures.console.sessions  # noqa: F401
 import procedures.crypto  # noqa: F401
+import procedures.identity.models  # noqa: F401
+import procedures.payments.merchant_models  # noqa: F401
 import procedures.payments.models  # noqa: F401
 from chain.storage import Base, make_engine, make_session_factory
 

@@ -8,7 +8,6 @@ import pytest
 from eth_account import Account
 
 from chain.contracts.authorization import random_nonce
-from chain.contracts.base import send_call
 from chain.contracts.coin import RegionalCoinClient
 
 

@@ -1,0 +1,39 @@
+"""Request dependencies of the merchant API: the calling merchant, checked for a scope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends
+
+from procedures.auth.service import Principal
+from procedures.deps import CurrentPrincipal
+from procedures.errors import PermissionDenied
+
+
+def merchant_scope(*scopes: str) -> Callable[[Principal], Principal]:
+    """A dependency admitting merchant API keys that hold at least one of ``scopes``."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.type != "merchant":
+            raise PermissionDenied("this endpoint takes a merchant API key (Authorization: Bearer mk_…)",
+                                   code="merchant_key_required")
+        if not principal.scopes.intersection(scopes):
+            raise PermissionDenied(f"this API key lacks the scope {' or '.join(scopes)}", code="missing_scope")
+        return principal
+
+    return check
+
+
+AnyMerchant = Annotated[Principal, Depends(merchant_scope(
+    "payments:read", "payments:write", "refunds:write", "payouts:read", "payouts:write", "webhooks:write",
+    "keys:write"))]
+PaymentsRead = Annotated[Principal, Depends(merchant_scope("payments:read"))]
+PaymentsWrite = Annotated[Principal, Depends(merchant_scope("payments:write"))]
+RefundsWrite = Annotated[Principal, Depends(merchant_scope("refunds:write"))]
+PayoutsRead = Annotated[Principal, Depends(merchant_scope("payouts:read"))]
+PayoutsWrite = Annotated[Principal, Depends(merchant_scope("payouts:write"))]
+WebhooksWrite = Annotated[Principal, Depends(merchant_scope("webhooks:write"))]
+KeysWrite = Annotated[Principal, Depends(merchant_scope("keys:write"))]
+StatementsRead = Annotated[Principal, Depends(merchant_scope("payments:read", "payouts:read"))]

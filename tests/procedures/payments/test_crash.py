@@ -1,0 +1,173 @@
+"""kill -9 the service while payments are in flight, restart it: every accepted payment is confirmed
+exactly once (a real uvicorn process on the test chain and database)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from sqlalchemy import select
+
+from chain.contracts.coin import AUTHORIZATION_RELAYED_TOPIC
+from chain.deploy import manifest_path, save_manifest
+from chain.node import free_port, rpc_call
+from chain.outbox import ChainTx, TxStatus
+from chain.toolchain import PROJECT_ROOT
+from procedures.auth.service import create_staff
+from procedures.config import DEV_SECRET
+from procedures.crypto import Vault
+from procedures.payments.merchant_models import PaymentRequest
+from procedures.payments.models import Transfer
+from tests.procedures.payments.conftest import BANK, auth_json, sign, wait_until
+
+
+class Service:
+    """``uvicorn procedures.app:create_app --factory`` in its own process."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "procedures.app:create_app", "--factory", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--log-level", "warning"],
+                cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the service did not become healthy"
+            time.sleep(0.1)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()  # SIGKILL: no shutdown hook, no flush, like a power cut
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def service(anvil, city, database_url, engine, sessions, tmp_path, w3) -> Iterator[Service]:
+    url, schema = database_url
+    var = tmp_path / "var"
+    save_manifest(city.manifest, manifest_path(var / "deployments", w3.eth.chain_id))
+    env = {**os.environ, "MACHI_ENVIRONMENT": "test", "MACHI_RPC_URL": anvil.url, "DATABASE_URL": url,
+           "MACHI_VAR_DIR": str(var), "MACHI_LOG_LEVEL": "WARNING", "MACHI_RELAYER_POLL_INTERVAL": "0.01",
+           "MACHI_BATCH_MAX_WAIT": "0.05", "MACHI_BATCH_MAX_SIZE": "8"}
+    if schema:
+        env["MACHI_DATABASE_SCHEMA"] = schema
+    svc = Service(env, tmp_path / "service.log")
+    svc.start()
+    yield svc
+    svc.stop()
+
+
+def _login(base: str, account) -> dict[str, str]:
+    challenge = httpx.post(f"{base}/v1/auth/wallet/challenge", json={"wallet": account.address}).json()
+    signed = account.sign_message(encode_typed_data(full_message=challenge["typed_data"]))
+    token = httpx.post(f"{base}/v1/auth/wallet/token", json={
+        "wallet": account.address, "nonce": challenge["nonce"],
+        "deadline": challenge["typed_data"]["message"]["deadline"],
+        "signature": "0x" + signed.signature.hex().removeprefix("0x")}).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_kill_dash_nine_mid_batch_then_restart_confirms_every_accepted_payment_once(
+    service, anvil, arrange, sessions, coin, w3
+):
+    with sessions() as session, session.begin():
+        create_staff(session, Vault(DEV_SECRET), username="ops", password="ops password 123", role="admin")
+    operator = {"Authorization": "Bearer " + httpx.post(f"{service.base}/v1/auth/staff/token", json={
+        "username": "ops", "password": "ops password 123"}).json()["access_token"]}
+    onboarded = httpx.post(f"{service.base}/v1/admin/merchants", headers=operator,
+                           json={"business_name": "山代温泉 まんじゅう", "bank_account": BANK}).json()
+    merchant = {"Authorization": f"Bearer {onboarded['api_key']['secret']}"}
+    wait_until(lambda: httpx.get(f"{service.base}/v1/merchant", headers=merchant).json()["status"] == "active",
+               what="merchant")
+
+    payers = [Account.create() for _ in range(16)]
+    for payer in payers:
+        arrange.attest(payer.address)
+        arrange.mint(payer.address, 1_000)
+    headers = [_login(service.base, p) for p in payers]
+    requests = [httpx.post(f"{service.base}/v1/payment_requests", headers=merchant,
+                           json={"amount": 100 + i}).json() for i in range(len(payers))]
+
+    def pay(i: int) -> str:
+        auth = sign(coin, payers[i], onboarded["wallet"], requests[i]["amount"])
+        response = httpx.post(f"{service.base}/v1/pay/requests/{requests[i]['id']}", headers=headers[i],
+                              json={"authorization": auth_json(auth)}, timeout=30)
+        assert response.status_code == 202, response.text
+        return response.json()["transfer"]["id"]
+
+    rpc_call(anvil.url, "evm_setAutomine", [False])  # transactions wait in the mempool: payments in flight
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            accepted = list(pool.map(pay, range(8)))
+
+        def sent() -> bool:
+            with sessions() as session:
+                return bool(session.scalar(select(ChainTx.id).where(ChainTx.status == TxStatus.SENT)))
+
+        wait_until(sent, what="a batch in the mempool")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            accepted += list(pool.map(pay, range(8, 16)))
+        service.kill9()
+        with sessions() as session:
+            statuses = Counter(session.scalars(select(Transfer.status)))
+        assert statuses == {"accepted": 16}  # nothing was confirmed before the crash
+        rpc_call(anvil.url, "evm_mine")  # what was sent gets mined while the service is down
+    finally:
+        rpc_call(anvil.url, "evm_setAutomine", [True])
+
+    service.start()
+
+    def all_final() -> bool:
+        with sessions() as session:
+            return all(t.status != "accepted" for t in session.scalars(select(Transfer)))
+
+    wait_until(all_final, timeout=30, what="every transfer final after the restart")
+    with sessions() as session:
+        transfers = {t.id: t for t in session.scalars(select(Transfer))}
+        requests_now = {pr.id: pr for pr in session.scalars(select(PaymentRequest))}
+        txs = list(session.scalars(select(ChainTx).where(ChainTx.status == TxStatus.CONFIRMED)))
+    assert sorted(transfers) == sorted(accepted)
+    assert {t.status for t in transfers.values()} == {"confirmed"}
+    assert {pr.status for pr in requests_now.values()} == {"paid"}
+    nonces = Counter((tx.sender, tx.nonce) for tx in txs)
+    assert max(nonces.values()) == 1  # one transaction per nonce: nothing was sent twice
+
+    # On chain: each accepted payment relayed exactly once, balances exact.
+    relayed = Counter()
+    for log in w3.eth.get_logs({"address": coin.address, "fromBlock": 0, "toBlock": "latest",
+                                "topics": [AUTHORIZATION_RELAYED_TOPIC]}):
+        relayed["0x" + bytes(log["topics"][1]).hex()] += 1
+    for transfer in transfers.values():
+        assert relayed[transfer.ref] == 1, transfer.id
+    assert coin.balance_of(onboarded["wallet"]) == sum(100 + i for i in range(16))
+    assert [coin.balance_of(p.address) for p in payers] == [1_000 - (100 + i) for i in range(16)]
