@@ -7,17 +7,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response
-
 from fastapi.staticfiles import StaticFiles
 
 from procedures.api import health
 from procedures.applications import routes as application_routes
+from procedures.auth import routes as auth_routes
+from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
 from procedures.console import routes as console_routes
 from procedures.console.pages import HERE as CONSOLE_DIR
-from procedures.auth import routes as auth_routes
-from procedures.config import Settings, get_settings
 from procedures.errors import register_exception_handlers
 from procedures.identity import routes as identity_routes
 from procedures.metrics import Metrics
@@ -28,7 +28,9 @@ from procedures.runtime import Runtime
 CONSOLE_STATIC = CONSOLE_DIR / "static"
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None, workers: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, workers: bool | None = None
+) -> FastAPI:
     """Build the app.
 
     Args:
@@ -42,6 +44,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in anyio's thread pool (40 threads by default). On SQLite a request
+        # waiting for the write lock holds its thread; with more waiters than threads the holder
+        # could not get a thread back to commit. More threads than the pool of DB connections
+        # keeps the holder runnable; past that, SQLite's busy timeout answers 503 (see errors).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         try:
             runtime.run_startup_hooks()
         except Exception:  # noqa: BLE001 - the API still serves reads; /healthz shows what is wrong

@@ -1,11 +1,11 @@
 """``machi`` — the city operator's command line.
 
-    machi node                 run the embedded chain (anvil) in the foreground
-    machi deploy [--redeploy]  compile and deploy the city's contracts (idempotent)
-    machi serve                API + background workers (starts the embedded node if needed)
-    machi worker relayer       the relayer workers alone
-    machi status               node, contracts, database and outbox at a glance
-    machi reconcile            database ledger vs. chain balances and supply (exit 1 on differences)
+machi node                 run the embedded chain (anvil) in the foreground
+machi deploy [--redeploy]  compile and deploy the city's contracts (idempotent)
+machi serve                API + background workers (starts the embedded node if needed)
+machi worker relayer       the relayer workers alone
+machi status               node, contracts, database and outbox at a glance
+machi reconcile            database ledger vs. chain balances and supply (exit 1 on differences)
 """
 
 from __future__ import annotations
@@ -84,7 +84,9 @@ def node() -> None:
     except MachiError as exc:
         _fail(str(exc))
         return
-    console.print(f"[green]chain[/] {local.url} (chain id {settings.chain_id}); state in {local.state_file}; Ctrl-C stops")
+    console.print(
+        f"[green]chain[/] {local.url} (chain id {settings.chain_id}); state in {local.state_file}; Ctrl-C stops"
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -209,10 +211,19 @@ def create_clerk(username: str, role: str, department: str | None, display_name:
     runtime = Runtime.create(settings)
     try:
         with runtime.sessions() as session, session.begin():
-            account = create_staff(session, runtime.vault, username=username, password=password, role=role,
-                                   department=department, display_name=display_name)
-            out.print(f"created {account.role} [bold]{account.username}[/] (id {account.id}"
-                      f"{', ' + account.department if account.department else ''}; signing key {account.signing_address})")
+            account = create_staff(
+                session,
+                runtime.vault,
+                username=username,
+                password=password,
+                role=role,
+                department=department,
+                display_name=display_name,
+            )
+            out.print(
+                f"created {account.role} [bold]{account.username}[/] (id {account.id}"
+                f"{', ' + account.department if account.department else ''}; signing key {account.signing_address})"
+            )
     except ServiceError as exc:
         _fail(exc.message)
 

@@ -42,7 +42,8 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; PostgreSQL in production. Default: SQLite file var/machi.db",
     )
     database_schema: str | None = Field(
-        None, pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
         description="PostgreSQL schema for every table (search_path), e.g. one per city on a shared server",
     )
     rpc_url: str | None = Field(
@@ -52,7 +53,9 @@ class Settings(BaseSettings):
     chain_id: int = Field(31337, description="chain id of the embedded anvil")
     block_time: float | None = Field(None, description="seconds per block for the embedded anvil; unset = automine")
     confirmations: int = Field(1, ge=1, description="blocks on top of (and including) a receipt before it counts")
-    deployer_key: SecretStr = Field(SecretStr(DEV_DEPLOYER_KEY), description="key that deploys and administers contracts")
+    deployer_key: SecretStr = Field(
+        SecretStr(DEV_DEPLOYER_KEY), description="key that deploys and administers contracts"
+    )
     relayer_key: SecretStr = Field(SecretStr(DEV_RELAYER_KEY), description="key the relayer sends transactions with")
     topup_minter_key: SecretStr = Field(SecretStr(DEV_TOPUP_MINTER_KEY), description="minter key for top-ups")
     benefits_minter_key: SecretStr = Field(
@@ -74,6 +77,7 @@ class Settings(BaseSettings):
     batch_max_wait: float = Field(0.2, ge=0, description="seconds a call may wait for others to batch with")
     host: str = Field("127.0.0.1", description="address the API listens on")
     port: int = Field(8000, description="port the API listens on")
+    api_threads: int = Field(128, ge=8, le=1024, description="worker threads for request handlers")
     log_level: str = Field("INFO", description="root log level")
     run_workers: bool = Field(True, description="run the relayer and other workers inside `machi serve`")
     jpki_auth_anchors: list[Path] = Field(
@@ -103,12 +107,18 @@ class Settings(BaseSettings):
         900, ge=60, le=30 * 86400, description="default seconds before an unpaid payment request expires"
     )
     payment_expiry_interval: float = Field(1.0, gt=0, description="seconds between sweeps for expired payment requests")
-    payout_fee_bps: int = Field(150, ge=0, le=10_000, description="fee on merchant payouts in basis points (150 = 1.5%)")
-    topup_bonus_bps: int = Field(1000, ge=0, le=10_000, description="top-up campaign bonus in basis points (1000 = 10%)")
+    payout_fee_bps: int = Field(
+        150, ge=0, le=10_000, description="fee on merchant payouts in basis points (150 = 1.5%)"
+    )
+    topup_bonus_bps: int = Field(
+        1000, ge=0, le=10_000, description="top-up campaign bonus in basis points (1000 = 10%)"
+    )
     topup_bonus_budget: int = Field(
         50_000_000, ge=0, description="coins the top-up campaign may give as bonus in total (0 = no campaign)"
     )
-    topup_bonus_ends_at: datetime | None = Field(None, description="end of the top-up campaign (ISO 8601); unset = open")
+    topup_bonus_ends_at: datetime | None = Field(
+        None, description="end of the top-up campaign (ISO 8601); unset = open"
+    )
     webhook_retry_schedule: list[float] = Field(
         [10.0, 60.0, 600.0],
         description="seconds before each webhook retry; the last value repeats until webhook_retry_horizon (JSON list)",
@@ -187,7 +197,7 @@ def normalise_database_url(url: str) -> str:
     """Use the psycopg 3 driver for plain ``postgres://``/``postgresql://`` URLs."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

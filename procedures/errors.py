@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chain.errors import ChainError, ContractLogicError, MachiError, NodeError
@@ -173,6 +175,16 @@ def register_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(ChainError)
     async def _chain(_: Request, exc: ChainError) -> JSONResponse:
         return JSONResponse(error_body("api_error", exc.code, str(exc)), 503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        html = _as_html(request, 503, "database_unavailable", "the database is busy; retry shortly")
+        if html is not None:
+            return html
+        return JSONResponse(error_body("api_error", "database_unavailable", "the database is busy or unreachable; "
+                                       "retry shortly"), 503, headers={"Retry-After": "2"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -14,7 +14,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-_SECRET_KEYS = re.compile(r"(key|secret|token|password|passwd|pin|signature|authorization|cookie|name|address_line|birth|sex)", re.I)
+_SECRET_KEYS = re.compile(
+    r"(key|secret|token|password|passwd|pin|signature|authorization|cookie|name|address_line|birth|sex)", re.I
+)
 _PRIVATE_KEY = re.compile(r"0x[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 

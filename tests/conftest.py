@@ -139,7 +139,11 @@ def city(w3: Web3, compiled: CompileResult, keys: Keys, tmp_path_factory: pytest
         benefits_allowance=10**10,
     )
     manifest, _ = deploy(
-        w3, keys.deployer, compiled, city_plan(), tmp_path_factory.mktemp("deployments"),
+        w3,
+        keys.deployer,
+        compiled,
+        city_plan(),
+        tmp_path_factory.mktemp("deployments"),
         params=plan_params(params, keys.deployer.address),
     )
 
@@ -204,7 +208,9 @@ def counter(w3: Web3, compiled: CompileResult, keys: Keys) -> Contract:
 
     artifact = compiled["Counter"]
     factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    receipt = send_transaction(w3, keys.deployer, factory.constructor().build_transaction({"from": keys.deployer.address}))
+    receipt = send_transaction(
+        w3, keys.deployer, factory.constructor().build_transaction({"from": keys.deployer.address})
+    )
     return w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
 
 

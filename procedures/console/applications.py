@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from procedures.applications import service
-from procedures.applications.models import Application, AnchorBatch, Status
+from procedures.applications.models import AnchorBatch, Application, Status
 from procedures.auth.service import Principal
 from procedures.console.pages import ConsoleUser, FormDep, UserDep, lang_of, render
 from procedures.deps import RuntimeDep, SessionDep

@@ -53,17 +53,30 @@ _SKIP_CODES: dict[SkipReason, tuple[type[InvalidRequest] | type[Conflict], str, 
     SkipReason.EXPIRED: (InvalidRequest, "authorization_expired", "the authorization has expired"),
     SkipReason.INVALID_SIGNATURE: (InvalidRequest, "invalid_signature", "the signature is not the payer's"),
     SkipReason.NONCE_USED: (PaymentRefused, "nonce_used", "this authorization (nonce) was already used"),
-    SkipReason.NONCE_AHEAD: (PaymentRefused, "nonce_ahead", "an earlier nonce of this key is unused; use a fresh nonce"),
-    SkipReason.SENDER_NOT_VERIFIED: (PaymentRefused, "sender_not_verified",
-                                     "the paying wallet is not verified (link your My Number card)"),
+    SkipReason.NONCE_AHEAD: (
+        PaymentRefused,
+        "nonce_ahead",
+        "an earlier nonce of this key is unused; use a fresh nonce",
+    ),
+    SkipReason.SENDER_NOT_VERIFIED: (
+        PaymentRefused,
+        "sender_not_verified",
+        "the paying wallet is not verified (link your My Number card)",
+    ),
     SkipReason.SENDER_FROZEN: (PaymentRefused, "sender_frozen", "the paying wallet is frozen"),
     SkipReason.RECIPIENT_NOT_VERIFIED: (PaymentRefused, "recipient_not_verified", "the recipient is not verified"),
     SkipReason.RECIPIENT_FROZEN: (PaymentRefused, "recipient_frozen", "the recipient's wallet is frozen"),
-    SkipReason.TRANSFER_NOT_ALLOWED: (PaymentRefused, "transfer_not_allowed",
-                                      "payments between these kinds of account are not allowed"),
+    SkipReason.TRANSFER_NOT_ALLOWED: (
+        PaymentRefused,
+        "transfer_not_allowed",
+        "payments between these kinds of account are not allowed",
+    ),
     SkipReason.INSUFFICIENT_BALANCE: (PaymentRefused, "insufficient_balance", "the balance is too low"),
-    SkipReason.BALANCE_CAP_EXCEEDED: (PaymentRefused, "balance_cap_exceeded",
-                                      "the recipient's balance would exceed its cap"),
+    SkipReason.BALANCE_CAP_EXCEEDED: (
+        PaymentRefused,
+        "balance_cap_exceeded",
+        "the recipient's balance would exceed its cap",
+    ),
 }
 
 
@@ -72,7 +85,9 @@ def skip_code(label: str | None) -> str:
     for reason, (_, code, _) in _SKIP_CODES.items():
         if reason.label == label:
             return code
-    return "relay_failed" if label is None else "".join("_" + c.lower() if c.isupper() else c for c in label).lstrip("_")
+    return (
+        "relay_failed" if label is None else "".join("_" + c.lower() if c.isupper() else c for c in label).lstrip("_")
+    )
 
 
 def lock_wallet(session: Session, wallet: str) -> None:
@@ -88,14 +103,26 @@ def lock_wallet(session: Session, wallet: str) -> None:
 
 def pending_out(session: Session, wallet: str) -> int:
     """Coins in accepted, not yet final transfers from ``wallet``."""
-    return int(session.scalar(select(func.coalesce(func.sum(Transfer.amount), 0))
-                              .where(Transfer.from_wallet == wallet, Transfer.status.in_(OPEN))) or 0)
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+                Transfer.from_wallet == wallet, Transfer.status.in_(OPEN)
+            )
+        )
+        or 0
+    )
 
 
 def pending_in(session: Session, wallet: str) -> int:
     """Coins in accepted, not yet final transfers to ``wallet``."""
-    return int(session.scalar(select(func.coalesce(func.sum(Transfer.amount), 0))
-                              .where(Transfer.to_wallet == wallet, Transfer.status.in_(OPEN))) or 0)
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+                Transfer.to_wallet == wallet, Transfer.status.in_(OPEN)
+            )
+        )
+        or 0
+    )
 
 
 def new_transfer_id() -> str:
@@ -132,62 +159,98 @@ def accept(
     if Web3.to_checksum_address(auth.from_) == Web3.to_checksum_address(auth.to):
         raise InvalidRequest("payer and payee are the same wallet", param="authorization.to")
     if expected_to is not None and Web3.to_checksum_address(auth.to) != Web3.to_checksum_address(expected_to):
-        raise InvalidRequest("the authorization pays another wallet than requested", code="wrong_recipient",
-                             param="authorization.to")
+        raise InvalidRequest(
+            "the authorization pays another wallet than requested", code="wrong_recipient", param="authorization.to"
+        )
     if expected_amount is not None and auth.value != expected_amount:
-        raise InvalidRequest(f"the authorization is for {auth.value}, the request is for {expected_amount}",
-                             code="wrong_amount", param="authorization.value")
+        raise InvalidRequest(
+            f"the authorization is for {auth.value}, the request is for {expected_amount}",
+            code="wrong_amount",
+            param="authorization.value",
+        )
     if auth.valid_before <= now + MIN_REMAINING_S:
-        raise InvalidRequest("the authorization expires too soon (or has expired)", code="authorization_expired",
-                             param="authorization.valid_before")
+        raise InvalidRequest(
+            "the authorization expires too soon (or has expired)",
+            code="authorization_expired",
+            param="authorization.valid_before",
+        )
     if auth.valid_before - max(auth.valid_after, now) > MAX_VALIDITY_S:
-        raise InvalidRequest("an authorization may be valid for at most 24 hours", code="validity_too_long",
-                             param="authorization.valid_before")
+        raise InvalidRequest(
+            "an authorization may be valid for at most 24 hours",
+            code="validity_too_long",
+            param="authorization.valid_before",
+        )
     if auth.valid_after >= now:
-        raise InvalidRequest("the authorization is not valid yet", code="authorization_not_yet_valid",
-                             param="authorization.valid_after")
+        raise InvalidRequest(
+            "the authorization is not valid yet", code="authorization_not_yet_valid", param="authorization.valid_after"
+        )
     coin = runtime.coin
     try:
         signer = authorization_signer(auth, coin.domain())
     except ValueError:
         signer = ""
     if signer.lower() != auth.from_.lower():
-        raise InvalidRequest("the signature is not the payer's (wrong key, chain, coin or fields)",
-                             code="invalid_signature", param="authorization.signature")
+        raise InvalidRequest(
+            "the signature is not the payer's (wrong key, chain, coin or fields)",
+            code="invalid_signature",
+            param="authorization.signature",
+        )
 
     payer, payee = Web3.to_checksum_address(auth.from_), Web3.to_checksum_address(auth.to)
     nonce_hex = "0x" + auth.nonce.hex()
     lock_wallet(session, payer)
     if session.scalar(select(Transfer.id).where(Transfer.from_wallet == payer, Transfer.nonce == nonce_hex)):
-        raise PaymentRefused("this authorization (nonce) was already submitted", code="nonce_used",
-                             param="authorization.nonce")
+        raise PaymentRefused(
+            "this authorization (nonce) was already submitted", code="nonce_used", param="authorization.nonce"
+        )
     _screen(runtime, auth)
     owed = pending_out(session, payer)
     if owed and coin.balance_of(payer) < owed + auth.value:
-        raise PaymentRefused("the balance is too low once payments still in progress are counted",
-                             code="insufficient_balance", param="authorization.value")
+        raise PaymentRefused(
+            "the balance is too low once payments still in progress are counted",
+            code="insufficient_balance",
+            param="authorization.value",
+        )
     incoming = pending_in(session, payee)
     if incoming:
         status = runtime.registry.status(payee)
         if status.kind is Kind.RESIDENT and status.level is not AssuranceLevel.NONE:
             cap = coin.balance_cap(status.level)
             if coin.balance_of(payee) + incoming + auth.value > cap:
-                raise PaymentRefused("the recipient's balance would exceed its cap", code="balance_cap_exceeded",
-                                     param="authorization.value")
+                raise PaymentRefused(
+                    "the recipient's balance would exceed its cap",
+                    code="balance_cap_exceeded",
+                    param="authorization.value",
+                )
 
     transfer_id = new_transfer_id()
     ref = os.urandom(32)
     labelled = auth.with_ref(ref)
     transfer = Transfer(
-        id=transfer_id, kind=kind, purpose=purpose, from_wallet=payer, to_wallet=payee, amount=auth.value,
-        nonce=nonce_hex, ref="0x" + ref.hex(), valid_after=auth.valid_after, valid_before=auth.valid_before,
-        item=labelled.encode(), status="accepted", memo=memo,
+        id=transfer_id,
+        kind=kind,
+        purpose=purpose,
+        from_wallet=payer,
+        to_wallet=payee,
+        amount=auth.value,
+        nonce=nonce_hex,
+        ref="0x" + ref.hex(),
+        valid_after=auth.valid_after,
+        valid_before=auth.valid_before,
+        item=labelled.encode(),
+        status="accepted",
+        memo=memo,
     )
     session.add(transfer)
     intent = enqueue(
-        session, sender=runtime.keys.relayer.address, to=coin.address,
-        data=coin.transfer_with_authorization_call(auth).data, kind="transfer", reference=transfer_id,
-        batch_key=CoinBatcher.KEY, batch_item=labelled.encode(),
+        session,
+        sender=runtime.keys.relayer.address,
+        to=coin.address,
+        data=coin.transfer_with_authorization_call(auth).data,
+        kind="transfer",
+        reference=transfer_id,
+        batch_key=CoinBatcher.KEY,
+        batch_item=labelled.encode(),
     )
     transfer.intent_id = intent.id
     session.flush()
@@ -201,8 +264,9 @@ def _screen(runtime: Runtime, auth: Authorization) -> None:
         [reason] = runtime.coin.screen_batch([auth], runtime.keys.relayer.address)
     except ContractLogicError as exc:
         if exc.name == "EnforcedPause":
-            raise Unavailable("payments are paused by the city", code="coin_paused",
-                              headers={"Retry-After": "60"}) from None
+            raise Unavailable(
+                "payments are paused by the city", code="coin_paused", headers={"Retry-After": "60"}
+            ) from None
         raise
     if reason is SkipReason.NONE:
         return
@@ -238,8 +302,12 @@ def history(session: Session, wallet: str, limit: int, starting_after: str | Non
         cursor = session.get(Transfer, starting_after)
         if cursor is None:
             raise InvalidRequest("unknown cursor", param="starting_after")
-        query = query.where(or_(Transfer.created_at < cursor.created_at,
-                                (Transfer.created_at == cursor.created_at) & (Transfer.id < cursor.id)))
+        query = query.where(
+            or_(
+                Transfer.created_at < cursor.created_at,
+                (Transfer.created_at == cursor.created_at) & (Transfer.id < cursor.id),
+            )
+        )
     return list(session.scalars(query.order_by(Transfer.created_at.desc(), Transfer.id.desc()).limit(limit)))
 
 
@@ -274,7 +342,10 @@ def create_custodial_wallet(session: Session, vault: Vault, owner_type: str, own
     account = Account.create()
     key_id = vault.new_key(session, f"custodial-{owner_type}")
     wallet = CustodialWallet(
-        address=account.address, owner_type=owner_type, owner_id=owner_id, key_id=key_id,
+        address=account.address,
+        owner_type=owner_type,
+        owner_id=owner_id,
+        key_id=key_id,
         key_blob=vault.seal(session, key_id, bytes(account.key), aad=account.address.encode()),
     )
     session.add(wallet)
@@ -291,14 +362,22 @@ def custodial_account(session: Session, vault: Vault, address: str) -> LocalAcco
     wallet = session.get(CustodialWallet, Web3.to_checksum_address(address))
     if wallet is None:
         raise NotFound(f"{address} is not a wallet held by the service")
-    key: LocalAccount = Account.from_key(vault.open(session, wallet.key_id, wallet.key_blob,
-                                                     aad=wallet.address.encode()))
+    key: LocalAccount = Account.from_key(
+        vault.open(session, wallet.key_id, wallet.key_blob, aad=wallet.address.encode())
+    )
     return key
 
 
 def pay_from_custodial(
-    session: Session, runtime: Runtime, from_address: str, to: str, amount: int, *, kind: str,
-    purpose: str | None = None, memo: str | None = None,
+    session: Session,
+    runtime: Runtime,
+    from_address: str,
+    to: str,
+    amount: int,
+    *,
+    kind: str,
+    purpose: str | None = None,
+    memo: str | None = None,
 ) -> Transfer:
     """Sign an authorization with a custodial wallet's key and accept it (refunds, fee refunds)."""
     account = custodial_account(session, runtime.vault, from_address)
@@ -312,21 +391,31 @@ TREASURY = "treasury"
 
 def treasury_address(session: Session) -> str | None:
     """The city treasury's wallet (receives fees, pays fee refunds), if bootstrapped."""
-    return session.scalar(select(CustodialWallet.address).where(
-        CustodialWallet.owner_type == "city", CustodialWallet.owner_id == TREASURY))
+    return session.scalar(
+        select(CustodialWallet.address).where(
+            CustodialWallet.owner_type == "city", CustodialWallet.owner_id == TREASURY
+        )
+    )
 
 
 def ensure_city_wallet(session: Session, runtime: Runtime, owner_id: str = TREASURY) -> CustodialWallet:
     """Create a city account (custodial) and register it on chain as kind City, once."""
-    existing = session.scalar(select(CustodialWallet).where(
-        CustodialWallet.owner_type == "city", CustodialWallet.owner_id == owner_id))
+    existing = session.scalar(
+        select(CustodialWallet).where(CustodialWallet.owner_type == "city", CustodialWallet.owner_id == owner_id)
+    )
     if existing is not None:
         return existing
     wallet = create_custodial_wallet(session, runtime.vault, "city", owner_id)
     account_key = keccak(b"machi:city-account:" + owner_id.encode())
     expires = int(time.time()) + 50 * 365 * 24 * 3600
     call = runtime.registry.register_city_account_call(wallet.address, account_key, expires, b"\0" * 32)
-    intent = enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data,
-                     kind="registry.register_city", reference=f"city-account:{owner_id}")
+    intent = enqueue(
+        session,
+        sender=runtime.keys.relayer.address,
+        to=call.to,
+        data=call.data,
+        kind="registry.register_city",
+        reference=f"city-account:{owner_id}",
+    )
     wallet.registration_intent_id = intent.id
     return wallet

@@ -46,9 +46,15 @@ class AuthorizationIn(BaseModel):
 
     def to_authorization(self) -> Authorization:
         return Authorization(
-            from_=self.from_, to=self.to, value=self.value, valid_after=self.valid_after,
-            valid_before=self.valid_before, nonce=bytes.fromhex(self.nonce[2:]), v=self.v,
-            r=bytes.fromhex(self.r[2:]), s=bytes.fromhex(self.s[2:]),
+            from_=self.from_,
+            to=self.to,
+            value=self.value,
+            valid_after=self.valid_after,
+            valid_before=self.valid_before,
+            nonce=bytes.fromhex(self.nonce[2:]),
+            v=self.v,
+            r=bytes.fromhex(self.r[2:]),
+            s=bytes.fromhex(self.s[2:]),
         )
 
 
@@ -75,10 +81,18 @@ class TransferOut(BaseModel):
 
 def transfer_out(session: object, transfer: Transfer) -> TransferOut:
     return TransferOut(
-        id=transfer.id, kind=transfer.kind, status=transfers.status_of(session, transfer),  # type: ignore[arg-type]
-        from_=transfer.from_wallet, to=transfer.to_wallet, amount=transfer.amount, memo=transfer.memo,
-        failure_code=transfer.failure_code, failure_message=transfer.failure_message, tx_hash=transfer.tx_hash,
-        created_at=transfer.created_at, confirmed_at=transfer.confirmed_at,
+        id=transfer.id,
+        kind=transfer.kind,
+        status=transfers.status_of(session, transfer),  # type: ignore[arg-type]
+        from_=transfer.from_wallet,
+        to=transfer.to_wallet,
+        amount=transfer.amount,
+        memo=transfer.memo,
+        failure_code=transfer.failure_code,
+        failure_message=transfer.failure_message,
+        tx_hash=transfer.tx_hash,
+        created_at=transfer.created_at,
+        confirmed_at=transfer.confirmed_at,
     )
 
 
@@ -109,8 +123,14 @@ def coin_info(runtime: RuntimeDep, _: ResidentPrincipal) -> CoinOut:
     """Parameters a wallet needs to sign transfer authorizations."""
     coin = runtime.coin
     domain = coin.domain()
-    return CoinOut(address=coin.address, chain_id=domain.chain_id, name=domain.name, symbol=coin.symbol(),
-                   version=domain.version, decimals=0)
+    return CoinOut(
+        address=coin.address,
+        chain_id=domain.chain_id,
+        name=domain.name,
+        symbol=coin.symbol(),
+        version=domain.version,
+        decimals=0,
+    )
 
 
 @router.get("/wallet/balance", summary="My balance, with payments in progress")
@@ -120,21 +140,35 @@ def balance(runtime: RuntimeDep, session: SessionDep, principal: ResidentPrincip
     coin, status_ = runtime.coin, runtime.registry.status(wallet)
     on_chain = coin.balance_of(wallet)
     out, incoming = transfers.pending_out(session, wallet), transfers.pending_in(session, wallet)
-    cap = coin.balance_cap(status_.level) if status_.kind is Kind.RESIDENT and status_.level is not AssuranceLevel.NONE \
+    cap = (
+        coin.balance_cap(status_.level)
+        if status_.kind is Kind.RESIDENT and status_.level is not AssuranceLevel.NONE
         else None
-    return BalanceOut(wallet=wallet, balance=on_chain, pending_out=out, pending_in=incoming,
-                      available=on_chain - out, kind=status_.kind.name.lower(), level=int(status_.level),
-                      verified=status_.verified, frozen=coin.is_frozen(wallet), cap=cap)
+    )
+    return BalanceOut(
+        wallet=wallet,
+        balance=on_chain,
+        pending_out=out,
+        pending_in=incoming,
+        available=on_chain - out,
+        kind=status_.kind.name.lower(),
+        level=int(status_.level),
+        verified=status_.verified,
+        frozen=coin.is_frozen(wallet),
+        cap=cap,
+    )
 
 
 @router.post("/transfers", status_code=status.HTTP_202_ACCEPTED, summary="Send coins (person to person, or any payee)")
-def create_transfer(body: TransferIn, runtime: RuntimeDep, session: SessionDep,
-                    principal: ResidentPrincipal) -> TransferOut:
+def create_transfer(
+    body: TransferIn, runtime: RuntimeDep, session: SessionDep, principal: ResidentPrincipal
+) -> TransferOut:
     """Accept a signed authorization from the caller's own wallet; the relayer settles it."""
     auth = body.authorization.to_authorization()
     if auth.from_ != principal.wallet:
-        raise PermissionDenied("you can only send from your own wallet", code="not_your_wallet",
-                               param="authorization.from")
+        raise PermissionDenied(
+            "you can only send from your own wallet", code="not_your_wallet", param="authorization.from"
+        )
     transfer = transfers.accept(session, runtime, auth, kind="p2p", memo=body.memo)
     return transfer_out(session, transfer)
 
@@ -146,8 +180,9 @@ def get_transfer(transfer_id: str, session: SessionDep, principal: ResidentPrinc
 
 
 @router.get("/wallet/history", summary="My transfers, newest first")
-def wallet_history(session: SessionDep, principal: ResidentPrincipal, limit: LimitQuery = 20,
-                   starting_after: CursorQuery = None) -> Page[TransferOut]:
+def wallet_history(
+    session: SessionDep, principal: ResidentPrincipal, limit: LimitQuery = 20, starting_after: CursorQuery = None
+) -> Page[TransferOut]:
     """Cursor-paginated history."""
     rows = transfers.history(session, str(principal.wallet), limit + 1, starting_after)
     if starting_after and not rows and session.get(Transfer, starting_after) is None:

@@ -15,7 +15,9 @@ import scripts.bench as package
 
 def available() -> list[str]:
     """Benchmark module names, in a stable order."""
-    return sorted(m.name for m in pkgutil.iter_modules([str(Path(package.__file__).parent)]) if not m.name.startswith("_"))
+    return sorted(
+        m.name for m in pkgutil.iter_modules([str(Path(package.__file__).parent)]) if not m.name.startswith("_")
+    )
 
 
 def main(argv: list[str]) -> int:

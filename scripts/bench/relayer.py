@@ -79,7 +79,9 @@ def _run(relayer: Relayer, sessions: Any, produce: Any, count: int) -> dict[str,
 
 
 def run() -> dict[str, Any]:
-    compiled = compile_contracts([PROJECT_ROOT / "contracts" / "src", PROJECT_ROOT / "tests" / "fixtures" / "contracts"])
+    compiled = compile_contracts(
+        [PROJECT_ROOT / "contracts" / "src", PROJECT_ROOT / "tests" / "fixtures" / "contracts"]
+    )
     node = LocalNode(NodeConfig(port=free_port(), state_dir=None)).start()
     url, schema, admin = _database()
     try:
@@ -96,19 +98,36 @@ def run() -> dict[str, Any]:
 
         def singles() -> list[int]:
             with transaction(sessions) as session:
-                return [enqueue(session, sender=sender.address, to=counter.address, data=data, kind="bench").id
-                        for _ in range(SINGLE)]
+                return [
+                    enqueue(session, sender=sender.address, to=counter.address, data=data, kind="bench").id
+                    for _ in range(SINGLE)
+                ]
 
         def batched() -> list[int]:
             with transaction(sessions) as session:
-                return [enqueue(session, sender=sender.address, to=counter.address, data=data, kind="bench",
-                                batch_key="counter", batch_item=abi_encode(["uint256"], [1])).id
-                        for _ in range(BATCHED)]
+                return [
+                    enqueue(
+                        session,
+                        sender=sender.address,
+                        to=counter.address,
+                        data=data,
+                        kind="bench",
+                        batch_key="counter",
+                        batch_item=abi_encode(["uint256"], [1]),
+                    ).id
+                    for _ in range(BATCHED)
+                ]
 
         def relayer() -> Relayer:
-            return Relayer(w3=connect(node.url), account=sender, engine=engine, session_factory=sessions,
-                           lock_dir=Path(tempfile.mkdtemp()), batchers={"counter": _CounterBatcher(counter)},
-                           config=RelayerConfig(poll_interval=0.005, batch_max_size=100, batch_max_wait=0.05))
+            return Relayer(
+                w3=connect(node.url),
+                account=sender,
+                engine=engine,
+                session_factory=sessions,
+                lock_dir=Path(tempfile.mkdtemp()),
+                batchers={"counter": _CounterBatcher(counter)},
+                config=RelayerConfig(poll_interval=0.005, batch_max_size=100, batch_max_wait=0.05),
+            )
 
         single = _run(relayer(), sessions, singles, SINGLE)
         batch = _run(relayer(), sessions, batched, BATCHED)

@@ -19,8 +19,9 @@ def _fresh_limits():
 @pytest.fixture
 def clerk(runtime):
     with runtime.sessions() as session, session.begin():
-        create_staff(session, runtime.vault, username="tanaka", password="correct horse 1", role="clerk",
-                     department="kosodate")
+        create_staff(
+            session, runtime.vault, username="tanaka", password="correct horse 1", role="clerk", department="kosodate"
+        )
 
 
 def _login(client, password="correct horse 1"):
@@ -65,10 +66,15 @@ def _wallet_login(client, account, tamper=None):
     if tamper:
         tamper(typed)
     signed = account.sign_message(encode_typed_data(full_message=typed))
-    return client.post("/v1/auth/wallet/token", json={
-        "wallet": account.address, "nonce": challenge["nonce"], "deadline": challenge["typed_data"]["message"]["deadline"],
-        "signature": "0x" + signed.signature.hex().removeprefix("0x"),
-    })
+    return client.post(
+        "/v1/auth/wallet/token",
+        json={
+            "wallet": account.address,
+            "nonce": challenge["nonce"],
+            "deadline": challenge["typed_data"]["message"]["deadline"],
+            "signature": "0x" + signed.signature.hex().removeprefix("0x"),
+        },
+    )
 
 
 def test_wallet_login(client, city):
@@ -91,9 +97,12 @@ def test_wallet_login_nonce_is_single_use(client):
     resident = Account.create()
     challenge = client.post("/v1/auth/wallet/challenge", json={"wallet": resident.address}).json()
     signed = resident.sign_message(encode_typed_data(full_message=challenge["typed_data"]))
-    body = {"wallet": resident.address, "nonce": challenge["nonce"],
-            "deadline": challenge["typed_data"]["message"]["deadline"],
-            "signature": "0x" + signed.signature.hex().removeprefix("0x")}
+    body = {
+        "wallet": resident.address,
+        "nonce": challenge["nonce"],
+        "deadline": challenge["typed_data"]["message"]["deadline"],
+        "signature": "0x" + signed.signature.hex().removeprefix("0x"),
+    }
     assert client.post("/v1/auth/wallet/token", json=body).status_code == 200
     replay = client.post("/v1/auth/wallet/token", json=body)
     assert replay.status_code == 409 and replay.json()["error"]["code"] == "nonce_reused"

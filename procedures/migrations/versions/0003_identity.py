@@ -12,7 +12,6 @@ from alembic import op
 
 import chain.storage
 
-
 revision = '0003_identity'
 down_revision = '0002'
 branch_labels = None

@@ -12,7 +12,6 @@ from alembic import op
 
 import chain.storage
 
-
 revision = '0005_merchant_api'
 down_revision = '0004_payments_core'
 branch_labels = None

@@ -108,7 +108,7 @@ def test_return_for_correction_then_resubmission_then_approval(
     page.fill("#return-reason", "続柄の確認書類を添付してください")
     page.click("#return")
     page.click("#confirm")
-    page.wait_for_url(f"**?done=return")
+    page.wait_for_url("**?done=return")
     assert _status(api, resident, application_id) == "returned"
     filer = Filer(api, RegionalCoinClient(w3, city.coin.address, city.coin.abi))
     response = filer.resubmit(resident, application_id, "childcare-benefit", FORMS["childcare-benefit"],
@@ -118,7 +118,7 @@ def test_return_for_correction_then_resubmission_then_approval(
     page.locator(f"tr[data-id='{application_id}'] button.claim").click()
     page.click("#approve")
     page.click("#confirm")
-    page.wait_for_url(f"**?done=approve")
+    page.wait_for_url("**?done=approve")
     assert _status(api, resident, application_id) == "approved"
 
 
