@@ -4,8 +4,8 @@ worker-thread pool sized by ``BENCH_THREADS`` (default 128 instead of anyio's 40
 Why: every sync endpoint and dependency hop takes one of those threads. On SQLite a request's
 ``BEGIN IMMEDIATE`` waits for the write lock *inside* a thread, while the request holding the
 lock needs a free thread for its next hop (endpoint, commit) — with more concurrent requests than
-threads, the service stalls until SQLite's 30 s busy timeout. The benchmark's 64 clients would
-hit that; a larger pool moves the threshold (the service itself should fix it; see the report).
+threads, the service stalls until SQLite's 30 s busy timeout. The service now sizes its own pool
+(``MACHI_API_THREADS``, 128 by default); this wrapper lets the benchmark vary it independently.
 """
 
 from __future__ import annotations

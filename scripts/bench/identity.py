@@ -16,7 +16,6 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,13 +23,12 @@ from typing import Any
 import httpx
 import uvicorn
 from eth_account import Account
-from sqlalchemy import create_engine, text
 
 from chain.node import LocalNode, NodeConfig, free_port
 from chain.storage import make_engine
 from procedures import ratelimit
 from procedures.app import create_app
-from procedures.config import Settings, normalise_database_url
+from procedures.config import Settings
 from procedures.identity.statement import (
     LinkStatement,
     check_context,
@@ -42,6 +40,7 @@ from procedures.identity.statement import (
 from procedures.identity.testca import Sex, TestCA, TestCard, TestResident
 from procedures.identity.trust import IdentityTrust, build_trust
 from procedures.runtime import Runtime
+from scripts.bench._common import bench_database, drop_bench_database
 
 VERIFY_RUNS = int(os.environ.get("BENCH_IDENTITY_VERIFY", "200"))
 LINKS = int(os.environ.get("BENCH_IDENTITY_LINKS", "25"))
@@ -84,18 +83,6 @@ def _bench_verify(trust: IdentityTrust, card: TestCard) -> dict[str, float]:
     return {"verify_p50_ms": _ms(statistics.median(samples)), "verify_p99_ms": _ms(_percentile(samples, 0.99))}
 
 
-def _database() -> tuple[str, str | None, Any]:
-    raw = os.environ.get("DATABASE_URL")
-    if not raw:
-        return f"sqlite:///{tempfile.mkdtemp(prefix='machi-bench-')}/bench.db", None, None
-    url = normalise_database_url(raw)
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    return url, schema, admin
-
-
 def _link(http: httpx.Client, card: TestCard) -> float:
     wallet = Account.create()
     challenge = http.post("/v1/identity/challenge", json={"wallet": wallet.address}).json()
@@ -121,7 +108,7 @@ def _link(http: httpx.Client, card: TestCard) -> float:
 def run() -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="machi-bench-identity-"))
     node = LocalNode(NodeConfig(port=free_port(), state_dir=None)).start()
-    url, schema, admin = _database()
+    url, schema, admin = bench_database()
     server: uvicorn.Server | None = None
     runtime: Runtime | None = None
     try:
@@ -164,7 +151,4 @@ def run() -> dict[str, Any]:
         if runtime is not None:
             runtime.close()
         node.stop()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        drop_bench_database(schema, admin)

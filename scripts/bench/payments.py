@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 from web3 import Web3
 
 from chain.compiler import compile_contracts
@@ -51,7 +51,8 @@ from chain.node import LocalNode, NodeConfig, free_port, rpc_call
 from chain.rpc import connect
 from chain.toolchain import PROJECT_ROOT
 from procedures.auth.service import issue_token
-from procedures.config import Settings, normalise_database_url
+from procedures.config import Settings
+from scripts.bench._common import bench_database, drop_bench_database
 
 CLIENTS = int(os.environ.get("BENCH_PAYMENTS_CLIENTS", "64"))
 PER_CLIENT = int(os.environ.get("BENCH_PAYMENTS_PER_CLIENT", "12"))
@@ -60,18 +61,6 @@ API_PROCESSES = int(os.environ.get("BENCH_API_PROCESSES", "1"))
 OPERATOR_PASSWORD = "bench operator " + uuid.uuid4().hex  # a throwaway account in a throwaway database
 BANK = {"bank_code": "0146", "branch_code": "101", "account_type": "ordinary", "account_number": "1234567",
         "holder_name_kana": "ｶ)ﾍﾞﾝﾁ"}
-
-
-def _database() -> tuple[str, str | None, Any]:
-    raw = os.environ.get("DATABASE_URL")
-    if not raw:
-        return f"sqlite:///{tempfile.mkdtemp(prefix='machi-bench-')}/bench.db", None, None
-    url = normalise_database_url(raw)
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    return url, schema, admin
 
 
 def _send_all(w3: Web3, account: LocalAccount, calls: Sequence[Call]) -> None:
@@ -316,7 +305,7 @@ def run() -> dict[str, Any]:
     compiled = compile_contracts([PROJECT_ROOT / "contracts" / "src",
                                   PROJECT_ROOT / "tests" / "fixtures" / "contracts"])
     node = LocalNode(NodeConfig(port=free_port(), state_dir=None)).start()
-    url, schema, admin = _database()
+    url, schema, admin = bench_database()
     var = Path(tempfile.mkdtemp(prefix="machi-bench-var-"))
     try:
         w3 = connect(node.url)
@@ -338,7 +327,4 @@ def run() -> dict[str, Any]:
     finally:
         node.stop()
         shutil.rmtree(var, ignore_errors=True)
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        drop_bench_database(schema, admin)

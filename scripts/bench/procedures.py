@@ -17,37 +17,25 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from chain.contracts.base import role_id, send_call
 from chain.node import LocalNode, NodeConfig, free_port, rpc_call
 from chain.storage import make_engine
-from procedures.config import Settings, normalise_database_url
+from procedures.config import Settings
+from scripts.bench._common import bench_database, drop_bench_database
 
 SUBMISSIONS = int(os.environ.get("BENCH_PROCEDURES_SUBMISSIONS", "300"))
 RESIDENTS = 20
 THREADS = 4
 VERIFY_SAMPLE = 50
 FORM = {"service_code": "road", "lat": 36.30, "long": 136.31, "snow_depth_cm": 60}
-
-
-def _database() -> tuple[str, str | None, Any]:
-    raw = os.environ.get("DATABASE_URL")
-    if not raw:
-        return f"sqlite:///{tempfile.mkdtemp(prefix='machi-bench-')}/bench.db", None, None
-    url = normalise_database_url(raw)
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    return url, schema, admin
 
 
 def _login(client: Any, account: Any) -> dict[str, str]:
@@ -83,7 +71,7 @@ def run() -> dict[str, Any]:
     from procedures.runtime import Runtime
 
     node = LocalNode(NodeConfig(port=free_port(), state_dir=None)).start()
-    url, schema, admin = _database()
+    url, schema, admin = bench_database()
     var_dir = Path(tempfile.mkdtemp(prefix="machi-bench-var-"))
     try:
         settings = Settings(environment="test", var_dir=var_dir, database_url=url, rpc_url=node.url,
@@ -154,7 +142,4 @@ def run() -> dict[str, Any]:
         }
     finally:
         node.stop()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        drop_bench_database(schema, admin)

@@ -11,13 +11,11 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_account import Account
-from sqlalchemy import create_engine, text
 
 from chain.compiler import compile_contracts
 from chain.deploy import send_transaction
@@ -27,8 +25,9 @@ from chain.relayer import ItemOutcome, Relayer, RelayerConfig
 from chain.rpc import connect
 from chain.storage import make_engine, make_session_factory, transaction
 from chain.toolchain import PROJECT_ROOT
-from procedures.config import DEV_DEPLOYER_KEY, DEV_RELAYER_KEY, normalise_database_url
+from procedures.config import DEV_DEPLOYER_KEY, DEV_RELAYER_KEY
 from procedures.db import migrate
+from scripts.bench._common import bench_database, drop_bench_database
 
 SINGLE = int(os.environ.get("BENCH_RELAYER_TXS", "500"))
 BATCHED = int(os.environ.get("BENCH_RELAYER_BATCHED", "2000"))
@@ -43,18 +42,6 @@ class _CounterBatcher:
 
     def outcomes(self, receipt: Any, items: list[bytes]) -> list[ItemOutcome]:
         return [ItemOutcome(ok=True) for _ in items]
-
-
-def _database() -> tuple[str, str | None, Any]:
-    raw = os.environ.get("DATABASE_URL")
-    if not raw:
-        return f"sqlite:///{tempfile.mkdtemp(prefix='machi-bench-')}/bench.db", None, None
-    url = normalise_database_url(raw)
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    return url, schema, admin
 
 
 def _run(relayer: Relayer, sessions: Any, produce: Any, count: int) -> dict[str, float]:
@@ -83,7 +70,7 @@ def run() -> dict[str, Any]:
         [PROJECT_ROOT / "contracts" / "src", PROJECT_ROOT / "tests" / "fixtures" / "contracts"]
     )
     node = LocalNode(NodeConfig(port=free_port(), state_dir=None)).start()
-    url, schema, admin = _database()
+    url, schema, admin = bench_database()
     try:
         w3 = connect(node.url)
         deployer, sender = Account.from_key(DEV_DEPLOYER_KEY), Account.from_key(DEV_RELAYER_KEY)
@@ -142,7 +129,4 @@ def run() -> dict[str, Any]:
         }
     finally:
         node.stop()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        drop_bench_database(schema, admin)
