@@ -16,6 +16,7 @@ from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
 from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
+from procedures.console import operator as console_operator
 from procedures.console import routes as console_routes
 from procedures.console.pages import HERE as CONSOLE_DIR
 from procedures.errors import register_exception_handlers
@@ -90,5 +91,6 @@ def create_app(
     app.include_router(application_routes.router)
     app.include_router(console_routes.router)
     app.include_router(console_applications.router)
+    app.include_router(console_operator.router)
     app.mount("/console/static", StaticFiles(directory=str(CONSOLE_STATIC)), name="console-static")
     return app

@@ -31,7 +31,7 @@ def test_english_toggle_and_logout(page, live_server, staff):
     page.wait_for_url(f"{live_server}/console/")
     page.click("text=English")
     assert "Dashboard" in page.inner_text("main h2")
-    assert page.locator("nav >> text=Merchants").count() == 1  # admins see operator pages
+    assert page.locator("nav >> text=Counter top-ups").count() == 1  # admins see operator pages
     page.click("text=Log out")
     page.wait_for_url(f"{live_server}/console/login")
     page.goto(f"{live_server}/console/")
@@ -42,7 +42,7 @@ def test_clerks_do_not_see_operator_navigation(page, live_server, staff):
     username, password = staff("kato")
     console_login(page, live_server, username, password)
     page.wait_for_url(f"{live_server}/console/")
-    assert page.locator("nav >> text=加盟店").count() == 0
+    assert page.locator("nav >> text=窓口チャージ").count() == 0
 
 
 def test_csrf_token_is_required(live_server, staff):

@@ -1,0 +1,95 @@
+"""Operator pages (admin role): counter top-ups with the campaign bonus shown before confirming.
+
+Top-ups go through ``procedures.payments.topups`` — the same checks as the API (verified resident,
+not frozen, balance cap, minter allowance, one top-up per counter slip reference).
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from web3 import Web3
+
+from chain.contracts.registry import Kind
+from procedures.applications.models import Application, Status
+from procedures.applications.service import is_overdue
+from procedures.console.pages import AdminDep, ConsoleUser, FormDep, render
+from procedures.console.routes import DASHBOARD_PANELS
+from procedures.deps import RuntimeDep, SessionDep
+from procedures.errors import InvalidRequest
+from procedures.payments import topups
+
+router = APIRouter(prefix="/console/admin", include_in_schema=False)
+
+_REFERENCE = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
+
+
+def _topup_input(form: dict[str, object]) -> tuple[str, int, str, str, str | None]:
+    wallet = str(form.get("wallet", "")).strip()
+    if not Web3.is_address(wallet):
+        raise InvalidRequest("enter the resident's wallet address (0x…)", param="wallet")
+    try:
+        amount = int(str(form.get("amount", "")).replace(",", "").strip())
+    except ValueError:
+        raise InvalidRequest("enter the amount paid in yen", param="amount") from None
+    if not 0 < amount <= 2_000_000:
+        raise InvalidRequest("the amount must be between ¥1 and ¥2,000,000", param="amount")
+    channel = str(form.get("channel", "counter"))
+    if channel not in topups.CHANNELS:
+        raise InvalidRequest("unknown channel", param="channel")
+    reference = str(form.get("reference", "")).strip()
+    if not _REFERENCE.match(reference):
+        raise InvalidRequest("enter the counter slip number (letters, digits, . _ : -)", param="reference")
+    location = str(form.get("location", "")).strip()[:80] or None
+    return Web3.to_checksum_address(wallet), amount, channel, reference, location
+
+
+@router.get("/topups", response_class=HTMLResponse)
+def topup_page(request: Request, session: SessionDep, user: AdminDep) -> Response:
+    recent = topups.list_topups(session, None, 20)
+    return render(request, "topups.html", {"recent": recent, "channels": topups.CHANNELS}, user=user)
+
+
+@router.post("/topups", response_class=HTMLResponse)
+def topup(request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep, form: FormDep) -> Response:
+    wallet, amount, channel, reference, location = _topup_input(form)
+    if form.get("confirm") != "yes":
+        status = runtime.registry.status(wallet)
+        bonus = topups.bonus_for(session, runtime, amount)
+        return render(request, "topup_confirm.html", {
+            "wallet": wallet, "amount": amount, "bonus": bonus, "total": amount + bonus, "channel": channel,
+            "reference": reference, "location": location or "",
+            "verified": status.verified and status.kind is Kind.RESIDENT, "balance": runtime.coin.balance_of(wallet),
+        }, user=user)
+    receipt = topups.create_topup(session, runtime, wallet=wallet, amount=amount, channel=channel, location=location,
+                                  reference=reference, operator=f"staff:{user.account.id}")
+    return RedirectResponse(f"/console/admin/topups/{receipt.id}", status_code=303)
+
+
+@router.get("/topups/{topup_id}", response_class=HTMLResponse)
+def topup_receipt(topup_id: str, request: Request, session: SessionDep, user: AdminDep) -> Response:
+    return render(request, "topup_receipt.html", {"t_up": topups.get_topup(session, topup_id)}, user=user)
+
+
+def _applications_panel(session: object, user: ConsoleUser) -> dict[str, object]:
+    """Open applications by department, with how many are overdue."""
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    open_statuses = [Status.SUBMITTED, Status.IN_REVIEW, Status.RESUBMITTED, Status.RETURNED]
+    query = select(Application).where(Application.status.in_(open_statuses))
+    if user.role != "admin" and user.account.department:
+        query = query.where(Application.department == user.account.department)
+    counts: dict[str, list[int]] = {}
+    for application in session.scalars(query.limit(5000)):
+        row = counts.setdefault(application.department, [0, 0])
+        row[0] += 1
+        row[1] += int(is_overdue(application))
+    rows = [(department, n, f"{late}") for department, (n, late) in sorted(counts.items())]
+    return {"title": "open_applications", "rows": rows}
+
+
+DASHBOARD_PANELS.append(_applications_panel)

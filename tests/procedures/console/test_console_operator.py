@@ -1,0 +1,55 @@
+"""Operator pages in a real browser: a counter top-up with its premium shown before confirming."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from eth_account import Account
+
+from tests.procedures.console.conftest import console_login
+
+
+def test_operator_top_up_shows_the_premium_then_credits_it(page, live_server, staff, arrange):
+    resident = Account.create()
+    arrange.attest(resident.address)
+    username, password = staff("kaikei", role="admin", department=None)
+    console_login(page, live_server, username, password)
+    page.goto(f"{live_server}/console/admin/topups")
+    page.fill("#wallet", resident.address)
+    page.fill("#amount", "10000")
+    page.fill("#reference", f"SLIP-{int(time.time())}")
+    page.click("#preview")
+    assert "¥1,000" in page.inner_text("#bonus")  # the 10 % campaign premium, before confirming
+    assert "¥11,000" in page.inner_text("#total")
+    assert arrange.balance(resident.address) == 0  # nothing happens until the operator confirms
+    page.click("#confirm")
+    page.wait_for_url("**/console/admin/topups/*")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and arrange.balance(resident.address) == 0:
+        time.sleep(0.1)
+    assert arrange.balance(resident.address) == 11_000
+    page.reload()
+    assert "confirmed" in page.inner_text("#topup-status")
+
+
+def test_top_up_refuses_an_unverified_wallet_with_a_message(page, live_server, staff):
+    username, password = staff("kaikei2", role="admin", department=None)
+    console_login(page, live_server, username, password)
+    page.goto(f"{live_server}/console/admin/topups")
+    page.fill("#wallet", Account.create().address)
+    page.fill("#amount", "5000")
+    page.fill("#reference", "SLIP-X1")
+    page.click("#preview")
+    assert page.locator("#not-verified").count() == 1
+    page.click("#confirm")
+    assert "only a verified resident" in page.inner_text("#error-message")
+
+
+def test_clerks_cannot_open_operator_pages(live_server, staff):
+    username, password = staff("kakari")
+    with httpx.Client(base_url=live_server, follow_redirects=False) as client:
+        form = client.get("/console/login")
+        token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        client.post("/console/login", data={"username": username, "password": password, "csrf_token": token})
+        assert client.get("/console/admin/topups").status_code == 403
