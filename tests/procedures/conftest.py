@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import uvicorn
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
+from chain.node import free_port
 from procedures.app import create_app
 from procedures.config import Settings
 from procedures.runtime import Runtime
@@ -113,3 +116,21 @@ def make_resident(client, arrange):
         return Resident(account, wallet_login(client, account))
 
     return make
+
+
+@pytest.fixture
+def live_server(settings, runtime) -> Iterator[str]:
+    """The real app on http://127.0.0.1:<free port>, workers running."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings, runtime=runtime, workers=True), host="127.0.0.1", port=port,
+                            log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
