@@ -29,7 +29,10 @@ def test_operator_top_up_shows_the_premium_then_credits_it(page, live_server, st
     while time.monotonic() < deadline and arrange.balance(resident.address) == 0:
         time.sleep(0.1)
     assert arrange.balance(resident.address) == 11_000
-    page.reload()
+    deadline = time.monotonic() + 30  # the receipt turns confirmed once the relayer has seen the receipt
+    while time.monotonic() < deadline and "confirmed" not in page.inner_text("#topup-status"):
+        time.sleep(0.2)
+        page.reload()
     assert "confirmed" in page.inner_text("#topup-status")
 
 
