@@ -290,22 +290,32 @@ class Relayer:
         signed = self.account.sign_transaction(tx)
         tx_hash = "0x" + signed.hash.hex().removeprefix("0x")
         with self.sessions() as session, session.begin():
-            row = ChainTx(
-                sender=self.sender,
-                nonce=nonce,
-                tx_hash=tx_hash,
-                raw=bytes(signed.raw_transaction),
-                to_address=plan.to,
-                data=plan.data,
-                value=plan.value,
-                gas_limit=gas,
-                max_fee_per_gas=max_fee,
-                max_priority_fee_per_gas=priority,
-                status=TxStatus.SIGNED,
-                batch_key=plan.batch_key,
-                item_count=len(plan.intents),
-                sent_by=self.instance,
-            )
+            row = session.scalar(select(ChainTx).where(ChainTx.tx_hash == tx_hash))
+            if row is not None:
+                # The very same signed bytes were dropped before (same call, nonce and fees): bring
+                # that row back rather than tracking one hash twice.
+                if row.status != TxStatus.DROPPED:
+                    raise RuntimeError(f"transaction {tx_hash} is already tracked as {row.status}")
+                row.status = TxStatus.SIGNED
+                row.sent_by = self.instance
+                row.sent_at = row.block_number = row.block_hash = row.mined_at = None
+            else:
+                row = ChainTx(
+                    sender=self.sender,
+                    nonce=nonce,
+                    tx_hash=tx_hash,
+                    raw=bytes(signed.raw_transaction),
+                    to_address=plan.to,
+                    data=plan.data,
+                    value=plan.value,
+                    gas_limit=gas,
+                    max_fee_per_gas=max_fee,
+                    max_priority_fee_per_gas=priority,
+                    status=TxStatus.SIGNED,
+                    batch_key=plan.batch_key,
+                    item_count=len(plan.intents),
+                    sent_by=self.instance,
+                )
             session.add(row)
             session.flush()
             for intent in plan.intents:
@@ -394,13 +404,17 @@ class Relayer:
                 log.warning("transaction with nonce %d left the chain (reorg); re-broadcasting", nonce)
                 self._unmine(members)
             if latest_nonce > nonce:
-                # Consumed, yet none of our transactions for it has a receipt. Look once more (a
-                # reorg may be moving it) before concluding something else used the nonce.
-                if any(self._receipt(m.tx_hash) is not None or self._node_knows(m.tx_hash) for m in members):
+                # Consumed, yet none of our transactions for it has a receipt. Either it was mined
+                # a moment ago, or a reorg just rolled the account back, or something else used the
+                # nonce. Read the nonce again, then the receipts again, before concluding.
+                current = self.w3.eth.get_transaction_count(self.sender, "latest")
+                if current > nonce:
+                    if any(self._receipt(m.tx_hash) is not None or self._node_knows(m.tx_hash) for m in members):
+                        continue
+                    self._drop(nonce, members)
+                    worked = True
                     continue
-                self._drop(nonce, members)
-                worked = True
-                continue
+                latest_nonce = current  # rolled back by a reorg: re-broadcast below
             newest = members[-1]
             last = self._last_seen.get(newest.tx_hash)
             if (
@@ -438,6 +452,8 @@ class Relayer:
                     row.sent_at = utcnow()
 
     def _unmine(self, members: list[ChainTx]) -> None:
+        for member in members:
+            self._last_seen.pop(member.tx_hash, None)  # gone from the chain: re-broadcast at once
         with self.sessions() as session, session.begin():
             for member in members:
                 row = session.get(ChainTx, member.id)

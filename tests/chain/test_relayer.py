@@ -335,3 +335,35 @@ def test_a_receipt_that_appears_late_is_not_mistaken_for_a_foreign_nonce(w3, key
     assert counter.functions.value().call() == before + 3
     with sessions() as session:
         assert [t.status for t in session.scalars(select(ChainTx))] == [TxStatus.CONFIRMED]
+
+
+def test_a_nonce_read_before_a_reorg_does_not_drop_the_reorged_transactions(
+    w3, anvil, keys, counter, sessions, make_relayer
+):
+    """The pass reads the account nonce, then a reorg rolls the account back before the receipts are
+    read: the transactions must be re-broadcast, not dropped and re-queued."""
+    relayer = make_relayer(start=False, confirmations=3)
+    before = counter.functions.value().call()
+    ids = [_enqueue_increment(sessions, keys, counter, 1) for _ in range(3)]
+    for _ in range(3):
+        relayer.step()  # sign, send, mine (automine): each in its own block
+    stale = w3.eth.get_transaction_count(keys.relayer.address, "latest")
+    rpc_call(anvil.url, "evm_setAutomine", [False])
+    rpc_call(anvil.url, "anvil_reorg", [2, []])
+    real = relayer.w3.eth.get_transaction_count
+    calls = {"n": 0}
+
+    def nonce_read_before_the_reorg(address, block="latest"):
+        calls["n"] += 1
+        return stale if calls["n"] == 1 else real(address, block)
+
+    relayer.w3.eth.get_transaction_count = nonce_read_before_the_reorg
+    relayer.step()
+    assert relayer.stats.dropped == 0
+    relayer.w3.eth.get_transaction_count = real
+    for _ in range(6):
+        rpc_call(anvil.url, "evm_mine")
+        relayer.step()
+    results = [wait_for_intent(sessions, i, timeout=10) for i in ids]
+    assert all(r.status == IntentStatus.CONFIRMED for r in results)
+    assert counter.functions.value().call() == before + 3
