@@ -212,7 +212,8 @@ def accept(
             param="authorization.value",
         )
     incoming = pending_in(session, payee)
-    if incoming:
+    # Custodial wallets are merchants and city accounts: uncapped, so no chain read is needed.
+    if incoming and session.get(CustodialWallet, payee) is None:
         status = runtime.registry.status(payee)
         if status.kind is Kind.RESIDENT and status.level is not AssuranceLevel.NONE:
             cap = coin.balance_cap(status.level)
