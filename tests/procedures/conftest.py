@@ -7,7 +7,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from eth_account import Account
@@ -89,8 +92,11 @@ def arrange(w3, city, test_operator):
     return Arrange()
 
 
-def wallet_login(client: TestClient, account: LocalAccount) -> dict[str, str]:
-    """Log a wallet in through the API; returns the Authorization header."""
+def wallet_login(client: TestClient | httpx.Client | str, account: LocalAccount) -> dict[str, str]:
+    """Log a wallet in through the API (a client, or a base URL); returns the Authorization header."""
+    if isinstance(client, str):
+        with httpx.Client(base_url=client, timeout=30) as http:
+            return wallet_login(http, account)
     challenge = client.post("/v1/auth/wallet/challenge", json={"wallet": account.address}).json()
     signed = account.sign_message(encode_typed_data(full_message=challenge["typed_data"]))
     response = client.post("/v1/auth/wallet/token", json={
@@ -100,6 +106,24 @@ def wallet_login(client: TestClient, account: LocalAccount) -> dict[str, str]:
     })
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def auth_json(auth: Any) -> dict[str, Any]:
+    """A signed transfer authorization as the API's JSON."""
+    return {"from": auth.from_, "to": auth.to, "value": auth.value, "valid_after": auth.valid_after,
+            "valid_before": auth.valid_before, "nonce": "0x" + auth.nonce.hex(), "v": auth.v,
+            "r": "0x" + auth.r.hex(), "s": "0x" + auth.s.hex()}
+
+
+def service_env(anvil: Any, database_url: tuple[str, str | None], var: Path, **extra: str) -> dict[str, str]:
+    """Environment for a `machi serve` subprocess on the test chain and database."""
+    url, schema = database_url
+    env = {**os.environ, "MACHI_ENVIRONMENT": "test", "MACHI_RPC_URL": anvil.url, "DATABASE_URL": url,
+           "MACHI_VAR_DIR": str(var), "MACHI_LOG_LEVEL": "WARNING", "MACHI_RELAYER_POLL_INTERVAL": "0.01",
+           "MACHI_BATCH_MAX_WAIT": "0.05", **extra}
+    if schema:
+        env["MACHI_DATABASE_SCHEMA"] = schema
+    return env
 
 
 @pytest.fixture

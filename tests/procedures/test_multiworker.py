@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -12,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from sqlalchemy import select
 
 from chain.contracts.authorization import random_nonce
@@ -21,21 +19,17 @@ from chain.deploy import manifest_path, save_manifest
 from chain.node import free_port
 from chain.outbox import ChainTx
 from chain.toolchain import PROJECT_ROOT
+from tests.procedures.conftest import auth_json, service_env, wallet_login
 
 
 @pytest.fixture
 def two_services(anvil, city, database_url, engine, sessions, tmp_path, w3):
-    url, schema = database_url
     var = tmp_path / "var"
     save_manifest(city.manifest, manifest_path(var / "deployments", w3.eth.chain_id))
     procs, bases = [], []
     for _ in range(2):
         port = free_port()
-        env = {**os.environ, "MACHI_ENVIRONMENT": "test", "MACHI_RPC_URL": anvil.url, "DATABASE_URL": url,
-               "MACHI_VAR_DIR": str(var), "MACHI_PORT": str(port), "MACHI_LOG_LEVEL": "WARNING",
-               "MACHI_RELAYER_POLL_INTERVAL": "0.01", "MACHI_BATCH_MAX_WAIT": "0.05"}
-        if schema:
-            env["MACHI_DATABASE_SCHEMA"] = schema
+        env = service_env(anvil, database_url, var, MACHI_PORT=str(port))
         procs.append(subprocess.Popen([sys.executable, "-m", "procedures.cli", "serve"], cwd=PROJECT_ROOT, env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
         bases.append(f"http://127.0.0.1:{port}")
@@ -62,16 +56,6 @@ def two_services(anvil, city, database_url, engine, sessions, tmp_path, w3):
                 proc.kill()
 
 
-def _login(base: str, account) -> dict[str, str]:
-    challenge = httpx.post(f"{base}/v1/auth/wallet/challenge", json={"wallet": account.address}).json()
-    signed = account.sign_message(encode_typed_data(full_message=challenge["typed_data"]))
-    token = httpx.post(f"{base}/v1/auth/wallet/token", json={
-        "wallet": account.address, "nonce": challenge["nonce"],
-        "deadline": challenge["typed_data"]["message"]["deadline"],
-        "signature": "0x" + signed.signature.hex().removeprefix("0x")}).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
-
-
 def test_two_processes_share_the_load_with_one_sender_per_key(two_services, arrange, w3, city, sessions):
     coin = RegionalCoinClient(w3, city.coin.address, city.coin.abi)
     payers = [Account.create() for _ in range(8)]
@@ -80,17 +64,14 @@ def test_two_processes_share_the_load_with_one_sender_per_key(two_services, arra
     for payer in payers:
         arrange.attest(payer.address)
         arrange.mint(payer.address, 1_000)
-    headers = [_login(two_services[i % 2], p) for i, p in enumerate(payers)]
+    headers = [wallet_login(two_services[i % 2], p) for i, p in enumerate(payers)]
 
     def pay(job: tuple[int, int]) -> str:
         index, round_ = job
         payer = payers[index]
         auth = coin.sign_authorization(payer, payee.address, 10, nonce=random_nonce(),
                                        valid_before=int(time.time()) + 600)
-        body = {"authorization": {"from": auth.from_, "to": auth.to, "value": auth.value,
-                                  "valid_after": auth.valid_after, "valid_before": auth.valid_before,
-                                  "nonce": "0x" + auth.nonce.hex(), "v": auth.v, "r": "0x" + auth.r.hex(),
-                                  "s": "0x" + auth.s.hex()}}
+        body = {"authorization": auth_json(auth)}
         base = two_services[(index + round_) % 2]  # each payer alternates between the processes
         response = httpx.post(f"{base}/v1/transfers", json=body, headers=headers[index], timeout=30)
         assert response.status_code == 202, response.text

@@ -8,24 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 
 from procedures.auth.service import STAFF_TOKEN_TTL, create_staff, issue_token
+from tests.procedures.conftest import wallet_login
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
-
-
-def _resident_token(base: str) -> str:
-    account = Account.create()
-    challenge = httpx.post(f"{base}/v1/auth/wallet/challenge", json={"wallet": account.address}).json()
-    signed = account.sign_message(encode_typed_data(full_message=challenge["typed_data"]))
-    return httpx.post(f"{base}/v1/auth/wallet/token", json={
-        "wallet": account.address, "nonce": challenge["nonce"],
-        "deadline": challenge["typed_data"]["message"]["deadline"],
-        "signature": "0x" + signed.signature.hex().removeprefix("0x")}).json()["access_token"]
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +32,7 @@ def test_generated_requests_never_get_a_server_error(who, live_server, runtime):
         pytest.fail("schemathesis is a dev dependency: run `make test` (it installs .[dev])")
     headers: list[str] = []
     if who == "resident":
-        headers = ["-H", f"Authorization: Bearer {_resident_token(live_server)}"]
+        headers = ["-H", f"Authorization: {wallet_login(live_server, Account.create())['Authorization']}"]
     elif who == "admin":
         with runtime.sessions() as session, session.begin():
             account = create_staff(session, runtime.vault, username="fuzz-admin", password="fuzzing admin pw",

@@ -16,6 +16,7 @@ from chain.contracts.authorization import random_nonce
 from chain.contracts.coin import RegionalCoinClient
 from procedures.applications import protocol
 from procedures.auth.service import STAFF_TOKEN_TTL, create_staff, issue_token
+from tests.procedures.conftest import auth_json  # noqa: F401 - re-exported for this package's tests
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + os.urandom(64)
 PDF = b"%PDF-1.7\n" + b"1 0 obj <<>> endobj\n" * 4
@@ -181,12 +182,6 @@ class Filer:
     def withdraw(self, resident: Any, application_id: str) -> Any:
         body = {"signature": self.sign(resident.account, "withdraw", application_id, protocol.ZERO_HASH)}
         return self.client.post(f"/v1/applications/{application_id}/withdraw", json=body, headers=resident.headers)
-
-
-def auth_json(auth: Any) -> dict[str, Any]:
-    return {"from": auth.from_, "to": auth.to, "value": auth.value, "valid_after": auth.valid_after,
-            "valid_before": auth.valid_before, "nonce": "0x" + auth.nonce.hex(), "v": auth.v,
-            "r": "0x" + auth.r.hex(), "s": "0x" + auth.s.hex()}
 
 
 @pytest.fixture

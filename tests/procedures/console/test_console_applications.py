@@ -7,10 +7,10 @@ import time
 import httpx
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 
 from chain.contracts.coin import RegionalCoinClient
 from tests.procedures.applications.conftest import FORMS, Filer
+from tests.procedures.conftest import wallet_login
 from tests.procedures.console.conftest import console_login
 
 
@@ -45,13 +45,7 @@ class _Resident:
 def resident(api, arrange):
     account = Account.create()
     arrange.attest(account.address)
-    challenge = api.post("/v1/auth/wallet/challenge", json={"wallet": account.address}).json()
-    signed = account.sign_message(encode_typed_data(full_message=challenge["typed_data"]))
-    token = api.post("/v1/auth/wallet/token", json={
-        "wallet": account.address, "nonce": challenge["nonce"],
-        "deadline": challenge["typed_data"]["message"]["deadline"],
-        "signature": "0x" + signed.signature.hex().removeprefix("0x")}).json()["access_token"]
-    return _Resident(account, {"Authorization": f"Bearer {token}"})
+    return _Resident(account, wallet_login(api, account))
 
 
 def _submit(api, w3, city, resident, code="childcare-benefit", form=None) -> str:

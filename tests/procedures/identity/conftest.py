@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
@@ -21,6 +20,7 @@ from procedures.identity.jpki import CertKind
 from procedures.identity.statement import LinkStatement, sign_wallet
 from procedures.identity.testca import RsaKeyCache, Sex, TestCA, TestCard, TestResident
 from procedures.runtime import Runtime
+from tests.procedures.conftest import wallet_login
 
 KAGA_RESIDENTS = [
     TestResident("加賀 花子", date(1985, 6, 15), Sex.FEMALE, "石川県加賀市大聖寺南町ニ41番地"),
@@ -141,15 +141,7 @@ class Api:
 
     def login(self, account: LocalAccount) -> dict[str, str]:
         """A resident bearer token by wallet login."""
-        challenge = self.client.post("/v1/auth/wallet/challenge", json={"wallet": account.address}).json()
-        typed = challenge["typed_data"]
-        signed = account.sign_message(encode_typed_data(full_message=typed))
-        response = self.client.post("/v1/auth/wallet/token", json={
-            "wallet": account.address, "nonce": challenge["nonce"], "deadline": typed["message"]["deadline"],
-            "signature": "0x" + signed.signature.hex().removeprefix("0x"),
-        })
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+        return wallet_login(self.client, account)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from chain.contracts.authorization import random_nonce
 from chain.contracts.coin import RegionalCoinClient
 from procedures import ratelimit
 from procedures.auth.service import create_staff
+from tests.procedures.conftest import auth_json  # noqa: F401 - re-exported for this package's tests
 
 
 @pytest.fixture
@@ -37,13 +38,6 @@ def _fresh_limits():
 @pytest.fixture
 def coin(w3, city) -> RegionalCoinClient:
     return RegionalCoinClient(w3, city.coin.address, city.coin.abi)
-
-
-def auth_json(auth) -> dict[str, Any]:
-    """An Authorization as the API's JSON."""
-    return {"from": auth.from_, "to": auth.to, "value": auth.value, "valid_after": auth.valid_after,
-            "valid_before": auth.valid_before, "nonce": "0x" + auth.nonce.hex(), "v": auth.v,
-            "r": "0x" + auth.r.hex(), "s": "0x" + auth.s.hex()}
 
 
 def sign(coin, account, to, value, **kw):

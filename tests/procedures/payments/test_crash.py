@@ -3,7 +3,6 @@ exactly once (a real uvicorn process on the test chain and database)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -15,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from sqlalchemy import select
 
 from chain.contracts.coin import AUTHORIZATION_RELAYED_TOPIC
@@ -28,6 +26,7 @@ from procedures.config import DEV_SECRET
 from procedures.crypto import Vault
 from procedures.payments.merchant_models import PaymentRequest
 from procedures.payments.models import Transfer
+from tests.procedures.conftest import service_env, wallet_login
 from tests.procedures.payments.conftest import BANK, auth_json, sign, wait_until
 
 
@@ -73,28 +72,13 @@ class Service:
 
 @pytest.fixture
 def service(anvil, city, database_url, engine, sessions, tmp_path, w3) -> Iterator[Service]:
-    url, schema = database_url
     var = tmp_path / "var"
     save_manifest(city.manifest, manifest_path(var / "deployments", w3.eth.chain_id))
-    env = {**os.environ, "MACHI_ENVIRONMENT": "test", "MACHI_RPC_URL": anvil.url, "DATABASE_URL": url,
-           "MACHI_VAR_DIR": str(var), "MACHI_LOG_LEVEL": "WARNING", "MACHI_RELAYER_POLL_INTERVAL": "0.01",
-           "MACHI_BATCH_MAX_WAIT": "0.05", "MACHI_BATCH_MAX_SIZE": "8"}
-    if schema:
-        env["MACHI_DATABASE_SCHEMA"] = schema
+    env = service_env(anvil, database_url, var, MACHI_BATCH_MAX_SIZE="8")
     svc = Service(env, tmp_path / "service.log")
     svc.start()
     yield svc
     svc.stop()
-
-
-def _login(base: str, account) -> dict[str, str]:
-    challenge = httpx.post(f"{base}/v1/auth/wallet/challenge", json={"wallet": account.address}).json()
-    signed = account.sign_message(encode_typed_data(full_message=challenge["typed_data"]))
-    token = httpx.post(f"{base}/v1/auth/wallet/token", json={
-        "wallet": account.address, "nonce": challenge["nonce"],
-        "deadline": challenge["typed_data"]["message"]["deadline"],
-        "signature": "0x" + signed.signature.hex().removeprefix("0x")}).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_kill_dash_nine_mid_batch_then_restart_confirms_every_accepted_payment_once(
@@ -114,7 +98,7 @@ def test_kill_dash_nine_mid_batch_then_restart_confirms_every_accepted_payment_o
     for payer in payers:
         arrange.attest(payer.address)
         arrange.mint(payer.address, 1_000)
-    headers = [_login(service.base, p) for p in payers]
+    headers = [wallet_login(service.base, p) for p in payers]
     requests = [httpx.post(f"{service.base}/v1/payment_requests", headers=merchant,
                            json={"amount": 100 + i}).json() for i in range(len(payers))]
 

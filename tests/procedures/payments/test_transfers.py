@@ -9,17 +9,12 @@ from eth_account import Account
 
 from chain.contracts.authorization import random_nonce
 from chain.contracts.coin import RegionalCoinClient
+from tests.procedures.conftest import auth_json
 
 
 @pytest.fixture
 def coin(w3, city) -> RegionalCoinClient:
     return RegionalCoinClient(w3, city.coin.address, city.coin.abi)
-
-
-def _auth_json(auth) -> dict:
-    return {"from": auth.from_, "to": auth.to, "value": auth.value, "valid_after": auth.valid_after,
-            "valid_before": auth.valid_before, "nonce": "0x" + auth.nonce.hex(), "v": auth.v,
-            "r": "0x" + auth.r.hex(), "s": "0x" + auth.s.hex()}
 
 
 def _sign(coin, account, to, value, **kw):
@@ -28,7 +23,7 @@ def _sign(coin, account, to, value, **kw):
 
 
 def _send(client, resident, auth, memo=None):
-    return client.post("/v1/transfers", json={"authorization": _auth_json(auth), "memo": memo},
+    return client.post("/v1/transfers", json={"authorization": auth_json(auth), "memo": memo},
                        headers=resident.headers)
 
 
