@@ -36,6 +36,7 @@ from web3.types import TxReceipt
 
 from chain.errors import DECODER, ContractLogicError
 from chain.outbox import OPEN_TX_STATUSES, ChainTx, IntentStatus, TxIntent, TxStatus
+from chain.rpc import is_unreachable
 from chain.storage import KeyLock, utcnow
 
 CONFIRMATION_SECONDS = Histogram(
@@ -118,6 +119,7 @@ class RelayerStats:
     bumped: int = 0
     rebroadcast: int = 0
     dropped: int = 0
+    failed_passes: int = 0
     last_error: str | None = None
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
@@ -151,6 +153,8 @@ class Relayer:
         self.chain_id = w3.eth.chain_id
         self._next_nonce: int | None = None
         self._last_seen: dict[str, float] = {}
+        #: ``time.monotonic()`` when the node stopped answering; None while it answers.
+        self.chain_down_since: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def run(self, stop: threading.Event) -> None:
@@ -172,16 +176,35 @@ class Relayer:
                         self.reconcile()
                     worked = self.step()
                     backoff = self.config.poll_interval
+                    if self.chain_down_since is not None:
+                        log.warning("relayer %s: the chain answers again after %.1f s; resuming", self.sender,
+                                    time.monotonic() - self.chain_down_since)
+                        self.chain_down_since = None
+                    self.stats.last_error = None
                     if not worked:
                         stop.wait(self.config.poll_interval)
                 except Exception as exc:  # noqa: BLE001 - the loop must survive node/DB outages
-                    self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                    log.warning("relayer pass failed, retrying: %s", self.stats.last_error)
+                    self._on_failed_pass(exc)
                     self._next_nonce = None  # re-read nonces from chain and DB after any failure
                     backoff = min(backoff * 2, 5.0)
                     stop.wait(backoff)
         finally:
             self.lock.release()
+
+    def _on_failed_pass(self, exc: Exception) -> None:
+        """Record a failed pass; an unreachable node is logged once per outage, not on every retry.
+
+        Nothing is marked failed here: intents stay queued or pending and the next pass after the
+        outage carries on from the database and the chain (see ``reconcile``).
+        """
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        self.stats.failed_passes += 1
+        if not is_unreachable(exc):
+            log.warning("relayer pass failed, retrying: %s", self.stats.last_error)
+        elif self.chain_down_since is None:
+            self.chain_down_since = time.monotonic()
+            log.warning("relayer %s: the chain is unreachable (%s); backing off until it answers", self.sender,
+                        type(exc).__name__)
 
     def reconcile(self) -> None:
         """Decide the next nonce from chain and database (called on start and after errors)."""
@@ -561,6 +584,8 @@ class Relayer:
         try:
             self.w3.eth.call(call, (tx.block_number or 1) - 1)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - we want whatever the node says
+            if is_unreachable(exc):
+                raise  # no answer is no reason: retry the pass rather than fail the intents
             decoded = DECODER.from_exception(exc)
             if decoded is not None:
                 return decoded

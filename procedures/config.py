@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     rpc_url: str | None = Field(
         None, description="external EVM JSON-RPC endpoint; unset = the embedded anvil (machi node)"
     )
+    rpc_timeout: float = Field(
+        5.0, gt=0, le=120, description="seconds one JSON-RPC call may take before the node counts as unreachable"
+    )
     node_port: int = Field(8545, description="port of the embedded anvil")
     chain_id: int = Field(31337, description="chain id of the embedded anvil")
     block_time: float | None = Field(None, description="seconds per block for the embedded anvil; unset = automine")

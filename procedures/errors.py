@@ -11,14 +11,18 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
+import requests
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from web3.exceptions import TimeExhausted
 
 from chain.errors import ChainError, ContractLogicError, MachiError, NodeError
+from chain.rpc import is_unreachable
 
 log = logging.getLogger("machi.api")
 
@@ -126,6 +130,21 @@ _HTTP_CODES = {
 }
 
 
+#: Seconds a client should wait before retrying a request the chain could not serve.
+CHAIN_RETRY_AFTER = "5"
+
+
+def _chain_unavailable(request: Request, exc: BaseException) -> Response:
+    """503 ``chain_unavailable`` with ``Retry-After``: the node did not answer (refused, reset, timed out)."""
+    log.warning("chain unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    message = "the chain node is not reachable; retry shortly"
+    html = _as_html(request, 503, "chain_unavailable", message)
+    if html is not None:
+        return html
+    return JSONResponse(error_body("api_error", "chain_unavailable", message), 503,
+                        headers={"Retry-After": CHAIN_RETRY_AFTER})
+
+
 def register_exception_handlers(app: FastAPI) -> None:
     """Map every exception to the error shape in one place."""
 
@@ -165,12 +184,14 @@ def register_exception_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("conflict_error", "contract_reverted", str(exc)), 409)
 
     @app.exception_handler(NodeError)
-    async def _node(_: Request, exc: NodeError) -> JSONResponse:
-        return JSONResponse(
-            error_body("api_error", "chain_unavailable", "the chain node is not reachable; retry shortly"),
-            503,
-            headers={"Retry-After": "5"},
-        )
+    @app.exception_handler(requests.ConnectionError)
+    @app.exception_handler(requests.Timeout)
+    @app.exception_handler(aiohttp.ClientConnectionError)
+    @app.exception_handler(TimeoutError)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(TimeExhausted)
+    async def _node(request: Request, exc: Exception) -> Response:
+        return _chain_unavailable(request, exc)
 
     @app.exception_handler(ChainError)
     async def _chain(_: Request, exc: ChainError) -> JSONResponse:
@@ -188,6 +209,8 @@ def register_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if is_unreachable(exc):  # a transport failure wrapped in another error on its way up
+            return _chain_unavailable(request, exc)
         incident = uuid.uuid4().hex[:12]
         log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
         html = _as_html(request, 500, "internal_error", f"something went wrong on our side (incident {incident})")

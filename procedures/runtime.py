@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,7 +29,7 @@ from chain.errors import DeploymentError
 from chain.outbox import TxIntent
 from chain.plan import COIN, LEDGER, REGISTRY, PlanParams, city_plan, plan_params
 from chain.relayer import Batcher, Relayer, RelayerConfig
-from chain.rpc import connect
+from chain.rpc import connect, is_unreachable
 from chain.storage import make_engine, make_session_factory
 from procedures.config import Settings
 from procedures.crypto import Vault
@@ -103,7 +104,7 @@ class Runtime:
     def w3(self) -> Web3:
         """The chain connection (raises NodeError with the fix when the node is down)."""
         if self._w3 is None:
-            self._w3 = connect(self.settings.effective_rpc_url)
+            self._w3 = connect(self.settings.effective_rpc_url, timeout=self.settings.rpc_timeout)
         return self._w3
 
     @cached_property
@@ -212,25 +213,41 @@ class Runtime:
             return
         self._stop.clear()
         for account in self.keys.senders():
-            relayer = Relayer(
-                w3=connect(self.settings.effective_rpc_url),
-                account=account,
-                engine=self.engine,
-                session_factory=self.sessions,
-                lock_dir=self.settings.var_dir / "locks",
-                config=self.relayer_config(),
-                batchers=self.batchers(),
-                on_final=self.on_final,
-            )
-            thread = threading.Thread(target=relayer.run, args=(self._stop,), name=f"relayer-{account.address[:8]}",
-                                      daemon=True)
+            thread = threading.Thread(target=self._relay, args=(account, self._stop),
+                                      name=f"relayer-{account.address[:8]}", daemon=True)
             thread.start()
-            self.relayers.append(relayer)
             self._workers.append(thread)
         for name, worker in WORKERS.items():
             thread = threading.Thread(target=_guarded, args=(name, worker, self, self._stop), name=name, daemon=True)
             thread.start()
             self._workers.append(thread)
+
+    def _relay(self, account: LocalAccount, stop: threading.Event) -> None:
+        """A relayer thread: wait until the chain answers (the process may start during an outage),
+        then send for ``account`` until ``stop`` is set."""
+        delay, logged = 0.5, False
+        while not stop.is_set():
+            try:
+                relayer = Relayer(
+                    w3=connect(self.settings.effective_rpc_url, timeout=self.settings.rpc_timeout),
+                    account=account,
+                    engine=self.engine,
+                    session_factory=self.sessions,
+                    lock_dir=self.settings.var_dir / "locks",
+                    config=self.relayer_config(),
+                    batchers=self.batchers(),
+                    on_final=self.on_final,
+                )
+            except Exception as exc:  # noqa: BLE001 - the chain or its deployment is not there yet
+                if not logged:
+                    log.warning("relayer for %s waits for the chain: %s", account.address, type(exc).__name__)
+                    logged = True
+                stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.relayers.append(relayer)
+            relayer.run(stop)
+            return
 
     def stop_workers(self, timeout: float = 10.0) -> None:
         """Ask the workers to stop and wait for them."""
@@ -249,10 +266,21 @@ class Runtime:
 def _guarded(name: str, worker: Callable[[Runtime, threading.Event], None], runtime: Runtime,
              stop: threading.Event) -> None:
     """Run a worker, restarting it after a crash (with a pause) until ``stop`` is set."""
+    delay, outage = 2.0, False
     while not stop.is_set():
+        started = time.monotonic()
         try:
             worker(runtime, stop)
             return
-        except Exception:  # noqa: BLE001 - a worker must not die silently
-            log.exception("worker %s crashed; restarting in 2 s", name)
-            stop.wait(2.0)
+        except Exception as exc:  # noqa: BLE001 - a worker must not die silently
+            if time.monotonic() - started > 30:
+                delay, outage = 2.0, False  # it ran fine for a while: a new failure, not the same outage
+            if not is_unreachable(exc):
+                log.exception("worker %s crashed; restarting in 2 s", name)
+                delay = 2.0
+            elif not outage:  # the chain is down: say so once, then back off quietly until it is back
+                log.warning("worker %s: the chain is unreachable; retrying with back-off", name)
+                outage = True
+            else:
+                delay = min(delay * 2, 15.0)
+            stop.wait(delay)
