@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from procedures import indexing  # noqa: F401 - registers the chain indexer worker
 from procedures.api import health
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes

@@ -6,6 +6,7 @@ machi serve                API + background workers (starts the embedded node if
 machi worker relayer       the relayer workers alone
 machi status               node, contracts, database and outbox at a glance
 machi reconcile            database ledger vs. chain balances and supply (exit 1 on differences)
+machi index [--verify]     bring the chain event index up to the head; compare it with the chain
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from chain.node import LocalNode, NodeConfig, wait_for_rpc
 from chain.outbox import TxIntent
 from procedures.config import Settings, get_settings
 from procedures.identity.cli import test_ca as identity_test_ca
+from procedures.indexing import index_command, status_line
 from procedures.logs import configure_logging
 from procedures.payments.cli import reconcile as payments_reconcile
 from procedures.runtime import Runtime
@@ -242,6 +244,8 @@ def status() -> None:
             rows = session.execute(select(TxIntent.status, func.count()).group_by(TxIntent.status)).all()
         table.add_row("database", f"{runtime.engine.dialect.name} ok")
         table.add_row("outbox", ", ".join(f"{s}={n}" for s, n in rows) or "empty")
+        with runtime.sessions() as session:
+            table.add_row("indexer", status_line(session, settings.confirmations))
     except Exception as exc:  # noqa: BLE001
         ok = False
         table.add_row("database", f"[red]{type(exc).__name__}: {exc}[/]")
@@ -263,6 +267,7 @@ def status() -> None:
 
 main.add_command(identity_test_ca)
 main.add_command(payments_reconcile)
+main.add_command(index_command)
 
 if __name__ == "__main__":
     main()

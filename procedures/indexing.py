@@ -1,0 +1,118 @@
+"""The chain indexer inside the service: a background worker, ``machi index`` and a status line.
+
+The indexer itself lives in ``chain.indexer``; here it is wired to the runtime (the deployment
+manifest says which contracts to follow and from which block) and registered as a worker, so
+``machi serve`` and ``machi worker relayer`` keep the index current (one indexer per database).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from typing import Any
+
+import click
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from chain.errors import MachiError
+from chain.indexer import Indexer, IndexerConfig, WatchedContract, index_status, verify_against_chain
+from chain.rpc import connect
+from procedures.runtime import WORKERS, Runtime
+
+log = logging.getLogger("machi.indexing")
+
+
+def build_indexer(runtime: Runtime) -> Indexer:
+    """An indexer of every contract in the deployment manifest, from the earliest deployment block.
+
+    Raises:
+        DeploymentError: the city's contracts are not deployed (the message names the fix).
+    """
+    manifest = runtime.manifest
+    contracts = [
+        WatchedContract(name, entry.address, runtime.compiled[entry.artifact].abi)
+        for name, entry in sorted(manifest.contracts.items())
+    ]
+    return Indexer(
+        w3=connect(runtime.settings.effective_rpc_url),
+        contracts=contracts,
+        start_block=manifest.first_block,
+        engine=runtime.engine,
+        sessions=runtime.sessions,
+        lock_dir=runtime.settings.var_dir / "locks",
+        config=IndexerConfig(confirmations=runtime.settings.confirmations),
+    )
+
+
+def indexer_worker(runtime: Runtime, stop: threading.Event) -> None:
+    """Worker: keep the chain index current until ``stop`` is set (waits for a deployment)."""
+    waiting_logged = False
+    while not stop.is_set():
+        try:
+            indexer = build_indexer(runtime)
+        except MachiError as exc:
+            if not waiting_logged:
+                log.warning("indexer waiting for the chain and the deployment: %s", exc)
+                waiting_logged = True
+            stop.wait(5.0)
+            continue
+        indexer.run(stop)
+        return
+
+
+def status_line(session: Session, confirmations: int) -> str:
+    """One line for ``machi status``: how far the index is and how much of it is confirmed."""
+    status = index_status(session, confirmations)
+    if not status["indexed"]:
+        return "not indexed yet"
+    return (f"block {status['last_block']} of {status['head']}, {status['events']} events "
+            f"({status['confirmed_events']} confirmed), {status['reorgs']} reorgs rewound")
+
+
+@click.command("index")
+@click.option("--verify", is_flag=True, help="compare the index with the chain (balances, supply, logs)")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def index_command(verify: bool, as_json: bool) -> None:
+    """Bring the chain index up to the head (unless a running worker does it) and show where it stands.
+
+    With --verify, exits 1 when the index and the chain differ.
+    """
+    from procedures.config import get_settings
+
+    out, err = Console(), Console(stderr=True)
+    try:
+        runtime = Runtime.create(get_settings())
+        indexer = build_indexer(runtime)
+        if indexer.lock.try_acquire():
+            try:
+                indexer.catch_up()
+            finally:
+                indexer.lock.release()
+        else:
+            err.print("another process is indexing; showing its progress")
+        with runtime.sessions() as session:
+            report: dict[str, Any] = {"status": index_status(session, runtime.settings.confirmations)}
+            line = status_line(session, runtime.settings.confirmations)
+            if verify:
+                report["verify"] = verify_against_chain(session, indexer.w3).to_dict()
+    except MachiError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    ok = not verify or bool(report["verify"]["ok"])
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        out.print(f"index: {line}")
+        if verify:
+            check = report["verify"]
+            out.print(f"checked {check['accounts_checked']} accounts at block {check['block']}; supply "
+                      f"{check['supply']}; {len(check['differences'])} balance differences, "
+                      f"{len(check['missing_logs'])} missing and {len(check['orphan_logs'])} orphan logs")
+            out.print("[green]index matches the chain[/]" if ok else "[red]index differs from the chain[/]")
+    sys.exit(0 if ok else 1)
+
+
+WORKERS["chain.indexer"] = indexer_worker
