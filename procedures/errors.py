@@ -152,6 +152,7 @@ def register_exception_handlers(app: FastAPI) -> None:
     async def _service(request: Request, exc: ServiceError) -> Response:
         html = _as_html(request, exc.status, exc.code, exc.message)
         if html is not None:
+            html.headers.update(exc.headers)  # e.g. Retry-After on a 429 page
             return html
         return JSONResponse(error_body(exc.type, exc.code, exc.message, exc.param), exc.status, headers=exc.headers)
 

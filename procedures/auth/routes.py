@@ -80,8 +80,9 @@ def wallet_challenge(body: WalletIn, session: SessionDep, runtime: RuntimeDep, r
 
 
 @router.post("/wallet/token", summary="Log a wallet in with its signature")
-def wallet_token(body: WalletLogin, session: SessionDep, runtime: RuntimeDep) -> TokenOut:
+def wallet_token(body: WalletLogin, session: SessionDep, runtime: RuntimeDep, request: Request) -> TokenOut:
     """Exchange a signed challenge for a resident access token."""
+    limit(request, "wallet-login", per_minute=60)
     if not Web3.is_address(body.wallet):
         raise InvalidRequest("not an Ethereum address", param="wallet")
     if body.deadline < time.time():

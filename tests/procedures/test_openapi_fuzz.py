@@ -3,6 +3,7 @@ a resident and an administrator must never get a 5xx, and every error keeps the 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,8 +14,12 @@ from eth_account import Account
 
 from procedures.auth.service import STAFF_TOKEN_TTL, create_staff, issue_token
 from tests.procedures.conftest import wallet_login
+from tests.procedures.fuzz_hooks import shape_problem
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+ROOT = Path(__file__).resolve().parents[2]
+#: not_a_server_error: no 5xx; standard_error_shape (tests/procedures/fuzz_hooks.py): every 4xx has the one shape.
+CHECKS = "not_a_server_error,standard_error_shape"
 
 
 @pytest.fixture(autouse=True)
@@ -41,9 +46,10 @@ def test_generated_requests_never_get_a_server_error(who, live_server, runtime):
         headers = ["-H", f"Authorization: Bearer {token}"]
     result = subprocess.run(  # noqa: S603 - our own dev tool against our own local server
         [str(SCHEMATHESIS if SCHEMATHESIS.exists() else "schemathesis"), "run", f"{live_server}/openapi.json",
-         "--checks", "not_a_server_error", "--max-examples", "6", "--workers", "1", "--no-color",
+         "--checks", CHECKS, "--max-examples", "6", "--workers", "1", "--no-color",
          "--seed", "20261126", *headers],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True, text=True, timeout=600, check=False, cwd=ROOT,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.procedures.fuzz_hooks"},
     )
     summary = result.stdout[-3000:]
     assert result.returncode == 0, summary
@@ -51,3 +57,19 @@ def test_generated_requests_never_get_a_server_error(who, live_server, runtime):
     assert counts, summary
     generated, passed = int(counts[-1][0]), int(counts[-1][2])
     assert generated == passed >= 1000, counts[-1]  # at least a thousand cases per caller, all answered < 500
+
+
+@pytest.mark.parametrize(("status", "body", "bad"), [
+    (404, b'{"error": {"type": "not_found_error", "code": "not_found", "message": "no such thing", "param": null}}',
+     False),
+    (422, b'{"error": {"type": "invalid_request_error", "code": "invalid_parameter", "message": "x", "param": "a"}}',
+     False),
+    (200, b'{"detail": "fine"}', False),
+    (405, b'{"detail": "Method Not Allowed"}', True),  # FastAPI's default shape
+    (404, b'<html>Not Found</html>', True),
+    (400, b'{"error": {"type": "invalid_request_error", "code": "", "message": "x", "param": null}}', True),
+    (401, b'{"error": {"code": "not_authenticated", "message": "x"}}', True),
+    (409, b'{"error": {"type": "conflict_error", "code": "c", "message": "m", "param": null}, "extra": 1}', True),
+])
+def test_the_shape_check_tells_good_from_bad(status, body, bad):
+    assert (shape_problem(status, body) is not None) is bad
