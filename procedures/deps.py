@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -17,7 +17,9 @@ from procedures.errors import NotAuthenticated, PermissionDenied
 from procedures.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies that never block are ``async``: FastAPI runs a sync dependency in the thread pool,
+# one hand-off (and GIL switch) per dependency per request.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -25,7 +27,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings_dep(runtime: RuntimeDep) -> Settings:
+async def get_settings_dep(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
@@ -50,7 +52,7 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_vault(runtime: RuntimeDep) -> Vault:
+async def get_vault(runtime: RuntimeDep) -> Vault:
     return runtime.vault
 
 
@@ -88,10 +90,10 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_role(*roles: str) -> Callable[[Principal], Principal]:
+def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only callers whose role is in ``roles``."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise PermissionDenied(f"this needs the role {' or '.join(roles)}", code="role_required")
         return principal

@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
+from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import Web3
@@ -73,6 +76,58 @@ def optional_address(value: str) -> str | None:
     return None if address == ZERO_ADDRESS else address
 
 
+@dataclass(frozen=True)
+class _Function:
+    """A non-overloaded ABI function, ready to encode calls and decode results without web3's lookups."""
+
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    @classmethod
+    def index(cls, abi: Sequence[dict[str, Any]]) -> dict[tuple[str, int], _Function]:
+        """Functions by (name, number of arguments); overloads with equal arity are left to web3."""
+        found: dict[tuple[str, int], _Function | None] = {}
+        for entry in abi:
+            if entry.get("type") != "function":
+                continue
+            inputs = tuple(_abi_type(i) for i in entry.get("inputs", []))
+            key = (str(entry["name"]), len(inputs))
+            function = cls(function_signature_to_4byte_selector(f"{entry['name']}({','.join(inputs)})"), inputs,
+                           tuple(_abi_type(o) for o in entry.get("outputs", [])))
+            found[key] = None if key in found else function
+        return {key: function for key, function in found.items() if function is not None}
+
+    @property
+    def plain_outputs(self) -> bool:
+        """Returns elementary values or arrays of them (structs are left to web3)."""
+        return bool(self.outputs) and not any("(" in kind for kind in self.outputs)
+
+    def encode(self, args: Sequence[Any]) -> bytes:
+        """Selector + ABI-encoded ``args``; raises (for the caller's fallback) on values web3 would convert."""
+        return self.selector + abi_encode(list(self.inputs), list(args))
+
+    def decode(self, raw: bytes) -> Any:
+        """The return values as web3 gives them: one value alone, arrays as lists, checksummed addresses."""
+        values = [_as_web3(kind, value) for kind, value in zip(self.outputs, abi_decode(list(self.outputs), raw),
+                                                               strict=True)]
+        return values[0] if len(values) == 1 else values
+
+
+def _as_web3(kind: str, value: Any) -> Any:
+    if kind.endswith("]"):
+        inner = kind[: kind.rindex("[")]
+        return [_as_web3(inner, item) for item in value]
+    return to_checksum_address(value) if kind == "address" else value
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        return f"({','.join(_abi_type(c) for c in param.get('components', []))}){kind[5:]}"
+    return kind
+
+
 class ContractClient:
     """Base of the typed clients: one deployed contract, its ABI, and decoded errors.
 
@@ -92,6 +147,7 @@ class ContractClient:
         """
         self.w3 = w3
         self.contract: Contract = w3.eth.contract(address=to_checksum_address(address), abi=list(abi))
+        self._functions = _Function.index(abi)
         DECODER.register_abi(abi)
 
     @classmethod
@@ -113,7 +169,18 @@ class ContractClient:
 
     # ------------------------------------------------------------------ plumbing
     def _read(self, function: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
-        """``eth_call`` a view; a revert is raised as the decoded ``ContractLogicError``."""
+        """``eth_call`` a view; a revert is raised as the decoded ``ContractLogicError``.
+
+        The hot path (payments read balances and screen batches on every request) encodes with
+        eth_abi and sends one raw ``eth_call``; web3's contract objects (ABI lookups, middleware,
+        formatters: several ms a call) only handle what that cannot (overloads of equal arity,
+        values that need web3's conversions).
+        """
+        fast = self._functions.get((function, len(args)))
+        if fast is not None and fast.plain_outputs and isinstance(block, (str, int)):
+            data = self._fast_encode(fast, args)
+            if data is not None:
+                return fast.decode(self._eth_call(data, block))
         try:
             # attribute lookup resolves overloads (e.g. nonces(address) / nonces(address,uint192)) by arguments
             return self.contract.functions[function](*args).call(block_identifier=block)
@@ -123,10 +190,42 @@ class ContractClient:
                 raise decoded from None
             raise
 
+    def _eth_call(self, data: bytes, block: BlockIdentifier = "latest", sender: str | None = None) -> bytes:
+        """One raw ``eth_call`` to this contract.
+
+        Raises:
+            ContractLogicError: it reverted (decoded custom error).
+            ValueError: the node answered with any other error.
+        """
+        call: dict[str, Any] = {"to": self.address, "data": "0x" + data.hex()}
+        if sender is not None:
+            call["from"] = sender
+        tag = hex(block) if isinstance(block, int) else block
+        reply = self.w3.provider.make_request("eth_call", [call, tag])  # type: ignore[arg-type]
+        error = reply.get("error")
+        if error:
+            decoded = DECODER.from_exception(ValueError(dict(error)))
+            if decoded is not None:
+                raise decoded
+            raise ValueError(dict(error))
+        return bytes.fromhex(str(reply["result"]).removeprefix("0x"))
+
     def _call(self, function: str, *args: Any) -> Call:
         """Encode a state-changing call (nothing is sent)."""
+        fast = self._functions.get((function, len(args)))
+        encoded = None if fast is None else self._fast_encode(fast, args)
+        if encoded is not None:
+            return Call(self.address, encoded)
         data = self.contract.encode_abi(function, args=list(args))
         return Call(self.address, bytes.fromhex(data.removeprefix("0x")))
+
+    @staticmethod
+    def _fast_encode(function: _Function, args: Sequence[Any]) -> bytes | None:
+        """``function``'s calldata, or None when an argument needs web3's conversions (hex strings…)."""
+        try:
+            return function.encode(args)
+        except Exception:  # noqa: BLE001 - web3 converts (or rejects with its own error) what eth_abi will not
+            return None
 
     def simulate(self, call: Call, sender: str, block: BlockIdentifier = "latest") -> bytes:
         """Run ``call`` as ``sender`` with ``eth_call`` and return the raw return data.
@@ -134,6 +233,8 @@ class ContractClient:
         Raises:
             ContractLogicError: the call would revert (decoded custom error).
         """
+        if call.to == self.address and not call.value and isinstance(block, (str, int)):
+            return self._eth_call(call.data, block, sender=to_checksum_address(sender))
         try:
             return bytes(self.w3.eth.call(call.as_transaction(sender), block))  # type: ignore[arg-type]
         except Exception as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
@@ -12,10 +12,10 @@ from procedures.deps import CurrentPrincipal
 from procedures.errors import PermissionDenied
 
 
-def merchant_scope(*scopes: str) -> Callable[[Principal], Principal]:
-    """A dependency admitting merchant API keys that hold at least one of ``scopes``."""
+def merchant_scope(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency admitting merchant API keys that hold at least one of ``scopes`` (async: never blocks)."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.type != "merchant":
             raise PermissionDenied("this endpoint takes a merchant API key (Authorization: Bearer mk_…)",
                                    code="merchant_key_required")

@@ -58,6 +58,8 @@ CLIENTS = int(os.environ.get("BENCH_PAYMENTS_CLIENTS", "64"))
 PER_CLIENT = int(os.environ.get("BENCH_PAYMENTS_PER_CLIENT", "12"))
 PROFILE = os.environ.get("BENCH_PROFILE") == "1"
 API_PROCESSES = int(os.environ.get("BENCH_API_PROCESSES", "1"))
+#: Run the relayer and other workers in their own process (``machi worker relayer``), as in production.
+SEPARATE_WORKERS = os.environ.get("BENCH_SEPARATE_WORKERS", "1") == "1"
 OPERATOR_PASSWORD = "bench operator " + uuid.uuid4().hex  # a throwaway account in a throwaway database
 BANK = {"bank_code": "0146", "branch_code": "101", "account_type": "ordinary", "account_number": "1234567",
         "holder_name_kana": "ｶ)ﾍﾞﾝﾁ"}
@@ -115,7 +117,7 @@ class _Service:
             return
         self.profile_to.parent.mkdir(parents=True, exist_ok=True)
         self.profiler = subprocess.Popen(
-            [spy, "record", "--pid", str(self.proc.pid), "--rate", "200", "--format", "raw", "--threads",
+            [spy, "record", "--pid", str(self.proc.pid), "--rate", "200", "--format", "raw", "--threads", "--gil",
              "--output", str(self.profile_to.with_suffix(".txt")), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -165,12 +167,17 @@ def _service_side(w3: Web3, node: LocalNode, url: str, schema: str | None, var: 
     out = PROJECT_ROOT / "var" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     services: list[_Service] = []
+    worker_proc: subprocess.Popen[bytes] | None = None
     try:
-        # Process 0 runs the API and the workers (relayers, webhooks, expiry); the others serve the API only.
+        # The workers (relayers, webhooks, expiry) run in their own process, or in API process 0.
         for i in range(API_PROCESSES):
-            services.append(_Service({**env, "MACHI_RUN_WORKERS": "true" if i == 0 else "false"},
-                                     out / f"payments-service-{i}.log",
+            services.append(_Service({**env, "MACHI_RUN_WORKERS": "true" if i == 0 and not SEPARATE_WORKERS
+                                      else "false"}, out / f"payments-service-{i}.log",
                                      out / f"payments-profile-{i}" if PROFILE else None))
+        if SEPARATE_WORKERS:
+            workers_log = (out / "payments-workers.log").open("wb")
+            worker_proc = subprocess.Popen([str(Path(sys.executable).with_name("machi")), "worker", "relayer"],
+                                           cwd=PROJECT_ROOT, env=env, stdout=workers_log, stderr=workers_log)
         service = services[0]
         http = httpx.Client(base_url=service.base, timeout=60)
         token = http.post("/v1/auth/staff/token", json={"username": "bench", "password": OPERATOR_PASSWORD})
@@ -258,6 +265,10 @@ def _service_side(w3: Web3, node: LocalNode, url: str, schema: str | None, var: 
     finally:
         for svc in services:
             svc.stop()
+        if worker_proc is not None:
+            worker_proc.terminate()
+            worker_proc.wait(15)
+            workers_log.close()
         runtime.close()
 
 

@@ -188,3 +188,62 @@ def test_reads_return_plain_python_types(evm: Chain) -> None:
     assert type(record.revocation_reason) is RevocationReason and type(record.subject_key) is bytes
     assert type(evm.coin.balance_of(alice.address)) is int
     assert type(evm.coin.is_frozen(alice.address)) is bool
+
+
+def _sample(kind: str, who: str) -> object:
+    if kind.endswith("]"):
+        return [_sample(kind[: kind.rindex("[")], who)]
+    if kind == "address":
+        return who
+    if kind == "bool":
+        return True
+    if kind == "string":
+        return "加賀"
+    if kind == "bytes":
+        return b"\x01\x02"
+    if kind.startswith("bytes"):
+        return bytes(range(int(kind[5:])))
+    return 1  # uint*/int*/enums
+
+
+def _outcome(read: object) -> object:
+    """The value read, or the decoded revert's name."""
+    from chain.errors import DECODER
+
+    try:
+        return read()  # type: ignore[operator]
+    except Exception as exc:  # noqa: BLE001 - web3 raises its own types; both sides are decoded alike
+        decoded = exc if isinstance(exc, ContractLogicError) else DECODER.from_exception(exc)
+        if decoded is None:
+            raise
+        return type(decoded).__name__
+
+
+def test_the_fast_encoding_and_reads_agree_with_web3_for_every_function(evm: Chain) -> None:
+    """Clients encode with eth_abi and read with a raw eth_call; web3's contract objects are the reference."""
+    alice = evm.resident(25)
+    compared = 0
+    for client in (evm.registry, evm.coin, evm.ledger):
+        for (name, _), function in client._functions.items():  # noqa: SLF001 - the fast path under test
+            entry = next(e for e in client.contract.abi if e.get("type") == "function" and e["name"] == name
+                         and len(e.get("inputs", [])) == len(function.inputs))
+            if any("(" in kind for kind in function.inputs):
+                continue
+            args = [_sample(kind, alice.address) for kind in function.inputs]
+            reference = bytes.fromhex(client.contract.encode_abi(name, args=args).removeprefix("0x"))
+            assert client._call(name, *args).data == reference, name  # noqa: SLF001
+            if entry.get("stateMutability") in ("view", "pure") and function.plain_outputs:
+                fast = _outcome(lambda c=client, n=name, a=args: c._read(n, *a))  # noqa: SLF001
+                slow = _outcome(lambda c=client, n=name, a=args: c.contract.functions[n](*a).call())
+                assert fast == slow, name
+                compared += 1
+    assert compared >= 20  # the check ran over the contracts' real views
+    assert evm.coin.balance_of(alice.address) == 25
+
+
+def test_a_revert_on_the_fast_read_path_is_decoded(evm: Chain) -> None:
+    auth = evm.sign(evm.resident(5), evm.merchant().address, 50)
+    evm.rpc("anvil_impersonateAccount", evm.admin)
+    with pytest.raises(ContractLogicError) as caught:
+        evm.coin.screen_batch([auth], evm.admin)  # the deployer lacks RELAYER_ROLE: the whole batch reverts
+    assert type(caught.value).__name__ == "AccessControlUnauthorizedAccount"
