@@ -18,6 +18,7 @@ import procedures.crypto  # noqa: F401
 import procedures.identity.models  # noqa: F401
 import procedures.payments.merchant_models  # noqa: F401
 import procedures.payments.models  # noqa: F401
+import procedures.payments.wallet_actions  # noqa: F401
 from chain.storage import Base, make_engine, make_session_factory
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

@@ -16,6 +16,7 @@ from web3 import Web3
 from chain.contracts.registry import Kind
 from procedures.applications.models import Application, Status
 from procedures.applications.service import is_overdue
+from procedures.console import operator_merchants, operator_payouts, operator_residents
 from procedures.console.pages import AdminDep, ConsoleUser, FormDep, render
 from procedures.console.routes import DASHBOARD_PANELS
 from procedures.deps import RuntimeDep, SessionDep
@@ -23,6 +24,8 @@ from procedures.errors import InvalidRequest
 from procedures.payments import topups
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
+for _pages in (operator_merchants, operator_payouts, operator_residents):
+    router.include_router(_pages.router)
 
 _REFERENCE = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
 

@@ -3,7 +3,7 @@ reconciliation."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -14,8 +14,18 @@ from web3 import Web3
 
 from procedures.auth.service import Principal
 from procedures.deps import AdminPrincipal, RuntimeDep, SessionDep
+from procedures.errors import NotFound
 from procedures.pagination import CursorQuery, LimitQuery, Page
-from procedures.payments import merchants, payment_requests, payouts, reconcile, topups
+from procedures.payments import (
+    freezes,
+    merchants,
+    payment_requests,
+    payouts,
+    reconcile,
+    recoveries,
+    topups,
+    wallet_actions,
+)
 from procedures.payments.idempotency import IdempotencyKeyHeader, run_idempotent
 from procedures.payments.merchant_models import Merchant
 from procedures.payments.schemas import (
@@ -240,6 +250,101 @@ def mark_batch_transferred(batch_id: str, session: SessionDep, _: AdminPrincipal
     """Every payout in it becomes ``paid`` (``payout.paid`` to each merchant)."""
     batch, rows = payouts.mark_transferred(session, batch_id)
     return payout_batch_out(batch, [p.id for p in rows])
+
+
+# --------------------------------------------------------------------------- wallets: freeze, recovery retry
+class WalletActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=freezes.MAX_REASON, description="why (kept in the audit trail)")
+
+
+class WalletActionOut(BaseModel):
+    id: str
+    wallet: str
+    action: str = Field(description="freeze, unfreeze or recover_retry")
+    reason: str | None
+    operator: str
+    status: str = Field(description="the outbox intent: queued … confirmed or failed")
+    tx_hash: str | None
+    error_code: str | None
+    created_at: datetime
+
+
+class WalletStateOut(BaseModel):
+    wallet: str
+    frozen: bool = Field(description="the coin's freeze flag now")
+    pending: str | None = Field(description="a freeze or unfreeze still on its way to the chain")
+    actions: list[WalletActionOut]
+
+
+class RecoveryStepOut(BaseModel):
+    kind: str
+    status: str
+    tx_hash: str | None
+    error_code: str | None
+
+
+class RecoveryOut(BaseModel):
+    identity_id: str
+    lost_wallet: str
+    new_wallet: str
+    identity_status: str
+    recovered_at: datetime
+    rebind: RecoveryStepOut | None
+    move: RecoveryStepOut | None
+    lost_balance: int
+    new_balance: int
+    can_retry: bool
+    blocker: str | None = Field(description="why the balance move cannot be retried now")
+
+
+def _action_out(view: wallet_actions.ActionView) -> WalletActionOut:
+    return WalletActionOut(**vars(view))
+
+
+@router.get("/wallets/{wallet}", summary="A wallet's freeze state and operator actions")
+def wallet_state(wallet: str, runtime: RuntimeDep, session: SessionDep, _: AdminPrincipal) -> WalletStateOut:
+    """The coin's freeze flag, a pending freeze/unfreeze, and the audit trail (newest first)."""
+    state = freezes.freeze_state(session, runtime, wallet)
+    return WalletStateOut(wallet=state.wallet, frozen=state.frozen, pending=state.pending,
+                          actions=[_action_out(a) for a in wallet_actions.history(session, state.wallet)])
+
+
+@router.post("/wallets/{wallet}/freeze", status_code=status.HTTP_202_ACCEPTED, summary="Freeze a wallet on the coin")
+def freeze_wallet(wallet: str, runtime: RuntimeDep, session: SessionDep, principal: AdminPrincipal,
+                  body: WalletActionIn | None = None) -> WalletActionOut:
+    """Queued for the relayer (FREEZER_ROLE); the wallet can neither send nor receive once confirmed."""
+    return _action_out(freezes.freeze(session, runtime, wallet, reason=body.reason if body else None,
+                                      operator=_operator(principal)))
+
+
+@router.post("/wallets/{wallet}/unfreeze", status_code=status.HTTP_202_ACCEPTED, summary="Lift a wallet's freeze")
+def unfreeze_wallet(wallet: str, runtime: RuntimeDep, session: SessionDep, principal: AdminPrincipal,
+                    body: WalletActionIn | None = None) -> WalletActionOut:
+    """Queued for the relayer; the wallet works again once confirmed."""
+    return _action_out(freezes.unfreeze(session, runtime, wallet, reason=body.reason if body else None,
+                                        operator=_operator(principal)))
+
+
+@router.get("/wallets/{wallet}/recovery", summary="The lost-wallet recovery involving a wallet")
+def wallet_recovery(wallet: str, runtime: RuntimeDep, session: SessionDep, _: AdminPrincipal) -> RecoveryOut:
+    """Either wallet (lost or new) finds it; ``blocker`` says why a retry of the balance move is not possible."""
+    view = recoveries.recovery_state(session, runtime, wallet)
+    if view is None:
+        raise NotFound("this wallet was not part of a lost-wallet recovery", code="no_recovery", param="wallet")
+    steps = {name: RecoveryStepOut(**vars(step)) if step is not None else None
+             for name, step in (("rebind", view.rebind), ("move", view.move))}
+    fields = {k: v for k, v in vars(view).items() if k not in steps}
+    return RecoveryOut(**fields, **steps, can_retry=view.can_retry)
+
+
+@router.post("/wallets/{wallet}/recovery/retry", status_code=status.HTTP_202_ACCEPTED,
+             summary="Retry a recovery's failed balance move")
+def retry_recovery_move(wallet: str, runtime: RuntimeDep, session: SessionDep,
+                        principal: AdminPrincipal) -> WalletActionOut:
+    """``RegionalCoin.recover(lost)`` queued again (RECOVERY_ROLE), once its cause is fixed."""
+    return _action_out(recoveries.retry_balance_move(session, runtime, wallet, operator=_operator(principal)))
 
 
 # --------------------------------------------------------------------------- reconciliation
