@@ -35,13 +35,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from eth_utils.abi import event_abi_to_log_topic
+from eth_abi.abi import decode as abi_decode
+from eth_utils.abi import collapse_if_tuple, event_abi_to_log_topic
 from prometheus_client import Counter
 from sqlalchemy import JSON, BigInteger, Engine, Index, Integer, String, UniqueConstraint, delete, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from web3 import Web3
-from web3._utils.events import get_event_data
-from web3.types import FilterParams, LogReceipt
+from web3.types import FilterParams, RPCEndpoint
 
 from chain.plan import COIN
 from chain.storage import Base, KeyLock, UTCDateTime, utcnow
@@ -135,28 +135,78 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-class EventDecoder:
-    """Decodes logs of the watched contracts by (address, topic 0) against their ABIs."""
+@dataclass(frozen=True)
+class _EventShape:
+    """One event's name and its inputs split into topics (indexed) and data, as ABI type strings."""
 
-    def __init__(self, w3: Web3, contracts: Iterable[WatchedContract]) -> None:
-        self._codec = w3.codec
-        self._events: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    contract: str
+    name: str
+    indexed: tuple[tuple[str, str], ...]
+    data_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+
+
+def _is_dynamic(abi_type: str) -> bool:
+    """Indexed values of these types are stored as their hash, not decodable from the topic."""
+    return abi_type in ("string", "bytes") or abi_type.endswith("]") or abi_type.startswith("(")
+
+
+class EventDecoder:
+    """Decodes raw logs of the watched contracts by (address, topic 0) against their ABIs.
+
+    Works on the node's raw JSON (hex strings) with ``eth_abi`` directly: several times faster
+    than web3's per-log formatting, which dominated the indexer's catch-up time.
+    """
+
+    def __init__(self, contracts: Iterable[WatchedContract]) -> None:
+        self._events: dict[tuple[str, str], _EventShape] = {}
+        self._checksums: dict[str, str] = {}
         for contract in contracts:
             for entry in contract.abi:
-                if entry.get("type") == "event" and not entry.get("anonymous"):
-                    topic = _hex(event_abi_to_log_topic(cast(Any, entry)))
-                    self._events[(contract.address.lower(), topic)] = (contract.name, dict(entry))
+                if entry.get("type") != "event" or entry.get("anonymous"):
+                    continue
+                topic = _hex(event_abi_to_log_topic(cast(Any, entry)))
+                inputs = list(entry.get("inputs", []))
+                data = [i for i in inputs if not i.get("indexed")]
+                self._events[(contract.address.lower(), topic)] = _EventShape(
+                    contract=contract.name,
+                    name=str(entry["name"]),
+                    indexed=tuple((str(i["name"]), collapse_if_tuple(i)) for i in inputs if i.get("indexed")),
+                    data_names=tuple(str(i["name"]) for i in data),
+                    data_types=tuple(collapse_if_tuple(i) for i in data),
+                )
 
-    def decode(self, entry: LogReceipt) -> tuple[str, str, dict[str, Any]]:
-        """(contract name, event name, arguments) of one log; unknown logs keep their raw topics."""
-        address = str(entry["address"]).lower()
-        topics = [_hex(t) for t in entry["topics"]]
-        known = self._events.get((address, topics[0])) if topics else None
-        if known is None:
-            return "unknown", "unknown", {"topics": topics, "data": _hex(entry["data"])}
-        name, abi = known
-        data = get_event_data(self._codec, cast(Any, abi), entry)
-        return name, str(abi["name"]), jsonable(dict(data["args"]))
+    def checksum(self, address: str) -> str:
+        """The checksummed form of ``address`` (cached: the same few addresses recur in every block)."""
+        key = address.lower()
+        cached = self._checksums.get(key)
+        if cached is None:
+            cached = self._checksums[key] = Web3.to_checksum_address(key)
+        return cached
+
+    def _value(self, abi_type: str, value: Any) -> Any:
+        if abi_type == "address":
+            return self.checksum(value)
+        if isinstance(value, str | int | bool):
+            return value
+        return jsonable(value)
+
+    def decode(self, entry: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        """(contract name, event name, arguments) of one raw log; unknown logs keep their raw topics."""
+        topics = [str(t).lower() for t in entry["topics"]]
+        shape = self._events.get((str(entry["address"]).lower(), topics[0])) if topics else None
+        if shape is None or len(topics) != len(shape.indexed) + 1:
+            return "unknown", "unknown", {"topics": topics, "data": str(entry["data"])}
+        args: dict[str, Any] = {}
+        for (name, abi_type), topic in zip(shape.indexed, topics[1:], strict=True):
+            if _is_dynamic(abi_type):
+                args[name] = topic  # only the hash of the value is on chain
+            else:
+                args[name] = self._value(abi_type, abi_decode([abi_type], bytes.fromhex(topic[2:]))[0])
+        values = abi_decode(list(shape.data_types), bytes.fromhex(str(entry["data"])[2:]))
+        for name, abi_type, value in zip(shape.data_names, shape.data_types, values, strict=True):
+            args[name] = self._value(abi_type, value)
+        return shape.contract, shape.name, args
 
 
 # --------------------------------------------------------------------------- the indexer
@@ -232,7 +282,7 @@ class Indexer:
     stats: IndexerStats = field(default_factory=IndexerStats)
 
     def __post_init__(self) -> None:
-        self.decoder = EventDecoder(self.w3, self.contracts)
+        self.decoder = EventDecoder(self.contracts)
         self.addresses = [Web3.to_checksum_address(c.address) for c in self.contracts]
         self.watched = {c.name: Web3.to_checksum_address(c.address) for c in self.contracts}
         self.lock = KeyLock(self.engine, f"chain-indexer:{self.name}", self.lock_dir)
@@ -356,7 +406,7 @@ class Indexer:
         return _Point(self.start_block - 1, None), True
 
     def _check_consistent(self, base: _Point, from_block: int, top_before: Mapping[str, Any],
-                          window: Sequence[Mapping[str, Any]], logs: Sequence[LogReceipt]) -> None:
+                          window: Sequence[Mapping[str, Any]], logs: Sequence[Mapping[str, Any]]) -> None:
         """Refuse a pass whose reads straddle a reorg (logs, headers and base must form one chain)."""
         if window[-1]["hash"] != top_before["hash"]:
             raise ChainMoved(f"block {window[-1]['number']} changed during the pass")
@@ -372,8 +422,8 @@ class Indexer:
                 raise ChainMoved(f"block {base.number} left the chain during the pass")
         hashes = {h["number"]: h["hash"] for h in window}
         for entry in logs:
-            expected = hashes.get(int(entry["blockNumber"]))
-            if expected is not None and _hex(entry["blockHash"]) != expected:
+            expected = hashes.get(int(entry["blockNumber"], 16))
+            if expected is not None and str(entry["blockHash"]).lower() != expected:
                 raise ChainMoved(f"a log of block {entry['blockNumber']} is from another branch")
 
     def _write(self, plan: _Plan, rows: list[dict[str, Any]], window: Sequence[Mapping[str, Any]], head: int,
@@ -411,22 +461,26 @@ class Indexer:
             INDEXED_EVENTS.labels(row["contract_name"]).inc()
 
     # ------------------------------------------------------------------ reads
-    def _event_row(self, entry: LogReceipt) -> dict[str, Any]:
+    def _event_row(self, entry: Mapping[str, Any]) -> dict[str, Any]:
         contract_name, event, args = self.decoder.decode(entry)
         return {
-            "block_number": int(entry["blockNumber"]),
-            "block_hash": _hex(entry["blockHash"]),
-            "tx_hash": _hex(entry["transactionHash"]),
-            "log_index": int(entry["logIndex"]),
-            "contract": Web3.to_checksum_address(entry["address"]),
+            "block_number": int(entry["blockNumber"], 16),
+            "block_hash": str(entry["blockHash"]).lower(),
+            "tx_hash": str(entry["transactionHash"]).lower(),
+            "log_index": int(entry["logIndex"], 16),
+            "contract": self.decoder.checksum(entry["address"]),
             "contract_name": contract_name,
             "event": event,
             "args": args,
         }
 
-    def _logs(self, from_block: int, to_block: int) -> list[LogReceipt]:
-        params: FilterParams = {"fromBlock": from_block, "toBlock": to_block, "address": self.addresses}
-        return list(self.w3.eth.get_logs(params))
+    def _logs(self, from_block: int, to_block: int) -> list[dict[str, Any]]:
+        """The watched contracts' logs in the range, as the node's raw JSON (decoded by ``EventDecoder``)."""
+        params = {"fromBlock": hex(from_block), "toBlock": hex(to_block), "address": self.addresses}
+        response = self.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [params])
+        if "error" in response:
+            raise RuntimeError(f"eth_getLogs {from_block}..{to_block} failed: {response['error']}")
+        return list(response["result"])
 
     def _header(self, number: int) -> dict[str, Any]:
         block = self.w3.eth.get_block(number)

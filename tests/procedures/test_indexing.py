@@ -4,6 +4,7 @@ with each other and with the chain (real anvil, real database, the real app and 
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -119,3 +120,31 @@ def test_relayed_payments_through_a_reorg_the_service_and_the_index_agree(
     for resident in (alice, bob, carol):
         assert balances[resident.address] == coin.balance_of(resident.address)
     assert balances.get(Account.create().address) is None
+
+
+def test_machi_index_catches_up_verifies_and_shows_in_status(runtime, arrange, anvil, database_url, settings,
+                                                               monkeypatch):
+    """No workers run here: the command indexes up to the head itself."""
+    from click.testing import CliRunner
+
+    from procedures.cli import main as machi
+    from procedures.config import get_settings
+    from tests.procedures.conftest import service_env
+
+    resident = Account.create().address
+    arrange.attest(resident)
+    arrange.mint(resident, 2_500)
+    for name, value in service_env(anvil, database_url, settings.var_dir).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        indexed = CliRunner().invoke(machi, ["index", "--verify", "--json"])
+        status = CliRunner().invoke(machi, ["status"])
+    finally:
+        get_settings.cache_clear()
+    assert indexed.exit_code == 0, indexed.output
+    assert "another process" not in indexed.output
+    report = json.loads(indexed.stdout)
+    assert report["verify"]["ok"] and report["verify"]["accounts_checked"] >= 1
+    assert report["status"]["last_block"] == report["verify"]["block"] == runtime.w3.eth.block_number
+    assert "indexer" in status.output and f"block {report['status']['last_block']}" in status.output
