@@ -14,6 +14,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    install everything, start the chain, deploy, serve http://127.0.0.1:8000"
 	@echo "make test   install everything, run the whole test suite (PostgreSQL if DATABASE_URL is set)"
+	@echo "make demo   the whole story (two residents, a merchant, a clerk) against the service make run serves"
 	@echo "make bench  run benchmarks (BENCH=name for one); one JSON line each"
 	@echo "make lint   ruff + mypy"
 
@@ -44,6 +45,10 @@ test: setup browser
 
 bench: setup
 	$(PY) -m scripts.bench $(BENCH)
+
+# The whole story against the service `make run` serves (run it in another terminal); re-runnable.
+demo: setup
+	$(PY) -m scripts.demo
 
 lint: setup
 	$(VENV)/bin/ruff check chain procedures wallet tests scripts

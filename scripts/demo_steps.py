@@ -1,0 +1,256 @@
+"""The steps of the story (see ``scripts.demo_story``), in order; ``run_story`` runs them all.
+
+Each step acts through the real interfaces — ``machi-wallet`` and ``machi`` as subprocesses, the REST API
+over HTTP, the console in a browser — checks that it came out right (raising ``DemoError`` if not) and
+prints one line.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+from scripts.demo_story import (
+    DEMO_STAFF,
+    GIFT,
+    PRICE,
+    REFUND,
+    TOPUP_YEN,
+    Story,
+    StoryConfig,
+    StoryResult,
+    staff_login,
+    yen,
+)
+from scripts.demo_tools import CliRun, DemoError, wait_for
+
+__all__ = ["STEPS", "run_story"]
+
+CHILD_NAME = "加賀 さくら"
+CHILDCARE_FORM = {"child_name": CHILD_NAME, "child_birth_date": "2019-07-07", "relationship": "parent",
+                  "lives_with_child": True}
+BENEFIT = 30_000
+
+
+def service(story: Story) -> None:
+    """The service answers, and the RPC URL is the chain it uses."""
+    story.api.call("GET", "/healthz")
+    signing = story.api.json("GET", "/v1/procedures/signing")
+    if story.w3.eth.chain_id != signing["chain_id"]:
+        raise DemoError(f"{story.config.rpc_url} is chain {story.w3.eth.chain_id}, the service uses "
+                        f"{signing['chain_id']}: give the service's node with --rpc-url")
+    story.result.ledger = signing["ledger"]
+    story.say(f"service {story.config.api_url} is up on chain {signing['chain_id']} ({story.config.rpc_url}); "
+              f"ProcedureLedger {signing['ledger']}")
+
+
+def staff(story: Story) -> None:
+    """The demo's operator and clerk accounts (``machi admin create-clerk``; kept across runs)."""
+    states = []
+    for username, password, options in DEMO_STAFF.values():
+        run = story.machi(f"staff {username}", "admin", "create-clerk", username, *options, "--password", password,
+                          ok=False)
+        if run.returncode and "exists" not in run.output:
+            raise DemoError(f"could not create {username}: {run.output.strip()[-300:]}")
+        states.append(f"{username} ({'created' if run.returncode == 0 else 'already there'})")
+    story.tokens["admin"] = staff_login(story, "admin")
+    story.say(f"city staff: {', '.join(states)}; the operator is logged in to the admin API")
+
+
+def residents(story: Story) -> None:
+    """Two residents: TEST card from the city's TEST CA, a new wallet, the card linked on chain."""
+    for resident in (story.result.hanako, story.result.taro):
+        resident.issue_card(story.config.machi_env)
+        resident.new_wallet()
+        resident.link_card()
+        story.say(f"{resident.label} linked a TEST My Number card to wallet {resident.wallet} "
+                  "(attested on chain: resident of the city)")
+    api = story.resident_api(story.result.hanako)
+    try:
+        story.result.coin = str(api.request("GET", "/v1/coin", auth=True)["address"])
+    finally:
+        api.close()
+
+
+def topup(story: Story) -> None:
+    """The operator tops Hanako up with ¥10,000 at the counter; the campaign premium is minted too."""
+    hanako = story.result.hanako
+    receipt = story.api.json("POST", "/v1/admin/topups", token=story.tokens["admin"], json={
+        "wallet": hanako.wallet, "amount": TOPUP_YEN, "channel": "counter", "location": "加賀市役所 1F 窓口",
+        "reference": f"DEMO-{story.run_id}"})
+    receipt = story.api.until(f"/v1/admin/topups/{receipt['id']}", story.tokens["admin"], "status", "confirmed",
+                              "the top-up")
+    story.result.topup = receipt
+    story.wait_balance(hanako.wallet, receipt["amount_minted"], "the top-up on chain")
+    story.say(f"Hanako paid {yen(TOPUP_YEN)} at the counter: {yen(receipt['amount_minted'])} minted "
+              f"(premium {yen(receipt['bonus'])}), receipt {receipt['id']}")
+
+
+def merchant(story: Story) -> None:
+    """The city onboards a merchant (bank account, API key) who registers a webhook endpoint."""
+    number = f"{secrets.randbelow(9_000_000) + 1_000_000}"
+    body = story.api.json("POST", "/v1/admin/merchants", token=story.tokens["admin"], json={
+        "business_name": f"加賀棒茶本舗 demo {story.run_id}", "display_name": "加賀棒茶本舗",
+        "bank_account": {"bank_code": "0146", "branch_code": "101", "account_type": "ordinary",
+                         "account_number": number, "holder_name_kana": "カ）カガボウチャホンポ",
+                         "bank_name_kana": "ホッコク", "branch_name_kana": "ダイショウジ"}})
+    story.result.merchant, story.result.bank_account_number = body, number
+    story.note("api_key", story.merchant_key())
+    story.note("bank_account", number)
+    story.api.until("/v1/merchant", story.merchant_key(), "status", "active", "the merchant's registration")
+    endpoint = story.api.json("POST", "/v1/webhook_endpoints", token=story.merchant_key(), json={
+        "url": story.config.receiver.url,
+        "enabled_events": ["payment_request.paid", "refund.succeeded", "payout.paid", "payout.failed"]})
+    story.result.webhook_secret = str(endpoint["secret"])
+    story.note("webhook_secret", story.result.webhook_secret)
+    story.say(f"merchant {body['display_name']} ({body['id']}) onboarded, registered on chain; "
+              f"webhooks to {story.config.receiver.url}")
+
+
+def payment(story: Story) -> None:
+    """A payment request; Hanako pays its URI with ``machi-wallet pay``; the signed webhook arrives."""
+    key = story.merchant_key()
+    request = story.api.json("POST", "/v1/payment_requests", token=key, json={
+        "amount": PRICE, "description": "加賀棒茶 3袋", "order_reference": f"ORDER-{story.run_id}"})
+    story.say(f"the merchant asks {yen(PRICE)}: {request['uri']}")
+    story.result.hanako.cli("pay", request["uri"], "--yes")
+    paid = story.api.until(f"/v1/payment_requests/{request['id']}", key, "status", "paid", "the payment")
+    story.result.payment_request = paid
+    story.say(f"Hanako paid {yen(PRICE)} from machi-wallet (gasless, relayed; tx {paid['tx_hash']})")
+    event = story.webhook("payment_request.paid", request["id"])
+    story.say(f"the merchant's receiver got {event['type']} {event['id']}; Machi-Signature verified")
+
+
+def gift(story: Story) -> None:
+    """Hanako sends Taro coins, person to person."""
+    hanako, taro = story.result.hanako, story.result.taro
+    hanako.cli("send", taro.wallet, str(GIFT), "--memo", "お土産代", "--yes")
+    story.wait_balance(taro.wallet, GIFT, "Taro's coins")
+    story.say(f"Hanako sent Taro {yen(GIFT)} (machi-wallet send)")
+
+
+def application(story: Story) -> None:
+    """A form carrying a My Number is refused; the real childcare application is filed."""
+    hanako = story.result.hanako
+    refused, _ = hanako.apply("childcare-benefit", {**CHILDCARE_FORM, "notes": f"個人番号 {hanako.my_number}"},
+                              "form-with-my-number", ok=False)
+    if refused.returncode == 0 or "My Number" not in refused.output:
+        raise DemoError(f"a form with a My Number was not refused: {refused.output[-300:]}")
+    story.result.refused_my_number = refused
+    story.say("the service refused a form with Hanako's 12-digit My Number in it (never stored, never logged)")
+    _, application_id = hanako.apply("childcare-benefit", CHILDCARE_FORM, "childcare")
+    if not application_id:
+        raise DemoError("machi-wallet apply did not print the application id")
+    story.result.application_id = application_id
+    story.note("personal_data", CHILD_NAME, CHILD_NAME.replace(" ", ""))
+    story.say(f"Hanako applied for the childcare support benefit ({yen(BENEFIT)}): {application_id}")
+
+
+def approval(story: Story) -> None:
+    """The child-welfare clerk claims and approves the application in the console."""
+    username, password, _ = DEMO_STAFF["clerk"]
+    done = story.config.clerk(story.config.api_url, username, password, story.result.application_id)
+    story.result.approval_how = done.how
+    story.note("bearer_token", *done.secrets)
+    story.note("staff_password", password)
+    story.say(f"clerk {username} approved {story.result.application_id} {done.how}")
+
+
+def benefit(story: Story) -> None:
+    """The benefit is minted to Hanako's wallet."""
+    hanako = story.result.hanako
+    expected = story.result.topup["amount_minted"] - PRICE - GIFT + BENEFIT
+    story.wait_balance(hanako.wallet, expected, "the childcare benefit on chain")
+    story.say(f"the benefit landed: Hanako holds {yen(expected)} on chain")
+
+
+def receipt(story: Story) -> None:
+    """Hanako proves her application's history against the chain alone (once every event is anchored)."""
+    hanako = story.result.hanako
+
+    def verified() -> CliRun | None:
+        run = hanako.cli("receipt", story.result.application_id, "--verify", "--rpc-url", story.config.rpc_url,
+                         "--ledger", story.result.ledger, ok=False)
+        if run.returncode:
+            raise DemoError(f"the receipt does not verify: {run.output.strip()[-400:]}")
+        return None if "not anchored yet" in run.output else run
+
+    run = wait_for(verified, "every event of the application to be anchored", timeout=240, interval=3)
+    story.result.receipt = run
+    summary = next((line for line in run.output.splitlines() if line.startswith("verified")), "verified")
+    story.say(f"Hanako verified the receipt against the chain (machi-wallet receipt --verify): {summary}")
+
+
+def refund(story: Story) -> None:
+    """The merchant refunds part of the payment."""
+    key, paid = story.merchant_key(), story.result.payment_request
+    body = story.api.json("POST", "/v1/refunds", token=key, json={
+        "payment_request": paid["id"], "amount": REFUND, "reason": "1袋 品切れ"})
+    story.result.refund = story.api.until(f"/v1/refunds/{body['id']}", key, "status", "succeeded", "the refund")
+    story.webhook("refund.succeeded", body["id"])
+    story.say(f"the merchant refunded {yen(REFUND)} of {paid['id']} to Hanako (refund.succeeded received)")
+
+
+def payout(story: Story) -> None:
+    """The merchant redeems its coins; the city exports the Zengin file and marks it transferred."""
+    key, admin = story.merchant_key(), story.tokens["admin"]
+    amount = story.balance(story.result.merchant["wallet"])
+    created = story.api.json("POST", "/v1/payouts", token=key, json={"amount": amount})
+    redeemed = story.api.until(f"/v1/payouts/{created['id']}", key, "status", "redeemed", "the redemption")
+    story.say(f"the merchant redeemed {yen(amount)}: burned on chain, {yen(redeemed['net_amount'])} to pay "
+              f"after the {yen(redeemed['fee'])} fee")
+    batch = story.api.json("POST", "/v1/admin/payout_batches", token=admin, json={})
+    if created["id"] not in batch["payouts"]:
+        raise DemoError(f"the payout batch {batch['id']} does not hold {created['id']}")
+    story.result.zengin_file = story.api.call("GET", f"/v1/admin/payout_batches/{batch['id']}/file",
+                                              token=admin).content
+    story.say(f"the city exported {batch['id']}: a Zengin file of {batch['count']} transfer(s), "
+              f"{yen(batch['total_amount'])}, {len(story.result.zengin_file)} bytes")
+    story.result.batch = story.api.json("POST", f"/v1/admin/payout_batches/{batch['id']}/transferred", token=admin)
+    story.result.payout = story.api.until(f"/v1/payouts/{created['id']}", key, "status", "paid", "the payout")
+    story.webhook("payout.paid", created["id"])
+    story.say(f"the bank transfer is marked done: payout {created['id']} paid (payout.paid received)")
+
+
+def recovery(story: Story) -> None:
+    """Hanako loses her wallet and takes her identity and coins to a new one with her card."""
+    hanako = story.result.hanako
+    old = hanako.wallet
+    held = story.balance(old)
+    hanako.new_wallet(hanako.home / "new-phone" / "keystore.json")
+    hanako.cli("recover", "--card", f"soft:{hanako.card}", "--lost", old)
+    story.wait_balance(hanako.wallet, held, "the recovered coins")
+    if story.balance(old) != 0:
+        raise DemoError(f"the lost wallet {old} still holds coins")
+    story.say(f"Hanako lost her wallet; with her card she recovered into {hanako.wallet}: "
+              f"{yen(held)} moved, the old wallet is empty")
+
+
+def reconcile(story: Story) -> None:
+    """``machi reconcile``: the database ledger equals the chain."""
+    r = story.result
+    wallets = [r.hanako.wallet, *r.hanako.lost_wallets, r.taro.wallet, r.merchant["wallet"]]
+    run = story.machi("reconcile", "reconcile", *(arg for w in wallets for arg in ("--wallet", w)), ok=False)
+    story.result.reconcile = run
+    if run.returncode:
+        raise DemoError(f"machi reconcile found differences:\n{run.output}")
+    story.say("machi reconcile: " + next((line for line in run.output.splitlines() if "reconciled" in line),
+                                         "no differences"))
+
+
+STEPS: list[Callable[[Story], None]] = [service, staff, residents, topup, merchant, payment, gift, application,
+                                        approval, benefit, receipt, refund, payout, recovery, reconcile]
+
+
+def run_story(config: StoryConfig) -> StoryResult:
+    """Run every step in order; the result (also when a step fails, attached to the ``DemoError``)."""
+    story = Story(config)
+    try:
+        for step in STEPS:
+            step(story)
+    except DemoError as exc:
+        exc.result = story.result
+        raise
+    finally:
+        story.api.close()
+    return story.result

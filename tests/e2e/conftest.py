@@ -1,0 +1,87 @@
+"""The end-to-end story's system: ``machi serve`` as a subprocess with its own embedded anvil on free
+ports (what ``make run`` does), on the test database, its stdout and stderr captured to files.
+
+The browser fixtures are the console tests' (Debian's Chromium, the same launch flags).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chain.node import free_port
+from chain.toolchain import PROJECT_ROOT
+from scripts.demo_tools import BIN
+from tests.procedures.console.conftest import browser, page  # noqa: F401 - fixtures used by the story
+
+
+@dataclass(frozen=True)
+class Service:
+    """A running ``machi serve``: where it answers, its chain, its environment and its captured output."""
+
+    url: str
+    rpc_url: str
+    env: dict[str, str]
+    var: Path
+    stdout: Path
+    stderr: Path
+    secret_key: str
+
+    def logs(self) -> dict[str, str]:
+        """Everything the service process printed so far, by stream."""
+        return {"service stdout": self.stdout.read_text(encoding="utf-8", errors="replace"),
+                "service stderr": self.stderr.read_text(encoding="utf-8", errors="replace")}
+
+
+def _environment(database_url: tuple[str, str | None], var: Path, node_port: int, port: int,
+                 secret_key: str) -> dict[str, str]:
+    url, schema = database_url
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("MACHI_") and key not in ("DATABASE_URL",)}
+    env.update({"MACHI_ENVIRONMENT": "development", "DATABASE_URL": url, "MACHI_VAR_DIR": str(var),
+                "MACHI_NODE_PORT": str(node_port), "MACHI_PORT": str(port), "MACHI_LOG_LEVEL": "DEBUG",
+                "MACHI_SECRET_KEY": secret_key, "MACHI_APPLICATIONS_ANCHOR_INTERVAL": "0.5",
+                "MACHI_WEBHOOK_POLL_INTERVAL": "0.2", "MACHI_RELAYER_POLL_INTERVAL": "0.02"})
+    if schema:
+        env["MACHI_DATABASE_SCHEMA"] = schema
+    return env
+
+
+@pytest.fixture
+def story_service(database_url, sessions, tmp_path) -> Iterator[Service]:
+    """``machi serve`` with its embedded node, healthy; stopped (and the tables emptied) afterwards."""
+    var, port, node_port = tmp_path / "var", free_port(), free_port()
+    secret_key = "e2e-" + secrets.token_urlsafe(32)
+    env = _environment(database_url, var, node_port, port, secret_key)
+    out, err = tmp_path / "service.stdout", tmp_path / "service.stderr"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen([str(BIN / "machi"), "serve"], cwd=PROJECT_ROOT, env=env, stdout=stdout,
+                                   stderr=stderr, stdin=subprocess.DEVNULL)
+    service = Service(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{node_port}", env, var, out, err, secret_key)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, f"machi serve exited:\n{err.read_text(errors='replace')[-3000:]}"
+            try:
+                if httpx.get(f"{service.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"machi serve not healthy:\n{err.read_text(errors='replace')[-3000:]}"
+            time.sleep(0.3)
+        yield service
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
