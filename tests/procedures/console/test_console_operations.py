@@ -329,6 +329,7 @@ def test_recovery_state_and_retry_of_a_failed_balance_move(admin, api, identity,
     assert blocked.status_code == 409 and "unfreeze it first" in error_message(blocked)
     assert runtime.coin.balance_of(lost.address) == 7_000
 
+    wait_for(lambda: api.get(f"/v1/admin/wallets/{new.address}").json()["pending"] is None, "the freeze's receipt")
     assert admin.post(f"{path}/unfreeze", {"confirm": "yes"}).status_code == 303
     wait_for(lambda: not runtime.coin.is_frozen(new.address), "the unfreeze")
     assert 'id="retry-move"' in admin.get(path).text
@@ -421,8 +422,7 @@ def test_browser_freeze_a_resident_wallet_and_see_it_frozen_on_chain(page, live_
 
     def shown() -> bool:
         page.reload()
-        return "凍結中" in page.inner_text("#frozen-state")
+        return "凍結中" in page.inner_text("#frozen-state") and page.locator("#unfreeze").count() == 1
 
-    wait_for(shown, "the page to show the wallet frozen")
-    assert "不正利用の疑い" in page.inner_text("#wallet-actions")
-    assert page.locator("#unfreeze").count() == 1
+    wait_for(shown, "the page to show the wallet frozen, its freeze confirmed")
+    assert "不正利用の疑い" in page.inner_text("#wallet-actions") and "確定" in page.inner_text("#wallet-actions")
