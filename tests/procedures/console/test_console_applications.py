@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -12,6 +13,8 @@ from chain.contracts.coin import RegionalCoinClient
 from tests.procedures.applications.conftest import FORMS, Filer
 from tests.procedures.conftest import wallet_login
 from tests.procedures.console.conftest import console_login
+
+WALLET_PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
@@ -91,8 +94,26 @@ def test_claim_then_approve_with_confirmation_pays_the_benefit(
     assert "記録済" in page.inner_text("#timeline")
 
 
+def _wallet_cli(live_server, account, tmp_path, monkeypatch):
+    """``machi-wallet`` (the real click command) against the live server, with the resident's keystore."""
+    from click.testing import CliRunner
+
+    from wallet.cli import main
+
+    monkeypatch.setenv("MACHI_WALLET_PASSWORD", WALLET_PASSWORD)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    keystore = tmp_path / "keystore.json"
+    keystore.write_text(json.dumps(Account.encrypt(account.key, WALLET_PASSWORD, kdf="scrypt", iterations=1024)))
+
+    def run(*args: str):
+        return CliRunner().invoke(main, ["--api-url", live_server, "--keystore", str(keystore), *args],
+                                  catch_exceptions=False)
+
+    return run
+
+
 def test_return_for_correction_then_resubmission_then_approval(
-    page, live_server, staff, api, resident, w3, city
+    page, live_server, staff, api, resident, w3, city, tmp_path, monkeypatch
 ):
     application_id = _submit(api, w3, city, resident)
     username, password = staff("kodomo2", department="child-welfare")
@@ -104,12 +125,19 @@ def test_return_for_correction_then_resubmission_then_approval(
     page.click("#confirm")
     page.wait_for_url("**?done=return")
     assert _status(api, resident, application_id) == "returned"
-    filer = Filer(api, RegionalCoinClient(w3, city.coin.address, city.coin.abi))
-    response = filer.resubmit(resident, application_id, "childcare-benefit", FORMS["childcare-benefit"],
-                              attachments=[("続柄.pdf", "application/pdf", b"%PDF-1.7\n%%EOF\n")])
-    assert response.status_code in (200, 202), response.text
+    # the resident answers from the wallet CLI: corrected form and the missing document, signed again
+    form = tmp_path / "corrected.json"
+    form.write_text(json.dumps(FORMS["childcare-benefit"], ensure_ascii=False), encoding="utf-8")
+    document = tmp_path / "続柄.pdf"
+    document.write_bytes(b"%PDF-1.7\n%%EOF\n")
+    cli = _wallet_cli(live_server, resident.account, tmp_path, monkeypatch)
+    responded = cli("respond", application_id, "--form", str(form), "--attach", str(document))
+    assert responded.exit_code == 0, responded.output
+    assert f"{application_id}: resubmitted (revision 2)" in responded.output
+    assert _status(api, resident, application_id) == "resubmitted"
     page.goto(f"{live_server}/console/applications?status=resubmitted")
     page.locator(f"tr[data-id='{application_id}'] button.claim").click()
+    assert "続柄.pdf" in page.inner_text("main")  # the document the resident attached from the CLI
     page.click("#approve")
     page.click("#confirm")
     page.wait_for_url("**?done=approve")
