@@ -468,6 +468,9 @@ class TestCA:
             raise ValueError(f"bad card id {card_id!r}")
         if card_id in self._state["cards"]:
             raise ValueError(f"card {card_id!r} already issued")
+        signing_password = signing_password.upper()  # a card's is upper case; wallets upper-case what is typed
+        if not resident.minor and not re.fullmatch(r"[A-Z0-9]{6,16}", signing_password):
+            raise ValueError("the signing password is 6-16 letters and digits")
         not_before = not_before or now - timedelta(minutes=5)
         not_after = not_after or now + timedelta(days=365 * 5)
         record: dict[str, Any] = {

@@ -144,3 +144,18 @@ def test_linkage_rejects_self_links():
     ref = CertRef(b"\x30\x00", 1)
     with pytest.raises(ValueError):
         InMemorySerialLinkage([(ref, ref)])
+
+
+def test_a_card_issued_with_a_lower_case_signing_password_opens_with_it(ca, tmp_path):
+    """Regression: `machi test-ca issue --signing-password kaga2025` wrote a card no wallet could open
+    (wallets upper-case the signing password, as real cards want)."""
+    from wallet.cards.base import sign_with_card
+    from wallet.cards.soft import SoftCard
+
+    card = ca.issue_card(ADULT_KAGA, pin="5791", signing_password="kaga2025")
+    assert card.signing_password == "KAGA2025"
+    path, _ = card.write_soft_card(tmp_path / "lower.p12")
+    signatures = sign_with_card(SoftCard(path, "5791"), b"statement", pin="5791", signing_password="kaga2025")
+    assert signatures.signing_signature is not None
+    with pytest.raises(ValueError, match="6-16 letters and digits"):
+        ca.issue_card(ADULT_KAGA, signing_password="short")
