@@ -76,8 +76,9 @@ def _check_zengin(result: StoryResult) -> None:
 def _check_logs(story_service, result: StoryResult) -> None:
     """No secret or personal datum of the story in the service's output or any command's output."""
     sources = story_service.logs()
-    assert sources["service stderr"].count("\n") > 50, "the service logged (almost) nothing: nothing was scanned"
-    assert result.payment_request["id"] in sources["service stderr"] or "relayer" in sources["service stderr"]
+    # the capture covers the story itself: the service logged Hanako's card link and her recovery
+    assert f"identity linked: wallet {result.hanako.lost_wallets[0]}" in sources["service stderr"]
+    assert f"replaces {result.hanako.lost_wallets[0]}" in sources["service stderr"]
     allowed = {}
     for index, run in enumerate(result.transcript.runs):
         name = f"{index:02} {run.who}: {' '.join(run.args[:3])}"
