@@ -131,8 +131,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "optional": {"ja": "（任意）", "en": "(optional)"},
     "chain_status": {"ja": "チェーン上の状態", "en": "On chain"},
     "ist_queued": {"ja": "送信待ち", "en": "Queued"},
-    "ist_signed": {"ja": "署名済", "en": "Signed"},
-    "ist_sent": {"ja": "送信済", "en": "Sent"},
     "ist_pending": {"ja": "処理中", "en": "Pending"},
     "ist_confirmed": {"ja": "確定", "en": "Confirmed"},
     "ist_failed": {"ja": "失敗", "en": "Failed"},

@@ -39,12 +39,14 @@ def _secret_page(request: Request, user: ConsoleUser, merchant: Merchant, key: A
 
 @router.get("", response_class=HTMLResponse)
 def merchants_page(request: Request, session: SessionDep, user: AdminDep) -> Response:
+    """The merchants (status, business name, wallet) and the onboarding form."""
     rows = list(session.scalars(select(Merchant).order_by(Merchant.created_at.desc(), Merchant.id).limit(LIST_LIMIT)))
     return render(request, "merchants.html", {"merchants": rows, "account_types": list(ACCOUNT_TYPES)}, user=user)
 
 
 @router.post("", response_class=HTMLResponse)
 def onboard(request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep, form: FormDep) -> Response:
+    """Onboard a merchant; the page shows its first API key, once."""
     business_name = text_field(form, "business_name", max_length=120, required=True,
                                message="enter the business name")
     display_name = text_field(form, "display_name", max_length=80)
@@ -59,6 +61,7 @@ def onboard(request: Request, session: SessionDep, runtime: RuntimeDep, user: Ad
 @router.get("/{merchant_id}", response_class=HTMLResponse)
 def merchant_page(merchant_id: str, request: Request, session: SessionDep, runtime: RuntimeDep,
                   user: AdminDep) -> Response:
+    """One merchant: status, masked bank account, API keys and actions."""
     merchant = merchants.get_merchant(session, merchant_id)
     bank = merchants.bank_account(session, runtime.vault, merchant).masked()
     return render(request, "merchant.html", {
@@ -70,6 +73,7 @@ def merchant_page(merchant_id: str, request: Request, session: SessionDep, runti
 @router.post("/{merchant_id}/suspend", response_class=HTMLResponse)
 def suspend(merchant_id: str, request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep,
             form: FormDep) -> Response:
+    """Suspend a merchant (after a confirmation step)."""
     reason = text_field(form, "reason", max_length=500)
     merchant = merchants.get_merchant(session, merchant_id)
     if not confirmed(form):
@@ -83,6 +87,7 @@ def suspend(merchant_id: str, request: Request, session: SessionDep, runtime: Ru
 @router.post("/{merchant_id}/reinstate", response_class=HTMLResponse)
 def reinstate(merchant_id: str, request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep,
               form: FormDep) -> Response:
+    """Lift a suspension (after a confirmation step)."""
     merchant = merchants.get_merchant(session, merchant_id)
     if not confirmed(form):
         return confirm_page(request, user, question="confirm_reinstate",
@@ -95,6 +100,7 @@ def reinstate(merchant_id: str, request: Request, session: SessionDep, runtime: 
 @router.post("/{merchant_id}/api_keys", response_class=HTMLResponse)
 def issue_key(merchant_id: str, request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep,
               form: FormDep) -> Response:
+    """Issue an API key with the ticked scopes; the page shows it, once."""
     merchant = merchants.get_merchant(session, merchant_id)
     name = text_field(form, "name", max_length=80) or "issued by the city"
     scopes = [scope for scope in merchants.SCOPES if form.get(f"scope.{scope}")]
@@ -106,6 +112,7 @@ def issue_key(merchant_id: str, request: Request, session: SessionDep, runtime: 
 @router.post("/{merchant_id}/api_keys/{key_id}/revoke", response_class=HTMLResponse)
 def revoke_key(merchant_id: str, key_id: str, request: Request, session: SessionDep, user: AdminDep,
                form: FormDep) -> Response:
+    """Revoke one API key (after a confirmation step)."""
     merchant = merchants.get_merchant(session, merchant_id)
     key = merchants.get_key(session, merchant.id, key_id)
     if not confirmed(form):

@@ -33,6 +33,7 @@ def _names(session: Session, rows: list[Payout]) -> dict[str, str]:
 
 @router.get("", response_class=HTMLResponse)
 def payouts_page(request: Request, session: SessionDep, user: AdminDep) -> Response:
+    """Payouts waiting for a bank transfer, the export form and the batches."""
     waiting = [p for p in payouts.list_payouts(session, None, limit=LIST_LIMIT, starting_after=None,
                                                status="redeemed") if p.batch_id is None]
     return render(request, "payouts.html", {
@@ -52,6 +53,7 @@ def _transfer_date(text: str) -> date | None:
 
 @router.post("/batches")
 def export(session: SessionDep, runtime: RuntimeDep, user: AdminDep, form: FormDep) -> Response:
+    """Export every waiting payout into a new Zengin batch."""
     when = _transfer_date(str(form.get("transfer_date", "")))
     batch, _, _ = payouts.export_batch(session, runtime, when, operator_of(user))
     return RedirectResponse(f"/console/admin/payouts/batches/{batch.id}?done=exported", status_code=303)
@@ -59,6 +61,7 @@ def export(session: SessionDep, runtime: RuntimeDep, user: AdminDep, form: FormD
 
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
 def batch_page(batch_id: str, request: Request, session: SessionDep, user: AdminDep) -> Response:
+    """One batch: totals, its payouts, the download and the transferred action."""
     batch = payouts.get_batch(session, batch_id)
     rows = payouts.batch_payouts(session, batch.id)
     return render(request, "payout_batch.html", {
@@ -73,6 +76,7 @@ def zengin_filename(batch: PayoutBatch) -> str:
 
 @router.get("/batches/{batch_id}/file")
 def batch_file(batch_id: str, session: SessionDep, runtime: RuntimeDep, user: AdminDep) -> Response:
+    """The batch's Zengin file as the bank takes it (Shift_JIS, fixed-width records)."""
     batch = payouts.get_batch(session, batch_id)
     return Response(payouts.batch_file(session, runtime, batch), media_type=f"text/plain; charset={ENCODING}",
                     headers={"Content-Disposition": f'attachment; filename="{zengin_filename(batch)}"',
@@ -81,6 +85,7 @@ def batch_file(batch_id: str, session: SessionDep, runtime: RuntimeDep, user: Ad
 
 @router.post("/batches/{batch_id}/transferred", response_class=HTMLResponse)
 def transferred(batch_id: str, request: Request, session: SessionDep, user: AdminDep, form: FormDep) -> Response:
+    """Mark a batch transferred (after a confirmation step): ``payout.paid`` to each merchant."""
     batch = payouts.get_batch(session, batch_id)
     if not confirmed(form):
         return confirm_page(request, user, question="confirm_transferred",

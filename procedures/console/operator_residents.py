@@ -40,6 +40,7 @@ def _page_url(wallet: str, done: str | None = None) -> str:
 
 @router.get("", response_class=HTMLResponse)
 def lookup_page(request: Request, user: AdminDep) -> Response:
+    """The wallet lookup form (``?wallet=`` goes to that wallet's page) and what the counter does."""
     wallet = request.query_params.get("wallet", "").strip()
     if wallet:
         return RedirectResponse(_page_url(freezes.checksum(wallet)), status_code=303)
@@ -49,6 +50,7 @@ def lookup_page(request: Request, user: AdminDep) -> Response:
 @router.get("/{wallet}", response_class=HTMLResponse)
 def resident_page(wallet: str, request: Request, session: SessionDep, runtime: RuntimeDep,
                   user: AdminDep) -> Response:
+    """One wallet: identity (database), status and balance on chain, freeze, recovery, actions."""
     address = freezes.checksum(wallet)
     service = get_identity_service(request)
     return render(request, "resident.html", {
@@ -61,6 +63,7 @@ def resident_page(wallet: str, request: Request, session: SessionDep, runtime: R
 
 @router.post("/{wallet}/revoke", response_class=HTMLResponse)
 def revoke(wallet: str, request: Request, session: SessionDep, user: AdminDep, form: FormDep) -> Response:
+    """Revoke the wallet's identity with a reason (after a confirmation step)."""
     address = freezes.checksum(wallet)
     reason = str(form.get("reason", ""))
     if reason not in REASONS:
@@ -95,18 +98,21 @@ def _freeze_action(action: str, wallet: str, request: Request, session: SessionD
 @router.post("/{wallet}/freeze", response_class=HTMLResponse)
 def freeze(wallet: str, request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep,
            form: FormDep) -> Response:
+    """Freeze the wallet on the coin (after a confirmation step)."""
     return _freeze_action("freeze", wallet, request, session, runtime, user, form)
 
 
 @router.post("/{wallet}/unfreeze", response_class=HTMLResponse)
 def unfreeze(wallet: str, request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep,
              form: FormDep) -> Response:
+    """Lift the wallet's freeze (after a confirmation step)."""
     return _freeze_action("unfreeze", wallet, request, session, runtime, user, form)
 
 
 @router.post("/{wallet}/recovery/retry", response_class=HTMLResponse)
 def retry_recovery(wallet: str, request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep,
                    form: FormDep) -> Response:
+    """Retry a recovery's failed balance move (after a confirmation step)."""
     address = freezes.checksum(wallet)
     if not confirmed(form):
         state = recoveries.check_retry(session, runtime, address)
