@@ -7,9 +7,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 NODE_STAMP := contracts/node_modules/.package-lock.json
 BENCH  ?=
+SOAK_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup browser run test bench lint typecheck demo clean help
+.PHONY: setup browser run test bench soak lint typecheck demo clean help
 
 help:
 	@echo "make run    install everything, start the chain, deploy, serve http://127.0.0.1:8000"
@@ -45,6 +46,10 @@ test: setup browser
 
 bench: setup
 	$(PY) -m scripts.bench $(BENCH)
+
+# 10,000 payments from 100 clients with 5 kill -9 restarts and a 30 s chain RPC outage (SOAK_ARGS=--help)
+soak: setup
+	$(PY) -m scripts.soak $(SOAK_ARGS)
 
 # The whole story against the service `make run` serves (run it in another terminal); re-runnable.
 demo: setup
