@@ -7,6 +7,7 @@ status code; messages are built in the exception classes, not at each raise.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -134,9 +135,20 @@ _HTTP_CODES = {
 CHAIN_RETRY_AFTER = "5"
 
 
+#: Seconds between two warnings about an unreachable chain (each request in an outage would log one).
+CHAIN_WARNING_EVERY_S = 60.0
+_last_chain_warning = [float("-inf")]
+
+
 def _chain_unavailable(request: Request, exc: BaseException) -> Response:
     """503 ``chain_unavailable`` with ``Retry-After``: the node did not answer (refused, reset, timed out)."""
-    log.warning("chain unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    now = time.monotonic()
+    if now - _last_chain_warning[0] >= CHAIN_WARNING_EVERY_S:
+        _last_chain_warning[0] = now
+        log.warning("chain unreachable on %s %s (%s); answering 503 until it is back (logged once a minute)",
+                    request.method, request.url.path, type(exc).__name__)
+    else:
+        log.debug("chain unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     message = "the chain node is not reachable; retry shortly"
     html = _as_html(request, 503, "chain_unavailable", message)
     if html is not None:

@@ -245,6 +245,8 @@ class Runtime:
                 stop.wait(delay)
                 delay = min(delay * 2, 10.0)
                 continue
+            if logged:
+                log.warning("relayer for %s: the chain answers; starting", account.address)
             self.relayers.append(relayer)
             relayer.run(stop)
             return

@@ -47,7 +47,7 @@ def _assert_chain_unavailable(response) -> None:
 
 @pytest.mark.parametrize("mode", ["refuse", "stall"])
 def test_requests_needing_the_chain_answer_503_while_reads_and_queued_writes_go_on(
-    mode, client, proxy, onboard, make_resident, coin
+    mode, client, proxy, onboard, make_resident, coin, caplog
 ):
     merchant = onboard()
     payer = make_resident(coins=5_000)
@@ -59,6 +59,7 @@ def test_requests_needing_the_chain_answer_503_while_reads_and_queued_writes_go_
     pending = create_request(client, merchant, amount=400)
     auth = sign(coin, payer.account, merchant.wallet, 400)
 
+    caplog.set_level(logging.WARNING, logger="machi.api")
     proxy.down(mode)
     try:
         # (b) needs the chain: the standard 503, never a 500 or a hang (the timeout is 1 s in "stall")
@@ -77,6 +78,8 @@ def test_requests_needing_the_chain_answer_503_while_reads_and_queued_writes_go_
         assert health.json()["chain"]["ok"] is False
     finally:
         proxy.up()
+    warnings = [r for r in caplog.records if r.name == "machi.api" and "chain unreachable" in r.getMessage()]
+    assert len(warnings) <= 1  # an outage is logged once, not once per request
 
     # The same signed authorization, retried after the outage, goes through (idempotent by nonce).
     retried = client.post(f"/v1/pay/requests/{pending['id']}", headers=payer.headers,
