@@ -149,3 +149,44 @@ def test_the_relayer_rides_out_an_outage_without_failing_or_resending(
         {"address": coin.address, "fromBlock": 0, "toBlock": "latest", "topics": [AUTHORIZATION_RELAYED_TOPIC]}))
     assert all(relayed[t.ref] == 1 for t in transfers)
     assert coin.balance_of(merchant.wallet) == sum(100 + i for i in range(len(payers)))
+
+
+def test_a_service_started_while_the_chain_is_down_comes_up_and_relays_once_it_is_back(
+    settings, runtime, engine, proxy, arrange, coin, sessions, caplog
+):
+    from eth_account import Account
+    from fastapi.testclient import TestClient
+
+    from procedures.app import create_app
+    from procedures.payments import transfers
+    from procedures.runtime import Runtime
+
+    payer, payee = Account.create(), Account.create()
+    for account in (payer, payee):
+        arrange.attest(account.address)
+    arrange.mint(payer.address, 500)
+    with runtime.sessions() as session, session.begin():  # queued by a process that then died
+        transfer_id = transfers.accept(session, runtime, sign(coin, payer, payee.address, 120), kind="p2p").id
+
+    caplog.set_level(logging.WARNING, logger="machi.runtime")
+    proxy.down("refuse")
+    fresh = Runtime.create(settings, engine=engine)  # a new process: no chain connection, no manifest yet
+    try:
+        with TestClient(create_app(settings, runtime=fresh, workers=True)) as restarted:
+            health = restarted.get("/healthz")
+            assert health.status_code == 503 and health.json()["chain"]["ok"] is False
+            wait_until(lambda: any("waits for the chain" in r.getMessage() for r in caplog.records),
+                       what="the relayer waiting")
+            with sessions() as session:
+                assert session.get(Transfer, transfer_id).status == "accepted"  # nothing failed meanwhile
+            proxy.up()
+
+            def confirmed() -> bool:
+                with sessions() as session:
+                    return session.get(Transfer, transfer_id).status == "confirmed"
+
+            wait_until(confirmed, timeout=40, what="the queued transfer confirmed after the chain came back")
+            assert restarted.get("/healthz").status_code == 200
+    finally:
+        proxy.up()
+    assert coin.balance_of(payee.address) == 120
