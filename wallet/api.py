@@ -97,9 +97,12 @@ class MachiApi:
         return self.request("POST", f"/v1/identity/{action}", json=body)
 
     def identity(self, identity_id: str, wait: bool = False) -> dict[str, Any]:
-        """An identity and its last operation; ``wait`` holds until the chain has it (≤ 60 s)."""
+        """An identity and its last operation; ``wait`` holds until the chain has it (≤ 60 s).
+
+        Only the identity's own wallet may read it: call ``login`` first.
+        """
         return self.request("GET", f"/v1/identity/links/{identity_id}", params={"wait": str(wait).lower()},
-                            timeout=75.0 if wait else None)
+                            auth=True, timeout=75.0 if wait else None)
 
     def my_identity(self) -> dict[str, Any]:
         """The logged-in wallet's identity and chain status (call ``login`` first)."""

@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from chain.contracts.registry import RevocationReason
-from procedures.deps import AdminPrincipal, ResidentPrincipal, SessionDep
+from procedures.deps import AdminPrincipal, CurrentPrincipal, ResidentPrincipal, SessionDep
 from procedures.errors import InvalidRequest, error_body
-from procedures.identity.errors import IdentityError
+from procedures.identity.errors import IdentityError, IdentityNotFound
 from procedures.identity.mynumber import refuse_my_number
 from procedures.identity.service import CardProof, IdentityService, IdentityView, OperationStatus
 from procedures.identity.statement import LinkStatement, Purpose
@@ -349,10 +349,16 @@ def me(principal: ResidentPrincipal, session: SessionDep, service: ServiceDep) -
 
 
 @router.get("/links/{identity_id}", summary="One identity and its last operation")
-def get_identity(identity_id: str, session: SessionDep, service: ServiceDep, response: Response,
-                 wait: WaitQuery = False) -> IdentityOut:
-    """Poll a link, recovery, renewal or revocation until it reached the chain (ids are unguessable)."""
+def get_identity(identity_id: str, principal: CurrentPrincipal, session: SessionDep, service: ServiceDep,
+                 response: Response, wait: WaitQuery = False) -> IdentityOut:
+    """Poll a link, recovery, renewal or revocation until it reached the chain.
+
+    Only the identity's own wallet (logged in) and administrators see it; anyone else gets the
+    same 404 as for an unknown id (a recovery links two wallets of one person).
+    """
     view = service.get(session, identity_id)
+    if principal.role != "admin" and (principal.type != "resident" or principal.wallet != view.wallet):
+        raise IdentityNotFound("no such identity")
     return _respond(response, service, session, view, wait)
 
 

@@ -38,7 +38,7 @@ from procedures.applications.models import Notification
 from procedures.auth.service import STAFF_TOKEN_TTL, create_staff, issue_token
 from procedures.console import sessions as console_sessions
 from tests.procedures.applications.conftest import PNG, Filer
-from tests.procedures.conftest import auth_json
+from tests.procedures.conftest import auth_json, wallet_login
 
 ROLES = ("anonymous", "resident_a", "resident_b", "merchant_a", "merchant_a_read", "merchant_b", "clerk_x",
          "clerk_y", "supervisor", "admin")
@@ -59,6 +59,8 @@ STAFF = _NOBODY | {"clerk_x": "ok", "clerk_y": "ok", "supervisor": "ok", "admin"
 DEPARTMENT_X_ONLY = STAFF | {"clerk_y": "403"}  # the application is routed to department X
 SENIORS_OF_X = DEPARTMENT_X_ONLY | {"clerk_x": "403"}  # supervisors and admins only
 ADMIN = _NOBODY | {"admin": "ok"}
+#: Resident A's identity: A and the administrators see it; to everyone else it does not exist.
+IDENTITY_OF_A = dict.fromkeys(ROLES, "404") | {"anonymous": "401", "resident_a": "ok", "admin": "ok"}
 #: The wallet was never part of a lost-wallet recovery: the admin gets past the door and is told so (404
 #: ``no_recovery``); everyone else is stopped before (401/403).
 ADMIN_NO_RECOVERY = ADMIN | {"admin": "404"}
@@ -83,13 +85,13 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /v1/auth/wallet/challenge": PUBLIC,
     "POST /v1/auth/wallet/token": PUBLIC,
     "GET /v1/auth/me": ANY_CALLER,
-    # identity: card-signed statements need no token; a link id is an unguessable capability
+    # identity: card-signed statements need no token; an identity is shown to its own wallet and admins
     "POST /v1/identity/challenge": PUBLIC,
     "POST /v1/identity/link": PUBLIC,
     "POST /v1/identity/recover": PUBLIC,
     "POST /v1/identity/renew": PUBLIC,
     "GET /v1/identity/me": RESIDENTS,
-    "GET /v1/identity/links/{identity_id}": PUBLIC,
+    "GET /v1/identity/links/{identity_id}": IDENTITY_OF_A,
     "POST /v1/identity/admin/revoke": ADMIN,
     # resident money
     "GET /v1/coin": RESIDENTS,
@@ -372,7 +374,7 @@ def build_world(client: TestClient, runtime: Any, make_resident: Any) -> World:
         session.flush()
         ids["notification_id"] = note.id
 
-    ids["identity_id"] = _insert_identity(runtime, payee.address)
+    ids["identity_id"] = _insert_identity(runtime, resident_a.address)
     ids["wallet"] = payee.address
     ids["code"] = "road-damage"
     ids["path"] = "console.css"
@@ -468,4 +470,5 @@ def test_the_verdicts_can_tell_deny_from_allow(client: TestClient) -> None:
     assert _verdict(client.get("/v1/auth/me", headers={"Authorization": "Bearer nope"})) == "401"
     assert _verdict(client.get("/console/", follow_redirects=False)) == "login"
     assert _verdict(client.get("/v1/procedures")) == "ok"
-    assert _verdict(client.get(f"/v1/identity/links/{Account.create().address}")) == "404"
+    assert _verdict(client.get(f"/v1/identity/links/{Account.create().address}",
+                               headers=wallet_login(client, Account.create()))) == "404"

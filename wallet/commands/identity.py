@@ -84,6 +84,7 @@ def _signed_request(wallet: WalletContext, purpose: Purpose, card_spec: str, aut
     card = open_card(card_spec, pin)
     signing_password = _signing_password(card, auth_only)
     challenge = wallet.api.identity_challenge(account.address, purpose.value)
+    wallet.api.login(account)  # only the identity's own wallet may poll the operation afterwards
     statement = LinkStatement.from_json(challenge["statement"])
     if statement.wallet != account.address or statement.purpose is not purpose:
         raise WalletError("the service sent a statement for another wallet or purpose; refusing to sign it")

@@ -342,7 +342,7 @@ def test_recovery_state_and_retry_of_a_failed_balance_move(admin, api, identity,
     assert 'id="retry-move"' not in admin.get(path).text
     lost_page = admin.get(f"/console/admin/residents/{lost.address}")  # the lost wallet finds the same recovery
     assert "再発行により移行済" in lost_page.text and new.address in lost_page.text
-    assert identity.client.get(f"/v1/identity/links/{recovered.json()['id']}").json()["operation"]["status"] \
+    assert identity.poll(recovered.json()["id"], new).json()["operation"]["status"] \
         == "confirmed"
 
 

@@ -143,6 +143,11 @@ class Api:
         """A resident bearer token by wallet login."""
         return wallet_login(self.client, account)
 
+    def poll(self, identity_id: str, wallet: LocalAccount, wait: bool = False) -> Any:
+        """``GET /v1/identity/links/{id}`` as the identity's own wallet (nobody else may read it)."""
+        return self.client.get(f"/v1/identity/links/{identity_id}", params={"wait": str(wait).lower()},
+                               headers=self.login(wallet))
+
 
 @pytest.fixture
 def api(client: TestClient) -> Api:

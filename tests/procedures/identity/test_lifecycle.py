@@ -147,7 +147,7 @@ def test_malformed_addresses_are_4xx(api, issue, runtime):
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
     bad = api.client.post("/v1/identity/admin/revoke", json={"wallet": "nope", "reason": "requested"}, headers=headers)
     assert error_of(bad) == (422, "invalid_parameter")
-    assert error_of(api.client.get("/v1/identity/links/nope")) == (404, "identity_not_found")
+    assert error_of(api.client.get("/v1/identity/links/nope", headers=headers)) == (404, "identity_not_found")
 
 
 def test_a_refused_repeat_of_an_attestation_that_took_effect_is_no_failure(api, issue, runtime):
@@ -158,7 +158,7 @@ def test_a_refused_repeat_of_an_attestation_that_took_effect_is_no_failure(api, 
     with runtime.sessions() as session, session.begin():
         intent = session.get(TxIntent, body["operation"]["intents"][0]["id"])
         intent.status, intent.error_code = "failed", "IdentityRegistryWalletAlreadyAttested"
-    polled = api.client.get(f"/v1/identity/links/{body['id']}").json()
+    polled = api.poll(body["id"], wallet).json()
     assert polled["status"] == "linked" and polled["operation"]["status"] == "confirmed"
     assert polled["operation"]["intents"][0]["status"] == "failed"  # the outbox's own record is shown as is
     assert error_of(api.link(card, new_wallet())) == (409, "subject_already_linked")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chain.contracts.registry import AssuranceLevel, Kind
 from procedures.identity.models import CardSerial, IdentitySubject, WalletIdentity
-from tests.procedures.identity.conftest import KAGA_RESIDENTS, MINOR, OTHER_CITY, new_wallet
+from tests.procedures.identity.conftest import KAGA_RESIDENTS, MINOR, OTHER_CITY, error_of, new_wallet
 
 
 def test_adult_in_kaga_is_resident_of_city(api, issue, contracts, runtime):
@@ -75,7 +75,10 @@ def test_link_without_wait_is_accepted_then_polled(api, issue, contracts):
     assert response.status_code == 202, response.text
     body = response.json()
     assert body["operation"]["status"] == "pending"
-    polled = api.client.get(f"/v1/identity/links/{body['id']}", params={"wait": "true"})
+    assert api.client.get(f"/v1/identity/links/{body['id']}").status_code == 401  # only for its wallet
+    stranger = api.client.get(f"/v1/identity/links/{body['id']}", headers=api.login(new_wallet()))
+    assert error_of(stranger) == (404, "identity_not_found")
+    polled = api.poll(body["id"], wallet, wait=True)
     assert polled.status_code == 200 and polled.json()["operation"]["status"] == "confirmed"
     assert contracts.registry.is_verified(wallet.address)
 

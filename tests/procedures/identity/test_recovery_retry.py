@@ -52,7 +52,7 @@ def test_a_failed_balance_move_is_retried_once_the_wallet_is_unfrozen(api, issue
         api.client.get(f"{wallets}/{new.address}/recovery", headers=admin).json()), "the receipt")
     assert (done["blocker"], done["can_retry"]) == ("move_confirmed", False)
     # the identity's own view reports the retried move; the operator is in the audit trail
-    assert api.client.get(f"/v1/identity/links/{recovered.json()['id']}").json()["operation"]["status"] == "confirmed"
+    assert api.poll(recovered.json()["id"], new).json()["operation"]["status"] == "confirmed"
     with runtime.sessions() as session:
         row = session.get(WalletIdentity, recovered.json()["id"])
         action = session.query(WalletAction).filter_by(action="recover_retry").one()
