@@ -243,7 +243,7 @@ class Runtime:
                     log.warning("relayer for %s waits for the chain: %s", account.address, type(exc).__name__)
                     logged = True
                 stop.wait(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, 5.0)
                 continue
             if logged:
                 log.warning("relayer for %s: the chain answers; starting", account.address)
