@@ -1,4 +1,5 @@
-"""Two service processes on one database and one chain: one sender per key, no nonce conflicts."""
+"""Two service processes on one database and one chain: one sender per key, no nonce conflicts,
+idempotency keys honoured across processes."""
 
 from __future__ import annotations
 
@@ -105,3 +106,42 @@ def test_two_processes_share_the_load_with_one_sender_per_key(two_services, arra
         assert len(instances) == 1, f"{sender} was sent for by {instances}"
         nonces = sorted(nonces_by_sender[sender])
         assert nonces == list(range(nonces[0], nonces[0] + len(nonces))), "nonce gap or duplicate"
+
+
+def test_idempotency_keys_hold_across_processes(two_services, runtime):
+    """The same Idempotency-Key sent to both processes at once makes one payment request; every
+    answer is that request (a replay) and a different body under the key is a 409 from either process."""
+    from procedures.auth.service import create_staff
+    from tests.procedures.payments.conftest import BANK
+
+    with runtime.sessions() as session, session.begin():
+        create_staff(session, runtime.vault, username="operator", password="operator password 1", role="admin")
+    first, second = two_services
+    token = httpx.post(f"{first}/v1/auth/staff/token", json={"username": "operator", "password": "operator password 1"})
+    admin = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    merchant = httpx.post(f"{second}/v1/admin/merchants", headers=admin, timeout=30,
+                          json={"business_name": "山代温泉まんじゅう", "bank_account": BANK}).json()
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{first}/v1/admin/merchants/{merchant['id']}", headers=admin).json()["status"] != "active":
+        assert time.monotonic() < deadline, "merchant registration did not confirm"
+        time.sleep(0.2)
+    headers = {"Authorization": f"Bearer {merchant['api_key']['secret']}", "Idempotency-Key": "order-2026-0042"}
+    body = {"amount": 850, "description": "温泉まんじゅう 10個", "order_reference": "0042"}
+
+    def create(index: int) -> httpx.Response:
+        return httpx.post(f"{two_services[index % 2]}/v1/payment_requests", json=body, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(create, range(6)))
+    created = {answer.json()["id"] for answer in answers if answer.status_code == 201}
+    assert len(created) == 1, [(a.status_code, a.text[:200]) for a in answers]
+    # a racer that found the first request still running is told so (409) instead of making a second one
+    assert all(a.status_code == 201 or a.json()["error"]["code"] == "idempotency_key_reused" for a in answers)
+    for base in two_services:
+        replay = httpx.post(f"{base}/v1/payment_requests", json=body, headers=headers, timeout=30)
+        assert replay.status_code == 201 and replay.json()["id"] in created
+        assert replay.headers.get("Idempotent-Replayed") == "true"
+        other = httpx.post(f"{base}/v1/payment_requests", json={**body, "amount": 900}, headers=headers, timeout=30)
+        assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    listed = httpx.get(f"{first}/v1/payment_requests", headers={"Authorization": headers["Authorization"]}).json()
+    assert [r["id"] for r in listed["data"]] == list(created)
