@@ -93,8 +93,8 @@ class BalanceOut(BaseModel):
     object: str = "balance"
     wallet: str
     balance: int = Field(description="coins on chain")
-    pending_in: int = Field(description="payments accepted, not yet confirmed")
-    pending_out: int = Field(description="refunds and payouts accepted, not yet confirmed")
+    pending_in: int = Field(description="payments accepted, not yet in a block (not in `balance` yet)")
+    pending_out: int = Field(description="refunds and payouts accepted, not yet in a block (not in `balance` yet)")
     available: int = Field(description="what refunds and payouts can use now")
 
 

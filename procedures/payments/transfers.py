@@ -20,14 +20,14 @@ from collections.abc import Callable
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.orm import Session
 from web3 import Web3
 
 from chain.contracts.authorization import Authorization, authorization_signer, random_nonce
 from chain.contracts.coin import CoinBatcher, SkipReason
 from chain.contracts.registry import AssuranceLevel, Kind
-from chain.outbox import IntentStatus, TxIntent, enqueue
+from chain.outbox import ChainTx, IntentStatus, TxIntent, TxStatus, enqueue
 from chain.storage import utcnow
 from procedures.crypto import Vault
 from procedures.errors import Conflict, InvalidRequest, NotFound, Unavailable
@@ -101,12 +101,33 @@ def lock_wallet(session: Session, wallet: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
+def _not_yet_in_a_block() -> ColumnElement[bool]:
+    """The transfer's batch is not (as far as the relayer has seen) in a successful mined transaction.
+
+    Transfers already in a block are part of the chain balance the caller compares against;
+    counting them again as "in progress" would refuse an exactly funded payer until the batch
+    reaches the confirmation depth. (A transaction mined but not yet seen by the relayer still
+    counts: that errs on the side of refusing.)
+    """
+    mined = (
+        select(ChainTx.id)
+        .join(TxIntent, (ChainTx.sender == TxIntent.sender) & (ChainTx.nonce == TxIntent.nonce))
+        .where(
+            TxIntent.id == Transfer.intent_id,
+            ChainTx.status.in_((TxStatus.MINED, TxStatus.CONFIRMED)),
+            ChainTx.receipt_status == 1,
+        )
+        .exists()
+    )
+    return ~mined
+
+
 def pending_out(session: Session, wallet: str) -> int:
-    """Coins in accepted, not yet final transfers from ``wallet``."""
+    """Coins in accepted transfers from ``wallet`` that the chain balance does not reflect yet."""
     return int(
         session.scalar(
             select(func.coalesce(func.sum(Transfer.amount), 0)).where(
-                Transfer.from_wallet == wallet, Transfer.status.in_(OPEN)
+                Transfer.from_wallet == wallet, Transfer.status.in_(OPEN), _not_yet_in_a_block()
             )
         )
         or 0
@@ -114,11 +135,11 @@ def pending_out(session: Session, wallet: str) -> int:
 
 
 def pending_in(session: Session, wallet: str) -> int:
-    """Coins in accepted, not yet final transfers to ``wallet``."""
+    """Coins in accepted transfers to ``wallet`` that the chain balance does not reflect yet."""
     return int(
         session.scalar(
             select(func.coalesce(func.sum(Transfer.amount), 0)).where(
-                Transfer.to_wallet == wallet, Transfer.status.in_(OPEN)
+                Transfer.to_wallet == wallet, Transfer.status.in_(OPEN), _not_yet_in_a_block()
             )
         )
         or 0
