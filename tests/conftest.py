@@ -202,6 +202,36 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium under Playwright, one per test session (shared by the console and story tests:
+    a second sync Playwright in the same process would fail)."""
+    from scripts.demo_clerk import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs it (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, artifacts_dir: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context per test; a screenshot is saved under test-artifacts/ at the end."""
+    context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
+    try:
+        pg.screenshot(path=str(artifacts_dir / "screenshots" / f"{name}.png"), full_page=True)
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
 def counter(w3: Web3, compiled: CompileResult, keys: Keys) -> Contract:
     """The small fixture contract (tests/fixtures/contracts/Counter.sol), deployed once."""
     from chain.deploy import send_transaction

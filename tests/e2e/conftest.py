@@ -1,7 +1,7 @@
 """The end-to-end story's system: ``machi serve`` as a subprocess with its own embedded anvil on free
 ports (what ``make run`` does), on the test database, its stdout and stderr captured to files.
 
-The browser fixtures are the console tests' (Debian's Chromium, the same launch flags).
+The browser fixtures are the shared ones of tests/conftest.py (Debian's Chromium).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import pytest
 from chain.node import free_port
 from chain.toolchain import PROJECT_ROOT
 from scripts.demo_tools import BIN
-from tests.procedures.console.conftest import browser, page  # noqa: F401 - fixtures used by the story
 
 
 @dataclass(frozen=True)
