@@ -17,6 +17,7 @@ help:
 	@echo "make test   install everything, run the whole test suite (PostgreSQL if DATABASE_URL is set)"
 	@echo "make demo   the whole story (two residents, a merchant, a clerk) against the service make run serves"
 	@echo "make bench  run benchmarks (BENCH=name for one); one JSON line each"
+	@echo "make soak   10,000 payments under kill -9 and a chain RPC outage; one JSON line (SOAK_ARGS=...)"
 	@echo "make lint   ruff + mypy"
 
 $(STAMP): pyproject.toml
