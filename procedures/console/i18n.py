@@ -179,6 +179,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "done_suspended": {"ja": "加盟店を停止しました。", "en": "The merchant is suspended."},
     "done_reinstated": {"ja": "停止を解除しました（チェーン上の再登録の確定後に有効になります）。", "en": "Suspension lifted (active once re-registered on chain)."},
     "done_key_revoked": {"ja": "APIキーを無効にしました。", "en": "The API key is revoked."},
+    "done_already_onboarded": {"ja": "この加盟店は登録済みです（同じフォームの再送信）。APIキーは最初の画面でのみ表示されます。",
+                               "en": "This merchant was already onboarded (the same form sent again). Its API key "
+                                     "was shown once, on the first page."},
     "empty_merchants": {"ja": "加盟店はまだありません。", "en": "No merchants yet."},
     # ----------------------------------------------------------------- operator: payouts
     "pending_payouts": {"ja": "振込待ちの精算", "en": "Payouts waiting for a bank transfer"},

@@ -8,6 +8,7 @@ reaches a page.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,7 +19,7 @@ from procedures.console.operator_forms import confirm_page, confirmed, operator_
 from procedures.console.pages import AdminDep, ConsoleUser, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.payments import merchants
-from procedures.payments.merchant_models import ApiKey, Merchant
+from procedures.payments.merchant_models import ApiKey, IdempotencyRecord, Merchant
 from procedures.payments.zengin import ACCOUNT_TYPES
 
 router = APIRouter(prefix="/merchants")
@@ -41,12 +42,25 @@ def _secret_page(request: Request, user: ConsoleUser, merchant: Merchant, key: A
 def merchants_page(request: Request, session: SessionDep, user: AdminDep) -> Response:
     """The merchants (status, business name, wallet) and the onboarding form."""
     rows = list(session.scalars(select(Merchant).order_by(Merchant.created_at.desc(), Merchant.id).limit(LIST_LIMIT)))
-    return render(request, "merchants.html", {"merchants": rows, "account_types": list(ACCOUNT_TYPES)}, user=user)
+    return render(request, "merchants.html", {"merchants": rows, "account_types": list(ACCOUNT_TYPES),
+                                              "form_token": secrets.token_urlsafe(16)}, user=user)
 
 
 @router.post("", response_class=HTMLResponse)
 def onboard(request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep, form: FormDep) -> Response:
-    """Onboard a merchant; the page shows its first API key, once."""
+    """Onboard a merchant; the page shows its first API key, once.
+
+    The form carries a one-off token: sending the same form again (a reload of the result page)
+    leads to the merchant made the first time instead of onboarding it twice.
+    """
+    token = text_field(form, "form_token", max_length=64)
+    owner = f"console:{user.account.id}"
+    if token:
+        earlier = session.scalar(select(IdempotencyRecord.body).where(IdempotencyRecord.owner == owner,
+                                                                      IdempotencyRecord.key == token))
+        if earlier is not None:
+            return RedirectResponse(f"/console/admin/merchants/{earlier.decode()}?done=already_onboarded",
+                                    status_code=303)
     business_name = text_field(form, "business_name", max_length=120, required=True,
                                message="enter the business name")
     display_name = text_field(form, "display_name", max_length=80)
@@ -55,6 +69,9 @@ def onboard(request: Request, session: SessionDep, runtime: RuntimeDep, user: Ad
     merchant, key, secret = merchants.onboard(session, runtime, business_name=business_name,
                                               display_name=display_name, bank=merchants.BankAccount(**bank),
                                               operator=operator_of(user))
+    if token:
+        session.add(IdempotencyRecord(owner=owner, key=token, method="POST", path=request.url.path,
+                                      fingerprint="console-form", status_code=303, body=merchant.id.encode()))
     return _secret_page(request, user, merchant, key, secret, "merchant_onboarded")
 
 

@@ -136,7 +136,7 @@ def test_idempotency_keys_hold_across_processes(two_services, runtime):
     created = {answer.json()["id"] for answer in answers if answer.status_code == 201}
     assert len(created) == 1, [(a.status_code, a.text[:200]) for a in answers]
     # a racer that found the first request still running is told so (409) instead of making a second one
-    assert all(a.status_code == 201 or a.json()["error"]["code"] == "idempotency_key_reused" for a in answers)
+    assert all(a.status_code == 201 or a.json()["error"]["code"] == "idempotency_key_in_use" for a in answers)
     for base in two_services:
         replay = httpx.post(f"{base}/v1/payment_requests", json=body, headers=headers, timeout=30)
         assert replay.status_code == 201 and replay.json()["id"] in created

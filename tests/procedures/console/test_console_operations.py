@@ -132,6 +132,21 @@ def test_onboard_shows_the_key_once_and_only_a_masked_account(admin, api, runtim
     assert "山中漆器店" in listing.text and api.merchant(merchant_id)["wallet"] in listing.text
 
 
+def test_sending_the_onboarding_form_again_does_not_onboard_twice(admin, runtime):
+    import re
+
+    form_token = re.search(r'name="form_token" value="([^"]+)"', admin.get("/console/admin/merchants").text)
+    assert form_token is not None
+    fields = {"business_name": "大聖寺十万石まんじゅう", "form_token": form_token.group(1), **BANK_FORM}
+    first = admin.post("/console/admin/merchants", fields)
+    assert first.status_code == 201
+    again = admin.post("/console/admin/merchants", fields)  # the browser's "resend the form?" on reload
+    assert again.status_code == 303
+    assert again.headers["location"] == f"/console/admin/merchants/{_merchant_id(first)}?done=already_onboarded"
+    assert _secret(first) not in admin.get(again.headers["location"]).text
+    assert _count(runtime, Merchant) == 1
+
+
 @pytest.mark.parametrize(("field", "value", "expected"), [
     ("bank_code", "12", "bank_code is the 4-digit bank code"),
     ("account_number", "12345678", "account_number is up to 7 digits"),
