@@ -2,9 +2,11 @@
 
 Every call is retried until the service gives a definite answer: after a refused connection (the
 service is restarting), a 503 (honouring ``Retry-After``), a timeout or a cut connection. A
-payment counts as *accepted* only on a 2xx answer. A retry of the very same signed authorization
-that the service refuses as already submitted, after an attempt whose answer was lost (timeout,
-cut connection, 5xx), is *unacknowledged*: the service may well have it, the client never heard.
+payment counts as *accepted* only on a 2xx answer; the service answers a resent signed
+authorization with the transfer it accepted the first time, so a lost answer is recovered by the
+retry. A retry that is nonetheless refused as already submitted, after an attempt whose answer was
+lost (timeout, cut connection, 5xx), is *unacknowledged*: the service may well have it, the client
+never heard (expected 0 for payments; e-application submissions can still end so).
 """
 
 from __future__ import annotations

@@ -192,6 +192,9 @@ def pay_request(session: Session, runtime: Runtime, request_id: str, auth: Autho
         ``transfers.accept`` (wrong amount or recipient, signature, balance…).
     """
     pr = get_request(session, request_id, lock=True)
+    earlier = session.get(Transfer, pr.payment_transfer_id) if pr.payment_transfer_id else None
+    if earlier is not None and transfers.same_authorization(earlier, auth):
+        return pr, earlier  # the payer's retry of the payment already accepted: the same answer
     if pr.status != "open":
         raise RequestNotPayable(f"this payment request is {pr.status}", code=f"request_{pr.status}")
     if pr.expires_at is not None and pr.expires_at <= utcnow():
@@ -217,6 +220,11 @@ def pay_static(session: Session, runtime: Runtime, merchant_id: str, auth: Autho
         NotFound: no such merchant.  MerchantUnavailable: not active.  InvalidRequest / PaymentRefused:
         from ``transfers.accept``.
     """
+    earlier = transfers.replay_of(session, auth)
+    if earlier is not None and earlier.purpose and earlier.purpose.startswith(f"{PURPOSE}:"):
+        earlier_request = session.get(PaymentRequest, earlier.purpose.split(":", 1)[1])
+        if earlier_request is not None and earlier_request.merchant_id == merchant_id:
+            return earlier_request, earlier  # the payer's retry: the same answer, no second request
     merchant = get_merchant(session, merchant_id)
     ensure_active(merchant)
     pr = PaymentRequest(id=new_id("pr"), merchant_id=merchant.id, source="static", amount=auth.value,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from chain.contracts.authorization import Authorization, authorization_signer, random_nonce
+from chain.contracts.base import ZERO_BYTES32
 from chain.contracts.coin import CoinBatcher, SkipReason
 from chain.contracts.registry import AssuranceLevel, Kind
 from chain.outbox import ChainTx, IntentStatus, TxIntent, TxStatus, enqueue
@@ -146,6 +147,26 @@ def pending_in(session: Session, wallet: str) -> int:
     )
 
 
+def same_authorization(transfer: Transfer, auth: Authorization) -> bool:
+    """``transfer`` carries exactly this signed authorization (its payment reference aside)."""
+    try:
+        stored = Authorization.decode(transfer.item)
+    except ValueError:
+        return False
+    return stored.with_ref(ZERO_BYTES32) == auth.with_ref(ZERO_BYTES32)
+
+
+def replay_of(session: Session, auth: Authorization) -> Transfer | None:
+    """The transfer already accepted for this very signed authorization, if any.
+
+    A client that lost the answer (a dropped connection, a restarted service) sends the same
+    authorization again; it gets the first transfer back instead of a "nonce used" refusal.
+    """
+    earlier = session.scalar(select(Transfer).where(Transfer.from_wallet == Web3.to_checksum_address(auth.from_),
+                                                    Transfer.nonce == "0x" + auth.nonce.hex()))
+    return earlier if earlier is not None and same_authorization(earlier, auth) else None
+
+
 def new_transfer_id() -> str:
     return "tr_" + secrets.token_hex(12)
 
@@ -169,11 +190,17 @@ def accept(
         expected_to / expected_amount: what the caller's domain requires (e.g. the request's merchant
             and amount); a mismatch is refused.
 
+    The same signed authorization sent again for the same kind and purpose (a client retrying after
+    a lost answer) returns the transfer accepted the first time, whatever its state now.
+
     Raises:
         InvalidRequest: malformed, badly signed, outside its validity window.
         PaymentRefused: the chain would refuse it now (balance, verification, freeze, cap, nonce).
         Unavailable: the coin is paused.
     """
+    earlier = replay_of(session, auth)
+    if earlier is not None and (earlier.kind, earlier.purpose) == (kind, purpose):
+        return earlier
     now = int(time.time())
     if auth.value <= 0:
         raise InvalidRequest("the amount must be a positive whole number of coins", param="authorization.value")

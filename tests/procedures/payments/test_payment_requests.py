@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -118,6 +119,10 @@ def test_resident_pays_a_request_once_and_the_merchant_is_notified(client, onboa
     accepted = pay(client, coin, resident, pr)
     assert accepted.status_code == 202, accepted.text
     assert accepted.json()["transfer"]["status"] in ("accepted", "submitted")
+    # The same signed payment sent again (a lost answer) is the same payment, not a refusal.
+    resent = client.post(f"/v1/pay/requests/{pr['id']}", headers=resident.headers,
+                         json=json.loads(accepted.request.content))
+    assert resent.status_code == 202 and resent.json()["transfer"]["id"] == accepted.json()["transfer"]["id"]
     # While in flight, and once paid, a second payment is refused at acceptance.
     second = pay(client, coin, resident, pr)
     assert second.status_code == 409 and second.json()["error"]["code"] in ("payment_in_progress", "request_paid")

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from chain.node import rpc_call
-from chain.outbox import ChainTx, TxStatus
+from chain.outbox import ChainTx, TxIntent, TxStatus
 from tests.procedures.payments.test_transfers import _send, _sign
 
 
@@ -47,8 +47,13 @@ def test_a_payment_already_in_a_block_is_not_counted_twice(client, coin, make_re
     assert first.status_code == 202, first.text
 
     def mined() -> bool:
+        """The relayer has seen the first payment's batch in a block (not yet deep enough)."""
         with runtime.sessions() as session:
-            return session.scalar(select(ChainTx.id).where(ChainTx.status == TxStatus.MINED)) is not None
+            return session.scalar(
+                select(ChainTx.id)
+                .join(TxIntent, (ChainTx.sender == TxIntent.sender) & (ChainTx.nonce == TxIntent.nonce))
+                .where(TxIntent.reference == first.json()["id"], ChainTx.status == TxStatus.MINED)
+            ) is not None
 
     _until(mined, "the first batch to be in a block")
     assert arrange.balance(alice.address) == 400  # out of the chain balance ...

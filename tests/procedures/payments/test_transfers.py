@@ -124,16 +124,24 @@ def test_bad_authorizations_are_refused_before_queueing(client, coin, make_resid
     assert client.get("/v1/wallet/history", headers=alice.headers).json()["data"] == []
 
 
-def test_replayed_authorization_is_refused(client, coin, make_resident):
+def test_a_resent_authorization_gets_the_first_transfer_and_a_reused_nonce_is_refused(
+        client, coin, make_resident, arrange):
+    """A wallet that lost the answer sends the same signed authorization again: same transfer, paid once."""
     alice, bob = make_resident(coins=100), make_resident()
     auth = _sign(coin, alice.account, bob.address, 10)
     first = _send(client, alice, auth)
     assert first.status_code == 202
-    replay = _send(client, alice, auth)
-    assert replay.status_code == 409 and replay.json()["error"]["code"] == "nonce_used"
+    resent = _send(client, alice, auth)
+    assert resent.status_code == 202 and resent.json()["id"] == first.json()["id"]
+    other = _sign(coin, alice.account, bob.address, 11, nonce=auth.nonce)  # another payment under the same nonce
+    refused = _send(client, alice, other)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "nonce_used"
     _wait(client, alice, first.json()["id"])
-    again = _send(client, alice, auth)  # after confirmation the chain itself says used
-    assert again.status_code == 409 and again.json()["error"]["code"] == "nonce_used"
+    again = _send(client, alice, auth)  # after confirmation too: the first transfer, now confirmed
+    assert again.status_code == 202 and (again.json()["id"], again.json()["status"]) == (first.json()["id"],
+                                                                                         "confirmed")
+    assert len(client.get("/v1/wallet/history", headers=alice.headers).json()["data"]) == 1
+    assert arrange.balance(bob.address) == 10 and arrange.balance(alice.address) == 90
 
 
 def test_cannot_send_from_someone_elses_wallet(client, coin, make_resident):
