@@ -21,7 +21,7 @@ from procedures.console import applications as console_applications
 from procedures.console import operator as console_operator
 from procedures.console import routes as console_routes
 from procedures.console.pages import HERE as CONSOLE_DIR
-from procedures.errors import register_exception_handlers
+from procedures.errors import API_ERRORS, register_exception_handlers
 from procedures.identity import routes as identity_routes
 from procedures.metrics import Metrics
 from procedures.payments import routes as payment_routes
@@ -77,11 +77,11 @@ def create_app(
     app.add_middleware(_ObserveLatency, metrics=app.state.metrics)
 
     app.include_router(health.router)
-    app.include_router(auth_routes.router)
+    app.include_router(auth_routes.router, responses=API_ERRORS)
     identity_routes.install(app)
-    app.include_router(wallet_routes.router)
-    app.include_router(payment_routes.router)
-    app.include_router(application_routes.router)
+    app.include_router(wallet_routes.router, responses=API_ERRORS)
+    app.include_router(payment_routes.router, responses=API_ERRORS)
+    app.include_router(application_routes.router, responses=API_ERRORS)
     app.include_router(console_routes.router)
     app.include_router(console_applications.router)
     app.include_router(console_operator.router)

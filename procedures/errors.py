@@ -17,6 +17,7 @@ import requests
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -111,6 +112,38 @@ def _as_html(request: Request, status: int, code: str, message: str) -> Response
         if response is not None:
             return response
     return None
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: ``type`` groups errors, ``code`` names this one, ``param`` points at the field."""
+
+    type: str
+    code: str
+    message: str
+    param: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every endpoint."""
+
+    error: ErrorDetail
+
+
+#: The error answers any API route may give, for OpenAPI (``include_router(..., responses=API_ERRORS)``).
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in (
+        (400, "Malformed request"),
+        (401, "Not authenticated"),
+        (403, "Not allowed (role, scope, CSRF)"),
+        (404, "Not found (or not yours)"),
+        (409, "Conflict with the current state"),
+        (413, "Request too large"),
+        (422, "Invalid parameters (``param`` names the field)"),
+        (429, "Too many requests (``Retry-After``)"),
+        (503, "Temporarily unavailable: database busy or chain unreachable (``Retry-After``)"),
+    )
+}
 
 
 def error_body(type_: str, code: str, message: str, param: str | None = None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chain.contracts.registry import RevocationReason
 from procedures.deps import AdminPrincipal, CurrentPrincipal, ResidentPrincipal, SessionDep
-from procedures.errors import InvalidRequest, error_body
+from procedures.errors import API_ERRORS, InvalidRequest, error_body
 from procedures.identity.errors import IdentityError, IdentityNotFound
 from procedures.identity.mynumber import refuse_my_number
 from procedures.identity.service import CardProof, IdentityService, IdentityView, OperationStatus
@@ -380,4 +380,4 @@ def install(app: FastAPI) -> None:
         kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
         return JSONResponse(error_body(kind, exc.code, exc.message), status)
 
-    app.include_router(router)
+    app.include_router(router, responses=API_ERRORS)
