@@ -19,8 +19,9 @@ from tests.procedures.fuzz_hooks import shape_problem
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 ROOT = Path(__file__).resolve().parents[2]
 #: not_a_server_error: no 5xx; standard_error_shape (tests/procedures/fuzz_hooks.py): every 4xx has the one shape;
-#: status_code_conformance: every status answered is one the OpenAPI spec declares (procedures.errors.API_ERRORS).
-CHECKS = "not_a_server_error,standard_error_shape,status_code_conformance"
+#: status_code_conformance and response_schema_conformance: every answer's status and body are what the OpenAPI
+#: spec declares (errors: procedures.errors.API_ERRORS).
+CHECKS = "not_a_server_error,standard_error_shape,status_code_conformance,response_schema_conformance"
 
 
 @pytest.fixture(autouse=True)
