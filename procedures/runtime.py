@@ -24,7 +24,7 @@ from chain.compiler import CompileResult, compile_contracts
 from chain.contracts.coin import CoinBatcher, RegionalCoinClient
 from chain.contracts.ledger import ProcedureLedgerClient
 from chain.contracts.registry import IdentityRegistryClient
-from chain.deploy import Manifest, deploy, load_manifest
+from chain.deploy import Manifest, deploy, load_manifest, manifest_path
 from chain.errors import DeploymentError
 from chain.outbox import TxIntent
 from chain.plan import COIN, LEDGER, REGISTRY, PlanParams, city_plan, plan_params
@@ -123,6 +123,20 @@ class Runtime:
         if self._manifest is None:
             self._manifest = load_manifest(self.w3, self.settings.deployments_dir)
         return self._manifest
+
+    def recorded_manifest(self) -> Manifest:
+        """The manifest as recorded for the configured chain id, *not* checked against the chain —
+        for answers that only need an address while the chain is unreachable (a payment URI).
+
+        Raises:
+            DeploymentError: nothing recorded for this chain id.
+        """
+        if self._manifest is not None:
+            return self._manifest
+        path = manifest_path(self.settings.deployments_dir, self.settings.chain_id)
+        if not path.exists():
+            raise DeploymentError(f"nothing deployed on chain {self.settings.chain_id} yet: run `machi deploy`")
+        return Manifest.from_json(path.read_text())
 
     def deploy(self, redeploy: bool = False) -> tuple[Manifest, int]:
         """Deploy (or complete) the city's contracts; returns the manifest and transactions sent."""

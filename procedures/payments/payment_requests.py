@@ -27,6 +27,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from chain.contracts.authorization import Authorization
+from chain.plan import COIN
+from chain.rpc import is_unreachable
 from chain.storage import utcnow
 from procedures.errors import Conflict, InvalidRequest, NotFound
 from procedures.payments import idempotency, transfers, webhooks
@@ -52,17 +54,29 @@ class RequestNotPayable(Conflict):
 
 
 # --------------------------------------------------------------------------- URIs and QR codes
+def _coin_on_chain(runtime: Runtime) -> tuple[str, int]:
+    """The coin's address and chain id: from the chain, or — while it is unreachable — from the
+    recorded deployment, so merchants can still ask for payments during an outage."""
+    try:
+        domain = runtime.coin.domain()
+    except Exception as exc:
+        if not is_unreachable(exc):
+            raise
+        manifest = runtime.recorded_manifest()
+        return manifest.address(COIN), manifest.chain_id
+    return domain.verifying_contract, domain.chain_id
+
+
 def request_uri(runtime: Runtime, merchant: Merchant, amount: int, request_id: str) -> str:
     """The EIP-681 URI of a payment request (see ``procedures.payments.uri``)."""
-    domain = runtime.coin.domain()
-    return format_uri(domain.verifying_contract, domain.chain_id, merchant.wallet, amount=amount,
-                      request_id=request_id)
+    coin, chain_id = _coin_on_chain(runtime)
+    return format_uri(coin, chain_id, merchant.wallet, amount=amount, request_id=request_id)
 
 
 def static_uri(runtime: Runtime, merchant: Merchant) -> str:
     """The EIP-681 URI of the merchant's static code (no amount)."""
-    domain = runtime.coin.domain()
-    return format_uri(domain.verifying_contract, domain.chain_id, merchant.wallet, merchant_id=merchant.id)
+    coin, chain_id = _coin_on_chain(runtime)
+    return format_uri(coin, chain_id, merchant.wallet, merchant_id=merchant.id)
 
 
 def qr_png(data: str, box_size: int = 8) -> bytes:

@@ -190,3 +190,32 @@ def test_a_service_started_while_the_chain_is_down_comes_up_and_relays_once_it_i
     finally:
         proxy.up()
     assert coin.balance_of(payee.address) == 120
+
+
+def test_a_service_started_while_the_chain_is_down_still_takes_payment_requests(
+    settings, client, engine, proxy, onboard, coin
+):
+    """A process that has never reached the chain builds payment URIs from the recorded deployment."""
+    from fastapi.testclient import TestClient
+
+    from procedures.app import create_app
+    from procedures.runtime import Runtime
+
+    merchant = onboard()
+    proxy.down("refuse")
+    fresh = Runtime.create(settings, engine=engine)  # a new process: no chain connection, no manifest yet
+    try:
+        with TestClient(create_app(settings, runtime=fresh, workers=False)) as restarted:
+            created = restarted.post("/v1/payment_requests", headers=merchant.headers, json={"amount": 700})
+            assert created.status_code == 201, created.text
+            assert created.json()["uri"].startswith(f"ethereum:{coin.address}@{settings.chain_id}/transfer?")
+            static = restarted.get("/v1/merchant", headers=merchant.headers)
+            assert static.status_code == 200 and coin.address in static.json()["static_uri"]
+            _assert_chain_unavailable(restarted.get("/v1/merchant/balance", headers=merchant.headers))
+    finally:
+        proxy.up()
+        fresh.close()
+    again = client.get(f"/v1/payment_requests/{created.json()['id']}", headers=merchant.headers)
+    assert again.json()["uri"] == created.json()["uri"]  # the same URI the chain-backed path gives
+    assert create_request(client, merchant, amount=700)["uri"].split("&req=")[0] == \
+        created.json()["uri"].split("&req=")[0]
