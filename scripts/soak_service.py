@@ -29,8 +29,9 @@ class ServiceProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.kills = 0
 
-    def start(self, timeout: float = 90.0) -> None:
-        """Start and wait until it answers HTTP (``/healthz`` may say 503 while the chain is down).
+    def start(self, timeout: float = 90.0, healthy: bool = False) -> None:
+        """Start and wait until it answers HTTP (``/healthz`` may say 503 while the chain is down;
+        with ``healthy``, wait for a 200).
 
         Raises:
             RuntimeError: it exited or did not answer in time.
@@ -45,12 +46,12 @@ class ServiceProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the service exited: {self.log.read_text(errors='replace')[-3000:]}")
             try:
-                httpx.get(f"{self.base}/healthz", timeout=10)
-                return
+                if httpx.get(f"{self.base}/healthz", timeout=10).status_code == 200 or not healthy:
+                    return
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("the service did not answer")
+                raise RuntimeError("the service did not answer" + (" healthy" if healthy else ""))
             time.sleep(0.1)
 
     def kill9(self) -> None:

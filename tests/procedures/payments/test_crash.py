@@ -3,13 +3,9 @@ exactly once (a real uvicorn process on the test chain and database)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,65 +14,25 @@ from sqlalchemy import select
 
 from chain.contracts.coin import AUTHORIZATION_RELAYED_TOPIC
 from chain.deploy import manifest_path, save_manifest
-from chain.node import free_port, rpc_call
+from chain.node import rpc_call
 from chain.outbox import ChainTx, TxStatus
-from chain.toolchain import PROJECT_ROOT
 from procedures.auth.service import create_staff
 from procedures.config import DEV_SECRET
 from procedures.crypto import Vault
 from procedures.payments.merchant_models import PaymentRequest
 from procedures.payments.models import Transfer
+from scripts.soak_service import ServiceProcess
 from tests.procedures.conftest import service_env, wallet_login
 from tests.procedures.payments.conftest import BANK, auth_json, sign, wait_until
 
 
-class Service:
-    """``uvicorn procedures.app:create_app --factory`` in its own process."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "procedures.app:create_app", "--factory", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--log-level", "warning"],
-                cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the service did not become healthy"
-            time.sleep(0.1)
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()  # SIGKILL: no shutdown hook, no flush, like a power cut
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 @pytest.fixture
-def service(anvil, city, database_url, engine, sessions, tmp_path, w3) -> Iterator[Service]:
+def service(anvil, city, database_url, engine, sessions, tmp_path, w3) -> Iterator[ServiceProcess]:
     var = tmp_path / "var"
     save_manifest(city.manifest, manifest_path(var / "deployments", w3.eth.chain_id))
     env = service_env(anvil, database_url, var, MACHI_BATCH_MAX_SIZE="8")
-    svc = Service(env, tmp_path / "service.log")
-    svc.start()
+    svc = ServiceProcess(env, tmp_path / "service.log")
+    svc.start(healthy=True)
     yield svc
     svc.stop()
 
@@ -129,7 +85,7 @@ def test_kill_dash_nine_mid_batch_then_restart_confirms_every_accepted_payment_o
     finally:
         rpc_call(anvil.url, "evm_setAutomine", [True])
 
-    service.start()
+    service.start(healthy=True)
 
     def all_final() -> bool:
         with sessions() as session:
