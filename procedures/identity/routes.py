@@ -11,6 +11,7 @@ import binascii
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -294,18 +295,26 @@ def challenge(body: ChallengeIn, session: SessionDep, service: ServiceDep, reque
     )
 
 
-@router.post("/link", status_code=202, summary="Link a wallet to a My Number card", dependencies=[NoMyNumber])
-def link(body: CardIn, session: SessionDep, service: ServiceDep, request: Request, response: Response,
-         wait: WaitQuery = False) -> IdentityOut:
-    """Verify card and wallet signatures and attest the link on chain (202 until confirmed)."""
+def _card_operation(request: Request, session: SessionDep, service: IdentityService, response: Response,
+                    body: CardIn, wait: bool,
+                    operation: Callable[[LinkStatement, CardProof, bytes], IdentityView]) -> IdentityOut:
+    """Parse the card-signed request, run ``operation`` and answer; a failed card check still uses up
+    its nonce."""
     limit(request, "identity-link", per_minute=30)
-    statement, proof, signature = body.statement.parse(), body.proof(), body.wallet_sig()
     try:
-        view = service.link(session, statement, proof, signature)
+        view = operation(body.statement.parse(), body.proof(), body.wallet_sig())
     except IdentityError:
         _keep_nonce_on_failure(session)
         raise
     return _respond(response, service, session, view, wait)
+
+
+@router.post("/link", status_code=202, summary="Link a wallet to a My Number card", dependencies=[NoMyNumber])
+def link(body: CardIn, session: SessionDep, service: ServiceDep, request: Request, response: Response,
+         wait: WaitQuery = False) -> IdentityOut:
+    """Verify card and wallet signatures and attest the link on chain (202 until confirmed)."""
+    return _card_operation(request, session, service, response, body, wait,
+                           lambda statement, proof, sig: service.link(session, statement, proof, sig))
 
 
 @router.post("/recover", status_code=202, summary="Move a lost wallet's identity and coins to a new wallet",
@@ -313,14 +322,9 @@ def link(body: CardIn, session: SessionDep, service: ServiceDep, request: Reques
 def recover(body: RecoverIn, session: SessionDep, service: ServiceDep, request: Request, response: Response,
             wait: WaitQuery = False) -> IdentityOut:
     """A fresh card signature from a new wallet re-binds the identity and moves the balance."""
-    limit(request, "identity-link", per_minute=30)
-    statement, proof, signature = body.statement.parse(), body.proof(), body.wallet_sig()
-    try:
-        view = service.recover(session, statement, proof, signature, body.lost_wallet)
-    except IdentityError:
-        _keep_nonce_on_failure(session)
-        raise
-    return _respond(response, service, session, view, wait)
+    return _card_operation(request, session, service, response, body, wait,
+                           lambda statement, proof, sig: service.recover(session, statement, proof, sig,
+                                                                         body.lost_wallet))
 
 
 @router.post("/renew", status_code=202, summary="Re-verify the card: new level, expiry and evidence",
@@ -328,14 +332,8 @@ def recover(body: RecoverIn, session: SessionDep, service: ServiceDep, request: 
 def renew(body: CardIn, session: SessionDep, service: ServiceDep, request: Request, response: Response,
           wait: WaitQuery = False) -> IdentityOut:
     """Renew the linked wallet's attestation with a fresh card signature."""
-    limit(request, "identity-link", per_minute=30)
-    statement, proof, signature = body.statement.parse(), body.proof(), body.wallet_sig()
-    try:
-        view = service.renew(session, statement, proof, signature)
-    except IdentityError:
-        _keep_nonce_on_failure(session)
-        raise
-    return _respond(response, service, session, view, wait)
+    return _card_operation(request, session, service, response, body, wait,
+                           lambda statement, proof, sig: service.renew(session, statement, proof, sig))
 
 
 @router.get("/me", summary="My identity, off and on chain")
