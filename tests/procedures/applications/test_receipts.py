@@ -144,11 +144,9 @@ def test_anchoring_under_load_uses_few_anchors_and_every_receipt_verifies(
     assert sum(b.leaf_count for b in batches) == 300
     assert len(batches) <= 30, f"{len(batches)} anchors for 300 events"
     assert ledger.anchor_count() - anchors_before == len(batches)
-    started = time.perf_counter()
-    for resident, app_id in ids:
+    for resident, app_id in ids:  # how fast: scripts/bench/procedures.py (receipt_verify_ms)
         check = _verify(w3, _receipt(client, resident, app_id))
         assert check.ok and len(check.verified) == 3, (app_id, check)
-    assert time.perf_counter() - started < 60
 
 
 def test_nothing_personal_on_chain(client, filer, make_resident, make_staff, treasury, w3, runtime, arrange):
