@@ -644,8 +644,8 @@ class QueueFilter:
 
 
 def queue(session: Session, principal: Principal, filters: QueueFilter, limit: int,
-          starting_after: str | None) -> list[Application]:
-    """Applications a staff member may work, oldest first, cursor-paginated by id.
+          starting_after: str | None, newest_first: bool = False) -> list[Application]:
+    """Applications a staff member may work, oldest (or newest) first, cursor-paginated by id.
 
     Clerks (and supervisors with a department) see their department only.
 
@@ -685,9 +685,15 @@ def queue(session: Session, principal: Principal, filters: QueueFilter, limit: i
         cursor = session.get(Application, starting_after)
         if cursor is None:
             raise InvalidRequest("unknown cursor", param="starting_after")
-        query = query.where(or_(Application.submitted_at > cursor.submitted_at,
-                                (Application.submitted_at == cursor.submitted_at) & (Application.id > cursor.id)))
-    return list(session.scalars(query.order_by(Application.submitted_at, Application.id).limit(limit)))
+        if newest_first:
+            query = query.where(or_(Application.submitted_at < cursor.submitted_at,
+                                    (Application.submitted_at == cursor.submitted_at) & (Application.id < cursor.id)))
+        else:
+            query = query.where(or_(Application.submitted_at > cursor.submitted_at,
+                                    (Application.submitted_at == cursor.submitted_at) & (Application.id > cursor.id)))
+    order = ((Application.submitted_at.desc(), Application.id.desc()) if newest_first
+             else (Application.submitted_at, Application.id))
+    return list(session.scalars(query.order_by(*order).limit(limit)))
 
 
 def is_overdue(application: Application) -> bool:

@@ -19,7 +19,7 @@ from procedures.applications.models import AnchorBatch, Application, Status
 from procedures.auth.service import Principal
 from procedures.console.pages import ConsoleUser, FormDep, UserDep, lang_of, render
 from procedures.deps import RuntimeDep, SessionDep
-from procedures.errors import InvalidRequest, ServiceError
+from procedures.errors import InvalidRequest
 
 router = APIRouter(prefix="/console/applications", include_in_schema=False)
 
@@ -45,12 +45,9 @@ def queue_page(request: Request, session: SessionDep, runtime: RuntimeDep, user:
         assignee=params.get("assignee") or None,
         overdue=True if params.get("overdue") == "1" else None,
     )
-    newest_first = params.get("sort") == "newest"
-    rows = service.queue(session, principal_of(user), filters, 500 if newest_first else PAGE + 1,
-                         None if newest_first else params.get("starting_after") or None)
-    if newest_first:
-        rows = list(reversed(rows))[:PAGE + 1]
-    has_more = len(rows) > PAGE and not newest_first
+    rows = service.queue(session, principal_of(user), filters, PAGE + 1, params.get("starting_after") or None,
+                         newest_first=params.get("sort") == "newest")
+    has_more = len(rows) > PAGE
     rows = rows[:PAGE]
     lang = lang_of(request)
     items = [{
@@ -152,9 +149,6 @@ def decide(application_id: str, request: Request, session: SessionDep, runtime: 
         except ValueError:
             raise InvalidRequest("give the correction deadline as a date", param="deadline") from None
         deadline = datetime(day.year, day.month, day.day, 23, 59, tzinfo=UTC)
-    try:
-        service.decide(session, runtime, principal, application_id, action, reason=reason,
-                       correction_deadline=deadline)
-    except ServiceError:
-        raise
+    service.decide(session, runtime, principal, application_id, action, reason=reason,
+                   correction_deadline=deadline)
     return RedirectResponse(f"/console/applications/{application_id}?done={action}", status_code=303)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chain.storage import utcnow
+from procedures.applications import service
 from procedures.applications.models import Application
+from procedures.auth.service import Principal
 from tests.procedures.applications.conftest import PNG, staff_post
 
 
@@ -50,6 +52,12 @@ def test_queue_filters_and_cursor_paging(client, filer, make_resident, make_staf
     second = _queue(client, road, limit=2, starting_after=first["next_cursor"])
     third = _queue(client, road, limit=2, starting_after=second["next_cursor"])
     assert [a["id"] for a in second["data"] + third["data"]] == snow[2:] and not third["has_more"]
+    # newest first (the console's sort), ordered and paged by the database
+    clerk = Principal(type="staff", subject=str(road.id), role="clerk", department="road-maintenance")
+    with runtime.sessions() as session:
+        newest = service.queue(session, clerk, service.QueueFilter(), 3, None, newest_first=True)
+        rest = service.queue(session, clerk, service.QueueFilter(), 3, newest[-1].id, newest_first=True)
+    assert [a.id for a in newest + rest] == snow[::-1]
     # the queue carries no personal data
     assert all("form" not in item for item in first["data"])
     # residents cannot use the clerk API
