@@ -13,7 +13,6 @@ import binascii
 import logging
 import math
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +23,6 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from chain.contracts.authorization import Authorization
-from chain.contracts.registry import IdentityRegistryClient
 from chain.plan import LEDGER
 from chain.storage import utcnow
 from procedures.applications import money, protocol, transitions
@@ -68,20 +66,6 @@ def signing_domain(runtime: Runtime) -> dict[str, Any]:
     """The EIP-712 domain residents and clerks sign procedure acts in."""
     manifest = runtime.manifest  # checked against the chain when loaded; saves a chain-id round trip
     return protocol.domain(manifest.chain_id, manifest.address(LEDGER))
-
-
-_registries: dict[int, tuple[weakref.ref[Runtime], IdentityRegistryClient]] = {}
-
-
-def registry(runtime: Runtime) -> IdentityRegistryClient:
-    """The runtime's IdentityRegistry client, built once (building one parses the ABI: ~6 ms)."""
-    cached = _registries.get(id(runtime))
-    if cached is None or cached[0]() is not runtime:
-        for key in [k for k, (ref, _) in _registries.items() if ref() is None]:
-            del _registries[key]
-        cached = (weakref.ref(runtime), runtime.registry)
-        _registries[id(runtime)] = cached
-    return cached[1]
 
 
 def no_my_number(value: Any, root: str) -> None:
@@ -158,7 +142,7 @@ def _check_signature(runtime: Runtime, session: Session, wallet: str, action: st
 
 
 def _check_identity(runtime: Runtime, wallet: str, procedure: ProcedureType) -> None:
-    status = registry(runtime).status(wallet)
+    status = runtime.registry.status(wallet)
     if not status.verified:
         raise PermissionDenied("this wallet is not verified on chain; link your My Number card first",
                                code="wallet_not_verified")

@@ -38,7 +38,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chain.contracts import CityContracts, load_city
 from chain.contracts.registry import AssuranceLevel as ChainLevel
 from chain.contracts.registry import RevocationReason
 from chain.outbox import IntentStatus, IntentTimeout, TxIntent, enqueue, wait_for_intent
@@ -180,7 +179,6 @@ class IdentityService:
     def __init__(self, runtime: Runtime, trust: IdentityTrust | None = None) -> None:
         self.runtime = runtime
         self._trust = trust
-        self._city: CityContracts | None = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ wiring
@@ -196,13 +194,6 @@ class IdentityService:
                 if self._trust is None:
                     self._trust = build_trust(self.runtime.settings)
         return self._trust
-
-    @property
-    def city(self) -> CityContracts:
-        """Typed clients of the deployed contracts."""
-        if self._city is None:
-            self._city = load_city(self.runtime.w3, self.runtime.manifest, self.runtime.compiled)
-        return self._city
 
     @property
     def chain_id(self) -> int:
@@ -278,7 +269,7 @@ class IdentityService:
                     expires_at=self._expiry(),
                 )
                 self._seal(session, row, statement, card, wallet_signature, verified)
-                call = self.city.registry.attest_call(
+                call = self.runtime.registry.attest_call(
                     wallet, subject.subject_key, ChainLevel(int(verified.level)), row.expires_at,
                     row.evidence_commitment,
                 )
@@ -340,7 +331,7 @@ class IdentityService:
                     recovered_from=lost,
                 )
                 self._seal(session, row, statement, card, wallet_signature, verified)
-                registry, coin = self.city.registry, self.city.coin
+                registry, coin = self.runtime.registry, self.runtime.coin
                 rebind = registry.rebind_call(subject.subject_key, new_wallet, row.evidence_commitment)
                 row.attest_intent_id = self._enqueue(session, rebind.to, rebind.data, "registry.rebind", row.id)
                 if row.expires_at <= now + _RECOVERY_RENEW_MARGIN:
@@ -386,7 +377,7 @@ class IdentityService:
             row.last_action = IdentityAction.RENEW
             self._seal(session, row, statement, card, wallet_signature, verified)
             self.runtime.vault.erase(session, previous_key)
-            call = self.city.registry.renew_call(row.wallet, ChainLevel(row.level), row.expires_at,
+            call = self.runtime.registry.renew_call(row.wallet, ChainLevel(row.level), row.expires_at,
                                                  row.evidence_commitment)
             row.renew_intent_id = self._enqueue(session, call.to, call.data, "registry.renew",
                                                 f"{row.id}:{uuid.uuid4().hex[:8]}")
@@ -409,7 +400,7 @@ class IdentityService:
         row = self._live_for_wallet(session, _address(wallet))
         if row is None:
             raise IdentityNotFound()
-        call = self.city.registry.revoke_call(row.wallet, reason)
+        call = self.runtime.registry.revoke_call(row.wallet, reason)
         row.status = IdentityStatus.REVOKED
         row.revocation_reason = reason.name.lower()
         row.revoked_by = actor
@@ -447,13 +438,13 @@ class IdentityService:
 
     def chain_status(self, wallet: str) -> ChainView:
         """Kind, level, verified, expiry and coin balance of ``wallet`` as the chain has them."""
-        registry = self.city.registry
+        registry = self.runtime.registry
         status = registry.status(wallet)
         record = registry.record_of(wallet)
         expires = datetime.fromtimestamp(record.expires_at, tz=UTC) if record.exists else None
         return ChainView(
             kind=status.kind.name.lower(), level=int(status.level), verified=status.verified, expires_at=expires,
-            balance=self.city.coin.balance_of(wallet),
+            balance=self.runtime.coin.balance_of(wallet),
         )
 
     def wait(self, identity_id: str, timeout: float) -> None:
@@ -536,7 +527,7 @@ class IdentityService:
         )
         if retired is not None:
             raise WalletRetired()
-        record = self.city.registry.record_of(wallet)
+        record = self.runtime.registry.record_of(wallet)
         if record.retired:
             raise WalletRetired()
         if record.live:
@@ -577,7 +568,7 @@ class IdentityService:
     def _on_chain(self, session: Session, row: WalletIdentity) -> bool:
         """Whether the registry already shows the row's last operation (its subject, its evidence;
         or its revocation), whatever the outbox says about the calls that carried it."""
-        record = self.city.registry.record_of(row.wallet)
+        record = self.runtime.registry.record_of(row.wallet)
         if row.last_action == IdentityAction.REVOKE:
             return record.exists and not record.live
         subject = session.get(IdentitySubject, row.subject_id)

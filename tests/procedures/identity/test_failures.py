@@ -17,7 +17,7 @@ def _refused(api, wallet, response, status, code):
     assert error_of(response) == (status, code), response.text
     body = response.json()["error"]
     assert set(body) == {"type", "code", "message", "param"}
-    assert not api.client.app.state.identity_service.city.registry.record_of(wallet.address).exists
+    assert not api.client.app.state.identity_service.runtime.registry.record_of(wallet.address).exists
 
 
 def test_unknown_root(api, impostor_ca):
