@@ -55,14 +55,14 @@ def bonus_for(session: Session, runtime: Runtime, amount: int) -> int:
     return max(0, min(amount * s.topup_bonus_bps // 10_000, s.topup_bonus_budget - granted))
 
 
-def _pending_mints(session: Session) -> int:
-    return int(session.scalar(select(func.coalesce(func.sum(TopUp.amount_minted), 0))
-                              .where(TopUp.status == "pending")) or 0)
-
-
-def _pending_to(session: Session, wallet: str) -> int:
-    return int(session.scalar(select(func.coalesce(func.sum(TopUp.amount_minted), 0))
-                              .where(TopUp.status == "pending", TopUp.wallet == wallet)) or 0)
+def _pending_mints(session: Session, wallet: str | None = None) -> int:
+    """Coins in pending top-ups (to ``wallet``) that the chain — balances, the minter's allowance —
+    does not reflect yet."""
+    query = select(func.coalesce(func.sum(TopUp.amount_minted), 0)).where(
+        TopUp.status == "pending", transfers.not_yet_in_a_block(TopUp.intent_id))
+    if wallet is not None:
+        query = query.where(TopUp.wallet == wallet)
+    return int(session.scalar(query) or 0)
 
 
 def create_topup(session: Session, runtime: Runtime, *, wallet: str, amount: int, channel: str,
@@ -97,7 +97,7 @@ def create_topup(session: Session, runtime: Runtime, *, wallet: str, amount: int
     total = amount + bonus
     if status.level is not AssuranceLevel.NONE:
         cap = coin.balance_cap(status.level)
-        room = cap - coin.balance_of(wallet) - transfers.pending_in(session, wallet) - _pending_to(session, wallet)
+        room = cap - coin.balance_of(wallet) - transfers.pending_in(session, wallet) - _pending_mints(session, wallet)
         if total > room:
             raise TopUpRefused(f"the wallet can take at most {max(room, 0)} more coins (cap {cap}); this top-up "
                                f"would mint {total}", code="balance_cap_exceeded", param="amount")

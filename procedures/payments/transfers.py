@@ -16,6 +16,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -102,19 +103,20 @@ def lock_wallet(session: Session, wallet: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
-def _not_yet_in_a_block() -> ColumnElement[bool]:
-    """The transfer's batch is not (as far as the relayer has seen) in a successful mined transaction.
+def not_yet_in_a_block(intent_id: Any) -> ColumnElement[bool]:
+    """The outbox intent ``intent_id`` (a column) is not — as far as the relayer has seen — in a
+    successful mined transaction.
 
-    Transfers already in a block are part of the chain balance the caller compares against;
-    counting them again as "in progress" would refuse an exactly funded payer until the batch
-    reaches the confirmation depth. (A transaction mined but not yet seen by the relayer still
-    counts: that errs on the side of refusing.)
+    What is already in a block is part of the chain state the caller compares against (a balance,
+    a minter's allowance); counting it again as "in progress" would refuse an exactly fitting
+    payment or top-up until the transaction reaches the confirmation depth. (A transaction mined
+    but not yet seen by the relayer still counts: that errs on the side of refusing.)
     """
     mined = (
         select(ChainTx.id)
         .join(TxIntent, (ChainTx.sender == TxIntent.sender) & (ChainTx.nonce == TxIntent.nonce))
         .where(
-            TxIntent.id == Transfer.intent_id,
+            TxIntent.id == intent_id,
             ChainTx.status.in_((TxStatus.MINED, TxStatus.CONFIRMED)),
             ChainTx.receipt_status == 1,
         )
@@ -125,26 +127,18 @@ def _not_yet_in_a_block() -> ColumnElement[bool]:
 
 def pending_out(session: Session, wallet: str) -> int:
     """Coins in accepted transfers from ``wallet`` that the chain balance does not reflect yet."""
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(Transfer.amount), 0)).where(
-                Transfer.from_wallet == wallet, Transfer.status.in_(OPEN), _not_yet_in_a_block()
-            )
-        )
-        or 0
-    )
+    return _pending(session, Transfer.from_wallet == wallet)
 
 
 def pending_in(session: Session, wallet: str) -> int:
     """Coins in accepted transfers to ``wallet`` that the chain balance does not reflect yet."""
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(Transfer.amount), 0)).where(
-                Transfer.to_wallet == wallet, Transfer.status.in_(OPEN), _not_yet_in_a_block()
-            )
-        )
-        or 0
-    )
+    return _pending(session, Transfer.to_wallet == wallet)
+
+
+def _pending(session: Session, party: ColumnElement[bool]) -> int:
+    query = select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+        party, Transfer.status.in_(OPEN), not_yet_in_a_block(Transfer.intent_id))
+    return int(session.scalar(query) or 0)
 
 
 def same_authorization(transfer: Transfer, auth: Authorization) -> bool:
