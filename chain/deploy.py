@@ -96,6 +96,18 @@ def check_code(w3: Web3, manifest: Manifest) -> list[str]:
     ]
 
 
+def read_manifest(directory: Path, chain_id: int) -> Manifest:
+    """The manifest recorded for ``chain_id``, as written (not checked against any chain).
+
+    Raises:
+        DeploymentError: nothing recorded for this chain id.
+    """
+    path = manifest_path(directory, chain_id)
+    if not path.exists():
+        raise DeploymentError(f"nothing deployed on chain {chain_id} yet: run `machi deploy`")
+    return Manifest.from_json(path.read_text())
+
+
 def load_manifest(w3: Web3, directory: Path) -> Manifest:
     """The manifest for the connected chain, verified against the chain's code.
 
@@ -103,10 +115,8 @@ def load_manifest(w3: Web3, directory: Path) -> Manifest:
         DeploymentError: no manifest, or the chain lost the code (node reset).
     """
     chain_id = w3.eth.chain_id
+    manifest = read_manifest(directory, chain_id)
     path = manifest_path(directory, chain_id)
-    if not path.exists():
-        raise DeploymentError(f"nothing deployed on chain {chain_id} yet: run `machi deploy`")
-    manifest = Manifest.from_json(path.read_text())
     missing = check_code(w3, manifest)
     if missing:
         raise DeploymentError(

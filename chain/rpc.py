@@ -14,7 +14,7 @@ from chain.errors import NodeError
 DEFAULT_TIMEOUT = 5.0
 
 #: Transport failures that mean "the node did not answer" (as opposed to "the node said no").
-UNREACHABLE_ERRORS: tuple[type[BaseException], ...] = (
+UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
     requests.ConnectionError,
     requests.Timeout,
     aiohttp.ClientConnectionError,

@@ -12,8 +12,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
-import requests
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -21,10 +19,9 @@ from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from web3.exceptions import TimeExhausted
 
-from chain.errors import ChainError, ContractLogicError, MachiError, NodeError
-from chain.rpc import is_unreachable
+from chain.errors import ChainError, ContractLogicError, MachiError
+from chain.rpc import UNREACHABLE_ERRORS, is_unreachable
 
 log = logging.getLogger("machi.api")
 
@@ -229,19 +226,16 @@ def register_exception_handlers(app: FastAPI) -> None:
     async def _revert(_: Request, exc: ContractLogicError) -> JSONResponse:
         return JSONResponse(error_body("conflict_error", "contract_reverted", str(exc)), 409)
 
-    @app.exception_handler(NodeError)
-    @app.exception_handler(requests.ConnectionError)
-    @app.exception_handler(requests.Timeout)
-    @app.exception_handler(aiohttp.ClientConnectionError)
-    @app.exception_handler(TimeoutError)
-    @app.exception_handler(ConnectionError)
-    @app.exception_handler(TimeExhausted)
     async def _node(request: Request, exc: Exception) -> Response:
         return _chain_unavailable(request, exc)
 
+    for unreachable in UNREACHABLE_ERRORS:  # the transport failures chain.rpc.is_unreachable knows
+        app.add_exception_handler(unreachable, _node)
+
     @app.exception_handler(ChainError)
     async def _chain(_: Request, exc: ChainError) -> JSONResponse:
-        return JSONResponse(error_body("api_error", exc.code, str(exc)), 503, headers={"Retry-After": "5"})
+        return JSONResponse(error_body("api_error", exc.code, str(exc)), 503,
+                            headers={"Retry-After": CHAIN_RETRY_AFTER})
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)

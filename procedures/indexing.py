@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from chain.errors import MachiError
 from chain.indexer import Indexer, IndexerConfig, WatchedContract, index_status, verify_against_chain
-from chain.rpc import connect
 from procedures.runtime import WORKERS, Runtime
 
 log = logging.getLogger("machi.indexing")
@@ -37,7 +36,7 @@ def build_indexer(runtime: Runtime) -> Indexer:
         for name, entry in sorted(manifest.contracts.items())
     ]
     return Indexer(
-        w3=connect(runtime.settings.effective_rpc_url),
+        w3=runtime.connect(),
         contracts=contracts,
         start_block=manifest.first_block,
         engine=runtime.engine,

@@ -24,7 +24,7 @@ from chain.compiler import CompileResult, compile_contracts
 from chain.contracts.coin import CoinBatcher, RegionalCoinClient
 from chain.contracts.ledger import ProcedureLedgerClient
 from chain.contracts.registry import IdentityRegistryClient
-from chain.deploy import Manifest, deploy, load_manifest, manifest_path
+from chain.deploy import Manifest, deploy, load_manifest, read_manifest
 from chain.errors import DeploymentError
 from chain.outbox import TxIntent
 from chain.plan import COIN, LEDGER, REGISTRY, PlanParams, city_plan, plan_params
@@ -104,8 +104,16 @@ class Runtime:
     def w3(self) -> Web3:
         """The chain connection (raises NodeError with the fix when the node is down)."""
         if self._w3 is None:
-            self._w3 = connect(self.settings.effective_rpc_url, timeout=self.settings.rpc_timeout)
+            self._w3 = self.connect()
         return self._w3
+
+    def connect(self) -> Web3:
+        """A new chain connection with the configured RPC timeout (a worker thread's own).
+
+        Raises:
+            NodeError: the node does not answer.
+        """
+        return connect(self.settings.effective_rpc_url, timeout=self.settings.rpc_timeout)
 
     @cached_property
     def vault(self) -> Vault:
@@ -133,10 +141,7 @@ class Runtime:
         """
         if self._manifest is not None:
             return self._manifest
-        path = manifest_path(self.settings.deployments_dir, self.settings.chain_id)
-        if not path.exists():
-            raise DeploymentError(f"nothing deployed on chain {self.settings.chain_id} yet: run `machi deploy`")
-        return Manifest.from_json(path.read_text())
+        return read_manifest(self.settings.deployments_dir, self.settings.chain_id)
 
     def deploy(self, redeploy: bool = False) -> tuple[Manifest, int]:
         """Deploy (or complete) the city's contracts; returns the manifest and transactions sent."""
@@ -243,7 +248,7 @@ class Runtime:
         while not stop.is_set():
             try:
                 relayer = Relayer(
-                    w3=connect(self.settings.effective_rpc_url, timeout=self.settings.rpc_timeout),
+                    w3=self.connect(),
                     account=account,
                     engine=self.engine,
                     session_factory=self.sessions,

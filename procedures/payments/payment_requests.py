@@ -143,8 +143,8 @@ def in_progress(session: Session, pr: PaymentRequest) -> bool:
     """A payment for ``pr`` is accepted but not final yet."""
     if pr.status != "open" or pr.payment_transfer_id is None:
         return False
-    status = session.scalar(select(Transfer.status).where(Transfer.id == pr.payment_transfer_id))
-    return status in transfers.OPEN
+    transfer = session.get(Transfer, pr.payment_transfer_id)  # usually loaded already (identity map)
+    return transfer is not None and transfer.status in transfers.OPEN
 
 
 def list_requests(
