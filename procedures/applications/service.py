@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-from web3 import Web3
 
 from chain.contracts.authorization import Authorization
 from chain.plan import LEDGER
@@ -692,12 +691,3 @@ def access_log(session: Session, application: Application) -> list[AccessLog]:
                                 .order_by(AccessLog.id)))
 
 
-def checksum_wallet(value: str) -> str:
-    """A checksummed address.
-
-    Raises:
-        InvalidRequest: not an address.
-    """
-    if not Web3.is_address(value):
-        raise InvalidRequest("not an Ethereum address", param="wallet")
-    return str(Web3.to_checksum_address(value))

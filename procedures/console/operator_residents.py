@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chain.contracts.registry import REVOKE_REASONS, RevocationReason
+from procedures.addresses import checksum
 from procedures.console.i18n import translator
 from procedures.console.operator_forms import confirm_page, confirmed, operator_of, text_field
 from procedures.console.pages import AdminDep, FormDep, lang_of, render
@@ -43,7 +44,7 @@ def lookup_page(request: Request, user: AdminDep) -> Response:
     """The wallet lookup form (``?wallet=`` goes to that wallet's page) and what the counter does."""
     wallet = request.query_params.get("wallet", "").strip()
     if wallet:
-        return RedirectResponse(_page_url(freezes.checksum(wallet)), status_code=303)
+        return RedirectResponse(_page_url(checksum(wallet)), status_code=303)
     return render(request, "residents.html", {}, user=user)
 
 
@@ -51,7 +52,7 @@ def lookup_page(request: Request, user: AdminDep) -> Response:
 def resident_page(wallet: str, request: Request, session: SessionDep, runtime: RuntimeDep,
                   user: AdminDep) -> Response:
     """One wallet: identity (database), status and balance on chain, freeze, recovery, actions."""
-    address = freezes.checksum(wallet)
+    address = checksum(wallet)
     service = get_identity_service(request)
     return render(request, "resident.html", {
         "wallet": address, "identity": service.current(session, address), "chain": service.chain_status(address),
@@ -64,7 +65,7 @@ def resident_page(wallet: str, request: Request, session: SessionDep, runtime: R
 @router.post("/{wallet}/revoke", response_class=HTMLResponse)
 def revoke(wallet: str, request: Request, session: SessionDep, user: AdminDep, form: FormDep) -> Response:
     """Revoke the wallet's identity with a reason (after a confirmation step)."""
-    address = freezes.checksum(wallet)
+    address = checksum(wallet)
     reason = str(form.get("reason", ""))
     if reason not in REASONS:
         raise InvalidRequest(f"choose the revocation reason ({', '.join(REASONS)})", param="reason")
@@ -83,7 +84,7 @@ def revoke(wallet: str, request: Request, session: SessionDep, user: AdminDep, f
 
 def _freeze_action(action: str, wallet: str, request: Request, session: SessionDep, runtime: RuntimeDep,
                    user: AdminDep, form: FormDep) -> Response:
-    address = freezes.checksum(wallet)
+    address = checksum(wallet)
     reason = text_field(form, "reason", max_length=freezes.MAX_REASON)
     if not confirmed(form):
         freezes.check(session, runtime, address, action)  # refusals come before the question
@@ -113,7 +114,7 @@ def unfreeze(wallet: str, request: Request, session: SessionDep, runtime: Runtim
 def retry_recovery(wallet: str, request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep,
                    form: FormDep) -> Response:
     """Retry a recovery's failed balance move (after a confirmation step)."""
-    address = freezes.checksum(wallet)
+    address = checksum(wallet)
     if not confirmed(form):
         state = recoveries.check_retry(session, runtime, address)
         summary = [("lost_wallet", state.lost_wallet), ("new_wallet", state.new_wallet),

@@ -43,8 +43,9 @@ from chain.contracts.registry import RevocationReason
 from chain.outbox import IntentStatus, IntentTimeout, TxIntent, enqueue, wait_for_intent
 from chain.plan import REGISTRY
 from chain.storage import utcnow
+from procedures.addresses import checksum
 from procedures.auth.service import consume_challenge, issue_challenge
-from procedures.errors import InvalidRequest, ServiceError
+from procedures.errors import ServiceError
 from procedures.identity.errors import (
     IdentityNotFound,
     LostWalletMismatch,
@@ -308,7 +309,7 @@ class IdentityService:
             with session.begin_nested():
                 verified = self._verify(statement, card, wallet_signature)
                 new_wallet = statement.wallet
-                lost = _address(lost_wallet, "lost_wallet")
+                lost = checksum(lost_wallet, "lost_wallet")
                 if lost == new_wallet:
                     raise LostWalletMismatch("recover from a new wallet, not from the lost one")
                 subject = self.subjects.resolve(session, verified)
@@ -397,7 +398,7 @@ class IdentityService:
         Raises:
             IdentityNotFound: the wallet has no live identity.
         """
-        row = self._live_for_wallet(session, _address(wallet))
+        row = self._live_for_wallet(session, checksum(wallet))
         if row is None:
             raise IdentityNotFound()
         call = self.runtime.registry.revoke_call(row.wallet, reason)
@@ -428,7 +429,7 @@ class IdentityService:
     def current(self, session: Session, wallet: str) -> IdentityView | None:
         """The newest identity of ``wallet`` (live or not), or ``None``."""
         row = session.scalar(
-            select(WalletIdentity).where(WalletIdentity.wallet == _address(wallet))
+            select(WalletIdentity).where(WalletIdentity.wallet == checksum(wallet))
             .order_by(WalletIdentity.created_at.desc()).limit(1)
         )
         if row is None:
@@ -686,13 +687,6 @@ def _race(exc: IntegrityError) -> Exception:
     if "live_wallet" in text or "identity_wallets.wallet" in text:
         return WalletAlreadyLinked()
     return SubjectAlreadyLinked()
-
-
-def _address(value: str, param: str = "wallet") -> str:
-    try:
-        return str(to_checksum_address(value))
-    except (ValueError, TypeError):
-        raise InvalidRequest("not a valid wallet address", param=param) from None
 
 
 def _b64(data: bytes) -> str:

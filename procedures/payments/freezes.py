@@ -13,17 +13,17 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
-from web3 import Web3
 
 from chain.contracts.registry import Kind
 from chain.outbox import enqueue
+from procedures.addresses import checksum
 from procedures.errors import Conflict, InvalidRequest
 from procedures.payments import wallet_actions
 from procedures.payments.transfers import lock_wallet
 from procedures.payments.wallet_actions import ActionView
 from procedures.runtime import Runtime
 
-__all__ = ["FreezeState", "check", "checksum", "freeze", "freeze_state", "unfreeze"]
+__all__ = ["FreezeState", "check", "freeze", "freeze_state", "unfreeze"]
 
 log = logging.getLogger("machi.payments.freezes")
 
@@ -38,17 +38,6 @@ class FreezeState:
     wallet: str
     frozen: bool
     pending: str | None
-
-
-def checksum(wallet: str, param: str = "wallet") -> str:
-    """The checksummed address.
-
-    Raises:
-        InvalidRequest: not a 0x address.
-    """
-    if not isinstance(wallet, str) or not Web3.is_address(wallet):
-        raise InvalidRequest("not a valid wallet address (0x and 40 hex digits)", param=param)
-    return str(Web3.to_checksum_address(wallet))
 
 
 def freeze_state(session: Session, runtime: Runtime, wallet: str) -> FreezeState:

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from chain.contracts.registry import AssuranceLevel, Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
+from procedures.addresses import checksum
 from procedures.errors import Conflict, NotFound
 from procedures.identity.models import IdentityStatus, WalletIdentity
 from procedures.payments import wallet_actions
-from procedures.payments.freezes import checksum
 from procedures.payments.transfers import lock_wallet
 from procedures.payments.wallet_actions import ActionView
 from procedures.runtime import Runtime
