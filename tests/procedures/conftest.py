@@ -24,6 +24,16 @@ from procedures.config import Settings
 from procedures.runtime import Runtime
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Every test starts with empty rate-limit counters (the limits themselves: test_rate_limits)."""
+    from procedures import ratelimit
+
+    ratelimit.reset()
+    yield
+    ratelimit.reset()
+
+
 @pytest.fixture
 def settings(anvil, tmp_path, database_url) -> Settings:
     url, _ = database_url

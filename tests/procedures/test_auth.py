@@ -6,14 +6,8 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from procedures import ratelimit
 from procedures.auth.service import create_staff
 from procedures.crypto import CryptoError, RecordErased
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits():
-    ratelimit.reset()
 
 
 @pytest.fixture

@@ -24,15 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CHECKS = "not_a_server_error,standard_error_shape,status_code_conformance,response_schema_conformance"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    from procedures import ratelimit
-
-    ratelimit.reset()
-    yield
-    ratelimit.reset()
-
-
 @pytest.mark.parametrize("who", ["anonymous", "resident", "admin"])
 def test_generated_requests_never_get_a_server_error(who, live_server, runtime):
     if not SCHEMATHESIS.exists() and shutil.which("schemathesis") is None:

@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
-from procedures import ratelimit
 from procedures.console.pages import LOGIN_CSRF_COOKIE
 from tests.procedures.fuzz_hooks import shape_problem
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> Iterator[None]:
-    ratelimit.reset()
-    yield
-    ratelimit.reset()
 
 
 def _wallet_token_body() -> dict[str, Any]:

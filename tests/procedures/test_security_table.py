@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from eth_account import Account
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
@@ -33,7 +31,6 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from chain.contracts.authorization import random_nonce
-from procedures import ratelimit
 from procedures.applications.models import Notification
 from procedures.auth.service import STAFF_TOKEN_TTL, create_staff, issue_token
 from procedures.console import sessions as console_sessions
@@ -436,13 +433,6 @@ def _routes(app: FastAPI) -> set[str]:
             if method != "HEAD":
                 found.add(f"{method} {route.path}")
     return found
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> Iterator[None]:
-    ratelimit.reset()
-    yield
-    ratelimit.reset()
 
 
 def test_every_route_has_a_row(client: TestClient) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,19 +32,11 @@ from eth_account.messages import encode_typed_data
 from fastapi.testclient import TestClient
 
 from chain.contracts.authorization import random_nonce, sign_transfer_authorization
-from procedures import ratelimit
 from procedures.applications import protocol
 from procedures.auth.service import STAFF_TOKEN_TTL, create_staff, issue_token
 from tests.procedures.applications.conftest import FORMS, Filer
 from tests.procedures.conftest import auth_json
 from tests.procedures.fuzz_hooks import shape_problem
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> Iterator[None]:
-    ratelimit.reset()
-    yield
-    ratelimit.reset()
 
 
 def refused(response: Any, status: int, code: str) -> None:

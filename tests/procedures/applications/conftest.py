@@ -45,16 +45,6 @@ ATTACHMENTS: dict[str, list[tuple[str, str, bytes]]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """Many wallet logins per minute here; the login rate limit is tested in test_auth."""
-    from procedures import ratelimit
-
-    ratelimit.reset()
-    yield
-    ratelimit.reset()
-
-
 @pytest.fixture
 def settings(settings):
     """Anchor quickly in tests; sweeps are run by the tests themselves."""

@@ -14,7 +14,7 @@ def staff(runtime):
              password: str = "console pass 123") -> tuple[str, str]:
         with runtime.sessions() as session, session.begin():
             create_staff(session, runtime.vault, username=username, password=password, role=role,
-                         department=department if role == "clerk" else department, display_name=username.title())
+                         department=department, display_name=username.title())
         return username, password
 
     return make

@@ -17,13 +17,6 @@ from tests.procedures.console.conftest import console_login
 WALLET_PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    from procedures import ratelimit
-
-    ratelimit.reset()
-
-
 @pytest.fixture
 def settings(settings):
     return settings.model_copy(update={"applications_anchor_interval": 0.3, "applications_sweep_interval": 3600.0})

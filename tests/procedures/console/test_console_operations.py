@@ -28,13 +28,6 @@ from tests.procedures.identity.conftest import KAGA_RESIDENTS, Api, id_ca, id_ke
 PASSWORD = "console pass 123"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
-    from procedures import ratelimit
-
-    ratelimit.reset()
-
-
 @pytest.fixture
 def settings(settings, id_ca):  # noqa: F811 - the TEST CA's cards are trusted, as in the identity tests
     return settings.model_copy(update={

@@ -4,7 +4,7 @@ residents, and helpers that drive the HTTP API like a wallet would."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,7 +14,6 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from chain.contracts import CityContracts, load_city
-from procedures import ratelimit
 from procedures.config import Settings
 from procedures.identity.jpki import CertKind
 from procedures.identity.statement import LinkStatement, sign_wallet
@@ -67,13 +66,6 @@ def settings(settings: Settings, id_ca: TestCA) -> Settings:
         "jpki_crl_paths": [id_ca.crl_path(CertKind.AUTH), id_ca.crl_path(CertKind.SIGNING)],
         "jpki_linkage_path": id_ca.directory / "ca.json",
     })
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits() -> Iterator[None]:
-    ratelimit.reset()
-    yield
-    ratelimit.reset()
 
 
 @pytest.fixture

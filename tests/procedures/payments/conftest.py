@@ -14,7 +14,6 @@ import pytest
 
 from chain.contracts.authorization import random_nonce
 from chain.contracts.coin import RegionalCoinClient
-from procedures import ratelimit
 from procedures.auth.service import create_staff
 from tests.procedures.conftest import auth_json  # noqa: F401 - re-exported for this package's tests
 
@@ -28,11 +27,6 @@ def settings(settings):
     settings.webhook_timeout = 2.0
     settings.payment_expiry_interval = 0.1
     return settings
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits():
-    ratelimit.reset()
 
 
 @pytest.fixture
