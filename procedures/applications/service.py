@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from chain.contracts.authorization import Authorization
@@ -626,6 +626,10 @@ class QueueFilter:
     overdue: bool | None = None
 
 
+#: The statuses in which the city owes an answer (an application can be overdue).
+AWAITING_THE_CITY = (Status.SUBMITTED, Status.IN_REVIEW, Status.RESUBMITTED)
+
+
 def queue(session: Session, principal: Principal, filters: QueueFilter, limit: int,
           starting_after: str | None, newest_first: bool = False) -> list[Application]:
     """Applications a staff member may work, oldest (or newest) first, cursor-paginated by id.
@@ -661,9 +665,7 @@ def queue(session: Session, principal: Principal, filters: QueueFilter, limit: i
         else:
             raise InvalidRequest("assignee is 'me', 'none' or a staff id", param="assignee")
     if filters.overdue is not None:
-        late = (Application.due_at < utcnow()) & Application.status.in_(
-            (Status.SUBMITTED, Status.IN_REVIEW, Status.RESUBMITTED))
-        query = query.where(late if filters.overdue else ~late)
+        query = query.where(overdue_condition() if filters.overdue else ~overdue_condition())
     if starting_after:
         cursor = session.get(Application, starting_after)
         if cursor is None:
@@ -679,10 +681,14 @@ def queue(session: Session, principal: Principal, filters: QueueFilter, limit: i
     return list(session.scalars(query.order_by(*order).limit(limit)))
 
 
+def overdue_condition() -> ColumnElement[bool]:
+    """SQL for ``is_overdue``: past the processing deadline while the city still owes an answer."""
+    return (Application.due_at < utcnow()) & Application.status.in_(AWAITING_THE_CITY)
+
+
 def is_overdue(application: Application) -> bool:
     """Past its processing deadline while the city still owes an answer."""
-    return application.status in (Status.SUBMITTED, Status.IN_REVIEW, Status.RESUBMITTED) and \
-        application.due_at < utcnow()
+    return application.status in AWAITING_THE_CITY and application.due_at < utcnow()
 
 
 def access_log(session: Session, application: Application) -> list[AccessLog]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from chain.storage import utcnow
 from procedures.applications import service
@@ -58,6 +59,16 @@ def test_queue_filters_and_cursor_paging(client, filer, make_resident, make_staf
         newest = service.queue(session, clerk, service.QueueFilter(), 3, None, newest_first=True)
         rest = service.queue(session, clerk, service.QueueFilter(), 3, newest[-1].id, newest_first=True)
     assert [a.id for a in newest + rest] == snow[::-1]
+    # the console dashboard's panel: open applications and overdue ones by department
+    from procedures.console.operator import _applications_panel
+
+    def panel(role: str, department: str | None) -> list[tuple[str, int, str]]:
+        user = SimpleNamespace(role=role, account=SimpleNamespace(department=department))
+        with runtime.sessions() as session:
+            return _applications_panel(session, user)["rows"]  # type: ignore[arg-type,return-value]
+
+    assert panel("admin", None) == [("child-welfare", 1, "0"), ("road-maintenance", 5, "1")]
+    assert panel("clerk", "road-maintenance") == [("road-maintenance", 5, "1")]
     # the queue carries no personal data
     assert all("form" not in item for item in first["data"])
     # residents cannot use the clerk API
