@@ -39,7 +39,7 @@ import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from chain.contracts.authorization import Authorization, random_nonce
+from chain.contracts.authorization import random_nonce
 from chain.contracts.base import role_id, send_call
 from chain.contracts.registry import AssuranceLevel
 from chain.faults import RpcProxy
@@ -105,12 +105,6 @@ def _service_env(url: str, schema: str | None, var: Path, rpc_url: str) -> dict[
     if schema:
         env["MACHI_DATABASE_SCHEMA"] = schema
     return env
-
-
-def _authorization_json(auth: Authorization) -> dict[str, Any]:
-    return {"from": auth.from_, "to": auth.to, "value": auth.value, "valid_after": auth.valid_after,
-            "valid_before": auth.valid_before, "nonce": "0x" + auth.nonce.hex(), "v": auth.v,
-            "r": "0x" + auth.r.hex(), "s": "0x" + auth.s.hex()}
 
 
 def _wait(predicate: Any, what: str, timeout: float = 120.0) -> None:
@@ -184,7 +178,7 @@ def _plans(runtime: Runtime, http: httpx.Client, config: SoakConfig, merchants: 
             merchant = (index + k) % len(merchants)
             auth = coin.sign_authorization(resident, merchants[merchant]["wallet"], amount, nonce=random_nonce(),
                                            valid_before=valid_before)
-            payments.append(PlannedPayment(merchant, amount, _authorization_json(auth)))
+            payments.append(PlannedPayment(merchant, amount, auth.to_json()))
         plans.append(ClientPlan(index, {"Authorization": f"Bearer {tokens[index]}"}, payments,
                                 partial(signed_submission, resident, signing)))
     return plans

@@ -150,6 +150,12 @@ class Authorization:
         """The 65-byte ``r ‖ s ‖ v`` signature (for the ``bytes signature`` overloads)."""
         return self.r + self.s + bytes([self.v])
 
+    def to_json(self) -> dict[str, Any]:
+        """The signed authorization as the service's API takes it (``{"authorization": …}``; ``ref`` is not sent)."""
+        return {"from": self.from_, "to": self.to, "value": self.value, "valid_after": self.valid_after,
+                "valid_before": self.valid_before, "nonce": "0x" + self.nonce.hex(), "v": self.v,
+                "r": "0x" + self.r.hex(), "s": "0x" + self.s.hex()}
+
     def message(self) -> dict[str, Any]:
         """The EIP-712 message that was signed."""
         return {

@@ -213,10 +213,7 @@ def _service_side(w3: Web3, node: LocalNode, url: str, schema: str | None, var: 
                 with httpx.Client(base_url=services[index % len(services)].base, timeout=60,
                                   headers={"Authorization": f"Bearer {tokens[index]}"}) as c:
                     for request_id, auth in zip(requests[index], signed[index], strict=True):
-                        body = {"authorization": {
-                            "from": auth.from_, "to": auth.to, "value": auth.value, "valid_after": auth.valid_after,
-                            "valid_before": auth.valid_before, "nonce": "0x" + auth.nonce.hex(), "v": auth.v,
-                            "r": "0x" + auth.r.hex(), "s": "0x" + auth.s.hex()}}
+                        body = {"authorization": auth.to_json()}
                         started = time.time()
                         response = c.post(f"/v1/pay/requests/{request_id}", json=body)
                         if response.status_code != 202:

@@ -120,9 +120,7 @@ def wallet_login(client: TestClient | httpx.Client | str, account: LocalAccount)
 
 def auth_json(auth: Any) -> dict[str, Any]:
     """A signed transfer authorization as the API's JSON."""
-    return {"from": auth.from_, "to": auth.to, "value": auth.value, "valid_after": auth.valid_after,
-            "valid_before": auth.valid_before, "nonce": "0x" + auth.nonce.hex(), "v": auth.v,
-            "r": "0x" + auth.r.hex(), "s": "0x" + auth.s.hex()}
+    return dict(auth.to_json())
 
 
 def service_env(anvil: Any, database_url: tuple[str, str | None], var: Path, **extra: str) -> dict[str, str]:

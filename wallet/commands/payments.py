@@ -46,9 +46,7 @@ def _authorization(wallet: WalletContext, account: LocalAccount, to: str, amount
     auth = sign_transfer_authorization(account, coin["address"], coin["chain_id"], coin["name"], to, amount, 0,
                                        int(time.time()) + AUTHORIZATION_TTL_S, random_nonce(),
                                        version=coin["version"])
-    return {"from": auth.from_, "to": auth.to, "value": auth.value, "valid_after": auth.valid_after,
-            "valid_before": auth.valid_before, "nonce": "0x" + auth.nonce.hex(), "v": auth.v,
-            "r": "0x" + auth.r.hex(), "s": "0x" + auth.s.hex()}
+    return auth.to_json()
 
 
 def _wait_confirmed(wallet: WalletContext, transfer: dict[str, Any]) -> dict[str, Any]:

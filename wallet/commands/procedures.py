@@ -192,9 +192,7 @@ def _fee_authorization(wallet: WalletContext, account: LocalAccount, amount: int
     auth = sign_transfer_authorization(account, coin["address"], coin["chain_id"], coin["name"], signing["treasury"],
                                        amount, 0, int(time.time()) + FEE_AUTHORIZATION_TTL_S, random_nonce(),
                                        version=coin["version"])
-    return {"from": auth.from_, "to": auth.to, "value": auth.value, "valid_after": auth.valid_after,
-            "valid_before": auth.valid_before, "nonce": "0x" + auth.nonce.hex(), "v": auth.v,
-            "r": "0x" + auth.r.hex(), "s": "0x" + auth.s.hex()}
+    return auth.to_json()
 
 
 @click.command()
