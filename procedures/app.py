@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from procedures import indexing  # noqa: F401 - registers the chain indexer worker
 from procedures.api import health
+from procedures.api.guard import BodyLimit, RequestGuard
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
 from procedures.config import Settings, get_settings
@@ -29,6 +31,8 @@ from procedures.payments import wallet_routes
 from procedures.runtime import Runtime
 
 CONSOLE_STATIC = CONSOLE_DIR / "static"
+#: The routes that carry attachments (base64 in JSON) and may take larger bodies.
+APPLICATION_BODIES = re.compile(r"^/v1/applications(/[^/]+/resubmit)?$")
 
 
 def create_app(
@@ -74,6 +78,11 @@ def create_app(
     app.state.metrics = Metrics(runtime.sessions)
     register_exception_handlers(app)
 
+    app.add_middleware(
+        RequestGuard,
+        default_max_bytes=settings.max_body_bytes,
+        limits=[BodyLimit(APPLICATION_BODIES, settings.max_application_body_bytes)],
+    )
     app.add_middleware(_ObserveLatency, metrics=app.state.metrics)
 
     app.include_router(health.router)

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address the API listens on")
     port: int = Field(8000, description="port the API listens on")
     api_threads: int = Field(128, ge=8, le=1024, description="worker threads for request handlers")
+    max_body_bytes: int = Field(
+        256 * 1024, ge=1024, description="largest request body (bytes) a route accepts unless listed below (413)"
+    )
+    max_application_body_bytes: int = Field(
+        36 * 1024 * 1024, ge=1024,
+        description="largest e-application submission or resubmission body (bytes), attachments in base64 included",
+    )
     log_level: str = Field("INFO", description="root log level")
     run_workers: bool = Field(True, description="run the relayer and other workers inside `machi serve`")
     jpki_auth_anchors: list[Path] = Field(

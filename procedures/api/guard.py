@@ -1,0 +1,151 @@
+"""The request guard: body size and JSON nesting are bounded *before* anything parses a body.
+
+One anonymous request used to kill the whole service: 100,000 nested ``[`` overflowed the C stack
+of the JSON parser (py_ecc lifts the interpreter's recursion limit to 100,000 at import time, so
+the parser's own guard never tripped). ``chain`` puts the recursion limit back; this middleware
+refuses such bodies with the one error shape long before a parser sees them:
+
+- ``413 payload_too_large`` when the body (declared or streamed) exceeds its route's limit — the
+  rest of the body is never read;
+- ``400 json_too_deep`` when a JSON body nests arrays/objects deeper than ``MAX_JSON_DEPTH``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from procedures.errors import error_body
+
+#: Deepest nesting a request body may have. The deepest legitimate body (an application form
+#: with a list of objects inside an object) is under 10 levels.
+MAX_JSON_DEPTH = 32
+
+#: JSON strings (escapes included), replaced by ``""`` before counting brackets.
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKETS = b"[]{}"
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
+_OPEN = frozenset(b"[{")
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """The largest body a group of routes accepts: ``pattern`` matched against the path."""
+
+    pattern: re.Pattern[str]
+    max_bytes: int
+
+
+def json_depth(body: bytes, stop_after: int = MAX_JSON_DEPTH) -> int:
+    """How deeply ``body`` nests arrays and objects (brackets inside strings do not count).
+
+    Counting stops once the depth passes ``stop_after``: a hostile body costs no more than a
+    legitimate one.
+    """
+    brackets = _STRINGS.sub(b'""', body).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for char in brackets:
+        if char in _OPEN:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_after:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
+def _is_json(scope: Scope) -> bool:
+    """Bodies FastAPI would parse as JSON: a JSON media type, or none at all."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media: bytes = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return True
+
+
+class RequestGuard:
+    """ASGI middleware: bound the body of every request before the application reads it."""
+
+    def __init__(self, app: ASGIApp, *, default_max_bytes: int, limits: Sequence[BodyLimit] = ()) -> None:
+        self.app = app
+        self.default_max_bytes = default_max_bytes
+        self.limits = tuple(limits)
+
+    def max_bytes(self, path: str) -> int:
+        """The body limit of ``path``: the first matching rule's, else the default."""
+        for limit in self.limits:
+            if limit.pattern.match(path):
+                return limit.max_bytes
+        return self.default_max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes(scope["path"])
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _refuse(send, 413, "payload_too_large", f"the request body may be at most {limit} bytes")
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await _refuse(send, 413, "payload_too_large", f"the request body may be at most {limit} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body and _is_json(scope) and json_depth(body) > MAX_JSON_DEPTH:
+            await _refuse(send, 400, "json_too_deep",
+                          f"the JSON body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep")
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the buffered body over once, then waits for the real disconnect."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    type_ = "invalid_request_error"
+    payload = json.dumps(error_body(type_, code, message)).encode()
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close")],
+    })
+    await send({"type": "http.response.body", "body": payload})
