@@ -120,6 +120,9 @@ def test_anchoring_under_load_uses_few_anchors_and_every_receipt_verifies(
     clerk = make_staff("clerk", "road-maintenance")
     ledger = protocol.ledger_client(w3, client.get("/v1/procedures/signing").json()["ledger"])
     anchors_before = ledger.anchor_count()
+    # Only size cuts a batch while the events arrive (however slow the machine); the rest is cut
+    # once they are all in: batching, not timing, decides the number of anchors.
+    runtime.settings.applications_anchor_interval = 3600.0
     ids = []
     for i in range(100):
         resident = residents[i % 4]
@@ -129,6 +132,7 @@ def test_anchoring_under_load_uses_few_anchors_and_every_receipt_verifies(
     for _, app_id in ids:
         assert staff_post(client, clerk, app_id, "claim").status_code == 200
         assert staff_post(client, clerk, app_id, "comments", text="現地確認を手配").status_code == 201
+    runtime.settings.applications_anchor_interval = 0.0
 
     def all_anchored():
         with runtime.sessions() as session:
@@ -142,7 +146,8 @@ def test_anchoring_under_load_uses_few_anchors_and_every_receipt_verifies(
         events = session.scalar(select(func.count(ApplicationEvent.id)))
     assert events == 300
     assert sum(b.leaf_count for b in batches) == 300
-    assert len(batches) <= 30, f"{len(batches)} anchors for 300 events"
+    max_leaves = runtime.settings.applications_anchor_max_leaves
+    assert len(batches) <= 300 // max_leaves + 1, f"{len(batches)} anchors for 300 events"
     assert ledger.anchor_count() - anchors_before == len(batches)
     for resident, app_id in ids:  # how fast: scripts/bench/procedures.py (receipt_verify_ms)
         check = _verify(w3, _receipt(client, resident, app_id))
