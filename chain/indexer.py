@@ -31,185 +31,33 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from eth_abi.abi import decode as abi_decode
-from eth_utils.abi import collapse_if_tuple, event_abi_to_log_topic
 from prometheus_client import Counter
-from sqlalchemy import JSON, BigInteger, Engine, Index, Integer, String, UniqueConstraint, delete, func, insert, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
-from web3.types import FilterParams, RPCEndpoint
+from web3.types import RPCEndpoint
 
-from chain.plan import COIN
-from chain.storage import Base, KeyLock, UTCDateTime, utcnow
+from chain.errors import ChainError
+from chain.events import EventDecoder, WatchedContract, hex_of
+from chain.index_store import CURSOR_NAME, ChainBlock, ChainEvent, IndexCursor
+from chain.storage import KeyLock
 
 log = logging.getLogger("machi.indexer")
 
 INDEXED_EVENTS = Counter("machi_indexer_events", "Chain events indexed", ["contract"])
 REORGS = Counter("machi_indexer_reorgs", "Reorganisations the indexer rewound", ["kind"])
 
-CURSOR_NAME = "city"
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-BALANCE_OF = "0x70a08231"  # balanceOf(address)
-TOTAL_SUPPLY = "0x18160ddd"  # totalSupply()
+
+class IndexerError(ChainError):
+    """The node answered, but not in a way the indexer can use (an ``eth_getLogs`` error), or the
+    index could not catch up."""
+
+    code = "indexer_error"
 
 
-# --------------------------------------------------------------------------- tables
-class ChainEvent(Base):
-    """One log emitted by a watched contract, decoded."""
-
-    __tablename__ = "chain_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    block_number: Mapped[int] = mapped_column(BigInteger)
-    block_hash: Mapped[str] = mapped_column(String(66))
-    tx_hash: Mapped[str] = mapped_column(String(66))
-    log_index: Mapped[int] = mapped_column(Integer)
-    contract: Mapped[str] = mapped_column(String(42))
-    contract_name: Mapped[str] = mapped_column(String(64))
-    event: Mapped[str] = mapped_column(String(64))
-    args: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-    __table_args__ = (
-        UniqueConstraint("block_hash", "log_index", name="uq_chain_events_block_hash_log_index"),
-        Index("ix_chain_events_block_number", "block_number"),
-        Index("ix_chain_events_tx_hash", "tx_hash"),
-        Index("ix_chain_events_contract_event", "contract_name", "event", "block_number"),
-    )
-
-    def confirmed(self, head: int, confirmations: int) -> bool:
-        """True once the event's block is ``confirmations`` deep under ``head`` (its own block counts)."""
-        return self.block_number + confirmations - 1 <= head
-
-
-class ChainBlock(Base):
-    """A recently indexed block: the window compared with the chain to detect reorganisations."""
-
-    __tablename__ = "chain_blocks"
-
-    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    hash: Mapped[str] = mapped_column(String(66))
-    parent_hash: Mapped[str] = mapped_column(String(66))
-
-
-class IndexCursor(Base):
-    """Where indexing stands; one row per index (the city's contracts)."""
-
-    __tablename__ = "chain_index_cursor"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    contracts: Mapped[dict[str, str]] = mapped_column(JSON)  # watched name → address
-    start_block: Mapped[int] = mapped_column(BigInteger)
-    last_block: Mapped[int | None] = mapped_column(BigInteger)
-    last_hash: Mapped[str | None] = mapped_column(String(66))
-    head: Mapped[int | None] = mapped_column(BigInteger)
-    reorgs: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-# --------------------------------------------------------------------------- decoding
-@dataclass(frozen=True)
-class WatchedContract:
-    """A contract the indexer follows: its manifest name, address and ABI."""
-
-    name: str
-    address: str
-    abi: Sequence[Mapping[str, Any]]
-
-
-def _hex(value: Any) -> str:
-    return "0x" + bytes(value).hex()
-
-
-def jsonable(value: Any) -> Any:
-    """Decoded ABI values as JSON: bytes as 0x-hex, tuples as lists, mappings as objects."""
-    if isinstance(value, bytes | bytearray):
-        return _hex(value)
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
-
-
-@dataclass(frozen=True)
-class _EventShape:
-    """One event's name and its inputs split into topics (indexed) and data, as ABI type strings."""
-
-    contract: str
-    name: str
-    indexed: tuple[tuple[str, str], ...]
-    data_names: tuple[str, ...]
-    data_types: tuple[str, ...]
-
-
-def _is_dynamic(abi_type: str) -> bool:
-    """Indexed values of these types are stored as their hash, not decodable from the topic."""
-    return abi_type in ("string", "bytes") or abi_type.endswith("]") or abi_type.startswith("(")
-
-
-class EventDecoder:
-    """Decodes raw logs of the watched contracts by (address, topic 0) against their ABIs.
-
-    Works on the node's raw JSON (hex strings) with ``eth_abi`` directly: several times faster
-    than web3's per-log formatting, which dominated the indexer's catch-up time.
-    """
-
-    def __init__(self, contracts: Iterable[WatchedContract]) -> None:
-        self._events: dict[tuple[str, str], _EventShape] = {}
-        self._checksums: dict[str, str] = {}
-        for contract in contracts:
-            for entry in contract.abi:
-                if entry.get("type") != "event" or entry.get("anonymous"):
-                    continue
-                topic = _hex(event_abi_to_log_topic(cast(Any, entry)))
-                inputs = list(entry.get("inputs", []))
-                data = [i for i in inputs if not i.get("indexed")]
-                self._events[(contract.address.lower(), topic)] = _EventShape(
-                    contract=contract.name,
-                    name=str(entry["name"]),
-                    indexed=tuple((str(i["name"]), collapse_if_tuple(i)) for i in inputs if i.get("indexed")),
-                    data_names=tuple(str(i["name"]) for i in data),
-                    data_types=tuple(collapse_if_tuple(i) for i in data),
-                )
-
-    def checksum(self, address: str) -> str:
-        """The checksummed form of ``address`` (cached: the same few addresses recur in every block)."""
-        key = address.lower()
-        cached = self._checksums.get(key)
-        if cached is None:
-            cached = self._checksums[key] = Web3.to_checksum_address(key)
-        return cached
-
-    def _value(self, abi_type: str, value: Any) -> Any:
-        if abi_type == "address":
-            return self.checksum(value)
-        if isinstance(value, str | int | bool):
-            return value
-        return jsonable(value)
-
-    def decode(self, entry: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
-        """(contract name, event name, arguments) of one raw log; unknown logs keep their raw topics."""
-        topics = [str(t).lower() for t in entry["topics"]]
-        shape = self._events.get((str(entry["address"]).lower(), topics[0])) if topics else None
-        if shape is None or len(topics) != len(shape.indexed) + 1:
-            return "unknown", "unknown", {"topics": topics, "data": str(entry["data"])}
-        args: dict[str, Any] = {}
-        for (name, abi_type), topic in zip(shape.indexed, topics[1:], strict=True):
-            if _is_dynamic(abi_type):
-                args[name] = topic  # only the hash of the value is on chain
-            else:
-                args[name] = self._value(abi_type, abi_decode([abi_type], bytes.fromhex(topic[2:]))[0])
-        values = abi_decode(list(shape.data_types), bytes.fromhex(str(entry["data"])[2:]))
-        for name, abi_type, value in zip(shape.data_names, shape.data_types, values, strict=True):
-            args[name] = self._value(abi_type, value)
-        return shape.contract, shape.name, args
-
-
-# --------------------------------------------------------------------------- the indexer
 @dataclass
 class IndexerConfig:
     """Tuning of the indexer (the service fills ``confirmations`` from its settings)."""
@@ -326,7 +174,7 @@ class Indexer:
                 written += result.events
             if result is None or result.to_block >= result.head:
                 return written
-        raise RuntimeError(f"indexer did not catch up in {max_passes} passes")
+        raise IndexerError(f"indexer did not catch up in {max_passes} passes")
 
     # ------------------------------------------------------------------ one pass
     def poll(self) -> PassResult | None:
@@ -479,12 +327,12 @@ class Indexer:
         params = {"fromBlock": hex(from_block), "toBlock": hex(to_block), "address": self.addresses}
         response = self.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [params])
         if "error" in response:
-            raise RuntimeError(f"eth_getLogs {from_block}..{to_block} failed: {response['error']}")
+            raise IndexerError(f"eth_getLogs {from_block}..{to_block} failed: {response['error']}")
         return list(response["result"])
 
     def _header(self, number: int) -> dict[str, Any]:
         block = self.w3.eth.get_block(number)
-        return {"number": number, "hash": _hex(block["hash"]), "parent_hash": _hex(block["parentHash"])}
+        return {"number": number, "hash": hex_of(block["hash"]), "parent_hash": hex_of(block["parentHash"])}
 
     def _headers(self, numbers: Iterable[int]) -> list[dict[str, Any]]:
         wanted = list(numbers)
@@ -492,7 +340,7 @@ class Indexer:
             for number in wanted:
                 batch.add(self.w3.eth.get_block(number))
             blocks = cast(list[Any], batch.execute())
-        return [{"number": n, "hash": _hex(b["hash"]), "parent_hash": _hex(b["parentHash"])}
+        return [{"number": n, "hash": hex_of(b["hash"]), "parent_hash": hex_of(b["parentHash"])}
                 for n, b in zip(wanted, blocks, strict=True)]
 
     def _hash_at(self, number: int, head: int) -> str | None:
@@ -500,7 +348,7 @@ class Indexer:
         if number > head or number < 0:
             return None
         try:
-            return _hex(self.w3.eth.get_block(number)["hash"])
+            return hex_of(self.w3.eth.get_block(number)["hash"])
         except Exception:  # noqa: BLE001 - a block the node no longer has is "not on the chain"
             return None
 
@@ -508,128 +356,3 @@ class Indexer:
         if not numbers:
             return {}
         return {h["number"]: h["hash"] for h in self._headers(numbers)}
-
-
-# --------------------------------------------------------------------------- views
-def index_cursor(session: Session, name: str = CURSOR_NAME) -> IndexCursor | None:
-    """The index's cursor (None before the first pass)."""
-    return session.get(IndexCursor, name)
-
-
-def index_status(session: Session, confirmations: int = 1, name: str = CURSOR_NAME) -> dict[str, Any]:
-    """Where the index stands: last block, head seen, events (and how many are confirmed), reorgs."""
-    cursor = index_cursor(session, name)
-    events = session.scalar(select(func.count()).select_from(ChainEvent)) or 0
-    if cursor is None or cursor.head is None:
-        return {"indexed": False, "events": events}
-    confirmed_to = cursor.head - confirmations + 1
-    confirmed = session.scalar(
-        select(func.count()).select_from(ChainEvent).where(ChainEvent.block_number <= confirmed_to)) or 0
-    return {"indexed": True, "last_block": cursor.last_block, "head": cursor.head, "events": events,
-            "confirmed_events": confirmed, "reorgs": cursor.reorgs}
-
-
-def indexed_balances(session: Session, up_to_block: int | None = None, token: str = COIN) -> dict[str, int]:
-    """Balances of every account the token's ``Transfer`` events touched (mints and burns included).
-
-    Args:
-        up_to_block: only events up to this block (e.g. the confirmed part: ``head - confirmations + 1``).
-        token: the watched contract's name.
-    """
-    query = select(ChainEvent.args).where(ChainEvent.contract_name == token, ChainEvent.event == "Transfer")
-    if up_to_block is not None:
-        query = query.where(ChainEvent.block_number <= up_to_block)
-    balances: dict[str, int] = {}
-    for args in session.scalars(query):
-        value = int(args["value"])
-        if args["from"] != ZERO_ADDRESS:
-            balances[args["from"]] = balances.get(args["from"], 0) - value
-        if args["to"] != ZERO_ADDRESS:
-            balances[args["to"]] = balances.get(args["to"], 0) + value
-    return balances
-
-
-def indexed_supply(session: Session, up_to_block: int | None = None, token: str = COIN) -> int:
-    """Minted minus burned, from the token's ``Transfer`` events from/to the zero address."""
-    query = select(ChainEvent.args).where(ChainEvent.contract_name == token, ChainEvent.event == "Transfer")
-    if up_to_block is not None:
-        query = query.where(ChainEvent.block_number <= up_to_block)
-    supply = 0
-    for args in session.scalars(query):
-        supply += int(args["value"]) * ((args["from"] == ZERO_ADDRESS) - (args["to"] == ZERO_ADDRESS))
-    return supply
-
-
-@dataclass
-class IndexCheck:
-    """The index compared with the chain at the index's last block."""
-
-    block: int | None
-    canonical: bool
-    accounts_checked: int = 0
-    differences: list[dict[str, Any]] = field(default_factory=list)
-    supply: dict[str, int] = field(default_factory=dict)
-    missing_logs: list[str] = field(default_factory=list)  # on chain, not in the index
-    orphan_logs: list[str] = field(default_factory=list)  # in the index, not on chain
-
-    @property
-    def ok(self) -> bool:
-        """True when the index is on the canonical chain and agrees with it everywhere."""
-        return (self.canonical and not self.differences and not self.missing_logs and not self.orphan_logs
-                and self.supply.get("indexed") == self.supply.get("chain"))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data."""
-        return {"ok": self.ok, "block": self.block, "canonical": self.canonical,
-                "accounts_checked": self.accounts_checked, "differences": self.differences, "supply": self.supply,
-                "missing_logs": self.missing_logs, "orphan_logs": self.orphan_logs}
-
-
-def _call(w3: Web3, to: str, data: str, block: int) -> Any:
-    return w3.eth.call({"to": cast(Any, to), "data": cast(Any, data)}, block)
-
-
-def verify_against_chain(session: Session, w3: Web3, compare_logs: bool = True, name: str = CURSOR_NAME,
-                         max_range: int = 2_000) -> IndexCheck:
-    """Compare the index with the chain at the index's last block.
-
-    Checks that the last indexed block is canonical; the indexed balance of every account seen
-    against ``balanceOf`` and the indexed supply against ``totalSupply`` at that block; and, with
-    ``compare_logs``, the indexed logs against ``eth_getLogs`` over the whole indexed range.
-    """
-    cursor = index_cursor(session, name)
-    if cursor is None or cursor.last_block is None:
-        return IndexCheck(block=None, canonical=False)
-    block = cursor.last_block
-    canonical = block <= w3.eth.block_number and _hex(w3.eth.get_block(block)["hash"]) == cursor.last_hash
-    check = IndexCheck(block=block, canonical=canonical)
-    if not canonical:
-        return check
-    token = cursor.contracts[COIN]
-    balances = indexed_balances(session, block)
-    accounts = sorted(balances)
-    answers: list[Any] = []
-    if accounts:
-        with w3.batch_requests() as batch:
-            for account in accounts:
-                batch.add(_call(w3, token, BALANCE_OF + account[2:].lower().rjust(64, "0"), block))
-            answers = cast(list[Any], batch.execute())
-    for account, answer in zip(accounts, answers, strict=True):
-        balance = int.from_bytes(bytes(answer), "big")
-        if balance != balances[account]:
-            check.differences.append({"account": account, "indexed": balances[account], "chain": balance})
-    check.accounts_checked = len(accounts)
-    chain_supply = int.from_bytes(bytes(_call(w3, token, TOTAL_SUPPLY, block)), "big")
-    check.supply = {"indexed": indexed_supply(session, block), "chain": chain_supply}
-    if compare_logs:
-        indexed = {f"{h}:{i}" for h, i in session.execute(
-            select(ChainEvent.block_hash, ChainEvent.log_index).where(ChainEvent.block_number <= block))}
-        on_chain: set[str] = set()
-        addresses = [Web3.to_checksum_address(a) for a in cursor.contracts.values()]
-        for start in range(cursor.start_block, block + 1, max_range):
-            params: FilterParams = {"fromBlock": start, "toBlock": min(block, start + max_range - 1),
-                                    "address": addresses}
-            on_chain |= {f"{_hex(e['blockHash'])}:{int(e['logIndex'])}" for e in w3.eth.get_logs(params)}
-        check.missing_logs = sorted(on_chain - indexed)
-        check.orphan_logs = sorted(indexed - on_chain)
-    return check

@@ -9,7 +9,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, inspect
 
 # Import every model module so Base.metadata knows all tables (Alembic autogenerate, tests).
-import chain.indexer  # noqa: F401
+import chain.index_store  # noqa: F401
 import chain.outbox  # noqa: F401
 import procedures.applications.models  # noqa: F401
 import procedures.auth.models  # noqa: F401

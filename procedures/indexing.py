@@ -18,7 +18,9 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from chain.errors import MachiError
-from chain.indexer import Indexer, IndexerConfig, WatchedContract, index_status, verify_against_chain
+from chain.events import WatchedContract
+from chain.index_store import index_status, verify_against_chain
+from chain.indexer import Indexer, IndexerConfig
 from procedures.runtime import WORKERS, Runtime
 
 log = logging.getLogger("machi.indexing")

@@ -2,7 +2,7 @@
 
 ``RegionalCoinClient`` reads balances, minter budgets, freezes, policy and nonces as Python
 values and returns ``Call`` calldata for every write. ``CoinBatcher`` plugs the coin's
-``batchTransferWithAuthorization`` into the relayer (``chain.relayer.Batcher``): the service
+``batchTransferWithAuthorization`` into the relayer (``chain.batching.Batcher``): the service
 queues one ``encode_authorization_item(auth)`` per payment; the relayer packs up to a hundred
 into one call and reads each item's fate back from the ``AuthorizationRelayed`` /
 ``AuthorizationSkipped`` events.
@@ -23,6 +23,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
+from chain.batching import ItemOutcome
 from chain.contracts.authorization import (
     AUTHORIZATION_ABI_TYPE,
     AUTHORIZATION_ITEM_SIZE,
@@ -36,7 +37,6 @@ from chain.contracts.authorization import (
 from chain.contracts.base import ZERO_BYTES32, Call, ContractClient, role_id, to_bytes32
 from chain.contracts.registry import AssuranceLevel, Kind
 from chain.errors import ChainError
-from chain.relayer import ItemOutcome
 
 
 class SkipReason(IntEnum):
@@ -168,7 +168,7 @@ def decode_batch_outcomes(
 
 
 class CoinBatcher:
-    """``chain.relayer.Batcher`` for the coin's batch relay of signed authorizations."""
+    """``chain.batching.Batcher`` for the coin's batch relay of signed authorizations."""
 
     #: The ``TxIntent.batch_key`` the service uses for coin payments.
     KEY = "coin.authorizations"

@@ -19,7 +19,9 @@ from eth_account import Account
 from chain.compiler import compile_contracts
 from chain.contracts import AssuranceLevel, load_city, random_nonce, send_call
 from chain.deploy import deploy
-from chain.indexer import Indexer, IndexerConfig, WatchedContract, verify_against_chain
+from chain.events import WatchedContract
+from chain.index_store import verify_against_chain
+from chain.indexer import Indexer, IndexerConfig
 from chain.node import LocalNode, NodeConfig, free_port
 from chain.plan import PlanParams, city_plan, plan_params
 from chain.rpc import connect

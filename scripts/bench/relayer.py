@@ -17,11 +17,12 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_account import Account
 
+from chain.batching import ItemOutcome
 from chain.compiler import compile_contracts
 from chain.deploy import send_transaction
 from chain.node import LocalNode, NodeConfig, free_port
 from chain.outbox import enqueue, wait_for_intent
-from chain.relayer import ItemOutcome, Relayer, RelayerConfig
+from chain.relayer import Relayer, RelayerConfig
 from chain.rpc import connect
 from chain.storage import make_engine, make_session_factory, transaction
 from chain.toolchain import PROJECT_ROOT

@@ -12,19 +12,9 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from chain.contracts import load_city
-from chain.indexer import (
-    ChainBlock,
-    ChainEvent,
-    ChainMoved,
-    IndexCursor,
-    Indexer,
-    IndexerConfig,
-    WatchedContract,
-    index_status,
-    indexed_balances,
-    jsonable,
-    verify_against_chain,
-)
+from chain.events import WatchedContract, jsonable
+from chain.index_store import ChainBlock, ChainEvent, IndexCursor, index_status, indexed_balances, verify_against_chain
+from chain.indexer import ChainMoved, Indexer, IndexerConfig
 from chain.node import rpc_call
 from tests.chain.contracts.helpers import Chain
 

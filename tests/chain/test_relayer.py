@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -17,9 +16,11 @@ from eth_abi import encode as abi_encode
 from sqlalchemy import select
 from web3.types import TxReceipt
 
+from chain.batching import ItemOutcome
+from chain.fees import FeeModel, FeePolicy, Fees, build_transaction
 from chain.node import rpc_call
 from chain.outbox import ChainTx, IntentStatus, TxIntent, TxStatus, enqueue, wait_for_intent
-from chain.relayer import ItemOutcome, Relayer, RelayerConfig
+from chain.relayer import Relayer, RelayerConfig
 from chain.rpc import connect
 from chain.storage import transaction
 from chain.toolchain import PROJECT_ROOT
@@ -208,14 +209,10 @@ def test_fee_bump_replaces_a_stuck_transaction(w3, anvil, keys, counter, session
 # --------------------------------------------------------------------------- other processes
 def _worker(anvil, database_url, key: str, lock_dir: Path, seconds: float, crash_at: str | None = None):
     url, schema = database_url
-    env = dict(os.environ)
-    env.pop("MACHI_CRASH_AT", None)
-    if crash_at:
-        env["MACHI_CRASH_AT"] = crash_at
     return subprocess.Popen(
         [sys.executable, "-m", "tests.fixtures.relayer_worker", anvil.url, url, schema or "-", key,
-         str(lock_dir), str(seconds)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         str(lock_dir), str(seconds), crash_at or "-"],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
 
@@ -318,7 +315,7 @@ def test_a_receipt_that_appears_late_is_not_mistaken_for_a_foreign_nonce(w3, key
     before = counter.functions.value().call()
     intent_id = _enqueue_increment(sessions, keys, counter, 3)
     relayer.step()  # signed, sent and (automine) mined
-    real_receipt = relayer._receipt
+    real_receipt = relayer.ctx.receipt
     misses: set[str] = set()
 
     def late_receipt(tx_hash):
@@ -327,7 +324,7 @@ def test_a_receipt_that_appears_late_is_not_mistaken_for_a_foreign_nonce(w3, key
             return None
         return real_receipt(tx_hash)
 
-    relayer._receipt = late_receipt
+    relayer.ctx.receipt = late_receipt  # type: ignore[method-assign]
     for _ in range(5):
         relayer.step()
     assert relayer.stats.dropped == 0
@@ -367,3 +364,28 @@ def test_a_nonce_read_before_a_reorg_does_not_drop_the_reorged_transactions(
     results = [wait_for_intent(sessions, i, timeout=10) for i in ids]
     assert all(r.status == IntentStatus.CONFIRMED for r in results)
     assert counter.functions.value().call() == before + 3
+
+
+# --------------------------------------------------------------------------- fee models
+def test_legacy_transactions_with_the_nodes_gas_price(w3, keys, counter, sessions, make_relayer):
+    """Permissioned networks often take only legacy transactions: the relayer sends type 0."""
+    make_relayer(fee_model=FeeModel.LEGACY)
+    before = counter.functions.value().call()
+    intent = wait_for_intent(sessions, _enqueue_increment(sessions, keys, counter, 2), timeout=10)
+    assert intent.status == IntentStatus.CONFIRMED
+    tx = w3.eth.get_transaction(intent.tx_hash)
+    assert tx["type"] == 0 and "maxFeePerGas" not in tx
+    assert counter.functions.value().call() == before + 2
+
+
+def test_bumping_raises_both_fees_until_the_cap_and_leaves_a_zero_price_alone():
+    policy = FeePolicy(model=FeeModel.EIP1559, max_fee_per_gas=1_000, bump_percent=20)
+    assert policy.bumped(Fees(500, 100)) == Fees(601, 121)
+    assert policy.bumped(Fees(900, 100)) == Fees(1_000, 121)
+    assert policy.bumped(Fees(1_000, 100)) is None  # at the cap
+    legacy = FeePolicy(model=FeeModel.LEGACY, max_fee_per_gas=1_000, bump_percent=20, gas_price=0)
+    assert legacy.bumped(Fees(0, 0)) is None  # a zero-price network: nothing is stuck for its price
+    assert legacy.bumped(Fees(100, 100)) == Fees(121, 121)
+    tx = build_transaction(legacy, chain_id=1, nonce=0, to="0x" + "11" * 20, data=b"", value=0, gas=21_000,
+                           fees=Fees(0, 0))
+    assert tx["gasPrice"] == 0 and "type" not in tx and "maxFeePerGas" not in tx

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from chain.contracts.authorization import random_nonce
 from chain.contracts.coin import RegionalCoinClient
-from chain.indexer import ChainEvent, IndexCursor, indexed_balances, verify_against_chain
+from chain.index_store import ChainEvent, IndexCursor, indexed_balances, verify_against_chain
 from chain.node import rpc_call
 from chain.outbox import ChainTx, TxIntent, TxStatus
 from procedures.payments.models import Transfer

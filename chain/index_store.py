@@ -1,0 +1,203 @@
+"""The chain index's tables and what readers ask of them: where indexing stands, balances and
+supply from ``Transfer`` events, and a comparison of the whole index with the chain.
+
+Written by ``chain.indexer.Indexer``; read by reconciliation and the service's health and history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from web3 import Web3
+from web3.types import FilterParams
+
+from chain.events import hex_of
+from chain.plan import COIN
+from chain.storage import Base, UTCDateTime, utcnow
+
+CURSOR_NAME = "city"
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+BALANCE_OF = "0x70a08231"  # balanceOf(address)
+TOTAL_SUPPLY = "0x18160ddd"  # totalSupply()
+
+
+# --------------------------------------------------------------------------- tables
+class ChainEvent(Base):
+    """One log emitted by a watched contract, decoded."""
+
+    __tablename__ = "chain_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(Integer)
+    contract: Mapped[str] = mapped_column(String(42))
+    contract_name: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (
+        UniqueConstraint("block_hash", "log_index", name="uq_chain_events_block_hash_log_index"),
+        Index("ix_chain_events_block_number", "block_number"),
+        Index("ix_chain_events_tx_hash", "tx_hash"),
+        Index("ix_chain_events_contract_event", "contract_name", "event", "block_number"),
+    )
+
+    def confirmed(self, head: int, confirmations: int) -> bool:
+        """True once the event's block is ``confirmations`` deep under ``head`` (its own block counts)."""
+        return self.block_number + confirmations - 1 <= head
+
+
+class ChainBlock(Base):
+    """A recently indexed block: the window compared with the chain to detect reorganisations."""
+
+    __tablename__ = "chain_blocks"
+
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(66))
+    parent_hash: Mapped[str] = mapped_column(String(66))
+
+
+class IndexCursor(Base):
+    """Where indexing stands; one row per index (the city's contracts)."""
+
+    __tablename__ = "chain_index_cursor"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    contracts: Mapped[dict[str, str]] = mapped_column(JSON)  # watched name → address
+    start_block: Mapped[int] = mapped_column(BigInteger)
+    last_block: Mapped[int | None] = mapped_column(BigInteger)
+    last_hash: Mapped[str | None] = mapped_column(String(66))
+    head: Mapped[int | None] = mapped_column(BigInteger)
+    reorgs: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# --------------------------------------------------------------------------- views
+def index_cursor(session: Session, name: str = CURSOR_NAME) -> IndexCursor | None:
+    """The index's cursor (None before the first pass)."""
+    return session.get(IndexCursor, name)
+
+
+def index_status(session: Session, confirmations: int = 1, name: str = CURSOR_NAME) -> dict[str, Any]:
+    """Where the index stands: last block, head seen, events (and how many are confirmed), reorgs."""
+    cursor = index_cursor(session, name)
+    events = session.scalar(select(func.count()).select_from(ChainEvent)) or 0
+    if cursor is None or cursor.head is None:
+        return {"indexed": False, "events": events}
+    confirmed_to = cursor.head - confirmations + 1
+    confirmed = session.scalar(
+        select(func.count()).select_from(ChainEvent).where(ChainEvent.block_number <= confirmed_to)) or 0
+    return {"indexed": True, "last_block": cursor.last_block, "head": cursor.head, "events": events,
+            "confirmed_events": confirmed, "reorgs": cursor.reorgs}
+
+
+def indexed_balances(session: Session, up_to_block: int | None = None, token: str = COIN) -> dict[str, int]:
+    """Balances of every account the token's ``Transfer`` events touched (mints and burns included).
+
+    Args:
+        up_to_block: only events up to this block (e.g. the confirmed part: ``head - confirmations + 1``).
+        token: the watched contract's name.
+    """
+    query = select(ChainEvent.args).where(ChainEvent.contract_name == token, ChainEvent.event == "Transfer")
+    if up_to_block is not None:
+        query = query.where(ChainEvent.block_number <= up_to_block)
+    balances: dict[str, int] = {}
+    for args in session.scalars(query):
+        value = int(args["value"])
+        if args["from"] != ZERO_ADDRESS:
+            balances[args["from"]] = balances.get(args["from"], 0) - value
+        if args["to"] != ZERO_ADDRESS:
+            balances[args["to"]] = balances.get(args["to"], 0) + value
+    return balances
+
+
+def indexed_supply(session: Session, up_to_block: int | None = None, token: str = COIN) -> int:
+    """Minted minus burned, from the token's ``Transfer`` events from/to the zero address."""
+    query = select(ChainEvent.args).where(ChainEvent.contract_name == token, ChainEvent.event == "Transfer")
+    if up_to_block is not None:
+        query = query.where(ChainEvent.block_number <= up_to_block)
+    supply = 0
+    for args in session.scalars(query):
+        supply += int(args["value"]) * ((args["from"] == ZERO_ADDRESS) - (args["to"] == ZERO_ADDRESS))
+    return supply
+
+
+@dataclass
+class IndexCheck:
+    """The index compared with the chain at the index's last block."""
+
+    block: int | None
+    canonical: bool
+    accounts_checked: int = 0
+    differences: list[dict[str, Any]] = field(default_factory=list)
+    supply: dict[str, int] = field(default_factory=dict)
+    missing_logs: list[str] = field(default_factory=list)  # on chain, not in the index
+    orphan_logs: list[str] = field(default_factory=list)  # in the index, not on chain
+
+    @property
+    def ok(self) -> bool:
+        """True when the index is on the canonical chain and agrees with it everywhere."""
+        return (self.canonical and not self.differences and not self.missing_logs and not self.orphan_logs
+                and self.supply.get("indexed") == self.supply.get("chain"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {"ok": self.ok, "block": self.block, "canonical": self.canonical,
+                "accounts_checked": self.accounts_checked, "differences": self.differences, "supply": self.supply,
+                "missing_logs": self.missing_logs, "orphan_logs": self.orphan_logs}
+
+
+def _call(w3: Web3, to: str, data: str, block: int) -> Any:
+    return w3.eth.call({"to": cast(Any, to), "data": cast(Any, data)}, block)
+
+
+def verify_against_chain(session: Session, w3: Web3, compare_logs: bool = True, name: str = CURSOR_NAME,
+                         max_range: int = 2_000) -> IndexCheck:
+    """Compare the index with the chain at the index's last block.
+
+    Checks that the last indexed block is canonical; the indexed balance of every account seen
+    against ``balanceOf`` and the indexed supply against ``totalSupply`` at that block; and, with
+    ``compare_logs``, the indexed logs against ``eth_getLogs`` over the whole indexed range.
+    """
+    cursor = index_cursor(session, name)
+    if cursor is None or cursor.last_block is None:
+        return IndexCheck(block=None, canonical=False)
+    block = cursor.last_block
+    canonical = block <= w3.eth.block_number and hex_of(w3.eth.get_block(block)["hash"]) == cursor.last_hash
+    check = IndexCheck(block=block, canonical=canonical)
+    if not canonical:
+        return check
+    token = cursor.contracts[COIN]
+    balances = indexed_balances(session, block)
+    accounts = sorted(balances)
+    answers: list[Any] = []
+    if accounts:
+        with w3.batch_requests() as batch:
+            for account in accounts:
+                batch.add(_call(w3, token, BALANCE_OF + account[2:].lower().rjust(64, "0"), block))
+            answers = cast(list[Any], batch.execute())
+    for account, answer in zip(accounts, answers, strict=True):
+        balance = int.from_bytes(bytes(answer), "big")
+        if balance != balances[account]:
+            check.differences.append({"account": account, "indexed": balances[account], "chain": balance})
+    check.accounts_checked = len(accounts)
+    chain_supply = int.from_bytes(bytes(_call(w3, token, TOTAL_SUPPLY, block)), "big")
+    check.supply = {"indexed": indexed_supply(session, block), "chain": chain_supply}
+    if compare_logs:
+        indexed = {f"{h}:{i}" for h, i in session.execute(
+            select(ChainEvent.block_hash, ChainEvent.log_index).where(ChainEvent.block_number <= block))}
+        on_chain: set[str] = set()
+        addresses = [Web3.to_checksum_address(a) for a in cursor.contracts.values()]
+        for start in range(cursor.start_block, block + 1, max_range):
+            params: FilterParams = {"fromBlock": start, "toBlock": min(block, start + max_range - 1),
+                                    "address": addresses}
+            on_chain |= {f"{hex_of(e['blockHash'])}:{int(e['logIndex'])}" for e in w3.eth.get_logs(params)}
+        check.missing_logs = sorted(on_chain - indexed)
+        check.orphan_logs = sorted(indexed - on_chain)
+    return check
