@@ -22,7 +22,10 @@ from chain.errors import DECODER, CompilerError
 from chain.toolchain import PROJECT_ROOT, Toolchain, find_toolchain
 
 SOLC_VERSION = "0.8.37"
+#: The default EVM fork the contracts are compiled for; networks that lag get an older one.
 EVM_VERSION = "cancun"
+#: Forks a network profile may ask for, oldest first (the contracts use none of their newer opcodes).
+EVM_VERSIONS = ("london", "paris", "shanghai", "cancun")
 OPTIMIZER_RUNS = 200
 DEFAULT_SOURCE_DIRS = (PROJECT_ROOT / "contracts" / "src",)
 
@@ -31,6 +34,17 @@ COMPILER_SETTINGS: dict[str, Any] = {
     "evmVersion": EVM_VERSION,
     "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "devdoc", "userdoc"]}},
 }
+
+
+def compiler_settings(evm_version: str = EVM_VERSION) -> dict[str, Any]:
+    """solc's standard-JSON settings for ``evm_version``.
+
+    Raises:
+        CompilerError: a fork the project does not support.
+    """
+    if evm_version not in EVM_VERSIONS:
+        raise CompilerError([f"unsupported EVM version {evm_version!r}: one of {', '.join(EVM_VERSIONS)}"])
+    return {**COMPILER_SETTINGS, "evmVersion": evm_version}
 
 
 @dataclass(frozen=True)
@@ -81,10 +95,10 @@ def collect_sources(source_dirs: Iterable[Path]) -> dict[str, str]:
     return sources
 
 
-def cache_key_for(sources: Mapping[str, str], toolchain: Toolchain) -> str:
+def cache_key_for(sources: Mapping[str, str], toolchain: Toolchain, evm_version: str = EVM_VERSION) -> str:
     """The hash that decides whether a cached build can be reused."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(COMPILER_SETTINGS, sort_keys=True).encode())
+    digest.update(json.dumps(compiler_settings(evm_version), sort_keys=True).encode())
     digest.update(SOLC_VERSION.encode())
     digest.update(toolchain.openzeppelin_version.encode())
     for name in sorted(sources):
@@ -96,6 +110,7 @@ def compile_contracts(
     source_dirs: Iterable[Path] = DEFAULT_SOURCE_DIRS,
     cache_dir: Path | None = None,
     toolchain: Toolchain | None = None,
+    evm_version: str = EVM_VERSION,
 ) -> CompileResult:
     """Compile every Solidity file under ``source_dirs`` (or reuse the cached build).
 
@@ -103,6 +118,7 @@ def compile_contracts(
         source_dirs: directories searched recursively for ``*.sol``.
         cache_dir: where builds are cached (default ``var/build``).
         toolchain: the located toolchain (found and installed when omitted).
+        evm_version: the EVM fork to compile for (one of ``EVM_VERSIONS``).
 
     Raises:
         CompilerError: with ``file:line:col: Type: message`` for each compiler error.
@@ -112,7 +128,8 @@ def compile_contracts(
     sources = collect_sources(source_dirs)
     if not sources:
         raise CompilerError([f"no Solidity sources found under {', '.join(map(str, source_dirs))}"])
-    key = cache_key_for(sources, toolchain)
+    settings = compiler_settings(evm_version)
+    key = cache_key_for(sources, toolchain, evm_version)
     cached = cache_dir / f"{key}.json"
     if cached.exists():
         hit = {n: Artifact(**a) for n, a in json.loads(cached.read_text())["artifacts"].items()}
@@ -122,7 +139,7 @@ def compile_contracts(
     standard_input = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
-        "settings": COMPILER_SETTINGS,
+        "settings": settings,
     }
     try:
         output = solcx.compile_standard(standard_input, base_path=str(PROJECT_ROOT), solc_binary=str(toolchain.solc))

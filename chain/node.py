@@ -1,12 +1,17 @@
-"""The embedded local chain: Foundry's anvil from npm, started and stopped by the project.
+"""The embedded local chain: Foundry's anvil from npm, started and stopped by the project — or,
+as a second node implementation for the test suite, Hardhat's node (npm ``hardhat`` 2.x).
 
 State is persisted under ``var/chain/`` (anvil ``--state``: loaded on start, dumped on exit and
 every few seconds) so balances survive a restart. Any external JSON-RPC endpoint can replace
 the embedded node by setting ``MACHI_RPC_URL``.
+
+Both can take the shape of a permissioned QBFT network: a chain id of its own, blocks on an
+interval (no automine), a zero gas price and base fee, an older EVM fork.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -19,7 +24,7 @@ from types import TracebackType
 import httpx
 
 from chain.errors import NodeError
-from chain.toolchain import PROJECT_ROOT, find_toolchain
+from chain.toolchain import CONTRACTS_DIR, PROJECT_ROOT, find_toolchain
 
 #: anvil's default mnemonic; its keys are public knowledge, fine for a local dev chain only.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -60,7 +65,7 @@ def wait_for_rpc(url: str, timeout: float = 30.0, process: subprocess.Popen[byte
     last_error = ""
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise NodeError(f"anvil exited with code {process.returncode} before answering on {url}")
+            raise NodeError(f"the node exited with code {process.returncode} before answering on {url}")
         try:
             return int(str(rpc_call(url, "eth_chainId", timeout=1.0)), 16)
         except NodeError as exc:
@@ -69,18 +74,26 @@ def wait_for_rpc(url: str, timeout: float = 30.0, process: subprocess.Popen[byte
     raise NodeError(f"no JSON-RPC answer from {url} within {timeout:.0f}s ({last_error})")
 
 
+#: Node implementations ``LocalNode`` can start.
+IMPLEMENTATIONS = ("anvil", "hardhat")
+
+
 @dataclass
 class NodeConfig:
-    """How to start the embedded anvil."""
+    """How to start the embedded node."""
 
     port: int = 8545
     chain_id: int = 31337
-    block_time: float | None = None  # None: mine a block per transaction (automine)
-    state_dir: Path | None = PROJECT_ROOT / "var" / "chain"  # None: in memory only
+    block_time: float | None = None  # None: mine a block per transaction (automine; anvil only)
+    state_dir: Path | None = PROJECT_ROOT / "var" / "chain"  # None: in memory only (always for hardhat)
     state_interval: int = 2  # seconds between state dumps while running
     accounts: int = 10
     gas_limit: int = 60_000_000
     host: str = "127.0.0.1"
+    implementation: str = "anvil"  # or "hardhat" (interval mining, 1 s blocks unless block_time)
+    gas_price: int | None = None  # wei; 0 = a zero-gas-price network (legacy transactions)
+    base_fee: int | None = None  # wei; 0 with gas_price 0 = nobody pays for gas
+    hardfork: str | None = None  # e.g. "shanghai"; None = the node's default (cancun or newer)
 
 
 class LocalNode:
@@ -107,7 +120,15 @@ class LocalNode:
         return self._process is not None and self._process.poll() is None
 
     def command(self) -> list[str]:
-        """The anvil argv for this configuration."""
+        """The node's argv for this configuration.
+
+        Raises:
+            NodeError: an unknown implementation, or Hardhat asked for but not installed.
+        """
+        if self.config.implementation == "hardhat":
+            return self._hardhat_command()
+        if self.config.implementation != "anvil":
+            raise NodeError(f"unknown node implementation {self.config.implementation!r}: one of {IMPLEMENTATIONS}")
         toolchain = find_toolchain()
         cfg = self.config
         argv = [
@@ -122,9 +143,43 @@ class LocalNode:
         ]  # fmt: skip
         if cfg.block_time:
             argv += ["--block-time", str(cfg.block_time)]
+        if cfg.gas_price is not None:
+            argv += ["--gas-price", str(cfg.gas_price)]
+        if cfg.base_fee is not None:
+            argv += ["--base-fee", str(cfg.base_fee)]
+        if cfg.hardfork:
+            argv += ["--hardfork", cfg.hardfork]
         if self.state_file is not None:
             argv += ["--state", str(self.state_file), "--state-interval", str(cfg.state_interval)]
         return argv
+
+    def _hardhat_command(self) -> list[str]:
+        """``hardhat node`` with a generated config: the dev mnemonic, interval mining, no automine."""
+        toolchain = find_toolchain()
+        if toolchain.hardhat is None:
+            raise NodeError("hardhat is not installed: run `npm ci` in contracts/ (package.json pins hardhat 2.x)")
+        cfg = self.config
+        network: dict[str, object] = {
+            "chainId": cfg.chain_id,
+            "mining": {"auto": False, "interval": int((cfg.block_time or 1.0) * 1000)},
+            "accounts": {"mnemonic": DEV_MNEMONIC, "count": cfg.accounts},
+            "blockGasLimit": cfg.gas_limit,
+        }
+        if cfg.hardfork:
+            network["hardfork"] = cfg.hardfork
+        if cfg.gas_price is not None:
+            network["gasPrice"] = cfg.gas_price
+        if cfg.base_fee is not None:
+            network["initialBaseFeePerGas"] = cfg.base_fee
+        self._hardhat_dir.mkdir(parents=True, exist_ok=True)
+        config_file = self._hardhat_dir / "hardhat.config.js"
+        config_file.write_text("module.exports = " + json.dumps({"networks": {"hardhat": network}}) + ";\n")
+        return ["node", str(toolchain.hardhat), "--config", str(config_file), "node",
+                "--hostname", cfg.host, "--port", str(cfg.port)]
+
+    @property
+    def _hardhat_dir(self) -> Path:
+        return (self.config.state_dir or PROJECT_ROOT / "var" / "hardhat") / f"hardhat-{self.config.port}"
 
     def start(self, timeout: float = 30.0) -> LocalNode:
         """Start anvil and wait until it answers.
@@ -146,8 +201,12 @@ class LocalNode:
         log_path = (self.config.state_dir or Path(os.devnull)).joinpath("anvil.log") if self.config.state_dir else None
         stdout = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the node
         self._log_handle = stdout if log_path else None
+        # Hardhat asks about telemetry on a terminal, and wants to run from a project that has it
+        # installed (contracts/); the generated config may live anywhere.
+        env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true", "CI": "true"}
         self._process = subprocess.Popen(  # noqa: S603 - fixed argv from our own toolchain
-            argv, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent
+            argv, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+            env=env, cwd=CONTRACTS_DIR if self.config.implementation == "hardhat" else None,
         )
         try:
             chain_id = wait_for_rpc(self.url, timeout=timeout, process=self._process)
@@ -156,7 +215,7 @@ class LocalNode:
             raise
         if chain_id != self.config.chain_id:
             self.stop()
-            raise NodeError(f"anvil answered chain id {chain_id}, expected {self.config.chain_id}")
+            raise NodeError(f"the node answered chain id {chain_id}, expected {self.config.chain_id}")
         return self
 
     def stop(self, timeout: float = 10.0) -> None:

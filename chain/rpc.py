@@ -1,6 +1,11 @@
-"""Connecting to a JSON-RPC endpoint, and recognising when it is unreachable."""
+"""Connecting to a JSON-RPC endpoint (or several, with failover), and recognising when it is
+unreachable."""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 import requests
@@ -9,6 +14,9 @@ from web3.exceptions import TimeExhausted
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
 from chain.errors import NodeError
+
+log = logging.getLogger("machi.rpc")
+_T = TypeVar("_T")
 
 #: Default seconds a single JSON-RPC call may take before it counts as "node unreachable".
 DEFAULT_TIMEOUT = 5.0
@@ -41,11 +49,56 @@ def is_unreachable(exc: BaseException) -> bool:
     return False
 
 
-def connect(url: str, timeout: float = DEFAULT_TIMEOUT, retries: int = 2) -> Web3:
-    """A web3 client for ``url`` with a pooled HTTP session.
+class FailoverHTTPProvider(HTTPProvider):
+    """An HTTP provider over several endpoints of one chain (e.g. the city's and a bank's node).
+
+    Requests go to the current endpoint; when it does not answer (refused, reset, timed out) the
+    same request goes to the next one, and that one stays current. Only transport failures fail
+    over — a node that answers with an error is an answer. Re-sending a signed transaction to
+    another node is safe: the same raw bytes have the same hash, so it can be mined only once.
+    """
+
+    def __init__(self, urls: Sequence[str], **kwargs: Any) -> None:
+        if not urls:
+            raise NodeError("no JSON-RPC endpoint configured")
+        super().__init__(urls[0], **kwargs)
+        self.urls = list(urls)
+        self._current = 0
+
+    def _failover(self, request: Callable[[], _T]) -> _T:
+        for attempt in range(len(self.urls)):
+            try:
+                return request()
+            except UNREACHABLE_ERRORS as exc:
+                if attempt == len(self.urls) - 1:
+                    raise
+                failed = self.urls[self._current]
+                self._current = (self._current + 1) % len(self.urls)
+                self.endpoint_uri = self.urls[self._current]  # type: ignore[assignment]
+                log.warning("JSON-RPC endpoint %s did not answer (%s); failing over to %s",
+                            _redacted(failed), type(exc).__name__, _redacted(self.urls[self._current]))
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _make_request(self, method: Any, request_data: bytes) -> bytes:
+        return self._failover(lambda: super(FailoverHTTPProvider, self)._make_request(method, request_data))
+
+    def make_batch_request(self, batch_requests: list[tuple[Any, Any]]) -> Any:
+        return self._failover(lambda: super(FailoverHTTPProvider, self).make_batch_request(batch_requests))
+
+
+def _redacted(url: str) -> str:
+    """The URL without credentials or query (an RPC URL may carry an API key)."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("@", 1)[-1].split("/", 1)[0].split("?", 1)[0]
+    return f"{scheme}://{host}" if rest else url
+
+
+def connect(url: str | Sequence[str], timeout: float = DEFAULT_TIMEOUT, retries: int = 2) -> Web3:
+    """A web3 client for ``url`` (or a list of endpoints of one chain, with failover) with a pooled
+    HTTP session.
 
     Args:
-        url: the JSON-RPC endpoint.
+        url: the JSON-RPC endpoint, or several (tried in order when one does not answer).
         timeout: seconds one call may take (connect and read) before it fails — short, so an
             unreachable node turns into a quick "503, retry later" instead of a hung request.
         retries: attempts of an idempotent read on a connection error (1 = no retry); a second
@@ -55,8 +108,9 @@ def connect(url: str, timeout: float = DEFAULT_TIMEOUT, retries: int = 2) -> Web
     Raises:
         NodeError: the endpoint does not answer.
     """
-    provider = HTTPProvider(
-        url,
+    urls = [url] if isinstance(url, str) else list(url)
+    provider = FailoverHTTPProvider(
+        urls,
         request_kwargs={"timeout": timeout},
         exception_retry_configuration=ExceptionRetryConfiguration(
             errors=(requests.ConnectionError,), retries=max(1, retries), backoff_factor=0.05
@@ -74,5 +128,6 @@ def connect(url: str, timeout: float = DEFAULT_TIMEOUT, retries: int = 2) -> Web
     try:
         w3.eth.chain_id  # noqa: B018 - one round trip proves the endpoint answers
     except Exception as exc:  # noqa: BLE001 - any transport failure means "not reachable"
-        raise NodeError(f"no JSON-RPC node answers at {url}: {exc}") from exc
+        shown = ", ".join(_redacted(u) for u in urls)
+        raise NodeError(f"no JSON-RPC node answers at {shown}: {type(exc).__name__}") from exc
     return w3

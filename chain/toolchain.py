@@ -29,6 +29,7 @@ class Toolchain:
     anvil: Path
     solc: Path
     openzeppelin: Path
+    hardhat: Path | None = None  # Hardhat's node, the second node implementation the suite runs on
 
     @property
     def openzeppelin_version(self) -> str:
@@ -99,4 +100,5 @@ def find_toolchain(contracts_dir: Path = CONTRACTS_DIR, install: bool = True) ->
         raise ToolchainError(f"@openzeppelin/contracts not found: run `npm ci` in {contracts_dir}")
     if shutil.which("node") is None:
         raise ToolchainError("node is not on PATH: install Node.js 20+ (the solc shim runs on it)")
-    return Toolchain(anvil=anvil, solc=solc, openzeppelin=oz)
+    hardhat = node_modules / "hardhat" / "internal" / "cli" / "cli.js"
+    return Toolchain(anvil=anvil, solc=solc, openzeppelin=oz, hardhat=hardhat if hardhat.exists() else None)
