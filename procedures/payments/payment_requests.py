@@ -37,8 +37,8 @@ from procedures.payments.merchant_models import Merchant, PaymentRequest, Refund
 from procedures.payments.merchants import ensure_active, get_merchant, new_id
 from procedures.payments.models import Transfer
 from procedures.payments.schemas import payment_request_out, refund_out
-from procedures.payments.uri import format_uri
 from procedures.runtime import WORKERS, Runtime
+from protocol.payment_uri import format_uri
 
 log = logging.getLogger("machi.payments.requests")
 

@@ -23,7 +23,7 @@ from eth_account.signers.local import LocalAccount
 from rich.table import Table
 
 from chain.contracts.authorization import random_nonce, sign_transfer_authorization
-from procedures.payments.uri import parse_uri
+from protocol.payment_uri import parse_uri
 from wallet.api import WalletError
 from wallet.context import WalletContext, pass_wallet
 
