@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -36,7 +36,9 @@ from chain.contracts.authorization import (
 from chain.contracts.base import ZERO_BYTES32, Call, ContractClient, role_id, to_bytes32
 from chain.contracts.registry import AssuranceLevel, Kind
 from chain.errors import ChainError
-from chain.relayer import ItemOutcome
+
+if TYPE_CHECKING:  # the relayer pulls in the outbox (SQLAlchemy); clients of the coin need neither
+    from chain.relayer import ItemOutcome
 
 
 class SkipReason(IntEnum):
@@ -193,6 +195,8 @@ class CoinBatcher:
         Raises:
             BatchOutcomeError: the receipt's events do not match ``items``.
         """
+        from chain.relayer import ItemOutcome
+
         outcomes = []
         for result in decode_batch_outcomes(receipt, items, self.coin_address):
             detail: dict[str, Any] = {

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from chain.contracts.authorization import Authorization
 from chain.plan import LEDGER
 from chain.storage import utcnow
-from procedures.applications import money, protocol, transitions
+from procedures.applications import money, transitions
 from procedures.applications.catalog import Catalog, ProcedureType, catalog_for
 from procedures.applications.models import AccessLog, Application, ApplicationEvent, Attachment, Status
 from procedures.applications.records import (
@@ -43,6 +43,7 @@ from procedures.errors import Conflict, InvalidRequest, NotFound, PermissionDeni
 from procedures.identity.errors import MyNumberRefused
 from procedures.identity.mynumber import refuse_my_number
 from procedures.runtime import Runtime
+from protocol import applications as protocol
 
 log = logging.getLogger("machi.applications")
 

@@ -13,8 +13,9 @@
     machi-wallet receipt ID [--verify] [--out F.json] the application's receipt; --verify checks it against
                                                       the chain alone (--rpc-url, --ledger)
 
-Everything the wallet signs is built locally (``procedures.applications.protocol``): the content hash
-of the answers and files, the EIP-712 ``ResidentAct`` signature, the ERC-3009 fee authorization.
+Everything the wallet signs is built locally (``protocol.applications``): the content hash of the
+answers and files, the EIP-712 ``ResidentAct`` signature, the ERC-3009 fee authorization. Receipts are
+checked against the chain by ``protocol.receipts``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ from eth_account.signers.local import LocalAccount
 from rich.table import Table
 
 from chain.contracts.authorization import random_nonce, sign_transfer_authorization
-from procedures.applications import protocol
+from chain.errors import NodeError
+from chain.rpc import connect
+from protocol import applications as protocol
+from protocol.receipts import ledger_client, verify_receipt
 from wallet.context import WalletContext, pass_wallet
 
 __all__ = ["COMMANDS"]
@@ -316,21 +320,21 @@ def receipt(wallet: WalletContext, application_id: str, verify: bool, rpc_url: s
         anchored = sum(1 for e in events if e.get("anchor"))
         console.print(f"receipt of {document.get('application_id')}: {len(events)} events, {anchored} anchored")
         return
-    from chain.rpc import connect
-
     try:
         w3 = connect(rpc_url)
-    except Exception as exc:  # noqa: BLE001 - NodeError and transport errors alike: one line for the user
+    except NodeError as exc:
         raise click.ClickException(f"cannot reach the chain at {rpc_url}: {exc}") from None
     if ledger is None:
         ledger = str(document.get("ledger"))
         console.print(f"[yellow]trusting the ledger address the receipt names ({ledger}); "
                       "pin it with --ledger / MACHI_LEDGER_ADDRESS[/]")
     try:
-        check = protocol.verify_receipt(w3, protocol.ledger_client(w3, ledger), document)
+        check = verify_receipt(w3, ledger_client(w3, ledger), document)
+    except NodeError as exc:
+        raise click.ClickException(f"chain unreachable at {rpc_url}, nothing verified; try again: {exc}") from None
     except ValueError as exc:
         raise click.ClickException(f"not a receipt: {exc}") from None
-    table = Table(title=f"Receipt of {check.application_id} (chain {w3.eth.chain_id}, ledger {ledger})")
+    table = Table(title=f"Receipt of {check.application_id} (chain {check.chain_id}, ledger {ledger})")
     for column in ("#", "event", "result", "anchor", "detail"):
         table.add_column(column)
     for event in check.events:
