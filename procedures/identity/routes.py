@@ -1,7 +1,7 @@
 """Identity endpoints (``/v1/identity``): link a wallet to a My Number card, recover, renew, revoke.
 
 Every request is scanned for a 12-digit individual number first and refused if it carries one.
-Identity errors leave as the service's one error shape, with the status each error declares.
+Identity and protocol errors leave through ``procedures.errors`` in the service's one error shape.
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from chain.contracts.registry import RevocationReason
 from procedures.deps import AdminPrincipal, CurrentPrincipal, ResidentPrincipal, SessionDep
-from procedures.errors import API_ERRORS, InvalidRequest, error_body
+from procedures.errors import API_ERRORS, InvalidRequest
 from procedures.identity.errors import IdentityError, IdentityNotFound
 from procedures.identity.mynumber import refuse_my_number
 from procedures.identity.service import CardProof, IdentityService, IdentityView, OperationStatus
-from procedures.identity.statement import LinkStatement, Purpose
 from procedures.ratelimit import limit
+from protocol.errors import ProtocolError
+from protocol.statement import LinkStatement, Purpose
 
 __all__ = ["install", "router"]
 
@@ -37,13 +37,6 @@ _service_lock = threading.Lock()
 #: How long ``?wait=true`` holds a request for the chain (seconds).
 MAX_WAIT = 60.0
 
-_ERROR_TYPES = {
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    409: "conflict_error",
-    429: "rate_limit_error",
-}
 _HEX = re.compile(r"0x[0-9a-fA-F]*")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 #: Fields that carry binary data as hex or base64 (see ``_scrub_binary``).
@@ -303,7 +296,7 @@ def _card_operation(request: Request, session: SessionDep, service: IdentityServ
     limit(request, "identity-link", per_minute=30)
     try:
         view = operation(body.statement.parse(), body.proof(), body.wallet_sig())
-    except IdentityError:
+    except (IdentityError, ProtocolError):
         _keep_nonce_on_failure(session)
         raise
     return _respond(response, service, session, view, wait)
@@ -370,12 +363,5 @@ def revoke(body: RevokeIn, principal: AdminPrincipal, session: SessionDep, servi
 
 # --------------------------------------------------------------------------- wiring
 def install(app: FastAPI) -> None:
-    """Mount the identity routes and map ``IdentityError`` to the service's error shape."""
-
-    @app.exception_handler(IdentityError)
-    async def _identity_error(_: Request, exc: IdentityError) -> JSONResponse:
-        status = exc.status_code
-        kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-        return JSONResponse(error_body(kind, exc.code, exc.message), status)
-
+    """Mount the identity routes (their errors map to HTTP in ``procedures.errors``)."""
     app.include_router(router, responses=API_ERRORS)

@@ -49,8 +49,6 @@ from procedures.errors import ServiceError
 from procedures.identity.errors import (
     IdentityNotFound,
     LostWalletMismatch,
-    NonceExpired,
-    NonceReused,
     SubjectAlreadyLinked,
     SubjectMismatch,
     SubjectNotLinked,
@@ -59,16 +57,12 @@ from procedures.identity.errors import (
 )
 from procedures.identity.jpki import AssuranceLevel, VerifiedCard
 from procedures.identity.models import IdentityAction, IdentityStatus, IdentitySubject, WalletIdentity
-from procedures.identity.statement import (
-    LinkStatement,
-    Purpose,
-    check_context,
-    check_freshness,
-    verify_wallet_signature,
-)
 from procedures.identity.subjects import SubjectDirectory
 from procedures.identity.trust import IdentityTrust, build_trust
 from procedures.runtime import Runtime
+from protocol.errors import NonceExpired, NonceReused
+from protocol.nonces import check_freshness
+from protocol.statement import LinkStatement, Purpose, check_context, verify_wallet_signature
 
 __all__ = [
     "CHALLENGE_PURPOSES",

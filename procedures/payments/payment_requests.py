@@ -68,7 +68,7 @@ def _coin_on_chain(runtime: Runtime) -> tuple[str, int]:
 
 
 def request_uri(runtime: Runtime, merchant: Merchant, amount: int, request_id: str) -> str:
-    """The EIP-681 URI of a payment request (see ``procedures.payments.uri``)."""
+    """The EIP-681 URI of a payment request (see ``protocol.payment_uri``)."""
     coin, chain_id = _coin_on_chain(runtime)
     return format_uri(coin, chain_id, merchant.wallet, amount=amount, request_id=request_id)
 

@@ -11,8 +11,9 @@ from eth_account import Account
 
 from procedures.identity.jpki import CertKind, JpkiVerifier
 from procedures.identity.revocation import CrlRevocationChecker, RevocationChecker
-from procedures.identity.statement import LinkStatement, new_nonce
 from procedures.identity.testca import RsaKeyCache, Sex, TestCA, TestCard, TestResident
+from protocol.nonces import new_nonce
+from protocol.statement import LinkStatement
 
 KAGA = "石川県加賀市"
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

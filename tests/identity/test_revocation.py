@@ -253,7 +253,7 @@ def test_ocsp_transport_failure(ca):
     with pytest.raises(RevocationUnavailable, match="unreachable") as exc:
         OcspRevocationChecker(down).check(card.auth_cert, ca.auth_root, now())
     assert exc.value.code == "revocation_unavailable"
-    assert exc.value.status_code == 503
+    assert exc.value.status == 503
 
 
 def test_ocsp_responder_url_override(ca):

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from procedures.identity.errors import InvalidPinFormat
+from protocol.errors import InvalidPinFormat
 
 __all__ = [
     "DIGEST_INFO_SHA256_PREFIX",

@@ -13,9 +13,10 @@ from click.testing import CliRunner
 from procedures.config import Settings, get_settings
 from procedures.errors import Unavailable
 from procedures.identity.jpki import AssuranceLevel, CertRef
-from procedures.identity.statement import LinkStatement, new_nonce
 from procedures.identity.testca import TestCA
 from procedures.identity.trust import JlisLinkageFile, build_trust
+from protocol.nonces import new_nonce
+from protocol.statement import LinkStatement
 from tests.procedures.identity.conftest import KAGA_RESIDENTS
 from wallet.cards.soft import SoftCard
 
