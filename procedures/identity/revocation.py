@@ -34,8 +34,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
+from procedures.identity.der import subject_public_key_bits as _spki_bits
 from procedures.identity.errors import CertificateRevoked, RevocationUnavailable
-from procedures.identity.jpki import subject_public_key_bits as _spki_bits
 
 __all__ = [
     "CrlRevocationChecker",

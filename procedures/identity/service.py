@@ -46,6 +46,7 @@ from chain.storage import utcnow
 from procedures.addresses import checksum
 from procedures.auth.service import consume_challenge, issue_challenge
 from procedures.errors import ServiceError
+from procedures.identity.certs import AssuranceLevel, VerifiedCard
 from procedures.identity.errors import (
     IdentityNotFound,
     LostWalletMismatch,
@@ -55,7 +56,6 @@ from procedures.identity.errors import (
     WalletAlreadyLinked,
     WalletRetired,
 )
-from procedures.identity.jpki import AssuranceLevel, VerifiedCard
 from procedures.identity.models import IdentityAction, IdentityStatus, IdentitySubject, WalletIdentity
 from procedures.identity.subjects import SubjectDirectory
 from procedures.identity.trust import IdentityTrust, build_trust

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-from procedures.identity.jpki import (
+from procedures.identity.certs import (
     OID_ADDRESS,
     OID_BIRTH_DATE,
     OID_NAME,
@@ -54,10 +54,8 @@ from procedures.identity.jpki import (
     CertRef,
     InMemorySerialLinkage,
     TrustAnchors,
-    der_printablestring,
-    der_utf8string,
-    subject_public_key_bits,
 )
+from procedures.identity.der import der_printablestring, der_utf8string, subject_public_key_bits
 
 __all__ = [
     "AUTH_PROFILE",

@@ -23,14 +23,8 @@ from cryptography import x509
 
 from procedures.config import Settings
 from procedures.errors import Unavailable
-from procedures.identity.jpki import (
-    CertKind,
-    CertRef,
-    InMemorySerialLinkage,
-    JpkiVerifier,
-    SerialLinkage,
-    TrustAnchors,
-)
+from procedures.identity.certs import CertKind, CertRef, InMemorySerialLinkage, SerialLinkage, TrustAnchors
+from procedures.identity.jpki import JpkiVerifier
 from procedures.identity.revocation import (
     CrlRevocationChecker,
     FirstAvailableRevocationChecker,

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from procedures.identity.jpki import CertKind, JpkiVerifier
+from procedures.identity.certs import CertKind
+from procedures.identity.jpki import JpkiVerifier
 from procedures.identity.revocation import CrlRevocationChecker, RevocationChecker
 from procedures.identity.testca import RsaKeyCache, Sex, TestCA, TestCard, TestResident
 from protocol.nonces import new_nonce

@@ -10,6 +10,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from procedures.identity.certs import AssuranceLevel, CertKind, CertRef, TrustAnchors
+from procedures.identity.der import der_read
 from procedures.identity.errors import (
     BadCardSignature,
     CertificateExpired,
@@ -20,15 +22,7 @@ from procedures.identity.errors import (
     WrongKeyUsage,
     WrongPolicy,
 )
-from procedures.identity.jpki import (
-    AssuranceLevel,
-    CertKind,
-    CertRef,
-    JpkiVerifier,
-    TrustAnchors,
-    der_read,
-    parse_basic_facts,
-)
+from procedures.identity.jpki import JpkiVerifier, parse_basic_facts
 from procedures.identity.revocation import CrlRevocationChecker
 from procedures.identity.testca import (
     AUTH_PROFILE,

@@ -9,8 +9,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
+from procedures.identity.certs import CertKind
 from procedures.identity.errors import CertificateRevoked, RevocationUnavailable
-from procedures.identity.jpki import CertKind
 from procedures.identity.revocation import (
     CrlRevocationChecker,
     FirstAvailableRevocationChecker,

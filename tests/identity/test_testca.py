@@ -8,8 +8,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from procedures.identity.errors import CertificateRevoked
-from procedures.identity.jpki import (
+from procedures.identity.certs import (
     OID_ADDRESS,
     OID_BIRTH_DATE,
     OID_NAME,
@@ -18,8 +17,9 @@ from procedures.identity.jpki import (
     CertKind,
     CertRef,
     InMemorySerialLinkage,
-    decode_directory_string,
 )
+from procedures.identity.der import decode_directory_string
+from procedures.identity.errors import CertificateRevoked
 from procedures.identity.testca import RsaKeyCache, TestCA, era_birth_date
 
 from .conftest import ADULT_KAGA, MINOR, card_signatures, make_statement

@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from procedures.identity.jpki import AssuranceLevel, CertKind, JpkiVerifier
+from procedures.identity.certs import AssuranceLevel, CertKind
+from procedures.identity.jpki import JpkiVerifier
 from procedures.identity.revocation import CrlRevocationChecker
 from procedures.identity.testca import RsaKeyCache, Sex, TestCA, TestCard, TestResident
 from protocol.errors import CardError, CardLocked, InvalidPinFormat, WrongPin

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from chain.contracts import CityContracts, load_city
 from procedures.config import Settings
-from procedures.identity.jpki import CertKind
+from procedures.identity.certs import CertKind
 from procedures.identity.testca import RsaKeyCache, Sex, TestCA, TestCard, TestResident
 from procedures.runtime import Runtime
 from protocol.statement import LinkStatement, sign_wallet

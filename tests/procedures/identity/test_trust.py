@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from procedures.config import Settings, get_settings
 from procedures.errors import Unavailable
-from procedures.identity.jpki import AssuranceLevel, CertRef
+from procedures.identity.certs import AssuranceLevel, CertRef
 from procedures.identity.testca import TestCA
 from procedures.identity.trust import JlisLinkageFile, build_trust
 from protocol.nonces import new_nonce
