@@ -25,13 +25,8 @@ from procedures.config import Settings
 from procedures.errors import Unavailable
 from procedures.identity.certs import CertKind, CertRef, InMemorySerialLinkage, SerialLinkage, TrustAnchors
 from procedures.identity.jpki import JpkiVerifier
-from procedures.identity.revocation import (
-    CrlRevocationChecker,
-    FirstAvailableRevocationChecker,
-    OcspRevocationChecker,
-    RevocationChecker,
-    httpx_ocsp_transport,
-)
+from procedures.identity.ocsp import OcspRevocationChecker, httpx_ocsp_transport
+from procedures.identity.revocation import CrlRevocationChecker, FirstAvailableRevocationChecker, RevocationChecker
 from procedures.identity.testca import TestCA
 
 __all__ = ["IdentityTrust", "JlisLinkageFile", "build_trust", "test_ca_dir"]

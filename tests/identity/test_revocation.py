@@ -11,11 +11,8 @@ from cryptography.x509 import ocsp
 
 from procedures.identity.certs import CertKind
 from procedures.identity.errors import CertificateRevoked, RevocationUnavailable
-from procedures.identity.revocation import (
-    CrlRevocationChecker,
-    FirstAvailableRevocationChecker,
-    OcspRevocationChecker,
-)
+from procedures.identity.ocsp import OcspRevocationChecker
+from procedures.identity.revocation import CrlRevocationChecker, FirstAvailableRevocationChecker
 from procedures.identity.testca import TestCA
 
 from .conftest import ADULT_KAGA, MINOR, card_signatures, make_statement
