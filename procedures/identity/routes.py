@@ -24,7 +24,8 @@ from procedures.deps import AdminPrincipal, CurrentPrincipal, ResidentPrincipal,
 from procedures.errors import API_ERRORS, InvalidRequest
 from procedures.identity.errors import IdentityError, IdentityNotFound
 from procedures.identity.mynumber import refuse_my_number
-from procedures.identity.service import CardProof, IdentityService, IdentityView, OperationStatus
+from procedures.identity.service import IdentityService
+from procedures.identity.views import CardProof, IdentityView, OperationStatus
 from procedures.ratelimit import limit
 from protocol.errors import ProtocolError
 from protocol.statement import LinkStatement, Purpose
