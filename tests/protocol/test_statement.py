@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from protocol.errors import MalformedStatement, NonceExpired, NonceReused, WalletSignatureMismatch
 from protocol.nonces import MemoryNonceStore, check_freshness
 from protocol.statement import LinkStatement, Purpose, check_context, sign_wallet, verify_wallet_signature
-
-from .conftest import CHAIN_ID, REGISTRY
+from tests.protocol.conftest import CHAIN_ID, REGISTRY
 
 ALICE = Account.from_key("0x" + "a1" * 32)
 MALLORY = Account.from_key("0x" + "b2" * 32)
