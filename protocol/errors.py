@@ -58,6 +58,7 @@ class InvalidAddress(ProtocolError, ValueError):
     code = "invalid_address"
 
     def __init__(self, what: str = "address", *, checksum: bool = False) -> None:
+        self.bad_checksum = checksum
         problem = "has an invalid EIP-55 checksum" if checksum else "is not a valid address"
         super().__init__(f"{what} {problem}")
 

@@ -44,6 +44,7 @@ from protocol.errors import InvalidAddress, MalformedStatement, WalletSignatureM
 
 __all__ = [
     "DOMAIN_TAG",
+    "CardSignatures",
     "EIP712_DOMAIN_NAME",
     "EIP712_DOMAIN_VERSION",
     "EIP712_TYPES",
@@ -82,6 +83,17 @@ _VERSION_HASH = keccak(EIP712_DOMAIN_VERSION.encode())
 _SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 _MAX_UINT64 = 2**64 - 1
 _FIELDS = ("purpose", "wallet", "chain_id", "registry", "nonce", "issued_at")
+
+
+@dataclass(frozen=True)
+class CardSignatures:
+    """What the card produced over ``LinkStatement.canonical_bytes()``: DER certificates and PKCS#1 v1.5
+    / SHA-256 signatures (the signing pair only for adults who gave the signing password)."""
+
+    auth_certificate: bytes
+    auth_signature: bytes
+    signing_certificate: bytes | None = None
+    signing_signature: bytes | None = None
 
 
 class Purpose(StrEnum):

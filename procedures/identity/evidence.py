@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 from procedures.crypto import Vault
 from procedures.identity.certs import VerifiedCard
 from procedures.identity.models import WalletIdentity
-from procedures.identity.views import CardProof
-from protocol.statement import LinkStatement
+from protocol.statement import CardSignatures, LinkStatement
 
 __all__ = ["EVIDENCE_PURPOSE", "open_evidence", "seal_evidence"]
 
@@ -26,7 +25,7 @@ __all__ = ["EVIDENCE_PURPOSE", "open_evidence", "seal_evidence"]
 EVIDENCE_PURPOSE = "identity-evidence"
 
 
-def seal_evidence(session: Session, vault: Vault, row: WalletIdentity, statement: LinkStatement, card: CardProof,
+def seal_evidence(session: Session, vault: Vault, row: WalletIdentity, statement: LinkStatement, card: CardSignatures,
                   wallet_signature: bytes, verified: VerifiedCard) -> None:
     """Seal the evidence bundle of ``row`` under a fresh data key and commit to it with keccak(ciphertext).
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,22 +37,16 @@ class IdentityRecords:
     # ------------------------------------------------------------------ live rows
     def live_for_subject(self, session: Session, subject_id: str) -> WalletIdentity | None:
         """The person's live (linked, settled) identity row, if any."""
-        rows = session.scalars(
-            select(WalletIdentity).where(WalletIdentity.subject_id == subject_id,
-                                         WalletIdentity.status == IdentityStatus.LINKED)
-        ).all()
-        return self._first_live(session, rows)
+        return self._live(session, WalletIdentity.subject_id == subject_id)
 
     def live_for_wallet(self, session: Session, wallet: str) -> WalletIdentity | None:
         """The wallet's live (linked, settled) identity row, if any."""
-        rows = session.scalars(
-            select(WalletIdentity).where(WalletIdentity.wallet == wallet,
-                                         WalletIdentity.status == IdentityStatus.LINKED)
-        ).all()
-        return self._first_live(session, rows)
+        return self._live(session, WalletIdentity.wallet == wallet)
 
-    def _first_live(self, session: Session, rows: Sequence[WalletIdentity]) -> WalletIdentity | None:
-        for row in rows:
+    def _live(self, session: Session, condition: ColumnElement[bool]) -> WalletIdentity | None:
+        # Settle before trusting "linked": a link whose attestation failed on chain is not live.
+        rows = session.scalars(select(WalletIdentity).where(condition, WalletIdentity.status == IdentityStatus.LINKED))
+        for row in rows.all():
             self.settle(session, row)
             if row.status == IdentityStatus.LINKED:
                 return row

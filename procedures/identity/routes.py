@@ -28,10 +28,10 @@ from procedures.identity.schemas import (
     RevokeIn,
 )
 from procedures.identity.service import IdentityService
-from procedures.identity.views import CardProof, IdentityView, OperationStatus
+from procedures.identity.views import IdentityView, OperationStatus
 from procedures.ratelimit import limit
 from protocol.errors import ProtocolError
-from protocol.statement import LinkStatement, Purpose
+from protocol.statement import CardSignatures, LinkStatement, Purpose
 
 __all__ = ["install", "router"]
 
@@ -93,7 +93,7 @@ def challenge(body: ChallengeIn, session: SessionDep, service: ServiceDep, reque
 
 def _card_operation(request: Request, session: SessionDep, service: IdentityService, response: Response,
                     body: CardIn, wait: bool,
-                    operation: Callable[[LinkStatement, CardProof, bytes], IdentityView]) -> IdentityOut:
+                    operation: Callable[[LinkStatement, CardSignatures, bytes], IdentityView]) -> IdentityOut:
     """Parse the card-signed request, run ``operation`` and answer; a failed card check still uses up
     its nonce."""
     limit(request, "identity-link", per_minute=30)

@@ -15,8 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from procedures.errors import InvalidRequest
-from procedures.identity.views import CardProof, ChainView, IdentityView, IntentView
-from protocol.statement import LinkStatement
+from procedures.identity.views import ChainView, IdentityView, IntentView
+from protocol.statement import CardSignatures, LinkStatement
 
 __all__ = [
     "HEX",
@@ -63,8 +63,8 @@ class CardIn(BaseModel):
     signing_signature: str | None = Field(None, description="signature by the signing key, base64")
     wallet_signature: str = Field(description="the wallet's EIP-712 signature over the statement, 0x-hex (65 bytes)")
 
-    def proof(self) -> CardProof:
-        return CardProof(
+    def proof(self) -> CardSignatures:
+        return CardSignatures(
             auth_certificate=_b64("auth_certificate", self.auth_certificate),
             auth_signature=_b64("auth_signature", self.auth_signature),
             signing_certificate=_b64_opt("signing_certificate", self.signing_certificate),

@@ -55,11 +55,11 @@ from procedures.identity.models import IdentityAction, IdentityStatus, WalletIde
 from procedures.identity.records import IdentityRecords, race
 from procedures.identity.subjects import SubjectDirectory
 from procedures.identity.trust import IdentityTrust, build_trust
-from procedures.identity.views import CardProof, ChainView, ChallengeView, IdentityView
+from procedures.identity.views import ChainView, ChallengeView, IdentityView
 from procedures.runtime import Runtime
 from protocol.errors import NonceExpired, NonceReused
 from protocol.nonces import check_freshness
-from protocol.statement import LinkStatement, Purpose, check_context, verify_wallet_signature
+from protocol.statement import CardSignatures, LinkStatement, Purpose, check_context, verify_wallet_signature
 
 __all__ = ["CHALLENGE_PURPOSES", "IdentityService"]
 
@@ -142,7 +142,7 @@ class IdentityService:
 
     # ------------------------------------------------------------------ link
     def link(
-        self, session: Session, statement: LinkStatement, card: CardProof, wallet_signature: bytes
+        self, session: Session, statement: LinkStatement, card: CardSignatures, wallet_signature: bytes
     ) -> IdentityView:
         """Link ``statement.wallet`` to the card holder and enqueue the on-chain attestation.
 
@@ -194,7 +194,7 @@ class IdentityService:
         self,
         session: Session,
         statement: LinkStatement,
-        card: CardProof,
+        card: CardSignatures,
         wallet_signature: bytes,
         lost_wallet: str,
     ) -> IdentityView:
@@ -258,7 +258,7 @@ class IdentityService:
 
     # ------------------------------------------------------------------ renew
     def renew(
-        self, session: Session, statement: LinkStatement, card: CardProof, wallet_signature: bytes
+        self, session: Session, statement: LinkStatement, card: CardSignatures, wallet_signature: bytes
     ) -> IdentityView:
         """Re-verify the card holder of ``statement.wallet``: new level, a fresh expiry and new
         evidence (the previous evidence bundle is crypto-erased).  A renewed card (new serials)
@@ -367,7 +367,7 @@ class IdentityService:
             raise NonceExpired("the challenge expired" if exc.code == "nonce_expired" else
                                "no such challenge for this wallet and purpose") from None
 
-    def _verify(self, statement: LinkStatement, card: CardProof, wallet_signature: bytes) -> VerifiedCard:
+    def _verify(self, statement: LinkStatement, card: CardSignatures, wallet_signature: bytes) -> VerifiedCard:
         verified = self.trust.verifier.verify_card(
             card.auth_certificate,
             card.signing_certificate,

@@ -1,4 +1,4 @@
-"""What the identity service hands back: card proofs in, challenges and identity views out.
+"""What the identity service hands back: challenges and identity views.
 
 Plain data, no personal data: the routes turn these into their response schemas.
 """
@@ -12,7 +12,7 @@ from enum import StrEnum
 from procedures.identity.certs import AssuranceLevel
 from protocol.statement import LinkStatement, Purpose
 
-__all__ = ["CardProof", "ChainView", "ChallengeView", "IdentityView", "IntentView", "OperationStatus"]
+__all__ = ["ChainView", "ChallengeView", "IdentityView", "IntentView", "OperationStatus"]
 
 
 class OperationStatus(StrEnum):
@@ -21,16 +21,6 @@ class OperationStatus(StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class CardProof:
-    """What the card produced: DER certificates and PKCS#1 v1.5 signatures over the statement."""
-
-    auth_certificate: bytes
-    auth_signature: bytes
-    signing_certificate: bytes | None = None
-    signing_signature: bytes | None = None
 
 
 @dataclass(frozen=True)
