@@ -22,6 +22,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chain.errors import ChainError, ContractLogicError, MachiError
 from chain.rpc import UNREACHABLE_ERRORS, is_unreachable
+from protocol.errors import (
+    CardError,
+    CardLocked,
+    InvalidAddress,
+    InvalidPinFormat,
+    NonceReused,
+    ProtocolError,
+    SignatureError,
+    WrongPin,
+)
 
 log = logging.getLogger("machi.api")
 
@@ -161,6 +171,27 @@ _HTTP_CODES = {
 }
 
 
+#: The HTTP status of each error of the shared protocol (which knows nothing of HTTP); the most specific
+#: class listed wins, the type follows from the status.
+PROTOCOL_STATUS: dict[type[ProtocolError], int] = {
+    ProtocolError: 400,
+    NonceReused: 409,
+    SignatureError: 401,
+    InvalidAddress: 422,
+    CardError: 502,
+    WrongPin: 401,
+    CardLocked: 423,
+    InvalidPinFormat: 400,
+}
+
+
+def protocol_answer(exc: ProtocolError) -> tuple[int, str]:
+    """``(status, type)`` of a protocol error's HTTP answer."""
+    status = next(PROTOCOL_STATUS[cls] for cls in type(exc).__mro__ if cls in PROTOCOL_STATUS)
+    fallback = "api_error" if status >= 500 else "invalid_request_error"
+    return status, _HTTP_CODES.get(status, (fallback, ""))[0]
+
+
 #: Seconds a client should wait before retrying a request the chain could not serve.
 CHAIN_RETRY_AFTER = "5"
 
@@ -197,6 +228,14 @@ def register_exception_handlers(app: FastAPI) -> None:
             html.headers.update(exc.headers)  # e.g. Retry-After on a 429 page
             return html
         return JSONResponse(error_body(exc.type, exc.code, exc.message, exc.param), exc.status, headers=exc.headers)
+
+    @app.exception_handler(ProtocolError)
+    async def _protocol(request: Request, exc: ProtocolError) -> Response:
+        status, type_ = protocol_answer(exc)
+        html = _as_html(request, status, exc.code, exc.message)
+        if html is not None:
+            return html
+        return JSONResponse(error_body(type_, exc.code, exc.message), status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from procedures.identity.errors import IdentityError
+from protocol.errors import ProtocolError
 from wallet.api import DEFAULT_API_URL, WalletError
 from wallet.commands import account, identity, payments, procedures
 from wallet.context import WalletContext
@@ -36,7 +36,7 @@ class WalletGroup(click.Group):
             return super().invoke(ctx)
         except (WalletError, KeystoreError) as exc:
             raise click.ClickException(str(exc)) from None
-        except IdentityError as exc:  # card errors: wrong PIN (retries left), locked card, reader missing
+        except ProtocolError as exc:  # card errors (wrong PIN, retries left; locked card; no reader), bad statements
             raise click.ClickException(exc.message) from None
 
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils.address import to_checksum_address
+
+from protocol.addresses import checksum
+from protocol.errors import InvalidAddress
 
 __all__ = [
     "KEYSTORE_FILE",
@@ -83,7 +85,10 @@ def keystore_address(path: Path) -> str:
     data = _read(path)
     if "address" not in data:
         raise KeystoreError(f"{path} does not record its address; unlock it to see the address")
-    return str(to_checksum_address("0x" + str(data["address"]).removeprefix("0x")))
+    try:
+        return checksum("0x" + str(data["address"]).removeprefix("0x"), "its recorded address")
+    except InvalidAddress as exc:
+        raise KeystoreError(f"{path}: {exc.message}") from None
 
 
 def load_account(path: Path, password: str) -> LocalAccount:

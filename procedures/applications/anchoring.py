@@ -25,10 +25,10 @@ from chain.merkle import MerkleTree
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.plan import LEDGER
 from chain.storage import KeyLock, utcnow
-from procedures.applications import protocol
 from procedures.applications.models import AnchorBatch, Application, ApplicationEvent
 from procedures.applications.records import opening_of
 from procedures.runtime import WORKERS, Runtime
+from protocol import applications as protocol
 
 log = logging.getLogger("machi.applications.anchorer")
 
@@ -156,7 +156,7 @@ WORKERS["applications.anchorer"] = anchorer
 def receipt(session: Session, runtime: Runtime, application: Application) -> dict[str, Any]:
     """The application's receipt: every event's opening, leaf, and — once anchored — proof and anchor.
 
-    The holder verifies it against the chain alone (``protocol.verify_receipt``; ``machi-wallet receipt
+    The holder verifies it against the chain alone (``protocol.receipts.verify_receipt``; ``machi-wallet receipt
     ID --verify``). Events still waiting for their anchor come without proof.
     """
     events = list(session.scalars(select(ApplicationEvent).where(ApplicationEvent.application_id == application.id)

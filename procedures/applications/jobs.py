@@ -15,12 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain.storage import utcnow
-from procedures.applications import money, protocol, transitions
+from procedures.applications import money, transitions
 from procedures.applications.catalog import Catalog, catalog_for
 from procedures.applications.models import Application, Status
 from procedures.applications.records import close, lock_application, notify, record_event
 from procedures.crypto import Vault
 from procedures.runtime import WORKERS, Runtime
+from protocol import applications as protocol
 
 log = logging.getLogger("machi.applications.jobs")
 

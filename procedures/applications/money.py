@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from chain.contracts.authorization import Authorization
 from chain.outbox import IntentStatus, TxIntent, enqueue
-from procedures.applications import protocol
 from procedures.applications.models import Application
 from procedures.applications.records import lock_application, notify, record_event
 from procedures.errors import InvalidRequest, PermissionDenied, Unavailable
 from procedures.payments import transfers
 from procedures.payments.models import Transfer
 from procedures.runtime import FINAL_HANDLERS, Runtime
+from protocol import applications as protocol
 
 log = logging.getLogger("machi.applications")
 

@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from procedures.applications import protocol
 from procedures.applications.catalog import ProcedureType
 from procedures.applications.models import Application, ApplicationEvent, Notification
 from procedures.crypto import Vault
+from protocol import applications as protocol
 
 __all__ = ["close", "lock_application", "new_application_id", "notify", "open_details", "opening_of", "record_event",
            "seal_details"]

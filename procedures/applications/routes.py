@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from sqlalchemy import select
 
 from chain.storage import utcnow
-from procedures.applications import anchoring, jobs, money, protocol, service  # noqa: F401 - workers and hooks
+from procedures.applications import anchoring, jobs, money, service  # noqa: F401 - workers and hooks
 from procedures.applications.catalog import Catalog, CatalogError
 from procedures.applications.models import Application, Attachment, Notification
 from procedures.applications.schemas import (
@@ -42,6 +42,7 @@ from procedures.errors import Conflict, NotFound
 from procedures.pagination import CursorQuery, LimitQuery, Page
 from procedures.payments import transfers
 from procedures.runtime import STARTUP_HOOKS, Runtime
+from protocol import applications as protocol
 
 log = logging.getLogger("machi.applications")
 

@@ -14,18 +14,22 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
 from procedures.config import get_settings
-from procedures.identity.testca import Sex, TestCA, TestCard, TestResident
 from procedures.identity.trust import test_ca_dir
+
+if TYPE_CHECKING:  # the TEST CA itself is loaded only when a command runs (``_open``)
+    from procedures.identity.testca import TestCA, TestCard
 
 __all__ = ["test_ca"]
 
 console = Console(stderr=True, soft_wrap=True)  # paths and commands stay copy-pasteable
-_SEXES = {"male": Sex.MALE, "female": Sex.FEMALE, "unspecified": Sex.UNSPECIFIED}
+#: ``--sex`` choices → 住民基本台帳 codes (``procedures.identity.testca.Sex``).
+_SEXES = {"male": "1", "female": "2", "unspecified": "3"}
 
 
 def _open() -> TestCA:
@@ -33,6 +37,8 @@ def _open() -> TestCA:
     if settings.environment == "production":
         console.print("[bold red]error:[/] the TEST CA is not available in production")
         sys.exit(1)
+    from procedures.identity.testca import TestCA
+
     return TestCA.open(test_ca_dir(settings))
 
 
@@ -64,8 +70,11 @@ def issue(name: str, birth_date: object, sex: str, address: str, minor: bool, pi
     """Issue a TEST card to a fictional resident and write it as a software card."""
     assert hasattr(birth_date, "date")
     born: date = birth_date.date()
-    card = _open().issue_card(TestResident(name, born, _SEXES[sex], address, minor=minor), pin=pin,
-                              signing_password=signing_password)
+    ca = _open()
+    from procedures.identity.testca import Sex, TestResident
+
+    card = ca.issue_card(TestResident(name, born, Sex(_SEXES[sex]), address, minor=minor), pin=pin,
+                         signing_password=signing_password)
     _written(card, out)
 
 

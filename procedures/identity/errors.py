@@ -1,24 +1,25 @@
-"""Typed errors of the identity domain (My Number card / JPKI linking).
+"""Errors of the identity service (My Number card / JPKI linking): a branch of ``ServiceError``.
 
-Every error carries a stable machine-readable ``code`` (part of the API contract:
-clients and tests match on it) and a human ``message`` built here, not at the raise
-site.  ``status_code`` is the HTTP status the service should answer with; the
-mapping to HTTP itself lives in one place in the service layer.
+Every error carries a stable machine-readable ``code`` (part of the API contract: clients and tests
+match on it), the HTTP ``status`` and error ``type`` it answers with, and a human ``message`` built
+here, not at the raise site; ``procedures.errors`` turns them into the one error shape. What the
+wallet raises too — malformed statements, nonces, the wallet's signature, cards and PINs — lives in
+``protocol.errors``.
 
-Privacy: messages never contain personal data (names, addresses, birth dates,
-certificate serial numbers, PINs or My Numbers).  ``details`` only holds values that
-are safe to return to the caller and to log (e.g. ``retries_left``).
+Privacy: messages never contain personal data (names, addresses, birth dates, certificate serial
+numbers, PINs or My Numbers).  ``details`` only holds values that are safe to return to the caller
+and to log (e.g. ``paths``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
+
+from procedures.errors import ServiceError
 
 __all__ = [
     "BadCardSignature",
-    "CardError",
-    "CardLocked",
     "CertificateError",
     "CertificateExpired",
     "CertificateMismatch",
@@ -26,25 +27,17 @@ __all__ = [
     "CertificateRevoked",
     "IdentityError",
     "IdentityNotFound",
-    "InvalidPinFormat",
     "LostWalletMismatch",
     "MalformedCertificate",
-    "MalformedStatement",
     "MyNumberRefused",
-    "NonceExpired",
-    "NonceReused",
     "RevocationUnavailable",
-    "SignatureError",
-    "StatementError",
     "SubjectAlreadyLinked",
     "SubjectMismatch",
     "SubjectNotLinked",
     "UnknownRoot",
     "WalletAlreadyLinked",
     "WalletRetired",
-    "WalletSignatureMismatch",
     "WrongKeyUsage",
-    "WrongPin",
     "WrongPolicy",
 ]
 
@@ -53,17 +46,17 @@ def _which(which: str | None) -> str:
     return f"the {which} certificate" if which else "the certificate"
 
 
-class IdentityError(Exception):
-    """Root of every identity error: ``code`` (stable string) + ``message``."""
+class IdentityError(ServiceError):
+    """Root of the identity service's errors: ``code`` (stable string), ``message``, safe ``details``."""
 
-    code: ClassVar[str] = "identity_error"
-    status_code: ClassVar[int] = 400
-    default_message: ClassVar[str] = "identity verification failed"
+    status = 400
+    type = "invalid_request_error"
+    code = "identity_error"
+    default_message = "identity verification failed"
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
-        self.message = message or self.default_message
+        super().__init__(message or self.default_message)
         self.details: dict[str, Any] = details
-        super().__init__(self.message)
 
     def to_dict(self) -> dict[str, Any]:
         """The error body: ``{"code", "message", **details}`` (safe to return)."""
@@ -80,13 +73,13 @@ class CertificateError(IdentityError):
     """The card certificate cannot be accepted."""
 
     code = "certificate_invalid"
-    status_code = 422
+    status = 422
     default_message = "the card certificate cannot be accepted"
 
 
 class MalformedCertificate(CertificateError):
     code = "malformed_certificate"
-    status_code = 400
+    status = 400
 
     def __init__(self, reason: str, *, which: str | None = None) -> None:
         super().__init__(f"{_which(which)} is malformed or outside the JPKI profile: {reason}")
@@ -121,7 +114,8 @@ class CertificateNotYetValid(CertificateError):
 
 class CertificateRevoked(CertificateError):
     code = "certificate_revoked"
-    status_code = 403
+    status = 403
+    type = "permission_error"
 
     def __init__(
         self,
@@ -154,68 +148,24 @@ class RevocationUnavailable(CertificateError):
     """Revocation status could not be established; verification fails closed."""
 
     code = "revocation_unavailable"
-    status_code = 503
+    status = 503
+    type = "api_error"
 
     def __init__(self, detail: str, *, which: str | None = None) -> None:
         super().__init__(f"revocation status of {_which(which)} is unavailable: {detail}")
 
 
-# --- signatures ---------------------------------------------------------------------
+class BadCardSignature(IdentityError):
+    """A card key's signature does not match the statement (the wallet's own is ``protocol``'s)."""
 
-
-class SignatureError(IdentityError):
-    code = "signature_invalid"
-    status_code = 401
-    default_message = "a signature does not verify"
-
-
-class BadCardSignature(SignatureError):
+    status = 401
+    type = "authentication_error"
     code = "bad_card_signature"
 
     def __init__(self, *, which: str | None = None, detail: str | None = None) -> None:
         key = f"{which} key" if which else "card key"
         msg = f"the card's {key} signature does not match this statement"
         super().__init__(f"{msg}: {detail}" if detail else msg)
-
-
-class WalletSignatureMismatch(SignatureError):
-    code = "wallet_signature_mismatch"
-
-    def __init__(self, detail: str | None = None) -> None:
-        msg = "the wallet signature was not made by the statement's wallet over this statement"
-        super().__init__(f"{msg} ({detail})" if detail else msg)
-
-
-# --- statements and nonces ----------------------------------------------------------
-
-
-class StatementError(IdentityError):
-    code = "statement_invalid"
-    status_code = 400
-
-
-class MalformedStatement(StatementError):
-    code = "malformed_statement"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"the link statement is malformed: {detail}")
-
-
-class NonceReused(StatementError):
-    code = "nonce_reused"
-    status_code = 409
-
-    def __init__(self) -> None:
-        super().__init__("this challenge nonce has already been used; request a new challenge")
-
-
-class NonceExpired(StatementError):
-    code = "nonce_expired"
-    status_code = 400
-
-    def __init__(self, detail: str | None = None) -> None:
-        msg = "the challenge nonce is stale or unknown; request a new challenge"
-        super().__init__(f"{msg} ({detail})" if detail else msg)
 
 
 # --- linking ------------------------------------------------------------------------
@@ -225,7 +175,8 @@ class SubjectAlreadyLinked(IdentityError):
     """Raised by the service: one person, one live wallet."""
 
     code = "subject_already_linked"
-    status_code = 409
+    status = 409
+    type = "conflict_error"
 
     def __init__(self) -> None:
         super().__init__(
@@ -238,7 +189,8 @@ class WalletAlreadyLinked(IdentityError):
     """The wallet already has a live identity (or another live record on chain)."""
 
     code = "wallet_already_linked"
-    status_code = 409
+    status = 409
+    type = "conflict_error"
 
     def __init__(self) -> None:
         super().__init__("this wallet is already linked; use renew to refresh its attestation")
@@ -248,7 +200,8 @@ class WalletRetired(IdentityError):
     """The wallet was given up by a recovery and can never be linked again."""
 
     code = "wallet_retired"
-    status_code = 409
+    status = 409
+    type = "conflict_error"
 
     def __init__(self) -> None:
         super().__init__("this wallet was replaced by a recovery and cannot be linked again; create a new wallet")
@@ -258,7 +211,8 @@ class CertificateMismatch(IdentityError):
     """The signing and user-authentication certificates are known under different persons."""
 
     code = "certificate_mismatch"
-    status_code = 409
+    status = 409
+    type = "conflict_error"
 
     def __init__(self) -> None:
         super().__init__("the card's two certificates belong to different card holders")
@@ -268,7 +222,8 @@ class SubjectNotLinked(IdentityError):
     """Recovery for a card holder who has no live wallet."""
 
     code = "subject_not_linked"
-    status_code = 404
+    status = 404
+    type = "not_found_error"
 
     def __init__(self) -> None:
         super().__init__("this card holder has no linked wallet to recover; link the card instead")
@@ -278,7 +233,8 @@ class LostWalletMismatch(IdentityError):
     """Recovery named a lost wallet that is not the card holder's live wallet."""
 
     code = "lost_wallet_mismatch"
-    status_code = 409
+    status = 409
+    type = "conflict_error"
 
     def __init__(self, detail: str | None = None) -> None:
         msg = "the lost wallet is not the wallet this card holder is linked to"
@@ -289,7 +245,8 @@ class SubjectMismatch(IdentityError):
     """Renewal with the card of somebody other than the wallet's holder."""
 
     code = "subject_mismatch"
-    status_code = 403
+    status = 403
+    type = "permission_error"
 
     def __init__(self) -> None:
         super().__init__("this card does not belong to the holder of this wallet")
@@ -297,60 +254,11 @@ class SubjectMismatch(IdentityError):
 
 class IdentityNotFound(IdentityError):
     code = "identity_not_found"
-    status_code = 404
+    status = 404
+    type = "not_found_error"
 
     def __init__(self, what: str = "this wallet has no live identity") -> None:
         super().__init__(what)
-
-
-# --- cards --------------------------------------------------------------------------
-
-
-class CardError(IdentityError):
-    """The card (or reader) failed; ``sw`` holds the ISO 7816 status word if any."""
-
-    code = "card_error"
-    status_code = 502
-
-    def __init__(self, detail: str, *, sw: int | None = None) -> None:
-        self.sw = sw
-        suffix = f" (SW {sw:04X})" if sw is not None else ""
-        super().__init__(f"card error: {detail}{suffix}")
-
-
-class WrongPin(CardError):
-    code = "wrong_pin"
-    status_code = 401
-
-    def __init__(self, *, retries_left: int | None = None, which: str = "PIN") -> None:
-        self.sw = None
-        self.retries_left = retries_left
-        left = f"; {retries_left} attempt(s) left before the card locks" if retries_left else ""
-        IdentityError.__init__(self, f"wrong {which}{left}", retries_left=retries_left)
-
-
-class CardLocked(CardError):
-    code = "card_locked"
-    status_code = 423
-
-    def __init__(self, *, which: str = "PIN") -> None:
-        self.sw = None
-        IdentityError.__init__(
-            self,
-            f"the card's {which} is locked after too many wrong attempts; "
-            "reset it at the city office",
-        )
-
-
-class InvalidPinFormat(CardError):
-    """Rejected locally, before it reaches the card (so no retry is spent)."""
-
-    code = "invalid_pin_format"
-    status_code = 400
-
-    def __init__(self, rule: str) -> None:
-        self.sw = None
-        IdentityError.__init__(self, f"invalid PIN format: {rule}")
 
 
 # --- My Number ----------------------------------------------------------------------
@@ -358,7 +266,7 @@ class InvalidPinFormat(CardError):
 
 class MyNumberRefused(IdentityError):
     code = "my_number_refused"
-    status_code = 422
+    status = 422
 
     def __init__(self, *, paths: list[str] | None = None) -> None:
         where = f" (at {', '.join(paths)})" if paths else ""

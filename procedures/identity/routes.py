@@ -1,33 +1,37 @@
 """Identity endpoints (``/v1/identity``): link a wallet to a My Number card, recover, renew, revoke.
 
 Every request is scanned for a 12-digit individual number first and refused if it carries one.
-Identity errors leave as the service's one error shape, with the status each error declares.
+Identity and protocol errors leave through ``procedures.errors`` in the service's one error shape.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from chain.contracts.registry import RevocationReason
 from procedures.deps import AdminPrincipal, CurrentPrincipal, ResidentPrincipal, SessionDep
-from procedures.errors import API_ERRORS, InvalidRequest, error_body
+from procedures.errors import API_ERRORS
 from procedures.identity.errors import IdentityError, IdentityNotFound
-from procedures.identity.mynumber import refuse_my_number
-from procedures.identity.service import CardProof, IdentityService, IdentityView, OperationStatus
-from procedures.identity.statement import LinkStatement, Purpose
+from procedures.identity.guard import NoMyNumber
+from procedures.identity.schemas import (
+    CardIn,
+    ChallengeIn,
+    ChallengeOut,
+    IdentityOut,
+    MeOut,
+    RecoverIn,
+    RevokeIn,
+)
+from procedures.identity.service import IdentityService
+from procedures.identity.views import IdentityView, OperationStatus
 from procedures.ratelimit import limit
+from protocol.errors import ProtocolError
+from protocol.statement import CardSignatures, LinkStatement, Purpose
 
 __all__ = ["install", "router"]
 
@@ -36,214 +40,6 @@ router = APIRouter(prefix="/v1/identity", tags=["identity"])
 _service_lock = threading.Lock()
 #: How long ``?wait=true`` holds a request for the chain (seconds).
 MAX_WAIT = 60.0
-
-_ERROR_TYPES = {
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    409: "conflict_error",
-    429: "rate_limit_error",
-}
-_HEX = re.compile(r"0x[0-9a-fA-F]*")
-_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
-#: Fields that carry binary data as hex or base64 (see ``_scrub_binary``).
-_BINARY_FIELDS = frozenset({
-    "nonce", "wallet", "registry", "lost_wallet", "wallet_signature",
-    "auth_certificate", "auth_signature", "signing_certificate", "signing_signature",
-})
-
-
-# --------------------------------------------------------------------------- My Number guard
-def _binary_size(value: str) -> int:
-    """Bytes a hex (``0x…``) or base64 value decodes to; 0 if it is neither."""
-    if _HEX.fullmatch(value) and len(value) % 2 == 0:
-        return (len(value) - 2) // 2
-    if _BASE64.fullmatch(value):
-        try:
-            return len(base64.b64decode(value, validate=False))
-        except (binascii.Error, ValueError):
-            return 0
-    return 0
-
-
-def _scrub_binary(value: Any) -> Any:
-    """Drop binary-encoded values of known binary fields before the My Number scan.
-
-    Hex and base64 are mostly digits or letters at random: a 65-byte signature in hex holds a
-    12-digit run with a valid check digit about once in 200.  Values that decode to at least
-    20 bytes (an address; certificates and signatures are far longer) are binary data, not text,
-    and are checked for their exact shape by the service; shorter values are scanned like text.
-    """
-    if isinstance(value, dict):
-        return {
-            k: None if k in _BINARY_FIELDS and isinstance(v, str) and _binary_size(v) >= 20 else _scrub_binary(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_scrub_binary(v) for v in value]
-    return value
-
-
-async def no_my_number(request: Request) -> None:
-    """Refuse (422 ``my_number_refused``) any request whose query or body carries a My Number."""
-    refuse_my_number(dict(request.query_params))
-    body = await request.body()
-    if not body:
-        return
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        payload = body.decode("utf-8", "replace")
-    refuse_my_number(_scrub_binary(payload))
-
-
-NoMyNumber = Depends(no_my_number)
-
-
-# --------------------------------------------------------------------------- bodies
-class StatementIn(BaseModel):
-    """The signed statement, as returned by the challenge."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    purpose: str
-    wallet: str
-    chain_id: int
-    registry: str
-    nonce: str
-    issued_at: int
-
-    def parse(self) -> LinkStatement:
-        return LinkStatement.from_json(self.model_dump())
-
-
-class CardIn(BaseModel):
-    """Certificates (DER) and card signatures (PKCS#1 v1.5 / SHA-256), base64."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    statement: StatementIn
-    auth_certificate: str = Field(description="user-authentication certificate, base64 DER")
-    auth_signature: str = Field(description="signature by the user-authentication key, base64")
-    signing_certificate: str | None = Field(None, description="signing certificate, base64 DER (adults)")
-    signing_signature: str | None = Field(None, description="signature by the signing key, base64")
-    wallet_signature: str = Field(description="the wallet's EIP-712 signature over the statement, 0x-hex (65 bytes)")
-
-    def proof(self) -> CardProof:
-        return CardProof(
-            auth_certificate=_b64("auth_certificate", self.auth_certificate),
-            auth_signature=_b64("auth_signature", self.auth_signature),
-            signing_certificate=_b64_opt("signing_certificate", self.signing_certificate),
-            signing_signature=_b64_opt("signing_signature", self.signing_signature),
-        )
-
-    def wallet_sig(self) -> bytes:
-        value = self.wallet_signature
-        if not _HEX.fullmatch(value) or len(value) != 132:
-            raise InvalidRequest("wallet_signature must be 0x and 65 bytes of hex", param="wallet_signature")
-        return bytes.fromhex(value[2:])
-
-
-class RecoverIn(CardIn):
-    lost_wallet: str = Field(description="the wallet that was lost (its balance moves to the statement's wallet)")
-
-
-class ChallengeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    wallet: str = Field(description="0x address that will sign the statement")
-    purpose: Literal["link", "recover", "renew"] = "link"
-
-
-class RevokeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    wallet: str
-    reason: Literal["moved_out", "deceased", "card_revoked", "requested"]
-
-
-def _b64(param: str, value: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(f"{param} is not base64", param=param) from None
-
-
-def _b64_opt(param: str, value: str | None) -> bytes | None:
-    return None if value is None else _b64(param, value)
-
-
-# --------------------------------------------------------------------------- responses
-class ChallengeOut(BaseModel):
-    nonce: str
-    purpose: str
-    wallet: str
-    expires_at: datetime
-    statement: dict[str, Any] = Field(description="sign its canonical text with the card, post it back as is")
-    canonical: str = Field(description="the exact text the card signs (UTF-8)")
-    typed_data: dict[str, Any] = Field(description="EIP-712 data the wallet signs (eth_signTypedData_v4)")
-
-
-class IntentOut(BaseModel):
-    id: int
-    kind: str
-    status: str
-    tx_hash: str | None
-    block_number: int | None
-    error_code: str | None
-    error_message: str | None
-
-
-class OperationOut(BaseModel):
-    action: str
-    status: Literal["pending", "confirmed", "failed"]
-    intents: list[IntentOut]
-
-
-class IdentityOut(BaseModel):
-    id: str
-    wallet: str
-    kind: str
-    level: Literal["card_authenticated", "resident_of_city"]
-    status: str
-    expires_at: datetime
-    evidence_commitment: str
-    attestation_tx_hash: str | None
-    operation: OperationOut
-    recovered_from: str | None = None
-    rebound_to: str | None = None
-    revocation_reason: str | None = None
-    created_at: datetime
-    note: str | None = Field(None, description="why this assurance level (link, recover and renew responses)")
-
-    @classmethod
-    def of(cls, view: IdentityView) -> IdentityOut:
-        return cls(
-            id=view.id, wallet=view.wallet, kind=view.kind, level=view.level.name.lower(),
-            status=view.status, expires_at=view.expires_at, evidence_commitment=view.evidence_commitment,
-            attestation_tx_hash=view.attest_tx_hash,
-            operation=OperationOut(
-                action=view.action, status=view.operation_status,
-                intents=[IntentOut(**vars(i)) for i in view.intents],
-            ),
-            recovered_from=view.recovered_from, rebound_to=view.rebound_to,
-            revocation_reason=view.revocation_reason, created_at=view.created_at, note=view.note,
-        )
-
-
-class ChainStatusOut(BaseModel):
-    kind: str
-    level: int
-    verified: bool
-    expires_at: datetime | None
-    balance: int
-
-
-class MeOut(BaseModel):
-    wallet: str
-    identity: IdentityOut | None
-    chain: ChainStatusOut
-
 
 # --------------------------------------------------------------------------- dependencies
 def get_identity_service(request: Request) -> IdentityService:
@@ -297,13 +93,13 @@ def challenge(body: ChallengeIn, session: SessionDep, service: ServiceDep, reque
 
 def _card_operation(request: Request, session: SessionDep, service: IdentityService, response: Response,
                     body: CardIn, wait: bool,
-                    operation: Callable[[LinkStatement, CardProof, bytes], IdentityView]) -> IdentityOut:
+                    operation: Callable[[LinkStatement, CardSignatures, bytes], IdentityView]) -> IdentityOut:
     """Parse the card-signed request, run ``operation`` and answer; a failed card check still uses up
     its nonce."""
     limit(request, "identity-link", per_minute=30)
     try:
         view = operation(body.statement.parse(), body.proof(), body.wallet_sig())
-    except IdentityError:
+    except (IdentityError, ProtocolError):
         _keep_nonce_on_failure(session)
         raise
     return _respond(response, service, session, view, wait)
@@ -342,8 +138,7 @@ def me(principal: ResidentPrincipal, session: SessionDep, service: ServiceDep) -
     assert principal.wallet is not None
     view = service.current(session, principal.wallet)
     chain = service.chain_status(principal.wallet)
-    return MeOut(wallet=principal.wallet, identity=None if view is None else IdentityOut.of(view),
-                 chain=ChainStatusOut(**vars(chain)))
+    return MeOut(wallet=principal.wallet, identity=None if view is None else IdentityOut.of(view), chain=chain)
 
 
 @router.get("/links/{identity_id}", summary="One identity and its last operation")
@@ -370,12 +165,5 @@ def revoke(body: RevokeIn, principal: AdminPrincipal, session: SessionDep, servi
 
 # --------------------------------------------------------------------------- wiring
 def install(app: FastAPI) -> None:
-    """Mount the identity routes and map ``IdentityError`` to the service's error shape."""
-
-    @app.exception_handler(IdentityError)
-    async def _identity_error(_: Request, exc: IdentityError) -> JSONResponse:
-        status = exc.status_code
-        kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-        return JSONResponse(error_body(kind, exc.code, exc.message), status)
-
+    """Mount the identity routes (their errors map to HTTP in ``procedures.errors``)."""
     app.include_router(router, responses=API_ERRORS)

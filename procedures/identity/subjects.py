@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from chain.storage import utcnow
 from procedures.crypto import keyed_hash
+from procedures.identity.certs import CertKind, CertRef, SerialLinkage, VerifiedCard
 from procedures.identity.errors import CertificateMismatch
-from procedures.identity.jpki import CertKind, CertRef, SerialLinkage, VerifiedCard
 from procedures.identity.models import CardSerial, IdentitySubject
 
 __all__ = ["SubjectDirectory"]

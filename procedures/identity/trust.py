@@ -5,7 +5,8 @@ Production configures the real J-LIS anchors and CRLs (``MACHI_JPKI_*``).  In de
 test, when no anchors are configured, the service opens — or creates — a TEST CA under
 ``var/jpki-test-ca`` (``procedures.identity.testca``: clearly marked TEST, never J-LIS) so the demo
 works end to end; ``machi test-ca issue`` makes software cards from it.  Production without
-anchors refuses to link anyone.
+anchors refuses to link anyone.  The TEST CA is imported only on that development path, never
+at module level: a production service does not load it at all.
 """
 
 from __future__ import annotations
@@ -23,22 +24,10 @@ from cryptography import x509
 
 from procedures.config import Settings
 from procedures.errors import Unavailable
-from procedures.identity.jpki import (
-    CertKind,
-    CertRef,
-    InMemorySerialLinkage,
-    JpkiVerifier,
-    SerialLinkage,
-    TrustAnchors,
-)
-from procedures.identity.revocation import (
-    CrlRevocationChecker,
-    FirstAvailableRevocationChecker,
-    OcspRevocationChecker,
-    RevocationChecker,
-    httpx_ocsp_transport,
-)
-from procedures.identity.testca import TestCA
+from procedures.identity.certs import CertKind, CertRef, InMemorySerialLinkage, SerialLinkage, TrustAnchors
+from procedures.identity.jpki import JpkiVerifier
+from procedures.identity.ocsp import OcspRevocationChecker, httpx_ocsp_transport
+from procedures.identity.revocation import CrlRevocationChecker, FirstAvailableRevocationChecker, RevocationChecker
 
 __all__ = ["IdentityTrust", "JlisLinkageFile", "build_trust", "test_ca_dir"]
 
@@ -141,6 +130,8 @@ class _FreshTestCrls:
         except FileNotFoundError:
             age = _TEST_CRL_REFRESH
         if age >= _TEST_CRL_REFRESH:
+            from procedures.identity.testca import TestCA  # development only (see the module docstring)
+
             with self._lock:
                 TestCA.load(self._directory).write_crls()
         self._inner.check(cert, issuer, now)
@@ -176,6 +167,8 @@ def build_trust(settings: Settings) -> IdentityTrust:
             "and MACHI_JPKI_CRL_PATHS to the J-LIS certificates",
             code="identity_not_configured",
         )
+    from procedures.identity.testca import TestCA  # development only: never loaded in production
+
     directory = test_ca_dir(settings)
     ca = TestCA.open(directory)
     log.warning("card linking trusts the TEST CA in %s (NOT J-LIS; development and tests only)", directory)

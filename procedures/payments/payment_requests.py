@@ -37,8 +37,8 @@ from procedures.payments.merchant_models import Merchant, PaymentRequest, Refund
 from procedures.payments.merchants import ensure_active, get_merchant, new_id
 from procedures.payments.models import Transfer
 from procedures.payments.schemas import payment_request_out, refund_out
-from procedures.payments.uri import format_uri
 from procedures.runtime import WORKERS, Runtime
+from protocol.payment_uri import format_uri
 
 log = logging.getLogger("machi.payments.requests")
 
@@ -68,7 +68,7 @@ def _coin_on_chain(runtime: Runtime) -> tuple[str, int]:
 
 
 def request_uri(runtime: Runtime, merchant: Merchant, amount: int, request_id: str) -> str:
-    """The EIP-681 URI of a payment request (see ``procedures.payments.uri``)."""
+    """The EIP-681 URI of a payment request (see ``protocol.payment_uri``)."""
     coin, chain_id = _coin_on_chain(runtime)
     return format_uri(coin, chain_id, merchant.wallet, amount=amount, request_id=request_id)
 

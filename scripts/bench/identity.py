@@ -29,17 +29,11 @@ from chain.storage import make_engine
 from procedures import ratelimit
 from procedures.app import create_app
 from procedures.config import Settings
-from procedures.identity.statement import (
-    LinkStatement,
-    check_context,
-    check_freshness,
-    new_nonce,
-    sign_wallet,
-    verify_wallet_signature,
-)
 from procedures.identity.testca import Sex, TestCA, TestCard, TestResident
 from procedures.identity.trust import IdentityTrust, build_trust
 from procedures.runtime import Runtime
+from protocol.nonces import check_freshness, new_nonce
+from protocol.statement import LinkStatement, check_context, sign_wallet, verify_wallet_signature
 from scripts.bench._common import bench_database, drop_bench_database
 
 VERIFY_RUNS = int(os.environ.get("BENCH_IDENTITY_VERIFY", "200"))

@@ -49,7 +49,7 @@ def _login(client: Any, account: Any) -> dict[str, str]:
 
 
 def _signed_body(account: Any, signing: dict[str, Any], depth: int) -> dict[str, Any]:
-    from procedures.applications import protocol
+    from protocol import applications as protocol
 
     form = {**FORM, "snow_depth_cm": depth % 500}
     salt = protocol.hex32(os.urandom(32))
@@ -66,9 +66,9 @@ def run() -> dict[str, Any]:
 
     from chain.contracts.registry import AssuranceLevel
     from procedures.app import create_app
-    from procedures.applications import protocol
     from procedures.applications.models import AnchorBatch, ApplicationEvent
     from procedures.runtime import Runtime
+    from protocol import receipts
 
     node = LocalNode(NodeConfig(port=free_port(), state_dir=None)).start()
     url, schema, admin = bench_database()
@@ -120,12 +120,12 @@ def run() -> dict[str, Any]:
                 batches = list(session.scalars(select(AnchorBatch).where(AnchorBatch.status == "anchored")))
             gas = [int(w3.eth.get_transaction_receipt(b.tx_hash)["gasUsed"]) for b in batches]  # type: ignore[arg-type]
 
-            ledger = protocol.ledger_client(w3, signing["ledger"])
+            ledger = receipts.ledger_client(w3, signing["ledger"])
             timings = []
             for app_id, auth in filed[:VERIFY_SAMPLE]:
                 receipt = client.get(f"/v1/applications/{app_id}/receipt", headers=auth).json()
                 begin = time.perf_counter()
-                check = protocol.verify_receipt(w3, ledger, receipt)
+                check = receipts.verify_receipt(w3, ledger, receipt)
                 timings.append((time.perf_counter() - begin) * 1000)
                 if not check.ok or check.pending:
                     raise RuntimeError(f"receipt of {app_id} does not verify: {check}")

@@ -32,8 +32,8 @@ from eth_account.messages import encode_typed_data
 from fastapi.testclient import TestClient
 
 from chain.contracts.authorization import random_nonce, sign_transfer_authorization
-from procedures.applications import protocol
 from procedures.auth.service import STAFF_TOKEN_TTL, create_staff, issue_token
+from protocol import applications as protocol
 from tests.procedures.applications.conftest import FORMS, Filer
 from tests.procedures.conftest import auth_json
 from tests.procedures.fuzz_hooks import shape_problem

@@ -10,11 +10,13 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from procedures.identity.errors import CardError, CardLocked, InvalidPinFormat, WrongPin
-from procedures.identity.jpki import AssuranceLevel, CertKind, JpkiVerifier
+from procedures.identity.certs import AssuranceLevel, CertKind
+from procedures.identity.jpki import JpkiVerifier
 from procedures.identity.revocation import CrlRevocationChecker
-from procedures.identity.statement import LinkStatement, new_nonce
 from procedures.identity.testca import RsaKeyCache, Sex, TestCA, TestCard, TestResident
+from protocol.errors import CardError, CardLocked, InvalidPinFormat, WrongPin
+from protocol.nonces import new_nonce
+from protocol.statement import LinkStatement
 from tests.fixtures.fake_jpki_card import FakeJpkiCard, T0Transport
 from wallet.cards import CardSigner, sign_with_card
 from wallet.cards.base import DIGEST_INFO_SHA256_PREFIX

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from procedures.identity.errors import InvalidPinFormat
+from protocol.errors import InvalidPinFormat
+from protocol.statement import CardSignatures
 
 __all__ = [
     "DIGEST_INFO_SHA256_PREFIX",
-    "CardSignatures",
     "CardSigner",
     "digest_info_sha256",
     "normalize_signing_password",
@@ -75,16 +74,6 @@ def normalize_signing_password(password: str) -> str:
     if not _SIGNING_PASSWORD.fullmatch(upper):
         raise InvalidPinFormat("the signing password is 6-16 letters and digits")
     return upper
-
-
-@dataclass(frozen=True)
-class CardSignatures:
-    """Everything the link endpoint needs from the card."""
-
-    auth_certificate: bytes
-    auth_signature: bytes
-    signing_certificate: bytes | None = None
-    signing_signature: bytes | None = None
 
 
 def sign_with_card(

@@ -28,7 +28,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any, Protocol
 
-from procedures.identity.errors import CardError, CardLocked, WrongPin
+from protocol.errors import CardError, CardLocked, WrongPin
 from wallet.cards.base import digest_info_sha256, normalize_signing_password, validate_auth_pin
 
 __all__ = [

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from procedures.identity.statement import LinkStatement, Purpose, sign_wallet
+from protocol.statement import LinkStatement, Purpose, sign_wallet
 from wallet.api import WalletError
 from wallet.cards.base import CardSigner, sign_with_card
 from wallet.context import WalletContext, pass_wallet

@@ -19,11 +19,11 @@ import time
 from typing import Any
 
 import click
-from eth_account.signers.local import LocalAccount
 from rich.table import Table
 
-from chain.contracts.authorization import random_nonce, sign_transfer_authorization
-from procedures.payments.uri import parse_uri
+from protocol.addresses import checksum
+from protocol.errors import InvalidAddress
+from protocol.payment_uri import parse_uri
 from wallet.api import WalletError
 from wallet.context import WalletContext, pass_wallet
 
@@ -31,22 +31,6 @@ __all__ = ["COMMANDS"]
 
 AUTHORIZATION_TTL_S = 600
 CONFIRM_TIMEOUT_S = 120.0
-
-
-def _session(wallet: WalletContext) -> LocalAccount:
-    """Unlock the key and log the wallet in."""
-    account = wallet.account()
-    wallet.api.login(account)
-    return account
-
-
-def _authorization(wallet: WalletContext, account: LocalAccount, to: str, amount: int) -> dict[str, Any]:
-    """Sign a transfer of ``amount`` to ``to`` over the coin's EIP-712 domain (as the service reports it)."""
-    coin = wallet.api.request("GET", "/v1/coin", auth=True)
-    auth = sign_transfer_authorization(account, coin["address"], coin["chain_id"], coin["name"], to, amount, 0,
-                                       int(time.time()) + AUTHORIZATION_TTL_S, random_nonce(),
-                                       version=coin["version"])
-    return auth.to_json()
 
 
 def _wait_confirmed(wallet: WalletContext, transfer: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +63,7 @@ def _amount(value: int) -> str:
 @pass_wallet
 def balance(wallet: WalletContext) -> None:
     """Show the wallet's balance (on chain, in flight, available) and cap."""
-    _session(wallet)
+    wallet.logged_in()
     body = wallet.api.request("GET", "/v1/wallet/balance", auth=True)
     table = Table(show_header=False, title=body["wallet"])
     table.add_column("what")
@@ -102,7 +86,7 @@ def balance(wallet: WalletContext) -> None:
 @pass_wallet
 def history(wallet: WalletContext, limit: int, as_csv: bool) -> None:
     """My transfers, newest first."""
-    account = _session(wallet)
+    account = wallet.logged_in()
     rows: list[dict[str, Any]] = []
     cursor: str | None = None
     while len(rows) < limit:
@@ -154,7 +138,7 @@ def pay(wallet: WalletContext, target: str, yes: bool) -> None:
         request_id = target
     else:
         raise WalletError("give a payment URI (ethereum:…) or a payment request id (pr_…)")
-    account = _session(wallet)
+    account = wallet.logged_in()
     checkout = wallet.api.request("GET", f"/v1/pay/requests/{request_id}", auth=True)
     if uri is not None:
         coin = wallet.api.request("GET", "/v1/coin", auth=True)
@@ -170,7 +154,7 @@ def pay(wallet: WalletContext, target: str, yes: bool) -> None:
                   f"[/]" + (f" — {checkout['description']}" if checkout["description"] else ""))
     if not yes:
         click.confirm("Pay?", abort=True)
-    authorization = _authorization(wallet, account, checkout["pay_to"], checkout["amount"])
+    authorization = wallet.transfer_authorization(account, checkout["pay_to"], checkout["amount"], AUTHORIZATION_TTL_S)
     accepted = wallet.api.request("POST", f"/v1/pay/requests/{request_id}", json={"authorization": authorization},
                                   auth=True)
     state = _wait_confirmed(wallet, accepted["transfer"])
@@ -192,7 +176,7 @@ def scan(wallet: WalletContext, uri: str, amount: int | None, memo: str | None, 
     if code.merchant_id is None:
         raise WalletError("not a merchant's static code" + (" (use `machi-wallet pay` for a payment request)"
                                                              if code.request_id else ""))
-    account = _session(wallet)
+    account = wallet.logged_in()
     merchant = wallet.api.request("GET", f"/v1/pay/merchants/{code.merchant_id}", auth=True)
     if merchant["pay_to"].lower() != code.to.lower():
         raise WalletError("the code does not match the merchant held by the service; do not pay it")
@@ -204,7 +188,7 @@ def scan(wallet: WalletContext, uri: str, amount: int | None, memo: str | None, 
         amount = int(click.prompt("Amount (coins)", type=click.IntRange(1)))
     if not yes:
         click.confirm(f"Pay {_amount(amount)} coins to {name}?", abort=True)
-    authorization = _authorization(wallet, account, merchant["pay_to"], amount)
+    authorization = wallet.transfer_authorization(account, merchant["pay_to"], amount, AUTHORIZATION_TTL_S)
     accepted = wallet.api.request("POST", f"/v1/pay/merchants/{code.merchant_id}",
                                   json={"authorization": authorization, "memo": memo}, auth=True)
     state = _wait_confirmed(wallet, accepted["transfer"])
@@ -219,15 +203,15 @@ def scan(wallet: WalletContext, uri: str, amount: int | None, memo: str | None, 
 @pass_wallet
 def send(wallet: WalletContext, address: str, amount: int, memo: str | None, yes: bool) -> None:
     """Send coins to another wallet (person to person)."""
-    from web3 import Web3
-
-    if not Web3.is_address(address):
-        raise WalletError(f"{address} is not a wallet address")
-    to = Web3.to_checksum_address(address)
-    account = _session(wallet)
+    try:
+        to = checksum(address)
+    except InvalidAddress as exc:
+        typo = " (its EIP-55 checksum does not match: mistyped?)" if exc.bad_checksum else ""
+        raise WalletError(f"{address} is not a wallet address{typo}") from None
+    account = wallet.logged_in()
     if not yes:
         click.confirm(f"Send {_amount(amount)} coins to {to}?", abort=True)
-    authorization = _authorization(wallet, account, to, amount)
+    authorization = wallet.transfer_authorization(account, to, amount, AUTHORIZATION_TTL_S)
     accepted = wallet.api.request("POST", "/v1/transfers", json={"authorization": authorization, "memo": memo},
                                   auth=True)
     state = _wait_confirmed(wallet, accepted)

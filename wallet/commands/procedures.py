@@ -13,8 +13,9 @@
     machi-wallet receipt ID [--verify] [--out F.json] the application's receipt; --verify checks it against
                                                       the chain alone (--rpc-url, --ledger)
 
-Everything the wallet signs is built locally (``procedures.applications.protocol``): the content hash
-of the answers and files, the EIP-712 ``ResidentAct`` signature, the ERC-3009 fee authorization.
+Everything the wallet signs is built locally (``protocol.applications``): the content hash of the
+answers and files, the EIP-712 ``ResidentAct`` signature, the ERC-3009 fee authorization. Receipts are
+checked against the chain by ``protocol.receipts``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ import click
 from eth_account.signers.local import LocalAccount
 from rich.table import Table
 
-from chain.contracts.authorization import random_nonce, sign_transfer_authorization
-from procedures.applications import protocol
+from chain.errors import NodeError
+from chain.rpc import connect
+from protocol import applications as protocol
+from protocol.receipts import ledger_client, verify_receipt
 from wallet.context import WalletContext, pass_wallet
 
 __all__ = ["COMMANDS"]
@@ -48,13 +51,6 @@ def _title(titles: dict[str, str] | None, lang: str) -> str:
     if not titles:
         return ""
     return titles.get(lang) or titles.get("en") or next(iter(titles.values()))
-
-
-def _session(wallet: WalletContext) -> LocalAccount:
-    """Unlock the key and log the wallet in."""
-    account = wallet.account()
-    wallet.api.login(account)
-    return account
 
 
 def _sign_act(wallet: WalletContext, account: LocalAccount, action: str, application: str,
@@ -168,7 +164,7 @@ def apply(wallet: WalletContext, code: str, form_path: Path | None, attach: tupl
     procedure = wallet.api.request("GET", f"/v1/procedures/{code}")
     form = _load_form(form_path) if form_path else prompt_form(procedure["form"], lang)
     uploads, digests = _files(attach)
-    account = _session(wallet)
+    account = wallet.logged_in()
     salt = protocol.hex32(os.urandom(32))
     content = protocol.content_hash(procedure["code"], procedure["version"], form, digests, salt)
     body: dict[str, Any] = {"procedure": procedure["code"], "version": procedure["version"], "form": form,
@@ -188,11 +184,7 @@ def _fee_authorization(wallet: WalletContext, account: LocalAccount, amount: int
     signing = wallet.api.request("GET", "/v1/procedures/signing")
     if not signing.get("treasury"):
         raise click.ClickException("the city treasury is not ready; try again shortly")
-    coin = wallet.api.request("GET", "/v1/coin", auth=True)
-    auth = sign_transfer_authorization(account, coin["address"], coin["chain_id"], coin["name"], signing["treasury"],
-                                       amount, 0, int(time.time()) + FEE_AUTHORIZATION_TTL_S, random_nonce(),
-                                       version=coin["version"])
-    return auth.to_json()
+    return wallet.transfer_authorization(account, signing["treasury"], amount, FEE_AUTHORIZATION_TTL_S)
 
 
 @click.command()
@@ -201,7 +193,7 @@ def _fee_authorization(wallet: WalletContext, account: LocalAccount, amount: int
 def applications(wallet: WalletContext, status_: str | None) -> None:
     """List your applications, newest first."""
     lang = _lang()
-    _session(wallet)
+    wallet.logged_in()
     params: dict[str, Any] = {"limit": 100}
     if status_:
         params["status"] = status_
@@ -223,7 +215,7 @@ def applications(wallet: WalletContext, status_: str | None) -> None:
 def status(wallet: WalletContext, application_id: str) -> None:
     """Show one application: status, correction request or decision, history."""
     lang = _lang()
-    _session(wallet)
+    wallet.logged_in()
     app = wallet.api.request("GET", f"/v1/applications/{application_id}", auth=True)
     console = wallet.console
     console.print(f"[bold]{app['id']}[/] {_title(app['procedure']['title'], lang)} — [bold]{app['status']}[/]")
@@ -256,7 +248,7 @@ def withdraw(wallet: WalletContext, application_id: str, yes: bool) -> None:
     """Withdraw an application (取下げ) before it is decided."""
     if not yes:
         click.confirm(f"Withdraw {application_id}? This cannot be undone.", abort=True)
-    account = _session(wallet)
+    account = wallet.logged_in()
     body = {"signature": _sign_act(wallet, account, "withdraw", application_id, protocol.ZERO_HASH)}
     app = wallet.api.request("POST", f"/v1/applications/{application_id}/withdraw", json=body, auth=True)
     wallet.console.print(f"{app['id']}: {app['status']}")
@@ -272,7 +264,7 @@ def withdraw(wallet: WalletContext, application_id: str, yes: bool) -> None:
 def respond(wallet: WalletContext, application_id: str, form_path: Path, attach: tuple[Path, ...]) -> None:
     """Answer a correction request (補正) with corrected answers, signed again."""
     form = _load_form(form_path)
-    account = _session(wallet)
+    account = wallet.logged_in()
     app = wallet.api.request("GET", f"/v1/applications/{application_id}", auth=True)
     if attach:
         uploads: list[dict[str, Any]] | None
@@ -306,7 +298,7 @@ def receipt(wallet: WalletContext, application_id: str, verify: bool, rpc_url: s
     if from_file is not None:
         document = json.loads(from_file.read_text(encoding="utf-8"))
     else:
-        _session(wallet)
+        wallet.logged_in()
         document = wallet.api.request("GET", f"/v1/applications/{application_id}/receipt", auth=True)
     if out is not None:
         out.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -316,21 +308,21 @@ def receipt(wallet: WalletContext, application_id: str, verify: bool, rpc_url: s
         anchored = sum(1 for e in events if e.get("anchor"))
         console.print(f"receipt of {document.get('application_id')}: {len(events)} events, {anchored} anchored")
         return
-    from chain.rpc import connect
-
     try:
         w3 = connect(rpc_url)
-    except Exception as exc:  # noqa: BLE001 - NodeError and transport errors alike: one line for the user
+    except NodeError as exc:
         raise click.ClickException(f"cannot reach the chain at {rpc_url}: {exc}") from None
     if ledger is None:
         ledger = str(document.get("ledger"))
         console.print(f"[yellow]trusting the ledger address the receipt names ({ledger}); "
                       "pin it with --ledger / MACHI_LEDGER_ADDRESS[/]")
     try:
-        check = protocol.verify_receipt(w3, protocol.ledger_client(w3, ledger), document)
+        check = verify_receipt(w3, ledger_client(w3, ledger), document)
+    except NodeError as exc:
+        raise click.ClickException(f"chain unreachable at {rpc_url}, nothing verified; try again: {exc}") from None
     except ValueError as exc:
         raise click.ClickException(f"not a receipt: {exc}") from None
-    table = Table(title=f"Receipt of {check.application_id} (chain {w3.eth.chain_id}, ledger {ledger})")
+    table = Table(title=f"Receipt of {check.application_id} (chain {check.chain_id}, ledger {ledger})")
     for column in ("#", "event", "result", "anchor", "detail"):
         table.add_column(column)
     for event in check.events:

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from chain.contracts.authorization import random_nonce
 from chain.contracts.coin import RegionalCoinClient
-from procedures.applications import protocol
 from procedures.auth.service import STAFF_TOKEN_TTL, create_staff, issue_token
+from protocol import applications as protocol
 from tests.procedures.conftest import auth_json  # noqa: F401 - re-exported for this package's tests
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + os.urandom(64)

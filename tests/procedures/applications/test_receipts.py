@@ -9,9 +9,10 @@ import time
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select, update
 
-from procedures.applications import protocol
 from procedures.applications.anchoring import anchor_once
 from procedures.applications.models import AnchorBatch, ApplicationEvent
+from protocol import applications as protocol
+from protocol.receipts import ledger_client, verify_receipt
 from tests.procedures.applications.conftest import FORMS, staff_post, wait_until
 
 
@@ -28,7 +29,7 @@ def _anchored_receipt(client, resident, app_id, events):
 
 
 def _verify(w3, receipt):
-    return protocol.verify_receipt(w3, protocol.ledger_client(w3, receipt["ledger"]), receipt)
+    return verify_receipt(w3, ledger_client(w3, receipt["ledger"]), receipt)
 
 
 def test_receipt_verifies_against_the_chain_and_reports_pending_events(client, builder, w3, runtime):
@@ -109,7 +110,7 @@ def test_tampering_with_the_database_breaks_the_receipt(client, builder, w3, run
     # 6. a receipt for another ledger than the one the verifier trusts
     from eth_account import Account
 
-    check = protocol.verify_receipt(w3, protocol.ledger_client(w3, Account.create().address), receipt)
+    check = verify_receipt(w3, ledger_client(w3, Account.create().address), receipt)
     assert not check.ok and "not the trusted" in check.problems[0]
 
 
@@ -118,7 +119,7 @@ def test_anchoring_under_load_uses_few_anchors_and_every_receipt_verifies(
 ):
     residents = [make_resident() for _ in range(4)]
     clerk = make_staff("clerk", "road-maintenance")
-    ledger = protocol.ledger_client(w3, client.get("/v1/procedures/signing").json()["ledger"])
+    ledger = ledger_client(w3, client.get("/v1/procedures/signing").json()["ledger"])
     anchors_before = ledger.anchor_count()
     # Only size cuts a batch while the events arrive (however slow the machine); the rest is cut
     # once they are all in: batching, not timing, decides the number of anchors.

@@ -1,5 +1,6 @@
-"""Identity service fixtures: a TEST CA the service trusts, cards for several fictional
-residents, and helpers that drive the HTTP API like a wallet would."""
+"""Identity fixtures: one TEST CA per session (RSA keygen is the slow part) that the service under
+test trusts, cards for several fictional residents, card verifiers, and helpers that drive the
+HTTP API like a wallet would."""
 
 from __future__ import annotations
 
@@ -15,14 +16,19 @@ from fastapi.testclient import TestClient
 
 from chain.contracts import CityContracts, load_city
 from procedures.config import Settings
-from procedures.identity.jpki import CertKind
-from procedures.identity.statement import LinkStatement, sign_wallet
+from procedures.identity.certs import CertKind
+from procedures.identity.jpki import JpkiVerifier
+from procedures.identity.revocation import CrlRevocationChecker, RevocationChecker
 from procedures.identity.testca import RsaKeyCache, Sex, TestCA, TestCard, TestResident
 from procedures.runtime import Runtime
+from protocol.statement import LinkStatement, sign_wallet
 from tests.procedures.conftest import wallet_login
+from tests.protocol.conftest import CHAIN_ID, REGISTRY, make_statement  # noqa: F401 - for this package's tests
 
+KAGA = "石川県加賀市"
+ADULT_KAGA = TestResident("加賀 花子", date(1985, 6, 15), Sex.FEMALE, "石川県加賀市大聖寺南町ニ41番地")
 KAGA_RESIDENTS = [
-    TestResident("加賀 花子", date(1985, 6, 15), Sex.FEMALE, "石川県加賀市大聖寺南町ニ41番地"),
+    ADULT_KAGA,
     TestResident("山中 太郎", date(1962, 11, 30), Sex.MALE, "石川県加賀市山中温泉本町2丁目ナ1番地"),
     TestResident("片山津 恵美", date(1999, 2, 28), Sex.FEMALE, "石川県加賀市片山津温泉乙65番地2"),
     TestResident("橋立 健", date(1977, 8, 8), Sex.MALE, "石川県加賀市橋立町イ乙1番地"),
@@ -48,6 +54,63 @@ def impostor_ca(tmp_path_factory: pytest.TempPathFactory, id_keys: RsaKeyCache) 
     return TestCA.create(tmp_path_factory.mktemp("impostor-ca"), key_cache=id_keys, key_namespace="impostor")
 
 
+@pytest.fixture(scope="session")
+def kaga_adult(id_ca: TestCA) -> TestCard:
+    return id_ca.issue_card(ADULT_KAGA)
+
+
+@pytest.fixture(scope="session")
+def other_city_adult(id_ca: TestCA) -> TestCard:
+    return id_ca.issue_card(OTHER_CITY)
+
+
+@pytest.fixture(scope="session")
+def minor(id_ca: TestCA) -> TestCard:
+    return id_ca.issue_card(MINOR)
+
+
+@pytest.fixture(scope="session")
+def wallet() -> Any:
+    return Account.from_key("0x" + "42" * 32)
+
+
+@pytest.fixture
+def crl_checker(id_ca: TestCA) -> CrlRevocationChecker:
+    return CrlRevocationChecker.from_files(id_ca.crl_path(CertKind.AUTH), id_ca.crl_path(CertKind.SIGNING))
+
+
+@pytest.fixture
+def make_verifier(id_ca: TestCA, crl_checker: CrlRevocationChecker) -> Callable[..., JpkiVerifier]:
+    """Verifiers trusting ``id_ca`` (by default), with other revocation, city prefixes or clocks."""
+
+    def make(
+        *,
+        revocation: RevocationChecker | None = None,
+        prefixes: tuple[str, ...] = (KAGA,),
+        clock: Callable[[], datetime] | None = None,
+        anchors: Any = None,
+    ) -> JpkiVerifier:
+        kwargs: dict[str, Any] = {}
+        if clock is not None:
+            kwargs["clock"] = clock
+        return JpkiVerifier(anchors or id_ca.trust_anchors(), revocation or crl_checker, list(prefixes), **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def verifier(make_verifier: Callable[..., JpkiVerifier]) -> JpkiVerifier:
+    return make_verifier()
+
+
+def card_signatures(card: TestCard, message: bytes, *, signing: bool = True) -> dict[str, Any]:
+    """``verify_card`` keyword arguments for a card that signed ``message``."""
+    kwargs: dict[str, Any] = {"message": message, "auth_signature": card.sign_auth(message)}
+    if signing and card.signing_cert is not None:
+        kwargs["signing_signature"] = card.sign_signing(message)
+    return kwargs
+
+
 @pytest.fixture
 def issue(id_ca: TestCA) -> Callable[..., TestCard]:
     """Issue a fresh card (fresh serials, so tests never share a subject)."""
@@ -58,14 +121,19 @@ def issue(id_ca: TestCA) -> Callable[..., TestCard]:
     return make
 
 
+def trusting(settings: Settings, ca: TestCA) -> Settings:
+    """``settings`` configured like production, with ``ca`` in place of J-LIS (anchors, CRLs, linkage)."""
+    return settings.model_copy(update={
+        "jpki_auth_anchors": [ca.directory / "roots" / "auth.pem"],
+        "jpki_signing_anchors": [ca.directory / "roots" / "signing.pem"],
+        "jpki_crl_paths": [ca.crl_path(CertKind.AUTH), ca.crl_path(CertKind.SIGNING)],
+        "jpki_linkage_path": ca.directory / "ca.json",
+    })
+
+
 @pytest.fixture
 def settings(settings: Settings, id_ca: TestCA) -> Settings:
-    return settings.model_copy(update={
-        "jpki_auth_anchors": [id_ca.directory / "roots" / "auth.pem"],
-        "jpki_signing_anchors": [id_ca.directory / "roots" / "signing.pem"],
-        "jpki_crl_paths": [id_ca.crl_path(CertKind.AUTH), id_ca.crl_path(CertKind.SIGNING)],
-        "jpki_linkage_path": id_ca.directory / "ca.json",
-    })
+    return trusting(settings, id_ca)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 from cryptography import x509
 
 from procedures.auth.models import Challenge
-from procedures.identity.statement import LinkStatement
 from procedures.identity.testca import AUTH_PROFILE, CertProfile
+from protocol.statement import LinkStatement
 from tests.procedures.identity.conftest import KAGA_RESIDENTS, OTHER_CITY, error_of, new_wallet, past
 
 MY_NUMBER = "123456789018"  # a syntactically valid individual number (check digit 8)

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
 
+from chain.toolchain import PROJECT_ROOT
 from procedures.config import Settings, get_settings
 from procedures.errors import Unavailable
-from procedures.identity.jpki import AssuranceLevel, CertRef
-from procedures.identity.statement import LinkStatement, new_nonce
+from procedures.identity.certs import AssuranceLevel, CertKind, CertRef
 from procedures.identity.testca import TestCA
 from procedures.identity.trust import JlisLinkageFile, build_trust
+from protocol.nonces import new_nonce
+from protocol.statement import LinkStatement
 from tests.procedures.identity.conftest import KAGA_RESIDENTS
 from wallet.cards.soft import SoftCard
 
@@ -91,3 +95,30 @@ def test_machi_test_ca_issue(tmp_path, monkeypatch):
                                        auth_signature=card.sign_auth(message, "2580"))
     finally:
         get_settings.cache_clear()
+
+
+_PRODUCTION_PROBE = """
+import json, sys
+from procedures.config import Settings
+import procedures.app, procedures.cli, procedures.identity.routes, procedures.identity.service
+from procedures.identity.trust import build_trust
+
+settings = Settings(environment="test", var_dir=sys.argv[1]).model_copy(update={
+    "environment": "production",
+    "jpki_auth_anchors": [sys.argv[2]], "jpki_signing_anchors": [sys.argv[3]], "jpki_crl_paths": sys.argv[4:],
+})
+trust = build_trust(settings)
+print(json.dumps({"test_ca": trust.test_ca, "loaded": sorted(m for m in sys.modules if "testca" in m)}))
+"""
+
+
+def test_a_production_service_never_loads_the_test_ca(tmp_path, id_ca):
+    """The app, the operator CLI and the identity path, with J-LIS-style anchors configured and
+    ``environment=production``: the TEST CA package stays unimported (it is test tooling)."""
+    anchors = [id_ca.directory / "roots" / "auth.pem", id_ca.directory / "roots" / "signing.pem"]
+    crls = [id_ca.crl_path(CertKind.AUTH), id_ca.crl_path(CertKind.SIGNING)]
+    result = subprocess.run([sys.executable, "-c", _PRODUCTION_PROBE, str(tmp_path), *map(str, anchors + crls)],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report == {"test_ca": None, "loaded": []}

@@ -12,7 +12,7 @@ from PIL import Image
 
 from procedures.payments import transfers
 from procedures.payments.merchant_models import PaymentRequest, Refund
-from procedures.payments.uri import parse_uri
+from protocol.payment_uri import parse_uri
 from tests.procedures.payments.conftest import (
     auth_json,
     create_request,

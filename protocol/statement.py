@@ -28,38 +28,29 @@ wallet,uint256 chainId,address registry,bytes32 nonce,uint64 issuedAt)``.
 
 from __future__ import annotations
 
-import secrets
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from eth_hash.auto import keccak
 from eth_keys.datatypes import PrivateKey, Signature
 from eth_keys.exceptions import BadSignature
-from eth_utils.address import is_address, to_checksum_address
 from eth_utils.exceptions import ValidationError
 
-from procedures.identity.errors import (
-    MalformedStatement,
-    NonceExpired,
-    NonceReused,
-    WalletSignatureMismatch,
-)
+from protocol.addresses import checksum
+from protocol.eip712 import EIP712_DOMAIN_FIELDS
+from protocol.errors import InvalidAddress, MalformedStatement, WalletSignatureMismatch
 
 __all__ = [
     "DOMAIN_TAG",
+    "CardSignatures",
     "EIP712_DOMAIN_NAME",
     "EIP712_DOMAIN_VERSION",
     "EIP712_TYPES",
     "LinkStatement",
-    "MemoryNonceStore",
     "Purpose",
     "check_context",
-    "check_freshness",
-    "new_nonce",
     "sign_wallet",
     "verify_wallet_signature",
 ]
@@ -68,12 +59,7 @@ DOMAIN_TAG = "Machi Ledger identity link v1"
 EIP712_DOMAIN_NAME = "Machi Ledger Identity"
 EIP712_DOMAIN_VERSION = "1"
 EIP712_TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
+    "EIP712Domain": EIP712_DOMAIN_FIELDS,
     "IdentityStatement": [
         {"name": "purpose", "type": "string"},
         {"name": "wallet", "type": "address"},
@@ -99,6 +85,17 @@ _MAX_UINT64 = 2**64 - 1
 _FIELDS = ("purpose", "wallet", "chain_id", "registry", "nonce", "issued_at")
 
 
+@dataclass(frozen=True)
+class CardSignatures:
+    """What the card produced over ``LinkStatement.canonical_bytes()``: DER certificates and PKCS#1 v1.5
+    / SHA-256 signatures (the signing pair only for adults who gave the signing password)."""
+
+    auth_certificate: bytes
+    auth_signature: bytes
+    signing_certificate: bytes | None = None
+    signing_signature: bytes | None = None
+
+
 class Purpose(StrEnum):
     LINK = "link"
     RECOVER = "recover"
@@ -114,12 +111,10 @@ def _addr(a: str) -> bytes:
 
 
 def _checksum(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.startswith("0x") or not is_address(value):
-        raise MalformedStatement(f"{what} is not a valid address")
-    checksummed = to_checksum_address(value)
-    if value != checksummed and value != value.lower() and value[2:] != value[2:].upper():
-        raise MalformedStatement(f"{what} has an invalid EIP-55 checksum")
-    return str(checksummed)
+    try:
+        return checksum(value, what)
+    except InvalidAddress as exc:
+        raise MalformedStatement(exc.message) from None
 
 
 @dataclass(frozen=True)
@@ -287,10 +282,6 @@ class LinkStatement:
             raise MalformedStatement(f"missing field {exc.args[0]}") from exc
 
 
-def new_nonce() -> bytes:
-    return secrets.token_bytes(32)
-
-
 def sign_wallet(statement: LinkStatement, private_key: bytes | str) -> bytes:
     """65-byte ``r ‖ s ‖ v`` (v = 27/28) EIP-712 signature by a secp256k1 key."""
     if isinstance(private_key, str):
@@ -327,22 +318,6 @@ def verify_wallet_signature(statement: LinkStatement, signature: bytes | str) ->
         raise WalletSignatureMismatch()
 
 
-def check_freshness(
-    statement: LinkStatement,
-    *,
-    now: datetime,
-    max_age: timedelta = timedelta(minutes=5),
-    max_future_skew: timedelta = timedelta(seconds=30),
-) -> None:
-    """Raise ``NonceExpired`` if ``issued_at`` is older than ``max_age`` or ahead of
-    ``now`` by more than ``max_future_skew``."""
-    issued = statement.issued_at_datetime
-    if issued < now - max_age:
-        raise NonceExpired("statement is too old")
-    if issued > now + max_future_skew:
-        raise NonceExpired("statement is dated in the future")
-
-
 def check_context(
     statement: LinkStatement,
     *,
@@ -357,49 +332,3 @@ def check_context(
         raise MalformedStatement("statement is for another registry contract")
     if purpose is not None and statement.purpose != Purpose(purpose):
         raise MalformedStatement(f"statement purpose must be {Purpose(purpose).value}")
-
-
-class MemoryNonceStore:
-    """Single-use, short-lived challenge nonces (in memory; the service keeps the same
-    contract in its database).
-
-    ``issue()`` returns a fresh nonce; ``consume(nonce)`` accepts it once within
-    ``ttl``: a second use raises ``NonceReused``, an unknown or expired nonce
-    ``NonceExpired``.
-    """
-
-    def __init__(
-        self,
-        ttl: timedelta = timedelta(minutes=5),
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._ttl = ttl
-        self._clock = clock
-        self._issued: dict[bytes, datetime] = {}
-        self._used: dict[bytes, datetime] = {}
-        self._lock = threading.Lock()
-
-    def issue(self) -> bytes:
-        nonce = new_nonce()
-        with self._lock:
-            self._purge()
-            self._issued[nonce] = self._clock() + self._ttl
-        return nonce
-
-    def consume(self, nonce: bytes) -> None:
-        with self._lock:
-            now = self._clock()
-            if nonce in self._used:
-                raise NonceReused()
-            expires = self._issued.pop(nonce, None)
-            if expires is None:
-                raise NonceExpired("unknown nonce")
-            self._used[nonce] = expires
-            if now > expires:
-                raise NonceExpired("nonce expired")
-
-    def _purge(self) -> None:
-        now = self._clock()
-        for table in (self._issued, self._used):
-            for nonce in [n for n, exp in table.items() if exp < now]:
-                del table[nonce]

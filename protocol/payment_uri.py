@@ -1,4 +1,4 @@
-"""EIP-681 payment URIs, as printed in QR codes (stdlib only, so the wallet CLI can use it too).
+"""EIP-681 payment URIs, as printed in QR codes (stdlib only).
 
 A payment request (amount fixed by the merchant)::
 

@@ -3,17 +3,10 @@ init → link-card → whoami → lose the wallet → recover with the balance; 
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from chain.contracts.base import send_call
-from chain.node import free_port
-from procedures.app import create_app
 from tests.fixtures.fake_jpki_card import FakeJpkiCard
 from tests.procedures.identity.conftest import KAGA_RESIDENTS, MINOR
 from wallet import cli, keystore
@@ -23,26 +16,10 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def live_url(settings, runtime) -> Iterator[str]:
-    port = free_port()
-    app = create_app(settings, runtime=runtime, workers=True)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
-
-
-@pytest.fixture
-def wallet_cli(live_url, tmp_path, monkeypatch) -> object:
+def wallet_cli(live_server, tmp_path, monkeypatch) -> object:
     monkeypatch.setattr(keystore, "SCRYPT_N", 2**12)  # same format, cheaper unlock (tests/wallet checks the default)
     runner = CliRunner()
-    env = {"MACHI_API_URL": live_url, "MACHI_WALLET_HOME": str(tmp_path / "home"), "MACHI_WALLET_PASSWORD": PASSWORD,
+    env = {"MACHI_API_URL": live_server, "MACHI_WALLET_HOME": str(tmp_path / "home"), "MACHI_WALLET_PASSWORD": PASSWORD,
            "MACHI_CARD_PIN": None, "MACHI_CARD_SIGNING_PASSWORD": None, "COLUMNS": "200"}
 
     def run(*args: str, input: str | None = None, ok: bool = True):
@@ -83,7 +60,7 @@ def test_init_link_whoami_lose_recover(wallet_cli, issue, contracts, runtime, tm
     assert "30,000" in wallet_cli("--keystore", new_keystore, "whoami").output
 
 
-def test_errors_are_one_line(wallet_cli, issue, tmp_path, live_url):
+def test_errors_are_one_line(wallet_cli, issue, tmp_path, live_server):
     soft, _ = issue(MINOR, pin="1357").write_soft_card(tmp_path / "child.p12")
     wallet_cli("init")
     wrong = wallet_cli("link-card", "--card", f"soft:{soft}", input="9999\n", ok=False)
@@ -98,7 +75,7 @@ def test_errors_are_one_line(wallet_cli, issue, tmp_path, live_url):
                               input="1357\n")
     assert down.exit_code == 1 and "cannot reach" in down.output
     wrong_password = CliRunner().invoke(cli.main, ["whoami"], env={
-        "MACHI_API_URL": live_url, "MACHI_WALLET_HOME": str(tmp_path / "home"), "MACHI_WALLET_PASSWORD": "nope"})
+        "MACHI_API_URL": live_server, "MACHI_WALLET_HOME": str(tmp_path / "home"), "MACHI_WALLET_PASSWORD": "nope"})
     assert wrong_password.exit_code == 1 and "wrong wallet password" in wrong_password.output
 
 

@@ -8,8 +8,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from procedures.identity.errors import CertificateRevoked
-from procedures.identity.jpki import (
+from procedures.identity.certs import (
     OID_ADDRESS,
     OID_BIRTH_DATE,
     OID_NAME,
@@ -18,8 +17,9 @@ from procedures.identity.jpki import (
     CertKind,
     CertRef,
     InMemorySerialLinkage,
-    decode_directory_string,
 )
+from procedures.identity.der import decode_directory_string
+from procedures.identity.errors import CertificateRevoked
 from procedures.identity.testca import RsaKeyCache, TestCA, era_birth_date
 
 from .conftest import ADULT_KAGA, MINOR, card_signatures, make_statement
@@ -46,13 +46,13 @@ def test_auth_certificate_has_no_personal_data(kaga_adult):
         assert secret.encode() not in text
 
 
-def test_issuer_names_have_the_jlis_shape(ca):
-    assert ca.auth_root.subject.rfc4514_string() == (
+def test_issuer_names_have_the_jlis_shape(id_ca):
+    assert id_ca.auth_root.subject.rfc4514_string() == (
         "CN=TEST CA - NOT ISSUED BY J-LIS,"
         "OU=Japan Agency for Local Authority Information Systems,"
         "OU=JPKI TEST for user authentication,O=JPKI TEST,C=JP"
     )
-    assert "OU=JPKI TEST for digital signature" in ca.signing_root.subject.rfc4514_string()
+    assert "OU=JPKI TEST for digital signature" in id_ca.signing_root.subject.rfc4514_string()
 
 
 def test_minor_has_no_signing_certificate(minor):
@@ -80,19 +80,19 @@ def test_label_must_say_test(tmp_path):
         TestCA.create(tmp_path, label="JPKI")
 
 
-def test_state_survives_reload(ca, key_cache):
-    card = ca.issue_card(MINOR, card_id="persist-me")
-    ca.revoke(card)
-    again = TestCA.load(ca.directory, key_cache=key_cache)
+def test_state_survives_reload(id_ca, id_keys):
+    card = id_ca.issue_card(MINOR, card_id="persist-me")
+    id_ca.revoke(card)
+    again = TestCA.load(id_ca.directory, key_cache=id_keys)
     reloaded = again.card("persist-me")
     assert reloaded.auth_cert == card.auth_cert
     assert reloaded.auth_key.private_numbers() == card.auth_key.private_numbers()
-    assert again.auth_root == ca.auth_root
+    assert again.auth_root == id_ca.auth_root
     crl = x509.load_der_x509_crl(again.crl(CertKind.AUTH))
     assert crl.get_revoked_certificate_by_serial_number(card.auth_cert.serial_number) is not None
     with pytest.raises(FileExistsError):
-        TestCA.create(ca.directory)
-    assert TestCA.open(ca.directory, key_cache=key_cache).auth_root == ca.auth_root
+        TestCA.create(id_ca.directory)
+    assert TestCA.open(id_ca.directory, key_cache=id_keys).auth_root == id_ca.auth_root
 
 
 def test_key_cache_generates_once(tmp_path):
@@ -106,16 +106,16 @@ def test_key_cache_generates_once(tmp_path):
 # --- renewal and serial linkage -------------------------------------------------------------
 
 
-def test_renewal_links_old_to_new_serials_and_revokes_the_old(ca, verifier, wallet):
-    old = ca.issue_card(ADULT_KAGA)
-    new = ca.renew(old)
+def test_renewal_links_old_to_new_serials_and_revokes_the_old(id_ca, verifier, wallet):
+    old = id_ca.issue_card(ADULT_KAGA)
+    new = id_ca.renew(old)
 
     assert new.auth_cert.serial_number != old.auth_cert.serial_number
     assert new.signing_cert.serial_number != old.signing_cert.serial_number
     assert new.auth_key.public_key().public_numbers() != old.auth_key.public_key().public_numbers()
     assert new.resident == old.resident and new.pin == old.pin
 
-    linkage = ca.serial_linkage()
+    linkage = id_ca.serial_linkage()
     assert linkage.successor(CertRef.of(old.auth_cert)) == CertRef.of(new.auth_cert)
     assert linkage.predecessor(CertRef.of(new.auth_cert)) == CertRef.of(old.auth_cert)
     assert linkage.successor(CertRef.of(old.signing_cert)) == CertRef.of(new.signing_cert)
@@ -130,11 +130,11 @@ def test_renewal_links_old_to_new_serials_and_revokes_the_old(ca, verifier, wall
     assert linkage.predecessor(result.auth) == CertRef.of(old.auth_cert)
 
 
-def test_lineage_over_two_renewals(ca):
-    first = ca.issue_card(MINOR)
-    second = ca.renew(first)
-    third = ca.renew(second)
-    linkage = ca.serial_linkage()
+def test_lineage_over_two_renewals(id_ca):
+    first = id_ca.issue_card(MINOR)
+    second = id_ca.renew(first)
+    third = id_ca.renew(second)
+    linkage = id_ca.serial_linkage()
     expected = [CertRef.of(c.auth_cert) for c in (first, second, third)]
     assert linkage.lineage(CertRef.of(second.auth_cert)) == expected
     assert third.card_id.endswith("-r3")
@@ -146,16 +146,16 @@ def test_linkage_rejects_self_links():
         InMemorySerialLinkage([(ref, ref)])
 
 
-def test_a_card_issued_with_a_lower_case_signing_password_opens_with_it(ca, tmp_path):
+def test_a_card_issued_with_a_lower_case_signing_password_opens_with_it(id_ca, tmp_path):
     """Regression: `machi test-ca issue --signing-password kaga2025` wrote a card no wallet could open
     (wallets upper-case the signing password, as real cards want)."""
     from wallet.cards.base import sign_with_card
     from wallet.cards.soft import SoftCard
 
-    card = ca.issue_card(ADULT_KAGA, pin="5791", signing_password="kaga2025")
+    card = id_ca.issue_card(ADULT_KAGA, pin="5791", signing_password="kaga2025")
     assert card.signing_password == "KAGA2025"
     path, _ = card.write_soft_card(tmp_path / "lower.p12")
     signatures = sign_with_card(SoftCard(path, "5791"), b"statement", pin="5791", signing_password="kaga2025")
     assert signatures.signing_signature is not None
     with pytest.raises(ValueError, match="6-16 letters and digits"):
-        ca.issue_card(ADULT_KAGA, signing_password="short")
+        id_ca.issue_card(ADULT_KAGA, signing_password="short")

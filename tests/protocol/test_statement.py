@@ -12,23 +12,10 @@ from eth_hash.auto import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
-from procedures.identity.errors import (
-    MalformedStatement,
-    NonceExpired,
-    NonceReused,
-    WalletSignatureMismatch,
-)
-from procedures.identity.statement import (
-    LinkStatement,
-    MemoryNonceStore,
-    Purpose,
-    check_context,
-    check_freshness,
-    sign_wallet,
-    verify_wallet_signature,
-)
-
-from .conftest import CHAIN_ID, REGISTRY
+from protocol.errors import MalformedStatement, NonceExpired, NonceReused, WalletSignatureMismatch
+from protocol.nonces import MemoryNonceStore, check_freshness
+from protocol.statement import LinkStatement, Purpose, check_context, sign_wallet, verify_wallet_signature
+from tests.protocol.conftest import CHAIN_ID, REGISTRY
 
 ALICE = Account.from_key("0x" + "a1" * 32)
 MALLORY = Account.from_key("0x" + "b2" * 32)

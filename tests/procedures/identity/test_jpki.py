@@ -10,6 +10,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from procedures.identity.certs import AssuranceLevel, CertKind, CertRef, TrustAnchors
+from procedures.identity.der import der_read
 from procedures.identity.errors import (
     BadCardSignature,
     CertificateExpired,
@@ -20,15 +22,7 @@ from procedures.identity.errors import (
     WrongKeyUsage,
     WrongPolicy,
 )
-from procedures.identity.jpki import (
-    AssuranceLevel,
-    CertKind,
-    CertRef,
-    JpkiVerifier,
-    TrustAnchors,
-    der_read,
-    parse_basic_facts,
-)
+from procedures.identity.jpki import JpkiVerifier, parse_basic_facts
 from procedures.identity.revocation import CrlRevocationChecker
 from procedures.identity.testca import (
     AUTH_PROFILE,
@@ -39,7 +33,7 @@ from procedures.identity.testca import (
     TestCard,
 )
 
-from .conftest import ADULT_KAGA, ADULT_OTHER, MINOR, card_signatures, make_statement
+from .conftest import ADULT_KAGA, MINOR, OTHER_CITY, card_signatures, make_statement
 
 
 def _verify(verifier: JpkiVerifier, card: TestCard, message: bytes, **kw: object) -> object:
@@ -78,7 +72,7 @@ def test_adult_from_another_city_stays_card_authenticated(verifier, other_city_a
     assert result.level is AssuranceLevel.CARD_AUTHENTICATED
     assert result.in_city is False
     assert "outside the city" in result.note
-    assert result.facts.address == ADULT_OTHER.address
+    assert result.facts.address == OTHER_CITY.address
 
 
 def test_other_city_becomes_resident_when_that_city_is_configured(make_verifier, other_city_adult, wallet):
@@ -93,9 +87,9 @@ def test_city_prefix_is_compared_after_nfkc_and_without_spaces(make_verifier, ka
     assert result.level is AssuranceLevel.RESIDENT_OF_CITY
 
 
-def test_city_prefix_must_name_a_whole_municipality(ca, crl_checker):
+def test_city_prefix_must_name_a_whole_municipality(id_ca, crl_checker):
     with pytest.raises(ValueError, match="市/町/村/区"):
-        JpkiVerifier(ca.trust_anchors(), crl_checker, ["石川県加賀"])
+        JpkiVerifier(id_ca.trust_anchors(), crl_checker, ["石川県加賀"])
 
 
 def test_minor_with_auth_only_is_card_authenticated(verifier, minor, wallet):
@@ -158,14 +152,8 @@ def test_evidence_bundle_carries_the_facts(verifier, kaga_adult, wallet):
 
 
 @pytest.fixture(scope="module")
-def rogue_ca(tmp_path_factory, key_cache) -> TestCA:
-    return TestCA.create(tmp_path_factory.mktemp("rogue"), label="ROGUE TEST", key_cache=key_cache)
-
-
-@pytest.fixture(scope="module")
-def impostor_ca(tmp_path_factory, key_cache) -> TestCA:
-    # Same names as the trusted TEST CA, different keys.
-    return TestCA.create(tmp_path_factory.mktemp("impostor"), key_namespace="impostor", key_cache=key_cache)
+def rogue_ca(tmp_path_factory, id_keys) -> TestCA:
+    return TestCA.create(tmp_path_factory.mktemp("rogue"), label="ROGUE TEST", key_cache=id_keys)
 
 
 def test_card_from_an_untrusted_root_is_unknown_root(verifier, rogue_ca, wallet):
@@ -175,16 +163,16 @@ def test_card_from_an_untrusted_root_is_unknown_root(verifier, rogue_ca, wallet)
     assert exc.value.code == "unknown_root"
 
 
-def test_impostor_with_the_same_issuer_name_is_unknown_root(verifier, ca, impostor_ca, wallet):
+def test_impostor_with_the_same_issuer_name_is_unknown_root(verifier, id_ca, impostor_ca, wallet):
     card = impostor_ca.issue_card(MINOR)
-    assert card.auth_cert.issuer == ca.auth_root.subject
+    assert card.auth_cert.issuer == id_ca.auth_root.subject
     with pytest.raises(UnknownRoot, match="signature does not"):
         verifier.verify_card(card.auth_cert_der, **card_signatures(card, b"m"))
 
 
-def test_trusted_auth_root_does_not_vouch_for_signing_certificates(make_verifier, ca, kaga_adult, wallet):
+def test_trusted_auth_root_does_not_vouch_for_signing_certificates(make_verifier, id_ca, kaga_adult, wallet):
     # Only the auth root configured: the signing certificate must not be accepted.
-    anchors = TrustAnchors(auth=(ca.auth_root,), signing=())
+    anchors = TrustAnchors(auth=(id_ca.auth_root,), signing=())
     verifier = make_verifier(anchors=anchors)
     with pytest.raises(UnknownRoot) as exc:
         _verify(verifier, kaga_adult, make_statement(wallet.address).canonical_bytes())
@@ -205,8 +193,8 @@ def test_garbage_is_a_malformed_certificate(verifier):
     assert exc.value.code == "malformed_certificate"
 
 
-def test_the_root_itself_is_not_a_card(verifier, ca):
-    root_der = ca.auth_root.public_bytes(Encoding.DER)
+def test_the_root_itself_is_not_a_card(verifier, id_ca):
+    root_der = id_ca.auth_root.public_bytes(Encoding.DER)
     with pytest.raises(WrongKeyUsage, match="CA certificate"):
         verifier.verify_card(root_der, message=b"m", auth_signature=b"")
 
@@ -214,9 +202,9 @@ def test_the_root_itself_is_not_a_card(verifier, ca):
 # --- validity ------------------------------------------------------------------------------
 
 
-def test_expired_card(verifier, ca, wallet):
+def test_expired_card(verifier, id_ca, wallet):
     now = datetime.now(UTC)
-    card = ca.issue_card(MINOR, not_before=now - timedelta(days=3650), not_after=now - timedelta(days=1))
+    card = id_ca.issue_card(MINOR, not_before=now - timedelta(days=3650), not_after=now - timedelta(days=1))
     with pytest.raises(CertificateExpired) as exc:
         verifier.verify_card(card.auth_cert_der, **card_signatures(card, b"m"))
     assert exc.value.code == "certificate_expired"
@@ -225,9 +213,9 @@ def test_expired_card(verifier, ca, wallet):
     assert str(card.auth_cert.not_valid_after_utc.year) not in str(exc.value)
 
 
-def test_not_yet_valid_card(verifier, ca):
+def test_not_yet_valid_card(verifier, id_ca):
     now = datetime.now(UTC)
-    card = ca.issue_card(MINOR, not_before=now + timedelta(days=1), not_after=now + timedelta(days=3650))
+    card = id_ca.issue_card(MINOR, not_before=now + timedelta(days=1), not_after=now + timedelta(days=3650))
     with pytest.raises(CertificateNotYetValid) as exc:
         verifier.verify_card(card.auth_cert_der, **card_signatures(card, b"m"))
     assert exc.value.code == "certificate_not_yet_valid"
@@ -262,8 +250,8 @@ def test_validity_follows_the_injected_clock(make_verifier, kaga_adult, wallet):
     ids=["auth-no-digitalSignature", "auth-no-eku", "auth-wrong-eku", "auth-keyCertSign",
          "signing-no-nonRepudiation"],
 )
-def test_wrong_key_usage(verifier, ca, wallet, auth_profile, signing_profile, match):
-    card = ca.issue_card(ADULT_KAGA, auth_profile=auth_profile, signing_profile=signing_profile)
+def test_wrong_key_usage(verifier, id_ca, wallet, auth_profile, signing_profile, match):
+    card = id_ca.issue_card(ADULT_KAGA, auth_profile=auth_profile, signing_profile=signing_profile)
     with pytest.raises(WrongKeyUsage, match=match) as exc:
         _verify(verifier, card, make_statement(wallet.address).canonical_bytes())
     assert exc.value.code == "wrong_key_usage"
@@ -280,8 +268,8 @@ def test_wrong_key_usage(verifier, ca, wallet, auth_profile, signing_profile, ma
     ],
     ids=["auth-has-signing-policy", "signing-has-auth-policy", "bare-arc", "any-policy", "none"],
 )
-def test_wrong_policy(verifier, ca, wallet, auth_policies, signing_policies, match):
-    card = ca.issue_card(
+def test_wrong_policy(verifier, id_ca, wallet, auth_policies, signing_policies, match):
+    card = id_ca.issue_card(
         ADULT_KAGA,
         auth_profile=dataclasses.replace(AUTH_PROFILE, policy_oids=auth_policies),
         signing_profile=dataclasses.replace(SIGNING_PROFILE, policy_oids=signing_policies),
@@ -386,31 +374,31 @@ def test_parse_basic_facts_requires_the_subject_alt_name(kaga_adult):
         parse_basic_facts(kaga_adult.auth_cert)
 
 
-def test_all_test_certificates_are_marked_test(ca, kaga_adult):
-    for cert in (ca.auth_root, ca.signing_root, kaga_adult.auth_cert, kaga_adult.signing_cert):
+def test_all_test_certificates_are_marked_test(id_ca, kaga_adult):
+    for cert in (id_ca.auth_root, id_ca.signing_root, kaga_adult.auth_cert, kaga_adult.signing_cert):
         orgs = cert.issuer.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
         assert [a.value for a in orgs] == ["JPKI TEST"]
         cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
         assert "TEST" in cn
 
 
-def test_anchors_load_from_pem_and_der_files(tmp_path, ca):
+def test_anchors_load_from_pem_and_der_files(tmp_path, id_ca):
     auth = tmp_path / "auth.cer"
-    auth.write_bytes(ca.auth_root.public_bytes(Encoding.DER))
+    auth.write_bytes(id_ca.auth_root.public_bytes(Encoding.DER))
     signing = tmp_path / "signing.pem"
-    signing.write_bytes(ca.signing_root.public_bytes(Encoding.PEM))
+    signing.write_bytes(id_ca.signing_root.public_bytes(Encoding.PEM))
     anchors = TrustAnchors.from_files(auth=[auth], signing=[signing])
-    assert anchors.auth == (ca.auth_root,) and anchors.signing == (ca.signing_root,)
+    assert anchors.auth == (id_ca.auth_root,) and anchors.signing == (id_ca.signing_root,)
 
 
-def test_two_signing_roots_key_rollover(make_verifier, ca, tmp_path_factory, key_cache, wallet):
+def test_two_signing_roots_key_rollover(make_verifier, id_ca, tmp_path_factory, id_keys, wallet):
     newer = TestCA.create(
-        tmp_path_factory.mktemp("rollover"), key_namespace="rollover-2", key_cache=key_cache
+        tmp_path_factory.mktemp("rollover"), key_namespace="rollover-2", key_cache=id_keys
     )
     anchors = TrustAnchors(
-        auth=(ca.auth_root, newer.auth_root), signing=(ca.signing_root, newer.signing_root)
+        auth=(id_ca.auth_root, newer.auth_root), signing=(id_ca.signing_root, newer.signing_root)
     )
-    crls = CrlRevocationChecker(paths=[*ca.write_crls(), *newer.write_crls()])
+    crls = CrlRevocationChecker(paths=[*id_ca.write_crls(), *newer.write_crls()])
     verifier = make_verifier(anchors=anchors, revocation=crls)
     card = newer.issue_card(ADULT_KAGA)
     message = make_statement(wallet.address).canonical_bytes()

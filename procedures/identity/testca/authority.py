@@ -1,0 +1,325 @@
+"""``TestCA``: the TEST certification authority (create, load, issue, revoke, renew, CRLs).
+
+NOT J-LIS: see ``procedures.identity.testca``. State (certificates, revocations, linkage) lives
+under the CA directory, so ``TestCA.load(dir)`` resumes where ``TestCA.create(dir)`` left off.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from procedures.identity.certs import CertKind, CertRef, InMemorySerialLinkage, TrustAnchors
+from procedures.identity.testca.cards import FILE, ID, KINDS, RsaKeyCache, TestCard, TestResident, pem, write_atomic
+from procedures.identity.testca.certificates import (
+    AUTH_PROFILE,
+    SIGNING_PROFILE,
+    CertProfile,
+    Issuer,
+    card_certificate,
+    root_certificate,
+)
+from procedures.identity.testca.ocsp import OcspResponder
+
+__all__ = ["TestCA"]
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "ca"
+
+
+class TestCA(OcspResponder):
+    """The TEST CA.  Use ``create``, ``load`` or ``open`` (load-or-create)."""
+
+    __test__: ClassVar[bool] = False
+
+    def __init__(self, directory: Path, state: dict[str, Any], keys: RsaKeyCache) -> None:
+        self.directory = directory
+        self._state = state
+        self._keys = keys
+        ns = state["key_namespace"]
+        self._root_keys = {k: keys.get(f"{ns}-root-{FILE[k]}") for k in KINDS}
+        self._roots = {
+            k: x509.load_pem_x509_certificate((directory / "roots" / f"{FILE[k]}.pem").read_bytes())
+            for k in KINDS
+        }
+
+    # construction -------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        directory: str | Path,
+        *,
+        label: str = "TEST",
+        key_namespace: str | None = None,
+        key_cache: RsaKeyCache | str | Path | None = None,
+        now: datetime | None = None,
+    ) -> TestCA:
+        """Make a new CA in ``directory`` (which must not hold one).
+
+        ``label`` goes into every DN (``O=JPKI <label>``) and must contain TEST;
+        ``key_namespace`` (default: from ``label``) keeps keys of different CAs apart
+        in a shared key cache — two CAs with equal labels but different namespaces
+        have identical names and different keys (an impostor).
+        """
+        if "TEST" not in label:
+            raise ValueError("the label must contain TEST: this CA must never pass for J-LIS")
+        directory = Path(directory)
+        if (directory / "ca.json").exists():
+            raise FileExistsError(f"a test CA already exists in {directory}")
+        keys = _key_cache(key_cache, directory)
+        ns = _slug(key_namespace or label)
+        now = now or datetime.now(UTC)
+        state: dict[str, Any] = {
+            "label": label,
+            "key_namespace": ns,
+            "cards": {},
+            "issued": {FILE[k]: [] for k in KINDS},
+            "revoked": {FILE[k]: {} for k in KINDS},
+            "linkage": [],
+            "counter": 0,
+        }
+        for kind in KINDS:
+            cert = root_certificate(keys.get(f"{ns}-root-{FILE[kind]}"), label, kind, now)
+            write_atomic(directory / "roots" / f"{FILE[kind]}.pem", pem(cert))
+        ca = cls(directory, state, keys)
+        ca._save()
+        ca.write_crls(now=now)
+        return ca
+
+    @classmethod
+    def load(
+        cls, directory: str | Path, *, key_cache: RsaKeyCache | str | Path | None = None
+    ) -> TestCA:
+        directory = Path(directory)
+        state = json.loads((directory / "ca.json").read_text(encoding="utf-8"))
+        return cls(directory, state, _key_cache(key_cache, directory))
+
+    @classmethod
+    def open(cls, directory: str | Path, **kwargs: Any) -> TestCA:
+        """``load`` if ``directory`` holds a CA, else ``create``."""
+        if (Path(directory) / "ca.json").exists():
+            return cls.load(directory, key_cache=kwargs.get("key_cache"))
+        return cls.create(directory, **kwargs)
+
+    # public accessors ---------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        return str(self._state["label"])
+
+    @property
+    def auth_root(self) -> x509.Certificate:
+        return self._roots[CertKind.AUTH]
+
+    @property
+    def signing_root(self) -> x509.Certificate:
+        return self._roots[CertKind.SIGNING]
+
+    def root(self, kind: CertKind) -> x509.Certificate:
+        return self._roots[kind]
+
+    def trust_anchors(self) -> TrustAnchors:
+        return TrustAnchors(auth=(self.auth_root,), signing=(self.signing_root,))
+
+    def ocsp_url(self, kind: CertKind) -> str:
+        return f"http://ocsp.{self._state['key_namespace']}.jpki-test.invalid/{FILE[kind]}"
+
+    def crl_url(self, kind: CertKind) -> str:
+        return f"http://crl.{self._state['key_namespace']}.jpki-test.invalid/{FILE[kind]}.crl"
+
+    def crl_path(self, kind: CertKind) -> Path:
+        return self.directory / "crl" / f"{FILE[kind]}.crl"
+
+    # cards --------------------------------------------------------------------------
+
+    def issue_card(
+        self,
+        resident: TestResident,
+        *,
+        card_id: str | None = None,
+        pin: str = "1234",
+        signing_password: str = "TESTPASS1",  # noqa: S107 - TEST card default
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+        now: datetime | None = None,
+        auth_profile: CertProfile = AUTH_PROFILE,
+        signing_profile: CertProfile = SIGNING_PROFILE,
+    ) -> TestCard:
+        """Issue a card (auth certificate; signing certificate unless a minor)."""
+        now = now or datetime.now(UTC)
+        if card_id is None:
+            self._state["counter"] += 1
+            card_id = f"card{self._state['counter']:04d}"
+        if not ID.fullmatch(card_id):
+            raise ValueError(f"bad card id {card_id!r}")
+        if card_id in self._state["cards"]:
+            raise ValueError(f"card {card_id!r} already issued")
+        signing_password = signing_password.upper()  # a card's is upper case; wallets upper-case what is typed
+        if not resident.minor and not re.fullmatch(r"[A-Z0-9]{6,16}", signing_password):
+            raise ValueError("the signing password is 6-16 letters and digits")
+        not_before = not_before or now - timedelta(minutes=5)
+        not_after = not_after or now + timedelta(days=365 * 5)
+        record: dict[str, Any] = {
+            "resident": resident.to_json(),
+            "pin": pin,
+            "signing_password": None if resident.minor else signing_password,
+            "serials": {},
+        }
+        card_dir = self.directory / "cards" / card_id
+        kinds = (CertKind.AUTH,) if resident.minor else KINDS
+        for kind in kinds:
+            key = self._keys.get(f"{self._state['key_namespace']}-card-{card_id}-{FILE[kind]}")
+            profile = auth_profile if kind is CertKind.AUTH else signing_profile
+            cert = card_certificate(kind, key, resident, profile, not_before, not_after, self._issuer(kind))
+            record["serials"][FILE[kind]] = format(cert.serial_number, "x")
+            self._state["issued"][FILE[kind]].append(format(cert.serial_number, "x"))
+            write_atomic(card_dir / f"{FILE[kind]}.pem", pem(cert))
+        self._state["cards"][card_id] = record
+        self._save()
+        return self.card(card_id)
+
+    def card(self, card_id: str) -> TestCard:
+        """Load an issued card."""
+        record = self._state["cards"][card_id]
+        card_dir = self.directory / "cards" / card_id
+        ns = self._state["key_namespace"]
+        signing_cert = None
+        signing_key = None
+        if (card_dir / "signing.pem").exists():
+            signing_cert = x509.load_pem_x509_certificate((card_dir / "signing.pem").read_bytes())
+            signing_key = self._keys.get(f"{ns}-card-{card_id}-signing")
+        return TestCard(
+            card_id=card_id,
+            resident=TestResident.from_json(record["resident"]),
+            auth_cert=x509.load_pem_x509_certificate((card_dir / "auth.pem").read_bytes()),
+            auth_key=self._keys.get(f"{ns}-card-{card_id}-auth"),
+            signing_cert=signing_cert,
+            signing_key=signing_key,
+            pin=record["pin"],
+            signing_password=record["signing_password"],
+            auth_ca=self.auth_root,
+            signing_ca=self.signing_root,
+        )
+
+    def cards(self) -> list[str]:
+        return list(self._state["cards"])
+
+    def revoke(
+        self,
+        card: TestCard | str,
+        *,
+        reason: x509.ReasonFlags = x509.ReasonFlags.key_compromise,
+        which: Iterable[CertKind] = KINDS,
+        at: datetime | None = None,
+    ) -> None:
+        """Revoke a card's certificates; CRLs are rewritten, OCSP answers revoked."""
+        card_id = card if isinstance(card, str) else card.card_id
+        at = at or datetime.now(UTC)
+        serials = self._state["cards"][card_id]["serials"]
+        for kind in which:
+            serial = serials.get(FILE[kind])
+            if serial is None:
+                continue
+            self._state["revoked"][FILE[kind]][serial] = {
+                "reason": reason.value,
+                "at": at.isoformat(),
+            }
+        self._save()
+        self.write_crls()
+
+    def renew(self, card: TestCard | str, *, now: datetime | None = None) -> TestCard:
+        """Renew a card: new keys and serials; old certificates revoked (superseded)
+        and linked old → new in ``serial_linkage()``."""
+        old = self.card(card) if isinstance(card, str) else card
+        now = now or datetime.now(UTC)
+        record = self._state["cards"][old.card_id]
+        generation = int(record.get("generation", 1)) + 1
+        base = record.get("base_id", old.card_id)
+        new = self.issue_card(
+            old.resident,
+            card_id=f"{base}-r{generation}",
+            pin=old.pin,
+            signing_password=old.signing_password or "TESTPASS1",
+            now=now,
+        )
+        new_record = self._state["cards"][new.card_id]
+        new_record["generation"] = generation
+        new_record["base_id"] = base
+        for kind in KINDS:
+            old_serial = record["serials"].get(FILE[kind])
+            new_serial = new_record["serials"].get(FILE[kind])
+            if old_serial and new_serial:
+                self._state["linkage"].append(
+                    {"kind": FILE[kind], "old": old_serial, "new": new_serial}
+                )
+        self._save()
+        self.revoke(old, reason=x509.ReasonFlags.superseded, at=now)
+        return new
+
+    def serial_linkage(self) -> InMemorySerialLinkage:
+        """The renewal linkage records (what J-LIS provides to platform operators)."""
+        linkage = InMemorySerialLinkage()
+        for rec in self._state["linkage"]:
+            kind = CertKind.AUTH if rec["kind"] == "auth" else CertKind.SIGNING
+            name = self._roots[kind].subject
+            issuer = name.public_bytes()
+            rfc = name.rfc4514_string()
+            linkage.add(
+                CertRef(issuer, int(rec["old"], 16), rfc), CertRef(issuer, int(rec["new"], 16), rfc)
+            )
+        return linkage
+
+    # CRLs (OCSP: ``OcspResponder``) ---------------------------------------------------
+
+    def crl(self, kind: CertKind, *, now: datetime | None = None,
+            next_update: timedelta = timedelta(days=1)) -> bytes:
+        """A DER CRL of ``kind``'s root as of ``now``."""
+        now = now or datetime.now(UTC)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self._roots[kind].subject)
+            .last_update(now)
+            .next_update(now + next_update)
+        )
+        for serial, info in self._state["revoked"][FILE[kind]].items():
+            revoked_at = datetime.fromisoformat(info["at"])
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(int(serial, 16))
+                .revocation_date(revoked_at)
+                .add_extension(x509.CRLReason(x509.ReasonFlags(info["reason"])), critical=False)
+                .build()
+            )
+        crl = builder.sign(self._root_keys[kind], hashes.SHA256())
+        return crl.public_bytes(serialization.Encoding.DER)
+
+    def write_crls(self, *, now: datetime | None = None) -> list[Path]:
+        paths = []
+        for kind in KINDS:
+            write_atomic(self.crl_path(kind), self.crl(kind, now=now))
+            paths.append(self.crl_path(kind))
+        return paths
+
+    # internals ----------------------------------------------------------------------
+
+    def _issuer(self, kind: CertKind) -> Issuer:
+        return Issuer(self._roots[kind], self._root_keys[kind], self.label, self.crl_url(kind), self.ocsp_url(kind))
+
+    def _save(self) -> None:
+        data = json.dumps(self._state, ensure_ascii=False, indent=1, sort_keys=True)
+        write_atomic(self.directory / "ca.json", data.encode("utf-8"))
+
+
+def _key_cache(key_cache: RsaKeyCache | str | Path | None, directory: Path) -> RsaKeyCache:
+    if isinstance(key_cache, RsaKeyCache):
+        return key_cache
+    return RsaKeyCache(key_cache if key_cache is not None else directory / "keys")
