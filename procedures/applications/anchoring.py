@@ -28,7 +28,7 @@ from chain.storage import KeyLock, utcnow
 from procedures.applications import protocol
 from procedures.applications.models import AnchorBatch, Application, ApplicationEvent
 from procedures.applications.records import opening_of
-from procedures.runtime import WORKERS, Runtime
+from procedures.runtime import Runtime
 
 log = logging.getLogger("machi.applications.anchorer")
 
@@ -148,8 +148,6 @@ def anchorer(runtime: Runtime, stop: threading.Event) -> None:
     finally:
         lock.release()
 
-
-WORKERS["applications.anchorer"] = anchorer
 
 
 # --------------------------------------------------------------------------- receipts

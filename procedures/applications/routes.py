@@ -7,15 +7,14 @@ authorization — and is accepted or refused as a whole.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from sqlalchemy import select
 
 from chain.storage import utcnow
-from procedures.applications import anchoring, jobs, money, protocol, service  # noqa: F401 - workers and hooks
-from procedures.applications.catalog import Catalog, CatalogError
+from procedures.applications import anchoring, protocol, service
+from procedures.applications.catalog import Catalog
 from procedures.applications.models import Application, Attachment, Notification
 from procedures.applications.schemas import (
     AccessLogOut,
@@ -41,9 +40,7 @@ from procedures.deps import ResidentPrincipal, RuntimeDep, SessionDep, StaffPrin
 from procedures.errors import Conflict, NotFound
 from procedures.pagination import CursorQuery, LimitQuery, Page
 from procedures.payments import transfers
-from procedures.runtime import STARTUP_HOOKS, Runtime
-
-log = logging.getLogger("machi.applications")
+from procedures.runtime import Runtime
 
 router = APIRouter()
 residents = APIRouter(prefix="/v1", tags=["applications"])
@@ -318,19 +315,6 @@ def _attachment_response(session: SessionDep, runtime: Runtime, application: App
     return Response(content=data, media_type=attachment.content_type,
                     headers={"X-Content-SHA256": attachment.sha256, "Cache-Control": "no-store"})
 
-
-def _load_catalog(runtime: Runtime) -> None:
-    """Start-up: load and check the catalog, so a malformed file is reported at once (requests that
-    need the catalog answer 503 until it is fixed; the rest of the service keeps running)."""
-    try:
-        catalog = service.catalog(runtime)
-    except CatalogError:
-        log.exception("the procedure catalog is invalid; e-applications are unavailable until it is fixed")
-        return
-    log.info("procedure catalog: %d procedure types", len(catalog))
-
-
-STARTUP_HOOKS.append(_load_catalog)
 
 router.include_router(residents)
 router.include_router(clerks)

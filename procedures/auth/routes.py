@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from web3 import Web3
 
+from procedures.api.deps import RuntimeDep, SessionDep
 from procedures.auth import service
-from procedures.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from procedures.auth.deps import CurrentPrincipal
 from procedures.errors import InvalidRequest, NotAuthenticated
 from procedures.ratelimit import limit
 

@@ -10,16 +10,11 @@ import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
 from web3 import Web3
 
 from chain.contracts.registry import Kind
-from procedures.applications.models import Application, Status
-from procedures.applications.service import overdue_condition
 from procedures.console import operator_merchants, operator_payouts, operator_residents
-from procedures.console.pages import AdminDep, ConsoleUser, FormDep, render
-from procedures.console.routes import DASHBOARD_PANELS
+from procedures.console.pages import AdminDep, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import InvalidRequest
 from procedures.payments import topups
@@ -76,19 +71,3 @@ def topup(request: Request, session: SessionDep, runtime: RuntimeDep, user: Admi
 @router.get("/topups/{topup_id}", response_class=HTMLResponse)
 def topup_receipt(topup_id: str, request: Request, session: SessionDep, user: AdminDep) -> Response:
     return render(request, "topup_receipt.html", {"t_up": topups.get_topup(session, topup_id)}, user=user)
-
-
-def _applications_panel(session: Session, user: ConsoleUser) -> dict[str, object]:
-    """Open applications by department, with how many are overdue (one grouped query)."""
-    open_statuses = [Status.SUBMITTED, Status.IN_REVIEW, Status.RESUBMITTED, Status.RETURNED]
-    query = (select(Application.department, func.count(),
-                    func.coalesce(func.sum(case((overdue_condition(), 1), else_=0)), 0))
-             .where(Application.status.in_(open_statuses))
-             .group_by(Application.department).order_by(Application.department))
-    if user.role != "admin" and user.account.department:
-        query = query.where(Application.department == user.account.department)
-    rows = [(department, int(n), f"{int(late)}") for department, n, late in session.execute(query)]
-    return {"title": "open_applications", "rows": rows}
-
-
-DASHBOARD_PANELS.append(_applications_panel)

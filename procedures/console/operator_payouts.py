@@ -84,7 +84,8 @@ def batch_file(batch_id: str, session: SessionDep, runtime: RuntimeDep, user: Ad
 
 
 @router.post("/batches/{batch_id}/transferred", response_class=HTMLResponse)
-def transferred(batch_id: str, request: Request, session: SessionDep, user: AdminDep, form: FormDep) -> Response:
+def transferred(batch_id: str, request: Request, runtime: RuntimeDep, session: SessionDep, user: AdminDep,
+                form: FormDep) -> Response:
     """Mark a batch transferred (after a confirmation step): ``payout.paid`` to each merchant."""
     batch = payouts.get_batch(session, batch_id)
     if not confirmed(form):
@@ -93,5 +94,5 @@ def transferred(batch_id: str, request: Request, session: SessionDep, user: Admi
                             summary=[("batch", batch.id), ("transfer_date", batch.transfer_date.isoformat()),
                                      ("count", batch.count), ("total", f"¥{batch.total_amount:,}")],
                             cancel=f"/console/admin/payouts/batches/{batch.id}")
-    payouts.mark_transferred(session, batch.id)
+    payouts.mark_transferred(session, runtime, batch.id)
     return RedirectResponse(f"/console/admin/payouts/batches/{batch.id}?done=transferred", status_code=303)

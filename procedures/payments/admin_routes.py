@@ -246,9 +246,10 @@ def payout_batch_file(batch_id: str, runtime: RuntimeDep, session: SessionDep, _
 
 
 @router.post("/payout_batches/{batch_id}/transferred", summary="Mark a batch as transferred by the bank")
-def mark_batch_transferred(batch_id: str, session: SessionDep, _: AdminPrincipal) -> PayoutBatchOut:
+def mark_batch_transferred(batch_id: str, runtime: RuntimeDep, session: SessionDep,
+                           _: AdminPrincipal) -> PayoutBatchOut:
     """Every payout in it becomes ``paid`` (``payout.paid`` to each merchant)."""
-    batch, rows = payouts.mark_transferred(session, batch_id)
+    batch, rows = payouts.mark_transferred(session, runtime, batch_id)
     return payout_batch_out(batch, [p.id for p in rows])
 
 

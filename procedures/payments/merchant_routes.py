@@ -201,11 +201,11 @@ def get_payment_request(request_id: str, session: SessionDep, principal: Payment
 
 @router.post("/payment_requests/{request_id}/cancel", response_model=PaymentRequestOut,
              summary="Cancel an open payment request")
-def cancel_payment_request(request_id: str, request: Request, session: SessionDep, principal: PaymentsWrite,
-                           idempotency_key: IdempotencyKeyHeader = None) -> Response:
+def cancel_payment_request(request_id: str, request: Request, runtime: RuntimeDep, session: SessionDep,
+                           principal: PaymentsWrite, idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Only open requests with no payment in flight; emits ``payment_request.canceled``."""
     def produce() -> PaymentRequestOut:
-        return _pr_out(session, payment_requests.cancel(session, principal.subject, request_id))
+        return _pr_out(session, payment_requests.cancel(session, runtime, principal.subject, request_id))
 
     return run_idempotent(session, request, _owner(principal), idempotency_key, {}, produce)
 

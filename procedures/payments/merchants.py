@@ -26,18 +26,18 @@ from chain.storage import utcnow
 from procedures.auth.service import Principal
 from procedures.config import Settings
 from procedures.crypto import Vault, keyed_hash
-from procedures.deps import TOKEN_RESOLVERS
-from procedures.errors import Conflict, InvalidRequest, NotAuthenticated, NotFound, PermissionDenied, Unavailable
-from procedures.payments.context import RuntimeNotBound, runtime_of
+from procedures.errors import Conflict, InvalidRequest, NotAuthenticated, NotFound, PermissionDenied
 from procedures.payments.merchant_models import ApiKey, Merchant
 from procedures.payments.transfers import create_custodial_wallet
 from procedures.payments.zengin import ACCOUNT_TYPES, to_zengin_kana
-from procedures.runtime import FINAL_HANDLERS, Runtime
+from procedures.runtime import Runtime
 
 log = logging.getLogger("machi.payments.merchants")
 
 SCOPES = ("payments:read", "payments:write", "refunds:write", "payouts:read", "payouts:write", "webhooks:write",
           "keys:write")
+#: How API keys begin, one prefix per environment (``key_mode``).
+KEY_PREFIXES = ("mk_live_", "mk_test_")
 MERCHANT_KEY_YEARS = 10
 LOOKUP_CHARS = 12
 _ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no look-alikes (l/1, O/0)
@@ -205,8 +205,8 @@ def reinstate(session: Session, runtime: Runtime, merchant_id: str) -> Merchant:
     return merchant
 
 
-def on_merchant_intent_final(session: Session, intent: TxIntent) -> None:
-    """Relayer hook for ``merchant.*`` intents: activate after (re-)registration, note failures."""
+def on_merchant_intent_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
+    """Final-state handler of ``merchant.*`` intents: activate after (re-)registration, note failures."""
     if intent.reference is None:
         return
     merchant_id = intent.reference.split(":")[1]
@@ -225,8 +225,6 @@ def on_merchant_intent_final(session: Session, intent: TxIntent) -> None:
         log.error("suspending merchant %s on chain failed: %s", merchant.id, intent.error_message)
         merchant.status_reason = f"on-chain suspension failed: {intent.error_code}"
 
-
-FINAL_HANDLERS["merchant"] = on_merchant_intent_final
 
 
 def ensure_active(merchant: Merchant) -> None:
@@ -323,17 +321,13 @@ def rotate_key(
     return new, token
 
 
-def resolve_api_key(session: Session, token: str) -> Principal:
-    """``TOKEN_RESOLVERS`` entry: a merchant API key → a merchant ``Principal`` with its scopes.
+def resolve_api_key(session: Session, settings: Settings, token: str) -> Principal:
+    """Token resolver of ``mk_live_`` / ``mk_test_`` keys: a merchant ``Principal`` with its scopes.
 
     Raises:
         NotAuthenticated: unknown, revoked, expired or wrong-environment key.
         PermissionDenied: the merchant is suspended.
     """
-    try:
-        settings = runtime_of(session).settings
-    except RuntimeNotBound:
-        raise Unavailable("the service is starting; retry shortly", headers={"Retry-After": "2"}) from None
     mode, wanted = token[3:7], key_mode(settings)
     if mode != wanted:
         raise NotAuthenticated(f"this is a {mode} key; this service takes {wanted} keys", code="api_key_wrong_mode")
@@ -355,9 +349,6 @@ def resolve_api_key(session: Session, token: str) -> Principal:
     return Principal(type="merchant", subject=merchant.id, role="merchant", scopes=frozenset(key.scopes),
                      wallet=merchant.wallet)
 
-
-TOKEN_RESOLVERS["mk_live_"] = resolve_api_key
-TOKEN_RESOLVERS["mk_test_"] = resolve_api_key
 
 
 def merchant_summary(merchant: Merchant) -> dict[str, Any]:

@@ -32,13 +32,12 @@ from chain.rpc import is_unreachable
 from chain.storage import utcnow
 from procedures.errors import Conflict, InvalidRequest, NotFound
 from procedures.payments import idempotency, transfers, webhooks
-from procedures.payments.context import bind, runtime_of
 from procedures.payments.merchant_models import Merchant, PaymentRequest, Refund
 from procedures.payments.merchants import ensure_active, get_merchant, new_id
 from procedures.payments.models import Transfer
 from procedures.payments.schemas import payment_request_out, refund_out
 from procedures.payments.uri import format_uri
-from procedures.runtime import WORKERS, Runtime
+from procedures.runtime import Runtime
 
 log = logging.getLogger("machi.payments.requests")
 
@@ -177,7 +176,7 @@ def list_requests(
                                 .limit(limit)))
 
 
-def cancel(session: Session, merchant_id: str, request_id: str) -> PaymentRequest:
+def cancel(session: Session, runtime: Runtime, merchant_id: str, request_id: str) -> PaymentRequest:
     """Cancel an open request (``payment_request.canceled``).
 
     Raises:
@@ -191,7 +190,7 @@ def cancel(session: Session, merchant_id: str, request_id: str) -> PaymentReques
                        code="payment_in_progress")
     pr.status = "canceled"
     pr.canceled_at = utcnow()
-    webhooks.emit(session, pr.merchant_id, "payment_request.canceled", payment_request_out(pr))
+    webhooks.emit(session, runtime.settings, pr.merchant_id, "payment_request.canceled", payment_request_out(pr))
     return pr
 
 
@@ -253,8 +252,8 @@ def pay_static(session: Session, runtime: Runtime, merchant_id: str, auth: Autho
 
 
 # --------------------------------------------------------------------------- final states
-def on_payment_final(session: Session, transfer: Transfer) -> None:
-    """``TRANSFER_HOOKS["payment_request"]``: mark the request paid exactly once (relayer transaction)."""
+def on_payment_final(session: Session, runtime: Runtime, transfer: Transfer) -> None:
+    """Transfer hook of ``payment_request``: mark the request paid exactly once (relayer transaction)."""
     assert transfer.purpose is not None
     pr = session.get(PaymentRequest, transfer.purpose.split(":", 1)[1], with_for_update=True)
     if pr is None:
@@ -265,9 +264,9 @@ def on_payment_final(session: Session, transfer: Transfer) -> None:
             pr.status = "paid"
             pr.paid_at = utcnow()
             pr.tx_hash = transfer.tx_hash
-            webhooks.emit(session, pr.merchant_id, "payment_request.paid", payment_request_out(pr))
+            webhooks.emit(session, runtime.settings, pr.merchant_id, "payment_request.paid", payment_request_out(pr))
         else:
-            _return_stray_payment(session, pr, transfer)
+            _return_stray_payment(session, runtime, pr, transfer)
     elif ours and pr.status == "open":
         pr.last_payment_error = transfer.failure_code
         if pr.source == "static":
@@ -277,7 +276,7 @@ def on_payment_final(session: Session, transfer: Transfer) -> None:
             pr.payment_transfer_id = None  # open again: the resident may retry
 
 
-def _return_stray_payment(session: Session, pr: PaymentRequest, transfer: Transfer) -> None:
+def _return_stray_payment(session: Session, runtime: Runtime, pr: PaymentRequest, transfer: Transfer) -> None:
     """A confirmed payment the request did not accept: send it back from the merchant's wallet."""
     log.error("payment %s reached the chain for request %s (%s) that it did not settle; returning it",
               transfer.id, pr.id, pr.status)
@@ -287,7 +286,6 @@ def _return_stray_payment(session: Session, pr: PaymentRequest, transfer: Transf
     session.add(refund)
     try:
         with session.begin_nested():
-            runtime = runtime_of(session)
             merchant = get_merchant(session, pr.merchant_id)
             returned = transfers.pay_from_custodial(session, runtime, merchant.wallet, transfer.from_wallet,
                                                     transfer.amount, kind="refund", purpose=f"refund:{refund.id}",
@@ -297,13 +295,10 @@ def _return_stray_payment(session: Session, pr: PaymentRequest, transfer: Transf
         log.exception("could not return payment %s automatically", transfer.id)
         refund.status = "failed"
         refund.failure_code = getattr(exc, "code", "refund_failed")
-        webhooks.emit(session, pr.merchant_id, "refund.failed", refund_out(refund))
+        webhooks.emit(session, runtime.settings, pr.merchant_id, "refund.failed", refund_out(refund))
 
 
-transfers.TRANSFER_HOOKS[PURPOSE] = on_payment_final
-
-
-def expire_due(session: Session, now: datetime | None = None, limit: int = 200) -> list[str]:
+def expire_due(session: Session, runtime: Runtime, now: datetime | None = None, limit: int = 200) -> list[str]:
     """Expire open requests past their expiry with no payment in flight (``payment_request.expired``)."""
     now = now or utcnow()
     expired = []
@@ -315,19 +310,18 @@ def expire_due(session: Session, now: datetime | None = None, limit: int = 200) 
             continue  # accepted before expiry: the payment decides
         pr.status = "expired"
         pr.expired_at = now
-        webhooks.emit(session, pr.merchant_id, "payment_request.expired", payment_request_out(pr))
+        webhooks.emit(session, runtime.settings, pr.merchant_id, "payment_request.expired", payment_request_out(pr))
         expired.append(pr.id)
     return expired
 
 
 def expiry_worker(runtime: Runtime, stop: threading.Event) -> None:
-    """``WORKERS`` entry: expire requests and purge day-old idempotency records."""
-    bind(runtime)
+    """Worker: expire requests and purge day-old idempotency records."""
     last_purge = float("-inf")
     while not stop.is_set():
         try:
             with runtime.sessions() as session, session.begin():
-                expire_due(session)
+                expire_due(session, runtime)
             if time.monotonic() - last_purge > PURGE_EVERY_S:
                 with runtime.sessions() as session, session.begin():
                     idempotency.purge_expired(session)
@@ -336,8 +330,6 @@ def expiry_worker(runtime: Runtime, stop: threading.Event) -> None:
             log.warning("expiry pass failed: %s", exc)
         stop.wait(runtime.settings.payment_expiry_interval)
 
-
-WORKERS["payments.expiry"] = expiry_worker
 
 
 def checkout_view(session: Session, pr: PaymentRequest) -> dict[str, Any]:

@@ -30,13 +30,12 @@ from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
 from procedures.errors import Conflict, InvalidRequest, NotFound
 from procedures.payments import transfers, webhooks
-from procedures.payments.context import runtime_of
 from procedures.payments.merchant_models import Merchant, Payout, PayoutBatch
 from procedures.payments.merchants import bank_account, ensure_active, get_merchant, new_id
 from procedures.payments.models import Transfer
 from procedures.payments.schemas import payout_out
 from procedures.payments.zengin import ACCOUNT_TYPES, Originator, TransferLine, build_transfer_file
-from procedures.runtime import FINAL_HANDLERS, STARTUP_HOOKS, Runtime
+from procedures.runtime import Runtime
 
 log = logging.getLogger("machi.payments.payouts")
 
@@ -67,8 +66,6 @@ def ensure_settlement_account(runtime: Runtime) -> None:
         enqueue(session, sender=address, to=call.to, data=call.data, kind="settlement.register",
                 reference=SETTLEMENT_REFERENCE)
 
-
-STARTUP_HOOKS.append(ensure_settlement_account)
 
 
 # --------------------------------------------------------------------------- merchant side
@@ -138,24 +135,24 @@ def list_payouts(session: Session, merchant_id: str | None, *, limit: int, start
 
 
 # --------------------------------------------------------------------------- chain outcomes
-def on_payout_transfer_final(session: Session, transfer: Transfer) -> None:
-    """``TRANSFER_HOOKS["payout"]``: coins reached the settlement account → queue the burn."""
+def on_payout_transfer_final(session: Session, runtime: Runtime, transfer: Transfer) -> None:
+    """Transfer hook of ``payout``: coins reached the settlement account → queue the burn."""
     assert transfer.purpose is not None
     payout = session.get(Payout, transfer.purpose.split(":", 1)[1], with_for_update=True)
     if payout is None or payout.status != "processing":
         return
     if transfer.status != "confirmed":
-        _fail(session, payout, transfer.failure_code or "transfer_failed", transfer.failure_message)
+        _fail(session, runtime, payout, transfer.failure_code or "transfer_failed", transfer.failure_message)
         return
-    runtime = runtime_of(session)
     call = runtime.coin.redeem_call(payout.amount, payout.redeem_ref)
     intent = enqueue(session, sender=settlement_address(runtime), to=call.to, data=call.data, kind="payout.redeem",
                      reference=f"payout-redeem:{payout.id}")
     payout.redeem_intent_id = intent.id
 
 
-def on_payout_intent_final(session: Session, intent: TxIntent) -> None:
-    """``FINAL_HANDLERS["payout"]``: the burn (or the return of coins after a failed burn) is final."""
+def on_payout_intent_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
+    """Final-state handler of ``payout.*`` intents: the burn (or the return of coins after a failed
+    burn) is final."""
     if intent.reference is None:
         return
     payout = session.get(Payout, intent.reference.split(":", 1)[1], with_for_update=True)
@@ -168,27 +165,22 @@ def on_payout_intent_final(session: Session, intent: TxIntent) -> None:
             payout.redeem_tx_hash = intent.tx_hash
             return
         # Give the coins back to the merchant: the settlement account sends them with its own key.
-        runtime = runtime_of(session)
         merchant = get_merchant(session, payout.merchant_id)
         call = runtime.coin.transfer_call(merchant.wallet, payout.amount)
         enqueue(session, sender=settlement_address(runtime), to=call.to, data=call.data, kind="payout.return",
                 reference=f"payout-return:{payout.id}")
-        _fail(session, payout, intent.error_code or "redeem_failed",
+        _fail(session, runtime, payout, intent.error_code or "redeem_failed",
               f"the burn failed ({intent.error_message}); the coins are returned to the merchant")
     elif intent.kind == "payout.return" and intent.status == IntentStatus.FAILED:
         log.error("returning the coins of failed payout %s failed: %s — reconcile by hand", payout.id,
                   intent.error_message)
 
 
-def _fail(session: Session, payout: Payout, code: str, message: str | None) -> None:
+def _fail(session: Session, runtime: Runtime, payout: Payout, code: str, message: str | None) -> None:
     payout.status = "failed"
     payout.failure_code = transfers.skip_code(code) if code and code[0].isupper() else code
     payout.failure_message = message
-    webhooks.emit(session, payout.merchant_id, "payout.failed", payout_out(payout))
-
-
-transfers.TRANSFER_HOOKS[PURPOSE] = on_payout_transfer_final
-FINAL_HANDLERS["payout"] = on_payout_intent_final
+    webhooks.emit(session, runtime.settings, payout.merchant_id, "payout.failed", payout_out(payout))
 
 
 # --------------------------------------------------------------------------- the bank file
@@ -264,7 +256,7 @@ def batch_file(session: Session, runtime: Runtime, batch: PayoutBatch) -> bytes:
     return runtime.vault.open(session, batch.file_key_id, batch.file_blob, aad=batch.id.encode())
 
 
-def mark_transferred(session: Session, batch_id: str) -> tuple[PayoutBatch, list[Payout]]:
+def mark_transferred(session: Session, runtime: Runtime, batch_id: str) -> tuple[PayoutBatch, list[Payout]]:
     """The bank carried out the file: every payout in it is ``paid`` (``payout.paid``).
 
     Raises:
@@ -280,7 +272,7 @@ def mark_transferred(session: Session, batch_id: str) -> tuple[PayoutBatch, list
     for payout in payouts:
         payout.status = "paid"
         payout.paid_at = now
-        webhooks.emit(session, payout.merchant_id, "payout.paid", payout_out(payout))
+        webhooks.emit(session, runtime.settings, payout.merchant_id, "payout.paid", payout_out(payout))
     return batch, payouts
 
 

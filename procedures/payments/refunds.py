@@ -89,8 +89,8 @@ def list_refunds(session: Session, merchant_id: str, request_id: str | None, lim
     return list(session.scalars(query.order_by(Refund.created_at.desc(), Refund.id.desc()).limit(limit)))
 
 
-def on_refund_final(session: Session, transfer: Transfer) -> None:
-    """``TRANSFER_HOOKS["refund"]``: settle the refund and the request's refunded amount."""
+def on_refund_final(session: Session, runtime: Runtime, transfer: Transfer) -> None:
+    """Transfer hook of ``refund``: settle the refund and the request's refunded amount."""
     assert transfer.purpose is not None
     refund = session.get(Refund, transfer.purpose.split(":", 1)[1], with_for_update=True)
     if refund is None or refund.status != "pending":
@@ -102,11 +102,8 @@ def on_refund_final(session: Session, transfer: Transfer) -> None:
         if pr is not None and not refund.automatic:
             pr.amount_refunded += refund.amount
             pr.status = "refunded" if pr.amount_refunded >= pr.amount else "partially_refunded"
-        webhooks.emit(session, refund.merchant_id, "refund.succeeded", refund_out(refund))
+        webhooks.emit(session, runtime.settings, refund.merchant_id, "refund.succeeded", refund_out(refund))
     else:
         refund.status = "failed"
         refund.failure_code = transfer.failure_code
-        webhooks.emit(session, refund.merchant_id, "refund.failed", refund_out(refund))
-
-
-transfers.TRANSFER_HOOKS[PURPOSE] = on_refund_final
+        webhooks.emit(session, runtime.settings, refund.merchant_id, "refund.failed", refund_out(refund))

@@ -23,7 +23,7 @@ from procedures.errors import InvalidRequest, NotFound
 from procedures.payments import transfers
 from procedures.payments.merchant_models import TopUp
 from procedures.payments.merchants import new_id
-from procedures.runtime import FINAL_HANDLERS, Runtime
+from procedures.runtime import Runtime
 
 log = logging.getLogger("machi.payments.topups")
 
@@ -136,8 +136,8 @@ def list_topups(session: Session, wallet: str | None, limit: int) -> list[TopUp]
     return list(session.scalars(query.order_by(TopUp.created_at.desc(), TopUp.id.desc()).limit(limit)))
 
 
-def on_topup_final(session: Session, intent: TxIntent) -> None:
-    """``FINAL_HANDLERS["topup"]``: the mint is confirmed or failed."""
+def on_topup_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
+    """Final-state handler of ``topup.*`` intents: the mint is confirmed or failed."""
     if intent.reference is None:
         return
     topup = session.get(TopUp, intent.reference.split(":", 1)[1], with_for_update=True)
@@ -152,6 +152,3 @@ def on_topup_final(session: Session, intent: TxIntent) -> None:
         topup.failure_code = intent.error_code
         log.error("top-up %s (%d yen received) failed to mint: %s — refund the yen", topup.id, topup.amount_paid,
                   intent.error_message)
-
-
-FINAL_HANDLERS["topup"] = on_topup_final

@@ -15,7 +15,7 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from eth_account import Account
@@ -34,14 +34,14 @@ from chain.storage import utcnow
 from procedures.crypto import Vault
 from procedures.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from procedures.payments.models import CustodialWallet, Transfer
-from procedures.runtime import FINAL_HANDLERS, Runtime
+from procedures.runtime import FinalHandler, Runtime
 
 MAX_VALIDITY_S = 24 * 3600
 MIN_REMAINING_S = 30
 OPEN = ("accepted",)
 
-#: Hooks run (in the relayer's transaction) when a transfer with this purpose prefix is final.
-TRANSFER_HOOKS: dict[str, Callable[[Session, Transfer], None]] = {}
+#: Run in the relayer's transaction once a transfer is final, for the purpose it settles.
+TransferHook = Callable[[Session, Runtime, Transfer], None]
 
 
 class PaymentRefused(Conflict):
@@ -354,13 +354,17 @@ def history(session: Session, wallet: str, limit: int, starting_after: str | Non
     return list(session.scalars(query.order_by(Transfer.created_at.desc(), Transfer.id.desc()).limit(limit)))
 
 
-def on_transfer_final(session: Session, intent: TxIntent) -> None:
-    """Relayer hook: settle the transfer behind ``intent`` and run its purpose's hook (same transaction)."""
+def settle(session: Session, intent: TxIntent) -> Transfer | None:
+    """Record the fate of the transfer behind a final ``transfer`` intent (the relayer's transaction).
+
+    Returns:
+        The transfer, now confirmed or failed; ``None`` when there is none or it was already final.
+    """
     if intent.reference is None:
-        return
+        return None
     transfer = session.get(Transfer, intent.reference, with_for_update=True)
     if transfer is None or transfer.status not in OPEN:
-        return
+        return None
     transfer.tx_hash = intent.tx_hash
     transfer.block_number = intent.block_number
     if intent.status == IntentStatus.CONFIRMED:
@@ -370,13 +374,26 @@ def on_transfer_final(session: Session, intent: TxIntent) -> None:
         transfer.status = "failed"
         transfer.failure_code = skip_code(intent.error_code)
         transfer.failure_message = intent.error_message or "the relay failed"
-    if transfer.purpose:
-        hook = TRANSFER_HOOKS.get(transfer.purpose.split(":", 1)[0])
-        if hook is not None:
-            hook(session, transfer)
+    return transfer
 
 
-FINAL_HANDLERS["transfer"] = on_transfer_final
+def purpose_kind(transfer: Transfer) -> str | None:
+    """What a transfer settles, without the object id (``payment_request`` of ``payment_request:pr_…``)."""
+    return transfer.purpose.split(":", 1)[0] if transfer.purpose else None
+
+
+def final_handler(hooks: Mapping[str, TransferHook]) -> FinalHandler:
+    """The final-state handler of ``transfer`` intents: settle the transfer, then run the hook of
+    its purpose (``hooks`` by ``purpose_kind``), all in the relayer's transaction."""
+
+    def on_transfer_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
+        transfer = settle(session, intent)
+        kind = purpose_kind(transfer) if transfer is not None else None
+        hook = hooks.get(kind) if kind is not None else None
+        if transfer is not None and hook is not None:
+            hook(session, runtime, transfer)
+
+    return on_transfer_final
 
 
 # --------------------------------------------------------------------------- custodial wallets
@@ -462,3 +479,9 @@ def ensure_city_wallet(session: Session, runtime: Runtime, owner_id: str = TREAS
     )
     wallet.registration_intent_id = intent.id
     return wallet
+
+
+def bootstrap_treasury(runtime: Runtime) -> None:
+    """Start-up hook: the city treasury's wallet exists (and its registration is queued), once."""
+    with runtime.sessions() as session, session.begin():
+        ensure_city_wallet(session, runtime)

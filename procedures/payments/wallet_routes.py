@@ -15,7 +15,6 @@ from procedures.errors import InvalidRequest, PermissionDenied
 from procedures.pagination import CursorQuery, LimitQuery, Page
 from procedures.payments import transfers
 from procedures.payments.models import Transfer
-from procedures.runtime import STARTUP_HOOKS, Runtime
 
 router = APIRouter(prefix="/v1", tags=["wallet"])
 
@@ -189,11 +188,3 @@ def wallet_history(
         raise InvalidRequest("unknown cursor", param="starting_after")
     page = [transfer_out(session, t) for t in rows[:limit]]
     return Page(data=page, has_more=len(rows) > limit, next_cursor=page[-1].id if page and len(rows) > limit else None)
-
-
-def _bootstrap_treasury(runtime: Runtime) -> None:
-    with runtime.sessions() as session, session.begin():
-        transfers.ensure_city_wallet(session, runtime)
-
-
-STARTUP_HOOKS.append(_bootstrap_treasury)

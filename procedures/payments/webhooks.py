@@ -37,10 +37,9 @@ from chain.storage import utcnow
 from procedures.config import Settings
 from procedures.crypto import Vault
 from procedures.errors import InvalidRequest, NotFound
-from procedures.payments.context import RuntimeNotBound, bind, runtime_of
 from procedures.payments.merchant_models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from procedures.payments.merchants import new_id
-from procedures.runtime import WORKERS, Runtime
+from procedures.runtime import Runtime
 
 log = logging.getLogger("machi.payments.webhooks")
 
@@ -181,24 +180,21 @@ def delete_endpoint(session: Session, vault: Vault, merchant_id: str, endpoint_i
 
 
 # --------------------------------------------------------------------------- events
-def emit(session: Session, merchant_id: str, type_: str, obj: BaseModel) -> Event:
+def emit(session: Session, settings: Settings, merchant_id: str, type_: str, obj: BaseModel) -> Event:
     """Record an event for ``merchant_id`` and queue its deliveries (caller's transaction).
 
     Args:
+        settings: the retry horizon and whether events are live (production).
         obj: the object the event is about (``data.object``: the same shape the API returns).
     """
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_}")
-    try:
-        settings: Settings | None = runtime_of(session).settings
-    except RuntimeNotBound:
-        settings = None
-    horizon = settings.webhook_retry_horizon if settings else 86_400.0
+    horizon = settings.webhook_retry_horizon
     now = utcnow()
     event_id = new_id("evt")
     data = json.loads(obj.model_dump_json(by_alias=True))
     payload = {"id": event_id, "object": "event", "type": type_, "created": int(now.timestamp()),
-               "livemode": bool(settings and settings.environment == "production"), "data": {"object": data}}
+               "livemode": settings.environment == "production", "data": {"object": data}}
     event = Event(id=event_id, merchant_id=merchant_id, type=type_, object_id=str(data.get("id", "")),
                   payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(), created_at=now)
     session.add(event)
@@ -404,8 +400,7 @@ def deliver_due(runtime: Runtime, client: httpx.Client, pool: ThreadPoolExecutor
 
 
 def delivery_worker(runtime: Runtime, stop: threading.Event) -> None:
-    """``WORKERS`` entry: deliver webhooks until ``stop`` is set."""
-    bind(runtime)
+    """Worker: deliver webhooks until ``stop`` is set."""
     timeout = httpx.Timeout(runtime.settings.webhook_timeout, connect=min(3.0, runtime.settings.webhook_timeout))
     with httpx.Client(timeout=timeout, follow_redirects=False) as client, \
             ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook") as pool:
@@ -418,8 +413,6 @@ def delivery_worker(runtime: Runtime, stop: threading.Event) -> None:
             if not worked:
                 stop.wait(runtime.settings.webhook_poll_interval)
 
-
-WORKERS["payments.webhooks"] = delivery_worker
 
 
 def event_body(event: Event) -> dict[str, Any]:

@@ -95,7 +95,7 @@ def test_unreachable_endpoint_gives_up_after_the_horizon(client, onboard, runtim
     merchant = onboard()
     client.post("/v1/webhook_endpoints", headers=merchant.headers, json={"url": "http://127.0.0.1:9/closed"})
     with runtime.sessions() as session, session.begin():
-        event = webhooks.emit(session, merchant.id, "payout.paid", PayoutOut(
+        event = webhooks.emit(session, runtime.settings, merchant.id, "payout.paid", PayoutOut(
             id="po_x", merchant=merchant.id, amount=1, fee=0, fee_bps=0, net_amount=1, status="paid", batch=None,
             redeem_tx_hash=None, failure_code=None, failure_message=None, created_at=time.time(),
             redeemed_at=None, paid_at=None))
