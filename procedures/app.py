@@ -27,10 +27,12 @@ from procedures.console.pages import HERE as CONSOLE_DIR
 from procedures.console.pages import render_error as console_error_page
 from procedures.errors import API_ERRORS, register_exception_handlers
 from procedures.identity import routes as identity_routes
+from procedures.merchants import checkout_routes
+from procedures.merchants import routes as merchant_routes
 from procedures.metrics import Metrics
-from procedures.payments import routes as payment_routes
-from procedures.payments import wallet_routes
+from procedures.operator import routes as operator_routes
 from procedures.runtime import Runtime
+from procedures.transfers import routes as transfer_routes
 
 CONSOLE_STATIC = CONSOLE_DIR / "static"
 #: The routes that carry attachments (base64 in JSON) and may take larger bodies.
@@ -91,8 +93,10 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth_routes.router, responses=API_ERRORS)
     identity_routes.install(app)
-    app.include_router(wallet_routes.router, responses=API_ERRORS)
-    app.include_router(payment_routes.router, responses=API_ERRORS)
+    app.include_router(transfer_routes.router, responses=API_ERRORS)
+    app.include_router(merchant_routes.router, responses=API_ERRORS)
+    app.include_router(checkout_routes.router, responses=API_ERRORS)
+    app.include_router(operator_routes.router, responses=API_ERRORS)
     app.include_router(application_routes.router, responses=API_ERRORS)
     app.include_router(console_routes.router)
     app.include_router(console_applications.router)

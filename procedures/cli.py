@@ -29,8 +29,8 @@ from procedures.config import Settings, get_settings
 from procedures.identity.cli import test_ca as identity_test_ca
 from procedures.indexing import index_command, status_line
 from procedures.logs import configure_logging
-from procedures.payments.cli import reconcile as payments_reconcile
 from procedures.runtime import Runtime
+from procedures.settlement.cli import reconcile as payments_reconcile
 from procedures.wiring import wire
 
 console = Console(stderr=True)

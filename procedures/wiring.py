@@ -16,8 +16,11 @@ from __future__ import annotations
 from procedures.applications import anchoring, jobs, money
 from procedures.auth.deps import TokenResolver
 from procedures.indexing import indexer_worker
-from procedures.payments import merchants, payment_requests, payouts, refunds, topups, transfers, webhooks
+from procedures.merchants import accounts as merchants
+from procedures.merchants import payment_requests, refunds, webhooks
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
+from procedures.settlement import payouts, topups
+from procedures.transfers import service as transfers
 
 
 def transfer_hooks() -> dict[str, transfers.TransferHook]:
@@ -58,8 +61,8 @@ def workers() -> dict[str, Worker]:
         "applications.anchorer": anchoring.anchorer,
         "applications.deadlines": jobs.deadlines_worker,
         "applications.retention": jobs.retention_worker,
-        "payments.expiry": payment_requests.expiry_worker,
-        "payments.webhooks": webhooks.delivery_worker,
+        "merchants.expiry": payment_requests.expiry_worker,
+        "merchants.webhooks": webhooks.delivery_worker,
     }
 
 

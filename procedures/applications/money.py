@@ -24,9 +24,9 @@ from procedures.applications import protocol
 from procedures.applications.models import Application
 from procedures.applications.records import lock_application, notify, record_event
 from procedures.errors import InvalidRequest, PermissionDenied, Unavailable
-from procedures.payments import transfers
-from procedures.payments.models import Transfer
 from procedures.runtime import Runtime
+from procedures.transfers import service as transfers
+from procedures.transfers.models import Transfer
 
 log = logging.getLogger("machi.applications")
 

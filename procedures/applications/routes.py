@@ -39,8 +39,8 @@ from procedures.crypto import CryptoError
 from procedures.deps import ResidentPrincipal, RuntimeDep, SessionDep, StaffPrincipal, require_role
 from procedures.errors import Conflict, NotFound
 from procedures.pagination import CursorQuery, LimitQuery, Page
-from procedures.payments import transfers
 from procedures.runtime import Runtime
+from procedures.transfers import service as transfers
 
 router = APIRouter()
 residents = APIRouter(prefix="/v1", tags=["applications"])

@@ -1,6 +1,6 @@
 """Operator pages (admin role): counter top-ups with the campaign bonus shown before confirming.
 
-Top-ups go through ``procedures.payments.topups`` — the same checks as the API (verified resident,
+Top-ups go through ``procedures.settlement.topups`` — the same checks as the API (verified resident,
 not frozen, balance cap, minter allowance, one top-up per counter slip reference).
 """
 
@@ -17,7 +17,7 @@ from procedures.console import operator_merchants, operator_payouts, operator_re
 from procedures.console.pages import AdminDep, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import InvalidRequest
-from procedures.payments import topups
+from procedures.settlement import topups
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 for _pages in (operator_merchants, operator_payouts, operator_residents):

@@ -1,7 +1,7 @@
 """Operator pages for merchants: list, onboard (the first API key shown once), detail with the
 masked bank account, suspend / reinstate, issue and revoke API keys.
 
-Everything goes through ``procedures.payments.merchants`` — the same functions as the admin API
+Everything goes through ``procedures.merchants.accounts`` — the same functions as the admin API
 (``/v1/admin/merchants``); the bank account is sealed by the domain code and only its masked form
 reaches a page.
 """
@@ -18,9 +18,9 @@ from sqlalchemy import select
 from procedures.console.operator_forms import confirm_page, confirmed, operator_of, text_field
 from procedures.console.pages import AdminDep, ConsoleUser, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
-from procedures.payments import merchants
-from procedures.payments.merchant_models import ApiKey, IdempotencyRecord, Merchant
-from procedures.payments.zengin import ACCOUNT_TYPES
+from procedures.merchants import accounts as merchants
+from procedures.merchants.models import ApiKey, IdempotencyRecord, Merchant
+from procedures.settlement.zengin import ACCOUNT_TYPES
 
 router = APIRouter(prefix="/merchants")
 

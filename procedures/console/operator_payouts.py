@@ -1,7 +1,7 @@
 """Operator pages for payouts: the payouts waiting for a bank transfer, exporting them as a Zengin
 file, downloading the file, and marking a batch transferred (``payout.paid`` to each merchant).
 
-Everything goes through ``procedures.payments.payouts``, as the admin API (``/v1/admin/payouts``,
+Everything goes through ``procedures.settlement.payouts``, as the admin API (``/v1/admin/payouts``,
 ``/v1/admin/payout_batches``) does.
 """
 
@@ -17,9 +17,9 @@ from procedures.console.operator_forms import confirm_page, confirmed, operator_
 from procedures.console.pages import AdminDep, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import InvalidRequest
-from procedures.payments import payouts
-from procedures.payments.merchant_models import Merchant, Payout, PayoutBatch
-from procedures.payments.zengin import ENCODING
+from procedures.merchants.models import Merchant, Payout, PayoutBatch
+from procedures.settlement import payouts
+from procedures.settlement.zengin import ENCODING
 
 router = APIRouter(prefix="/payouts")
 

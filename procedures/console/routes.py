@@ -14,8 +14,8 @@ from procedures.console.i18n import translator
 from procedures.console.pages import LOGIN_CSRF_COOKIE, FormDep, UserDep, lang_of, new_login_csrf, render
 from procedures.deps import SessionDep
 from procedures.errors import NotAuthenticated, RateLimited
-from procedures.payments.models import Transfer
 from procedures.ratelimit import limit
+from procedures.transfers.models import Transfer
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

@@ -16,9 +16,9 @@ import procedures.auth.models  # noqa: F401
 import procedures.console.sessions  # noqa: F401
 import procedures.crypto  # noqa: F401 - the vault's data keys
 import procedures.identity.models  # noqa: F401
-import procedures.payments.merchant_models  # noqa: F401
-import procedures.payments.models  # noqa: F401
-import procedures.payments.wallet_actions  # noqa: F401
+import procedures.merchants.models  # noqa: F401
+import procedures.operator.wallet_actions  # noqa: F401
+import procedures.transfers.models  # noqa: F401
 from chain.storage import Base
 
 config = context.config

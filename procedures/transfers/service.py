@@ -1,0 +1,487 @@
+"""Gasless transfers: validate a signed ERC-3009 authorization, queue it for the batch relay,
+settle it when the relayer reports the item's fate.
+
+Validation happens before acceptance, so most mistakes are refused at once with a clear error:
+the signature, the validity window, and then one ``eth_call`` of the coin's batch entry point
+(``screen_batch``) that checks nonce, verification, freezes, policy, balance and cap exactly as
+the chain will. Payments already accepted but not yet confirmed count against the payer's
+balance (and the payee's cap), so two authorizations that together exceed a balance cannot both
+be accepted; whatever still fails on chain (a skipped batch item) ends ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from sqlalchemy import ColumnElement, func, or_, select, text
+from sqlalchemy.orm import Session
+from web3 import Web3
+
+from chain.contracts.authorization import Authorization, authorization_signer, random_nonce
+from chain.contracts.base import ZERO_BYTES32
+from chain.contracts.coin import CoinBatcher, SkipReason
+from chain.contracts.registry import AssuranceLevel, Kind
+from chain.outbox import ChainTx, IntentStatus, TxIntent, TxStatus, enqueue
+from chain.storage import utcnow
+from procedures.crypto import Vault
+from procedures.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from procedures.runtime import FinalHandler, Runtime
+from procedures.transfers.models import CustodialWallet, Transfer
+
+MAX_VALIDITY_S = 24 * 3600
+MIN_REMAINING_S = 30
+OPEN = ("accepted",)
+
+#: Run in the relayer's transaction once a transfer is final, for the purpose it settles.
+TransferHook = Callable[[Session, Runtime, Transfer], None]
+
+
+class PaymentRefused(Conflict):
+    """The authorization is well-formed but cannot be carried out now."""
+
+    code = "payment_refused"
+
+
+_SKIP_CODES: dict[SkipReason, tuple[type[InvalidRequest] | type[Conflict], str, str]] = {
+    SkipReason.NOT_YET_VALID: (InvalidRequest, "authorization_not_yet_valid", "the authorization is not valid yet"),
+    SkipReason.EXPIRED: (InvalidRequest, "authorization_expired", "the authorization has expired"),
+    SkipReason.INVALID_SIGNATURE: (InvalidRequest, "invalid_signature", "the signature is not the payer's"),
+    SkipReason.NONCE_USED: (PaymentRefused, "nonce_used", "this authorization (nonce) was already used"),
+    SkipReason.NONCE_AHEAD: (
+        PaymentRefused,
+        "nonce_ahead",
+        "an earlier nonce of this key is unused; use a fresh nonce",
+    ),
+    SkipReason.SENDER_NOT_VERIFIED: (
+        PaymentRefused,
+        "sender_not_verified",
+        "the paying wallet is not verified (link your My Number card)",
+    ),
+    SkipReason.SENDER_FROZEN: (PaymentRefused, "sender_frozen", "the paying wallet is frozen"),
+    SkipReason.RECIPIENT_NOT_VERIFIED: (PaymentRefused, "recipient_not_verified", "the recipient is not verified"),
+    SkipReason.RECIPIENT_FROZEN: (PaymentRefused, "recipient_frozen", "the recipient's wallet is frozen"),
+    SkipReason.TRANSFER_NOT_ALLOWED: (
+        PaymentRefused,
+        "transfer_not_allowed",
+        "payments between these kinds of account are not allowed",
+    ),
+    SkipReason.INSUFFICIENT_BALANCE: (PaymentRefused, "insufficient_balance", "the balance is too low"),
+    SkipReason.BALANCE_CAP_EXCEEDED: (
+        PaymentRefused,
+        "balance_cap_exceeded",
+        "the recipient's balance would exceed its cap",
+    ),
+}
+
+
+def skip_code(label: str | None) -> str:
+    """The API error code for a batch skip reason label (``InsufficientBalance`` → ``insufficient_balance``)."""
+    for reason, (_, code, _) in _SKIP_CODES.items():
+        if reason.label == label:
+            return code
+    return (
+        "relay_failed" if label is None else "".join("_" + c.lower() if c.isupper() else c for c in label).lstrip("_")
+    )
+
+
+def lock_wallet(session: Session, wallet: str) -> None:
+    """Serialise acceptance for one wallet until the transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: writers are already serialised by
+    ``BEGIN IMMEDIATE`` (see ``chain.storage.make_engine``).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(b"wallet:" + wallet.lower().encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def not_yet_in_a_block(intent_id: Any) -> ColumnElement[bool]:
+    """The outbox intent ``intent_id`` (a column) is not — as far as the relayer has seen — in a
+    successful mined transaction.
+
+    What is already in a block is part of the chain state the caller compares against (a balance,
+    a minter's allowance); counting it again as "in progress" would refuse an exactly fitting
+    payment or top-up until the transaction reaches the confirmation depth. (A transaction mined
+    but not yet seen by the relayer still counts: that errs on the side of refusing.)
+    """
+    mined = (
+        select(ChainTx.id)
+        .join(TxIntent, (ChainTx.sender == TxIntent.sender) & (ChainTx.nonce == TxIntent.nonce))
+        .where(
+            TxIntent.id == intent_id,
+            ChainTx.status.in_((TxStatus.MINED, TxStatus.CONFIRMED)),
+            ChainTx.receipt_status == 1,
+        )
+        .exists()
+    )
+    return ~mined
+
+
+def pending_out(session: Session, wallet: str) -> int:
+    """Coins in accepted transfers from ``wallet`` that the chain balance does not reflect yet."""
+    return _pending(session, Transfer.from_wallet == wallet)
+
+
+def pending_in(session: Session, wallet: str) -> int:
+    """Coins in accepted transfers to ``wallet`` that the chain balance does not reflect yet."""
+    return _pending(session, Transfer.to_wallet == wallet)
+
+
+def _pending(session: Session, party: ColumnElement[bool]) -> int:
+    query = select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+        party, Transfer.status.in_(OPEN), not_yet_in_a_block(Transfer.intent_id))
+    return int(session.scalar(query) or 0)
+
+
+def same_authorization(transfer: Transfer, auth: Authorization) -> bool:
+    """``transfer`` carries exactly this signed authorization (its payment reference aside)."""
+    try:
+        stored = Authorization.decode(transfer.item)
+    except ValueError:
+        return False
+    return stored.with_ref(ZERO_BYTES32) == auth.with_ref(ZERO_BYTES32)
+
+
+def replay_of(session: Session, auth: Authorization) -> Transfer | None:
+    """The transfer already accepted for this very signed authorization, if any.
+
+    A client that lost the answer (a dropped connection, a restarted service) sends the same
+    authorization again; it gets the first transfer back instead of a "nonce used" refusal.
+    """
+    earlier = session.scalar(select(Transfer).where(Transfer.from_wallet == Web3.to_checksum_address(auth.from_),
+                                                    Transfer.nonce == "0x" + auth.nonce.hex()))
+    return earlier if earlier is not None and same_authorization(earlier, auth) else None
+
+
+def new_transfer_id() -> str:
+    return "tr_" + secrets.token_hex(12)
+
+
+def accept(
+    session: Session,
+    runtime: Runtime,
+    auth: Authorization,
+    *,
+    kind: str,
+    purpose: str | None = None,
+    memo: str | None = None,
+    expected_to: str | None = None,
+    expected_amount: int | None = None,
+) -> Transfer:
+    """Validate ``auth`` and queue it for the batch relay, in the caller's transaction.
+
+    Args:
+        kind: payment | p2p | fee | refund | fee_refund | benefit …
+        purpose: what it settles (``payment_request:pr_…``); final-state hooks key on its prefix.
+        expected_to / expected_amount: what the caller's domain requires (e.g. the request's merchant
+            and amount); a mismatch is refused.
+
+    The same signed authorization sent again for the same kind and purpose (a client retrying after
+    a lost answer) returns the transfer accepted the first time, whatever its state now.
+
+    Raises:
+        InvalidRequest: malformed, badly signed, outside its validity window.
+        PaymentRefused: the chain would refuse it now (balance, verification, freeze, cap, nonce).
+        Unavailable: the coin is paused.
+    """
+    earlier = replay_of(session, auth)
+    if earlier is not None and (earlier.kind, earlier.purpose) == (kind, purpose):
+        return earlier
+    now = int(time.time())
+    if auth.value <= 0:
+        raise InvalidRequest("the amount must be a positive whole number of coins", param="authorization.value")
+    if Web3.to_checksum_address(auth.from_) == Web3.to_checksum_address(auth.to):
+        raise InvalidRequest("payer and payee are the same wallet", param="authorization.to")
+    if expected_to is not None and Web3.to_checksum_address(auth.to) != Web3.to_checksum_address(expected_to):
+        raise InvalidRequest(
+            "the authorization pays another wallet than requested", code="wrong_recipient", param="authorization.to"
+        )
+    if expected_amount is not None and auth.value != expected_amount:
+        raise InvalidRequest(
+            f"the authorization is for {auth.value}, the request is for {expected_amount}",
+            code="wrong_amount",
+            param="authorization.value",
+        )
+    if auth.valid_before <= now + MIN_REMAINING_S:
+        raise InvalidRequest(
+            "the authorization expires too soon (or has expired)",
+            code="authorization_expired",
+            param="authorization.valid_before",
+        )
+    if auth.valid_before - max(auth.valid_after, now) > MAX_VALIDITY_S:
+        raise InvalidRequest(
+            "an authorization may be valid for at most 24 hours",
+            code="validity_too_long",
+            param="authorization.valid_before",
+        )
+    if auth.valid_after >= now:
+        raise InvalidRequest(
+            "the authorization is not valid yet", code="authorization_not_yet_valid", param="authorization.valid_after"
+        )
+    coin = runtime.coin
+    try:
+        signer = authorization_signer(auth, coin.domain())
+    except ValueError:
+        signer = ""
+    if signer.lower() != auth.from_.lower():
+        raise InvalidRequest(
+            "the signature is not the payer's (wrong key, chain, coin or fields)",
+            code="invalid_signature",
+            param="authorization.signature",
+        )
+
+    payer, payee = Web3.to_checksum_address(auth.from_), Web3.to_checksum_address(auth.to)
+    nonce_hex = "0x" + auth.nonce.hex()
+    lock_wallet(session, payer)
+    if session.scalar(select(Transfer.id).where(Transfer.from_wallet == payer, Transfer.nonce == nonce_hex)):
+        raise PaymentRefused(
+            "this authorization (nonce) was already submitted", code="nonce_used", param="authorization.nonce"
+        )
+    _screen(runtime, auth)
+    owed = pending_out(session, payer)
+    if owed and coin.balance_of(payer) < owed + auth.value:
+        raise PaymentRefused(
+            "the balance is too low once payments still in progress are counted",
+            code="insufficient_balance",
+            param="authorization.value",
+        )
+    incoming = pending_in(session, payee)
+    # Custodial wallets are merchants and city accounts: uncapped, so no chain read is needed.
+    if incoming and session.get(CustodialWallet, payee) is None:
+        status = runtime.registry.status(payee)
+        if status.kind is Kind.RESIDENT and status.level is not AssuranceLevel.NONE:
+            cap = coin.balance_cap(status.level)
+            if coin.balance_of(payee) + incoming + auth.value > cap:
+                raise PaymentRefused(
+                    "the recipient's balance would exceed its cap",
+                    code="balance_cap_exceeded",
+                    param="authorization.value",
+                )
+
+    transfer_id = new_transfer_id()
+    ref = os.urandom(32)
+    labelled = auth.with_ref(ref)
+    transfer = Transfer(
+        id=transfer_id,
+        kind=kind,
+        purpose=purpose,
+        from_wallet=payer,
+        to_wallet=payee,
+        amount=auth.value,
+        nonce=nonce_hex,
+        ref="0x" + ref.hex(),
+        valid_after=auth.valid_after,
+        valid_before=auth.valid_before,
+        item=labelled.encode(),
+        status="accepted",
+        memo=memo,
+    )
+    session.add(transfer)
+    intent = enqueue(
+        session,
+        sender=runtime.keys.relayer.address,
+        to=coin.address,
+        data=coin.transfer_with_authorization_call(auth).data,
+        kind="transfer",
+        reference=transfer_id,
+        batch_key=CoinBatcher.KEY,
+        batch_item=labelled.encode(),
+    )
+    transfer.intent_id = intent.id
+    session.flush()
+    return transfer
+
+
+def _screen(runtime: Runtime, auth: Authorization) -> None:
+    from chain.errors import ContractLogicError
+
+    try:
+        [reason] = runtime.coin.screen_batch([auth], runtime.keys.relayer.address)
+    except ContractLogicError as exc:
+        if exc.name == "EnforcedPause":
+            raise Unavailable(
+                "payments are paused by the city", code="coin_paused", headers={"Retry-After": "60"}
+            ) from None
+        raise
+    if reason is SkipReason.NONE:
+        return
+    cls, code, message = _SKIP_CODES[reason]
+    raise cls(message, code=code, param="authorization")
+
+
+def status_of(session: Session, transfer: Transfer) -> str:
+    """accepted | submitted | confirmed | failed (submitted = inside a signed transaction)."""
+    if transfer.status == "accepted" and transfer.intent_id is not None:
+        intent_status = session.scalar(select(TxIntent.status).where(TxIntent.id == transfer.intent_id))
+        if intent_status == IntentStatus.PENDING:
+            return "submitted"
+    return transfer.status
+
+
+def get_transfer(session: Session, transfer_id: str, wallet: str | None = None) -> Transfer:
+    """A transfer, visible only to its parties when ``wallet`` is given.
+
+    Raises:
+        NotFound: no such transfer for this caller.
+    """
+    transfer = session.get(Transfer, transfer_id)
+    if transfer is None or (wallet is not None and wallet not in (transfer.from_wallet, transfer.to_wallet)):
+        raise NotFound(f"no transfer {transfer_id}", param="id")
+    return transfer
+
+
+def history(session: Session, wallet: str, limit: int, starting_after: str | None) -> list[Transfer]:
+    """A wallet's transfers, newest first, cursor-paginated by transfer id."""
+    query = select(Transfer).where(or_(Transfer.from_wallet == wallet, Transfer.to_wallet == wallet))
+    if starting_after:
+        cursor = session.get(Transfer, starting_after)
+        if cursor is None:
+            raise InvalidRequest("unknown cursor", param="starting_after")
+        query = query.where(
+            or_(
+                Transfer.created_at < cursor.created_at,
+                (Transfer.created_at == cursor.created_at) & (Transfer.id < cursor.id),
+            )
+        )
+    return list(session.scalars(query.order_by(Transfer.created_at.desc(), Transfer.id.desc()).limit(limit)))
+
+
+def settle(session: Session, intent: TxIntent) -> Transfer | None:
+    """Record the fate of the transfer behind a final ``transfer`` intent (the relayer's transaction).
+
+    Returns:
+        The transfer, now confirmed or failed; ``None`` when there is none or it was already final.
+    """
+    if intent.reference is None:
+        return None
+    transfer = session.get(Transfer, intent.reference, with_for_update=True)
+    if transfer is None or transfer.status not in OPEN:
+        return None
+    transfer.tx_hash = intent.tx_hash
+    transfer.block_number = intent.block_number
+    if intent.status == IntentStatus.CONFIRMED:
+        transfer.status = "confirmed"
+        transfer.confirmed_at = utcnow()
+    else:
+        transfer.status = "failed"
+        transfer.failure_code = skip_code(intent.error_code)
+        transfer.failure_message = intent.error_message or "the relay failed"
+    return transfer
+
+
+def purpose_kind(transfer: Transfer) -> str | None:
+    """What a transfer settles, without the object id (``payment_request`` of ``payment_request:pr_…``)."""
+    return transfer.purpose.split(":", 1)[0] if transfer.purpose else None
+
+
+def final_handler(hooks: Mapping[str, TransferHook]) -> FinalHandler:
+    """The final-state handler of ``transfer`` intents: settle the transfer, then run the hook of
+    its purpose (``hooks`` by ``purpose_kind``), all in the relayer's transaction."""
+
+    def on_transfer_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
+        transfer = settle(session, intent)
+        kind = purpose_kind(transfer) if transfer is not None else None
+        hook = hooks.get(kind) if kind is not None else None
+        if transfer is not None and hook is not None:
+            hook(session, runtime, transfer)
+
+    return on_transfer_final
+
+
+# --------------------------------------------------------------------------- custodial wallets
+def create_custodial_wallet(session: Session, vault: Vault, owner_type: str, owner_id: str) -> CustodialWallet:
+    """A new wallet whose key is stored encrypted under its own data key."""
+    account = Account.create()
+    key_id = vault.new_key(session, f"custodial-{owner_type}")
+    wallet = CustodialWallet(
+        address=account.address,
+        owner_type=owner_type,
+        owner_id=owner_id,
+        key_id=key_id,
+        key_blob=vault.seal(session, key_id, bytes(account.key), aad=account.address.encode()),
+    )
+    session.add(wallet)
+    session.flush()
+    return wallet
+
+
+def custodial_account(session: Session, vault: Vault, address: str) -> LocalAccount:
+    """The key of a custodial wallet (decrypted for the moment of signing).
+
+    Raises:
+        NotFound: not a custodial wallet.
+    """
+    wallet = session.get(CustodialWallet, Web3.to_checksum_address(address))
+    if wallet is None:
+        raise NotFound(f"{address} is not a wallet held by the service")
+    key: LocalAccount = Account.from_key(
+        vault.open(session, wallet.key_id, wallet.key_blob, aad=wallet.address.encode())
+    )
+    return key
+
+
+def pay_from_custodial(
+    session: Session,
+    runtime: Runtime,
+    from_address: str,
+    to: str,
+    amount: int,
+    *,
+    kind: str,
+    purpose: str | None = None,
+    memo: str | None = None,
+) -> Transfer:
+    """Sign an authorization with a custodial wallet's key and accept it (refunds, fee refunds)."""
+    account = custodial_account(session, runtime.vault, from_address)
+    now = int(time.time())
+    auth = runtime.coin.sign_authorization(account, to, amount, nonce=random_nonce(), valid_before=now + 3600)
+    return accept(session, runtime, auth, kind=kind, purpose=purpose, memo=memo)
+
+
+TREASURY = "treasury"
+
+
+def treasury_address(session: Session) -> str | None:
+    """The city treasury's wallet (receives fees, pays fee refunds), if bootstrapped."""
+    return session.scalar(
+        select(CustodialWallet.address).where(
+            CustodialWallet.owner_type == "city", CustodialWallet.owner_id == TREASURY
+        )
+    )
+
+
+def ensure_city_wallet(session: Session, runtime: Runtime, owner_id: str = TREASURY) -> CustodialWallet:
+    """Create a city account (custodial) and register it on chain as kind City, once."""
+    existing = session.scalar(
+        select(CustodialWallet).where(CustodialWallet.owner_type == "city", CustodialWallet.owner_id == owner_id)
+    )
+    if existing is not None:
+        return existing
+    wallet = create_custodial_wallet(session, runtime.vault, "city", owner_id)
+    account_key = keccak(b"machi:city-account:" + owner_id.encode())
+    expires = int(time.time()) + 50 * 365 * 24 * 3600
+    call = runtime.registry.register_city_account_call(wallet.address, account_key, expires, b"\0" * 32)
+    intent = enqueue(
+        session,
+        sender=runtime.keys.relayer.address,
+        to=call.to,
+        data=call.data,
+        kind="registry.register_city",
+        reference=f"city-account:{owner_id}",
+    )
+    wallet.registration_intent_id = intent.id
+    return wallet
+
+
+def bootstrap_treasury(runtime: Runtime) -> None:
+    """Start-up hook: the city treasury's wallet exists (and its registration is queued), once."""
+    with runtime.sessions() as session, session.begin():
+        ensure_city_wallet(session, runtime)
