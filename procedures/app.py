@@ -32,6 +32,7 @@ from procedures.merchants import routes as merchant_routes
 from procedures.metrics import Metrics
 from procedures.operator import routes as operator_routes
 from procedures.runtime import Runtime
+from procedures.settlement import routes as settlement_routes
 from procedures.transfers import routes as transfer_routes
 
 CONSOLE_STATIC = CONSOLE_DIR / "static"
@@ -96,6 +97,7 @@ def create_app(
     app.include_router(transfer_routes.router, responses=API_ERRORS)
     app.include_router(merchant_routes.router, responses=API_ERRORS)
     app.include_router(checkout_routes.router, responses=API_ERRORS)
+    app.include_router(settlement_routes.router, responses=API_ERRORS)
     app.include_router(operator_routes.router, responses=API_ERRORS)
     app.include_router(application_routes.router, responses=API_ERRORS)
     app.include_router(console_routes.router)

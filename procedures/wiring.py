@@ -16,10 +16,10 @@ from __future__ import annotations
 from procedures.applications import anchoring, jobs, money
 from procedures.auth.deps import TokenResolver
 from procedures.indexing import indexer_worker
-from procedures.merchants import accounts as merchants
-from procedures.merchants import payment_requests, refunds, webhooks
+from procedures.merchants import accounts, api_keys, payment_requests, refunds, webhook_delivery
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
 from procedures.settlement import payouts, topups
+from procedures.transfers import custodial
 from procedures.transfers import service as transfers
 
 
@@ -42,7 +42,7 @@ def final_handlers() -> dict[str, FinalHandler]:
     """
     return {
         "transfer": transfers.final_handler(transfer_hooks()),
-        "merchant": merchants.on_merchant_intent_final,
+        "merchant": accounts.on_merchant_intent_final,
         "payout": payouts.on_payout_intent_final,
         "topup": topups.on_topup_final,
         money.BENEFIT_KIND: money.on_benefit_final,
@@ -51,7 +51,7 @@ def final_handlers() -> dict[str, FinalHandler]:
 
 def startup_hooks() -> list[StartupHook]:
     """Idempotent start-up tasks, in order (the catalog first: it needs no chain)."""
-    return [jobs.load_catalog, transfers.bootstrap_treasury, payouts.ensure_settlement_account]
+    return [jobs.load_catalog, custodial.bootstrap_treasury, payouts.ensure_settlement_account]
 
 
 def workers() -> dict[str, Worker]:
@@ -62,13 +62,13 @@ def workers() -> dict[str, Worker]:
         "applications.deadlines": jobs.deadlines_worker,
         "applications.retention": jobs.retention_worker,
         "merchants.expiry": payment_requests.expiry_worker,
-        "merchants.webhooks": webhooks.delivery_worker,
+        "merchants.webhooks": webhook_delivery.delivery_worker,
     }
 
 
 def token_resolvers() -> dict[str, TokenResolver]:
     """Credential kinds besides staff and resident tokens, by token prefix: merchant API keys."""
-    return dict.fromkeys(merchants.KEY_PREFIXES, merchants.resolve_api_key)
+    return dict.fromkeys(api_keys.KEY_PREFIXES, api_keys.resolve_api_key)
 
 
 def hooks() -> Hooks:

@@ -25,6 +25,7 @@ from procedures.applications.models import Application
 from procedures.applications.records import lock_application, notify, record_event
 from procedures.errors import InvalidRequest, PermissionDenied, Unavailable
 from procedures.runtime import Runtime
+from procedures.transfers import custodial
 from procedures.transfers import service as transfers
 from procedures.transfers.models import Transfer
 
@@ -55,7 +56,7 @@ def charge_fee(session: Session, runtime: Runtime, application: Application, aut
     if auth.from_.lower() != application.applicant.lower():
         raise PermissionDenied("the fee must be paid from the applicant's wallet", code="not_your_wallet",
                                param="payment.from")
-    treasury = transfers.treasury_address(session)
+    treasury = custodial.treasury_address(session)
     if treasury is None:
         raise Unavailable("the city treasury is not set up yet; retry shortly", code="treasury_unavailable",
                           headers={"Retry-After": "10"})
@@ -73,10 +74,10 @@ def refund_fee(session: Session, runtime: Runtime, application: Application) -> 
     """
     if application.fee == 0 or application.fee_status not in ("paid", "refund_failed"):
         return False
-    treasury = transfers.treasury_address(session)
+    treasury = custodial.treasury_address(session)
     if treasury is None:
         return False
-    transfer = transfers.pay_from_custodial(session, runtime, treasury, application.applicant, application.fee,
+    transfer = custodial.pay_from_custodial(session, runtime, treasury, application.applicant, application.fee,
                                             kind="fee_refund", purpose=f"{REFUND_PURPOSE}:{application.id}")
     application.refund_transfer_id = transfer.id
     application.fee_status = "refunding"

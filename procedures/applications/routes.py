@@ -40,7 +40,7 @@ from procedures.deps import ResidentPrincipal, RuntimeDep, SessionDep, StaffPrin
 from procedures.errors import Conflict, NotFound
 from procedures.pagination import CursorQuery, LimitQuery, Page
 from procedures.runtime import Runtime
-from procedures.transfers import service as transfers
+from procedures.transfers import custodial
 
 router = APIRouter()
 residents = APIRouter(prefix="/v1", tags=["applications"])
@@ -79,7 +79,7 @@ def signing(runtime: RuntimeDep, session: SessionDep) -> SigningOut:
     """The EIP-712 domain (chain id, ProcedureLedger), the act types, and the fee treasury."""
     domain = service.signing_domain(runtime)
     return SigningOut(chain_id=domain["chainId"], ledger=domain["verifyingContract"], domain=domain,
-                      types={"ResidentAct": protocol.RESIDENT_ACT_TYPES}, treasury=transfers.treasury_address(session))
+                      types={"ResidentAct": protocol.RESIDENT_ACT_TYPES}, treasury=custodial.treasury_address(session))
 
 
 @residents.get("/procedures/{code}", summary="One procedure, with its form schema")

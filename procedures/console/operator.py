@@ -48,7 +48,7 @@ def _topup_input(form: dict[str, object]) -> tuple[str, int, str, str, str | Non
 
 @router.get("/topups", response_class=HTMLResponse)
 def topup_page(request: Request, session: SessionDep, user: AdminDep) -> Response:
-    recent = topups.list_topups(session, None, 20)
+    recent = topups.list_topups(session, None, 20).rows
     return render(request, "topups.html", {"recent": recent, "channels": topups.CHANNELS}, user=user)
 
 

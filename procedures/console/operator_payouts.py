@@ -13,13 +13,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from procedures import jst
 from procedures.console.operator_forms import confirm_page, confirmed, operator_of
 from procedures.console.pages import AdminDep, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import InvalidRequest
-from procedures.merchants.models import Merchant, Payout, PayoutBatch
+from procedures.merchants.models import Merchant
 from procedures.settlement import payouts
-from procedures.settlement.zengin import ENCODING
+from procedures.settlement.models import Payout, PayoutBatch
+from procedures.zengin import ENCODING
 
 router = APIRouter(prefix="/payouts")
 
@@ -34,11 +36,11 @@ def _names(session: Session, rows: list[Payout]) -> dict[str, str]:
 @router.get("", response_class=HTMLResponse)
 def payouts_page(request: Request, session: SessionDep, user: AdminDep) -> Response:
     """Payouts waiting for a bank transfer, the export form and the batches."""
-    waiting = [p for p in payouts.list_payouts(session, None, limit=LIST_LIMIT, starting_after=None,
-                                               status="redeemed") if p.batch_id is None]
+    redeemed = payouts.list_payouts(session, None, limit=LIST_LIMIT, starting_after=None, status="redeemed")
+    waiting = [p for p in redeemed.rows if p.batch_id is None]
     return render(request, "payouts.html", {
-        "waiting": waiting, "names": _names(session, waiting), "batches": payouts.list_batches(session, 50),
-        "today": payouts.today_jst().isoformat(),
+        "waiting": waiting, "names": _names(session, waiting), "batches": payouts.list_batches(session, 50).rows,
+        "today": jst.today().isoformat(),
     }, user=user)
 
 

@@ -1,4 +1,5 @@
-"""Request dependencies of the merchant API: the calling merchant, checked for a scope."""
+"""Request dependencies of the merchant API: the calling merchant, checked for a scope (used by the
+settlement routes too: payouts and statements are part of the merchant API)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
+from sqlalchemy.orm import Session
 
 from procedures.auth.service import Principal
 from procedures.deps import CurrentPrincipal
 from procedures.errors import PermissionDenied
+from procedures.merchants.accounts import get_merchant
+from procedures.merchants.models import Merchant
 
 
 def merchant_scope(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
@@ -37,3 +41,17 @@ PayoutsWrite = Annotated[Principal, Depends(merchant_scope("payouts:write"))]
 WebhooksWrite = Annotated[Principal, Depends(merchant_scope("webhooks:write"))]
 KeysWrite = Annotated[Principal, Depends(merchant_scope("keys:write"))]
 StatementsRead = Annotated[Principal, Depends(merchant_scope("payments:read", "payouts:read"))]
+
+
+def merchant_of(session: Session, principal: Principal) -> Merchant:
+    """The merchant a key belongs to.
+
+    Raises:
+        NotFound: the merchant is gone (a key outliving its merchant).
+    """
+    return get_merchant(session, principal.subject)
+
+
+def merchant_ref(principal: Principal) -> str:
+    """The calling merchant as an actor (``merchant:<id>``): its ``Idempotency-Key`` space, who made a key."""
+    return f"merchant:{principal.subject}"

@@ -1,21 +1,19 @@
-"""Tables of the merchant payment API, settlement and top-ups.
+"""Tables of the merchant payment API.
 
 Money moves only through ``transfers`` (``procedures.transfers.models.Transfer``) and outbox
 intents; the rows here are the business records that point at them: a payment request is *paid*
-by one transfer, a refund *is* one transfer, a payout is one transfer plus one ``redeem`` intent,
-a top-up is one ``mint`` intent.
+by one transfer, a refund *is* one transfer. (Payouts and top-ups: ``procedures.settlement.models``.)
 
 Personal or sensitive data is sealed with ``procedures.crypto.Vault`` (a data key per record):
-merchants' bank accounts, webhook signing secrets and exported Zengin files. API keys are
-stored only as a keyed HMAC.
+merchants' bank accounts and webhook signing secrets. API keys are stored only as a keyed HMAC.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chain.storage import Base, UTCDateTime, utcnow
@@ -26,10 +24,7 @@ __all__ = [
     "IdempotencyRecord",
     "Merchant",
     "PaymentRequest",
-    "Payout",
-    "PayoutBatch",
     "Refund",
-    "TopUp",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
@@ -161,57 +156,6 @@ class Refund(Base):
     )
 
 
-class Payout(Base):
-    """A merchant's redemption of coins to yen.
-
-    Status: ``processing`` (coins moving to the settlement account, then burned) → ``redeemed``
-    (burned; waiting for the bank file) → ``in_transit`` (in an exported Zengin batch) → ``paid``;
-    ``failed`` when the coins could not be moved or burned (then they are returned).
-    """
-
-    __tablename__ = "payouts"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    merchant_id: Mapped[str] = mapped_column(String(32))
-    amount: Mapped[int] = mapped_column(BigInteger)
-    fee: Mapped[int] = mapped_column(BigInteger)
-    net_amount: Mapped[int] = mapped_column(BigInteger)
-    fee_bps: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="processing")
-    transfer_id: Mapped[str | None] = mapped_column(String(40))
-    redeem_intent_id: Mapped[int | None] = mapped_column(Integer)
-    redeem_ref: Mapped[str] = mapped_column(String(66))
-    redeem_tx_hash: Mapped[str | None] = mapped_column(String(66))
-    batch_id: Mapped[str | None] = mapped_column(String(32))
-    failure_code: Mapped[str | None] = mapped_column(String(64))
-    failure_message: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    __table_args__ = (
-        Index("ix_payouts_merchant_created", "merchant_id", "created_at"),
-        Index("ix_payouts_status", "status"),
-    )
-
-
-class PayoutBatch(Base):
-    """One exported Zengin (全銀) transfer file: ``exported`` → ``transferred``."""
-
-    __tablename__ = "payout_batches"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), default="exported")
-    transfer_date: Mapped[date] = mapped_column(Date)
-    count: Mapped[int] = mapped_column(Integer)
-    total_amount: Mapped[int] = mapped_column(BigInteger)  # sum of net amounts (the trailer's total)
-    file_key_id: Mapped[str] = mapped_column(String(36))
-    file_blob: Mapped[bytes] = mapped_column(LargeBinary)  # sealed: it lists bank accounts
-    created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 class WebhookEndpoint(Base):
     """Where a merchant wants events POSTed, with its signing secret (sealed)."""
 
@@ -285,33 +229,3 @@ class WebhookAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id"),)
-
-
-class TopUp(Base):
-    """Yen paid in at a counter or ATM, minted as coins plus any campaign bonus (a receipt).
-
-    Status: ``pending`` (mint queued) → ``confirmed`` | ``failed``.
-    """
-
-    __tablename__ = "topups"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    wallet: Mapped[str] = mapped_column(String(42))
-    amount_paid: Mapped[int] = mapped_column(BigInteger)
-    bonus: Mapped[int] = mapped_column(BigInteger)
-    amount_minted: Mapped[int] = mapped_column(BigInteger)
-    channel: Mapped[str] = mapped_column(String(16))  # counter | atm
-    location: Mapped[str | None] = mapped_column(String(80))
-    reference: Mapped[str] = mapped_column(String(80), unique=True)  # counter slip / ATM transaction number
-    operator: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    intent_id: Mapped[int | None] = mapped_column(Integer)
-    tx_hash: Mapped[str | None] = mapped_column(String(66))
-    failure_code: Mapped[str | None] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    __table_args__ = (
-        Index("ix_topups_wallet", "wallet", "created_at"),
-        Index("ix_topups_status", "status"),
-    )

@@ -14,29 +14,26 @@ Static codes
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
 from datetime import datetime, timedelta
-from typing import Any
 
-import qrcode
-import qrcode.image.svg
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain.contracts.authorization import Authorization
-from chain.plan import COIN
-from chain.rpc import is_unreachable
 from chain.storage import utcnow
-from procedures.errors import Conflict, InvalidRequest, NotFound
-from procedures.merchants import idempotency, webhooks
-from procedures.merchants.accounts import ensure_active, get_merchant, new_id
+from procedures.errors import Conflict, InvalidRequest
+from procedures.ids import new_id
+from procedures.merchants import codes, idempotency, webhooks
+from procedures.merchants.accounts import ensure_active, get_merchant
 from procedures.merchants.models import Merchant, PaymentRequest, Refund
+from procedures.merchants.rows import merchant_row
 from procedures.merchants.schemas import payment_request_out, refund_out
-from procedures.payments.uri import format_uri
+from procedures.pagination import Window, newest_first
 from procedures.runtime import Runtime
+from procedures.transfers import custodial, pending
 from procedures.transfers import service as transfers
 from procedures.transfers.models import Transfer
 
@@ -51,53 +48,6 @@ class RequestNotPayable(Conflict):
     """The request cannot take a payment (paid, expired, canceled, or a payment is in flight)."""
 
     code = "request_not_payable"
-
-
-# --------------------------------------------------------------------------- URIs and QR codes
-def _coin_on_chain(runtime: Runtime) -> tuple[str, int]:
-    """The coin's address and chain id: from the chain, or — while it is unreachable — from the
-    recorded deployment, so merchants can still ask for payments during an outage."""
-    try:
-        domain = runtime.coin.domain()
-    except Exception as exc:
-        if not is_unreachable(exc):
-            raise
-        manifest = runtime.recorded_manifest()
-        return manifest.address(COIN), manifest.chain_id
-    return domain.verifying_contract, domain.chain_id
-
-
-def request_uri(runtime: Runtime, merchant: Merchant, amount: int, request_id: str) -> str:
-    """The EIP-681 URI of a payment request (see ``procedures.payments.uri``)."""
-    coin, chain_id = _coin_on_chain(runtime)
-    return format_uri(coin, chain_id, merchant.wallet, amount=amount, request_id=request_id)
-
-
-def static_uri(runtime: Runtime, merchant: Merchant) -> str:
-    """The EIP-681 URI of the merchant's static code (no amount)."""
-    coin, chain_id = _coin_on_chain(runtime)
-    return format_uri(coin, chain_id, merchant.wallet, merchant_id=merchant.id)
-
-
-def qr_png(data: str, box_size: int = 8) -> bytes:
-    """A PNG QR code of ``data`` (error correction M, quiet zone 4)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=4)
-    code.add_data(data)
-    code.make(fit=True)
-    buffer = io.BytesIO()
-    code.make_image().save(buffer)
-    return buffer.getvalue()
-
-
-def qr_svg(data: str) -> bytes:
-    """An SVG QR code of ``data`` (one path, scalable)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4,
-                         image_factory=qrcode.image.svg.SvgPathImage)
-    code.add_data(data)
-    code.make(fit=True)
-    buffer = io.BytesIO()
-    code.make_image().save(buffer)
-    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------- merchant side
@@ -119,7 +69,7 @@ def create_request(
     request_id = new_id("pr")
     pr = PaymentRequest(id=request_id, merchant_id=merchant.id, source="request", amount=amount,
                         description=description, order_reference=order_reference, metadata_=metadata or {},
-                        status="open", uri=request_uri(runtime, merchant, amount, request_id),
+                        status="open", uri=codes.request_uri(runtime, merchant, amount, request_id),
                         expires_at=utcnow() + timedelta(seconds=seconds))
     session.add(pr)
     session.flush()
@@ -133,10 +83,7 @@ def get_request(session: Session, request_id: str, merchant_id: str | None = Non
     Raises:
         NotFound: no such request (for this merchant).
     """
-    pr = session.get(PaymentRequest, request_id, with_for_update=lock or None)
-    if pr is None or (merchant_id is not None and pr.merchant_id != merchant_id):
-        raise NotFound(f"no payment request {request_id}", param="id")
-    return pr
+    return merchant_row(session, PaymentRequest, request_id, merchant_id, what="payment request", lock=lock)
 
 
 def in_progress(session: Session, pr: PaymentRequest) -> bool:
@@ -144,13 +91,13 @@ def in_progress(session: Session, pr: PaymentRequest) -> bool:
     if pr.status != "open" or pr.payment_transfer_id is None:
         return False
     transfer = session.get(Transfer, pr.payment_transfer_id)  # usually loaded already (identity map)
-    return transfer is not None and transfer.status in transfers.OPEN
+    return transfer is not None and transfer.status in pending.OPEN
 
 
 def list_requests(
     session: Session, merchant_id: str, *, limit: int, starting_after: str | None, status: str | None,
     created_gte: datetime | None, created_lt: datetime | None, order_reference: str | None = None,
-) -> list[PaymentRequest]:
+) -> Window[PaymentRequest]:
     """The merchant's requests, newest first, cursor-paginated and filtered.
 
     Raises:
@@ -167,14 +114,8 @@ def list_requests(
         query = query.where(PaymentRequest.created_at < created_lt)
     if order_reference is not None:
         query = query.where(PaymentRequest.order_reference == order_reference)
-    if starting_after:
-        cursor = session.get(PaymentRequest, starting_after)
-        if cursor is None or cursor.merchant_id != merchant_id:
-            raise InvalidRequest("unknown cursor", param="starting_after")
-        query = query.where(or_(PaymentRequest.created_at < cursor.created_at,
-                                (PaymentRequest.created_at == cursor.created_at) & (PaymentRequest.id < cursor.id)))
-    return list(session.scalars(query.order_by(PaymentRequest.created_at.desc(), PaymentRequest.id.desc())
-                                .limit(limit)))
+    return newest_first(session, PaymentRequest, query, limit=limit, starting_after=starting_after,
+                        cursor_scope=PaymentRequest.merchant_id == merchant_id)
 
 
 def cancel(session: Session, runtime: Runtime, merchant_id: str, request_id: str) -> PaymentRequest:
@@ -242,7 +183,7 @@ def pay_static(session: Session, runtime: Runtime, merchant_id: str, auth: Autho
     merchant = get_merchant(session, merchant_id)
     ensure_active(merchant)
     pr = PaymentRequest(id=new_id("pr"), merchant_id=merchant.id, source="static", amount=auth.value,
-                        description=memo, metadata_={}, status="open", uri=static_uri(runtime, merchant))
+                        description=memo, metadata_={}, status="open", uri=codes.static_uri(runtime, merchant))
     session.add(pr)
     session.flush()
     transfer = transfers.accept(session, runtime, auth, kind="payment", purpose=f"{PURPOSE}:{pr.id}", memo=memo,
@@ -288,7 +229,7 @@ def _return_stray_payment(session: Session, runtime: Runtime, pr: PaymentRequest
     try:
         with session.begin_nested():
             merchant = get_merchant(session, pr.merchant_id)
-            returned = transfers.pay_from_custodial(session, runtime, merchant.wallet, transfer.from_wallet,
+            returned = custodial.pay_from_custodial(session, runtime, merchant.wallet, transfer.from_wallet,
                                                     transfer.amount, kind="refund", purpose=f"refund:{refund.id}",
                                                     memo=f"returned: duplicate payment for {pr.id}")
             refund.transfer_id = returned.id
@@ -330,13 +271,3 @@ def expiry_worker(runtime: Runtime, stop: threading.Event) -> None:
         except Exception as exc:  # noqa: BLE001 - survive database hiccups
             log.warning("expiry pass failed: %s", exc)
         stop.wait(runtime.settings.payment_expiry_interval)
-
-
-
-def checkout_view(session: Session, pr: PaymentRequest) -> dict[str, Any]:
-    """What a resident sees before paying: merchant name, amount, status (no merchant internals)."""
-    merchant = get_merchant(session, pr.merchant_id)
-    return {"object": "checkout", "id": pr.id, "merchant": {"id": merchant.id, "display_name": merchant.display_name},
-            "pay_to": merchant.wallet, "amount": pr.amount, "description": pr.description, "status": pr.status,
-            "payment_in_progress": in_progress(session, pr), "expires_at": pr.expires_at, "uri": pr.uri,
-            "merchant_accepts_payments": merchant.status == "active"}

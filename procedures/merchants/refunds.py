@@ -12,14 +12,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chain.storage import utcnow
-from procedures.errors import Conflict, InvalidRequest, NotFound
+from procedures.errors import Conflict, InvalidRequest
+from procedures.ids import new_id
 from procedures.merchants import webhooks
-from procedures.merchants.accounts import get_merchant, new_id
+from procedures.merchants.accounts import get_merchant
 from procedures.merchants.models import PaymentRequest, Refund
 from procedures.merchants.payment_requests import get_request
+from procedures.merchants.rows import merchant_row
 from procedures.merchants.schemas import refund_out
+from procedures.pagination import Window, newest_first
 from procedures.runtime import Runtime
-from procedures.transfers import service as transfers
+from procedures.transfers import custodial
 from procedures.transfers.models import Transfer
 
 PURPOSE = "refund"
@@ -64,7 +67,7 @@ def create_refund(session: Session, runtime: Runtime, merchant_id: str, request_
                     status="pending")
     session.add(refund)
     session.flush()
-    transfer = transfers.pay_from_custodial(session, runtime, merchant.wallet, pr.payer_wallet, amount, kind="refund",
+    transfer = custodial.pay_from_custodial(session, runtime, merchant.wallet, pr.payer_wallet, amount, kind="refund",
                                             purpose=f"{PURPOSE}:{refund.id}", memo=f"refund for {pr.id}")
     refund.transfer_id = transfer.id
     return refund
@@ -76,18 +79,21 @@ def get_refund(session: Session, merchant_id: str, refund_id: str) -> Refund:
     Raises:
         NotFound: not this merchant's.
     """
-    refund = session.get(Refund, refund_id)
-    if refund is None or refund.merchant_id != merchant_id:
-        raise NotFound(f"no refund {refund_id}", param="id")
-    return refund
+    return merchant_row(session, Refund, refund_id, merchant_id, what="refund")
 
 
-def list_refunds(session: Session, merchant_id: str, request_id: str | None, limit: int) -> list[Refund]:
-    """The merchant's refunds (of one request when given), newest first."""
+def list_refunds(session: Session, merchant_id: str, request_id: str | None, limit: int,
+                 starting_after: str | None = None) -> Window[Refund]:
+    """The merchant's refunds (of one request when given), newest first, cursor-paginated.
+
+    Raises:
+        InvalidRequest: unknown cursor (or another merchant's).
+    """
     query = select(Refund).where(Refund.merchant_id == merchant_id)
     if request_id:
         query = query.where(Refund.payment_request_id == request_id)
-    return list(session.scalars(query.order_by(Refund.created_at.desc(), Refund.id.desc()).limit(limit)))
+    return newest_first(session, Refund, query, limit=limit, starting_after=starting_after,
+                        cursor_scope=Refund.merchant_id == merchant_id)
 
 
 def on_refund_final(session: Session, runtime: Runtime, transfer: Transfer) -> None:

@@ -1,45 +1,34 @@
-"""Events and signed webhooks.
+"""Events and the endpoints they go to.
 
 ``emit`` writes an event and one pending delivery per subscribed endpoint in the caller's
-transaction (so an event exists exactly when the change it reports was committed). The delivery
-worker POSTs the event's stored JSON body with
-
-    Machi-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
-
-and retries failures (non-2xx, connection errors, timeouts) on ``Settings.webhook_retry_schedule``
-(10 s, 1 min, then every 10 min) until ``webhook_retry_horizon`` (24 h) after the event. Every
-attempt is logged. Receivers dedupe by the event ``id`` (a redelivery sends the same body).
+transaction (so an event exists exactly when the change it reports was committed); the delivery
+worker (``procedures.merchants.webhook_delivery``) sends them, signed. Receivers dedupe by the
+event ``id`` (a redelivery sends the same body).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import json
 import logging
 import secrets
 import socket
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain.storage import utcnow
 from procedures.config import Settings
 from procedures.crypto import Vault
-from procedures.errors import InvalidRequest, NotFound
-from procedures.merchants.accounts import new_id
+from procedures.errors import InvalidRequest
+from procedures.ids import new_id
 from procedures.merchants.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from procedures.runtime import Runtime
+from procedures.merchants.rows import merchant_row
+from procedures.pagination import Window, newest_first
 
 log = logging.getLogger("machi.merchants.webhooks")
 
@@ -52,39 +41,12 @@ EVENT_TYPES = (
     "payout.paid",
     "payout.failed",
 )
-SIGNATURE_HEADER = "Machi-Signature"
-USER_AGENT = "MachiLedger-Webhooks/1"
-MAX_BATCH = 50
 MAX_ENDPOINTS = 16
 
 
-# --------------------------------------------------------------------------- signatures
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The ``Machi-Signature`` header value for ``body``."""
-    t = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
-
-
-def verify(secret: str, header: str, body: bytes, tolerance: int = 300, now: float | None = None) -> bool:
-    """Check a ``Machi-Signature`` header (what a merchant's receiver does; see the README).
-
-    True when one ``v1`` signature matches and ``t`` is within ``tolerance`` seconds of now.
-    """
-    try:
-        parts = [item.split("=", 1) for item in header.split(",")]
-        timestamp = int(next(value for key, value in parts if key.strip() == "t"))
-        candidates = [value for key, value in parts if key.strip() == "v1"]
-    except (ValueError, StopIteration):
-        return False
-    if abs((time.time() if now is None else now) - timestamp) > tolerance:
-        return False
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return any(hmac.compare_digest(expected, candidate) for candidate in candidates)
-
-
 # --------------------------------------------------------------------------- endpoints
-def _private_allowed(settings: Settings) -> bool:
+def private_urls_allowed(settings: Settings) -> bool:
+    """Whether endpoints may be on private networks (by default outside production only)."""
     if settings.webhook_allow_private_urls is not None:
         return settings.webhook_allow_private_urls
     return settings.environment != "production"
@@ -101,7 +63,7 @@ def check_url(url: str, settings: Settings) -> None:
         raise InvalidRequest("the URL must be an http(s) URL with a host", code="invalid_url", param="url")
     if settings.environment == "production" and parts.scheme != "https":
         raise InvalidRequest("webhook URLs must use https", code="invalid_url", param="url")
-    if _private_allowed(settings):
+    if private_urls_allowed(settings):
         return
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
@@ -161,10 +123,7 @@ def get_endpoint(session: Session, merchant_id: str, endpoint_id: str) -> Webhoo
     Raises:
         NotFound: not this merchant's.
     """
-    endpoint = session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or endpoint.merchant_id != merchant_id:
-        raise NotFound(f"no webhook endpoint {endpoint_id}", param="id")
-    return endpoint
+    return merchant_row(session, WebhookEndpoint, endpoint_id, merchant_id, what="webhook endpoint")
 
 
 def delete_endpoint(session: Session, vault: Vault, merchant_id: str, endpoint_id: str) -> None:
@@ -212,14 +171,11 @@ def get_event(session: Session, merchant_id: str, event_id: str) -> Event:
     Raises:
         NotFound: not this merchant's.
     """
-    event = session.get(Event, event_id)
-    if event is None or event.merchant_id != merchant_id:
-        raise NotFound(f"no event {event_id}", param="id")
-    return event
+    return merchant_row(session, Event, event_id, merchant_id, what="event")
 
 
 def list_events(session: Session, merchant_id: str, limit: int, starting_after: str | None,
-                type_: str | None = None, object_id: str | None = None) -> list[Event]:
+                type_: str | None = None, object_id: str | None = None) -> Window[Event]:
     """The merchant's events, newest first, cursor-paginated.
 
     Raises:
@@ -230,13 +186,8 @@ def list_events(session: Session, merchant_id: str, limit: int, starting_after: 
         query = query.where(Event.type == type_)
     if object_id:
         query = query.where(Event.object_id == object_id)
-    if starting_after:
-        cursor = session.get(Event, starting_after)
-        if cursor is None or cursor.merchant_id != merchant_id:
-            raise InvalidRequest("unknown cursor", param="starting_after")
-        query = query.where(or_(Event.created_at < cursor.created_at,
-                                (Event.created_at == cursor.created_at) & (Event.id < cursor.id)))
-    return list(session.scalars(query.order_by(Event.created_at.desc(), Event.id.desc()).limit(limit)))
+    return newest_first(session, Event, query, limit=limit, starting_after=starting_after,
+                        cursor_scope=Event.merchant_id == merchant_id)
 
 
 def deliveries_of(session: Session, event_id: str) -> list[tuple[WebhookDelivery, list[WebhookAttempt]]]:
@@ -280,139 +231,6 @@ def redeliver(session: Session, settings: Settings, merchant_id: str, event_id: 
         touched.append(delivery)
     session.flush()
     return touched
-
-
-# --------------------------------------------------------------------------- delivery
-def next_delay(schedule: list[float], attempts: int) -> float:
-    """Seconds before the next try after ``attempts`` failed tries (the last step repeats)."""
-    if not schedule:
-        return 600.0
-    return schedule[min(attempts - 1, len(schedule) - 1)]
-
-
-@dataclass
-class _Job:
-    delivery_id: int
-    url: str
-    secret: str
-    body: bytes
-    event_id: str
-
-
-@dataclass
-class _Result:
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def _claim(runtime: Runtime, limit: int) -> list[_Job]:
-    """Lock due deliveries for this worker for a while (other workers skip them)."""
-    now = utcnow()
-    lease = timedelta(seconds=runtime.settings.webhook_timeout * 2 + 10)
-    jobs: list[_Job] = []
-    with runtime.sessions() as session, session.begin():
-        query = (select(WebhookDelivery)
-                 .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
-                        or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now))
-                 .order_by(WebhookDelivery.next_attempt_at).limit(limit))
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        for delivery in session.scalars(query):
-            endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-            event = session.get(Event, delivery.event_id)
-            if endpoint is None or event is None or endpoint.status != "enabled":
-                delivery.status = "failed"
-                delivery.next_attempt_at = None
-                delivery.last_error = "endpoint disabled or deleted"
-                continue
-            delivery.locked_until = now + lease
-            jobs.append(_Job(delivery.id, endpoint.url, endpoint_secret(session, runtime.vault, endpoint),
-                             event.payload, event.id))
-    return jobs
-
-
-def _post(client: httpx.Client, job: _Job, settings: Settings) -> _Result:
-    started = time.perf_counter()
-    try:
-        if not _private_allowed(settings):
-            check_url(job.url, settings)  # DNS may have changed since registration
-        response = client.post(job.url, content=job.body, headers={
-            "Content-Type": "application/json", "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(job.secret, job.body), "Machi-Event-Id": job.event_id,
-        })
-        return _Result(response.status_code, None if response.is_success else f"HTTP {response.status_code}",
-                       int((time.perf_counter() - started) * 1000))
-    except httpx.TimeoutException:
-        return _Result(None, "timeout", int((time.perf_counter() - started) * 1000))
-    except (httpx.HTTPError, InvalidRequest) as exc:
-        return _Result(None, f"{type(exc).__name__}: {exc}"[:500], int((time.perf_counter() - started) * 1000))
-
-
-def _record(runtime: Runtime, job: _Job, result: _Result) -> None:
-    now = utcnow()
-    with runtime.sessions() as session, session.begin():
-        delivery = session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
-        if delivery is None:
-            return
-        session.add(WebhookAttempt(delivery_id=delivery.id, attempted_at=now, status_code=result.status_code,
-                                   error=result.error, duration_ms=result.duration_ms))
-        delivery.attempts += 1
-        delivery.last_status_code = result.status_code
-        delivery.last_error = result.error
-        delivery.locked_until = None
-        if delivery.status != "pending":
-            return  # deleted endpoint meanwhile
-        if result.ok:
-            delivery.status = "succeeded"
-            delivery.delivered_at = now
-            delivery.next_attempt_at = None
-            return
-        retry_at = now + timedelta(seconds=next_delay(runtime.settings.webhook_retry_schedule, delivery.attempts))
-        if retry_at > delivery.retry_until:
-            delivery.status = "failed"
-            delivery.next_attempt_at = None
-            log.warning("webhook delivery %s of %s gave up after %d attempts", delivery.id, job.event_id,
-                        delivery.attempts)
-        else:
-            delivery.next_attempt_at = retry_at
-
-
-def deliver_due(runtime: Runtime, client: httpx.Client, pool: ThreadPoolExecutor | None = None) -> int:
-    """One pass: POST every due delivery (in parallel when ``pool`` is given); returns how many."""
-    jobs = _claim(runtime, MAX_BATCH)
-    if not jobs:
-        return 0
-
-    def attempt(job: _Job) -> None:
-        _record(runtime, job, _post(client, job, runtime.settings))
-
-    if pool is None:
-        for job in jobs:
-            attempt(job)
-    else:
-        list(pool.map(attempt, jobs))
-    return len(jobs)
-
-
-def delivery_worker(runtime: Runtime, stop: threading.Event) -> None:
-    """Worker: deliver webhooks until ``stop`` is set."""
-    timeout = httpx.Timeout(runtime.settings.webhook_timeout, connect=min(3.0, runtime.settings.webhook_timeout))
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client, \
-            ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook") as pool:
-        while not stop.is_set():
-            try:
-                worked = deliver_due(runtime, client, pool)
-            except Exception as exc:  # noqa: BLE001 - keep delivering after a database hiccup
-                log.warning("webhook pass failed: %s", exc)
-                worked = 0
-            if not worked:
-                stop.wait(runtime.settings.webhook_poll_interval)
-
 
 
 def event_body(event: Event) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from procedures.errors import Conflict, InvalidRequest
 from procedures.operator import wallet_actions
 from procedures.operator.wallet_actions import ActionView
 from procedures.runtime import Runtime
-from procedures.transfers.service import lock_wallet
+from procedures.transfers.pending import lock_wallet
 
 __all__ = ["FreezeState", "check", "freeze", "freeze_state", "unfreeze"]
 

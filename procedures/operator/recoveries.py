@@ -26,7 +26,7 @@ from procedures.identity.models import IdentityStatus, WalletIdentity
 from procedures.operator import wallet_actions
 from procedures.operator.wallet_actions import ActionView
 from procedures.runtime import Runtime
-from procedures.transfers.service import lock_wallet
+from procedures.transfers.pending import lock_wallet
 
 __all__ = ["RecoveryView", "RetryRefused", "StepView", "blocker_message", "check_retry", "recovery_state",
            "retry_balance_move"]

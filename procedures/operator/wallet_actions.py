@@ -12,31 +12,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from chain.outbox import TxIntent
-from chain.storage import Base, UTCDateTime, utcnow
+from chain.storage import utcnow
+from procedures.operator.models import WalletAction
+from procedures.pagination import newest_first
 
-__all__ = ["ACTIONS", "ActionView", "WalletAction", "count", "history", "pending_action", "record", "view"]
+__all__ = ["ACTIONS", "ActionView", "count", "history", "pending_action", "record", "view"]
 
 ACTIONS = ("freeze", "unfreeze", "recover_retry")
-
-
-class WalletAction(Base):
-    """One operator action on a wallet and the intent that carries it."""
-
-    __tablename__ = "wallet_actions"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    wallet: Mapped[str] = mapped_column(String(42))
-    action: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(String(200))
-    operator: Mapped[str] = mapped_column(String(64))
-    intent_id: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    __table_args__ = (Index("ix_wallet_actions_wallet_created", "wallet", "created_at"),)
 
 
 @dataclass(frozen=True)
@@ -81,9 +67,9 @@ def view(session: Session, row: WalletAction) -> ActionView:
 
 def history(session: Session, wallet: str, limit: int = 20) -> list[ActionView]:
     """The wallet's actions, newest first."""
-    rows = session.scalars(select(WalletAction).where(WalletAction.wallet == wallet)
-                           .order_by(WalletAction.created_at.desc(), WalletAction.id.desc()).limit(limit))
-    return [view(session, row) for row in rows]
+    window = newest_first(session, WalletAction, select(WalletAction).where(WalletAction.wallet == wallet),
+                          limit=limit)
+    return [view(session, row) for row in window.rows]
 
 
 def pending_action(session: Session, wallet: str, actions: tuple[str, ...]) -> WalletAction | None:

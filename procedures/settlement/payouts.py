@@ -18,31 +18,35 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from eth_utils.crypto import keccak
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain.contracts.registry import Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
+from procedures import jst
 from procedures.errors import Conflict, InvalidRequest, NotFound
+from procedures.ids import new_id
 from procedures.merchants import webhooks
-from procedures.merchants.accounts import bank_account, ensure_active, get_merchant, new_id
-from procedures.merchants.models import Merchant, Payout, PayoutBatch
-from procedures.merchants.schemas import payout_out
+from procedures.merchants.accounts import bank_account, ensure_active, get_merchant
+from procedures.merchants.models import Merchant
+from procedures.merchants.rows import merchant_row
+from procedures.pagination import Window, newest_first
 from procedures.runtime import Runtime
-from procedures.settlement.zengin import ACCOUNT_TYPES, Originator, TransferLine, build_transfer_file
+from procedures.settlement.models import Payout, PayoutBatch
+from procedures.settlement.schemas import payout_out
+from procedures.transfers import custodial
 from procedures.transfers import service as transfers
 from procedures.transfers.models import Transfer
+from procedures.zengin import ACCOUNT_TYPES, Originator, TransferLine, build_transfer_file
 
 log = logging.getLogger("machi.settlement.payouts")
 
 PURPOSE = "payout"
 SETTLEMENT_REFERENCE = "city-account:settlement"
-JST = ZoneInfo("Asia/Tokyo")
 STATUSES = ("processing", "redeemed", "in_transit", "paid", "failed")
 
 
@@ -94,7 +98,7 @@ def create_payout(session: Session, runtime: Runtime, merchant: Merchant, amount
     payout.redeem_ref = "0x" + keccak(payout.id.encode()).hex()
     session.add(payout)
     session.flush()
-    transfer = transfers.pay_from_custodial(session, runtime, merchant.wallet, settlement_address(runtime), amount,
+    transfer = custodial.pay_from_custodial(session, runtime, merchant.wallet, settlement_address(runtime), amount,
                                             kind="payout", purpose=f"{PURPOSE}:{payout.id}", memo="payout")
     payout.transfer_id = transfer.id
     return payout
@@ -106,14 +110,11 @@ def get_payout(session: Session, payout_id: str, merchant_id: str | None = None)
     Raises:
         NotFound: no such payout for this caller.
     """
-    payout = session.get(Payout, payout_id)
-    if payout is None or (merchant_id is not None and payout.merchant_id != merchant_id):
-        raise NotFound(f"no payout {payout_id}", param="id")
-    return payout
+    return merchant_row(session, Payout, payout_id, merchant_id, what="payout")
 
 
 def list_payouts(session: Session, merchant_id: str | None, *, limit: int, starting_after: str | None,
-                 status: str | None) -> list[Payout]:
+                 status: str | None) -> Window[Payout]:
     """Payouts newest first (one merchant's, or all for the operator), cursor-paginated.
 
     Raises:
@@ -126,13 +127,8 @@ def list_payouts(session: Session, merchant_id: str | None, *, limit: int, start
         if status not in STATUSES:
             raise InvalidRequest(f"status is one of {', '.join(STATUSES)}", param="status")
         query = query.where(Payout.status == status)
-    if starting_after:
-        cursor = session.get(Payout, starting_after)
-        if cursor is None or (merchant_id is not None and cursor.merchant_id != merchant_id):
-            raise InvalidRequest("unknown cursor", param="starting_after")
-        query = query.where(or_(Payout.created_at < cursor.created_at,
-                                (Payout.created_at == cursor.created_at) & (Payout.id < cursor.id)))
-    return list(session.scalars(query.order_by(Payout.created_at.desc(), Payout.id.desc()).limit(limit)))
+    return newest_first(session, Payout, query, limit=limit, starting_after=starting_after,
+                        cursor_scope=None if merchant_id is None else Payout.merchant_id == merchant_id)
 
 
 # --------------------------------------------------------------------------- chain outcomes
@@ -194,11 +190,6 @@ def originator(runtime: Runtime) -> Originator:
                       account_number=s.zengin_account_number)
 
 
-def today_jst() -> date:
-    """Today in Japan (banks' calendar)."""
-    return datetime.now(JST).date()
-
-
 def export_batch(session: Session, runtime: Runtime, transfer_date: date | None, created_by: str) -> tuple[
         PayoutBatch, list[Payout], bytes]:
     """Put every redeemed payout not yet exported into a new batch and build its Zengin file.
@@ -218,7 +209,7 @@ def export_batch(session: Session, runtime: Runtime, transfer_date: date | None,
                                   account_type=ACCOUNT_TYPES[account.account_type],
                                   account_number=account.account_number, holder=account.holder_name_kana,
                                   amount=payout.net_amount, customer_code1=str(number)))
-    when = transfer_date or today_jst()
+    when = transfer_date or jst.today()
     content = build_transfer_file(originator(runtime), when, lines)
     batch_id = new_id("pb")
     key_id = runtime.vault.new_key(session, "zengin-file")
@@ -277,6 +268,10 @@ def mark_transferred(session: Session, runtime: Runtime, batch_id: str) -> tuple
     return batch, payouts
 
 
-def list_batches(session: Session, limit: int) -> list[PayoutBatch]:
-    """Batches newest first."""
-    return list(session.scalars(select(PayoutBatch).order_by(PayoutBatch.created_at.desc()).limit(limit)))
+def list_batches(session: Session, limit: int, starting_after: str | None = None) -> Window[PayoutBatch]:
+    """Batches newest first, cursor-paginated.
+
+    Raises:
+        InvalidRequest: unknown cursor.
+    """
+    return newest_first(session, PayoutBatch, select(PayoutBatch), limit=limit, starting_after=starting_after)

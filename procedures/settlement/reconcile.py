@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 from chain.contracts.authorization import Authorization
 from chain.outbox import IntentStatus, TxIntent
 from chain.storage import utcnow
-from procedures.merchants.models import Merchant, PaymentRequest, Payout, Refund, TopUp
+from procedures.merchants.models import Merchant, PaymentRequest, Refund
 from procedures.runtime import Runtime
+from procedures.settlement.models import Payout, TopUp
 from procedures.transfers.models import CustodialWallet, Transfer
 
 _MINT = function_signature_to_4byte_selector("mint(address,uint256)")

@@ -15,7 +15,8 @@ from datetime import datetime
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from procedures.merchants.models import PaymentRequest, Payout, Refund
+from procedures.merchants.models import PaymentRequest, Refund
+from procedures.settlement.models import Payout
 
 COLUMNS = ["type", "id", "settled_at", "created_at", "status", "amount", "fee", "net_yen", "balance_effect",
            "payment_request", "order_reference", "description", "payer", "batch"]

@@ -20,9 +20,11 @@ from chain.contracts.registry import AssuranceLevel, Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
 from procedures.errors import InvalidRequest, NotFound
-from procedures.merchants.accounts import new_id
-from procedures.merchants.models import TopUp
+from procedures.ids import new_id
+from procedures.pagination import Window, newest_first
 from procedures.runtime import Runtime
+from procedures.settlement.models import TopUp
+from procedures.transfers import pending
 from procedures.transfers import service as transfers
 
 log = logging.getLogger("machi.settlement.topups")
@@ -59,7 +61,7 @@ def _pending_mints(session: Session, wallet: str | None = None) -> int:
     """Coins in pending top-ups (to ``wallet``) that the chain — balances, the minter's allowance —
     does not reflect yet."""
     query = select(func.coalesce(func.sum(TopUp.amount_minted), 0)).where(
-        TopUp.status == "pending", transfers.not_yet_in_a_block(TopUp.intent_id))
+        TopUp.status == "pending", pending.not_yet_in_a_block(TopUp.intent_id))
     if wallet is not None:
         query = query.where(TopUp.wallet == wallet)
     return int(session.scalar(query) or 0)
@@ -92,12 +94,12 @@ def create_topup(session: Session, runtime: Runtime, *, wallet: str, amount: int
     if coin.is_frozen(wallet):
         raise TopUpRefused("this wallet is frozen", code="recipient_frozen", param="wallet")
     _lock_campaign(session)
-    transfers.lock_wallet(session, wallet)
+    pending.lock_wallet(session, wallet)
     bonus = bonus_for(session, runtime, amount)
     total = amount + bonus
     if status.level is not AssuranceLevel.NONE:
         cap = coin.balance_cap(status.level)
-        room = cap - coin.balance_of(wallet) - transfers.pending_in(session, wallet) - _pending_mints(session, wallet)
+        room = cap - coin.balance_of(wallet) - pending.pending_in(session, wallet) - _pending_mints(session, wallet)
         if total > room:
             raise TopUpRefused(f"the wallet can take at most {max(room, 0)} more coins (cap {cap}); this top-up "
                                f"would mint {total}", code="balance_cap_exceeded", param="amount")
@@ -128,12 +130,17 @@ def get_topup(session: Session, topup_id: str, wallet: str | None = None) -> Top
     return topup
 
 
-def list_topups(session: Session, wallet: str | None, limit: int) -> list[TopUp]:
-    """Top-ups newest first (one wallet's when given)."""
+def list_topups(session: Session, wallet: str | None, limit: int, starting_after: str | None = None) -> Window[TopUp]:
+    """Top-ups newest first (one wallet's when given), cursor-paginated.
+
+    Raises:
+        InvalidRequest: unknown cursor (or another wallet's).
+    """
     query = select(TopUp)
     if wallet is not None:
         query = query.where(TopUp.wallet == wallet)
-    return list(session.scalars(query.order_by(TopUp.created_at.desc(), TopUp.id.desc()).limit(limit)))
+    return newest_first(session, TopUp, query, limit=limit, starting_after=starting_after,
+                        cursor_scope=None if wallet is None else TopUp.wallet == wallet)
 
 
 def on_topup_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:

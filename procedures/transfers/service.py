@@ -11,34 +11,29 @@ be accepted; whatever still fails on chain (a skipped batch item) ends ``failed`
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from eth_utils.crypto import keccak
-from sqlalchemy import ColumnElement, func, or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-from web3 import Web3
 
-from chain.contracts.authorization import Authorization, authorization_signer, random_nonce
+from chain.contracts.authorization import Authorization, authorization_signer
 from chain.contracts.base import ZERO_BYTES32
 from chain.contracts.coin import CoinBatcher, SkipReason
 from chain.contracts.registry import AssuranceLevel, Kind
-from chain.outbox import ChainTx, IntentStatus, TxIntent, TxStatus, enqueue
+from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
-from procedures.crypto import Vault
+from procedures.addresses import checksum
 from procedures.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from procedures.ids import new_id
+from procedures.pagination import Window, newest_first
 from procedures.runtime import FinalHandler, Runtime
 from procedures.transfers.models import CustodialWallet, Transfer
+from procedures.transfers.pending import OPEN, lock_wallet, pending_in, pending_out
 
 MAX_VALIDITY_S = 24 * 3600
 MIN_REMAINING_S = 30
-OPEN = ("accepted",)
 
 #: Run in the relayer's transaction once a transfer is final, for the purpose it settles.
 TransferHook = Callable[[Session, Runtime, Transfer], None]
@@ -92,55 +87,6 @@ def skip_code(label: str | None) -> str:
     )
 
 
-def lock_wallet(session: Session, wallet: str) -> None:
-    """Serialise acceptance for one wallet until the transaction ends.
-
-    PostgreSQL: a transaction-scoped advisory lock. SQLite: writers are already serialised by
-    ``BEGIN IMMEDIATE`` (see ``chain.storage.make_engine``).
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(b"wallet:" + wallet.lower().encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-
-
-def not_yet_in_a_block(intent_id: Any) -> ColumnElement[bool]:
-    """The outbox intent ``intent_id`` (a column) is not — as far as the relayer has seen — in a
-    successful mined transaction.
-
-    What is already in a block is part of the chain state the caller compares against (a balance,
-    a minter's allowance); counting it again as "in progress" would refuse an exactly fitting
-    payment or top-up until the transaction reaches the confirmation depth. (A transaction mined
-    but not yet seen by the relayer still counts: that errs on the side of refusing.)
-    """
-    mined = (
-        select(ChainTx.id)
-        .join(TxIntent, (ChainTx.sender == TxIntent.sender) & (ChainTx.nonce == TxIntent.nonce))
-        .where(
-            TxIntent.id == intent_id,
-            ChainTx.status.in_((TxStatus.MINED, TxStatus.CONFIRMED)),
-            ChainTx.receipt_status == 1,
-        )
-        .exists()
-    )
-    return ~mined
-
-
-def pending_out(session: Session, wallet: str) -> int:
-    """Coins in accepted transfers from ``wallet`` that the chain balance does not reflect yet."""
-    return _pending(session, Transfer.from_wallet == wallet)
-
-
-def pending_in(session: Session, wallet: str) -> int:
-    """Coins in accepted transfers to ``wallet`` that the chain balance does not reflect yet."""
-    return _pending(session, Transfer.to_wallet == wallet)
-
-
-def _pending(session: Session, party: ColumnElement[bool]) -> int:
-    query = select(func.coalesce(func.sum(Transfer.amount), 0)).where(
-        party, Transfer.status.in_(OPEN), not_yet_in_a_block(Transfer.intent_id))
-    return int(session.scalar(query) or 0)
-
-
 def same_authorization(transfer: Transfer, auth: Authorization) -> bool:
     """``transfer`` carries exactly this signed authorization (its payment reference aside)."""
     try:
@@ -156,13 +102,9 @@ def replay_of(session: Session, auth: Authorization) -> Transfer | None:
     A client that lost the answer (a dropped connection, a restarted service) sends the same
     authorization again; it gets the first transfer back instead of a "nonce used" refusal.
     """
-    earlier = session.scalar(select(Transfer).where(Transfer.from_wallet == Web3.to_checksum_address(auth.from_),
+    earlier = session.scalar(select(Transfer).where(Transfer.from_wallet == checksum(auth.from_, "authorization.from"),
                                                     Transfer.nonce == "0x" + auth.nonce.hex()))
     return earlier if earlier is not None and same_authorization(earlier, auth) else None
-
-
-def new_transfer_id() -> str:
-    return "tr_" + secrets.token_hex(12)
 
 
 def accept(
@@ -198,9 +140,9 @@ def accept(
     now = int(time.time())
     if auth.value <= 0:
         raise InvalidRequest("the amount must be a positive whole number of coins", param="authorization.value")
-    if Web3.to_checksum_address(auth.from_) == Web3.to_checksum_address(auth.to):
+    if checksum(auth.from_, "authorization.from") == checksum(auth.to, "authorization.to"):
         raise InvalidRequest("payer and payee are the same wallet", param="authorization.to")
-    if expected_to is not None and Web3.to_checksum_address(auth.to) != Web3.to_checksum_address(expected_to):
+    if expected_to is not None and checksum(auth.to, "authorization.to") != checksum(expected_to):
         raise InvalidRequest(
             "the authorization pays another wallet than requested", code="wrong_recipient", param="authorization.to"
         )
@@ -238,7 +180,7 @@ def accept(
             param="authorization.signature",
         )
 
-    payer, payee = Web3.to_checksum_address(auth.from_), Web3.to_checksum_address(auth.to)
+    payer, payee = checksum(auth.from_, "authorization.from"), checksum(auth.to, "authorization.to")
     nonce_hex = "0x" + auth.nonce.hex()
     lock_wallet(session, payer)
     if session.scalar(select(Transfer.id).where(Transfer.from_wallet == payer, Transfer.nonce == nonce_hex)):
@@ -266,7 +208,7 @@ def accept(
                     param="authorization.value",
                 )
 
-    transfer_id = new_transfer_id()
+    transfer_id = new_id("tr")
     ref = os.urandom(32)
     labelled = auth.with_ref(ref)
     transfer = Transfer(
@@ -338,20 +280,14 @@ def get_transfer(session: Session, transfer_id: str, wallet: str | None = None) 
     return transfer
 
 
-def history(session: Session, wallet: str, limit: int, starting_after: str | None) -> list[Transfer]:
-    """A wallet's transfers, newest first, cursor-paginated by transfer id."""
+def history(session: Session, wallet: str, limit: int, starting_after: str | None) -> Window[Transfer]:
+    """A wallet's transfers, newest first, cursor-paginated by transfer id.
+
+    Raises:
+        InvalidRequest: unknown cursor.
+    """
     query = select(Transfer).where(or_(Transfer.from_wallet == wallet, Transfer.to_wallet == wallet))
-    if starting_after:
-        cursor = session.get(Transfer, starting_after)
-        if cursor is None:
-            raise InvalidRequest("unknown cursor", param="starting_after")
-        query = query.where(
-            or_(
-                Transfer.created_at < cursor.created_at,
-                (Transfer.created_at == cursor.created_at) & (Transfer.id < cursor.id),
-            )
-        )
-    return list(session.scalars(query.order_by(Transfer.created_at.desc(), Transfer.id.desc()).limit(limit)))
+    return newest_first(session, Transfer, query, limit=limit, starting_after=starting_after)
 
 
 def settle(session: Session, intent: TxIntent) -> Transfer | None:
@@ -394,94 +330,3 @@ def final_handler(hooks: Mapping[str, TransferHook]) -> FinalHandler:
             hook(session, runtime, transfer)
 
     return on_transfer_final
-
-
-# --------------------------------------------------------------------------- custodial wallets
-def create_custodial_wallet(session: Session, vault: Vault, owner_type: str, owner_id: str) -> CustodialWallet:
-    """A new wallet whose key is stored encrypted under its own data key."""
-    account = Account.create()
-    key_id = vault.new_key(session, f"custodial-{owner_type}")
-    wallet = CustodialWallet(
-        address=account.address,
-        owner_type=owner_type,
-        owner_id=owner_id,
-        key_id=key_id,
-        key_blob=vault.seal(session, key_id, bytes(account.key), aad=account.address.encode()),
-    )
-    session.add(wallet)
-    session.flush()
-    return wallet
-
-
-def custodial_account(session: Session, vault: Vault, address: str) -> LocalAccount:
-    """The key of a custodial wallet (decrypted for the moment of signing).
-
-    Raises:
-        NotFound: not a custodial wallet.
-    """
-    wallet = session.get(CustodialWallet, Web3.to_checksum_address(address))
-    if wallet is None:
-        raise NotFound(f"{address} is not a wallet held by the service")
-    key: LocalAccount = Account.from_key(
-        vault.open(session, wallet.key_id, wallet.key_blob, aad=wallet.address.encode())
-    )
-    return key
-
-
-def pay_from_custodial(
-    session: Session,
-    runtime: Runtime,
-    from_address: str,
-    to: str,
-    amount: int,
-    *,
-    kind: str,
-    purpose: str | None = None,
-    memo: str | None = None,
-) -> Transfer:
-    """Sign an authorization with a custodial wallet's key and accept it (refunds, fee refunds)."""
-    account = custodial_account(session, runtime.vault, from_address)
-    now = int(time.time())
-    auth = runtime.coin.sign_authorization(account, to, amount, nonce=random_nonce(), valid_before=now + 3600)
-    return accept(session, runtime, auth, kind=kind, purpose=purpose, memo=memo)
-
-
-TREASURY = "treasury"
-
-
-def treasury_address(session: Session) -> str | None:
-    """The city treasury's wallet (receives fees, pays fee refunds), if bootstrapped."""
-    return session.scalar(
-        select(CustodialWallet.address).where(
-            CustodialWallet.owner_type == "city", CustodialWallet.owner_id == TREASURY
-        )
-    )
-
-
-def ensure_city_wallet(session: Session, runtime: Runtime, owner_id: str = TREASURY) -> CustodialWallet:
-    """Create a city account (custodial) and register it on chain as kind City, once."""
-    existing = session.scalar(
-        select(CustodialWallet).where(CustodialWallet.owner_type == "city", CustodialWallet.owner_id == owner_id)
-    )
-    if existing is not None:
-        return existing
-    wallet = create_custodial_wallet(session, runtime.vault, "city", owner_id)
-    account_key = keccak(b"machi:city-account:" + owner_id.encode())
-    expires = int(time.time()) + 50 * 365 * 24 * 3600
-    call = runtime.registry.register_city_account_call(wallet.address, account_key, expires, b"\0" * 32)
-    intent = enqueue(
-        session,
-        sender=runtime.keys.relayer.address,
-        to=call.to,
-        data=call.data,
-        kind="registry.register_city",
-        reference=f"city-account:{owner_id}",
-    )
-    wallet.registration_intent_id = intent.id
-    return wallet
-
-
-def bootstrap_treasury(runtime: Runtime) -> None:
-    """Start-up hook: the city treasury's wallet exists (and its registration is queued), once."""
-    with runtime.sessions() as session, session.begin():
-        ensure_city_wallet(session, runtime)

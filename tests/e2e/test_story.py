@@ -12,8 +12,8 @@ import pytest
 from chain.contracts import load_city
 from chain.deploy import load_manifest
 from chain.rpc import connect
+from procedures import zengin
 from procedures.config import DEV_KEYS
-from procedures.settlement import zengin
 from scripts.demo_clerk import Approval, approve_in_browser
 from scripts.demo_steps import BENEFIT, run_story
 from scripts.demo_story import GIFT, PRICE, REFUND, TOPUP_YEN, StoryConfig, StoryResult

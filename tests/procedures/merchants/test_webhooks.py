@@ -8,7 +8,7 @@ import hmac
 import time
 
 from chain.toolchain import PROJECT_ROOT
-from procedures.merchants import webhooks
+from procedures.merchants import webhook_delivery, webhooks
 from tests.procedures.conftest import wait_until
 from tests.procedures.merchants.conftest import create_request, pay, wait_request
 
@@ -25,21 +25,21 @@ def _readme_verifier():
 
 def test_signature_scheme():
     body = b'{"id":"evt_1","type":"payment_request.paid"}'
-    header = webhooks.sign("whsec_abc", body, timestamp=1_700_000_000)
+    header = webhook_delivery.sign("whsec_abc", body, timestamp=1_700_000_000)
     t, v1 = header.split(",")
     assert t == "t=1700000000"
     assert v1 == "v1=" + hmac.new(b"whsec_abc", b"1700000000." + body, hashlib.sha256).hexdigest()
-    assert webhooks.verify("whsec_abc", header, body, now=1_700_000_100)
-    assert not webhooks.verify("whsec_abc", header, body + b" ", now=1_700_000_100)  # tampered body
-    assert not webhooks.verify("whsec_xyz", header, body, now=1_700_000_100)  # wrong secret
-    assert not webhooks.verify("whsec_abc", header, body, now=1_700_001_000)  # replayed too late
-    assert not webhooks.verify("whsec_abc", "garbage", body)
+    assert webhook_delivery.verify("whsec_abc", header, body, now=1_700_000_100)
+    assert not webhook_delivery.verify("whsec_abc", header, body + b" ", now=1_700_000_100)  # tampered body
+    assert not webhook_delivery.verify("whsec_xyz", header, body, now=1_700_000_100)  # wrong secret
+    assert not webhook_delivery.verify("whsec_abc", header, body, now=1_700_001_000)  # replayed too late
+    assert not webhook_delivery.verify("whsec_abc", "garbage", body)
     readme_verify = _readme_verifier()
-    fresh = webhooks.sign("whsec_abc", body)
+    fresh = webhook_delivery.sign("whsec_abc", body)
     assert readme_verify("whsec_abc", fresh, body) and not readme_verify("whsec_abc", header, body)  # header: too old
     assert not readme_verify("whsec_abc", "garbage", body)
-    assert webhooks.next_delay([10, 60, 600], 1) == 10 and webhooks.next_delay([10, 60, 600], 2) == 60
-    assert webhooks.next_delay([10, 60, 600], 3) == 600 and webhooks.next_delay([10, 60, 600], 9) == 600
+    assert webhook_delivery.next_delay([10, 60, 600], 1) == 10 and webhook_delivery.next_delay([10, 60, 600], 2) == 60
+    assert webhook_delivery.next_delay([10, 60, 600], 3) == 600 and webhook_delivery.next_delay([10, 60, 600], 9) == 600
 
 
 def test_failing_receiver_is_retried_with_backoff_then_succeeds_and_the_log_shows_it(
@@ -65,14 +65,16 @@ def test_failing_receiver_is_retried_with_backoff_then_succeeds_and_the_log_show
     assert len({a["body"] for a in attempts}) == 1  # the same body every time (dedupe by event id)
     last = attempts[-1]
     assert last["headers"]["Content-Type"] == "application/json"
-    assert webhooks.verify(endpoint["secret"], last["headers"]["Machi-Signature"], last["body"])
+    assert webhook_delivery.verify(endpoint["secret"], last["headers"]["Machi-Signature"], last["body"])
     readme_verify = _readme_verifier()
     assert readme_verify(endpoint["secret"], last["headers"]["Machi-Signature"], last["body"])
     assert not readme_verify("whsec_wrong", last["headers"]["Machi-Signature"], last["body"])
     assert not readme_verify(endpoint["secret"], last["headers"]["Machi-Signature"], last["body"] + b" ")
     assert last["headers"]["Machi-Event-Id"] == delivered["id"]
 
-    event = client.get(f"/v1/events/{delivered['id']}", headers=merchant.headers).json()
+    # the worker records the attempt after the receiver has answered: wait for that, not just the POST
+    event = wait_until(lambda: (lambda e: e if e["deliveries"][0]["status"] != "pending" else None)(
+        client.get(f"/v1/events/{delivered['id']}", headers=merchant.headers).json()), what="the attempt recorded")
     assert event["type"] == "payment_request.paid" and event["data"]["object"]["id"] == pr["id"]
     [delivery] = event["deliveries"]
     assert delivery["status"] == "succeeded" and delivery["attempts"] == 3
@@ -90,7 +92,7 @@ def test_failing_receiver_is_retried_with_backoff_then_succeeds_and_the_log_show
 
 def test_unreachable_endpoint_gives_up_after_the_horizon(client, onboard, runtime, settings):
     from procedures.merchants.models import WebhookDelivery
-    from procedures.merchants.schemas import PayoutOut
+    from procedures.settlement.schemas import PayoutOut
 
     settings.webhook_retry_horizon = 1.0
     merchant = onboard()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from eth_account import Account
 
 from chain.contracts.registry import Kind
-from procedures.operator.wallet_actions import WalletAction
+from procedures.operator.models import WalletAction
 from tests.procedures.conftest import sign, wait_until
 
 

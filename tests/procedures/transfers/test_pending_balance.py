@@ -104,7 +104,7 @@ def test_a_top_up_already_in_a_block_is_not_counted_twice(client, operator, coin
 
 
 def _mint_in_a_block(runtime, topup_id: str) -> bool:
-    from procedures.merchants.models import TopUp
+    from procedures.settlement.models import TopUp
 
     with runtime.sessions() as session:
         intent_id = session.get(TopUp, topup_id).intent_id

@@ -160,7 +160,7 @@ def test_history_is_paginated(client, coin, make_resident):
 
 def test_treasury_is_bootstrapped_as_a_city_account(client, runtime):
     from chain.contracts.registry import Kind
-    from procedures.transfers.service import treasury_address
+    from procedures.transfers.custodial import treasury_address
 
     with runtime.sessions() as session:
         treasury = treasury_address(session)
