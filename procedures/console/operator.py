@@ -10,9 +10,9 @@ import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from web3 import Web3
 
 from chain.contracts.registry import Kind
+from procedures.addresses import checksum, is_wallet
 from procedures.console import operator_merchants, operator_payouts, operator_residents
 from procedures.console.pages import AdminDep, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
@@ -28,7 +28,7 @@ _REFERENCE = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
 
 def _topup_input(form: dict[str, object]) -> tuple[str, int, str, str, str | None]:
     wallet = str(form.get("wallet", "")).strip()
-    if not Web3.is_address(wallet):
+    if not is_wallet(wallet):
         raise InvalidRequest("enter the resident's wallet address (0x…)", param="wallet")
     try:
         amount = int(str(form.get("amount", "")).replace(",", "").strip())
@@ -43,7 +43,7 @@ def _topup_input(form: dict[str, object]) -> tuple[str, int, str, str, str | Non
     if not _REFERENCE.match(reference):
         raise InvalidRequest("enter the counter slip number (letters, digits, . _ : -)", param="reference")
     location = str(form.get("location", "")).strip()[:80] or None
-    return Web3.to_checksum_address(wallet), amount, channel, reference, location
+    return checksum(wallet), amount, channel, reference, location
 
 
 @router.get("/topups", response_class=HTMLResponse)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain.contracts.authorization import Authorization
+from chain.rpc import is_unreachable
 from chain.storage import utcnow
 from procedures.errors import Conflict, InvalidRequest
 from procedures.ids import new_id
@@ -233,7 +234,9 @@ def _return_stray_payment(session: Session, runtime: Runtime, pr: PaymentRequest
                                                     transfer.amount, kind="refund", purpose=f"refund:{refund.id}",
                                                     memo=f"returned: duplicate payment for {pr.id}")
             refund.transfer_id = returned.id
-    except Exception as exc:  # noqa: BLE001 - never block the relayer; the operator sees a failed refund
+    except Exception as exc:  # noqa: BLE001 - a refusal must not block the relayer; the operator sees it
+        if is_unreachable(exc):
+            raise  # no answer is no refusal: the relayer retries this final step once the chain is back
         log.exception("could not return payment %s automatically", transfer.id)
         refund.status = "failed"
         refund.failure_code = getattr(exc, "code", "refund_failed")

@@ -20,26 +20,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_utils.abi import function_signature_to_4byte_selector
-from eth_utils.address import to_checksum_address
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from chain.contracts.authorization import Authorization
+from chain.balances import coin_snapshot
+from chain.calldata import CoinMovement, Movement, batch_item_movement, coin_movement
 from chain.outbox import IntentStatus, TxIntent
+from chain.receipts import recoveries
 from chain.storage import utcnow
+from procedures.addresses import checksum
 from procedures.merchants.models import Merchant, PaymentRequest, Refund
 from procedures.runtime import Runtime
 from procedures.settlement.models import Payout, TopUp
 from procedures.transfers.models import CustodialWallet, Transfer
-
-_MINT = function_signature_to_4byte_selector("mint(address,uint256)")
-_REDEEM = function_signature_to_4byte_selector("redeem(uint256,bytes32)")
-_TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
-_RECOVER = function_signature_to_4byte_selector("recover(address)")
-_TWA = function_signature_to_4byte_selector(
-    "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)")
 
 
 @dataclass
@@ -52,44 +45,36 @@ class Ledger:
     movements: int = 0
 
     def move(self, source: str | None, target: str | None, amount: int) -> None:
+        """Record ``amount`` coins from ``source`` (None: minted) to ``target`` (None: burned)."""
         if source is not None:
-            self.balances[to_checksum_address(source)] -= amount
+            self.balances[source] -= amount
         if target is not None:
-            self.balances[to_checksum_address(target)] += amount
+            self.balances[target] += amount
         self.movements += 1
 
 
 def build_ledger(session: Session, runtime: Runtime) -> Ledger:
-    """Replay every confirmed coin intent into balances."""
+    """Replay every confirmed coin intent into balances (recoveries: amounts from their receipts)."""
     coin = runtime.coin
     ledger = Ledger()
     query = (select(TxIntent).where(TxIntent.to_address == coin.address, TxIntent.status == IntentStatus.CONFIRMED)
              .order_by(TxIntent.id).execution_options(yield_per=1000))
     for intent in session.scalars(query):
         if intent.batch_item is not None:
-            auth = Authorization.decode(intent.batch_item)
-            ledger.move(auth.from_, auth.to, auth.value)
+            movement: CoinMovement | None = batch_item_movement(intent.batch_item)
+        else:
+            movement = coin_movement(bytes(intent.data), intent.sender)
+        if movement is None:
             continue
-        data = bytes(intent.data)
-        selector, args = data[:4], data[4:]
-        if selector == _MINT:
-            to, amount = abi_decode(["address", "uint256"], args)
-            ledger.move(None, to, amount)
-            ledger.minted += amount
-        elif selector == _REDEEM:
-            amount, _ = abi_decode(["uint256", "bytes32"], args)
-            ledger.move(intent.sender, None, amount)
-            ledger.redeemed += amount
-        elif selector == _TRANSFER:
-            to, amount = abi_decode(["address", "uint256"], args)
-            ledger.move(intent.sender, to, amount)
-        elif selector == _TWA:
-            from_, to, amount = abi_decode(["address", "address", "uint256"], args[:96])
-            ledger.move(from_, to, amount)
-        elif selector == _RECOVER and intent.tx_hash:
-            receipt = runtime.w3.eth.get_transaction_receipt(intent.tx_hash)  # type: ignore[arg-type]
-            for event in coin.events(receipt, "Recovered"):
-                ledger.move(event["args"]["lostWallet"], event["args"]["successor"], int(event["args"]["amount"]))
+        if movement.kind is Movement.RECOVER:
+            for recovery in recoveries(coin, intent.tx_hash) if intent.tx_hash else []:
+                ledger.move(recovery.lost_wallet, recovery.successor, recovery.amount)
+            continue
+        ledger.move(movement.source, movement.target, movement.amount)
+        if movement.kind is Movement.MINT:
+            ledger.minted += movement.amount
+        elif movement.kind is Movement.REDEEM:
+            ledger.redeemed += movement.amount
     return ledger
 
 
@@ -138,18 +123,17 @@ def _record_problems(session: Session) -> list[dict[str, str]]:
 def reconcile(session: Session, runtime: Runtime, extra_wallets: list[str] | None = None) -> dict[str, Any]:
     """Compare the database with the chain; returns the report (``ok`` when nothing differs)."""
     coin = runtime.coin
-    block = runtime.w3.eth.block_number
     ledger = build_ledger(session, runtime)
     labels = _labels(session, runtime)
-    wallets = set(ledger.balances) | set(labels) | {to_checksum_address(w) for w in extra_wallets or []}
+    wallets = set(ledger.balances) | set(labels) | {checksum(w) for w in extra_wallets or []}
+    snapshot = coin_snapshot(coin, sorted(wallets))
     differences = []
-    for wallet in sorted(wallets):
-        chain_balance = int(coin.contract.functions.balanceOf(wallet).call(block_identifier=block))
+    for wallet, chain_balance in sorted(snapshot.balances.items()):
         expected = ledger.balances.get(wallet, 0)
         if chain_balance != expected:
             differences.append({"wallet": wallet, "label": labels.get(wallet), "ledger": expected,
                                 "chain": chain_balance, "difference": chain_balance - expected})
-    supply = int(coin.contract.functions.totalSupply().call(block_identifier=block))
+    block, supply = snapshot.block, snapshot.total_supply
     in_flight = session.scalar(select(func.count()).select_from(TxIntent).where(
         TxIntent.to_address == coin.address,
         TxIntent.status.in_((IntentStatus.QUEUED, IntentStatus.PENDING)))) or 0
