@@ -49,6 +49,13 @@ class Window(Generic[R]):
     def has_more(self) -> bool:
         return self.next_cursor is not None
 
+    @classmethod
+    def cut(cls, rows: list[R], limit: int) -> Window[R]:
+        """The window of ``rows`` fetched with one more than ``limit``: the extra one only says that
+        more follow; the cursor is the last shown row's id."""
+        shown = rows[:limit]
+        return cls(shown, str(inspect(shown[-1]).identity[0]) if shown and len(rows) > limit else None)
+
 
 def newest_first(session: Session, model: type[Any], query: Select[R], *, limit: int,
                  starting_after: str | None = None, cursor_scope: ColumnElement[bool] | None = None) -> Window[R]:
@@ -71,10 +78,7 @@ def newest_first(session: Session, model: type[Any], query: Select[R], *, limit:
             raise InvalidRequest("unknown cursor", param="starting_after")
         when, key = cursor
         query = query.where(or_(created_at < when, (created_at == when) & (id_ < key)))
-    rows = list(session.scalars(query.order_by(created_at.desc(), id_.desc()).limit(limit + 1)))
-    shown = rows[:limit]
-    more = len(rows) > limit and bool(shown)
-    return Window(shown, str(inspect(shown[-1]).identity[0]) if more else None)
+    return Window.cut(list(session.scalars(query.order_by(created_at.desc(), id_.desc()).limit(limit + 1))), limit)
 
 
 def page_of(window: Window[R], out: Callable[[R], T]) -> Page[T]:

@@ -37,8 +37,9 @@ from procedures.applications.schemas import (
 from procedures.auth.service import Principal
 from procedures.crypto import CryptoError
 from procedures.deps import ResidentPrincipal, RuntimeDep, SessionDep, StaffPrincipal, require_role
-from procedures.errors import Conflict, NotFound
-from procedures.pagination import CursorQuery, LimitQuery, Page
+from procedures.errors import Conflict
+from procedures.pagination import CursorQuery, LimitQuery, Page, Window, page_of
+from procedures.rows import row_or_404
 from procedures.runtime import Runtime
 from procedures.transfers import custodial
 
@@ -59,11 +60,6 @@ SeniorPrincipal = Annotated[Principal, Depends(require_role("supervisor", "admin
 def _catalog(runtime: Runtime) -> Catalog:
     return service.catalog(runtime)
 
-
-def _page(items: list[ApplicationSummary], limit: int) -> Page[ApplicationSummary]:
-    more = len(items) > limit
-    data = items[:limit]
-    return Page(data=data, has_more=more, next_cursor=data[-1].id if more and data else None)
 
 
 # --------------------------------------------------------------------------- catalog
@@ -114,7 +110,8 @@ def list_applications(runtime: RuntimeDep, session: SessionDep, principal: Resid
                       ) -> Page[ApplicationSummary]:
     """Cursor-paginated; filter by status."""
     rows = service.own_applications(session, str(principal.wallet), limit + 1, starting_after, status_)
-    return _page([summary(_catalog(runtime), a) for a in rows], limit)
+    procedures = _catalog(runtime)
+    return page_of(Window.cut(rows, limit), lambda application: summary(procedures, application))
 
 
 @residents.get("/applications/{application_id}", summary="One of my applications")
@@ -182,9 +179,8 @@ def list_notifications(session: SessionDep, principal: ResidentPrincipal, limit:
 def read_notification(notification_id: Annotated[int, Path(ge=1, lt=2**31)], session: SessionDep,
                       principal: ResidentPrincipal) -> NotificationOut:
     """Idempotent."""
-    row = session.get(Notification, notification_id)
-    if row is None or row.wallet != principal.wallet:
-        raise NotFound(f"no notification {notification_id}", param="id")
+    row = row_or_404(session, Notification, notification_id, what="notification",
+                     visible=lambda n: n.wallet == principal.wallet)
     if row.read_at is None:
         row.read_at = utcnow()
     return notification_out(row)
@@ -210,16 +206,15 @@ def clerk_queue(runtime: RuntimeDep, session: SessionDep, principal: StaffPrinci
     """Oldest first; filters: department, status, assignee, overdue. Metadata only."""
     filters = service.QueueFilter(department=department, status=status_, assignee=assignee, overdue=overdue)
     rows = service.queue(session, principal, filters, limit + 1, starting_after)
-    return _page([summary(_catalog(runtime), a) for a in rows], limit)
+    procedures = _catalog(runtime)
+    return page_of(Window.cut(rows, limit), lambda application: summary(procedures, application))
 
 
 @clerks.get("/applications/{application_id}", summary="View an application")
 def clerk_view(application_id: str, runtime: RuntimeDep, session: SessionDep,
                principal: StaffPrincipal) -> ApplicationOut:
     """Answers and files only for staff of the routed department (the read is audited)."""
-    application = session.get(Application, application_id)
-    if application is None:
-        raise NotFound(f"no application {application_id}", param="id")
+    application = row_or_404(session, Application, application_id, what="application")
     return _staff_detail(session, runtime, principal, application)
 
 
@@ -303,9 +298,8 @@ def clerk_receipt(application_id: str, runtime: RuntimeDep, session: SessionDep,
 
 def _attachment_response(session: SessionDep, runtime: Runtime, application: Application,
                          attachment_id: str) -> Response:
-    attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.application_id != application.id:
-        raise NotFound(f"no attachment {attachment_id}", param="attachment_id")
+    attachment = row_or_404(session, Attachment, attachment_id, what="attachment", param="attachment_id",
+                            visible=lambda a: a.application_id == application.id)
     if application.erased_at is not None:
         raise Gone("this application's data was erased at the end of its retention period")
     try:

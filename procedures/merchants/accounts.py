@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
 from procedures.crypto import Vault
-from procedures.errors import Conflict, InvalidRequest, NotFound
+from procedures.errors import Conflict, InvalidRequest
 from procedures.ids import new_id
 from procedures.merchants import api_keys
 from procedures.merchants.models import ApiKey, Merchant
 from procedures.pagination import Window
+from procedures.rows import row_or_404
 from procedures.runtime import Runtime
 from procedures.transfers.custodial import create_custodial_wallet
 from procedures.zengin import ACCOUNT_TYPES, to_zengin_kana
@@ -104,10 +105,7 @@ def get_merchant(session: Session, merchant_id: str, *, lock: bool = False) -> M
     Raises:
         NotFound: no such merchant.
     """
-    merchant = session.get(Merchant, merchant_id, with_for_update=lock or None)
-    if merchant is None:
-        raise NotFound(f"no merchant {merchant_id}", param="merchant")
-    return merchant
+    return row_or_404(session, Merchant, merchant_id, what="merchant", param="merchant", lock=lock)
 
 
 def list_merchants(session: Session, *, limit: int, starting_after: str | None) -> Window[Merchant]:
@@ -115,9 +113,7 @@ def list_merchants(session: Session, *, limit: int, starting_after: str | None) 
     query = select(Merchant).order_by(Merchant.id).limit(limit + 1)
     if starting_after:
         query = query.where(Merchant.id > starting_after)
-    rows = list(session.scalars(query))
-    shown = rows[:limit]
-    return Window(shown, shown[-1].id if shown and len(rows) > limit else None)
+    return Window.cut(list(session.scalars(query)), limit)
 
 
 def onboard(

@@ -6,7 +6,7 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
-from procedures.errors import NotFound
+from procedures.rows import row_or_404
 
 
 class Owned(Protocol):
@@ -32,7 +32,5 @@ def merchant_row(session: Session, model: type[RowT], row_id: str, merchant_id: 
         NotFound: no such row, or another merchant's — the same answer, so ids of other merchants'
             objects cannot be probed (``param`` id).
     """
-    row = session.get(model, row_id, with_for_update=lock or None)
-    if row is None or (merchant_id is not None and row.merchant_id != merchant_id):
-        raise NotFound(f"no {what} {row_id}", param="id")
-    return row
+    return row_or_404(session, model, row_id, what=what, lock=lock,
+                      visible=None if merchant_id is None else lambda row: row.merchant_id == merchant_id)

@@ -28,8 +28,8 @@ from procedures.operator.wallet_actions import ActionView
 from procedures.runtime import Runtime
 from procedures.transfers.pending import lock_wallet
 
-__all__ = ["RecoveryView", "RetryRefused", "StepView", "blocker_message", "check_retry", "recovery_state",
-           "retry_balance_move"]
+__all__ = ["RecoveryView", "RetryRefused", "StepView", "blocker_message", "check_retry", "get_recovery",
+           "recovery_state", "retry_balance_move"]
 
 log = logging.getLogger("machi.operator.recoveries")
 
@@ -148,6 +148,18 @@ def blocker_message(code: str) -> str:
     return _BLOCKERS.get(code, code)
 
 
+def get_recovery(session: Session, runtime: Runtime, wallet: str) -> RecoveryView:
+    """The newest recovery involving ``wallet`` (as the lost or the new wallet).
+
+    Raises:
+        InvalidRequest: not an address.  NotFound: the wallet was never recovered (``no_recovery``).
+    """
+    state = recovery_state(session, runtime, wallet)
+    if state is None:
+        raise NotFound("this wallet was not part of a lost-wallet recovery", code="no_recovery", param="wallet")
+    return state
+
+
 def check_retry(session: Session, runtime: Runtime, wallet: str) -> RecoveryView:
     """The recovery whose balance move can be retried now (a page's confirmation step calls this).
 
@@ -155,9 +167,7 @@ def check_retry(session: Session, runtime: Runtime, wallet: str) -> RecoveryView
         InvalidRequest: not an address.  NotFound: the wallet was never recovered (``no_recovery``).
         RetryRefused: the move did not fail, or would fail again (the message says why).
     """
-    state = recovery_state(session, runtime, wallet)
-    if state is None:
-        raise NotFound("this wallet was not part of a lost-wallet recovery", code="no_recovery", param="wallet")
+    state = get_recovery(session, runtime, wallet)
     if state.blocker is not None:
         raise RetryRefused(f"cannot retry the balance move: {blocker_message(state.blocker)}", param="wallet")
     return state

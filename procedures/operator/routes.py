@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from procedures.addresses import checksum, is_wallet
 from procedures.auth.service import Principal
 from procedures.deps import AdminPrincipal, RuntimeDep, SessionDep
-from procedures.errors import NotFound
 from procedures.merchants import accounts as merchants
 from procedures.merchants import api_keys, codes
 from procedures.merchants.idempotency import IdempotencyKeyHeader, run_idempotent
@@ -227,10 +226,7 @@ def unfreeze_wallet(wallet: str, runtime: RuntimeDep, session: SessionDep, princ
 @router.get("/wallets/{wallet}/recovery", summary="The lost-wallet recovery involving a wallet")
 def wallet_recovery(wallet: str, runtime: RuntimeDep, session: SessionDep, _: AdminPrincipal) -> RecoveryOut:
     """Either wallet (lost or new) finds it; ``blocker`` says why a retry of the balance move is not possible."""
-    view = recoveries.recovery_state(session, runtime, wallet)
-    if view is None:
-        raise NotFound("this wallet was not part of a lost-wallet recovery", code="no_recovery", param="wallet")
-    return recovery_out(view)
+    return recovery_out(recoveries.get_recovery(session, runtime, wallet))
 
 
 @router.post("/wallets/{wallet}/recovery/retry", status_code=status.HTTP_202_ACCEPTED,

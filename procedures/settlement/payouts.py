@@ -28,13 +28,14 @@ from chain.contracts.registry import Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
 from procedures import jst
-from procedures.errors import Conflict, InvalidRequest, NotFound
+from procedures.errors import Conflict, InvalidRequest
 from procedures.ids import new_id
 from procedures.merchants import webhooks
 from procedures.merchants.accounts import bank_account, ensure_active, get_merchant
 from procedures.merchants.models import Merchant
 from procedures.merchants.rows import merchant_row
 from procedures.pagination import Window, newest_first
+from procedures.rows import row_or_404
 from procedures.runtime import Runtime
 from procedures.settlement.models import Payout, PayoutBatch
 from procedures.settlement.schemas import payout_out
@@ -231,10 +232,7 @@ def get_batch(session: Session, batch_id: str, *, lock: bool = False) -> PayoutB
     Raises:
         NotFound: no such batch.
     """
-    batch = session.get(PayoutBatch, batch_id, with_for_update=lock or None)
-    if batch is None:
-        raise NotFound(f"no payout batch {batch_id}", param="id")
-    return batch
+    return row_or_404(session, PayoutBatch, batch_id, what="payout batch", lock=lock)
 
 
 def batch_payouts(session: Session, batch_id: str) -> list[Payout]:

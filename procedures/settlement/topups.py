@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from chain.contracts.registry import AssuranceLevel, Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
-from procedures.errors import InvalidRequest, NotFound
+from procedures.errors import InvalidRequest
 from procedures.ids import new_id
 from procedures.pagination import Window, newest_first
+from procedures.rows import row_or_404
 from procedures.runtime import Runtime
 from procedures.settlement.models import TopUp
 from procedures.transfers import pending
@@ -124,10 +125,8 @@ def get_topup(session: Session, topup_id: str, wallet: str | None = None) -> Top
     Raises:
         NotFound: no such top-up for this caller.
     """
-    topup = session.get(TopUp, topup_id)
-    if topup is None or (wallet is not None and topup.wallet != wallet):
-        raise NotFound(f"no top-up {topup_id}", param="id")
-    return topup
+    return row_or_404(session, TopUp, topup_id, what="top-up",
+                      visible=None if wallet is None else lambda topup: topup.wallet == wallet)
 
 
 def list_topups(session: Session, wallet: str | None, limit: int, starting_after: str | None = None) -> Window[TopUp]:

@@ -25,9 +25,10 @@ from chain.contracts.registry import AssuranceLevel, Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
 from procedures.addresses import checksum
-from procedures.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from procedures.errors import Conflict, InvalidRequest, Unavailable
 from procedures.ids import new_id
 from procedures.pagination import Window, newest_first
+from procedures.rows import row_or_404
 from procedures.runtime import FinalHandler, Runtime
 from procedures.transfers.models import CustodialWallet, Transfer
 from procedures.transfers.pending import OPEN, lock_wallet, pending_in, pending_out
@@ -274,10 +275,8 @@ def get_transfer(session: Session, transfer_id: str, wallet: str | None = None) 
     Raises:
         NotFound: no such transfer for this caller.
     """
-    transfer = session.get(Transfer, transfer_id)
-    if transfer is None or (wallet is not None and wallet not in (transfer.from_wallet, transfer.to_wallet)):
-        raise NotFound(f"no transfer {transfer_id}", param="id")
-    return transfer
+    return row_or_404(session, Transfer, transfer_id, what="transfer",
+                      visible=None if wallet is None else lambda t: wallet in (t.from_wallet, t.to_wallet))
 
 
 def history(session: Session, wallet: str, limit: int, starting_after: str | None) -> Window[Transfer]:

@@ -54,6 +54,15 @@ def test_partial_then_full_refund_and_over_refund(client, onboard, make_resident
     assert sorted(e["data"]["object"]["amount"] for e in events) == [300, 700]
     listed = client.get(f"/v1/refunds?payment_request={pr['id']}", headers=merchant.headers).json()["data"]
     assert [r["amount"] for r in listed] == [700, 300]
+    # newest first, one page at a time: the cursor of the first page leads to the second
+    page = client.get("/v1/refunds", params={"limit": 1}, headers=merchant.headers).json()
+    assert page["has_more"] and page["next_cursor"] == page["data"][0]["id"] == listed[0]["id"]
+    rest_page = client.get("/v1/refunds", params={"limit": 1, "starting_after": page["next_cursor"]},
+                           headers=merchant.headers).json()
+    assert [r["id"] for r in rest_page["data"]] == [listed[1]["id"]] and not rest_page["has_more"]
+    other = onboard("九谷焼工房")  # another merchant's refund is no cursor here
+    foreign = client.get("/v1/refunds", params={"starting_after": listed[0]["id"]}, headers=other.headers)
+    assert foreign.status_code == 422 and foreign.json()["error"]["param"] == "starting_after"
 
 
 def test_concurrent_refunds_never_exceed_the_payment(client, onboard, make_resident, coin, arrange):
