@@ -1,24 +1,35 @@
 """Reading back what the chain recorded, with "the node did not answer" told apart from "not there".
 
 A verifier that meets an outage must say so, never conclude that a transaction does not exist:
-these reads raise ``NodeError`` for a transport failure and answer ``None`` only when the node
-itself says it has no such transaction. ``outage_as_node_error`` gives other reads (contract
-calls) the same rule.
+these reads raise ``NodeError`` for a transport failure and answer ``None`` (or ``ReceiptNotFound``)
+only when the node itself says it has no such transaction — it is not mined, was reorganised away,
+or belongs to another chain. ``outage_as_node_error`` gives other reads (contract calls) the same
+rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
+from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
-from chain.errors import NodeError
+from chain.contracts.coin import RegionalCoinClient
+from chain.errors import ChainError, NodeError
 from chain.rpc import is_unreachable
 
-__all__ = ["node_chain_id", "outage_as_node_error", "transaction_receipt"]
+__all__ = ["ReceiptNotFound", "Recovery", "fetch_receipt", "node_chain_id", "outage_as_node_error", "recoveries",
+           "transaction_receipt"]
+
+
+class ReceiptNotFound(ChainError):
+    """The node has no receipt for the transaction."""
+
+    code = "receipt_not_found"
 
 
 @contextmanager
@@ -63,3 +74,37 @@ def node_chain_id(w3: Web3) -> int:
     """
     with outage_as_node_error("reading the chain id"):
         return int(w3.eth.chain_id)
+
+
+def fetch_receipt(w3: Web3, tx_hash: str) -> TxReceipt:
+    """The receipt of ``tx_hash``.
+
+    Raises:
+        ReceiptNotFound: the node has no such mined transaction.
+        NodeError: the node did not answer.
+    """
+    receipt = transaction_receipt(w3, tx_hash)
+    if receipt is None:
+        raise ReceiptNotFound(f"no receipt for transaction {tx_hash} on this chain")
+    return receipt
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """One ``RegionalCoin.Recovered`` event: a lost wallet's balance moved to its successor."""
+
+    lost_wallet: str
+    successor: str
+    amount: int
+
+
+def recoveries(coin: RegionalCoinClient, tx_hash: str) -> list[Recovery]:
+    """The recoveries the coin made in transaction ``tx_hash``.
+
+    Raises:
+        ReceiptNotFound: the node has no such mined transaction.
+        NodeError: the node did not answer.
+    """
+    receipt = fetch_receipt(coin.w3, tx_hash)
+    return [Recovery(to_checksum_address(e["args"]["lostWallet"]), to_checksum_address(e["args"]["successor"]),
+                     int(e["args"]["amount"])) for e in coin.events(receipt, "Recovered")]

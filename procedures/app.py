@@ -13,22 +13,27 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from procedures import indexing  # noqa: F401 - registers the chain indexer worker
+from procedures import wiring
 from procedures.api import health
 from procedures.api.guard import BodyLimit, RequestGuard
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
+from procedures.auth.deps import install_token_resolvers
 from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
 from procedures.console import operator as console_operator
 from procedures.console import routes as console_routes
 from procedures.console.pages import HERE as CONSOLE_DIR
+from procedures.console.pages import render_error as console_error_page
 from procedures.errors import API_ERRORS, register_exception_handlers
 from procedures.identity import routes as identity_routes
+from procedures.merchants import checkout_routes
+from procedures.merchants import routes as merchant_routes
 from procedures.metrics import Metrics
-from procedures.payments import routes as payment_routes
-from procedures.payments import wallet_routes
+from procedures.operator import routes as operator_routes
 from procedures.runtime import Runtime
+from procedures.settlement import routes as settlement_routes
+from procedures.transfers import routes as transfer_routes
 
 CONSOLE_STATIC = CONSOLE_DIR / "static"
 #: The routes that carry attachments (base64 in JSON) and may take larger bodies.
@@ -46,7 +51,7 @@ def create_app(
         workers: start the relayer workers with the app (default: ``settings.run_workers``).
     """
     settings = settings or get_settings()
-    runtime = runtime or Runtime.create(settings)
+    runtime = wiring.wire(runtime or Runtime.create(settings))
     start_workers = settings.run_workers if workers is None else workers
 
     @asynccontextmanager
@@ -76,7 +81,8 @@ def create_app(
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.metrics = Metrics(runtime.sessions)
-    register_exception_handlers(app)
+    install_token_resolvers(app, wiring.token_resolvers())
+    register_exception_handlers(app, pages=[console_error_page])
 
     app.add_middleware(
         RequestGuard,
@@ -88,8 +94,11 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth_routes.router, responses=API_ERRORS)
     identity_routes.install(app)
-    app.include_router(wallet_routes.router, responses=API_ERRORS)
-    app.include_router(payment_routes.router, responses=API_ERRORS)
+    app.include_router(transfer_routes.router, responses=API_ERRORS)
+    app.include_router(merchant_routes.router, responses=API_ERRORS)
+    app.include_router(checkout_routes.router, responses=API_ERRORS)
+    app.include_router(settlement_routes.router, responses=API_ERRORS)
+    app.include_router(operator_routes.router, responses=API_ERRORS)
     app.include_router(application_routes.router, responses=API_ERRORS)
     app.include_router(console_routes.router)
     app.include_router(console_applications.router)

@@ -29,8 +29,9 @@ from procedures.config import Settings, get_settings
 from procedures.identity.cli import test_ca as identity_test_ca
 from procedures.indexing import index_command, status_line
 from procedures.logs import configure_logging
-from procedures.payments.cli import reconcile as payments_reconcile
 from procedures.runtime import Runtime
+from procedures.settlement.cli import reconcile as payments_reconcile
+from procedures.wiring import wire
 
 console = Console(stderr=True)
 out = Console()
@@ -170,13 +171,12 @@ def worker() -> None:
 
 @worker.command("relayer")
 def worker_relayer() -> None:
-    """Run the relayer senders (one per key; waits if another process holds a key's lock)."""
-    import procedures.app  # noqa: F401 - registers every domain's workers, hooks and final-state handlers
-
+    """Run the relayer senders (one per key; waits if another process holds a key's lock) and the
+    other background workers, with every final-state handler (``procedures.wiring``)."""
     settings = _settings()
     configure_logging(settings.log_level)
     try:
-        runtime = Runtime.create(settings)
+        runtime = wire(Runtime.create(settings))
         runtime.manifest  # noqa: B018 - fail fast with the deploy hint
     except MachiError as exc:
         _fail(str(exc))

@@ -8,17 +8,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect
 
-# Import every model module so Base.metadata knows all tables (Alembic autogenerate, tests).
-import chain.index_store  # noqa: F401
-import chain.outbox  # noqa: F401
-import procedures.applications.models  # noqa: F401
-import procedures.auth.models  # noqa: F401
-import procedures.console.sessions  # noqa: F401
-import procedures.crypto  # noqa: F401
-import procedures.identity.models  # noqa: F401
-import procedures.payments.merchant_models  # noqa: F401
-import procedures.payments.models  # noqa: F401
-import procedures.payments.wallet_actions  # noqa: F401
 from chain.storage import Base, make_engine, make_session_factory
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -38,7 +27,8 @@ def migrate(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema up to ``revision`` (run on every start; a no-op when current).
 
     Domains (identity, payments, procedures) keep their own migration branches off the shared
-    base revision, so ``heads`` applies all of them.
+    base revision, so ``heads`` applies all of them. The migrations' ``env.py`` imports every
+    model module, so ``Base.metadata`` knows all tables afterwards.
     """
     command.upgrade(alembic_config(engine), revision)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -108,17 +108,9 @@ class Unavailable(ServiceError):
     code = "service_unavailable"
 
 
-#: Pages (the console) may render errors as HTML: ``fn(request, status, code, message)`` returns a
+#: Renders an error as an HTML page (the console): ``fn(request, status, code, message)`` returns a
 #: response for requests it owns, else None (then the JSON error shape is used).
-HTML_ERROR_RENDERERS: list[Callable[[Request, int, str, str], Response | None]] = []
-
-
-def _as_html(request: Request, status: int, code: str, message: str) -> Response | None:
-    for render in HTML_ERROR_RENDERERS:
-        response = render(request, status, code, message)
-        if response is not None:
-            return response
-    return None
+HtmlRenderer = Callable[[Request, int, str, str], Response | None]
 
 
 class ErrorDetail(BaseModel):
@@ -201,7 +193,7 @@ CHAIN_WARNING_EVERY_S = 60.0
 _last_chain_warning = [float("-inf")]
 
 
-def _chain_unavailable(request: Request, exc: BaseException) -> Response:
+def _chain_unavailable(request: Request, exc: BaseException, as_html: HtmlRenderer) -> Response:
     """503 ``chain_unavailable`` with ``Retry-After``: the node did not answer (refused, reset, timed out)."""
     now = time.monotonic()
     if now - _last_chain_warning[0] >= CHAIN_WARNING_EVERY_S:
@@ -211,19 +203,30 @@ def _chain_unavailable(request: Request, exc: BaseException) -> Response:
     else:
         log.debug("chain unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     message = "the chain node is not reachable; retry shortly"
-    html = _as_html(request, 503, "chain_unavailable", message)
+    html = as_html(request, 503, "chain_unavailable", message)
     if html is not None:
         return html
     return JSONResponse(error_body("api_error", "chain_unavailable", message), 503,
                         headers={"Retry-After": CHAIN_RETRY_AFTER})
 
 
-def register_exception_handlers(app: FastAPI) -> None:
-    """Map every exception to the error shape in one place."""
+def register_exception_handlers(app: FastAPI, pages: Sequence[HtmlRenderer] = ()) -> None:
+    """Map every exception to the error shape in one place.
+
+    Args:
+        pages: renderers of HTML error pages for the requests they own (the console's).
+    """
+
+    def as_html(request: Request, status: int, code: str, message: str) -> Response | None:
+        for render in pages:
+            response = render(request, status, code, message)
+            if response is not None:
+                return response
+        return None
 
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> Response:
-        html = _as_html(request, exc.status, exc.code, exc.message)
+        html = as_html(request, exc.status, exc.code, exc.message)
         if html is not None:
             html.headers.update(exc.headers)  # e.g. Retry-After on a 429 page
             return html
@@ -232,7 +235,7 @@ def register_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProtocolError)
     async def _protocol(request: Request, exc: ProtocolError) -> Response:
         status, type_ = protocol_answer(exc)
-        html = _as_html(request, status, exc.code, exc.message)
+        html = as_html(request, status, exc.code, exc.message)
         if html is not None:
             return html
         return JSONResponse(error_body(type_, exc.code, exc.message), status)
@@ -246,7 +249,7 @@ def register_exception_handlers(app: FastAPI) -> None:
         message = str(first.get("msg", "invalid request"))
         if param:
             message = f"{param}: {message}"
-        html = _as_html(request, 422, "invalid_parameter", message)
+        html = as_html(request, 422, "invalid_parameter", message)
         if html is not None:
             return html
         return JSONResponse(error_body("invalid_request_error", "invalid_parameter", message, param), 422)
@@ -254,7 +257,7 @@ def register_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         type_, code = _HTTP_CODES.get(exc.status_code, ("api_error", "http_error"))
-        html = _as_html(request, exc.status_code, code, str(exc.detail))
+        html = as_html(request, exc.status_code, code, str(exc.detail))
         if html is not None:
             return html
         return JSONResponse(
@@ -266,7 +269,7 @@ def register_exception_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("conflict_error", "contract_reverted", str(exc)), 409)
 
     async def _node(request: Request, exc: Exception) -> Response:
-        return _chain_unavailable(request, exc)
+        return _chain_unavailable(request, exc, as_html)
 
     for unreachable in UNREACHABLE_ERRORS:  # the transport failures chain.rpc.is_unreachable knows
         app.add_exception_handler(unreachable, _node)
@@ -280,7 +283,7 @@ def register_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeout)
     async def _database(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        html = _as_html(request, 503, "database_unavailable", "the database is busy; retry shortly")
+        html = as_html(request, 503, "database_unavailable", "the database is busy; retry shortly")
         if html is not None:
             return html
         return JSONResponse(error_body("api_error", "database_unavailable", "the database is busy or unreachable; "
@@ -289,10 +292,10 @@ def register_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         if is_unreachable(exc):  # a transport failure wrapped in another error on its way up
-            return _chain_unavailable(request, exc)
+            return _chain_unavailable(request, exc, as_html)
         incident = uuid.uuid4().hex[:12]
         log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
-        html = _as_html(request, 500, "internal_error", f"something went wrong on our side (incident {incident})")
+        html = as_html(request, 500, "internal_error", f"something went wrong on our side (incident {incident})")
         if html is not None:
             return html
         return JSONResponse(

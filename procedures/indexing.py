@@ -1,8 +1,8 @@
 """The chain indexer inside the service: a background worker, ``machi index`` and a status line.
 
 The indexer itself lives in ``chain.indexer``; here it is wired to the runtime (the deployment
-manifest says which contracts to follow and from which block) and registered as a worker, so
-``machi serve`` and ``machi worker relayer`` keep the index current (one indexer per database).
+manifest says which contracts to follow and from which block) and run as a worker (``procedures.wiring``),
+so ``machi serve`` and ``machi worker relayer`` keep the index current (one indexer per database).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from chain.errors import MachiError
 from chain.events import WatchedContract
 from chain.index_store import index_status, verify_against_chain
 from chain.indexer import Indexer, IndexerConfig
-from procedures.runtime import WORKERS, Runtime
+from procedures.runtime import Runtime
 
 log = logging.getLogger("machi.indexing")
 
@@ -114,6 +114,3 @@ def index_command(verify: bool, as_json: bool) -> None:
                       f"{len(check['missing_logs'])} missing and {len(check['orphan_logs'])} orphan logs")
             out.print("[green]index matches the chain[/]" if ok else "[red]index differs from the chain[/]")
     sys.exit(0 if ok else 1)
-
-
-WORKERS["chain.indexer"] = indexer_worker

@@ -3,6 +3,9 @@
 The API and the workers share one ``Runtime``. ``machi serve`` starts the workers inside the
 API process by default; ``machi worker relayer`` runs them alone (several API processes can
 then share one database — only one sender per key ever runs, see ``chain.storage.KeyLock``).
+
+The runtime knows no domain: what happens when an intent is final, what runs at start-up and
+which workers run beside the relayers are its ``Hooks``, given to it by ``procedures.wiring.wire``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from chain.contracts.coin import CoinBatcher, RegionalCoinClient
 from chain.contracts.ledger import ProcedureLedgerClient
 from chain.contracts.registry import IdentityRegistryClient
 from chain.deploy import Manifest, deploy, load_manifest, read_manifest
-from chain.errors import DeploymentError
+from chain.errors import DeploymentError, MachiError
 from chain.outbox import TxIntent
 from chain.plan import COIN, LEDGER, REGISTRY, PlanParams, city_plan, plan_params
 from chain.relayer import Batcher, Relayer, RelayerConfig
@@ -37,18 +40,38 @@ from procedures.db import migrate
 
 log = logging.getLogger("machi.runtime")
 
-#: Handlers called when an outbox intent reaches a final state, by intent kind (or its prefix
-#: before the first dot). Domains register theirs at import time, e.g. ``transfer`` → payments.
-FINAL_HANDLERS: dict[str, Callable[[Session, TxIntent], None]] = {}
+#: Called in the relayer's transaction when an outbox intent is confirmed or failed.
+FinalHandler = Callable[[Session, "Runtime", TxIntent], None]
+#: An idempotent start-up task (e.g. create the city treasury wallet).
+StartupHook = Callable[["Runtime"], None]
+#: A background worker: runs in its own thread and returns soon after the event is set.
+Worker = Callable[["Runtime", threading.Event], None]
 
-#: Idempotent start-up tasks (e.g. create the city treasury wallet), run once the chain is
-#: reachable and the contracts are deployed. Domains register theirs at import time.
-STARTUP_HOOKS: list[Callable[[Runtime], None]] = []
 
-#: Background workers besides the relayers (webhook delivery, anchoring, expiry sweeps…):
-#: ``name → fn(runtime, stop_event)``; each runs in its own thread and must return soon after
-#: ``stop_event`` is set. Domains register theirs at import time.
-WORKERS: dict[str, Callable[[Runtime, threading.Event], None]] = {}
+class NotWired(MachiError):
+    """The runtime was asked to run hooks or workers before ``procedures.wiring.wire`` gave it any."""
+
+    code = "not_wired"
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """The way back from the chain and what runs beside the API (``procedures.wiring`` fills it).
+
+    Attributes:
+        final_handlers: by intent kind, or by the kind's prefix before the first dot
+            (``merchant`` serves ``merchant.register`` and ``merchant.suspend``).
+        startup: run once the chain answers and the contracts are deployed; each is idempotent.
+        workers: background workers besides the relayers, by thread name.
+    """
+
+    final_handlers: dict[str, FinalHandler] = field(default_factory=dict)
+    startup: list[StartupHook] = field(default_factory=list)
+    workers: dict[str, Worker] = field(default_factory=dict)
+
+    def final_handler(self, kind: str) -> FinalHandler | None:
+        """The handler of intents of ``kind``: registered for the kind itself, else for its prefix."""
+        return self.final_handlers.get(kind) or self.final_handlers.get(kind.split(".", 1)[0])
 
 
 @dataclass
@@ -90,6 +113,7 @@ class Runtime:
     _coin: RegionalCoinClient | None = None
     _registry: IdentityRegistryClient | None = None
     _ledger: ProcedureLedgerClient | None = None
+    _hooks: Hooks | None = None
 
     @classmethod
     def create(cls, settings: Settings, engine: Engine | None = None, run_migrations: bool = True) -> Runtime:
@@ -200,13 +224,32 @@ class Runtime:
         """Batch builders by intent batch key: the coin's batch relay of signed authorizations."""
         return {CoinBatcher.KEY: CoinBatcher(self.manifest.address(COIN))}
 
+    @property
+    def hooks(self) -> Hooks:
+        """What ``procedures.wiring.wire`` gave this runtime.
+
+        Raises:
+            NotWired: nothing yet (an entry point forgot to call ``wire``).
+        """
+        if self._hooks is None:
+            raise NotWired("the runtime has no hooks: call procedures.wiring.wire(runtime) first")
+        return self._hooks
+
+    @property
+    def wired(self) -> bool:
+        """Whether hooks were given (``install_hooks``)."""
+        return self._hooks is not None
+
+    def install_hooks(self, hooks: Hooks) -> None:
+        """Give the runtime its domain hooks (``procedures.wiring.wire`` does, once per process)."""
+        self._hooks = hooks
+
     def on_final(self, session: Session, intent: TxIntent) -> None:
-        """Called by the relayer, in its transaction, when an intent is confirmed or failed:
-        dispatches to the domain handler registered for the intent's kind prefix."""
-        prefix = intent.kind.split(".", 1)[0]
-        handler = FINAL_HANDLERS.get(intent.kind) or FINAL_HANDLERS.get(prefix)
+        """The relayer's callback (this runtime bound to it), in the relayer's transaction, when an
+        intent is confirmed or failed: the handler for the intent's kind, with this runtime."""
+        handler = self.hooks.final_handler(intent.kind)
         if handler is not None:
-            handler(session, intent)
+            handler(session, self, intent)
 
     def relayer_config(self) -> RelayerConfig:
         s = self.settings
@@ -222,21 +265,30 @@ class Runtime:
         )
 
     def run_startup_hooks(self) -> None:
-        """Run every registered start-up hook (each is idempotent)."""
-        for hook in STARTUP_HOOKS:
+        """Run every start-up hook (each is idempotent).
+
+        Raises:
+            NotWired: no hooks were given.
+        """
+        for hook in self.hooks.startup:
             hook(self)
 
     def start_workers(self) -> None:
-        """Start one relayer thread per sending key, then every registered worker."""
+        """Start one relayer thread per sending key, then every worker of the hooks.
+
+        Raises:
+            NotWired: no hooks were given (relayers without final handlers would settle nothing).
+        """
         if self._workers:
             return
+        hooks = self.hooks
         self._stop.clear()
         for account in self.keys.senders():
             thread = threading.Thread(target=self._relay, args=(account, self._stop),
                                       name=f"relayer-{account.address[:8]}", daemon=True)
             thread.start()
             self._workers.append(thread)
-        for name, worker in WORKERS.items():
+        for name, worker in hooks.workers.items():
             thread = threading.Thread(target=_guarded, args=(name, worker, self, self._stop), name=name, daemon=True)
             thread.start()
             self._workers.append(thread)
@@ -284,8 +336,7 @@ class Runtime:
         self.engine.dispose()
 
 
-def _guarded(name: str, worker: Callable[[Runtime, threading.Event], None], runtime: Runtime,
-             stop: threading.Event) -> None:
+def _guarded(name: str, worker: Worker, runtime: Runtime, stop: threading.Event) -> None:
     """Run a worker, restarting it after a crash (with a pause) until ``stop`` is set."""
     delay, outage = 2.0, False
     while not stop.is_set():

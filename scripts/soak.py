@@ -47,7 +47,7 @@ from chain.node import LocalNode, NodeConfig, free_port
 from chain.toolchain import PROJECT_ROOT
 from procedures.auth.service import create_staff, issue_token
 from procedures.config import Settings
-from procedures.payments.webhooks import EVENT_TYPES
+from procedures.merchants.webhooks import EVENT_TYPES
 from procedures.runtime import Runtime
 from scripts.bench._common import bench_database, drop_bench_database
 from scripts.bench.payments import _send_all as send_all

@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 
 from chain.contracts.coin import AUTHORIZATION_RELAYED_TOPIC
 from chain.outbox import IntentStatus, TxIntent
-from procedures.payments.merchant_models import Event, WebhookDelivery
-from procedures.payments.models import Transfer
-from procedures.payments.reconcile import reconcile
+from procedures.merchants.models import Event, WebhookDelivery
 from procedures.runtime import Runtime
+from procedures.settlement.reconcile import reconcile
+from procedures.transfers.models import Transfer
 
 AUTHORIZATION_USED_TOPIC = keccak(text="AuthorizationUsed(address,bytes32)")
 

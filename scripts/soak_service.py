@@ -16,7 +16,7 @@ import httpx
 
 from chain.node import free_port
 from chain.toolchain import PROJECT_ROOT
-from procedures.payments.webhooks import SIGNATURE_HEADER, verify
+from procedures.merchants.webhook_delivery import SIGNATURE_HEADER, verify
 
 
 class ServiceProcess:

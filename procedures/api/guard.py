@@ -1,4 +1,4 @@
-"""The request guard: body size and JSON nesting are bounded *before* anything parses a body.
+"""The request guard: body size, JSON nesting and NUL characters are checked *before* anything parses a request.
 
 One anonymous request used to kill the whole service: 100,000 nested ``[`` overflowed the C stack
 of the JSON parser (py_ecc lifts the interpreter's recursion limit to 100,000 at import time, so
@@ -7,7 +7,10 @@ refuses such bodies with the one error shape long before a parser sees them:
 
 - ``413 payload_too_large`` when the body (declared or streamed) exceeds its route's limit — the
   rest of the body is never read;
-- ``400 json_too_deep`` when a JSON body nests arrays/objects deeper than ``MAX_JSON_DEPTH``.
+- ``400 json_too_deep`` when a JSON body nests arrays/objects deeper than ``MAX_JSON_DEPTH``;
+- ``400 nul_character`` when the URL (``%00``) or a JSON string (``\\u0000``) carries a NUL
+  character: no field of the service holds one, and PostgreSQL cannot compare or store one in text
+  (``GET /v1/admin/topups?wallet=%00`` was a 500).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ _STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKETS = b"[]{}"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
 _OPEN = frozenset(b"[{")
+#: ``\u0000`` in a JSON body — but not ``\\u0000``, an escaped backslash followed by the text ``u0000``.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,13 @@ class RequestGuard:
         return self.default_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _url_has_nul(scope):
+            await _refuse(send, 400, "nul_character", "the URL may not contain NUL characters (%00)")
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes(scope["path"])
@@ -112,7 +123,15 @@ class RequestGuard:
             await _refuse(send, 400, "json_too_deep",
                           f"the JSON body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep")
             return
+        if body and _is_json(scope) and _JSON_NUL.search(body):
+            await _refuse(send, 400, "nul_character", "JSON strings may not contain NUL characters (\\u0000)")
+            return
         await self.app(scope, _replay(body, receive), send)
+
+
+def _url_has_nul(scope: Scope) -> bool:
+    raw = bytes(scope.get("raw_path") or scope["path"].encode()) + b"?" + bytes(scope.get("query_string", b""))
+    return b"%00" in raw or b"\x00" in raw
 
 
 def _content_length(scope: Scope) -> int | None:

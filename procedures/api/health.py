@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
-from web3 import Web3
 
 from chain.deploy import check_code
+from procedures.addresses import checksum
 from procedures.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
@@ -49,7 +49,7 @@ def healthz(request: Request) -> JSONResponse:
             missing = set(check_code(w3, manifest))
             report["contracts"] = {
                 "ok": not missing,
-                "deployed": {name: {"address": Web3.to_checksum_address(c.address), "code_present": name not in missing}
+                "deployed": {name: {"address": checksum(c.address), "code_present": name not in missing}
                              for name, c in manifest.contracts.items()},
             }
             healthy &= not missing

@@ -8,6 +8,6 @@ fees and benefits in the coin, and events anchored on chain as Merkle roots with
     records.py      events (audit log + leaves) and notifications
     money.py        fees (ERC-3009 to the treasury), refunds, benefit mints
     anchoring.py    the anchorer worker and receipts
-    jobs.py         correction deadlines and retention (crypto-erasure) workers
+    jobs.py         the catalog check at start-up; correction deadlines and retention (crypto-erasure)
     routes.py       HTTP endpoints (``schemas.py``: their bodies)
 """

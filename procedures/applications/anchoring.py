@@ -24,10 +24,11 @@ from chain.contracts.ledger import ProcedureLedgerClient
 from chain.merkle import MerkleTree
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.plan import LEDGER
+from chain.receipts import fetch_receipt
 from chain.storage import KeyLock, utcnow
 from procedures.applications.models import AnchorBatch, Application, ApplicationEvent
 from procedures.applications.records import opening_of
-from procedures.runtime import WORKERS, Runtime
+from procedures.runtime import Runtime
 from protocol import applications as protocol
 
 log = logging.getLogger("machi.applications.anchorer")
@@ -73,7 +74,7 @@ def settle_batches(session: Session, runtime: Runtime, ledger: ProcedureLedgerCl
         if intent is None or not intent.done:
             continue
         if intent.status == IntentStatus.CONFIRMED and intent.tx_hash:
-            receipt = runtime.w3.eth.get_transaction_receipt(intent.tx_hash)  # type: ignore[arg-type]
+            receipt = fetch_receipt(runtime.w3, intent.tx_hash)
             anchors = [a for a in ledger.anchored(receipt) if protocol.hex32(a.root) == batch.root]
             if not anchors:
                 batch.status, batch.error = "failed", "the transaction anchored another root"
@@ -148,8 +149,6 @@ def anchorer(runtime: Runtime, stop: threading.Event) -> None:
     finally:
         lock.release()
 
-
-WORKERS["applications.anchorer"] = anchorer
 
 
 # --------------------------------------------------------------------------- receipts

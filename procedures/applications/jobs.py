@@ -1,4 +1,5 @@
-"""Time-driven jobs: correction deadlines (lapse), owed refunds, and retention (crypto-erasure).
+"""Jobs outside requests: the catalog check at start-up, and the time-driven sweeps — correction
+deadlines (lapse), owed refunds, and retention (crypto-erasure).
 
 Each sweep handles one application per transaction, re-checking its status under the row lock, so
 sweeps in several processes (or a sweep racing a resident) never act twice.
@@ -15,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain.storage import utcnow
-from procedures.applications import money, transitions
-from procedures.applications.catalog import Catalog, catalog_for
+from procedures.applications import money, service, transitions
+from procedures.applications.catalog import Catalog, CatalogError, catalog_for
 from procedures.applications.models import Application, Status
 from procedures.applications.records import close, lock_application, notify, record_event
 from procedures.crypto import Vault
-from procedures.runtime import WORKERS, Runtime
+from procedures.runtime import Runtime
 from protocol import applications as protocol
 
 log = logging.getLogger("machi.applications.jobs")
@@ -122,5 +123,12 @@ def retention_worker(runtime: Runtime, stop: threading.Event) -> None:
         stop.wait(runtime.settings.applications_sweep_interval)
 
 
-WORKERS["applications.deadlines"] = deadlines_worker
-WORKERS["applications.retention"] = retention_worker
+def load_catalog(runtime: Runtime) -> None:
+    """Start-up hook: load and check the catalog, so a malformed file is reported at once (requests
+    that need the catalog answer 503 until it is fixed; the rest of the service keeps running)."""
+    try:
+        catalog = service.catalog(runtime)
+    except CatalogError:
+        log.exception("the procedure catalog is invalid; e-applications are unavailable until it is fixed")
+        return
+    log.info("procedure catalog: %d procedure types", len(catalog))

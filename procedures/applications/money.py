@@ -23,9 +23,10 @@ from chain.outbox import IntentStatus, TxIntent, enqueue
 from procedures.applications.models import Application
 from procedures.applications.records import lock_application, notify, record_event
 from procedures.errors import InvalidRequest, PermissionDenied, Unavailable
-from procedures.payments import transfers
-from procedures.payments.models import Transfer
-from procedures.runtime import FINAL_HANDLERS, Runtime
+from procedures.runtime import Runtime
+from procedures.transfers import custodial
+from procedures.transfers import service as transfers
+from procedures.transfers.models import Transfer
 from protocol import applications as protocol
 
 log = logging.getLogger("machi.applications")
@@ -55,7 +56,7 @@ def charge_fee(session: Session, runtime: Runtime, application: Application, aut
     if auth.from_.lower() != application.applicant.lower():
         raise PermissionDenied("the fee must be paid from the applicant's wallet", code="not_your_wallet",
                                param="payment.from")
-    treasury = transfers.treasury_address(session)
+    treasury = custodial.treasury_address(session)
     if treasury is None:
         raise Unavailable("the city treasury is not set up yet; retry shortly", code="treasury_unavailable",
                           headers={"Retry-After": "10"})
@@ -73,10 +74,10 @@ def refund_fee(session: Session, runtime: Runtime, application: Application) -> 
     """
     if application.fee == 0 or application.fee_status not in ("paid", "refund_failed"):
         return False
-    treasury = transfers.treasury_address(session)
+    treasury = custodial.treasury_address(session)
     if treasury is None:
         return False
-    transfer = transfers.pay_from_custodial(session, runtime, treasury, application.applicant, application.fee,
+    transfer = custodial.pay_from_custodial(session, runtime, treasury, application.applicant, application.fee,
                                             kind="fee_refund", purpose=f"{REFUND_PURPOSE}:{application.id}")
     application.refund_transfer_id = transfer.id
     application.fee_status = "refunding"
@@ -104,7 +105,8 @@ def fee_due_for_refund(session: Session) -> list[str]:
 
 
 # --------------------------------------------------------------------------- settlement hooks
-def _on_fee_final(session: Session, transfer: Transfer) -> None:
+def on_fee_final(session: Session, runtime: Runtime, transfer: Transfer) -> None:
+    """Transfer hook of ``application_fee``: the fee is paid (``fee_paid``) or failed."""
     application = lock_application(session, (transfer.purpose or "").split(":", 1)[-1])
     if application is None or application.fee_transfer_id != transfer.id or application.fee_status != "pending":
         return
@@ -122,7 +124,8 @@ def _on_fee_final(session: Session, transfer: Transfer) -> None:
         notify(session, application, "fee_failed", reason=transfer.failure_code)
 
 
-def _on_refund_final(session: Session, transfer: Transfer) -> None:
+def on_refund_final(session: Session, runtime: Runtime, transfer: Transfer) -> None:
+    """Transfer hook of ``application_refund``: the fee went back to the applicant, or the sweeper retries."""
     application = lock_application(session, (transfer.purpose or "").split(":", 1)[-1])
     if application is None or application.refund_transfer_id != transfer.id or application.fee_status != "refunding":
         return
@@ -138,7 +141,8 @@ def _on_refund_final(session: Session, transfer: Transfer) -> None:
         log.warning("fee refund %s for %s failed: %s", transfer.id, application.id, transfer.failure_code)
 
 
-def _on_benefit_final(session: Session, intent: TxIntent) -> None:
+def on_benefit_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
+    """Final-state handler of ``application_benefit`` intents: the benefit was minted, or not."""
     application = lock_application(session, intent.reference or "")
     if application is None or application.benefit_status != "pending":
         return
@@ -155,8 +159,3 @@ def _on_benefit_final(session: Session, intent: TxIntent) -> None:
                      public_details=facts)
         notify(session, application, "benefit_failed")
         log.error("benefit mint for %s failed: %s %s", application.id, intent.error_code, intent.error_message)
-
-
-transfers.TRANSFER_HOOKS[FEE_PURPOSE] = _on_fee_final
-transfers.TRANSFER_HOOKS[REFUND_PURPOSE] = _on_refund_final
-FINAL_HANDLERS[BENEFIT_KIND] = _on_benefit_final

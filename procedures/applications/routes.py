@@ -7,15 +7,14 @@ authorization — and is accepted or refused as a whole.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from sqlalchemy import select
 
 from chain.storage import utcnow
-from procedures.applications import anchoring, jobs, money, service  # noqa: F401 - workers and hooks
-from procedures.applications.catalog import Catalog, CatalogError
+from procedures.applications import anchoring, service
+from procedures.applications.catalog import Catalog
 from procedures.applications.models import Application, Attachment, Notification
 from procedures.applications.schemas import (
     AccessLogOut,
@@ -38,13 +37,12 @@ from procedures.applications.schemas import (
 from procedures.auth.service import Principal
 from procedures.crypto import CryptoError
 from procedures.deps import ResidentPrincipal, RuntimeDep, SessionDep, StaffPrincipal, require_role
-from procedures.errors import Conflict, NotFound
-from procedures.pagination import CursorQuery, LimitQuery, Page
-from procedures.payments import transfers
-from procedures.runtime import STARTUP_HOOKS, Runtime
+from procedures.errors import Conflict
+from procedures.pagination import CursorQuery, LimitQuery, Page, Window, page_of
+from procedures.rows import row_or_404
+from procedures.runtime import Runtime
+from procedures.transfers import custodial
 from protocol import applications as protocol
-
-log = logging.getLogger("machi.applications")
 
 router = APIRouter()
 residents = APIRouter(prefix="/v1", tags=["applications"])
@@ -64,11 +62,6 @@ def _catalog(runtime: Runtime) -> Catalog:
     return service.catalog(runtime)
 
 
-def _page(items: list[ApplicationSummary], limit: int) -> Page[ApplicationSummary]:
-    more = len(items) > limit
-    data = items[:limit]
-    return Page(data=data, has_more=more, next_cursor=data[-1].id if more and data else None)
-
 
 # --------------------------------------------------------------------------- catalog
 @residents.get("/procedures", summary="The procedure catalog")
@@ -83,7 +76,7 @@ def signing(runtime: RuntimeDep, session: SessionDep) -> SigningOut:
     """The EIP-712 domain (chain id, ProcedureLedger), the act types, and the fee treasury."""
     domain = service.signing_domain(runtime)
     return SigningOut(chain_id=domain["chainId"], ledger=domain["verifyingContract"], domain=domain,
-                      types={"ResidentAct": protocol.RESIDENT_ACT_TYPES}, treasury=transfers.treasury_address(session))
+                      types={"ResidentAct": protocol.RESIDENT_ACT_TYPES}, treasury=custodial.treasury_address(session))
 
 
 @residents.get("/procedures/{code}", summary="One procedure, with its form schema")
@@ -118,7 +111,8 @@ def list_applications(runtime: RuntimeDep, session: SessionDep, principal: Resid
                       ) -> Page[ApplicationSummary]:
     """Cursor-paginated; filter by status."""
     rows = service.own_applications(session, str(principal.wallet), limit + 1, starting_after, status_)
-    return _page([summary(_catalog(runtime), a) for a in rows], limit)
+    procedures = _catalog(runtime)
+    return page_of(Window.cut(rows, limit), lambda application: summary(procedures, application))
 
 
 @residents.get("/applications/{application_id}", summary="One of my applications")
@@ -186,9 +180,8 @@ def list_notifications(session: SessionDep, principal: ResidentPrincipal, limit:
 def read_notification(notification_id: Annotated[int, Path(ge=1, lt=2**31)], session: SessionDep,
                       principal: ResidentPrincipal) -> NotificationOut:
     """Idempotent."""
-    row = session.get(Notification, notification_id)
-    if row is None or row.wallet != principal.wallet:
-        raise NotFound(f"no notification {notification_id}", param="id")
+    row = row_or_404(session, Notification, notification_id, what="notification",
+                     visible=lambda n: n.wallet == principal.wallet)
     if row.read_at is None:
         row.read_at = utcnow()
     return notification_out(row)
@@ -214,16 +207,15 @@ def clerk_queue(runtime: RuntimeDep, session: SessionDep, principal: StaffPrinci
     """Oldest first; filters: department, status, assignee, overdue. Metadata only."""
     filters = service.QueueFilter(department=department, status=status_, assignee=assignee, overdue=overdue)
     rows = service.queue(session, principal, filters, limit + 1, starting_after)
-    return _page([summary(_catalog(runtime), a) for a in rows], limit)
+    procedures = _catalog(runtime)
+    return page_of(Window.cut(rows, limit), lambda application: summary(procedures, application))
 
 
 @clerks.get("/applications/{application_id}", summary="View an application")
 def clerk_view(application_id: str, runtime: RuntimeDep, session: SessionDep,
                principal: StaffPrincipal) -> ApplicationOut:
     """Answers and files only for staff of the routed department (the read is audited)."""
-    application = session.get(Application, application_id)
-    if application is None:
-        raise NotFound(f"no application {application_id}", param="id")
+    application = row_or_404(session, Application, application_id, what="application")
     return _staff_detail(session, runtime, principal, application)
 
 
@@ -307,9 +299,8 @@ def clerk_receipt(application_id: str, runtime: RuntimeDep, session: SessionDep,
 
 def _attachment_response(session: SessionDep, runtime: Runtime, application: Application,
                          attachment_id: str) -> Response:
-    attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.application_id != application.id:
-        raise NotFound(f"no attachment {attachment_id}", param="attachment_id")
+    attachment = row_or_404(session, Attachment, attachment_id, what="attachment", param="attachment_id",
+                            visible=lambda a: a.application_id == application.id)
     if application.erased_at is not None:
         raise Gone("this application's data was erased at the end of its retention period")
     try:
@@ -319,19 +310,6 @@ def _attachment_response(session: SessionDep, runtime: Runtime, application: App
     return Response(content=data, media_type=attachment.content_type,
                     headers={"X-Content-SHA256": attachment.sha256, "Cache-Control": "no-store"})
 
-
-def _load_catalog(runtime: Runtime) -> None:
-    """Start-up: load and check the catalog, so a malformed file is reported at once (requests that
-    need the catalog answer 503 until it is fixed; the rest of the service keeps running)."""
-    try:
-        catalog = service.catalog(runtime)
-    except CatalogError:
-        log.exception("the procedure catalog is invalid; e-applications are unavailable until it is fixed")
-        return
-    log.info("procedure catalog: %d procedure types", len(catalog))
-
-
-STARTUP_HOOKS.append(_load_catalog)
 
 router.include_router(residents)
 router.include_router(clerks)

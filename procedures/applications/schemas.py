@@ -13,7 +13,7 @@ from procedures.applications.catalog import ProcedureType
 from procedures.applications.models import Application, ApplicationEvent, Notification
 from procedures.applications.records import MESSAGES, open_details
 from procedures.crypto import CryptoError, Vault
-from procedures.payments.wallet_routes import AuthorizationIn
+from procedures.transfers.schemas import AuthorizationIn
 
 HEX32 = r"^0x[0-9a-fA-F]{64}$"
 SIGNATURE = r"^0x[0-9a-fA-F]{130}$"

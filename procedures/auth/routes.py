@@ -7,10 +7,12 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from web3 import Web3
 
+from chain.plan import REGISTRY
+from procedures.addresses import checksum, is_wallet
+from procedures.api.deps import RuntimeDep, SessionDep
 from procedures.auth import service
-from procedures.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from procedures.auth.deps import CurrentPrincipal
 from procedures.errors import InvalidRequest, NotAuthenticated
 from procedures.ratelimit import limit
 
@@ -74,8 +76,9 @@ def wallet_challenge(body: WalletIn, session: SessionDep, runtime: RuntimeDep, r
     limit(request, "challenge", per_minute=60)
     challenge = service.issue_challenge(session, "login", body.wallet)
     deadline = int(challenge.expires_at.timestamp())
-    typed = service.login_typed_data(runtime.w3.eth.chain_id, runtime.manifest.address("IdentityRegistry"),
-                                     challenge.wallet, challenge.nonce, deadline)
+    manifest = runtime.manifest  # verified against the chain once, then cached: no chain call per login
+    typed = service.login_typed_data(manifest.chain_id, manifest.address(REGISTRY), challenge.wallet,
+                                     challenge.nonce, deadline)
     return ChallengeOut(nonce=challenge.nonce, expires_at=challenge.expires_at, typed_data=typed)
 
 
@@ -83,17 +86,18 @@ def wallet_challenge(body: WalletIn, session: SessionDep, runtime: RuntimeDep, r
 def wallet_token(body: WalletLogin, session: SessionDep, runtime: RuntimeDep, request: Request) -> TokenOut:
     """Exchange a signed challenge for a resident access token."""
     limit(request, "wallet-login", per_minute=60)
-    if not Web3.is_address(body.wallet):
+    if not is_wallet(body.wallet):
         raise InvalidRequest("not an Ethereum address", param="wallet")
     if body.deadline < time.time():
         raise InvalidRequest("the signed deadline has passed", code="signature_expired", param="deadline")
-    typed = service.login_typed_data(runtime.w3.eth.chain_id, runtime.manifest.address("IdentityRegistry"),
-                                     body.wallet, body.nonce, body.deadline)
+    manifest = runtime.manifest
+    typed = service.login_typed_data(manifest.chain_id, manifest.address(REGISTRY), body.wallet, body.nonce,
+                                     body.deadline)
     signer = service.recover_typed_signer(typed, body.signature)
     if signer.lower() != body.wallet.lower():
         raise NotAuthenticated("the signature was not made by this wallet", code="wallet_signature_mismatch")
     service.consume_challenge(session, body.nonce, "login", body.wallet)
-    wallet = Web3.to_checksum_address(body.wallet)
+    wallet = checksum(body.wallet)
     token, expires = service.issue_token(session, "resident", wallet, service.RESIDENT_TOKEN_TTL)
     return TokenOut(access_token=token, expires_at=expires, role="resident")
 

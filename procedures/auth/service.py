@@ -15,9 +15,9 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from web3 import Web3
 
 from chain.storage import utcnow
+from procedures.addresses import checksum, is_wallet
 from procedures.auth.models import AccessToken, Challenge, StaffAccount
 from procedures.crypto import Vault
 from procedures.errors import Conflict, InvalidRequest, NotAuthenticated, RateLimited
@@ -156,10 +156,10 @@ def revoke_token(session: Session, token: str) -> None:
 # --------------------------------------------------------------------------- challenges
 def issue_challenge(session: Session, purpose: str, wallet: str, ttl: timedelta = CHALLENGE_TTL) -> Challenge:
     """A fresh single-use 32-byte nonce bound to a wallet and a purpose."""
-    if not Web3.is_address(wallet):
+    if not is_wallet(wallet):
         raise InvalidRequest("not an Ethereum address", param="wallet")
-    challenge = Challenge(nonce="0x" + secrets.token_hex(32), purpose=purpose,
-                          wallet=Web3.to_checksum_address(wallet), expires_at=utcnow() + ttl)
+    challenge = Challenge(nonce="0x" + secrets.token_hex(32), purpose=purpose, wallet=checksum(wallet),
+                          expires_at=utcnow() + ttl)
     session.add(challenge)
     session.flush()
     return challenge
@@ -203,8 +203,8 @@ def login_typed_data(chain_id: int, registry: str, wallet: str, nonce: str, dead
         },
         "primaryType": "Login",
         "domain": {"name": "Machi Ledger", "version": "1", "chainId": chain_id,
-                   "verifyingContract": Web3.to_checksum_address(registry)},
-        "message": {"wallet": Web3.to_checksum_address(wallet), "nonce": nonce, "deadline": deadline},
+                   "verifyingContract": checksum(registry, "registry")},
+        "message": {"wallet": checksum(wallet), "nonce": nonce, "deadline": deadline},
     }
 
 

@@ -1,6 +1,6 @@
 """Operator pages (admin role): counter top-ups with the campaign bonus shown before confirming.
 
-Top-ups go through ``procedures.payments.topups`` — the same checks as the API (verified resident,
+Top-ups go through ``procedures.settlement.topups`` — the same checks as the API (verified resident,
 not frozen, balance cap, minter allowance, one top-up per counter slip reference).
 """
 
@@ -10,19 +10,14 @@ import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
-from web3 import Web3
 
 from chain.contracts.registry import Kind
-from procedures.applications.models import Application, Status
-from procedures.applications.service import overdue_condition
+from procedures.addresses import checksum, is_wallet
 from procedures.console import operator_merchants, operator_payouts, operator_residents
-from procedures.console.pages import AdminDep, ConsoleUser, FormDep, render
-from procedures.console.routes import DASHBOARD_PANELS
+from procedures.console.pages import AdminDep, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import InvalidRequest
-from procedures.payments import topups
+from procedures.settlement import topups
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 for _pages in (operator_merchants, operator_payouts, operator_residents):
@@ -33,7 +28,7 @@ _REFERENCE = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
 
 def _topup_input(form: dict[str, object]) -> tuple[str, int, str, str, str | None]:
     wallet = str(form.get("wallet", "")).strip()
-    if not Web3.is_address(wallet):
+    if not is_wallet(wallet):
         raise InvalidRequest("enter the resident's wallet address (0x…)", param="wallet")
     try:
         amount = int(str(form.get("amount", "")).replace(",", "").strip())
@@ -48,12 +43,12 @@ def _topup_input(form: dict[str, object]) -> tuple[str, int, str, str, str | Non
     if not _REFERENCE.match(reference):
         raise InvalidRequest("enter the counter slip number (letters, digits, . _ : -)", param="reference")
     location = str(form.get("location", "")).strip()[:80] or None
-    return Web3.to_checksum_address(wallet), amount, channel, reference, location
+    return checksum(wallet), amount, channel, reference, location
 
 
 @router.get("/topups", response_class=HTMLResponse)
 def topup_page(request: Request, session: SessionDep, user: AdminDep) -> Response:
-    recent = topups.list_topups(session, None, 20)
+    recent = topups.list_topups(session, None, 20).rows
     return render(request, "topups.html", {"recent": recent, "channels": topups.CHANNELS}, user=user)
 
 
@@ -76,19 +71,3 @@ def topup(request: Request, session: SessionDep, runtime: RuntimeDep, user: Admi
 @router.get("/topups/{topup_id}", response_class=HTMLResponse)
 def topup_receipt(topup_id: str, request: Request, session: SessionDep, user: AdminDep) -> Response:
     return render(request, "topup_receipt.html", {"t_up": topups.get_topup(session, topup_id)}, user=user)
-
-
-def _applications_panel(session: Session, user: ConsoleUser) -> dict[str, object]:
-    """Open applications by department, with how many are overdue (one grouped query)."""
-    open_statuses = [Status.SUBMITTED, Status.IN_REVIEW, Status.RESUBMITTED, Status.RETURNED]
-    query = (select(Application.department, func.count(),
-                    func.coalesce(func.sum(case((overdue_condition(), 1), else_=0)), 0))
-             .where(Application.status.in_(open_statuses))
-             .group_by(Application.department).order_by(Application.department))
-    if user.role != "admin" and user.account.department:
-        query = query.where(Application.department == user.account.department)
-    rows = [(department, int(n), f"{int(late)}") for department, n, late in session.execute(query)]
-    return {"title": "open_applications", "rows": rows}
-
-
-DASHBOARD_PANELS.append(_applications_panel)

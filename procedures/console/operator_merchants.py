@@ -1,7 +1,7 @@
 """Operator pages for merchants: list, onboard (the first API key shown once), detail with the
 masked bank account, suspend / reinstate, issue and revoke API keys.
 
-Everything goes through ``procedures.payments.merchants`` — the same functions as the admin API
+Everything goes through ``procedures.merchants.accounts`` — the same functions as the admin API
 (``/v1/admin/merchants``); the bank account is sealed by the domain code and only its masked form
 reaches a page.
 """
@@ -18,9 +18,10 @@ from sqlalchemy import select
 from procedures.console.operator_forms import confirm_page, confirmed, operator_of, text_field
 from procedures.console.pages import AdminDep, ConsoleUser, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
-from procedures.payments import merchants
-from procedures.payments.merchant_models import ApiKey, IdempotencyRecord, Merchant
-from procedures.payments.zengin import ACCOUNT_TYPES
+from procedures.merchants import accounts as merchants
+from procedures.merchants import api_keys
+from procedures.merchants.models import ApiKey, IdempotencyRecord, Merchant
+from procedures.zengin import ACCOUNT_TYPES
 
 router = APIRouter(prefix="/merchants")
 
@@ -82,7 +83,7 @@ def merchant_page(merchant_id: str, request: Request, session: SessionDep, runti
     merchant = merchants.get_merchant(session, merchant_id)
     bank = merchants.bank_account(session, runtime.vault, merchant).masked()
     return render(request, "merchant.html", {
-        "m": merchant, "bank": bank, "keys": merchants.list_keys(session, merchant.id), "scopes": merchants.SCOPES,
+        "m": merchant, "bank": bank, "keys": api_keys.list_keys(session, merchant.id), "scopes": api_keys.SCOPES,
         "done": request.query_params.get("done"),
     }, user=user)
 
@@ -120,8 +121,8 @@ def issue_key(merchant_id: str, request: Request, session: SessionDep, runtime: 
     """Issue an API key with the ticked scopes; the page shows it, once."""
     merchant = merchants.get_merchant(session, merchant_id)
     name = text_field(form, "name", max_length=80) or "issued by the city"
-    scopes = [scope for scope in merchants.SCOPES if form.get(f"scope.{scope}")]
-    key, secret = merchants.issue_key(session, runtime.settings, merchant, name=name, scopes=scopes,
+    scopes = [scope for scope in api_keys.SCOPES if form.get(f"scope.{scope}")]
+    key, secret = api_keys.issue_key(session, runtime.settings, merchant, name=name, scopes=scopes,
                                       created_by=operator_of(user))
     return _secret_page(request, user, merchant, key, secret, "api_key_issued")
 
@@ -131,13 +132,13 @@ def revoke_key(merchant_id: str, key_id: str, request: Request, session: Session
                form: FormDep) -> Response:
     """Revoke one API key (after a confirmation step)."""
     merchant = merchants.get_merchant(session, merchant_id)
-    key = merchants.get_key(session, merchant.id, key_id)
+    key = api_keys.get_key(session, merchant.id, key_id)
     if not confirmed(form):
         return confirm_page(request, user, question="confirm_revoke_key",
                             action=f"/console/admin/merchants/{merchant.id}/api_keys/{key.id}/revoke", fields={},
                             summary=_summary(merchant, ("key_name", key.name), ("key_prefix", key.prefix + "…")),
                             cancel=f"/console/admin/merchants/{merchant.id}", danger=True)
-    merchants.revoke_key(session, merchant.id, key.id)
+    api_keys.revoke_key(session, merchant.id, key.id)
     return RedirectResponse(f"/console/admin/merchants/{merchant.id}?done=key_revoked", status_code=303)
 
 

@@ -1,7 +1,7 @@
 """Operator pages for payouts: the payouts waiting for a bank transfer, exporting them as a Zengin
 file, downloading the file, and marking a batch transferred (``payout.paid`` to each merchant).
 
-Everything goes through ``procedures.payments.payouts``, as the admin API (``/v1/admin/payouts``,
+Everything goes through ``procedures.settlement.payouts``, as the admin API (``/v1/admin/payouts``,
 ``/v1/admin/payout_batches``) does.
 """
 
@@ -13,13 +13,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from procedures import jst
 from procedures.console.operator_forms import confirm_page, confirmed, operator_of
 from procedures.console.pages import AdminDep, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import InvalidRequest
-from procedures.payments import payouts
-from procedures.payments.merchant_models import Merchant, Payout, PayoutBatch
-from procedures.payments.zengin import ENCODING
+from procedures.merchants.models import Merchant
+from procedures.settlement import payouts
+from procedures.settlement.models import Payout, PayoutBatch
+from procedures.zengin import ENCODING
 
 router = APIRouter(prefix="/payouts")
 
@@ -34,11 +36,11 @@ def _names(session: Session, rows: list[Payout]) -> dict[str, str]:
 @router.get("", response_class=HTMLResponse)
 def payouts_page(request: Request, session: SessionDep, user: AdminDep) -> Response:
     """Payouts waiting for a bank transfer, the export form and the batches."""
-    waiting = [p for p in payouts.list_payouts(session, None, limit=LIST_LIMIT, starting_after=None,
-                                               status="redeemed") if p.batch_id is None]
+    redeemed = payouts.list_payouts(session, None, limit=LIST_LIMIT, starting_after=None, status="redeemed")
+    waiting = [p for p in redeemed.rows if p.batch_id is None]
     return render(request, "payouts.html", {
-        "waiting": waiting, "names": _names(session, waiting), "batches": payouts.list_batches(session, 50),
-        "today": payouts.today_jst().isoformat(),
+        "waiting": waiting, "names": _names(session, waiting), "batches": payouts.list_batches(session, 50).rows,
+        "today": jst.today().isoformat(),
     }, user=user)
 
 
@@ -84,7 +86,8 @@ def batch_file(batch_id: str, session: SessionDep, runtime: RuntimeDep, user: Ad
 
 
 @router.post("/batches/{batch_id}/transferred", response_class=HTMLResponse)
-def transferred(batch_id: str, request: Request, session: SessionDep, user: AdminDep, form: FormDep) -> Response:
+def transferred(batch_id: str, request: Request, runtime: RuntimeDep, session: SessionDep, user: AdminDep,
+                form: FormDep) -> Response:
     """Mark a batch transferred (after a confirmation step): ``payout.paid`` to each merchant."""
     batch = payouts.get_batch(session, batch_id)
     if not confirmed(form):
@@ -93,5 +96,5 @@ def transferred(batch_id: str, request: Request, session: SessionDep, user: Admi
                             summary=[("batch", batch.id), ("transfer_date", batch.transfer_date.isoformat()),
                                      ("count", batch.count), ("total", f"¥{batch.total_amount:,}")],
                             cancel=f"/console/admin/payouts/batches/{batch.id}")
-    payouts.mark_transferred(session, batch.id)
+    payouts.mark_transferred(session, runtime, batch.id)
     return RedirectResponse(f"/console/admin/payouts/batches/{batch.id}?done=transferred", status_code=303)

@@ -4,7 +4,7 @@ it), revoke the identity, freeze / unfreeze the wallet on the coin, and retry a 
 balance move.
 
 The same domain code as the API: ``IdentityService.revoke`` (``/v1/identity/admin/revoke``),
-``procedures.payments.freezes`` and ``procedures.payments.recoveries``
+``procedures.operator.freezes`` and ``procedures.operator.recoveries``
 (``/v1/admin/wallets/{wallet}/…``); every chain call is queued through the relayer's outbox.
 """
 
@@ -22,7 +22,7 @@ from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import Conflict, InvalidRequest
 from procedures.identity.errors import IdentityError
 from procedures.identity.routes import get_identity_service
-from procedures.payments import freezes, recoveries, wallet_actions
+from procedures.operator import freezes, recoveries, wallet_actions
 
 router = APIRouter(prefix="/residents")
 

@@ -16,7 +16,7 @@ from procedures.auth.models import StaffAccount
 from procedures.console import sessions
 from procedures.console.i18n import translator
 from procedures.deps import SessionDep
-from procedures.errors import HTML_ERROR_RENDERERS, NotAuthenticated, PermissionDenied
+from procedures.errors import NotAuthenticated, PermissionDenied
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -110,7 +110,8 @@ def new_login_csrf() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _render_error(request: Request, status: int, code: str, message: str) -> Response | None:
+def render_error(request: Request, status: int, code: str, message: str) -> Response | None:
+    """The console's error page for ``/console`` requests (a login redirect for 401), else None."""
     if not request.url.path.startswith("/console"):
         return None
     if status == 401:
@@ -121,8 +122,6 @@ def _render_error(request: Request, status: int, code: str, message: str) -> Res
         friendly = t("csrf")
     return render(request, "error.html", {"status": status, "message": friendly, "code": code}, status=status)
 
-
-HTML_ERROR_RENDERERS.append(_render_error)
 
 
 def staff_by_username(session: Session, username: str) -> StaffAccount | None:

@@ -9,18 +9,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from procedures.auth import service as auth
-from procedures.console import sessions
+from procedures.console import panels, sessions
 from procedures.console.i18n import translator
 from procedures.console.pages import LOGIN_CSRF_COOKIE, FormDep, UserDep, lang_of, new_login_csrf, render
 from procedures.deps import SessionDep
 from procedures.errors import NotAuthenticated, RateLimited
-from procedures.payments.models import Transfer
 from procedures.ratelimit import limit
+from procedures.transfers.models import Transfer
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-
-#: Extra dashboard panels from other domains: fn(session, user) -> dict(title, rows: list[tuple]).
-DASHBOARD_PANELS: list = []  # type: ignore[type-arg]
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -73,6 +70,5 @@ def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
         select(func.count(), func.coalesce(func.sum(Transfer.amount), 0))
         .where(Transfer.status == "confirmed", Transfer.kind == "payment", Transfer.created_at >= start)
     ).one()
-    panels = [panel(session, user) for panel in DASHBOARD_PANELS]
-    return render(request, "dashboard.html",
-                  {"payments_count": count, "payments_total": total, "panels": panels}, user=user)
+    return render(request, "dashboard.html", {"payments_count": count, "payments_total": total,
+                                               "panels": panels.panels(session, user)}, user=user)

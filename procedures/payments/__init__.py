@@ -1,2 +1,3 @@
-"""The regional currency in use: gasless transfers (ERC-3009 authorizations relayed in batches),
-custodial city and merchant wallets, and — built on those — the merchant payment API."""
+"""What is left of the former payments package: ``uri`` (EIP-681 payment URIs, shared with the
+wallet). The money domains live in ``procedures.transfers``, ``merchants``, ``settlement`` and
+``operator``."""

@@ -141,10 +141,10 @@ def _service_side(w3: Web3, node: LocalNode, url: str, schema: str | None, var: 
                   deployer: LocalAccount) -> dict[str, Any]:
     """The benchmark proper: the service under ``CLIENTS`` concurrent payers."""
     from procedures.auth.service import create_staff
-    from procedures.payments import payment_requests
-    from procedures.payments.merchants import get_merchant
-    from procedures.payments.models import Transfer
+    from procedures.merchants import payment_requests
+    from procedures.merchants.accounts import get_merchant
     from procedures.runtime import Runtime
+    from procedures.transfers.models import Transfer
 
     settings = Settings(environment="test", var_dir=var, database_url=url, database_schema=schema, rpc_url=node.url,
                         chain_id=w3.eth.chain_id)

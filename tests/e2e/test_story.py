@@ -12,14 +12,14 @@ import pytest
 from chain.contracts import load_city
 from chain.deploy import load_manifest
 from chain.rpc import connect
+from procedures import zengin
 from procedures.config import DEV_KEYS
-from procedures.payments import zengin
 from scripts.demo_clerk import Approval, approve_in_browser
 from scripts.demo_steps import BENEFIT, run_story
 from scripts.demo_story import GIFT, PRICE, REFUND, TOPUP_YEN, StoryConfig, StoryResult
 from scripts.demo_tools import BIN, WebhookReceiver
 from tests.e2e.logscan import scan
-from tests.procedures.payments.test_webhooks import _readme_verifier
+from tests.procedures.merchants.test_webhooks import _readme_verifier
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,11 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
+from chain.contracts.authorization import random_nonce
+from chain.contracts.coin import RegionalCoinClient
 from chain.node import free_port
 from procedures.app import create_app
+from procedures.auth.service import create_staff
 from procedures.config import Settings
 from procedures.runtime import Runtime
 
@@ -121,6 +124,40 @@ def wallet_login(client: TestClient | httpx.Client | str, account: LocalAccount)
 def auth_json(auth: Any) -> dict[str, Any]:
     """A signed transfer authorization as the API's JSON."""
     return dict(auth.to_json())
+
+
+@pytest.fixture
+def coin(w3, city) -> RegionalCoinClient:
+    """A client of the city's coin (reads, and signing authorizations as a test wallet)."""
+    return RegionalCoinClient(w3, city.coin.address, city.coin.abi)
+
+
+def sign(coin, account, to, value, **kw):
+    """A fresh authorization valid for ten minutes."""
+    return coin.sign_authorization(account, to, value, nonce=kw.pop("nonce", random_nonce()),
+                                   valid_before=kw.pop("valid_before", int(time.time()) + 600), **kw)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy (the relayer works in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def operator(client, runtime) -> dict[str, str]:
+    """Authorization headers of a city operator (an ``admin`` staff account)."""
+    with runtime.sessions() as session, session.begin():
+        create_staff(session, runtime.vault, username="operator", password="operator password 1", role="admin")
+    response = client.post("/v1/auth/staff/token", json={"username": "operator", "password": "operator password 1"})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def service_env(anvil: Any, database_url: tuple[str, str | None], var: Path, **extra: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from chain.contracts.coin import RegionalCoinClient
 from chain.index_store import ChainEvent, IndexCursor, indexed_balances, verify_against_chain
 from chain.node import rpc_call
 from chain.outbox import ChainTx, TxIntent, TxStatus
-from procedures.payments.models import Transfer
+from procedures.transfers.models import Transfer
 from tests.procedures.conftest import auth_json
 
 CONFIRMATIONS = 3

@@ -112,7 +112,7 @@ def test_idempotency_keys_hold_across_processes(two_services, runtime):
     """The same Idempotency-Key sent to both processes at once makes one payment request; every
     answer is that request (a replay) and a different body under the key is a 409 from either process."""
     from procedures.auth.service import create_staff
-    from tests.procedures.payments.conftest import BANK
+    from tests.procedures.merchants.conftest import BANK
 
     with runtime.sessions() as session, session.begin():
         create_staff(session, runtime.vault, username="operator", password="operator password 1", role="admin")

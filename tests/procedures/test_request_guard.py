@@ -104,3 +104,20 @@ def test_a_deep_but_legal_body_still_reaches_validation(client):
     response = client.post("/v1/auth/staff/token", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["error"]["param"] == "username"
+
+
+@pytest.mark.parametrize("url", ["/v1/admin/topups?wallet=%06%00", "/v1/refunds/re_%00",
+                                 "/v1/payment_requests?order_reference=a%00b"])
+def test_a_nul_character_in_the_url_is_refused_before_any_database_sees_it(client, url):
+    response = client.get(url)  # PostgreSQL cannot compare text with NUL: this was a 500 (found by the fuzzer)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "nul_character"
+
+
+def test_a_nul_character_in_a_json_string_is_refused_but_an_escaped_backslash_is_not(client):
+    nul = client.post("/v1/auth/staff/token", content=b'{"username": "tanaka\\u0000", "password": "x"}',
+                      headers={"Content-Type": "application/json"})
+    assert nul.status_code == 400 and nul.json()["error"]["code"] == "nul_character"
+    text = client.post("/v1/auth/staff/token", content=b'{"username": "tanaka\\\\u0000", "password": "x"}',
+                       headers={"Content-Type": "application/json"})
+    assert text.status_code == 401  # the text "\u0000" (an escaped backslash): an unknown user, nothing more

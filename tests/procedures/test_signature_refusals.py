@@ -9,7 +9,7 @@ Already covered elsewhere (not repeated here):
   expired challenge or statement, unknown nonce, wrong chain id / registry / purpose:
   ``identity/test_failures.py``.
 * transfer authorization (ERC-3009) — forged signer, expired, not yet valid, replayed:
-  ``payments/test_transfers.py``.
+  ``transfers/test_transfers.py``.
 * application submission — forged, wrong chain id, wrong ledger, expired, too far ahead, content
   changed after signing, replayed nonce: ``applications/test_submissions.py``.
 * clerk decisions are signed by the service with the clerk's custodial key, never by the client.

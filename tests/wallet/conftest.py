@@ -18,11 +18,12 @@ from tests.procedures.conftest import (  # noqa: F401 - fixtures
     client,
     live_server,
     make_resident,
+    operator,
     runtime,
 )
 from tests.procedures.conftest import settings as service_settings  # noqa: F401 - the base of ``settings``
 from tests.procedures.identity.conftest import contracts, id_ca, id_keys, issue, trusting  # noqa: F401 - fixtures
-from tests.procedures.payments.conftest import onboard, operator, receiver  # noqa: F401 - fixtures
+from tests.procedures.merchants.conftest import onboard, receiver  # noqa: F401 - fixtures
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from eth_account import Account
 from chain.contracts.registry import AssuranceLevel
 from chain.node import free_port
 from procedures.app import create_app
-from tests.procedures.payments.conftest import create_request, wait_request, wait_until
+from tests.procedures.conftest import wait_until
+from tests.procedures.merchants.conftest import create_request, wait_request
 from wallet.cli import main as wallet_cli
 from wallet.keystore import keystore_address
 

@@ -99,7 +99,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = 
 @pytest.fixture
 def treasury(client, runtime) -> str:
     """The city treasury, registered on chain (the start-up hook's registration confirmed)."""
-    from procedures.payments.transfers import treasury_address
+    from procedures.transfers.custodial import treasury_address
 
     def ready() -> str | None:
         with runtime.sessions() as session:

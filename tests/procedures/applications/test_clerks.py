@@ -60,12 +60,12 @@ def test_queue_filters_and_cursor_paging(client, filer, make_resident, make_staf
         rest = service.queue(session, clerk, service.QueueFilter(), 3, newest[-1].id, newest_first=True)
     assert [a.id for a in newest + rest] == snow[::-1]
     # the console dashboard's panel: open applications and overdue ones by department
-    from procedures.console.operator import _applications_panel
+    from procedures.console.panels import applications_panel
 
     def panel(role: str, department: str | None) -> list[tuple[str, int, str]]:
         user = SimpleNamespace(role=role, account=SimpleNamespace(department=department))
         with runtime.sessions() as session:
-            return _applications_panel(session, user)["rows"]  # type: ignore[arg-type,return-value]
+            return applications_panel(session, user)["rows"]  # type: ignore[arg-type,return-value]
 
     assert panel("admin", None) == [("child-welfare", 1, "0"), ("road-maintenance", 5, "1")]
     assert panel("clerk", "road-maintenance") == [("road-maintenance", 5, "1")]

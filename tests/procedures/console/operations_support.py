@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.procedures.payments.conftest import wait_until
+from tests.procedures.conftest import wait_until
 
 BANK_FORM = {"bank_code": "0146", "branch_code": "101", "account_type": "ordinary", "account_number": "1234567",
              "holder_name_kana": "カ）ヤマナカシッキ", "bank_name_kana": "ホッコク", "branch_name_kana": "ダイショウジ"}

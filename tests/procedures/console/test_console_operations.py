@@ -12,7 +12,8 @@ from eth_account import Account
 
 from chain.contracts.registry import AssuranceLevel
 from procedures.identity.certs import CertKind
-from procedures.payments.merchant_models import Merchant, Payout, PayoutBatch
+from procedures.merchants.models import Merchant
+from procedures.settlement.models import Payout, PayoutBatch
 from tests.procedures.console.conftest import console_login
 from tests.procedures.console.operations_support import (
     BANK_FORM,

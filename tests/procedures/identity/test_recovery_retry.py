@@ -6,9 +6,9 @@ from __future__ import annotations
 from chain.contracts.base import send_call
 from procedures.auth.service import create_staff
 from procedures.identity.models import WalletIdentity
-from procedures.payments.wallet_actions import WalletAction
+from procedures.operator.models import WalletAction
+from tests.procedures.conftest import wait_until
 from tests.procedures.identity.conftest import KAGA_RESIDENTS, error_of, new_wallet
-from tests.procedures.payments.conftest import wait_until
 
 
 def _until(predicate, what: str):

@@ -1,0 +1,71 @@
+"""The caller as a request dependency: staff and resident tokens, and other credential kinds
+(merchant API keys) through the token resolvers ``procedures.wiring`` installs on the app."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from procedures.api.deps import SessionDep, SettingsDep
+from procedures.auth.models import StaffAccount
+from procedures.auth.service import Principal, resolve_token
+from procedures.config import Settings
+from procedures.errors import NotAuthenticated, PermissionDenied
+
+#: Resolves a credential of another kind (by token prefix) to the caller.
+TokenResolver = Callable[[Session, Settings, str], Principal]
+
+_bearer = HTTPBearer(auto_error=False, description="Bearer token: staff/resident access token or merchant API key")
+
+
+def install_token_resolvers(app: FastAPI, resolvers: Mapping[str, TokenResolver]) -> None:
+    """Let ``app`` accept the credential kinds of ``resolvers`` (token prefix → resolver)."""
+    app.state.token_resolvers = dict(resolvers)
+
+
+def current_principal(
+    request: Request, session: SessionDep, settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Principal:
+    """The authenticated caller.
+
+    Raises:
+        NotAuthenticated: no or bad credentials.
+    """
+    if credentials is None or not credentials.credentials:
+        raise NotAuthenticated("authentication required: send 'Authorization: Bearer <token>'")
+    token = credentials.credentials
+    resolvers: dict[str, TokenResolver] = getattr(request.app.state, "token_resolvers", {})
+    for prefix, resolver in resolvers.items():
+        if token.startswith(prefix):
+            return resolver(session, settings, token)
+    row = resolve_token(session, token)
+    if row.principal_type == "resident":
+        return Principal(type="resident", subject=row.subject, role="resident", wallet=row.subject)
+    account = session.get(StaffAccount, int(row.subject))
+    if account is None or not account.active:
+        raise NotAuthenticated("this account is disabled", code="account_disabled")
+    return Principal(type="staff", subject=str(account.id), role=account.role, department=account.department)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency admitting only callers whose role is in ``roles``."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise PermissionDenied(f"this needs the role {' or '.join(roles)}", code="role_required")
+        return principal
+
+    return check
+
+
+StaffPrincipal = Annotated[Principal, Depends(require_role("clerk", "supervisor", "admin"))]
+AdminPrincipal = Annotated[Principal, Depends(require_role("admin"))]
+ResidentPrincipal = Annotated[Principal, Depends(require_role("resident"))]

@@ -1,0 +1,192 @@
+"""Webhook delivery: the worker that POSTs each pending delivery, signed, and retries.
+
+Every event's stored JSON body is sent with
+
+    Machi-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+
+and failures (non-2xx, connection errors, timeouts) are retried on ``Settings.webhook_retry_schedule``
+(10 s, 1 min, then every 10 min) until ``webhook_retry_horizon`` (24 h) after the event. Every
+attempt is logged (``WebhookAttempt``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import or_, select
+
+from chain.storage import utcnow
+from procedures.config import Settings
+from procedures.errors import InvalidRequest
+from procedures.merchants.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from procedures.merchants.webhooks import check_url, endpoint_secret, private_urls_allowed
+from procedures.runtime import Runtime
+
+log = logging.getLogger("machi.merchants.webhooks")
+
+SIGNATURE_HEADER = "Machi-Signature"
+USER_AGENT = "MachiLedger-Webhooks/1"
+MAX_BATCH = 50
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The ``Machi-Signature`` header value for ``body``."""
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def verify(secret: str, header: str, body: bytes, tolerance: int = 300, now: float | None = None) -> bool:
+    """Check a ``Machi-Signature`` header (what a merchant's receiver does; see the README).
+
+    True when one ``v1`` signature matches and ``t`` is within ``tolerance`` seconds of now.
+    """
+    try:
+        parts = [item.split("=", 1) for item in header.split(",")]
+        timestamp = int(next(value for key, value in parts if key.strip() == "t"))
+        candidates = [value for key, value in parts if key.strip() == "v1"]
+    except (ValueError, StopIteration):
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return any(hmac.compare_digest(expected, candidate) for candidate in candidates)
+
+
+def next_delay(schedule: list[float], attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` failed tries (the last step repeats)."""
+    if not schedule:
+        return 600.0
+    return schedule[min(attempts - 1, len(schedule) - 1)]
+
+
+@dataclass
+class _Job:
+    delivery_id: int
+    url: str
+    secret: str
+    body: bytes
+    event_id: str
+
+
+@dataclass
+class _Result:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def _claim(runtime: Runtime, limit: int) -> list[_Job]:
+    """Lock due deliveries for this worker for a while (other workers skip them)."""
+    now = utcnow()
+    lease = timedelta(seconds=runtime.settings.webhook_timeout * 2 + 10)
+    jobs: list[_Job] = []
+    with runtime.sessions() as session, session.begin():
+        query = (select(WebhookDelivery)
+                 .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
+                        or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now))
+                 .order_by(WebhookDelivery.next_attempt_at).limit(limit))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        for delivery in session.scalars(query):
+            endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+            event = session.get(Event, delivery.event_id)
+            if endpoint is None or event is None or endpoint.status != "enabled":
+                delivery.status = "failed"
+                delivery.next_attempt_at = None
+                delivery.last_error = "endpoint disabled or deleted"
+                continue
+            delivery.locked_until = now + lease
+            jobs.append(_Job(delivery.id, endpoint.url, endpoint_secret(session, runtime.vault, endpoint),
+                             event.payload, event.id))
+    return jobs
+
+
+def _post(client: httpx.Client, job: _Job, settings: Settings) -> _Result:
+    started = time.perf_counter()
+    try:
+        if not private_urls_allowed(settings):
+            check_url(job.url, settings)  # DNS may have changed since registration
+        response = client.post(job.url, content=job.body, headers={
+            "Content-Type": "application/json", "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: sign(job.secret, job.body), "Machi-Event-Id": job.event_id,
+        })
+        return _Result(response.status_code, None if response.is_success else f"HTTP {response.status_code}",
+                       int((time.perf_counter() - started) * 1000))
+    except httpx.TimeoutException:
+        return _Result(None, "timeout", int((time.perf_counter() - started) * 1000))
+    except (httpx.HTTPError, InvalidRequest) as exc:
+        return _Result(None, f"{type(exc).__name__}: {exc}"[:500], int((time.perf_counter() - started) * 1000))
+
+
+def _record(runtime: Runtime, job: _Job, result: _Result) -> None:
+    now = utcnow()
+    with runtime.sessions() as session, session.begin():
+        delivery = session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
+        if delivery is None:
+            return
+        session.add(WebhookAttempt(delivery_id=delivery.id, attempted_at=now, status_code=result.status_code,
+                                   error=result.error, duration_ms=result.duration_ms))
+        delivery.attempts += 1
+        delivery.last_status_code = result.status_code
+        delivery.last_error = result.error
+        delivery.locked_until = None
+        if delivery.status != "pending":
+            return  # deleted endpoint meanwhile
+        if result.ok:
+            delivery.status = "succeeded"
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+            return
+        retry_at = now + timedelta(seconds=next_delay(runtime.settings.webhook_retry_schedule, delivery.attempts))
+        if retry_at > delivery.retry_until:
+            delivery.status = "failed"
+            delivery.next_attempt_at = None
+            log.warning("webhook delivery %s of %s gave up after %d attempts", delivery.id, job.event_id,
+                        delivery.attempts)
+        else:
+            delivery.next_attempt_at = retry_at
+
+
+def deliver_due(runtime: Runtime, client: httpx.Client, pool: ThreadPoolExecutor | None = None) -> int:
+    """One pass: POST every due delivery (in parallel when ``pool`` is given); returns how many."""
+    jobs = _claim(runtime, MAX_BATCH)
+    if not jobs:
+        return 0
+
+    def attempt(job: _Job) -> None:
+        _record(runtime, job, _post(client, job, runtime.settings))
+
+    if pool is None:
+        for job in jobs:
+            attempt(job)
+    else:
+        list(pool.map(attempt, jobs))
+    return len(jobs)
+
+
+def delivery_worker(runtime: Runtime, stop: threading.Event) -> None:
+    """Worker: deliver webhooks until ``stop`` is set."""
+    timeout = httpx.Timeout(runtime.settings.webhook_timeout, connect=min(3.0, runtime.settings.webhook_timeout))
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client, \
+            ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook") as pool:
+        while not stop.is_set():
+            try:
+                worked = deliver_due(runtime, client, pool)
+            except Exception as exc:  # noqa: BLE001 - keep delivering after a database hiccup
+                log.warning("webhook pass failed: %s", exc)
+                worked = 0
+            if not worked:
+                stop.wait(runtime.settings.webhook_poll_interval)

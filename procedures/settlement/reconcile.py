@@ -1,0 +1,155 @@
+"""Reconciliation: the database's ledger of coin movements against the chain.
+
+The ledger is rebuilt from every *confirmed* outbox intent addressed to the coin — relayed
+authorizations (payments, refunds, payouts…), mints (top-ups, benefits), redemptions, plain
+transfers by city keys, and recoveries (their amount read from the receipt's ``Recovered``
+event). Each wallet's ledger balance is compared with ``balanceOf`` on chain, and minted −
+redeemed with ``totalSupply``. Coins that moved outside the service (someone minting with another
+key, a direct ERC-20 transfer between residents) show up as differences — that is the point.
+Alongside, domain records are checked against their intents (a transfer still ``accepted`` whose
+intent is final, a top-up pending after its mint, a request paid by an unconfirmed transfer…).
+
+Results taken while intents are in flight may show transient differences; ``in_flight`` says how
+many there were.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chain.balances import coin_snapshot
+from chain.calldata import CoinMovement, Movement, batch_item_movement, coin_movement
+from chain.outbox import IntentStatus, TxIntent
+from chain.receipts import recoveries
+from chain.storage import utcnow
+from procedures.addresses import checksum
+from procedures.merchants.models import Merchant, PaymentRequest, Refund
+from procedures.runtime import Runtime
+from procedures.settlement.models import Payout, TopUp
+from procedures.transfers.models import CustodialWallet, Transfer
+
+
+@dataclass
+class Ledger:
+    """Balances and supply according to the database."""
+
+    balances: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    minted: int = 0
+    redeemed: int = 0
+    movements: int = 0
+
+    def move(self, source: str | None, target: str | None, amount: int) -> None:
+        """Record ``amount`` coins from ``source`` (None: minted) to ``target`` (None: burned)."""
+        if source is not None:
+            self.balances[source] -= amount
+        if target is not None:
+            self.balances[target] += amount
+        self.movements += 1
+
+
+def build_ledger(session: Session, runtime: Runtime) -> Ledger:
+    """Replay every confirmed coin intent into balances (recoveries: amounts from their receipts)."""
+    coin = runtime.coin
+    ledger = Ledger()
+    query = (select(TxIntent).where(TxIntent.to_address == coin.address, TxIntent.status == IntentStatus.CONFIRMED)
+             .order_by(TxIntent.id).execution_options(yield_per=1000))
+    for intent in session.scalars(query):
+        if intent.batch_item is not None:
+            movement: CoinMovement | None = batch_item_movement(intent.batch_item)
+        else:
+            movement = coin_movement(bytes(intent.data), intent.sender)
+        if movement is None:
+            continue
+        if movement.kind is Movement.RECOVER:
+            for recovery in recoveries(coin, intent.tx_hash) if intent.tx_hash else []:
+                ledger.move(recovery.lost_wallet, recovery.successor, recovery.amount)
+            continue
+        ledger.move(movement.source, movement.target, movement.amount)
+        if movement.kind is Movement.MINT:
+            ledger.minted += movement.amount
+        elif movement.kind is Movement.REDEEM:
+            ledger.redeemed += movement.amount
+    return ledger
+
+
+def _labels(session: Session, runtime: Runtime) -> dict[str, str]:
+    labels = {w.address: f"{w.owner_type}:{w.owner_id}" for w in session.scalars(select(CustodialWallet))}
+    for merchant in session.scalars(select(Merchant)):
+        labels[merchant.wallet] = f"merchant:{merchant.id}"
+    labels[runtime.keys.relayer.address] = "city:settlement"
+    return labels
+
+
+def _record_problems(session: Session) -> list[dict[str, str]]:
+    problems: list[dict[str, str]] = []
+    rows = session.execute(select(Transfer.id, Transfer.status, TxIntent.status).join(
+        TxIntent, TxIntent.id == Transfer.intent_id)).all()
+    for transfer_id, status, intent_status in rows:
+        if status == "accepted" and intent_status in (IntentStatus.CONFIRMED, IntentStatus.FAILED):
+            problems.append({"type": "transfer", "id": transfer_id,
+                             "problem": f"still accepted, intent {intent_status}"})
+        elif status == "confirmed" and intent_status != IntentStatus.CONFIRMED:
+            problems.append({"type": "transfer", "id": transfer_id, "problem": f"confirmed, intent {intent_status}"})
+    for topup_id, intent_status in session.execute(select(TopUp.id, TxIntent.status).join(
+            TxIntent, TxIntent.id == TopUp.intent_id).where(TopUp.status == "pending")).all():
+        if intent_status in (IntentStatus.CONFIRMED, IntentStatus.FAILED):
+            problems.append({"type": "topup", "id": topup_id, "problem": f"still pending, mint {intent_status}"})
+    for pr_id, transfer_status in session.execute(select(PaymentRequest.id, Transfer.status).join(
+            Transfer, Transfer.id == PaymentRequest.payment_transfer_id).where(
+            PaymentRequest.status.in_(("paid", "partially_refunded", "refunded")))).all():
+        if transfer_status != "confirmed":
+            problems.append({"type": "payment_request", "id": pr_id,
+                             "problem": f"paid, but its transfer is {transfer_status}"})
+    refunded = (select(Refund.payment_request_id, func.sum(Refund.amount).label("total"))
+                .where(Refund.automatic.is_(False), Refund.status == "succeeded")
+                .group_by(Refund.payment_request_id).subquery())
+    for pr_id, amount, total in session.execute(select(PaymentRequest.id, PaymentRequest.amount, refunded.c.total)
+                                                .join(refunded, refunded.c.payment_request_id == PaymentRequest.id)):
+        if total > amount:
+            problems.append({"type": "payment_request", "id": pr_id, "problem": f"refunded {total} of {amount}"})
+    for payout_id, status in session.execute(select(Payout.id, Payout.status).join(
+            TxIntent, TxIntent.id == Payout.redeem_intent_id).where(TxIntent.status == IntentStatus.CONFIRMED,
+                                                                     Payout.status == "processing")).all():
+        problems.append({"type": "payout", "id": payout_id, "problem": f"burned on chain but {status}"})
+    return problems
+
+
+def reconcile(session: Session, runtime: Runtime, extra_wallets: list[str] | None = None) -> dict[str, Any]:
+    """Compare the database with the chain; returns the report (``ok`` when nothing differs)."""
+    coin = runtime.coin
+    ledger = build_ledger(session, runtime)
+    labels = _labels(session, runtime)
+    wallets = set(ledger.balances) | set(labels) | {checksum(w) for w in extra_wallets or []}
+    snapshot = coin_snapshot(coin, sorted(wallets))
+    differences = []
+    for wallet, chain_balance in sorted(snapshot.balances.items()):
+        expected = ledger.balances.get(wallet, 0)
+        if chain_balance != expected:
+            differences.append({"wallet": wallet, "label": labels.get(wallet), "ledger": expected,
+                                "chain": chain_balance, "difference": chain_balance - expected})
+    block, supply = snapshot.block, snapshot.total_supply
+    in_flight = session.scalar(select(func.count()).select_from(TxIntent).where(
+        TxIntent.to_address == coin.address,
+        TxIntent.status.in_((IntentStatus.QUEUED, IntentStatus.PENDING)))) or 0
+    problems = _record_problems(session)
+    checked_at: datetime = utcnow()
+    return {
+        "object": "reconciliation",
+        "checked_at": checked_at.isoformat(),
+        "block": block,
+        "ok": not differences and supply == ledger.minted - ledger.redeemed and not problems,
+        "supply": {"ledger": ledger.minted - ledger.redeemed, "chain": supply,
+                   "difference": supply - (ledger.minted - ledger.redeemed),
+                   "minted": ledger.minted, "redeemed": ledger.redeemed},
+        "wallets_checked": len(wallets),
+        "movements": ledger.movements,
+        "in_flight": in_flight,
+        "differences": differences,
+        "record_problems": problems,
+    }

@@ -1,0 +1,160 @@
+"""Top-ups: a resident pays yen at a city counter or ATM and receives coins, plus the campaign bonus.
+
+Everything that can refuse the mint is checked before the yen is taken: the wallet is a verified,
+unfrozen resident; balance + payments on their way in + this top-up stays under the resident's
+cap; the top-up minter's allowance, minus mints already queued, covers it. The mint is queued
+through the outbox with the top-up minter's own key, so a crash never loses or doubles it. The
+bonus (``topup_bonus_bps``) is paid while the campaign budget (``topup_bonus_budget``, counted
+over top-ups not failed) and its end date last; the last top-up gets what is left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from chain.contracts.registry import AssuranceLevel, Kind
+from chain.outbox import IntentStatus, TxIntent, enqueue
+from chain.storage import utcnow
+from procedures.errors import InvalidRequest
+from procedures.ids import new_id
+from procedures.pagination import Window, newest_first
+from procedures.rows import row_or_404
+from procedures.runtime import Runtime
+from procedures.settlement.models import TopUp
+from procedures.transfers import pending
+from procedures.transfers import service as transfers
+
+log = logging.getLogger("machi.settlement.topups")
+
+CHANNELS = ("counter", "atm")
+
+
+class TopUpRefused(transfers.PaymentRefused):
+    """The top-up cannot be minted (cap, allowance, unverified or frozen wallet)."""
+
+    code = "topup_refused"
+
+
+def _lock_campaign(session: Session) -> None:
+    # One top-up at a time decides the bonus and the allowance (SQLite already serialises writers).
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(b"topup-campaign").digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def bonus_for(session: Session, runtime: Runtime, amount: int) -> int:
+    """The campaign bonus for a top-up of ``amount`` yen now (0 once the budget or the campaign ends)."""
+    s = runtime.settings
+    if s.topup_bonus_bps <= 0 or s.topup_bonus_budget <= 0:
+        return 0
+    if s.topup_bonus_ends_at is not None and utcnow() >= s.topup_bonus_ends_at:
+        return 0
+    granted = int(session.scalar(select(func.coalesce(func.sum(TopUp.bonus), 0))
+                                 .where(TopUp.status != "failed")) or 0)
+    return max(0, min(amount * s.topup_bonus_bps // 10_000, s.topup_bonus_budget - granted))
+
+
+def _pending_mints(session: Session, wallet: str | None = None) -> int:
+    """Coins in pending top-ups (to ``wallet``) that the chain — balances, the minter's allowance —
+    does not reflect yet."""
+    query = select(func.coalesce(func.sum(TopUp.amount_minted), 0)).where(
+        TopUp.status == "pending", pending.not_yet_in_a_block(TopUp.intent_id))
+    if wallet is not None:
+        query = query.where(TopUp.wallet == wallet)
+    return int(session.scalar(query) or 0)
+
+
+def create_topup(session: Session, runtime: Runtime, *, wallet: str, amount: int, channel: str,
+                 location: str | None, reference: str, operator: str) -> TopUp:
+    """Check, record and queue a top-up (the receipt is the returned row).
+
+    Raises:
+        InvalidRequest: bad amount or channel.  TopUpRefused: not a verified resident, frozen, over the
+        cap, or over the minter's allowance (codes ``recipient_not_verified``, ``recipient_frozen``,
+        ``balance_cap_exceeded``, ``minter_allowance_exceeded``).
+    """
+    if amount <= 0:
+        raise InvalidRequest("amount must be a positive number of yen", param="amount")
+    if channel not in CHANNELS:
+        raise InvalidRequest(f"channel is one of {', '.join(CHANNELS)}", param="channel")
+    existing = session.scalar(select(TopUp).where(TopUp.reference == reference))
+    if existing is not None:
+        if (existing.wallet, existing.amount_paid) != (wallet, amount):
+            raise TopUpRefused("this counter/ATM reference was already used for another top-up",
+                               code="reference_reused", param="reference")
+        return existing  # the same slip entered twice: one top-up
+    coin, registry = runtime.coin, runtime.registry
+    status = registry.status(wallet)
+    if status.kind is not Kind.RESIDENT or not status.verified:
+        raise TopUpRefused("only a verified resident's wallet can be topped up (link the My Number card first)",
+                           code="recipient_not_verified", param="wallet")
+    if coin.is_frozen(wallet):
+        raise TopUpRefused("this wallet is frozen", code="recipient_frozen", param="wallet")
+    _lock_campaign(session)
+    pending.lock_wallet(session, wallet)
+    bonus = bonus_for(session, runtime, amount)
+    total = amount + bonus
+    if status.level is not AssuranceLevel.NONE:
+        cap = coin.balance_cap(status.level)
+        room = cap - coin.balance_of(wallet) - pending.pending_in(session, wallet) - _pending_mints(session, wallet)
+        if total > room:
+            raise TopUpRefused(f"the wallet can take at most {max(room, 0)} more coins (cap {cap}); this top-up "
+                               f"would mint {total}", code="balance_cap_exceeded", param="amount")
+    allowance = coin.minter_allowance(runtime.keys.topup_minter.address) - _pending_mints(session)
+    if total > allowance:
+        raise TopUpRefused("the top-up budget of the city's minter is exhausted; contact the finance department",
+                           code="minter_allowance_exceeded", param="amount")
+    topup = TopUp(id=new_id("tu"), wallet=wallet, amount_paid=amount, bonus=bonus, amount_minted=total,
+                  channel=channel, location=location, reference=reference, operator=operator, status="pending")
+    session.add(topup)
+    session.flush()
+    call = coin.mint_call(wallet, total)
+    intent = enqueue(session, sender=runtime.keys.topup_minter.address, to=call.to, data=call.data,
+                     kind="topup.mint", reference=f"topup:{topup.id}")
+    topup.intent_id = intent.id
+    return topup
+
+
+def get_topup(session: Session, topup_id: str, wallet: str | None = None) -> TopUp:
+    """A top-up receipt (the resident's own when ``wallet`` is given).
+
+    Raises:
+        NotFound: no such top-up for this caller.
+    """
+    return row_or_404(session, TopUp, topup_id, what="top-up",
+                      visible=None if wallet is None else lambda topup: topup.wallet == wallet)
+
+
+def list_topups(session: Session, wallet: str | None, limit: int, starting_after: str | None = None) -> Window[TopUp]:
+    """Top-ups newest first (one wallet's when given), cursor-paginated.
+
+    Raises:
+        InvalidRequest: unknown cursor (or another wallet's).
+    """
+    query = select(TopUp)
+    if wallet is not None:
+        query = query.where(TopUp.wallet == wallet)
+    return newest_first(session, TopUp, query, limit=limit, starting_after=starting_after,
+                        cursor_scope=None if wallet is None else TopUp.wallet == wallet)
+
+
+def on_topup_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
+    """Final-state handler of ``topup.*`` intents: the mint is confirmed or failed."""
+    if intent.reference is None:
+        return
+    topup = session.get(TopUp, intent.reference.split(":", 1)[1], with_for_update=True)
+    if topup is None or topup.status != "pending":
+        return
+    topup.tx_hash = intent.tx_hash
+    if intent.status == IntentStatus.CONFIRMED:
+        topup.status = "confirmed"
+        topup.confirmed_at = utcnow()
+    else:
+        topup.status = "failed"
+        topup.failure_code = intent.error_code
+        log.error("top-up %s (%d yen received) failed to mint: %s — refund the yen", topup.id, topup.amount_paid,
+                  intent.error_message)

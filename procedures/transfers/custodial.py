@@ -1,0 +1,113 @@
+"""Custodial wallets: wallets whose key the service holds, sealed at rest under a data key of their
+own — merchants' wallets and the city's accounts (the treasury). The service signs from them only
+for what a domain asks (refunds, payouts, fee refunds), through the same ``accept`` as residents.
+"""
+
+from __future__ import annotations
+
+import time
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chain.contracts.authorization import random_nonce
+from chain.outbox import enqueue
+from procedures.addresses import checksum
+from procedures.crypto import Vault
+from procedures.errors import NotFound
+from procedures.runtime import Runtime
+from procedures.transfers.models import CustodialWallet, Transfer
+from procedures.transfers.service import accept
+
+
+def create_custodial_wallet(session: Session, vault: Vault, owner_type: str, owner_id: str) -> CustodialWallet:
+    """A new wallet whose key is stored encrypted under its own data key."""
+    account = Account.create()
+    key_id = vault.new_key(session, f"custodial-{owner_type}")
+    wallet = CustodialWallet(
+        address=account.address,
+        owner_type=owner_type,
+        owner_id=owner_id,
+        key_id=key_id,
+        key_blob=vault.seal(session, key_id, bytes(account.key), aad=account.address.encode()),
+    )
+    session.add(wallet)
+    session.flush()
+    return wallet
+
+
+def custodial_account(session: Session, vault: Vault, address: str) -> LocalAccount:
+    """The key of a custodial wallet (decrypted for the moment of signing).
+
+    Raises:
+        NotFound: not a custodial wallet.
+    """
+    wallet = session.get(CustodialWallet, checksum(address))
+    if wallet is None:
+        raise NotFound(f"{address} is not a wallet held by the service")
+    key: LocalAccount = Account.from_key(
+        vault.open(session, wallet.key_id, wallet.key_blob, aad=wallet.address.encode())
+    )
+    return key
+
+
+def pay_from_custodial(
+    session: Session,
+    runtime: Runtime,
+    from_address: str,
+    to: str,
+    amount: int,
+    *,
+    kind: str,
+    purpose: str | None = None,
+    memo: str | None = None,
+) -> Transfer:
+    """Sign an authorization with a custodial wallet's key and accept it (refunds, fee refunds)."""
+    account = custodial_account(session, runtime.vault, from_address)
+    now = int(time.time())
+    auth = runtime.coin.sign_authorization(account, to, amount, nonce=random_nonce(), valid_before=now + 3600)
+    return accept(session, runtime, auth, kind=kind, purpose=purpose, memo=memo)
+
+
+TREASURY = "treasury"
+
+
+def treasury_address(session: Session) -> str | None:
+    """The city treasury's wallet (receives fees, pays fee refunds), if bootstrapped."""
+    return session.scalar(
+        select(CustodialWallet.address).where(
+            CustodialWallet.owner_type == "city", CustodialWallet.owner_id == TREASURY
+        )
+    )
+
+
+def ensure_city_wallet(session: Session, runtime: Runtime, owner_id: str = TREASURY) -> CustodialWallet:
+    """Create a city account (custodial) and register it on chain as kind City, once."""
+    existing = session.scalar(
+        select(CustodialWallet).where(CustodialWallet.owner_type == "city", CustodialWallet.owner_id == owner_id)
+    )
+    if existing is not None:
+        return existing
+    wallet = create_custodial_wallet(session, runtime.vault, "city", owner_id)
+    account_key = keccak(b"machi:city-account:" + owner_id.encode())
+    expires = int(time.time()) + 50 * 365 * 24 * 3600
+    call = runtime.registry.register_city_account_call(wallet.address, account_key, expires, b"\0" * 32)
+    intent = enqueue(
+        session,
+        sender=runtime.keys.relayer.address,
+        to=call.to,
+        data=call.data,
+        kind="registry.register_city",
+        reference=f"city-account:{owner_id}",
+    )
+    wallet.registration_intent_id = intent.id
+    return wallet
+
+
+def bootstrap_treasury(runtime: Runtime) -> None:
+    """Start-up hook: the city treasury's wallet exists (and its registration is queued), once."""
+    with runtime.sessions() as session, session.begin():
+        ensure_city_wallet(session, runtime)

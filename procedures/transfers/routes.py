@@ -1,0 +1,85 @@
+"""Resident endpoints for money: coin parameters, balance, history, transfers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from chain.contracts.registry import AssuranceLevel, Kind
+from procedures.deps import ResidentPrincipal, RuntimeDep, SessionDep
+from procedures.errors import PermissionDenied
+from procedures.pagination import CursorQuery, LimitQuery, Page, page_of
+from procedures.transfers import pending
+from procedures.transfers import service as transfers
+from procedures.transfers.schemas import BalanceOut, CoinOut, TransferIn, TransferOut, transfer_out
+
+router = APIRouter(prefix="/v1", tags=["wallet"])
+
+
+@router.get("/coin", summary="The coin's address and EIP-712 domain (what wallets sign for)")
+def coin_info(runtime: RuntimeDep, _: ResidentPrincipal) -> CoinOut:
+    """Parameters a wallet needs to sign transfer authorizations."""
+    coin = runtime.coin
+    domain = coin.domain()
+    return CoinOut(
+        address=coin.address,
+        chain_id=domain.chain_id,
+        name=domain.name,
+        symbol=coin.symbol(),
+        version=domain.version,
+        decimals=0,
+    )
+
+
+@router.get("/wallet/balance", summary="My balance, with payments in progress")
+def balance(runtime: RuntimeDep, session: SessionDep, principal: ResidentPrincipal) -> BalanceOut:
+    """On-chain balance and what accepted-but-unconfirmed transfers will change."""
+    wallet = str(principal.wallet)
+    coin, status_ = runtime.coin, runtime.registry.status(wallet)
+    on_chain = coin.balance_of(wallet)
+    out, incoming = pending.pending_out(session, wallet), pending.pending_in(session, wallet)
+    cap = (
+        coin.balance_cap(status_.level)
+        if status_.kind is Kind.RESIDENT and status_.level is not AssuranceLevel.NONE
+        else None
+    )
+    return BalanceOut(
+        wallet=wallet,
+        balance=on_chain,
+        pending_out=out,
+        pending_in=incoming,
+        available=on_chain - out,
+        kind=status_.kind.name.lower(),
+        level=int(status_.level),
+        verified=status_.verified,
+        frozen=coin.is_frozen(wallet),
+        cap=cap,
+    )
+
+
+@router.post("/transfers", status_code=status.HTTP_202_ACCEPTED, summary="Send coins (person to person, or any payee)")
+def create_transfer(
+    body: TransferIn, runtime: RuntimeDep, session: SessionDep, principal: ResidentPrincipal
+) -> TransferOut:
+    """Accept a signed authorization from the caller's own wallet; the relayer settles it."""
+    auth = body.authorization.to_authorization()
+    if auth.from_ != principal.wallet:
+        raise PermissionDenied(
+            "you can only send from your own wallet", code="not_your_wallet", param="authorization.from"
+        )
+    transfer = transfers.accept(session, runtime, auth, kind="p2p", memo=body.memo)
+    return transfer_out(session, transfer)
+
+
+@router.get("/transfers/{transfer_id}", summary="One of my transfers")
+def get_transfer(transfer_id: str, session: SessionDep, principal: ResidentPrincipal) -> TransferOut:
+    """Status of a transfer the caller sent or received."""
+    return transfer_out(session, transfers.get_transfer(session, transfer_id, principal.wallet))
+
+
+@router.get("/wallet/history", summary="My transfers, newest first")
+def wallet_history(
+    session: SessionDep, principal: ResidentPrincipal, limit: LimitQuery = 20, starting_after: CursorQuery = None
+) -> Page[TransferOut]:
+    """Cursor-paginated history."""
+    window = transfers.history(session, str(principal.wallet), limit, starting_after)
+    return page_of(window, lambda transfer: transfer_out(session, transfer))

@@ -1,0 +1,95 @@
+"""Request and response bodies of the resident's wallet: signed authorizations in, transfers,
+the coin's parameters and the balance out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from chain.contracts.authorization import Authorization
+from procedures.addresses import WalletAddress
+from procedures.schemas import Column, from_row
+from procedures.transfers.models import Transfer
+from procedures.transfers.service import status_of
+
+HEX32 = r"^0x[0-9a-fA-F]{64}$"
+
+
+class AuthorizationIn(BaseModel):
+    """An ERC-3009 TransferWithAuthorization signed by the payer's wallet."""
+
+    from_: WalletAddress = Field(alias="from")
+    to: WalletAddress
+    value: int = Field(gt=0, lt=2**63)
+    valid_after: int = Field(ge=0, lt=2**63)
+    valid_before: int = Field(ge=0, lt=2**63)
+    nonce: str = Field(pattern=HEX32)
+    v: int = Field(ge=0, le=255)
+    r: str = Field(pattern=HEX32)
+    s: str = Field(pattern=HEX32)
+
+    model_config = {"populate_by_name": True}
+
+    def to_authorization(self) -> Authorization:
+        return Authorization(
+            from_=self.from_,
+            to=self.to,
+            value=self.value,
+            valid_after=self.valid_after,
+            valid_before=self.valid_before,
+            nonce=bytes.fromhex(self.nonce[2:]),
+            v=self.v,
+            r=bytes.fromhex(self.r[2:]),
+            s=bytes.fromhex(self.s[2:]),
+        )
+
+
+class TransferIn(BaseModel):
+    authorization: AuthorizationIn
+    memo: str | None = Field(None, max_length=140)
+
+
+class TransferOut(BaseModel):
+    object: str = "transfer"
+    id: str
+    kind: str
+    status: str
+    from_: Annotated[str, Column("from_wallet")] = Field(serialization_alias="from")
+    to: Annotated[str, Column("to_wallet")]
+    amount: int
+    memo: str | None
+    failure_code: str | None
+    failure_message: str | None
+    tx_hash: str | None
+    created_at: datetime
+    confirmed_at: datetime | None
+
+
+def transfer_out(session: Session, transfer: Transfer) -> TransferOut:
+    """The API object of a transfer (``submitted`` while its intent is in a signed transaction)."""
+    return from_row(TransferOut, transfer, status=status_of(session, transfer))
+
+
+class CoinOut(BaseModel):
+    address: str
+    chain_id: int
+    name: str
+    symbol: str
+    version: str
+    decimals: int
+
+
+class BalanceOut(BaseModel):
+    wallet: str
+    balance: int
+    pending_out: int
+    pending_in: int
+    available: int
+    kind: str
+    level: int
+    verified: bool
+    frozen: bool
+    cap: int | None

@@ -1,0 +1,331 @@
+"""Gasless transfers: validate a signed ERC-3009 authorization, queue it for the batch relay,
+settle it when the relayer reports the item's fate.
+
+Validation happens before acceptance, so most mistakes are refused at once with a clear error:
+the signature, the validity window, and then one ``eth_call`` of the coin's batch entry point
+(``screen_batch``) that checks nonce, verification, freezes, policy, balance and cap exactly as
+the chain will. Payments already accepted but not yet confirmed count against the payer's
+balance (and the payee's cap), so two authorizations that together exceed a balance cannot both
+be accepted; whatever still fails on chain (a skipped batch item) ends ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from chain.contracts.authorization import Authorization, authorization_signer
+from chain.contracts.base import ZERO_BYTES32
+from chain.contracts.coin import CoinBatcher, SkipReason
+from chain.contracts.registry import AssuranceLevel, Kind
+from chain.outbox import IntentStatus, TxIntent, enqueue
+from chain.storage import utcnow
+from procedures.addresses import checksum
+from procedures.errors import Conflict, InvalidRequest, Unavailable
+from procedures.ids import new_id
+from procedures.pagination import Window, newest_first
+from procedures.rows import row_or_404
+from procedures.runtime import FinalHandler, Runtime
+from procedures.transfers.models import CustodialWallet, Transfer
+from procedures.transfers.pending import OPEN, lock_wallet, pending_in, pending_out
+
+MAX_VALIDITY_S = 24 * 3600
+MIN_REMAINING_S = 30
+
+#: Run in the relayer's transaction once a transfer is final, for the purpose it settles.
+TransferHook = Callable[[Session, Runtime, Transfer], None]
+
+
+class PaymentRefused(Conflict):
+    """The authorization is well-formed but cannot be carried out now."""
+
+    code = "payment_refused"
+
+
+_SKIP_CODES: dict[SkipReason, tuple[type[InvalidRequest] | type[Conflict], str, str]] = {
+    SkipReason.NOT_YET_VALID: (InvalidRequest, "authorization_not_yet_valid", "the authorization is not valid yet"),
+    SkipReason.EXPIRED: (InvalidRequest, "authorization_expired", "the authorization has expired"),
+    SkipReason.INVALID_SIGNATURE: (InvalidRequest, "invalid_signature", "the signature is not the payer's"),
+    SkipReason.NONCE_USED: (PaymentRefused, "nonce_used", "this authorization (nonce) was already used"),
+    SkipReason.NONCE_AHEAD: (
+        PaymentRefused,
+        "nonce_ahead",
+        "an earlier nonce of this key is unused; use a fresh nonce",
+    ),
+    SkipReason.SENDER_NOT_VERIFIED: (
+        PaymentRefused,
+        "sender_not_verified",
+        "the paying wallet is not verified (link your My Number card)",
+    ),
+    SkipReason.SENDER_FROZEN: (PaymentRefused, "sender_frozen", "the paying wallet is frozen"),
+    SkipReason.RECIPIENT_NOT_VERIFIED: (PaymentRefused, "recipient_not_verified", "the recipient is not verified"),
+    SkipReason.RECIPIENT_FROZEN: (PaymentRefused, "recipient_frozen", "the recipient's wallet is frozen"),
+    SkipReason.TRANSFER_NOT_ALLOWED: (
+        PaymentRefused,
+        "transfer_not_allowed",
+        "payments between these kinds of account are not allowed",
+    ),
+    SkipReason.INSUFFICIENT_BALANCE: (PaymentRefused, "insufficient_balance", "the balance is too low"),
+    SkipReason.BALANCE_CAP_EXCEEDED: (
+        PaymentRefused,
+        "balance_cap_exceeded",
+        "the recipient's balance would exceed its cap",
+    ),
+}
+
+
+def skip_code(label: str | None) -> str:
+    """The API error code for a batch skip reason label (``InsufficientBalance`` → ``insufficient_balance``)."""
+    for reason, (_, code, _) in _SKIP_CODES.items():
+        if reason.label == label:
+            return code
+    return (
+        "relay_failed" if label is None else "".join("_" + c.lower() if c.isupper() else c for c in label).lstrip("_")
+    )
+
+
+def same_authorization(transfer: Transfer, auth: Authorization) -> bool:
+    """``transfer`` carries exactly this signed authorization (its payment reference aside)."""
+    try:
+        stored = Authorization.decode(transfer.item)
+    except ValueError:
+        return False
+    return stored.with_ref(ZERO_BYTES32) == auth.with_ref(ZERO_BYTES32)
+
+
+def replay_of(session: Session, auth: Authorization) -> Transfer | None:
+    """The transfer already accepted for this very signed authorization, if any.
+
+    A client that lost the answer (a dropped connection, a restarted service) sends the same
+    authorization again; it gets the first transfer back instead of a "nonce used" refusal.
+    """
+    earlier = session.scalar(select(Transfer).where(Transfer.from_wallet == checksum(auth.from_, "authorization.from"),
+                                                    Transfer.nonce == "0x" + auth.nonce.hex()))
+    return earlier if earlier is not None and same_authorization(earlier, auth) else None
+
+
+def accept(
+    session: Session,
+    runtime: Runtime,
+    auth: Authorization,
+    *,
+    kind: str,
+    purpose: str | None = None,
+    memo: str | None = None,
+    expected_to: str | None = None,
+    expected_amount: int | None = None,
+) -> Transfer:
+    """Validate ``auth`` and queue it for the batch relay, in the caller's transaction.
+
+    Args:
+        kind: payment | p2p | fee | refund | fee_refund | benefit …
+        purpose: what it settles (``payment_request:pr_…``); final-state hooks key on its prefix.
+        expected_to / expected_amount: what the caller's domain requires (e.g. the request's merchant
+            and amount); a mismatch is refused.
+
+    The same signed authorization sent again for the same kind and purpose (a client retrying after
+    a lost answer) returns the transfer accepted the first time, whatever its state now.
+
+    Raises:
+        InvalidRequest: malformed, badly signed, outside its validity window.
+        PaymentRefused: the chain would refuse it now (balance, verification, freeze, cap, nonce).
+        Unavailable: the coin is paused.
+    """
+    earlier = replay_of(session, auth)
+    if earlier is not None and (earlier.kind, earlier.purpose) == (kind, purpose):
+        return earlier
+    now = int(time.time())
+    if auth.value <= 0:
+        raise InvalidRequest("the amount must be a positive whole number of coins", param="authorization.value")
+    if checksum(auth.from_, "authorization.from") == checksum(auth.to, "authorization.to"):
+        raise InvalidRequest("payer and payee are the same wallet", param="authorization.to")
+    if expected_to is not None and checksum(auth.to, "authorization.to") != checksum(expected_to):
+        raise InvalidRequest(
+            "the authorization pays another wallet than requested", code="wrong_recipient", param="authorization.to"
+        )
+    if expected_amount is not None and auth.value != expected_amount:
+        raise InvalidRequest(
+            f"the authorization is for {auth.value}, the request is for {expected_amount}",
+            code="wrong_amount",
+            param="authorization.value",
+        )
+    if auth.valid_before <= now + MIN_REMAINING_S:
+        raise InvalidRequest(
+            "the authorization expires too soon (or has expired)",
+            code="authorization_expired",
+            param="authorization.valid_before",
+        )
+    if auth.valid_before - max(auth.valid_after, now) > MAX_VALIDITY_S:
+        raise InvalidRequest(
+            "an authorization may be valid for at most 24 hours",
+            code="validity_too_long",
+            param="authorization.valid_before",
+        )
+    if auth.valid_after >= now:
+        raise InvalidRequest(
+            "the authorization is not valid yet", code="authorization_not_yet_valid", param="authorization.valid_after"
+        )
+    coin = runtime.coin
+    try:
+        signer = authorization_signer(auth, coin.domain())
+    except ValueError:
+        signer = ""
+    if signer.lower() != auth.from_.lower():
+        raise InvalidRequest(
+            "the signature is not the payer's (wrong key, chain, coin or fields)",
+            code="invalid_signature",
+            param="authorization.signature",
+        )
+
+    payer, payee = checksum(auth.from_, "authorization.from"), checksum(auth.to, "authorization.to")
+    nonce_hex = "0x" + auth.nonce.hex()
+    lock_wallet(session, payer)
+    if session.scalar(select(Transfer.id).where(Transfer.from_wallet == payer, Transfer.nonce == nonce_hex)):
+        raise PaymentRefused(
+            "this authorization (nonce) was already submitted", code="nonce_used", param="authorization.nonce"
+        )
+    _screen(runtime, auth)
+    owed = pending_out(session, payer)
+    if owed and coin.balance_of(payer) < owed + auth.value:
+        raise PaymentRefused(
+            "the balance is too low once payments still in progress are counted",
+            code="insufficient_balance",
+            param="authorization.value",
+        )
+    incoming = pending_in(session, payee)
+    # Custodial wallets are merchants and city accounts: uncapped, so no chain read is needed.
+    if incoming and session.get(CustodialWallet, payee) is None:
+        status = runtime.registry.status(payee)
+        if status.kind is Kind.RESIDENT and status.level is not AssuranceLevel.NONE:
+            cap = coin.balance_cap(status.level)
+            if coin.balance_of(payee) + incoming + auth.value > cap:
+                raise PaymentRefused(
+                    "the recipient's balance would exceed its cap",
+                    code="balance_cap_exceeded",
+                    param="authorization.value",
+                )
+
+    transfer_id = new_id("tr")
+    ref = os.urandom(32)
+    labelled = auth.with_ref(ref)
+    transfer = Transfer(
+        id=transfer_id,
+        kind=kind,
+        purpose=purpose,
+        from_wallet=payer,
+        to_wallet=payee,
+        amount=auth.value,
+        nonce=nonce_hex,
+        ref="0x" + ref.hex(),
+        valid_after=auth.valid_after,
+        valid_before=auth.valid_before,
+        item=labelled.encode(),
+        status="accepted",
+        memo=memo,
+    )
+    session.add(transfer)
+    intent = enqueue(
+        session,
+        sender=runtime.keys.relayer.address,
+        to=coin.address,
+        data=coin.transfer_with_authorization_call(auth).data,
+        kind="transfer",
+        reference=transfer_id,
+        batch_key=CoinBatcher.KEY,
+        batch_item=labelled.encode(),
+    )
+    transfer.intent_id = intent.id
+    session.flush()
+    return transfer
+
+
+def _screen(runtime: Runtime, auth: Authorization) -> None:
+    from chain.errors import ContractLogicError
+
+    try:
+        [reason] = runtime.coin.screen_batch([auth], runtime.keys.relayer.address)
+    except ContractLogicError as exc:
+        if exc.name == "EnforcedPause":
+            raise Unavailable(
+                "payments are paused by the city", code="coin_paused", headers={"Retry-After": "60"}
+            ) from None
+        raise
+    if reason is SkipReason.NONE:
+        return
+    cls, code, message = _SKIP_CODES[reason]
+    raise cls(message, code=code, param="authorization")
+
+
+def status_of(session: Session, transfer: Transfer) -> str:
+    """accepted | submitted | confirmed | failed (submitted = inside a signed transaction)."""
+    if transfer.status == "accepted" and transfer.intent_id is not None:
+        intent_status = session.scalar(select(TxIntent.status).where(TxIntent.id == transfer.intent_id))
+        if intent_status == IntentStatus.PENDING:
+            return "submitted"
+    return transfer.status
+
+
+def get_transfer(session: Session, transfer_id: str, wallet: str | None = None) -> Transfer:
+    """A transfer, visible only to its parties when ``wallet`` is given.
+
+    Raises:
+        NotFound: no such transfer for this caller.
+    """
+    return row_or_404(session, Transfer, transfer_id, what="transfer",
+                      visible=None if wallet is None else lambda t: wallet in (t.from_wallet, t.to_wallet))
+
+
+def history(session: Session, wallet: str, limit: int, starting_after: str | None) -> Window[Transfer]:
+    """A wallet's transfers, newest first, cursor-paginated by transfer id.
+
+    Raises:
+        InvalidRequest: unknown cursor.
+    """
+    query = select(Transfer).where(or_(Transfer.from_wallet == wallet, Transfer.to_wallet == wallet))
+    return newest_first(session, Transfer, query, limit=limit, starting_after=starting_after)
+
+
+def settle(session: Session, intent: TxIntent) -> Transfer | None:
+    """Record the fate of the transfer behind a final ``transfer`` intent (the relayer's transaction).
+
+    Returns:
+        The transfer, now confirmed or failed; ``None`` when there is none or it was already final.
+    """
+    if intent.reference is None:
+        return None
+    transfer = session.get(Transfer, intent.reference, with_for_update=True)
+    if transfer is None or transfer.status not in OPEN:
+        return None
+    transfer.tx_hash = intent.tx_hash
+    transfer.block_number = intent.block_number
+    if intent.status == IntentStatus.CONFIRMED:
+        transfer.status = "confirmed"
+        transfer.confirmed_at = utcnow()
+    else:
+        transfer.status = "failed"
+        transfer.failure_code = skip_code(intent.error_code)
+        transfer.failure_message = intent.error_message or "the relay failed"
+    return transfer
+
+
+def purpose_kind(transfer: Transfer) -> str | None:
+    """What a transfer settles, without the object id (``payment_request`` of ``payment_request:pr_…``)."""
+    return transfer.purpose.split(":", 1)[0] if transfer.purpose else None
+
+
+def final_handler(hooks: Mapping[str, TransferHook]) -> FinalHandler:
+    """The final-state handler of ``transfer`` intents: settle the transfer, then run the hook of
+    its purpose (``hooks`` by ``purpose_kind``), all in the relayer's transaction."""
+
+    def on_transfer_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
+        transfer = settle(session, intent)
+        kind = purpose_kind(transfer) if transfer is not None else None
+        hook = hooks.get(kind) if kind is not None else None
+        if transfer is not None and hook is not None:
+            hook(session, runtime, transfer)
+
+    return on_transfer_final

@@ -1,0 +1,42 @@
+"""The way back, wired explicitly: what each final intent runs, and a runtime that was not wired
+refusing to start relayers that would settle nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from procedures import wiring
+from procedures.applications import money
+from procedures.merchants import accounts, payment_requests, refunds
+from procedures.runtime import NotWired, Runtime
+from procedures.settlement import payouts, topups
+
+
+def test_an_unwired_runtime_refuses_to_run_hooks_and_workers(settings, engine):
+    runtime = Runtime.create(settings, engine=engine, run_migrations=False)
+    assert not runtime.wired
+    with pytest.raises(NotWired):
+        runtime.start_workers()
+    with pytest.raises(NotWired):
+        runtime.run_startup_hooks()
+    assert wiring.wire(runtime) is runtime and runtime.wired
+    hooks = runtime.hooks
+    assert wiring.wire(runtime).hooks is hooks  # wiring twice keeps the first hooks
+
+
+def test_every_final_intent_finds_its_handler_by_kind_or_prefix(settings, engine):
+    hooks = wiring.wire(Runtime.create(settings, engine=engine, run_migrations=False)).hooks
+    assert hooks.final_handler("merchant.register") is accounts.on_merchant_intent_final
+    assert hooks.final_handler("merchant.suspend") is accounts.on_merchant_intent_final
+    assert hooks.final_handler("payout.redeem") is payouts.on_payout_intent_final
+    assert hooks.final_handler("topup.mint") is topups.on_topup_final
+    assert hooks.final_handler(money.BENEFIT_KIND) is money.on_benefit_final
+    assert hooks.final_handler("transfer") is not None
+    assert hooks.final_handler("registry.register_city") is None  # nothing comes back for it
+    assert set(hooks.workers) == {"chain.indexer", "applications.anchorer", "applications.deadlines",
+                                  "applications.retention", "merchants.expiry", "merchants.webhooks"}
+    assert wiring.transfer_hooks() == {
+        payment_requests.PURPOSE: payment_requests.on_payment_final, refunds.PURPOSE: refunds.on_refund_final,
+        payouts.PURPOSE: payouts.on_payout_transfer_final, money.FEE_PURPOSE: money.on_fee_final,
+        money.REFUND_PURPOSE: money.on_refund_final,
+    }
