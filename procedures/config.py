@@ -100,6 +100,10 @@ class Settings(BaseSettings):
         [], description="J-LIS CRL files (DER or PEM), re-read when they change on disk (JSON list)"
     )
     jpki_ocsp: bool = Field(False, description="ask each certificate's OCSP responder first, CRLs as the fallback")
+    jpki_ocsp_nonce: bool = Field(
+        True, description="send a nonce with every OCSP request and require it back; false only for a responder "
+                          "that pre-produces its answers (RFC 5019) and cannot echo one",
+    )
     jpki_linkage_path: Path | None = Field(
         None, description="J-LIS certificate renewal linkage records (JSON), so a renewed card keeps its subject"
     )

@@ -40,6 +40,7 @@ from procedures.identity.testca.certificates import (
     CertProfile,
     era_birth_date,
 )
+from procedures.identity.testca.ocsp import OcspAnswer
 
 __all__ = [
     "AUTH_PROFILE",
@@ -47,6 +48,7 @@ __all__ = [
     "POLICY_SIGNING",
     "SIGNING_PROFILE",
     "CertProfile",
+    "OcspAnswer",
     "RsaKeyCache",
     "Sex",
     "TestCA",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,6 +25,8 @@ from procedures.identity.testca.certificates import (
     Issuer,
     card_certificate,
     root_certificate,
+    sha1_resigned,
+    without_next_update,
 )
 from procedures.identity.testca.ocsp import OcspResponder
 
@@ -126,6 +128,11 @@ class TestCA(OcspResponder):
 
     def root(self, kind: CertKind) -> x509.Certificate:
         return self._roots[kind]
+
+    def reissued_root(self, kind: CertKind, *, key_usage: frozenset[str]) -> x509.Certificate:
+        """``kind``'s root issued again (same name and key) with other key usages — e.g. one that
+        may no longer sign CRLs."""
+        return root_certificate(self._root_keys[kind], self.label, kind, datetime.now(UTC), usages=key_usage)
 
     def trust_anchors(self) -> TrustAnchors:
         return TrustAnchors(auth=(self.auth_root,), signing=(self.signing_root,))
@@ -280,27 +287,62 @@ class TestCA(OcspResponder):
 
     # CRLs (OCSP: ``OcspResponder``) ---------------------------------------------------
 
-    def crl(self, kind: CertKind, *, now: datetime | None = None,
-            next_update: timedelta = timedelta(days=1)) -> bytes:
-        """A DER CRL of ``kind``'s root as of ``now``."""
+    def crl(
+        self,
+        kind: CertKind,
+        *,
+        now: datetime | None = None,
+        next_update: timedelta | None = timedelta(days=1),
+        number: int | None = None,
+        delta_of: int | None = None,
+        entries: Mapping[int, x509.ReasonFlags] | None = None,
+        scope: x509.IssuingDistributionPoint | None = None,
+        extensions: Iterable[tuple[x509.ExtensionType, bool]] = (),
+        sha1: bool = False,
+    ) -> bytes:
+        """A DER CRL of ``kind``'s root as of ``now``: the CA's revocations, numbered by time.
+
+        The rest makes the CRLs a checker must refuse or combine: ``next_update=None`` (none),
+        ``delta_of`` (a delta CRL on top of complete CRL number ``delta_of``), ``entries`` (exactly
+        these serials and reasons instead of the CA's records), ``scope`` (an
+        IssuingDistributionPoint, critical as RFC 5280 wants), ``extensions`` (more, with their
+        criticality) and ``sha1`` (signed with SHA-1).
+        """
         now = now or datetime.now(UTC)
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self._roots[kind].subject)
             .last_update(now)
-            .next_update(now + next_update)
+            .add_extension(x509.CRLNumber(number if number is not None else int(now.timestamp() * 1000)),
+                           critical=False)
         )
-        for serial, info in self._state["revoked"][FILE[kind]].items():
-            revoked_at = datetime.fromisoformat(info["at"])
+        builder = builder.next_update(now + (next_update or timedelta(days=1)))
+        if delta_of is not None:
+            builder = builder.add_extension(x509.DeltaCRLIndicator(delta_of), critical=True)
+        if scope is not None:
+            builder = builder.add_extension(scope, critical=True)
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        if entries is None:
+            records = self._state["revoked"][FILE[kind]].items()
+            listed = {int(serial, 16): (x509.ReasonFlags(info["reason"]), datetime.fromisoformat(info["at"]))
+                      for serial, info in records}
+        else:
+            listed = {serial: (reason, now) for serial, reason in entries.items()}
+        for serial, (reason, revoked_at) in listed.items():
             builder = builder.add_revoked_certificate(
                 x509.RevokedCertificateBuilder()
-                .serial_number(int(serial, 16))
+                .serial_number(serial)
                 .revocation_date(revoked_at)
-                .add_extension(x509.CRLReason(x509.ReasonFlags(info["reason"])), critical=False)
+                .add_extension(x509.CRLReason(reason), critical=False)
                 .build()
             )
-        crl = builder.sign(self._root_keys[kind], hashes.SHA256())
-        return crl.public_bytes(serialization.Encoding.DER)
+        key = self._root_keys[kind]
+        crl = builder.sign(key, hashes.SHA256())
+        if next_update is None:
+            crl = x509.load_der_x509_crl(without_next_update(crl, key))
+        der = crl.public_bytes(serialization.Encoding.DER)
+        return sha1_resigned(der, crl.tbs_certlist_bytes, crl.signature, key) if sha1 else der
 
     def write_crls(self, *, now: datetime | None = None) -> list[Path]:
         paths = []
