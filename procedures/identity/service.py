@@ -29,6 +29,7 @@ import logging
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -53,7 +54,7 @@ from procedures.identity.errors import (
 from procedures.identity.evidence import open_evidence, seal_evidence
 from procedures.identity.models import IdentityAction, IdentityStatus, WalletIdentity
 from procedures.identity.records import IdentityRecords, race
-from procedures.identity.subjects import SubjectDirectory
+from procedures.identity.subjects import Pepper, SubjectDirectory
 from procedures.identity.trust import IdentityTrust, build_trust
 from procedures.identity.views import ChainView, ChallengeView, IdentityView
 from procedures.runtime import Runtime
@@ -111,9 +112,9 @@ class IdentityService:
     def registry_address(self) -> str:
         return checksum(self.runtime.manifest.address(REGISTRY), "registry")
 
-    @property
-    def _secret(self) -> str:
-        return self.runtime.settings.secret_key.get_secret_value()
+    @cached_property
+    def _pepper(self) -> Pepper:
+        return Pepper.derive(self.runtime.settings.secret_key.get_secret_value())
 
     @property
     def _relayer(self) -> str:
@@ -382,7 +383,7 @@ class IdentityService:
     @property
     def subjects(self) -> SubjectDirectory:
         """Card → internal subject, across J-LIS renewals."""
-        return SubjectDirectory(self._secret, self.trust.renewals)
+        return SubjectDirectory(self._pepper, self.trust.renewals)
 
     # ------------------------------------------------------------------ evidence and chain
     def _expiry(self) -> datetime:
