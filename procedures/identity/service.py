@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,7 @@ from chain.plan import REGISTRY
 from chain.storage import utcnow
 from procedures.addresses import checksum
 from procedures.auth.service import consume_challenge, issue_challenge
+from procedures.crypto import Vault
 from procedures.errors import ServiceError
 from procedures.identity.certs import VerifiedCard
 from procedures.identity.errors import (
@@ -299,6 +301,11 @@ class IdentityService:
     def revoke(self, session: Session, wallet: str, reason: RevocationReason, actor: str) -> IdentityView:
         """Revoke the live identity of ``wallet`` (city decision) and enqueue the on-chain revocation.
 
+        At the holder's request (``REQUESTED``) every evidence bundle of the person — this wallet's
+        and those of wallets they linked before — is crypto-erased in the same transaction: the
+        basic facts and serials go; the subject and its card-serial hashes stay, so the person is
+        still one person if they link again (docs/privacy.md, "Retention").
+
         Args:
             reason: ``MOVED_OUT``, ``DECEASED``, ``CARD_REVOKED`` or ``REQUESTED``.
             actor: who decided (staff id), kept for the audit trail.
@@ -316,6 +323,10 @@ class IdentityService:
         row.revoked_at = utcnow()
         row.last_action = IdentityAction.REVOKE
         row.revoke_intent_id = self._enqueue(session, call.to, call.data, "registry.revoke", row.id)
+        if reason is RevocationReason.REQUESTED:
+            for evidence_key in session.scalars(select(WalletIdentity.evidence_key_id)
+                                                .where(WalletIdentity.subject_id == row.subject_id)):
+                Vault.erase(session, evidence_key)
         session.flush()
         log.info("identity revoked: wallet %s reason %s (intent %d)", row.wallet, row.revocation_reason,
                  row.revoke_intent_id)
