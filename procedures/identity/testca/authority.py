@@ -2,6 +2,10 @@
 
 NOT J-LIS: see ``procedures.identity.testca``. State (certificates, revocations, linkage) lives
 under the CA directory, so ``TestCA.load(dir)`` resumes where ``TestCA.create(dir)`` left off.
+
+Card private keys are not part of that state: like J-LIS, the CA never keeps a card's key. It lives
+in the card — the software card's PKCS#12 files, encrypted under the PIN and the signing password —
+and, in the process that issued it, in memory (``TestCA.card``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from procedures.identity.certs import CertKind, CertRef, InMemorySerialLinkage, TrustAnchors
 from procedures.identity.testca.cards import FILE, ID, KINDS, RsaKeyCache, TestCard, TestResident, pem, write_atomic
@@ -46,6 +51,7 @@ class TestCA(OcspResponder):
         self.directory = directory
         self._state = state
         self._keys = keys
+        self._card_keys: dict[str, dict[CertKind, rsa.RSAPrivateKey]] = {}
         ns = state["key_namespace"]
         self._root_keys = {k: keys.get(f"{ns}-root-{FILE[k]}") for k in KINDS}
         self._roots = {
@@ -101,8 +107,13 @@ class TestCA(OcspResponder):
     def load(
         cls, directory: str | Path, *, key_cache: RsaKeyCache | str | Path | None = None
     ) -> TestCA:
+        """Resume the CA in ``directory``.  Card keys an older version left in its own key directory
+        are deleted: the cards written from them hold them, encrypted."""
         directory = Path(directory)
         state = json.loads((directory / "ca.json").read_text(encoding="utf-8"))
+        if key_cache is None:
+            for leftover in (directory / "keys").glob(f"{state['key_namespace']}-card-*.pem"):
+                leftover.unlink(missing_ok=True)
         return cls(directory, state, _key_cache(key_cache, directory))
 
     @classmethod
@@ -183,8 +194,9 @@ class TestCA(OcspResponder):
         }
         card_dir = self.directory / "cards" / card_id
         kinds = (CertKind.AUTH,) if resident.minor else KINDS
+        keys = self._card_keys[card_id] = {}
         for kind in kinds:
-            key = self._keys.get(f"{self._state['key_namespace']}-card-{card_id}-{FILE[kind]}")
+            key = keys[kind] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             profile = auth_profile if kind is CertKind.AUTH else signing_profile
             cert = card_certificate(kind, key, resident, profile, not_before, not_after, self._issuer(kind))
             record["serials"][FILE[kind]] = format(cert.serial_number, "x")
@@ -195,22 +207,26 @@ class TestCA(OcspResponder):
         return self.card(card_id)
 
     def card(self, card_id: str) -> TestCard:
-        """Load an issued card."""
+        """An issued card, keys included — only in the process that issued it (the CA keeps no card keys).
+
+        Raises:
+            KeyError: no such card, or it was issued by another process (its keys are in its .p12 files).
+        """
         record = self._state["cards"][card_id]
+        keys = self._card_keys.get(card_id)
+        if keys is None:
+            raise KeyError(f"the TEST CA keeps no card keys: card {card_id!r} is its PKCS#12 files")
         card_dir = self.directory / "cards" / card_id
-        ns = self._state["key_namespace"]
         signing_cert = None
-        signing_key = None
         if (card_dir / "signing.pem").exists():
             signing_cert = x509.load_pem_x509_certificate((card_dir / "signing.pem").read_bytes())
-            signing_key = self._keys.get(f"{ns}-card-{card_id}-signing")
         return TestCard(
             card_id=card_id,
             resident=TestResident.from_json(record["resident"]),
             auth_cert=x509.load_pem_x509_certificate((card_dir / "auth.pem").read_bytes()),
-            auth_key=self._keys.get(f"{ns}-card-{card_id}-auth"),
+            auth_key=keys[CertKind.AUTH],
             signing_cert=signing_cert,
-            signing_key=signing_key,
+            signing_key=keys.get(CertKind.SIGNING),
             pin=record["pin"],
             signing_password=record["signing_password"],
             auth_ca=self.auth_root,
@@ -246,16 +262,16 @@ class TestCA(OcspResponder):
     def renew(self, card: TestCard | str, *, now: datetime | None = None) -> TestCard:
         """Renew a card: new keys and serials; old certificates revoked (superseded)
         and linked old → new in ``serial_linkage()``."""
-        old = self.card(card) if isinstance(card, str) else card
+        old_id = card if isinstance(card, str) else card.card_id
         now = now or datetime.now(UTC)
-        record = self._state["cards"][old.card_id]
+        record = self._state["cards"][old_id]
         generation = int(record.get("generation", 1)) + 1
-        base = record.get("base_id", old.card_id)
+        base = record.get("base_id", old_id)
         new = self.issue_card(
-            old.resident,
+            TestResident.from_json(record["resident"]),
             card_id=f"{base}-r{generation}",
-            pin=old.pin,
-            signing_password=old.signing_password or "TESTPASS1",
+            pin=record["pin"],
+            signing_password=record["signing_password"] or "TESTPASS1",
             now=now,
         )
         new_record = self._state["cards"][new.card_id]
@@ -269,7 +285,7 @@ class TestCA(OcspResponder):
                     {"kind": FILE[kind], "old": old_serial, "new": new_serial}
                 )
         self._save()
-        self.revoke(old, reason=x509.ReasonFlags.superseded, at=now)
+        self.revoke(old_id, reason=x509.ReasonFlags.superseded, at=now)
         return new
 
     def serial_linkage(self) -> InMemorySerialLinkage:
