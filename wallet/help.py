@@ -17,6 +17,9 @@ from wallet.i18n import choose_language
 
 __all__ = ["HELP_JA", "LocalizedCommand", "help_language"]
 
+_CARD = "マイナンバーカード: ソフトウェアのテストカード（soft:PATH.p12）かカードリーダー（pcsc[:READER]）"
+_AUTH_ONLY = "利用者証明用の鍵だけを使います（署名用パスワードなし）"
+
 HELP_JA: dict[str, dict[str, str]] = {
     "": {
         "help": "まちレジャー 住民ウォレット",
@@ -33,22 +36,22 @@ HELP_JA: dict[str, dict[str, str]] = {
     "link-card": {
         "short": "ウォレットをマイナンバーカードと結びつけます",
         "help": "このウォレットをマイナンバーカードと結びつけます（チェーンに記録。個人情報は記録しません）。",
-        "card_spec": "マイナンバーカード: ソフトウェアのテストカード（soft:PATH.p12）かカードリーダー（pcsc[:READER]）",
-        "auth_only": "利用者証明用の鍵だけを使います（署名用パスワードなし）",
+        "card_spec": _CARD,
+        "auth_only": _AUTH_ONLY,
     },
     "whoami": {"short": "本人確認の状態を表示します", "help": "本人確認の状態: 市の記録とチェーン上の記録。"},
     "recover": {
         "short": "紛失したウォレットを新しいウォレットへ復旧します",
         "help": "新しいウォレットから: 紛失したウォレットの本人確認を引き継ぎ、残高をこちらへ移します。",
-        "card_spec": "マイナンバーカード: ソフトウェアのテストカード（soft:PATH.p12）かカードリーダー（pcsc[:READER]）",
+        "card_spec": _CARD,
         "lost": "紛失したウォレットのアドレス",
-        "auth_only": "利用者証明用の鍵だけを使います（署名用パスワードなし）",
+        "auth_only": _AUTH_ONLY,
     },
     "renew": {
         "short": "カードで本人確認を更新します",
         "help": "カードで本人確認をやり直します: このウォレットの本人確認（とレベル）を新しくします。",
-        "card_spec": "マイナンバーカード: ソフトウェアのテストカード（soft:PATH.p12）かカードリーダー（pcsc[:READER]）",
-        "auth_only": "利用者証明用の鍵だけを使います（署名用パスワードなし）",
+        "card_spec": _CARD,
+        "auth_only": _AUTH_ONLY,
     },
     "balance": {
         "short": "残高を表示します",
