@@ -7,6 +7,7 @@ machi worker relayer       the relayer workers alone
 machi status               node, contracts, database and outbox at a glance
 machi reconcile            database ledger vs. chain balances and supply (exit 1 on differences)
 machi index [--verify]     bring the chain event index up to the head; compare it with the chain
+machi keys status|rotate   data keys per key-encryption key; re-wrap them under the current one
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from chain.outbox import TxIntent
 from procedures.config import Settings, get_settings
 from procedures.identity.cli import test_ca as identity_test_ca
 from procedures.indexing import index_command, status_line
+from procedures.keys_cli import keys as keys_group
 from procedures.logs import configure_logging
 from procedures.runtime import Runtime
 from procedures.settlement.cli import reconcile as payments_reconcile
@@ -268,6 +270,7 @@ def status() -> None:
 main.add_command(identity_test_ca)
 main.add_command(payments_reconcile)
 main.add_command(index_command)
+main.add_command(keys_group)
 
 if __name__ == "__main__":
     main()

@@ -70,7 +70,18 @@ class Settings(BaseSettings):
     city_address_prefixes: list[str] = Field(["石川県加賀市"], description="card addresses that count as residents")
     currency_name: str = Field("Kaga Coin", description="ERC-20 name (also its EIP-712 domain name)")
     currency_symbol: str = Field("KAGA", description="ERC-20 symbol")
-    secret_key: SecretStr = Field(SecretStr(DEV_SECRET), description="master key material for encryption at rest")
+    secret_key: SecretStr = Field(
+        SecretStr(DEV_SECRET),
+        description="root of the identity pepper and the API-key HMAC key (never change it: docs/privacy.md, Keys); "
+                    "also the KEK 's0' while MACHI_KEKS is unset",
+    )
+    keks: dict[str, SecretStr] = Field(
+        {}, description="key-encryption keys by id (JSON object, e.g. {\"k1\": \"…\"}): they wrap every record's "
+                        "data key; unset = the one KEK 's0' derived from MACHI_SECRET_KEY",
+    )
+    kek_id: str | None = Field(
+        None, description="the MACHI_KEKS entry that wraps new data keys (required when there are several)"
+    )
     relayer_poll_interval: float = Field(0.05, gt=0, description="seconds between relayer passes when idle")
     relayer_max_in_flight: int = Field(64, ge=1, description="unconfirmed transactions the sender keeps in flight")
     relayer_bump_after: float = Field(30.0, gt=0, description="seconds before an unmined transaction is re-priced")
@@ -100,6 +111,10 @@ class Settings(BaseSettings):
         [], description="J-LIS CRL files (DER or PEM), re-read when they change on disk (JSON list)"
     )
     jpki_ocsp: bool = Field(False, description="ask each certificate's OCSP responder first, CRLs as the fallback")
+    jpki_ocsp_nonce: bool = Field(
+        True, description="send a nonce with every OCSP request and require it back; false only for a responder "
+                          "that pre-produces its answers (RFC 5019) and cannot echo one",
+    )
     jpki_linkage_path: Path | None = Field(
         None, description="J-LIS certificate renewal linkage records (JSON), so a renewed card keeps its subject"
     )
@@ -169,6 +184,14 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _one_current_kek(self) -> Settings:
+        if self.kek_id is not None and self.kek_id not in self.keks:
+            raise ValueError(f"MACHI_KEK_ID {self.kek_id!r} is not one of MACHI_KEKS")
+        if len(self.keks) > 1 and self.kek_id is None:
+            raise ValueError("several MACHI_KEKS are set: MACHI_KEK_ID must say which one wraps new data keys")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         if self.environment != "production":
             return self
@@ -179,6 +202,10 @@ class Settings(BaseSettings):
                 problems.append(f"MACHI_{name.upper()} must be set to a real secret in production")
         if len(self.secret_key.get_secret_value()) < 32:
             problems.append("MACHI_SECRET_KEY must be at least 32 characters")
+        for kek_id, kek in self.keks.items():
+            value = kek.get_secret_value()
+            if value.strip().lower() in PLACEHOLDERS or len(value) < 32:
+                problems.append(f"MACHI_KEKS[{kek_id!r}] must be a real secret of at least 32 characters")
         if self.rpc_url is None:
             problems.append("MACHI_RPC_URL must point at the city's chain in production")
         if problems:

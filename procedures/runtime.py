@@ -35,7 +35,7 @@ from chain.relayer import Batcher, Relayer, RelayerConfig
 from chain.rpc import connect, is_unreachable
 from chain.storage import make_engine, make_session_factory
 from procedures.config import Settings
-from procedures.crypto import Vault
+from procedures.crypto import KeyRing, Vault
 from procedures.db import migrate
 
 log = logging.getLogger("machi.runtime")
@@ -141,8 +141,8 @@ class Runtime:
 
     @cached_property
     def vault(self) -> Vault:
-        """Encryption at rest (per-record data keys under MACHI_SECRET_KEY)."""
-        return Vault(self.settings.secret_key.get_secret_value())
+        """Encryption at rest (per-record data keys under the KEKs of MACHI_KEKS, or MACHI_SECRET_KEY)."""
+        return Vault(KeyRing.from_settings(self.settings))
 
     @cached_property
     def compiled(self) -> CompileResult:

@@ -111,14 +111,17 @@ class WalletSignatureMismatch(SignatureError):
 
 
 class CardError(ProtocolError):
-    """The card (or reader) failed; ``sw`` holds the ISO 7816 status word if any."""
+    """The card (or reader) failed; ``sw`` holds the ISO 7816 status word if any.
+
+    ``details`` name the secret concerned (``which``: ``PIN`` or ``signing password``) or the failure
+    (``detail``), so the wallet can word the error in the resident's language."""
 
     code = "card_error"
 
     def __init__(self, detail: str, *, sw: int | None = None) -> None:
         self.sw = sw
         suffix = f" (SW {sw:04X})" if sw is not None else ""
-        super().__init__(f"card error: {detail}{suffix}")
+        super().__init__(f"card error: {detail}{suffix}", detail=detail + suffix)
 
 
 class WrongPin(CardError):
@@ -128,7 +131,7 @@ class WrongPin(CardError):
         self.sw = None
         self.retries_left = retries_left
         left = f"; {retries_left} attempt(s) left before the card locks" if retries_left else ""
-        ProtocolError.__init__(self, f"wrong {which}{left}", retries_left=retries_left)
+        ProtocolError.__init__(self, f"wrong {which}{left}", retries_left=retries_left, which=which)
 
 
 class CardLocked(CardError):
@@ -139,6 +142,7 @@ class CardLocked(CardError):
         ProtocolError.__init__(
             self,
             f"the card's {which} is locked after too many wrong attempts; reset it at the city office",
+            which=which,
         )
 
 
@@ -147,6 +151,6 @@ class InvalidPinFormat(CardError):
 
     code = "invalid_pin_format"
 
-    def __init__(self, rule: str) -> None:
+    def __init__(self, rule: str, *, which: str = "PIN") -> None:
         self.sw = None
-        ProtocolError.__init__(self, f"invalid PIN format: {rule}")
+        ProtocolError.__init__(self, f"invalid PIN format: {rule}", which=which)

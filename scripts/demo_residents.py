@@ -85,7 +85,7 @@ class Resident:
         return {**os.environ, "MACHI_API_URL": self.api_url, "MACHI_WALLET_HOME": str(self.home),
                 "MACHI_WALLET_PASSWORD": self.password, "MACHI_CARD_PIN": self.pin,
                 "MACHI_CARD_SIGNING_PASSWORD": self.signing_password, "MACHI_RPC_URL": self.rpc_url,
-                "COLUMNS": "200", "LANG": "C.UTF-8"}
+                "COLUMNS": "200", "LANG": "C.UTF-8", "MACHI_WALLET_LANG": "en"}
 
     def cli(self, *args: str, ok: bool = True) -> CliRun:
         """``machi-wallet [--keystore K] ARGS`` as this resident."""

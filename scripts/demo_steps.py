@@ -132,8 +132,11 @@ def gift(story: Story) -> None:
 def application(story: Story) -> None:
     """A form carrying a My Number is refused; the real childcare application is filed."""
     hanako = story.result.hanako
-    refused, _ = hanako.apply("childcare-benefit", {**CHILDCARE_FORM, "notes": f"個人番号 {hanako.my_number}"},
-                              "form-with-my-number", ok=False)
+    try:
+        refused, _ = hanako.apply("childcare-benefit", {**CHILDCARE_FORM, "notes": f"個人番号 {hanako.my_number}"},
+                                  "form-with-my-number", ok=False)
+    finally:  # a My Number in clear must not stay on disk
+        (hanako.home / "form-with-my-number.json").unlink(missing_ok=True)
     if refused.returncode == 0 or "My Number" not in refused.output:
         raise DemoError(f"a form with a My Number was not refused: {refused.output[-300:]}")
     story.result.refused_my_number = refused

@@ -12,19 +12,35 @@ import httpx
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 
+from wallet.i18n import english
+
 __all__ = ["DEFAULT_API_URL", "MachiApi", "WalletError"]
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 
 class WalletError(Exception):
-    """A wallet command failed; ``code`` is the service's error code when it gave one."""
+    """A wallet command failed.
 
-    def __init__(self, message: str, code: str | None = None, status: int | None = None) -> None:
+    Either the wallet's own (``key`` and ``values`` name the message in ``wallet.i18n``; ``message`` is
+    its English wording) or the service's (``message`` as the service sent it, its ``code``, ``param``
+    and HTTP ``status``).
+    """
+
+    def __init__(self, message: str, code: str | None = None, status: int | None = None, *,
+                 param: str | None = None, key: str | None = None, values: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
+        self.param = param
+        self.key = key
+        self.values = values or {}
+
+    @classmethod
+    def of(cls, key: str, **values: Any) -> WalletError:
+        """The wallet's own error ``key`` (``wallet.i18n.MESSAGES``)."""
+        return cls(english(key, values), key=key, values=values)
 
 
 class MachiApi:
@@ -57,20 +73,20 @@ class MachiApi:
             response = self._http.request(method, path, json=json, params=params, headers=headers,
                                           timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
         except httpx.TimeoutException:
-            raise WalletError(f"the service at {self.base_url} did not answer in time; try again") from None
+            raise WalletError.of("service_timeout", url=self.base_url) from None
         except httpx.HTTPError:
-            raise WalletError(f"cannot reach the Machi Ledger service at {self.base_url}; is it running?") from None
+            raise WalletError.of("service_unreachable", url=self.base_url) from None
         try:
             body = response.json()
         except ValueError:
-            raise WalletError(f"unexpected reply from {self.base_url} (HTTP {response.status_code})",
-                              status=response.status_code) from None
+            raise WalletError.of("service_nonsense", url=self.base_url, status=response.status_code) from None
         if response.is_error:
             error = body.get("error", {}) if isinstance(body, dict) else {}
             message = error.get("message") or f"HTTP {response.status_code}"
-            raise WalletError(str(message), code=error.get("code"), status=response.status_code)
+            raise WalletError(str(message), code=error.get("code"), status=response.status_code,
+                              param=error.get("param"))
         if not isinstance(body, dict):
-            raise WalletError(f"unexpected reply from {self.base_url}")
+            raise WalletError.of("service_nonsense", url=self.base_url, status=response.status_code)
         return body
 
     # ------------------------------------------------------------------ auth

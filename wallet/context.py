@@ -1,4 +1,4 @@
-"""What every ``machi-wallet`` command shares: the service, the keystore, the console, passwords."""
+"""What every ``machi-wallet`` command shares: the service, the keystore, the language, the console, passwords."""
 
 from __future__ import annotations
 
@@ -11,34 +11,64 @@ from typing import Any
 
 import click
 from eth_account.signers.local import LocalAccount
+from rich.cells import cell_len
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from chain.contracts.authorization import random_nonce, sign_transfer_authorization
 from wallet.api import MachiApi
+from wallet.i18n import Texts
 from wallet.keystore import load_account
 
-__all__ = ["WalletContext", "pass_wallet"]
+__all__ = ["WalletContext", "make_console", "pass_wallet"]
+
+
+def make_console(color: bool | None) -> Console:
+    """The command's console: colour on a terminal (``None``), always (``True``: also when piped) or never."""
+    if color is None:
+        return Console()
+    if color:
+        return Console(force_terminal=True)
+    return Console(color_system=None)
 
 
 @dataclass
 class WalletContext:
-    """What every command shares: where the service is, where the key is, the console."""
+    """What every command shares: where the service is, where the key is, the language, the console."""
 
     api_url: str
     keystore: Path
+    lang: str = "ja"
     console: Console = field(default_factory=Console)
 
     @cached_property
     def api(self) -> MachiApi:
         return MachiApi(self.api_url)
 
+    @cached_property
+    def t(self) -> Texts:
+        """The wallet's words in the chosen language."""
+        return Texts(self.lang)
+
+    def say(self, key: str, **values: Any) -> None:
+        """Print message ``key`` (its values are shown as they are, never read as markup)."""
+        self.console.print(self.t(key, **{name: escape(str(value)) for name, value in values.items()}))
+
+    def table(self, title: str | None = None, **options: Any) -> Table:
+        """A table whose title never wraps (addresses and hashes in it stay whole and copyable)."""
+        if title is not None:
+            options.setdefault("min_width", cell_len(title) + 4)
+        return Table(title=title, **options)
+
     def password(self, *, confirm: bool = False) -> str:
         """The wallet password: ``MACHI_WALLET_PASSWORD`` for scripts, else a hidden prompt."""
         from_env = os.environ.get("MACHI_WALLET_PASSWORD")
         if from_env:
             return from_env
-        prompt = "New wallet password" if confirm else "Wallet password"
-        return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+        prompt = self.t("prompt_new_password" if confirm else "prompt_password")
+        return str(click.prompt(prompt, hide_input=True,
+                                confirmation_prompt=self.t("prompt_repeat") if confirm else False))
 
     def account(self) -> LocalAccount:
         """The unlocked wallet key."""

@@ -17,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 
 from protocol.addresses import checksum
 from protocol.errors import InvalidAddress
+from wallet.i18n import english
 
 __all__ = [
     "KEYSTORE_FILE",
@@ -34,7 +35,13 @@ SCRYPT_N = 2**18
 
 
 class KeystoreError(Exception):
-    """The keystore is missing, unreadable, already there, or the password is wrong."""
+    """The keystore is missing, unreadable, already there, or the password is wrong.
+
+    ``key`` and ``values`` name the message in ``wallet.i18n``; ``str()`` is its English wording."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        self.key, self.values = key, values
+        super().__init__(english(key, values))
 
 
 def default_keystore() -> Path:
@@ -53,16 +60,16 @@ def create_keystore(path: Path, password: str) -> str:
         KeystoreError: ``path`` exists, or the password is empty.
     """
     if not password:
-        raise KeystoreError("the wallet password must not be empty")
+        raise KeystoreError("keystore_empty_password")
     if path.exists():
-        raise KeystoreError(f"{path} already exists; it is not overwritten (use --keystore for another wallet)")
+        raise KeystoreError("keystore_exists", path=path)
     account = Account.create()
     data = Account.encrypt(account.key, password, kdf="scrypt", iterations=SCRYPT_N)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeystoreError(f"{path} already exists; it is not overwritten") from None
+        raise KeystoreError("keystore_exists", path=path) from None
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
     return str(account.address)
@@ -72,11 +79,11 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise KeystoreError(f"no wallet at {path}; create one with `machi-wallet init`") from None
+        raise KeystoreError("keystore_missing", path=path) from None
     except (OSError, ValueError) as exc:
-        raise KeystoreError(f"{path} is not a readable keystore ({type(exc).__name__})") from None
+        raise KeystoreError("keystore_unreadable", path=path, problem=type(exc).__name__) from None
     if not isinstance(data, dict) or "crypto" not in data and "Crypto" not in data:
-        raise KeystoreError(f"{path} is not a Web3 Secret Storage keystore")
+        raise KeystoreError("keystore_not_v3", path=path)
     return data
 
 
@@ -84,11 +91,11 @@ def keystore_address(path: Path) -> str:
     """The wallet address recorded in the keystore (no password needed)."""
     data = _read(path)
     if "address" not in data:
-        raise KeystoreError(f"{path} does not record its address; unlock it to see the address")
+        raise KeystoreError("keystore_no_address", path=path)
     try:
         return checksum("0x" + str(data["address"]).removeprefix("0x"), "its recorded address")
     except InvalidAddress as exc:
-        raise KeystoreError(f"{path}: {exc.message}") from None
+        raise KeystoreError("keystore_bad_address", path=path, problem=exc.message) from None
 
 
 def load_account(path: Path, password: str) -> LocalAccount:
@@ -101,6 +108,6 @@ def load_account(path: Path, password: str) -> LocalAccount:
     try:
         key = Account.decrypt(data, password)
     except ValueError:
-        raise KeystoreError("wrong wallet password") from None
+        raise KeystoreError("wrong_password") from None
     account: LocalAccount = Account.from_key(key)
     return account

@@ -1,8 +1,15 @@
 """OCSP (RFC 6960) revocation checking of JPKI card certificates: ``OcspRevocationChecker``.
 
 The HTTP exchange is an injected ``OcspTransport`` (``httpx_ocsp_transport`` in production; the
-TEST CA answers in-process in tests). Any doubt — unreachable, unsigned, stale, nonce mismatch,
-unknown certificate — is ``RevocationUnavailable``: verification fails closed.
+TEST CA answers in-process in tests). Any doubt — unreachable, unsigned, signed with SHA-1, signed by
+someone the CA did not authorize, stale, a missing or wrong nonce, unknown certificate — is
+``RevocationUnavailable``: verification fails closed.
+
+Nonces (RFC 6960 §4.4.1, RFC 8954): every request carries a fresh 32-byte nonce and the response must
+echo it, so a recorded "good" answer cannot be replayed after the card is revoked.  A responder
+that pre-produces its answers (the RFC 5019 profile) cannot echo one; for such a responder the
+nonce is switched off (``nonce=False``, ``MACHI_JPKI_OCSP_NONCE=false``) and the response's own
+thisUpdate/nextUpdate window is then the only bound on a replay.
 """
 
 from __future__ import annotations
@@ -20,12 +27,14 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from procedures.identity.der import subject_public_key_bits as _spki_bits
 from procedures.identity.errors import CertificateRevoked, RevocationUnavailable
-from procedures.identity.revocation import DEFAULT_CLOCK_SKEW, reason_name
+from procedures.identity.revocation import DEFAULT_CLOCK_SKEW, RevocationChecker, reason_name, signature_refusal
 
-__all__ = ["OcspRevocationChecker", "OcspTransport", "httpx_ocsp_transport"]
+__all__ = ["NONCE_BYTES", "OcspRevocationChecker", "OcspTransport", "httpx_ocsp_transport"]
 
 #: ``(url, DER OCSP request) -> DER OCSP response``; raise on transport failure.
 OcspTransport = Callable[[str, bytes], bytes]
+#: Length of the request nonce (RFC 8954: at least 1, at most 32 octets; 32 makes guessing hopeless).
+NONCE_BYTES = 32
 
 
 def _verify_signature(
@@ -68,9 +77,11 @@ class OcspRevocationChecker:
     Args:
         transport: performs the HTTP exchange (``(url, request) -> response``).
         responder_url: overrides the certificate's AIA OCSP URL.
-        hash_algorithm: CertID hash (SHA-1 is what RFC 5019 responders expect).
-        use_nonce: send a nonce; a nonce echoed back must match.
-        require_nonce: reject responses that do not echo the nonce.
+        hash_algorithm: CertID hash (SHA-1 is what RFC 5019 responders expect; it names the
+            certificate, it signs nothing).
+        nonce: send a nonce and require it back (see the module docstring before turning it off).
+        responder_revocation: checks a delegated responder's own certificate when it does not
+            carry id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1); without it such a responder is refused.
         max_age: oldest acceptable ``thisUpdate`` when a response has no ``nextUpdate``.
         clock_skew: tolerance for ``thisUpdate`` in the future / ``nextUpdate`` past.
     """
@@ -81,16 +92,16 @@ class OcspRevocationChecker:
         *,
         responder_url: str | None = None,
         hash_algorithm: hashes.HashAlgorithm | None = None,
-        use_nonce: bool = True,
-        require_nonce: bool = False,
+        nonce: bool = True,
+        responder_revocation: RevocationChecker | None = None,
         max_age: timedelta = timedelta(hours=1),
         clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     ) -> None:
         self._transport = transport
         self._url = responder_url
         self._hash = hash_algorithm or hashes.SHA1()  # noqa: S303 - OCSP CertID, not a signature
-        self._use_nonce = use_nonce or require_nonce
-        self._require_nonce = require_nonce
+        self._nonce = nonce
+        self._responder_revocation = responder_revocation
         self._max_age = max_age
         self._skew = clock_skew
 
@@ -113,7 +124,7 @@ class OcspRevocationChecker:
     ) -> tuple[bytes, bytes | None]:
         """DER OCSP request and the nonce it carries (or ``None``)."""
         builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, self._hash)
-        nonce = os.urandom(16) if self._use_nonce else None
+        nonce = os.urandom(NONCE_BYTES) if self._nonce else None
         if nonce is not None:
             builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
         return builder.build().public_bytes(serialization.Encoding.DER), nonce
@@ -136,7 +147,8 @@ class OcspRevocationChecker:
         *,
         nonce: bytes | None = None,
     ) -> None:
-        """Check an OCSP response for ``cert``; raise or return as ``check`` does."""
+        """Check an OCSP response for ``cert`` to a request that carried ``nonce`` (``None``: none);
+        raise or return as ``check`` does."""
         try:
             resp = ocsp.load_der_ocsp_response(response_der)
         except ValueError as exc:
@@ -144,6 +156,9 @@ class OcspRevocationChecker:
         if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
             raise RevocationUnavailable(f"OCSP responder said {resp.response_status.name}")
 
+        refusal = signature_refusal("the OCSP response", resp.signature_algorithm_oid)
+        if refusal is not None:
+            raise RevocationUnavailable(refusal)
         signer_key = self._responder_key(resp, issuer, now)
         if not _verify_signature(
             signer_key, resp.signature, resp.tbs_response_bytes, resp.signature_hash_algorithm
@@ -152,14 +167,16 @@ class OcspRevocationChecker:
 
         if nonce is not None:
             try:
-                echoed = resp.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+                echoed: bytes | None = resp.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
             except x509.ExtensionNotFound:
                 echoed = None
-            if echoed is None and self._require_nonce:
-                raise RevocationUnavailable("OCSP response does not echo the nonce")
-            if echoed is not None and echoed != nonce:
+            if echoed is None:
+                raise RevocationUnavailable("OCSP response does not echo the nonce of the request")
+            if echoed != nonce:
                 raise RevocationUnavailable("OCSP response nonce does not match the request")
 
+        if resp.produced_at_utc > now + self._skew:
+            raise RevocationUnavailable("OCSP response is dated in the future")
         single = self._find_single(resp, cert, issuer)
         this_update = single.this_update_utc
         if this_update > now + self._skew:
@@ -184,26 +201,64 @@ class OcspRevocationChecker:
     def _responder_key(
         self, resp: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime
     ) -> object:
-        issuer_key = issuer.public_key()
+        """The key the response must be signed with: the CA's own, or that of a responder the CA
+        authorized (RFC 6960 §4.2.2.2)."""
         if self._identifies(resp, issuer):
-            return issuer_key
-        # Delegated responder (RFC 6960 §4.2.2.2): issued directly by the CA, with the
-        # OCSPSigning EKU, valid now.
+            return issuer.public_key()
+        refusals: list[str] = []
         for candidate in resp.certificates:
             if not self._identifies(resp, candidate):
                 continue
-            try:
-                candidate.verify_directly_issued_by(issuer)
-                eku = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-            except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm,
-                    x509.ExtensionNotFound):
-                continue
-            if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
-                continue
-            if not candidate.not_valid_before_utc <= now <= candidate.not_valid_after_utc:
-                continue
-            return candidate.public_key()
-        raise RevocationUnavailable("OCSP response is not signed by the issuer or its responder")
+            refusal = self._delegation_refusal(candidate, issuer, now)
+            if refusal is None:
+                return candidate.public_key()
+            refusals.append(refusal)
+        detail = f" ({'; '.join(refusals)})" if refusals else ""
+        raise RevocationUnavailable(f"OCSP response is not signed by the issuer or a responder it authorized{detail}")
+
+    def _delegation_refusal(self, responder: x509.Certificate, issuer: x509.Certificate,
+                            now: datetime) -> str | None:
+        """Why ``responder`` may not answer for ``issuer``'s certificates, or ``None`` if it may:
+        issued directly by the CA with an accepted signature, id-kp-OCSPSigning, a key usage that
+        allows signing, valid now, and not revoked itself."""
+        refusal = signature_refusal("the responder certificate", responder.signature_algorithm_oid)
+        if refusal is not None:
+            return refusal
+        try:
+            responder.verify_directly_issued_by(issuer)
+        except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+            return "the responder certificate was not issued by the certificate's CA"
+        try:
+            eku = responder.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            eku = None
+        if eku is None or ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+            return "the responder certificate lacks id-kp-OCSPSigning"
+        try:
+            usage = responder.extensions.get_extension_for_class(x509.KeyUsage).value
+            if not usage.digital_signature:
+                return "the responder certificate's key may not sign"
+        except x509.ExtensionNotFound:
+            pass
+        if not responder.not_valid_before_utc - self._skew <= now <= responder.not_valid_after_utc + self._skew:
+            return "the responder certificate is not valid now"
+        try:
+            responder.extensions.get_extension_for_class(x509.OCSPNoCheck)
+        except x509.ExtensionNotFound:
+            return self._responder_status_refusal(responder, issuer, now)
+        return None
+
+    def _responder_status_refusal(self, responder: x509.Certificate, issuer: x509.Certificate,
+                                  now: datetime) -> str | None:
+        if self._responder_revocation is None:
+            return "the responder certificate has no id-pkix-ocsp-nocheck and its status cannot be checked"
+        try:
+            self._responder_revocation.check(responder, issuer, now)
+        except CertificateRevoked:
+            return "the responder certificate is revoked"
+        except RevocationUnavailable:
+            return "the responder certificate's own revocation status is unavailable"
+        return None
 
     @staticmethod
     def _identifies(resp: ocsp.OCSPResponse, cert: x509.Certificate) -> bool:

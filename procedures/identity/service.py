@@ -29,8 +29,10 @@ import logging
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +43,7 @@ from chain.plan import REGISTRY
 from chain.storage import utcnow
 from procedures.addresses import checksum
 from procedures.auth.service import consume_challenge, issue_challenge
+from procedures.crypto import Vault
 from procedures.errors import ServiceError
 from procedures.identity.certs import VerifiedCard
 from procedures.identity.errors import (
@@ -53,7 +56,7 @@ from procedures.identity.errors import (
 from procedures.identity.evidence import open_evidence, seal_evidence
 from procedures.identity.models import IdentityAction, IdentityStatus, WalletIdentity
 from procedures.identity.records import IdentityRecords, race
-from procedures.identity.subjects import SubjectDirectory
+from procedures.identity.subjects import Pepper, SubjectDirectory
 from procedures.identity.trust import IdentityTrust, build_trust
 from procedures.identity.views import ChainView, ChallengeView, IdentityView
 from procedures.runtime import Runtime
@@ -111,9 +114,9 @@ class IdentityService:
     def registry_address(self) -> str:
         return checksum(self.runtime.manifest.address(REGISTRY), "registry")
 
-    @property
-    def _secret(self) -> str:
-        return self.runtime.settings.secret_key.get_secret_value()
+    @cached_property
+    def _pepper(self) -> Pepper:
+        return Pepper.derive(self.runtime.settings.secret_key.get_secret_value())
 
     @property
     def _relayer(self) -> str:
@@ -298,6 +301,11 @@ class IdentityService:
     def revoke(self, session: Session, wallet: str, reason: RevocationReason, actor: str) -> IdentityView:
         """Revoke the live identity of ``wallet`` (city decision) and enqueue the on-chain revocation.
 
+        At the holder's request (``REQUESTED``) every evidence bundle of the person — this wallet's
+        and those of wallets they linked before — is crypto-erased in the same transaction: the
+        basic facts and serials go; the subject and its card-serial hashes stay, so the person is
+        still one person if they link again (docs/privacy.md, "Retention").
+
         Args:
             reason: ``MOVED_OUT``, ``DECEASED``, ``CARD_REVOKED`` or ``REQUESTED``.
             actor: who decided (staff id), kept for the audit trail.
@@ -315,6 +323,10 @@ class IdentityService:
         row.revoked_at = utcnow()
         row.last_action = IdentityAction.REVOKE
         row.revoke_intent_id = self._enqueue(session, call.to, call.data, "registry.revoke", row.id)
+        if reason is RevocationReason.REQUESTED:
+            for evidence_key in session.scalars(select(WalletIdentity.evidence_key_id)
+                                                .where(WalletIdentity.subject_id == row.subject_id)):
+                Vault.erase(session, evidence_key)
         session.flush()
         log.info("identity revoked: wallet %s reason %s (intent %d)", row.wallet, row.revocation_reason,
                  row.revoke_intent_id)
@@ -382,7 +394,7 @@ class IdentityService:
     @property
     def subjects(self) -> SubjectDirectory:
         """Card → internal subject, across J-LIS renewals."""
-        return SubjectDirectory(self._secret, self.trust.renewals)
+        return SubjectDirectory(self._pepper, self.trust.renewals)
 
     # ------------------------------------------------------------------ evidence and chain
     def _expiry(self) -> datetime:

@@ -5,23 +5,29 @@ by its serial.  A renewed card has new serials; the J-LIS renewal linkage (``Ser
 names the certificate it replaced, so the lookup walks back through renewals until it finds a
 certificate seen before.  The chain only ever sees ``HMAC(pepper, subject id)``.
 
-The pepper is derived from ``MACHI_SECRET_KEY`` (``procedures.crypto.keyed_hash``): without it the
-subject keys on chain cannot be linked to a card or to each other.
+The pepper is two HMAC keys derived from ``MACHI_SECRET_KEY`` under labels of their own (``Pepper``):
+without it the subject keys on chain cannot be linked to a card or to each other. It must never
+change for a running city: a new pepper makes every known card look new, so a person linking again
+would get a second subject — and a second wallet past the registry's one-person-one-wallet rule
+(docs/privacy.md, "Keys").
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from chain.storage import utcnow
-from procedures.crypto import keyed_hash
+from procedures.crypto import derive_key
 from procedures.identity.certs import CertKind, CertRef, SerialLinkage, VerifiedCard
 from procedures.identity.errors import CertificateMismatch
 from procedures.identity.models import CardSerial, IdentitySubject
 
-__all__ = ["SubjectDirectory"]
+__all__ = ["Pepper", "SubjectDirectory"]
 
 _SUBJECT_KEY_PURPOSE = "identity subject key v1"
 _SERIAL_PURPOSE = "identity card serial v1"
@@ -29,25 +35,38 @@ _SERIAL_PURPOSE = "identity card serial v1"
 _MAX_RENEWALS = 32
 
 
+@dataclass(frozen=True, repr=False)
+class Pepper:
+    """The identity pepper: one HMAC key for subject keys, one for card serials (HKDF-SHA256 of
+    ``MACHI_SECRET_KEY`` under the labels above — the same since the first link, and pinned by a test)."""
+
+    subject: bytes
+    serial: bytes
+
+    @classmethod
+    def derive(cls, secret: str) -> Pepper:
+        return cls(derive_key(secret, _SUBJECT_KEY_PURPOSE), derive_key(secret, _SERIAL_PURPOSE))
+
+
 class SubjectDirectory:
     """Maps verified cards to internal subjects.
 
     Args:
-        secret: the service secret the pepper is derived from.
+        pepper: the identity pepper.
         renewals: the J-LIS renewal linkage (old certificate → new one).
     """
 
-    def __init__(self, secret: str, renewals: SerialLinkage) -> None:
-        self._secret = secret
+    def __init__(self, pepper: Pepper, renewals: SerialLinkage) -> None:
+        self._pepper = pepper
         self._renewals = renewals
 
     def subject_key(self, subject_id: str) -> str:
         """``HMAC(pepper, subject id)`` as 0x-hex: the only subject identifier the chain sees."""
-        return "0x" + keyed_hash(self._secret, _SUBJECT_KEY_PURPOSE, uuid.UUID(subject_id).bytes).hex()
+        return "0x" + hmac.new(self._pepper.subject, uuid.UUID(subject_id).bytes, hashlib.sha256).hexdigest()
 
     def serial_hash(self, ref: CertRef) -> str:
         """``HMAC(pepper, issuer ‖ serial)``: how the database knows a certificate."""
-        return keyed_hash(self._secret, _SERIAL_PURPOSE, ref.issuer_and_serial()).hex()
+        return hmac.new(self._pepper.serial, ref.issuer_and_serial(), hashlib.sha256).hexdigest()
 
     def create(self, session: Session) -> IdentitySubject:
         """A new subject with a random id (a person linking for the first time)."""

@@ -141,7 +141,9 @@ def _revocation(settings: Settings, crl_paths: list[Path]) -> RevocationChecker:
     crls = CrlRevocationChecker(paths=crl_paths)
     if not settings.jpki_ocsp:
         return crls
-    return FirstAvailableRevocationChecker(OcspRevocationChecker(httpx_ocsp_transport()), crls)
+    # The CRLs also answer for a delegated OCSP responder's own certificate (when it lacks nocheck).
+    ocsp = OcspRevocationChecker(httpx_ocsp_transport(), nonce=settings.jpki_ocsp_nonce, responder_revocation=crls)
+    return FirstAvailableRevocationChecker(ocsp, crls)
 
 
 def build_trust(settings: Settings) -> IdentityTrust:

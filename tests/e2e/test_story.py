@@ -96,8 +96,11 @@ def _check_logs(story_service, result: StoryResult) -> None:
     assert not findings, "secrets or personal data in the logs:\n" + "\n".join(map(str, findings[:20]))
 
 
-def test_the_whole_story(story, story_service, compiled):
+def test_the_whole_story(story, story_service, compiled, tmp_path):
     result, lines, deliveries, screenshot = story
+    left = [path for path in (tmp_path / "demo").rglob("*") if path.is_file()
+            and any(number.encode() in path.read_bytes() for number in result.secrets["my_number"])]
+    assert not left, f"a My Number in clear stayed on disk: {left}"
     assert len(lines) == 21 and lines[-1].startswith("machi reconcile:"), lines
     hanako, taro = result.hanako, result.taro
     w3 = connect(story_service.rpc_url)

@@ -50,6 +50,7 @@ def wallet_home(tmp_path, arrange, monkeypatch):
     arrange.attest(address, AssuranceLevel.RESIDENT_OF_CITY)
     arrange.mint(address, 10_000)
     monkeypatch.setenv("MACHI_WALLET_PASSWORD", PASSWORD)
+    monkeypatch.setenv("MACHI_WALLET_LANG", "en")
     return keystore, address
 
 
@@ -119,3 +120,19 @@ def test_scan_send_balance_and_history(server, client, onboard, wallet_home, mak
     assert down.exit_code == 1 and "cannot reach" in down.output
     assert httpx.get(f"{server}/healthz").status_code == 200
     time.sleep(0)  # keep the server fixture alive until here
+
+
+def test_balance_and_history_in_japanese_with_the_address_whole(server, wallet_home, make_resident, monkeypatch):
+    keystore, address = wallet_home
+    monkeypatch.setenv("MACHI_WALLET_LANG", "ja")
+    monkeypatch.setenv("COLUMNS", "100")
+    friend = make_resident()
+    assert _cli(server, keystore, "send", friend.address, "250", "--memo", "お茶代", "--yes").exit_code == 0
+    balance = _cli(server, keystore, "balance")
+    assert balance.exit_code == 0, balance.output
+    assert any(address in line for line in balance.output.splitlines())  # the title does not wrap the address
+    assert "残高" in balance.output and "使える額" in balance.output and "9,750" in balance.output
+    history = _cli(server, keystore, "history")
+    assert f"{address} の履歴" in history.output
+    assert "送金" in history.output and "確定" in history.output and "-250" in history.output
+    assert "お茶代" in history.output

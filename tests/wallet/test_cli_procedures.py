@@ -70,7 +70,7 @@ def test_childcare_benefit_from_the_cli(cli, client, arrange, make_staff, anvil,
     wait_until(anchored, what="the receipt's anchors",
                show=lambda: client.get(f"/v1/applications/{app_id}/receipt", headers=headers).json())
     status = cli("status", app_id)
-    assert status.exit_code == 0 and "approved" in status.output and "benefit_paid" in status.output
+    assert status.exit_code == 0 and "— Approved" in status.output and "Benefit paid" in status.output
     saved = tmp_path / "receipt.json"
     verified = cli("receipt", app_id, "--verify", "--rpc-url", anvil.url, "--ledger",
                    city.ledger.address, "--out", str(saved))
@@ -107,10 +107,10 @@ def test_interactive_apply_respond_withdraw_and_a_fee(cli, client, arrange, make
     corrected = tmp_path / "corrected.json"
     corrected.write_text(json.dumps({**FORMS["snow-removal"], "snow_depth_cm": 120}), encoding="utf-8")
     responded = cli("respond", app_id, "--form", str(corrected))
-    assert responded.exit_code == 0 and "resubmitted (revision 2)" in responded.output
+    assert responded.exit_code == 0 and "Resubmitted (revision 2)" in responded.output
 
     withdrawn = cli("withdraw", app_id, "--yes")
-    assert withdrawn.exit_code == 0 and "withdrawn" in withdrawn.output
+    assert withdrawn.exit_code == 0 and "Withdrawn" in withdrawn.output
     again = cli("withdraw", app_id, "--yes")
     assert again.exit_code == 1 and "cannot withdraw" in again.output
 
@@ -121,4 +121,4 @@ def test_interactive_apply_respond_withdraw_and_a_fee(cli, client, arrange, make
     assert "fee 600 coins" in paid.output
     wait_until(lambda: arrange.balance(treasury) == 600, what="the fee signed by the CLI")
     listing = cli("applications")
-    assert app_id in listing.output and "withdrawn" in listing.output and "600 (" in listing.output
+    assert app_id in listing.output and "Withdrawn" in listing.output and "600 (" in listing.output

@@ -72,7 +72,7 @@ def normalize_signing_password(password: str) -> str:
     """Upper-cased password if it is 6–16 letters/digits; else ``InvalidPinFormat``."""
     upper = password.upper() if isinstance(password, str) else ""
     if not _SIGNING_PASSWORD.fullmatch(upper):
-        raise InvalidPinFormat("the signing password is 6-16 letters and digits")
+        raise InvalidPinFormat("the signing password is 6-16 letters and digits", which="signing password")
     return upper
 
 

@@ -19,21 +19,22 @@ from protocol.statement import LinkStatement, Purpose, sign_wallet
 from wallet.api import WalletError
 from wallet.cards.base import CardSigner, sign_with_card
 from wallet.context import WalletContext, pass_wallet
+from wallet.help import LocalizedCommand
 
 __all__ = ["COMMANDS", "open_card"]
 
-#: Assurance levels as the API (names) and the chain (numbers) give them.
-LEVELS: dict[str | int, str] = {
-    "card_authenticated": "card authenticated",
-    "resident_of_city": "resident of the city",
-    1: "card authenticated",
-    2: "resident of the city",
-}
+#: Assurance levels as the API names them → their number (the chain's, and ``protocol.terms``' ``lvl_N``).
+LEVELS: dict[str, int] = {"card_authenticated": 1, "resident_of_city": 2}
 #: How long a command waits for the chain before giving up (seconds).
 CHAIN_TIMEOUT = 180.0
 
 
-def open_card(spec: str, pin: str) -> CardSigner:
+def level_name(wallet: WalletContext, level: str | int) -> str:
+    """The level's one name (``protocol.terms``): 市民確認済 / Resident of the city, …"""
+    return wallet.t(f"lvl_{LEVELS.get(str(level), level)}")
+
+
+def open_card(spec: str, pin: str, wallet: WalletContext) -> CardSigner:
     """A card signer from ``soft:PATH.p12`` (software test card) or ``pcsc[:READER]`` (a real card).
 
     Raises:
@@ -49,7 +50,7 @@ def open_card(spec: str, pin: str) -> CardSigner:
         from wallet.cards.pcsc import PcscCard
 
         return PcscCard.connect(rest or None)
-    raise click.BadParameter("use soft:PATH.p12 or pcsc[:READER]", param_hint="--card")
+    raise click.BadParameter(wallet.t("card_spec"), param_hint="--card")
 
 
 def _may_have_signing_key(card: CardSigner) -> bool:
@@ -59,35 +60,32 @@ def _may_have_signing_key(card: CardSigner) -> bool:
     return not isinstance(card, SoftCard) or card.signing_path is not None
 
 
-def _signing_password(card: CardSigner, auth_only: bool) -> str | None:
+def _signing_password(wallet: WalletContext, card: CardSigner, auth_only: bool) -> str | None:
     if auth_only or not _may_have_signing_key(card):
         return None
     from_env = os.environ.get("MACHI_CARD_SIGNING_PASSWORD")
     if from_env is not None:
         return from_env or None
-    value = click.prompt(
-        "Signing password (6-16 letters/digits; Enter to skip = card-authenticated level only)",
-        hide_input=True, default="", show_default=False,
-    )
+    value = click.prompt(wallet.t("prompt_signing_password"), hide_input=True, default="", show_default=False)
     return str(value) or None
 
 
-def _pin() -> str:
+def _pin(wallet: WalletContext) -> str:
     from_env = os.environ.get("MACHI_CARD_PIN")
-    return from_env if from_env else str(click.prompt("Card PIN (4 digits)", hide_input=True))
+    return from_env if from_env else str(click.prompt(wallet.t("prompt_pin"), hide_input=True))
 
 
 def _signed_request(wallet: WalletContext, purpose: Purpose, card_spec: str, auth_only: bool) -> dict[str, Any]:
     """Unlock the wallet, ask for a challenge, sign it with the card and the wallet."""
     account = wallet.account()
-    pin = _pin()
-    card = open_card(card_spec, pin)
-    signing_password = _signing_password(card, auth_only)
+    pin = _pin(wallet)
+    card = open_card(card_spec, pin, wallet)
+    signing_password = _signing_password(wallet, card, auth_only)
     challenge = wallet.api.identity_challenge(account.address, purpose.value)
     wallet.api.login(account)  # only the identity's own wallet may poll the operation afterwards
     statement = LinkStatement.from_json(challenge["statement"])
     if statement.wallet != account.address or statement.purpose is not purpose:
-        raise WalletError("the service sent a statement for another wallet or purpose; refusing to sign it")
+        raise WalletError.of("statement_mismatch")
     signatures = sign_with_card(card, statement.canonical_bytes(), pin=pin, signing_password=signing_password)
     body: dict[str, Any] = {
         "statement": statement.to_json(),
@@ -102,37 +100,42 @@ def _signed_request(wallet: WalletContext, purpose: Purpose, card_spec: str, aut
 
 
 def _wait(wallet: WalletContext, identity: dict[str, Any], what: str) -> dict[str, Any]:
-    """Spin until the operation is on chain; fail with the chain's reason if it was refused."""
+    """Spin until the operation is on chain; fail with the chain's reason if it was refused.
+
+    ``what``: ``attestation``, ``recovery`` or ``renewal``."""
     deadline = time.monotonic() + CHAIN_TIMEOUT
-    with wallet.console.status(f"Waiting for the {what} on chain…"):
+    with wallet.console.status(wallet.t(f"waiting_{what}")):
         while identity["operation"]["status"] == "pending":
             if time.monotonic() > deadline:
-                raise WalletError(f"the {what} is still pending; check later with `machi-wallet whoami`")
+                raise WalletError.of("still_pending")
             identity = wallet.api.identity(identity["id"], wait=True)
     if identity["operation"]["status"] == "failed":
         failed = next(i for i in identity["operation"]["intents"] if i["status"] == "failed")
-        raise WalletError(f"the {what} was refused on chain: {failed['error_code'] or 'unknown reason'}")
+        raise WalletError.of("refused_on_chain", reason=failed["error_code"] or wallet.t("unknown_reason"))
     return identity
 
 
-def _table(title: str) -> Table:
-    table = Table(title=title, show_header=False)
+def _table(wallet: WalletContext, title: str) -> Table:
+    table = wallet.table(title, show_header=False)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")  # addresses and hashes are shown whole
     return table
 
 
 def _show(wallet: WalletContext, identity: dict[str, Any], title: str) -> None:
-    table = _table(title)
-    table.add_row("wallet", identity["wallet"])
-    table.add_row("level", LEVELS[identity["level"]])
-    table.add_row("status", identity["status"])
-    table.add_row("expires", identity["expires_at"][:10])
+    t = wallet.t
+    table = _table(wallet, title)
+    table.add_row(t("wallet"), identity["wallet"])
+    table.add_row(t("level"), level_name(wallet, identity["level"]))
+    table.add_row(t("status"), t.term("ids", identity["status"]))
+    table.add_row(t("expires"), identity["expires_at"][:10])
     for intent in identity["operation"]["intents"]:
-        table.add_row(intent["kind"], f"{intent['status']} {intent['tx_hash'] or ''}".strip())
+        table.add_row(t.term("intent", intent["kind"]), f"{t.term('ist', intent['status'])} {intent['tx_hash'] or ''}"
+                      .strip())
     if identity.get("note"):
-        table.add_row("note", identity["note"])
+        table.add_row(t("note"), identity["note"])
     wallet.console.print(table)
+    wallet.say("done_on_chain")
 
 
 def _b64(data: bytes) -> str:
@@ -145,7 +148,7 @@ auth_only_option = click.option("--auth-only", is_flag=True,
                                 help="use only the user-authentication key (no signing password)")
 
 
-@click.command("link-card")
+@click.command("link-card", cls=LocalizedCommand)
 @card_option
 @auth_only_option
 @pass_wallet
@@ -153,10 +156,10 @@ def link_card(wallet: WalletContext, card_spec: str, auth_only: bool) -> None:
     """Link this wallet to your My Number card (attested on chain, no personal data)."""
     body = _signed_request(wallet, Purpose.LINK, card_spec, auth_only)
     identity = _wait(wallet, wallet.api.identity_submit("link", body), "attestation")
-    _show(wallet, identity, "Linked")
+    _show(wallet, identity, wallet.t("title_linked"))
 
 
-@click.command()
+@click.command(cls=LocalizedCommand)
 @pass_wallet
 def whoami(wallet: WalletContext) -> None:
     """Your identity: what the city recorded and what the chain says."""
@@ -164,20 +167,23 @@ def whoami(wallet: WalletContext) -> None:
     wallet.api.login(account)
     me = wallet.api.my_identity()
     chain, identity = me["chain"], me["identity"]
-    table = _table("Who am I")
-    table.add_row("wallet", me["wallet"])
-    table.add_row("verified on chain", "yes" if chain["verified"] else "no")
-    table.add_row("level", LEVELS.get(chain["level"], "none"))
-    table.add_row("balance", f"{chain['balance']:,}")
+    t = wallet.t
+    table = _table(wallet, t("title_whoami"))
+    table.add_row(t("wallet"), me["wallet"])
+    table.add_row(t("verified_on_chain"), t("yes") if chain["verified"] else t("no"))
+    table.add_row(t("level"), level_name(wallet, chain["level"]))
+    table.add_row(t("balance"), t("coins", amount=f"{chain['balance']:,}"))
     if identity is None:
-        table.add_row("identity", "not linked (run `machi-wallet link-card`)")
+        table.add_row(t("identity"), t("not_linked"))
     else:
-        table.add_row("identity", identity["status"])
-        table.add_row("expires", identity["expires_at"][:10])
+        table.add_row(t("identity"), t.term("ids", identity["status"]))
+        if identity.get("revocation_reason"):
+            table.add_row(t("revocation_reason"), t.term("rr", identity["revocation_reason"]))
+        table.add_row(t("expires"), identity["expires_at"][:10])
     wallet.console.print(table)
 
 
-@click.command()
+@click.command(cls=LocalizedCommand)
 @card_option
 @click.option("--lost", "lost", required=True, metavar="ADDRESS", help="the lost wallet's address")
 @auth_only_option
@@ -186,10 +192,10 @@ def recover(wallet: WalletContext, card_spec: str, lost: str, auth_only: bool) -
     """From a NEW wallet: take over a lost wallet's identity and move its coins here."""
     body = _signed_request(wallet, Purpose.RECOVER, card_spec, auth_only)
     identity = _wait(wallet, wallet.api.identity_submit("recover", {**body, "lost_wallet": lost}), "recovery")
-    _show(wallet, identity, f"Recovered from {lost}")
+    _show(wallet, identity, wallet.t("title_recovered", lost=lost))
 
 
-@click.command()
+@click.command(cls=LocalizedCommand)
 @card_option
 @auth_only_option
 @pass_wallet
@@ -197,7 +203,7 @@ def renew(wallet: WalletContext, card_spec: str, auth_only: bool) -> None:
     """Re-verify your card: a fresh attestation (and level) for this wallet."""
     body = _signed_request(wallet, Purpose.RENEW, card_spec, auth_only)
     identity = _wait(wallet, wallet.api.identity_submit("renew", body), "renewal")
-    _show(wallet, identity, "Renewed")
+    _show(wallet, identity, wallet.t("title_renewed"))
 
 
 COMMANDS = [link_card, whoami, recover, renew]

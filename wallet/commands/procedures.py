@@ -29,22 +29,22 @@ from typing import Any
 
 import click
 from eth_account.signers.local import LocalAccount
-from rich.table import Table
+from rich.markup import escape
 
 from chain.errors import NodeError
 from chain.rpc import connect
 from protocol import applications as protocol
 from protocol.receipts import ledger_client, verify_receipt
+from wallet.api import WalletError
+from wallet.commands.identity import level_name
 from wallet.context import WalletContext, pass_wallet
+from wallet.help import LocalizedCommand
+from wallet.i18n import Texts
 
 __all__ = ["COMMANDS"]
 
 SIGNATURE_TTL_S = 600
 FEE_AUTHORIZATION_TTL_S = 1800
-
-
-def _lang() -> str:
-    return "ja" if os.environ.get("LANG", "").startswith("ja") else "en"
 
 
 def _title(titles: dict[str, str] | None, lang: str) -> str:
@@ -64,45 +64,45 @@ def _sign_act(wallet: WalletContext, account: LocalAccount, action: str, applica
 
 
 # --------------------------------------------------------------------------- forms
-def _load_form(path: Path) -> dict[str, Any]:
+def _load_form(wallet: WalletContext, path: Path) -> dict[str, Any]:
     try:
         form = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot read the form {path}: {exc}") from None
+        raise WalletError.of("form_unreadable", path=path, problem=exc) from None
     if not isinstance(form, dict):
-        raise click.ClickException(f"{path} must hold a JSON object")
+        raise WalletError.of("form_not_object", path=path)
     return form
 
 
-def prompt_form(schema: dict[str, Any], lang: str) -> dict[str, Any]:
+def prompt_form(schema: dict[str, Any], texts: Texts) -> dict[str, Any]:
     """Ask for every field of a form schema (object of scalars, nested objects and arrays of objects)."""
     answers: dict[str, Any] = {}
     required = set(schema.get("required", []))
     for name, prop in (schema.get("properties") or {}).items():
-        label = _title(prop.get("x-titles"), lang) or name
-        value = _prompt_value(prop, label, name in required, lang)
+        label = _title(prop.get("x-titles"), texts.lang) or name
+        value = _prompt_value(prop, label, name in required, texts)
         if value is not None:
             answers[name] = value
     return answers
 
 
-def _prompt_value(prop: dict[str, Any], label: str, required: bool, lang: str) -> Any:
+def _prompt_value(prop: dict[str, Any], label: str, required: bool, texts: Texts) -> Any:
     kind = prop.get("type")
-    suffix = "" if required else (" (任意)" if lang == "ja" else " (optional)")
+    suffix = "" if required else texts("optional")
     if "const" in prop and isinstance(prop["const"], bool):
         if not click.confirm(label + suffix, default=False) and prop["const"]:
-            raise click.ClickException(f"{label}: required to proceed")
+            raise WalletError.of("field_required", label=label)
         return prop["const"]
     if kind == "boolean":
         return click.confirm(label + suffix, default=bool(prop.get("default", False)))
     if kind == "object":
         click.echo(f"— {label}")
-        return prompt_form(prop, lang)
+        return prompt_form(prop, texts)
     if kind == "array":
         item = prop.get("items") or {}
-        count = click.prompt(f"{label}: how many?", type=click.IntRange(prop.get("minItems", 0),
-                                                                         prop.get("maxItems", 50)))
-        return [_prompt_value(item, f"{label} #{i + 1}", True, lang) for i in range(count)]
+        count = click.prompt(texts("field_how_many", label=label),
+                             type=click.IntRange(prop.get("minItems", 0), prop.get("maxItems", 50)))
+        return [_prompt_value(item, f"{label} #{i + 1}", True, texts) for i in range(count)]
     if "enum" in prop:
         choice = click.prompt(label + suffix, type=click.Choice([str(v) for v in prop["enum"]]),
                               default=None if required else "", show_default=False)
@@ -114,8 +114,8 @@ def _prompt_value(prop: dict[str, Any], label: str, required: bool, lang: str) -
         try:
             return int(raw) if kind == "integer" else float(raw)
         except ValueError:
-            raise click.ClickException(f"{label}: not a number") from None
-    hint = " (YYYY-MM-DD)" if prop.get("format") == "date" else ""
+            raise WalletError.of("field_not_number", label=label) from None
+    hint = texts("field_date_hint") if prop.get("format") == "date" else ""
     raw = click.prompt(label + hint + suffix, default="" if not required else None, show_default=False)
     return raw or None
 
@@ -134,23 +134,23 @@ def _files(paths: tuple[Path, ...]) -> tuple[list[dict[str, Any]], list[dict[str
 
 
 # --------------------------------------------------------------------------- commands
-@click.command("procedures")
+@click.command("procedures", cls=LocalizedCommand)
 @pass_wallet
 def procedures_(wallet: WalletContext) -> None:
     """List the procedures you can file."""
-    lang = _lang()
+    t = wallet.t
     catalog = wallet.api.request("GET", "/v1/procedures")["data"]
-    table = Table(title="Procedures")
-    for column in ("code", "procedure", "fee", "benefit", "identity level"):
+    table = wallet.table(t("procedures_title"))
+    for column in (t("col_code"), t("procedure"), t("fee"), t("benefit"), t("level")):
         table.add_column(column)
     for entry in catalog:
         fee = f"{entry['fee']}" + (f" × {entry['fee_per']}" if entry.get("fee_per") else "")
-        table.add_row(entry["code"], _title(entry["title"], lang), fee, str(entry["benefit"]),
-                      str(entry["assurance_level"]))
+        table.add_row(entry["code"], _title(entry["title"], wallet.lang), fee, str(entry["benefit"]),
+                      level_name(wallet, entry["assurance_level"]))
     wallet.console.print(table)
 
 
-@click.command()
+@click.command(cls=LocalizedCommand)
 @click.argument("code")
 @click.option("--form", "form_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="answers as a JSON file (default: prompt for each field)")
@@ -160,9 +160,9 @@ def procedures_(wallet: WalletContext) -> None:
 @pass_wallet
 def apply(wallet: WalletContext, code: str, form_path: Path | None, attach: tuple[Path, ...], yes: bool) -> None:
     """File an application for procedure CODE, signed by your wallet."""
-    lang = _lang()
+    t = wallet.t
     procedure = wallet.api.request("GET", f"/v1/procedures/{code}")
-    form = _load_form(form_path) if form_path else prompt_form(procedure["form"], lang)
+    form = _load_form(wallet, form_path) if form_path else prompt_form(procedure["form"], t)
     uploads, digests = _files(attach)
     account = wallet.logged_in()
     salt = protocol.hex32(os.urandom(32))
@@ -173,88 +173,96 @@ def apply(wallet: WalletContext, code: str, form_path: Path | None, attach: tupl
     fee = procedure["fee"] * (int(form.get(procedure["fee_per"], 1)) if procedure.get("fee_per") else 1)
     if fee:
         if not yes:
-            click.confirm(f"This procedure costs {fee} coins, paid from your wallet now. Continue?", abort=True)
+            click.confirm(t("confirm_fee", fee=fee), abort=True)
         body["payment"] = _fee_authorization(wallet, account, fee)
     application = wallet.api.request("POST", "/v1/applications", json=body, auth=True)
-    wallet.console.print(f"filed [bold]{application['id']}[/] ({_title(procedure['title'], lang)}): "
-                         f"{application['status']}" + (f"; fee {fee} coins" if fee else ""))
+    wallet.console.print(t("filed", id=application["id"], title=escape(_title(procedure["title"], wallet.lang)),
+                           status=t.term("st", application["status"])) + (t("filed_fee", fee=fee) if fee else ""))
 
 
 def _fee_authorization(wallet: WalletContext, account: LocalAccount, amount: int) -> dict[str, Any]:
     signing = wallet.api.request("GET", "/v1/procedures/signing")
     if not signing.get("treasury"):
-        raise click.ClickException("the city treasury is not ready; try again shortly")
+        raise WalletError.of("treasury_not_ready")
     return wallet.transfer_authorization(account, signing["treasury"], amount, FEE_AUTHORIZATION_TTL_S)
 
 
-@click.command()
+def _money(wallet: WalletContext, amount: int, status: str) -> str:
+    return f"{amount} ({wallet.t.term('fs', status)})" if amount else "-"
+
+
+@click.command(cls=LocalizedCommand)
 @click.option("--status", "status_", default=None, help="only applications in this status")
 @pass_wallet
 def applications(wallet: WalletContext, status_: str | None) -> None:
     """List your applications, newest first."""
-    lang = _lang()
+    t = wallet.t
     wallet.logged_in()
     params: dict[str, Any] = {"limit": 100}
     if status_:
         params["status"] = status_
     rows = wallet.api.request("GET", "/v1/applications", params=params, auth=True)["data"]
-    table = Table(title="My applications")
-    for column in ("id", "procedure", "status", "fee", "benefit", "filed"):
+    table = wallet.table(t("my_applications"))
+    for column in (t("application"), t("procedure"), t("status"), t("fee"), t("benefit"), t("submitted")):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["id"], _title(row["procedure"]["title"], lang) or row["procedure"]["code"], row["status"],
-                      f"{row['fee']} ({row['fee_status']})" if row["fee"] else "-",
-                      f"{row['benefit']} ({row['benefit_status']})" if row["benefit"] else "-",
+        table.add_row(row["id"], _title(row["procedure"]["title"], wallet.lang) or row["procedure"]["code"],
+                      t.term("st", row["status"]), _money(wallet, row["fee"], row["fee_status"]),
+                      _money(wallet, row["benefit"], row["benefit_status"]),
                       row["submitted_at"][:16].replace("T", " "))
     wallet.console.print(table)
 
 
-@click.command()
+@click.command(cls=LocalizedCommand)
 @click.argument("application_id")
 @pass_wallet
 def status(wallet: WalletContext, application_id: str) -> None:
     """Show one application: status, correction request or decision, history."""
-    lang = _lang()
+    t = wallet.t
     wallet.logged_in()
     app = wallet.api.request("GET", f"/v1/applications/{application_id}", auth=True)
     console = wallet.console
-    console.print(f"[bold]{app['id']}[/] {_title(app['procedure']['title'], lang)} — [bold]{app['status']}[/]")
+    console.print(f"[bold]{app['id']}[/] {escape(_title(app['procedure']['title'], wallet.lang))} — "
+                  f"[bold]{t.term('st', app['status'])}[/]")
     if app["fee"]:
-        console.print(f"fee: {app['fee']} coins ({app['fee_status']})")
+        wallet.say("app_fee", fee=app["fee"], status=t.term("fs", app["fee_status"]))
     if app["benefit"]:
-        console.print(f"benefit: {app['benefit']} coins ({app['benefit_status']})")
+        wallet.say("app_benefit", benefit=app["benefit"], status=t.term("fs", app["benefit_status"]))
     if app.get("correction") and app["status"] == "returned":
-        console.print(f"[yellow]correction requested[/] until {app['correction']['deadline']}: "
-                      f"{app['correction']['reason']}")
-        console.print(f"answer with: machi-wallet respond {app['id']} --form FILE.json")
+        console.print(t("correction_until", deadline=app["correction"]["deadline"],
+                        reason=escape(app["correction"]["reason"])))
+        wallet.say("answer_with", id=app["id"])
     if app.get("decision"):
         reason = app["decision"].get("reason")
-        console.print(f"decision: {app['decision']['status']}" + (f" — {reason}" if reason else ""))
-    table = Table(title="History")
-    for column in ("#", "event", "status", "when", "anchored"):
+        console.print(escape(t("decision", status=t.term("st", app["decision"]["status"]))
+                             + (f" — {reason}" if reason else "")))
+    table = wallet.table(t("timeline"))
+    for column in ("#", t("event"), t("status"), t("when"), t("col_anchored")):
         table.add_column(column)
     for event in app["events"]:
-        table.add_row(str(event["seq"]), event["type"], f"{event['from_status'] or '-'} → {event['to_status']}",
+        before = t.term("st", event["from_status"]) if event["from_status"] else "-"
+        table.add_row(str(event["seq"]), t.term("ev", event["type"]), f"{before} → {t.term('st', event['to_status'])}",
                       event["occurred_at"][:19].replace("T", " "),
-                      f"anchor {event['anchor_id']}" if event["anchored"] else "pending")
+                      t("anchor_n", anchor=event["anchor_id"]) if event["anchored"] else t("not_anchored"))
     console.print(table)
 
 
-@click.command()
+@click.command(cls=LocalizedCommand)
 @click.argument("application_id")
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 @pass_wallet
 def withdraw(wallet: WalletContext, application_id: str, yes: bool) -> None:
     """Withdraw an application (取下げ) before it is decided."""
+    t = wallet.t
     if not yes:
-        click.confirm(f"Withdraw {application_id}? This cannot be undone.", abort=True)
+        click.confirm(t("confirm_withdraw", id=application_id), abort=True)
     account = wallet.logged_in()
     body = {"signature": _sign_act(wallet, account, "withdraw", application_id, protocol.ZERO_HASH)}
     app = wallet.api.request("POST", f"/v1/applications/{application_id}/withdraw", json=body, auth=True)
-    wallet.console.print(f"{app['id']}: {app['status']}")
+    wallet.say("application_status", id=app["id"], status=t.term("st", app["status"]))
 
 
-@click.command()
+@click.command(cls=LocalizedCommand)
 @click.argument("application_id")
 @click.option("--form", "form_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="the corrected answers (JSON)")
@@ -263,7 +271,7 @@ def withdraw(wallet: WalletContext, application_id: str, yes: bool) -> None:
 @pass_wallet
 def respond(wallet: WalletContext, application_id: str, form_path: Path, attach: tuple[Path, ...]) -> None:
     """Answer a correction request (補正) with corrected answers, signed again."""
-    form = _load_form(form_path)
+    form = _load_form(wallet, form_path)
     account = wallet.logged_in()
     app = wallet.api.request("GET", f"/v1/applications/{application_id}", auth=True)
     if attach:
@@ -278,10 +286,10 @@ def respond(wallet: WalletContext, application_id: str, form_path: Path, attach:
     body = {"form": form, "attachments": uploads, "salt": salt,
             "signature": _sign_act(wallet, account, "resubmit", application_id, content)}
     app = wallet.api.request("POST", f"/v1/applications/{application_id}/resubmit", json=body, auth=True)
-    wallet.console.print(f"{app['id']}: {app['status']} (revision {app['revision']})")
+    wallet.say("resubmitted", id=app["id"], status=wallet.t.term("st", app["status"]), revision=app["revision"])
 
 
-@click.command()
+@click.command(cls=LocalizedCommand)
 @click.argument("application_id")
 @click.option("--verify", is_flag=True, help="check the receipt against the chain alone")
 @click.option("--rpc-url", envvar="MACHI_RPC_URL", default="http://127.0.0.1:8545", show_default=True,
@@ -295,6 +303,7 @@ def respond(wallet: WalletContext, application_id: str, form_path: Path, attach:
 def receipt(wallet: WalletContext, application_id: str, verify: bool, rpc_url: str, ledger: str | None,
             out: Path | None, from_file: Path | None) -> None:
     """Fetch (or load) an application's receipt; --verify proves it against the chain."""
+    t = wallet.t
     if from_file is not None:
         document = json.loads(from_file.read_text(encoding="utf-8"))
     else:
@@ -306,38 +315,37 @@ def receipt(wallet: WalletContext, application_id: str, verify: bool, rpc_url: s
     events = document.get("events", [])
     if not verify:
         anchored = sum(1 for e in events if e.get("anchor"))
-        console.print(f"receipt of {document.get('application_id')}: {len(events)} events, {anchored} anchored")
+        wallet.say("receipt_summary", id=document.get("application_id"), events=len(events), anchored=anchored)
         return
     try:
         w3 = connect(rpc_url)
     except NodeError as exc:
-        raise click.ClickException(f"cannot reach the chain at {rpc_url}: {exc}") from None
+        raise WalletError.of("chain_unreachable", url=rpc_url, problem=exc) from None
     if ledger is None:
         ledger = str(document.get("ledger"))
-        console.print(f"[yellow]trusting the ledger address the receipt names ({ledger}); "
-                      "pin it with --ledger / MACHI_LEDGER_ADDRESS[/]")
+        wallet.say("trusting_ledger", ledger=ledger)
     try:
         check = verify_receipt(w3, ledger_client(w3, ledger), document)
     except NodeError as exc:
-        raise click.ClickException(f"chain unreachable at {rpc_url}, nothing verified; try again: {exc}") from None
+        raise WalletError.of("chain_lost", url=rpc_url, problem=exc) from None
     except ValueError as exc:
-        raise click.ClickException(f"not a receipt: {exc}") from None
-    table = Table(title=f"Receipt of {check.application_id} (chain {check.chain_id}, ledger {ledger})")
-    for column in ("#", "event", "result", "anchor", "detail"):
+        raise WalletError.of("not_a_receipt", problem=exc) from None
+    table = wallet.table(t("receipt_title", id=check.application_id, chain=check.chain_id, ledger=ledger))
+    for column in ("#", t("event"), t("col_result"), t("col_anchor"), t("col_detail")):
         table.add_column(column)
     for event in check.events:
         colour = {"verified": "green", "pending": "yellow"}.get(event.status, "red")
-        table.add_row(str(event.seq), event.type, f"[{colour}]{event.status}[/]",
-                      "" if event.anchor_id is None else str(event.anchor_id), event.reason or (event.signer or ""))
+        table.add_row(str(event.seq), t.term("ev", event.type), f"[{colour}]{t.term('rc', event.status)}[/]",
+                      "" if event.anchor_id is None else str(event.anchor_id),
+                      escape(event.reason or (event.signer or "")))
     console.print(table)
     for problem in check.problems:
-        console.print(f"[red]problem:[/] {problem}")
+        wallet.say("problem", problem=problem)
     if check.pending:
-        console.print(f"not anchored yet: {', '.join(f'#{e.seq} {e.type}' for e in check.pending)} "
-                      "(check again in a minute)")
+        wallet.say("receipt_pending", events=", ".join(f"#{e.seq} {t.term('ev', e.type)}" for e in check.pending))
     if not check.ok:
-        raise click.ClickException("the receipt does NOT verify against the chain")
-    console.print(f"[green]verified[/]: {len(check.verified)} of {len(check.events)} events proven on chain")
+        raise WalletError.of("receipt_refused")
+    wallet.say("receipt_verified", verified=len(check.verified), events=len(check.events))
 
 
 COMMANDS = [procedures_, apply, applications, status, withdraw, respond, receipt]

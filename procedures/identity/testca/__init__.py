@@ -22,9 +22,11 @@ Test and development tooling only: the production trust path never imports this 
 ``certificates`` (roots and card certificates by profile), ``authority`` (``TestCA``), ``ocsp``
 (its responder).
 
-RSA-2048 key generation is the slow part, so keys come from an ``RsaKeyCache``
-directory (labels → PEM files).  Point several CAs, or several test sessions, at the
-same cache and keys are generated once.  Keys are stored unencrypted: TEST ONLY.
+RSA-2048 key generation is the slow part, so the CA's own keys (roots, OCSP responders) come
+from an ``RsaKeyCache`` directory (labels → PEM files).  Point several CAs, or several test
+sessions, at the same cache and keys are generated once.  Those keys are stored unencrypted:
+TEST ONLY.  Card keys are never stored by the CA: they live in the software card's PKCS#12
+files (encrypted under the PIN and the signing password), like a real card's in its chip.
 
 State (certificates, revocations, linkage) lives under the CA directory, so
 ``TestCA.load(dir)`` resumes where ``TestCA.create(dir)`` left off.
@@ -40,6 +42,7 @@ from procedures.identity.testca.certificates import (
     CertProfile,
     era_birth_date,
 )
+from procedures.identity.testca.ocsp import OcspAnswer
 
 __all__ = [
     "AUTH_PROFILE",
@@ -47,6 +50,7 @@ __all__ = [
     "POLICY_SIGNING",
     "SIGNING_PROFILE",
     "CertProfile",
+    "OcspAnswer",
     "RsaKeyCache",
     "Sex",
     "TestCA",

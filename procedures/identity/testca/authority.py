@@ -2,19 +2,24 @@
 
 NOT J-LIS: see ``procedures.identity.testca``. State (certificates, revocations, linkage) lives
 under the CA directory, so ``TestCA.load(dir)`` resumes where ``TestCA.create(dir)`` left off.
+
+Card private keys are not part of that state: like J-LIS, the CA never keeps a card's key. It lives
+in the card — the software card's PKCS#12 files, encrypted under the PIN and the signing password —
+and, in the process that issued it, in memory (``TestCA.card``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from procedures.identity.certs import CertKind, CertRef, InMemorySerialLinkage, TrustAnchors
 from procedures.identity.testca.cards import FILE, ID, KINDS, RsaKeyCache, TestCard, TestResident, pem, write_atomic
@@ -25,6 +30,8 @@ from procedures.identity.testca.certificates import (
     Issuer,
     card_certificate,
     root_certificate,
+    sha1_resigned,
+    without_next_update,
 )
 from procedures.identity.testca.ocsp import OcspResponder
 
@@ -44,6 +51,7 @@ class TestCA(OcspResponder):
         self.directory = directory
         self._state = state
         self._keys = keys
+        self._card_keys: dict[str, dict[CertKind, rsa.RSAPrivateKey]] = {}
         ns = state["key_namespace"]
         self._root_keys = {k: keys.get(f"{ns}-root-{FILE[k]}") for k in KINDS}
         self._roots = {
@@ -99,8 +107,13 @@ class TestCA(OcspResponder):
     def load(
         cls, directory: str | Path, *, key_cache: RsaKeyCache | str | Path | None = None
     ) -> TestCA:
+        """Resume the CA in ``directory``.  Card keys an older version left in its own key directory
+        are deleted: the cards written from them hold them, encrypted."""
         directory = Path(directory)
         state = json.loads((directory / "ca.json").read_text(encoding="utf-8"))
+        if key_cache is None:
+            for leftover in (directory / "keys").glob(f"{state['key_namespace']}-card-*.pem"):
+                leftover.unlink(missing_ok=True)
         return cls(directory, state, _key_cache(key_cache, directory))
 
     @classmethod
@@ -126,6 +139,11 @@ class TestCA(OcspResponder):
 
     def root(self, kind: CertKind) -> x509.Certificate:
         return self._roots[kind]
+
+    def reissued_root(self, kind: CertKind, *, key_usage: frozenset[str]) -> x509.Certificate:
+        """``kind``'s root issued again (same name and key) with other key usages — e.g. one that
+        may no longer sign CRLs."""
+        return root_certificate(self._root_keys[kind], self.label, kind, datetime.now(UTC), usages=key_usage)
 
     def trust_anchors(self) -> TrustAnchors:
         return TrustAnchors(auth=(self.auth_root,), signing=(self.signing_root,))
@@ -176,8 +194,9 @@ class TestCA(OcspResponder):
         }
         card_dir = self.directory / "cards" / card_id
         kinds = (CertKind.AUTH,) if resident.minor else KINDS
+        keys = self._card_keys[card_id] = {}
         for kind in kinds:
-            key = self._keys.get(f"{self._state['key_namespace']}-card-{card_id}-{FILE[kind]}")
+            key = keys[kind] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             profile = auth_profile if kind is CertKind.AUTH else signing_profile
             cert = card_certificate(kind, key, resident, profile, not_before, not_after, self._issuer(kind))
             record["serials"][FILE[kind]] = format(cert.serial_number, "x")
@@ -188,22 +207,26 @@ class TestCA(OcspResponder):
         return self.card(card_id)
 
     def card(self, card_id: str) -> TestCard:
-        """Load an issued card."""
+        """An issued card, keys included — only in the process that issued it (the CA keeps no card keys).
+
+        Raises:
+            KeyError: no such card, or it was issued by another process (its keys are in its .p12 files).
+        """
         record = self._state["cards"][card_id]
+        keys = self._card_keys.get(card_id)
+        if keys is None:
+            raise KeyError(f"the TEST CA keeps no card keys: card {card_id!r} is its PKCS#12 files")
         card_dir = self.directory / "cards" / card_id
-        ns = self._state["key_namespace"]
         signing_cert = None
-        signing_key = None
         if (card_dir / "signing.pem").exists():
             signing_cert = x509.load_pem_x509_certificate((card_dir / "signing.pem").read_bytes())
-            signing_key = self._keys.get(f"{ns}-card-{card_id}-signing")
         return TestCard(
             card_id=card_id,
             resident=TestResident.from_json(record["resident"]),
             auth_cert=x509.load_pem_x509_certificate((card_dir / "auth.pem").read_bytes()),
-            auth_key=self._keys.get(f"{ns}-card-{card_id}-auth"),
+            auth_key=keys[CertKind.AUTH],
             signing_cert=signing_cert,
-            signing_key=signing_key,
+            signing_key=keys.get(CertKind.SIGNING),
             pin=record["pin"],
             signing_password=record["signing_password"],
             auth_ca=self.auth_root,
@@ -239,16 +262,16 @@ class TestCA(OcspResponder):
     def renew(self, card: TestCard | str, *, now: datetime | None = None) -> TestCard:
         """Renew a card: new keys and serials; old certificates revoked (superseded)
         and linked old → new in ``serial_linkage()``."""
-        old = self.card(card) if isinstance(card, str) else card
+        old_id = card if isinstance(card, str) else card.card_id
         now = now or datetime.now(UTC)
-        record = self._state["cards"][old.card_id]
+        record = self._state["cards"][old_id]
         generation = int(record.get("generation", 1)) + 1
-        base = record.get("base_id", old.card_id)
+        base = record.get("base_id", old_id)
         new = self.issue_card(
-            old.resident,
+            TestResident.from_json(record["resident"]),
             card_id=f"{base}-r{generation}",
-            pin=old.pin,
-            signing_password=old.signing_password or "TESTPASS1",
+            pin=record["pin"],
+            signing_password=record["signing_password"] or "TESTPASS1",
             now=now,
         )
         new_record = self._state["cards"][new.card_id]
@@ -262,7 +285,7 @@ class TestCA(OcspResponder):
                     {"kind": FILE[kind], "old": old_serial, "new": new_serial}
                 )
         self._save()
-        self.revoke(old, reason=x509.ReasonFlags.superseded, at=now)
+        self.revoke(old_id, reason=x509.ReasonFlags.superseded, at=now)
         return new
 
     def serial_linkage(self) -> InMemorySerialLinkage:
@@ -280,27 +303,62 @@ class TestCA(OcspResponder):
 
     # CRLs (OCSP: ``OcspResponder``) ---------------------------------------------------
 
-    def crl(self, kind: CertKind, *, now: datetime | None = None,
-            next_update: timedelta = timedelta(days=1)) -> bytes:
-        """A DER CRL of ``kind``'s root as of ``now``."""
+    def crl(
+        self,
+        kind: CertKind,
+        *,
+        now: datetime | None = None,
+        next_update: timedelta | None = timedelta(days=1),
+        number: int | None = None,
+        delta_of: int | None = None,
+        entries: Mapping[int, x509.ReasonFlags] | None = None,
+        scope: x509.IssuingDistributionPoint | None = None,
+        extensions: Iterable[tuple[x509.ExtensionType, bool]] = (),
+        sha1: bool = False,
+    ) -> bytes:
+        """A DER CRL of ``kind``'s root as of ``now``: the CA's revocations, numbered by time.
+
+        The rest makes the CRLs a checker must refuse or combine: ``next_update=None`` (none),
+        ``delta_of`` (a delta CRL on top of complete CRL number ``delta_of``), ``entries`` (exactly
+        these serials and reasons instead of the CA's records), ``scope`` (an
+        IssuingDistributionPoint, critical as RFC 5280 wants), ``extensions`` (more, with their
+        criticality) and ``sha1`` (signed with SHA-1).
+        """
         now = now or datetime.now(UTC)
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self._roots[kind].subject)
             .last_update(now)
-            .next_update(now + next_update)
+            .add_extension(x509.CRLNumber(number if number is not None else int(now.timestamp() * 1000)),
+                           critical=False)
         )
-        for serial, info in self._state["revoked"][FILE[kind]].items():
-            revoked_at = datetime.fromisoformat(info["at"])
+        builder = builder.next_update(now + (next_update or timedelta(days=1)))
+        if delta_of is not None:
+            builder = builder.add_extension(x509.DeltaCRLIndicator(delta_of), critical=True)
+        if scope is not None:
+            builder = builder.add_extension(scope, critical=True)
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        if entries is None:
+            records = self._state["revoked"][FILE[kind]].items()
+            listed = {int(serial, 16): (x509.ReasonFlags(info["reason"]), datetime.fromisoformat(info["at"]))
+                      for serial, info in records}
+        else:
+            listed = {serial: (reason, now) for serial, reason in entries.items()}
+        for serial, (reason, revoked_at) in listed.items():
             builder = builder.add_revoked_certificate(
                 x509.RevokedCertificateBuilder()
-                .serial_number(int(serial, 16))
+                .serial_number(serial)
                 .revocation_date(revoked_at)
-                .add_extension(x509.CRLReason(x509.ReasonFlags(info["reason"])), critical=False)
+                .add_extension(x509.CRLReason(reason), critical=False)
                 .build()
             )
-        crl = builder.sign(self._root_keys[kind], hashes.SHA256())
-        return crl.public_bytes(serialization.Encoding.DER)
+        key = self._root_keys[kind]
+        crl = builder.sign(key, hashes.SHA256())
+        if next_update is None:
+            crl = x509.load_der_x509_crl(without_next_update(crl, key))
+        der = crl.public_bytes(serialization.Encoding.DER)
+        return sha1_resigned(der, crl.tbs_certlist_bytes, crl.signature, key) if sha1 else der
 
     def write_crls(self, *, now: datetime | None = None) -> list[Path]:
         paths = []

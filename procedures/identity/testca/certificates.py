@@ -11,11 +11,11 @@ from datetime import date, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from procedures.identity.certs import OID_ADDRESS, OID_BIRTH_DATE, OID_NAME, OID_SEX, CertKind
-from procedures.identity.der import der_printablestring, der_utf8string
+from procedures.identity.der import der_printablestring, der_read, der_tlv, der_utf8string
 from procedures.identity.testca.cards import Sex, TestResident
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
     "era_birth_date",
     "key_usage",
     "root_certificate",
+    "sha1_resigned",
+    "without_next_update",
 ]
 
 POLICY_SIGNING = "1.2.392.200149.8.5.1.1.20"
@@ -72,11 +74,50 @@ _KU_FLAGS = (
 
 
 def key_usage(flags: frozenset[str]) -> x509.KeyUsage:
+    """``x509.KeyUsage`` with exactly ``flags`` set (names as in ``CertProfile.key_usage``)."""
     unknown = flags - set(_KU_FLAGS)
     if unknown:
         raise ValueError(f"unknown key usage flags: {sorted(unknown)}")
     args: dict[str, bool] = {f: f in flags for f in _KU_FLAGS}
     return x509.KeyUsage(**args, encipher_only=False, decipher_only=False)
+
+
+_SHA256_WITH_RSA = bytes.fromhex("06092a864886f70d01010b")
+_SHA1_WITH_RSA = bytes.fromhex("06092a864886f70d010105")
+
+
+def sha1_resigned(der: bytes, tbs: bytes, signature: bytes, key: rsa.RSAPrivateKey) -> bytes:
+    """``der`` (a certificate, CRL or OCSP response signed sha256WithRSA over ``tbs``) signed again
+    with SHA-1 instead — what a checker must refuse.
+
+    The builders of ``cryptography`` no longer sign with SHA-1, so the two algorithm identifiers
+    (the one inside ``tbs``, if any, and the one after it) and the signature are swapped in place:
+    both OIDs and both RSA signatures have the same length, so no DER length changes.
+    """
+    new_tbs = tbs.replace(_SHA256_WITH_RSA, _SHA1_WITH_RSA, 1)
+    start = der.index(tbs)
+    rest = der[start + len(tbs):].replace(_SHA256_WITH_RSA, _SHA1_WITH_RSA, 1)
+    new_signature = key.sign(new_tbs, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303 - the point of it
+    assert len(new_signature) == len(signature) and signature in rest
+    return der[:start] + new_tbs + rest.replace(signature, new_signature, 1)
+
+
+def without_next_update(crl: x509.CertificateRevocationList, key: rsa.RSAPrivateKey) -> bytes:
+    """``crl`` (signed sha256WithRSA by ``key``) without its nextUpdate, signed again — a CRL RFC 5280
+    does not allow and ``cryptography`` will not build, but a checker may be handed."""
+    times = (0x17, 0x18)  # UTCTime, GeneralizedTime: thisUpdate, then the optional nextUpdate
+    _, content, _ = der_read(crl.tbs_certlist_bytes)
+    kept, pos, seen = b"", 0, 0
+    while pos < len(content):
+        tag, value, end = der_read(content, pos)
+        seen += tag in times
+        if not (tag in times and seen == 2):
+            kept += content[pos:end]
+        pos = end
+    tbs = der_tlv(0x30, kept)
+    signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+    algorithm = der_tlv(0x30, _SHA256_WITH_RSA + b"\x05\x00")
+    return der_tlv(0x30, tbs + algorithm + der_tlv(0x03, b"\x00" + signature))
 
 
 def era_birth_date(d: date) -> str:
@@ -108,7 +149,8 @@ def root_name(label: str, kind: CertKind) -> x509.Name:
     )
 
 
-def root_certificate(key: rsa.RSAPrivateKey, label: str, kind: CertKind, now: datetime) -> x509.Certificate:
+def root_certificate(key: rsa.RSAPrivateKey, label: str, kind: CertKind, now: datetime, *,
+                     usages: frozenset[str] = frozenset({"key_cert_sign", "crl_sign"})) -> x509.Certificate:
     """A self-signed ``kind`` root, valid for twenty years from yesterday."""
     name = root_name(label, kind)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
@@ -121,7 +163,7 @@ def root_certificate(key: rsa.RSAPrivateKey, label: str, kind: CertKind, now: da
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=365 * 20))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(key_usage(frozenset({"key_cert_sign", "crl_sign"})), critical=True)
+        .add_extension(key_usage(usages), critical=True)
         .add_extension(ski, critical=False)
         .sign(key, hashes.SHA256())
     )

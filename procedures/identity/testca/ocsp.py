@@ -6,6 +6,7 @@ revocation records it reads.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,9 +19,35 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from procedures.identity.certs import CertKind
 from procedures.identity.der import subject_public_key_bits
 from procedures.identity.testca.cards import FILE, KINDS, RsaKeyCache
-from procedures.identity.testca.certificates import key_usage
+from procedures.identity.testca.certificates import key_usage, sha1_resigned
 
-__all__ = ["OcspResponder"]
+__all__ = ["OcspAnswer", "OcspResponder"]
+
+
+@dataclass(frozen=True)
+class OcspAnswer:
+    """How the TEST responder answers: like J-LIS by default; vary it for the responses a checker
+    must refuse.
+
+    Attributes:
+        delegated: signed by a responder certificate the root issued, not by the root itself.
+        responder_ekus: the responder certificate's extended key usages.
+        responder_nocheck: the responder certificate carries id-pkix-ocsp-nocheck.
+        responder_valid: the responder certificate's validity, from ``now``.
+        responder_sha1: the responder certificate is signed with SHA-1.
+        sha1: the response is signed with SHA-1.
+        echo_nonce: the response echoes the request's nonce.
+        next_update: the response's nextUpdate after thisUpdate (``None``: none).
+    """
+
+    delegated: bool = False
+    responder_ekus: tuple[x509.ObjectIdentifier, ...] = (ExtendedKeyUsageOID.OCSP_SIGNING,)
+    responder_nocheck: bool = True
+    responder_valid: tuple[timedelta, timedelta] = (timedelta(hours=-1), timedelta(days=30))
+    responder_sha1: bool = False
+    sha1: bool = False
+    echo_nonce: bool = True
+    next_update: timedelta | None = timedelta(hours=4)
 
 
 class OcspResponder:
@@ -36,14 +63,17 @@ class OcspResponder:
         request_der: bytes,
         *,
         now: datetime | None = None,
-        delegated: bool = False,
-        validity: timedelta = timedelta(hours=4),
+        answer: OcspAnswer = OcspAnswer(),  # noqa: B008 - frozen, so one shared default is safe
+        as_kind: CertKind | None = None,
     ) -> bytes:
-        """Answer a DER OCSP request like the J-LIS responder would (signed by the
-        root, or with ``delegated`` by a responder certificate it issued)."""
+        """Answer a DER OCSP request like the J-LIS responder would, shaped by ``answer``.
+
+        ``as_kind`` answers as that root even when the request names another issuer (an impostor
+        answering for the genuine CA); by default a request for an unknown issuer is refused.
+        """
         now = now or datetime.now(UTC)
         req = ocsp.load_der_ocsp_request(request_der)
-        kind = self._kind_for_request(req)
+        kind = as_kind or self._kind_for_request(req)
         if kind is None:
             return ocsp.OCSPResponseBuilder.build_unsuccessful(
                 ocsp.OCSPResponseStatus.UNAUTHORIZED
@@ -65,35 +95,39 @@ class OcspResponder:
             algorithm=req.hash_algorithm,
             cert_status=status,
             this_update=now,
-            next_update=now + validity,
+            next_update=None if answer.next_update is None else now + answer.next_update,
             revocation_time=revocation_time,
             revocation_reason=reason,
         )
         try:
             nonce = req.extensions.get_extension_for_class(x509.OCSPNonce).value
-            builder = builder.add_extension(nonce, critical=False)
+            if answer.echo_nonce:
+                builder = builder.add_extension(nonce, critical=False)
         except x509.ExtensionNotFound:
             pass
-        if delegated:
-            responder_key, responder_cert = self._ocsp_responder(kind, now)
+        if answer.delegated:
+            responder_key, responder_cert = self.ocsp_responder(kind, now, answer)
             builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, responder_cert)
             builder = builder.certificates([responder_cert])
         else:
             responder_key = self._root_keys[kind]
             builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, self._roots[kind])
-        return builder.sign(responder_key, hashes.SHA256()).public_bytes(
-            serialization.Encoding.DER
-        )
+        response = builder.sign(responder_key, hashes.SHA256())
+        der = response.public_bytes(serialization.Encoding.DER)
+        if answer.sha1:
+            return sha1_resigned(der, response.tbs_response_bytes, response.signature, responder_key)
+        return der
 
     def ocsp_transport(
-        self, *, now: datetime | None = None, delegated: bool = False
+        self, *, now: datetime | None = None, answer: OcspAnswer = OcspAnswer(),  # noqa: B008 - frozen
+        as_kind: CertKind | None = None,
     ) -> Any:
         """An ``OcspTransport`` answered in-process by this CA's responder.  Requests
         are recorded in ``transport.requests`` as ``(url, der)``."""
 
         def transport(url: str, request_der: bytes) -> bytes:
             transport.requests.append((url, request_der))  # type: ignore[attr-defined]
-            return self.ocsp_response(request_der, now=now, delegated=delegated)
+            return self.ocsp_response(request_der, now=now, answer=answer, as_kind=as_kind)
 
         transport.requests = []  # type: ignore[attr-defined]
         return transport
@@ -110,9 +144,10 @@ class OcspResponder:
                 return kind
         return None
 
-    def _ocsp_responder(
-        self, kind: CertKind, now: datetime
+    def ocsp_responder(
+        self, kind: CertKind, now: datetime, answer: OcspAnswer = OcspAnswer()  # noqa: B008 - frozen
     ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+        """The key and a certificate of ``kind``'s delegated responder, shaped by ``answer``."""
         key = self._keys.get(f"{self._state['key_namespace']}-ocsp-{FILE[kind]}")
         name = x509.Name(
             [
@@ -121,17 +156,24 @@ class OcspResponder:
                 x509.NameAttribute(NameOID.COMMON_NAME, f"{self._state['label']} OCSP responder {FILE[kind]}"),
             ]
         )
-        cert = (
+        start, end = answer.responder_valid
+        builder = (
             x509.CertificateBuilder()
             .subject_name(name)
             .issuer_name(self._roots[kind].subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(hours=1))
-            .not_valid_after(now + timedelta(days=30))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+            .not_valid_before(now + start)
+            .not_valid_after(now + end)
             .add_extension(key_usage(frozenset({"digital_signature"})), critical=True)
-            .add_extension(x509.OCSPNoCheck(), critical=False)
-            .sign(self._root_keys[kind], hashes.SHA256())
         )
+        if answer.responder_ekus:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(list(answer.responder_ekus)), critical=False)
+        if answer.responder_nocheck:
+            builder = builder.add_extension(x509.OCSPNoCheck(), critical=False)
+        cert = builder.sign(self._root_keys[kind], hashes.SHA256())
+        if answer.responder_sha1:
+            der = sha1_resigned(cert.public_bytes(serialization.Encoding.DER), cert.tbs_certificate_bytes,
+                                cert.signature, self._root_keys[kind])
+            cert = x509.load_der_x509_certificate(der)
         return key, cert

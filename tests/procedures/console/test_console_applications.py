@@ -126,7 +126,7 @@ def test_return_for_correction_then_resubmission_then_approval(
     cli = _wallet_cli(live_server, resident.account, tmp_path, monkeypatch)
     responded = cli("respond", application_id, "--form", str(form), "--attach", str(document))
     assert responded.exit_code == 0, responded.output
-    assert f"{application_id}: resubmitted (revision 2)" in responded.output
+    assert f"{application_id}: Resubmitted (revision 2)" in responded.output
     assert _status(api, resident, application_id) == "resubmitted"
     page.goto(f"{live_server}/console/applications?status=resubmitted")
     page.locator(f"tr[data-id='{application_id}'] button.claim").click()

@@ -162,3 +162,31 @@ def test_a_refused_repeat_of_an_attestation_that_took_effect_is_no_failure(api, 
     assert polled["status"] == "linked" and polled["operation"]["status"] == "confirmed"
     assert polled["operation"]["intents"][0]["status"] == "failed"  # the outbox's own record is shown as is
     assert error_of(api.link(card, new_wallet())) == (409, "subject_already_linked")
+
+
+def test_revocation_the_resident_requested_erases_their_evidence(api, issue, runtime):
+    """Every evidence bundle of the person goes (key deletion) — the wallet they revoke and the one they lost
+    before; a revocation for another reason keeps it (docs/privacy.md, Retention)."""
+    card, lost, wallet = issue(KAGA_RESIDENTS[2]), new_wallet(), new_wallet()
+    first = api.link(card, lost).json()
+    second = api.recover(card, wallet, lost.address).json()
+    other_card, other_wallet = issue(KAGA_RESIDENTS[3]), new_wallet()
+    other = api.link(other_card, other_wallet).json()
+    service = api.client.app.state.identity_service
+
+    with runtime.sessions() as session, session.begin():
+        service.revoke(session, other_wallet.address, RevocationReason.MOVED_OUT, actor="staff:1")
+        service.revoke(session, wallet.address, RevocationReason.REQUESTED, actor="staff:1")
+    with runtime.sessions() as session:
+        for identity in (first, second):
+            with pytest.raises(RecordErased):
+                service.open_evidence(session, identity["id"])
+        assert service.open_evidence(session, other["id"])["verification"]["level"] == 2  # moved out: kept
+        row = session.get(WalletIdentity, second["id"])
+        assert (row.status, row.revocation_reason) == ("revoked", "requested")
+        subject = session.get(IdentitySubject, row.subject_id)
+    # Still one person: linking again finds the same subject (its card-serial hashes were kept).
+    again = api.link(card, new_wallet())
+    assert again.status_code == 200, again.text
+    with runtime.sessions() as session:
+        assert session.get(WalletIdentity, again.json()["id"]).subject_id == subject.id

@@ -1,19 +1,24 @@
-"""Revocation: CRL files and OCSP (answered in-process by the TEST CA's responder)."""
+"""Revocation: CRL files and OCSP (answered in-process by the TEST CA's responder), with one test per
+refusal RFC 5280 §6.3 and RFC 6960 ask for."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from procedures.identity.certs import CertKind
 from procedures.identity.errors import CertificateRevoked, RevocationUnavailable
 from procedures.identity.ocsp import OcspRevocationChecker
 from procedures.identity.revocation import CrlRevocationChecker, FirstAvailableRevocationChecker
-from procedures.identity.testca import TestCA
+from procedures.identity.testca import AUTH_PROFILE, OcspAnswer, TestCA
 
 from .conftest import ADULT_KAGA, MINOR, card_signatures, make_statement
 
@@ -142,10 +147,11 @@ def test_ocsp_revoked(id_ca, make_verifier, wallet):
 
 def test_ocsp_delegated_responder(id_ca):
     card = id_ca.issue_card(MINOR)
-    OcspRevocationChecker(id_ca.ocsp_transport(delegated=True)).check(card.auth_cert, id_ca.auth_root, now())
+    delegated = OcspAnswer(delegated=True)
+    OcspRevocationChecker(id_ca.ocsp_transport(answer=delegated)).check(card.auth_cert, id_ca.auth_root, now())
     id_ca.revoke(card)
     with pytest.raises(CertificateRevoked):
-        OcspRevocationChecker(id_ca.ocsp_transport(delegated=True)).check(card.auth_cert, id_ca.auth_root, now())
+        OcspRevocationChecker(id_ca.ocsp_transport(answer=delegated)).check(card.auth_cert, id_ca.auth_root, now())
 
 
 def test_ocsp_unknown_certificate(id_ca, tmp_path_factory, id_keys):
@@ -282,3 +288,215 @@ def test_first_available_falls_back_to_crl(id_ca, crl_checker):
     )
     with pytest.raises(RevocationUnavailable, match="unreachable.*stale"):
         stale_only.check(card.auth_cert, id_ca.auth_root, now())
+
+
+# --- RFC 6960 in detail: nonces, algorithms, who may answer, freshness ---------------------
+
+
+def test_ocsp_response_without_the_nonce_is_refused(id_ca):
+    card = id_ca.issue_card(MINOR)
+    checker = OcspRevocationChecker(id_ca.ocsp_transport(answer=OcspAnswer(echo_nonce=False)))
+    with pytest.raises(RevocationUnavailable, match="does not echo the nonce"):
+        checker.check(card.auth_cert, id_ca.auth_root, now())
+
+
+def test_ocsp_nonce_off_sends_none_and_accepts_a_response_without_one(id_ca):
+    """For a responder that pre-produces its answers (RFC 5019): no nonce sent, none required."""
+    card = id_ca.issue_card(MINOR)
+    transport = id_ca.ocsp_transport(answer=OcspAnswer(echo_nonce=False))
+    OcspRevocationChecker(transport, nonce=False).check(card.auth_cert, id_ca.auth_root, now())
+    request = ocsp.load_der_ocsp_request(transport.requests[0][1])
+    with pytest.raises(x509.ExtensionNotFound):
+        request.extensions.get_extension_for_class(x509.OCSPNonce)
+
+
+def test_ocsp_response_signed_with_sha1_is_refused(id_ca):
+    card = id_ca.issue_card(MINOR)
+    sha1 = id_ca.ocsp_transport(answer=OcspAnswer(sha1=True))
+    assert ocsp.load_der_ocsp_response(sha1("", OcspRevocationChecker(sha1).build_request(
+        card.auth_cert, id_ca.auth_root)[0])).signature_hash_algorithm.name == "sha1"
+    with pytest.raises(RevocationUnavailable, match="signed with SHA-1"):
+        OcspRevocationChecker(sha1).check(card.auth_cert, id_ca.auth_root, now())
+
+
+@pytest.mark.parametrize(
+    ("answer", "match"),
+    [
+        (OcspAnswer(delegated=True, responder_ekus=(ExtendedKeyUsageOID.CLIENT_AUTH,)), "lacks id-kp-OCSPSigning"),
+        (OcspAnswer(delegated=True, responder_ekus=()), "lacks id-kp-OCSPSigning"),
+        (OcspAnswer(delegated=True, responder_valid=(timedelta(days=-30), timedelta(days=-1))), "not valid now"),
+        (OcspAnswer(delegated=True, responder_sha1=True), "responder certificate is signed with SHA-1"),
+        (OcspAnswer(delegated=True, responder_nocheck=False), "no id-pkix-ocsp-nocheck"),
+    ],
+    ids=["other-eku", "no-eku", "expired", "responder-sha1", "no-nocheck-and-no-way-to-check"],
+)
+def test_ocsp_delegated_responder_the_ca_did_not_authorize_is_refused(id_ca, answer, match):
+    card = id_ca.issue_card(MINOR)
+    with pytest.raises(RevocationUnavailable, match=match):
+        OcspRevocationChecker(id_ca.ocsp_transport(answer=answer)).check(card.auth_cert, id_ca.auth_root, now())
+
+
+def test_ocsp_delegated_responder_of_another_ca_is_refused(id_ca, tmp_path_factory, id_keys):
+    impostor = TestCA.create(tmp_path_factory.mktemp("ocsp-imp3"), key_namespace="ocsp-imp3", key_cache=id_keys)
+    card = id_ca.issue_card(MINOR)
+    # The impostor's responder (OCSPSigning, nocheck, valid) answers "good" about our card.
+    transport = impostor.ocsp_transport(answer=OcspAnswer(delegated=True), as_kind=CertKind.AUTH)
+    with pytest.raises(RevocationUnavailable, match="not issued by the certificate's CA"):
+        OcspRevocationChecker(transport).check(card.auth_cert, id_ca.auth_root, now())
+
+
+def test_ocsp_delegated_responder_without_nocheck_is_checked_against_the_crl(id_ca):
+    card = id_ca.issue_card(MINOR)
+    answer = OcspAnswer(delegated=True, responder_nocheck=False)
+
+    def answered(revoked_responder: bool) -> None:
+        checker = OcspRevocationChecker(id_ca.ocsp_transport(answer=answer))
+        request, nonce = checker.build_request(card.auth_cert, id_ca.auth_root)
+        response = id_ca.ocsp_response(request, answer=answer)
+        responder = ocsp.load_der_ocsp_response(response).certificates[0]
+        entries = {responder.serial_number: x509.ReasonFlags.key_compromise} if revoked_responder else {}
+        crls = CrlRevocationChecker([id_ca.crl(CertKind.AUTH, entries=entries)])
+        OcspRevocationChecker(checker._transport, responder_revocation=crls).verify_response(
+            response, card.auth_cert, id_ca.auth_root, now(), nonce=nonce)
+
+    answered(revoked_responder=False)  # the CRL vouches for the responder: its answer counts
+    with pytest.raises(RevocationUnavailable, match="responder certificate is revoked"):
+        answered(revoked_responder=True)
+
+
+def test_ocsp_response_from_the_future_is_refused(id_ca):
+    card = id_ca.issue_card(MINOR)
+    ahead = id_ca.ocsp_transport(now=now() + timedelta(hours=1))
+    with pytest.raises(RevocationUnavailable, match="dated in the future"):
+        OcspRevocationChecker(ahead).check(card.auth_cert, id_ca.auth_root, now())
+
+
+def test_ocsp_response_without_next_update_must_be_recent(id_ca):
+    card = id_ca.issue_card(MINOR)
+    OcspRevocationChecker(id_ca.ocsp_transport(answer=OcspAnswer(next_update=None))).check(
+        card.auth_cert, id_ca.auth_root, now())
+    old = id_ca.ocsp_transport(now=now() - timedelta(hours=2), answer=OcspAnswer(next_update=None))
+    with pytest.raises(RevocationUnavailable, match="too old"):
+        OcspRevocationChecker(old).check(card.auth_cert, id_ca.auth_root, now())
+
+
+# --- RFC 5280 in detail: scope (IssuingDistributionPoint), deltas, signatures -------------
+
+
+def _scope(**kwargs: object) -> x509.IssuingDistributionPoint:
+    fields: dict[str, object] = {"full_name": None, "relative_name": None, "only_contains_user_certs": False,
+                                 "only_contains_ca_certs": False, "only_some_reasons": None, "indirect_crl": False,
+                                 "only_contains_attribute_certs": False}
+    return x509.IssuingDistributionPoint(**{**fields, **kwargs})  # type: ignore[arg-type]
+
+
+def test_crl_scoped_to_the_certificates_distribution_point_and_end_entities_is_used(id_ca):
+    """The positive control for the refusals below: a CRL whose scope covers the card decides."""
+    card = id_ca.issue_card(MINOR)
+    scope = _scope(full_name=[x509.UniformResourceIdentifier(id_ca.crl_url(CertKind.AUTH))],
+                   only_contains_user_certs=True)
+    CrlRevocationChecker([id_ca.crl(CertKind.AUTH, scope=scope)]).check(card.auth_cert, id_ca.auth_root, now())
+    id_ca.revoke(card)
+    with pytest.raises(CertificateRevoked):
+        CrlRevocationChecker([id_ca.crl(CertKind.AUTH, scope=scope)]).check(card.auth_cert, id_ca.auth_root, now())
+
+
+@pytest.mark.parametrize(
+    ("scope", "match"),
+    [
+        (_scope(only_some_reasons=frozenset({x509.ReasonFlags.key_compromise})), "only some revocation reasons"),
+        (_scope(only_contains_ca_certs=True), "only CA certificates"),
+        (_scope(indirect_crl=True), "indirect CRLs are not supported"),
+        (_scope(only_contains_attribute_certs=True), "only attribute certificates"),
+        (_scope(full_name=[x509.UniformResourceIdentifier("http://crl.example.test/partition-7.crl")]),
+         "another|does not name"),
+    ],
+    ids=["only-some-reasons", "only-ca-certs", "indirect", "only-attribute-certs", "other-distribution-point"],
+)
+def test_crl_whose_scope_does_not_cover_the_card_is_refused(id_ca, scope, match):
+    card = id_ca.issue_card(MINOR)
+    id_ca.revoke(card)  # whatever such a CRL says, it must not be read as the card's status
+    fresh = id_ca.issue_card(MINOR)
+    for cert in (card.auth_cert, fresh.auth_cert):
+        with pytest.raises(RevocationUnavailable, match=match):
+            CrlRevocationChecker([id_ca.crl(CertKind.AUTH, scope=scope)]).check(cert, id_ca.auth_root, now())
+
+
+def test_crl_of_end_entities_does_not_cover_a_ca_certificate(id_ca):
+    sub_ca = id_ca.issue_card(MINOR, auth_profile=replace(AUTH_PROFILE, ca=True))
+    checker = CrlRevocationChecker([id_ca.crl(CertKind.AUTH, scope=_scope(only_contains_user_certs=True))])
+    with pytest.raises(RevocationUnavailable, match="only end-entity certificates"):
+        checker.check(sub_ca.auth_cert, id_ca.auth_root, now())
+
+
+def test_delta_crl_alone_is_never_used_as_a_complete_crl(id_ca):
+    card = id_ca.issue_card(MINOR)
+    delta = id_ca.crl(CertKind.AUTH, number=11, delta_of=10, entries={})
+    with pytest.raises(RevocationUnavailable, match="delta CRL is never used"):
+        CrlRevocationChecker([delta]).check(card.auth_cert, id_ca.auth_root, now())
+
+
+def test_delta_crl_applies_on_top_of_the_complete_crl_it_extends(id_ca):
+    card = id_ca.issue_card(MINOR)
+    complete = id_ca.crl(CertKind.AUTH, number=20, now=now() - timedelta(minutes=30), entries={})
+    revoking = id_ca.crl(CertKind.AUTH, number=21, delta_of=20, entries={card.auth_cert.serial_number:
+                                                                         x509.ReasonFlags.key_compromise})
+    with pytest.raises(CertificateRevoked) as exc:
+        CrlRevocationChecker([complete, revoking]).check(card.auth_cert, id_ca.auth_root, now())
+    assert exc.value.reason == "key_compromise"
+    # A delta built on a newer complete CRL than the one we have says nothing about ours.
+    too_new = id_ca.crl(CertKind.AUTH, number=31, delta_of=30, entries={card.auth_cert.serial_number:
+                                                                        x509.ReasonFlags.key_compromise})
+    CrlRevocationChecker([complete, too_new]).check(card.auth_cert, id_ca.auth_root, now())
+
+
+def test_delta_crl_remove_from_crl_releases_a_hold(id_ca):
+    card = id_ca.issue_card(MINOR)
+    serial = card.auth_cert.serial_number
+    held = id_ca.crl(CertKind.AUTH, number=40, now=now() - timedelta(minutes=30),
+                     entries={serial: x509.ReasonFlags.certificate_hold})
+    with pytest.raises(CertificateRevoked, match="certificate_hold"):
+        CrlRevocationChecker([held]).check(card.auth_cert, id_ca.auth_root, now())
+    released = id_ca.crl(CertKind.AUTH, number=41, delta_of=40, entries={serial: x509.ReasonFlags.remove_from_crl})
+    CrlRevocationChecker([held, released]).check(card.auth_cert, id_ca.auth_root, now())
+
+
+def test_complete_crl_with_remove_from_crl_entries_is_refused(id_ca):
+    card = id_ca.issue_card(MINOR)
+    crl = id_ca.crl(CertKind.AUTH, entries={card.auth_cert.serial_number: x509.ReasonFlags.remove_from_crl})
+    with pytest.raises(RevocationUnavailable, match="only delta CRLs may"):
+        CrlRevocationChecker([crl]).check(card.auth_cert, id_ca.auth_root, now())
+
+
+def test_crl_signed_with_sha1_is_refused(id_ca):
+    card = id_ca.issue_card(MINOR)
+    crl = id_ca.crl(CertKind.AUTH, sha1=True)
+    parsed = x509.load_der_x509_crl(crl)  # genuine, only SHA-1 (which cryptography itself no longer verifies)
+    id_ca.auth_root.public_key().verify(parsed.signature, parsed.tbs_certlist_bytes, PKCS1v15(), SHA1())  # noqa: S303
+    with pytest.raises(RevocationUnavailable, match="signed with SHA-1"):
+        CrlRevocationChecker([crl]).check(card.auth_cert, id_ca.auth_root, now())
+
+
+def test_crl_without_next_update_is_refused(id_ca):
+    card = id_ca.issue_card(MINOR)
+    with pytest.raises(RevocationUnavailable, match="no nextUpdate"):
+        CrlRevocationChecker([id_ca.crl(CertKind.AUTH, next_update=None)]).check(
+            card.auth_cert, id_ca.auth_root, now())
+
+
+def test_crl_with_a_critical_extension_we_cannot_process_is_refused(id_ca):
+    card = id_ca.issue_card(MINOR)
+    unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00")
+    crl = id_ca.crl(CertKind.AUTH, extensions=[(unknown, True)])
+    with pytest.raises(RevocationUnavailable, match="critical extension"):
+        CrlRevocationChecker([crl]).check(card.auth_cert, id_ca.auth_root, now())
+    # The same extension, not critical, may be ignored.
+    CrlRevocationChecker([id_ca.crl(CertKind.AUTH, extensions=[(unknown, False)])]).check(
+        card.auth_cert, id_ca.auth_root, now())
+
+
+def test_crl_of_an_issuer_whose_certificate_may_not_sign_crls_is_refused(id_ca):
+    card = id_ca.issue_card(MINOR)
+    no_crl_sign = id_ca.reissued_root(CertKind.AUTH, key_usage=frozenset({"key_cert_sign"}))
+    with pytest.raises(RevocationUnavailable, match="cRLSign"):
+        CrlRevocationChecker([id_ca.crl(CertKind.AUTH)]).check(card.auth_cert, no_crl_sign, now())

@@ -1,13 +1,17 @@
-"""The TEST CA: profiles, persistence, renewal with serial linkage."""
+"""The TEST CA: profiles, persistence (never of card keys), renewal with serial linkage."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import date
+from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
+from chain.toolchain import PROJECT_ROOT
 from procedures.identity.certs import (
     OID_ADDRESS,
     OID_BIRTH_DATE,
@@ -84,15 +88,60 @@ def test_state_survives_reload(id_ca, id_keys):
     card = id_ca.issue_card(MINOR, card_id="persist-me")
     id_ca.revoke(card)
     again = TestCA.load(id_ca.directory, key_cache=id_keys)
-    reloaded = again.card("persist-me")
-    assert reloaded.auth_cert == card.auth_cert
-    assert reloaded.auth_key.private_numbers() == card.auth_key.private_numbers()
+    assert id_ca.card("persist-me").auth_key is card.auth_key  # the issuing process holds the keys …
+    with pytest.raises(KeyError, match="keeps no card keys"):  # … nobody else: they are in the card
+        again.card("persist-me")
     assert again.auth_root == id_ca.auth_root
     crl = x509.load_der_x509_crl(again.crl(CertKind.AUTH))
     assert crl.get_revoked_certificate_by_serial_number(card.auth_cert.serial_number) is not None
+    renewed = again.renew("persist-me")  # a new process renews from the CA's records alone
+    assert renewed.resident == card.resident and renewed.pin == card.pin
     with pytest.raises(FileExistsError):
         TestCA.create(id_ca.directory)
     assert TestCA.open(id_ca.directory, key_cache=id_keys).auth_root == id_ca.auth_root
+
+
+def _private_numbers_in(directory: Path) -> set[int]:
+    """The private exponents of every unencrypted key file under ``directory``."""
+    found = set()
+    for path in directory.rglob("*"):
+        if path.is_file() and b"PRIVATE KEY-----" in path.read_bytes():
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            found.add(key.private_numbers().d)  # type: ignore[union-attr]
+    return found
+
+
+def test_the_ca_keeps_no_card_key_on_disk(tmp_path):
+    ca = TestCA.create(tmp_path / "ca")
+    card = ca.issue_card(ADULT_KAGA)
+    auth, signing = card.write_soft_card(tmp_path / "out" / "hanako.p12")
+    on_disk = _private_numbers_in(tmp_path / "ca")
+    assert on_disk  # the CA's own keys are there (TEST ONLY) …
+    assert card.auth_key.private_numbers().d not in on_disk  # … no card key
+    assert card.signing_key is not None and card.signing_key.private_numbers().d not in on_disk
+    for path, password in ((auth, card.pin), (signing, card.signing_password)):  # the card files are encrypted
+        assert signing is not None and password is not None
+        with pytest.raises(ValueError):
+            pkcs12.load_pkcs12(path.read_bytes(), b"wrong")
+        assert pkcs12.load_pkcs12(path.read_bytes(), password.encode()).key is not None
+
+
+def test_loading_a_ca_deletes_card_keys_an_older_version_left(tmp_path):
+    ca = TestCA.create(tmp_path / "ca")
+    ns = ca._state["key_namespace"]
+    leftover = RsaKeyCache(tmp_path / "ca" / "keys")
+    leftover.get(f"{ns}-card-card0001-auth")  # what the old TEST CA stored for every card
+    assert list((tmp_path / "ca" / "keys").glob("*-card-*"))
+    TestCA.load(tmp_path / "ca")
+    assert not list((tmp_path / "ca" / "keys").glob("*-card-*"))
+    assert list((tmp_path / "ca" / "keys").glob("*-root-*"))  # its own keys stay
+
+
+def test_software_cards_are_ignored_by_git(tmp_path):
+    """Wherever ``--out`` puts a card, ``git add .`` does not pick it up."""
+    for name in ("hanako.p12", "hanako.sign.p12", "docs/card.p12", "var/cards/card0001.p12"):
+        checked = subprocess.run(["git", "check-ignore", "-q", "--no-index", name], cwd=PROJECT_ROOT, check=False)
+        assert checked.returncode == 0, f"{name} is not ignored by git"
 
 
 def test_key_cache_generates_once(tmp_path):

@@ -77,12 +77,13 @@ def test_machi_test_ca_issue(tmp_path, monkeypatch):
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(machi, ["test-ca", "issue", "加賀 花子", "--birth-date", "1985-06-15", "--sex",
-                                            "female", "--address", "石川県加賀市大聖寺南町ニ41番地", "--pin", "2580",
-                                            "--out", str(tmp_path / "hanako.p12")])
+                                            "female", "--address", "石川県加賀市大聖寺南町ニ41番地", "--pin", "2580"])
         assert result.exit_code == 0, result.output
-        assert "machi-wallet link-card --card soft:" in result.output
+        written = tmp_path / "cards" / "card0001.p12"  # no --out: under var/, which git ignores
+        assert f"machi-wallet link-card --card soft:{written}" in result.output
+        assert written.with_name("card0001.sign.p12").exists()
         trust = build_trust(get_settings())
-        card = SoftCard(tmp_path / "hanako.p12", "2580")
+        card = SoftCard(written, "2580")
         message = _message()
         verified = trust.verifier.verify_card(card.auth_certificate(), card.signing_certificate("TESTPASS1"),
                                               message=message, auth_signature=card.sign_auth(message, "2580"),
