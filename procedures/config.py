@@ -179,6 +179,10 @@ class Settings(BaseSettings):
     applications_anchor_max_leaves: int = Field(
         256, ge=1, le=65536, description="anchor as soon as this many procedure events are waiting"
     )
+    purge_interval: float = Field(
+        300.0, gt=0, description="seconds between purges of expired challenges and day-old idempotency records"
+    )
+    purge_batch_size: int = Field(1000, ge=1, le=100_000, description="rows a purge deletes per transaction")
     applications_sweep_interval: float = Field(
         60.0, gt=0, description="seconds between sweeps for passed correction deadlines and ended retention"
     )
