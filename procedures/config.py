@@ -16,6 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.toolchain import PROJECT_ROOT
+from protocol.citytime import DEFAULT_CALENDAR, DEFAULT_ZONE, CityClock, city_clock
 
 #: anvil's first two well-known development keys (public knowledge; refused in production).
 DEV_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -67,6 +68,14 @@ class Settings(BaseSettings):
     topup_allowance: int = Field(1_000_000_000, ge=0, description="top-up minter budget in coins")
     benefits_allowance: int = Field(100_000_000, ge=0, description="benefits minter budget in coins")
     city_name: str = Field("加賀市", description="the city running this instance")
+    city_timezone: str = Field(
+        DEFAULT_ZONE, description="IANA time zone of the city: every time shown to a person (console, wallet, CSV, "
+                                  "receipts) is in it, and dates without a zone mean its dates",
+    )
+    city_calendar: str = Field(
+        DEFAULT_CALENDAR, description="holiday calendar (protocol/calendars/<name>.json) that deadlines count "
+                                      "business days in",
+    )
     city_address_prefixes: list[str] = Field(["石川県加賀市"], description="card addresses that count as residents")
     currency_name: str = Field("Kaga Coin", description="ERC-20 name (also its EIP-712 domain name)")
     currency_symbol: str = Field("KAGA", description="ERC-20 symbol")
@@ -186,6 +195,16 @@ class Settings(BaseSettings):
     applications_sweep_interval: float = Field(
         60.0, gt=0, description="seconds between sweeps for passed correction deadlines and ended retention"
     )
+
+    @model_validator(mode="after")
+    def _known_zone_and_calendar(self) -> Settings:
+        city_clock(self.city_timezone, self.city_calendar)  # UnknownTimeZone / UnknownCalendar are ValueErrors
+        return self
+
+    @property
+    def clock(self) -> CityClock:
+        """The city's time zone and business-day calendar."""
+        return city_clock(self.city_timezone, self.city_calendar)
 
     @model_validator(mode="after")
     def _one_current_kek(self) -> Settings:
