@@ -195,6 +195,27 @@ class Settings(BaseSettings):
     applications_sweep_interval: float = Field(
         60.0, gt=0, description="seconds between sweeps for passed correction deadlines and ended retention"
     )
+    civic_services: list[str] = Field(
+        ["road-damage", "snow-removal"],
+        description="catalog procedures offered as Open311 services (civic reports) and shown on /town",
+    )
+    civic_town_file: Path | None = Field(
+        None, description="the city's outline and districts (JSON); unset = procedures/civic/towns/kaga.json"
+    )
+    civic_grid_m: float = Field(
+        100.0, ge=10, le=5000, description="public views round a report's location to a grid cell of this many metres"
+    )
+    civic_reward: int = Field(
+        100, ge=0, le=100_000,
+        description="coins the benefits minter pays a linked resident whose report a clerk confirms (0: none)",
+    )
+    civic_recent_days: int = Field(30, ge=1, le=365, description="days a fixed report stays on /town")
+    civic_posts_per_minute_per_address: int = Field(
+        5, ge=1, description="Open311 reports one client address may file per minute"
+    )
+    civic_posts_per_minute_per_key: int = Field(
+        60, ge=1, description="Open311 reports one API key may file per minute (all its users together)"
+    )
 
     @model_validator(mode="after")
     def _known_zone_and_calendar(self) -> Settings:
