@@ -33,9 +33,9 @@ from procedures.civic.town import Grid, Town, grid_for, load_town
 from procedures.config import Settings
 from procedures.errors import InvalidRequest, NotFound
 from procedures.ids import new_id
-from procedures.jst import JST
 from procedures.runtime import Runtime
 from protocol import applications as protocol
+from protocol.citytime import city_clock
 
 #: The Open311 contact fields a POST may carry: sealed with the report, never shown.
 CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
@@ -281,7 +281,7 @@ def status_note(report: CivicReport, lang: str) -> str:
 
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 in the city's time zone, as GeoReport v2 writes datetimes."""
-    return value.astimezone(JST).isoformat(timespec="seconds") if value is not None else None
+    return city_clock().local(value).isoformat(timespec="seconds") if value is not None else None
 
 
 def public_json(report: CivicReport, procedure: ProcedureType | None, lang: str, base_url: str) -> dict[str, Any]:

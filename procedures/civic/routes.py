@@ -34,7 +34,7 @@ from procedures.civic.schemas import (
 from procedures.civic.services import UnknownService, civic_procedure, civic_procedures, definition, service_entry
 from procedures.deps import RuntimeDep, SessionDep, SettingsDep
 from procedures.errors import InvalidRequest, NotAuthenticated
-from procedures.jst import aware
+from protocol.citytime import city_clock
 
 PREFIX = "/open311/v2"
 router = APIRouter(prefix=PREFIX, tags=["open311"], responses=OPEN311_ERRORS)
@@ -96,8 +96,9 @@ def list_requests(
     status: Annotated[str | None, Query(max_length=20)] = None, lang: LangQuery = "ja",
 ) -> list[dict[str, object]]:
     """Public service requests, newest first (GeoReport's filters; the last 90 days by default)."""
+    clock = city_clock()
     filters = PublicFilter(ids=_split(service_request_id), service_codes=_split(service_code),
-                           start=aware(start_date), end=aware(end_date), statuses=_split(status))
+                           start=clock.aware(start_date), end=clock.aware(end_date), statuses=_split(status))
     catalog = applications.catalog(runtime)
     base = _base_url(request)
     return [reports.public_json(r, catalog.find(r.service_code), lang, base)
