@@ -38,6 +38,8 @@ from procedures.transfers import routes as transfer_routes
 CONSOLE_STATIC = CONSOLE_DIR / "static"
 #: The routes that carry attachments (base64 in JSON) and may take larger bodies.
 APPLICATION_BODIES = re.compile(r"^/v1/applications(/[^/]+/resubmit)?$")
+#: The routes whose bodies are JSON only (the console under /console takes forms).
+JSON_ROUTES = re.compile(r"^/v1/")
 
 
 def create_app(
@@ -88,6 +90,7 @@ def create_app(
         RequestGuard,
         default_max_bytes=settings.max_body_bytes,
         limits=[BodyLimit(APPLICATION_BODIES, settings.max_application_body_bytes)],
+        json_paths=JSON_ROUTES,
     )
     app.add_middleware(_ObserveLatency, metrics=app.state.metrics)
 

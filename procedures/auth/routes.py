@@ -15,11 +15,12 @@ from procedures.auth import service
 from procedures.auth.deps import CurrentPrincipal
 from procedures.errors import InvalidRequest, NotAuthenticated
 from procedures.ratelimit import limit
+from procedures.schemas import RequestModel
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
-class StaffLogin(BaseModel):
+class StaffLogin(RequestModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
@@ -32,7 +33,7 @@ class TokenOut(BaseModel):
     department: str | None = None
 
 
-class WalletIn(BaseModel):
+class WalletIn(RequestModel):
     wallet: str = Field(description="0x-prefixed address")
 
 
@@ -42,7 +43,7 @@ class ChallengeOut(BaseModel):
     typed_data: dict[str, object] = Field(description="EIP-712 data to sign for /v1/auth/wallet/token")
 
 
-class WalletLogin(BaseModel):
+class WalletLogin(RequestModel):
     wallet: str
     nonce: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$")
     deadline: int = Field(ge=0)
