@@ -43,6 +43,7 @@ from web3.types import RPCEndpoint
 from chain.errors import ChainError
 from chain.events import EventDecoder, WatchedContract, hex_of
 from chain.index_store import CURSOR_NAME, ChainBlock, ChainEvent, IndexCursor
+from chain.scrub import describe
 from chain.storage import KeyLock
 
 log = logging.getLogger("machi.indexer")
@@ -155,7 +156,7 @@ class Indexer:
                 except ChainMoved:
                     continue  # read again at once
                 except Exception as exc:  # noqa: BLE001 - the loop must survive node/DB outages
-                    self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                    self.stats.last_error = describe(exc)
                     log.warning("indexer pass failed, retrying: %s", self.stats.last_error)
                     backoff = min(backoff * 2, 5.0)
                     stop.wait(backoff)

@@ -16,9 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from procedures import wiring
 from procedures.api import health
 from procedures.api.guard import BodyLimit, RequestGuard
+from procedures.api.proxies import TrustedProxies
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
-from procedures.auth.deps import install_token_resolvers
+from procedures.auth.deps import install_token_resolvers, operations_access
 from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
 from procedures.console import operator as console_operator
@@ -93,8 +94,9 @@ def create_app(
         json_paths=JSON_ROUTES,
     )
     app.add_middleware(_ObserveLatency, metrics=app.state.metrics)
+    app.add_middleware(TrustedProxies, trusted=settings.trusted_proxies)  # outermost: all see the client
 
-    app.include_router(health.router)
+    health.install(app, operations_access)
     app.include_router(auth_routes.router, responses=API_ERRORS)
     identity_routes.install(app)
     app.include_router(transfer_routes.router, responses=API_ERRORS)

@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 from procedures.auth import service as auth
 from procedures.console import panels, sessions
 from procedures.console.i18n import translator
-from procedures.console.pages import LOGIN_CSRF_COOKIE, FormDep, UserDep, lang_of, new_login_csrf, render
+from procedures.console.pages import (
+    LOGIN_CSRF_COOKIE,
+    FormDep,
+    UserDep,
+    lang_of,
+    new_login_csrf,
+    render,
+    secure_cookies,
+)
 from procedures.deps import SessionDep
 from procedures.errors import NotAuthenticated, RateLimited
 from procedures.ratelimit import limit
@@ -24,7 +32,8 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 def login_form(request: Request) -> Response:
     token = new_login_csrf()
     page = render(request, "login.html", {"csrf_token": token, "error": None})
-    page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console")
+    page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console",
+                    secure=secure_cookies(request))
     return page
 
 
@@ -36,7 +45,8 @@ def login(request: Request, session: SessionDep, username: str = Form(max_length
     if not expected or not csrf_token or expected != csrf_token:
         token = new_login_csrf()
         page = render(request, "login.html", {"csrf_token": token, "error": t("csrf")}, status=403)
-        page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console")
+        page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console",
+                    secure=secure_cookies(request))
         return page
     limit(request, "console-login", per_minute=20)
     try:
@@ -50,7 +60,7 @@ def login(request: Request, session: SessionDep, username: str = Form(max_length
     cookie, _ = sessions.start(session, account.id)
     response = RedirectResponse("/console/", status_code=303)
     response.set_cookie(sessions.COOKIE, cookie, httponly=True, samesite="strict", path="/console",
-                        secure=request.url.scheme == "https", max_age=int(sessions.LIFETIME.total_seconds()))
+                        secure=secure_cookies(request), max_age=int(sessions.LIFETIME.total_seconds()))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
     return response
 
