@@ -22,7 +22,7 @@ from procedures.console.pages import (
 )
 from procedures.deps import SessionDep
 from procedures.errors import NotAuthenticated, RateLimited
-from procedures.ratelimit import limit
+from procedures.ratelimit import client_address, limit
 from procedures.transfers.models import Transfer
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -50,7 +50,7 @@ def login(request: Request, session: SessionDep, username: str = Form(max_length
         return page
     limit(request, "console-login", per_minute=20)
     try:
-        account = auth.authenticate_staff(session, username, password)
+        account = auth.authenticate_staff(session, username, password, client_address(request))
     except (NotAuthenticated, RateLimited) as exc:
         session.commit()  # keep the failure count
         message = t("locked") if isinstance(exc, RateLimited) else t("bad_login")
@@ -81,4 +81,5 @@ def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
         .where(Transfer.status == "confirmed", Transfer.kind == "payment", Transfer.created_at >= start)
     ).one()
     return render(request, "dashboard.html", {"payments_count": count, "payments_total": total,
-                                               "panels": panels.panels(session, user)}, user=user)
+                                               "panels": panels.panels(session, user),
+                                               "notices": auth.take_notices(session, user.account.id)}, user=user)
