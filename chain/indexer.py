@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -129,6 +129,9 @@ class Indexer:
     config: IndexerConfig = field(default_factory=IndexerConfig)
     name: str = CURSOR_NAME
     stats: IndexerStats = field(default_factory=IndexerStats)
+    #: Called after every pass of ``run`` (the service settles transfers from the new events here);
+    #: what it raises counts as a failed pass.
+    after_pass: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self.decoder = EventDecoder(self.contracts)
@@ -149,6 +152,8 @@ class Indexer:
             while not stop.is_set():
                 try:
                     result = self.poll()
+                    if self.after_pass is not None:
+                        self.after_pass()
                     backoff = self.config.poll_interval
                     caught_up = result is None or result.to_block >= result.head
                     if caught_up:
