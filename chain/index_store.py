@@ -117,6 +117,43 @@ def indexed_balances(session: Session, up_to_block: int | None = None, token: st
     return balances
 
 
+@dataclass(frozen=True)
+class AuthorizationFate:
+    """What the confirmed index says became of one ERC-3009 authorization (``authorizer``, ``nonce``).
+
+    ``used``: the nonce was consumed by a ``transferWithAuthorization`` — by anyone: the relayer's
+    batch or a third party who submitted the signed authorization first. ``transfer`` is then the
+    ``Transfer`` log the same call emitted right after ``AuthorizationUsed`` (its from, to, value).
+    ``used`` false: the nonce was cancelled (``AuthorizationCanceled``).
+    """
+
+    used: bool
+    tx_hash: str
+    block_number: int
+    transfer: dict[str, Any] | None
+
+
+def authorization_fate(session: Session, authorizer: str, nonce: str, up_to_block: int,
+                       token: str = COIN) -> AuthorizationFate | None:
+    """The fate of an authorization in the index up to ``up_to_block`` (the confirmed part), or
+    ``None`` while the index has no use or cancellation of its nonce."""
+    query = (select(ChainEvent).where(
+        ChainEvent.contract_name == token, ChainEvent.event.in_(("AuthorizationUsed", "AuthorizationCanceled")),
+        ChainEvent.args["nonce"].as_string() == nonce.lower(), ChainEvent.block_number <= up_to_block)
+        .order_by(ChainEvent.block_number, ChainEvent.log_index))
+    for event in session.scalars(query):
+        if str(event.args.get("authorizer", "")).lower() != authorizer.lower():
+            continue  # the same nonce of another account
+        if event.event == "AuthorizationCanceled":
+            return AuthorizationFate(False, event.tx_hash, event.block_number, None)
+        following = session.scalar(select(ChainEvent).where(
+            ChainEvent.block_hash == event.block_hash, ChainEvent.log_index == event.log_index + 1,
+            ChainEvent.contract_name == token, ChainEvent.event == "Transfer"))
+        return AuthorizationFate(True, event.tx_hash, event.block_number,
+                                 None if following is None else dict(following.args))
+    return None
+
+
 def indexed_supply(session: Session, up_to_block: int | None = None, token: str = COIN) -> int:
     """Minted minus burned, from the token's ``Transfer`` events from/to the zero address."""
     query = select(ChainEvent.args).where(ChainEvent.contract_name == token, ChainEvent.event == "Transfer")

@@ -36,6 +36,7 @@ from chain.errors import DECODER, ContractLogicError, TransactionError
 from chain.fees import Fees, build_transaction
 from chain.outbox import OPEN_TX_STATUSES, ChainTx, IntentStatus, TxIntent, TxStatus
 from chain.rpc import is_unreachable
+from chain.scrub import describe, scrub
 from chain.sender import TRANSACTIONS_SENT, Checkpoint, RelayerConfig, RelayerStats, SenderContext
 from chain.storage import KeyLock, utcnow
 from chain.tracking import Tracker
@@ -148,7 +149,7 @@ class Relayer:
         Nothing is marked failed here: intents stay queued or pending and the next pass after the
         outage carries on from the database and the chain (see ``reconcile``).
         """
-        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        self.stats.last_error = describe(exc)
         self.stats.failed_passes += 1
         if not is_unreachable(exc):
             log.warning("relayer pass failed, retrying: %s", self.stats.last_error)
@@ -292,7 +293,7 @@ class Relayer:
                     continue
                 fresh.status = IntentStatus.FAILED
                 fresh.error_code = error.name
-                fresh.error_message = str(error)
+                fresh.error_message = scrub(str(error))
                 fresh.result = error.to_dict()
                 self.stats.failed_intents += 1
                 if self.ctx.on_final is not None:

@@ -16,9 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from procedures import wiring
 from procedures.api import health
 from procedures.api.guard import BodyLimit, RequestGuard
+from procedures.api.proxies import TrustedProxies
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
-from procedures.auth.deps import install_token_resolvers
+from procedures.auth.deps import install_token_resolvers, operations_access
 from procedures.civic import routes as civic_routes
 from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
@@ -39,6 +40,8 @@ from procedures.transfers import routes as transfer_routes
 CONSOLE_STATIC = CONSOLE_DIR / "static"
 #: The routes that carry attachments (base64 in JSON) and may take larger bodies.
 APPLICATION_BODIES = re.compile(r"^/v1/applications(/[^/]+/resubmit)?$")
+#: The routes whose bodies are JSON only (the console under /console takes forms).
+JSON_ROUTES = re.compile(r"^/v1/")
 
 
 def create_app(
@@ -91,10 +94,12 @@ def create_app(
         limits=[BodyLimit(APPLICATION_BODIES, settings.max_application_body_bytes),
                 BodyLimit(civic_routes.BODIES, civic_routes.MAX_POST_BYTES, shape=civic_routes.open311_shape),
                 BodyLimit(civic_routes.ALL, settings.max_body_bytes, shape=civic_routes.open311_shape)],
+        json_paths=JSON_ROUTES,
     )
     app.add_middleware(_ObserveLatency, metrics=app.state.metrics)
+    app.add_middleware(TrustedProxies, trusted=settings.trusted_proxies)  # outermost: all see the client
 
-    app.include_router(health.router)
+    health.install(app, operations_access)
     app.include_router(auth_routes.router, responses=API_ERRORS)
     identity_routes.install(app)
     app.include_router(transfer_routes.router, responses=API_ERRORS)

@@ -154,7 +154,8 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
             f"[green]Machi Ledger[/] on http://{bind_host}:{bind_port}  "
             f"docs: http://{bind_host}:{bind_port}/docs  health: http://{bind_host}:{bind_port}/healthz"
         )
-        uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False)
+        # forwarded headers: procedures.api.proxies honours them from MACHI_TRUSTED_PROXIES only
+        uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False, proxy_headers=False)
     except MachiError as exc:
         _fail(str(exc))
     finally:

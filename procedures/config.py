@@ -7,6 +7,7 @@ well-known development values are refused at start-up.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -152,6 +153,13 @@ class Settings(BaseSettings):
         description="largest e-application submission or resubmission body (bytes), attachments in base64 included",
     )
     log_level: str = Field("INFO", description="root log level")
+    trusted_proxies: list[str] = Field(
+        [], description="addresses/networks of the TLS-terminating proxies whose X-Forwarded-For/-Proto count "
+                        "(JSON list, e.g. [\"10.0.0.0/8\"]); from anyone else those headers are ignored",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="bearer token for /metrics and the detailed /healthz (monitoring); unset = admins only"
+    )
     run_workers: bool = Field(True, description="run the relayer and other workers inside `machi serve`")
     jpki_auth_anchors: list[Path] = Field(
         [], description="PEM/DER files of the pinned J-LIS user-authentication CA certificates (JSON list)"
@@ -271,6 +279,15 @@ class Settings(BaseSettings):
         return city_clock(self.city_timezone, self.city_calendar)
 
     @model_validator(mode="after")
+    def _proxies_are_networks(self) -> Settings:
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"MACHI_TRUSTED_PROXIES: {entry!r} is not an address or network") from None
+        return self
+
+    @model_validator(mode="after")
     def _one_current_kek(self) -> Settings:
         if self.kek_id is not None and self.kek_id not in self.keks:
             raise ValueError(f"MACHI_KEK_ID {self.kek_id!r} is not one of MACHI_KEKS")
@@ -295,6 +312,10 @@ class Settings(BaseSettings):
                 problems.append(f"MACHI_KEKS[{kek_id!r}] must be a real secret of at least 32 characters")
         if not self.external_rpc:
             problems.append("MACHI_RPC_URL or MACHI_RPC_URLS must point at the city's chain in production")
+        token = self.metrics_token
+        if token is not None and (token.get_secret_value().strip().lower() in PLACEHOLDERS
+                                  or len(token.get_secret_value()) < 32):
+            problems.append("MACHI_METRICS_TOKEN must be a real secret of at least 32 characters in production")
         if problems:
             raise ValueError("; ".join(problems))
         return self

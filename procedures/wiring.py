@@ -17,11 +17,11 @@ from procedures import sweeps
 from procedures.applications import anchoring, jobs, money
 from procedures.auth import service as auth
 from procedures.auth.deps import TokenResolver
-from procedures.indexing import indexer_worker
+from procedures.indexing import indexer_worker_with
 from procedures.merchants import accounts, api_keys, idempotency, payment_requests, refunds, webhook_delivery
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
 from procedures.settlement import payouts, topups
-from procedures.transfers import custodial
+from procedures.transfers import chain_settlement, custodial
 from procedures.transfers import service as transfers
 
 
@@ -59,7 +59,7 @@ def startup_hooks() -> list[StartupHook]:
 def workers() -> dict[str, Worker]:
     """Background workers besides the relayers, by thread name."""
     return {
-        "chain.indexer": indexer_worker,
+        "chain.indexer": indexer_worker_with(chain_settlement.settler(transfer_hooks())),
         "applications.anchorer": anchoring.anchorer,
         "applications.deadlines": jobs.deadlines_worker,
         "applications.retention": jobs.retention_worker,

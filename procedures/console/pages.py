@@ -105,8 +105,16 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
                         "when": clock.show, "day": clock.show_date, **context}, status_code=status
     )
     if request.query_params.get("lang") in ("ja", "en"):
-        page.set_cookie("lang", lang, max_age=365 * 86400, samesite="strict", httponly=True)
+        page.set_cookie("lang", lang, max_age=365 * 86400, samesite="strict", httponly=True,
+                        secure=secure_cookies(request))
     return page
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether the console's cookies get ``Secure``: always in production (a TLS-terminating proxy
+    in front speaks plain HTTP to us), else when the request came over HTTPS — as told by the
+    connection or a trusted proxy (``procedures.api.proxies``)."""
+    return bool(request.app.state.settings.environment == "production" or request.url.scheme == "https")
 
 
 def new_login_csrf() -> str:

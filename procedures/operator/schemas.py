@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from procedures.operator.freezes import MAX_REASON, FreezeState
 from procedures.operator.recoveries import RecoveryView
 from procedures.operator.wallet_actions import ActionView
-from procedures.schemas import from_row
+from procedures.schemas import RequestModel, from_row
 
 
-class WalletActionIn(BaseModel):
+class WalletActionIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(None, max_length=MAX_REASON, description="why (kept in the audit trail)")

@@ -37,12 +37,18 @@ def _fresh_rate_limits() -> Iterator[None]:
     ratelimit.reset()
 
 
+#: The monitoring token of the test settings, and the headers that send it (the detailed /healthz, /metrics).
+METRICS_TOKEN = "test-metrics-token"  # noqa: S105 - a test value
+MONITORING = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 @pytest.fixture
 def settings(anvil, tmp_path, database_url) -> Settings:
     url, _ = database_url
     return Settings(
         environment="test", var_dir=tmp_path / "var", database_url=url, rpc_url=anvil.url,
         chain_id=anvil.config.chain_id, relayer_poll_interval=0.01, batch_max_wait=0.02,
+        metrics_token=METRICS_TOKEN,
     )
 
 

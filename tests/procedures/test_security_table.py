@@ -76,7 +76,7 @@ TABLE: dict[str, dict[str, str]] = {
     "GET /docs/oauth2-redirect": PUBLIC,
     "GET /redoc": PUBLIC,
     "GET /healthz": PUBLIC,
-    "GET /metrics": PUBLIC,
+    "GET /metrics": ADMIN,  # or the monitoring token (tests/procedures/test_operations.py)
     # login
     "POST /v1/auth/staff/token": PUBLIC,
     "POST /v1/auth/wallet/challenge": PUBLIC,
