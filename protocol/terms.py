@@ -51,6 +51,13 @@ TERMS: dict[str, dict[str, str]] = {
     "balance": {"ja": "残高", "en": "Balance"},
     "fee": {"ja": "手数料", "en": "Fee"},
     "benefit": {"ja": "給付", "en": "Benefit"},
+    "fs_none": {"ja": "なし", "en": "None"},
+    "fs_pending": {"ja": "処理中", "en": "Pending"},
+    "fs_paid": {"ja": "支払済", "en": "Paid"},
+    "fs_failed": {"ja": "失敗", "en": "Failed"},
+    "fs_refunding": {"ja": "返金中", "en": "Refunding"},
+    "fs_refunded": {"ja": "返金済", "en": "Refunded"},
+    "fs_refund_failed": {"ja": "返金失敗", "en": "Refund failed"},
     # ------------------------------------------------------------------ applications
     "correction": {"ja": "補正依頼", "en": "Correction requested"},
     "anchored": {"ja": "記録済", "en": "Anchored"},

@@ -267,12 +267,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "市の口座の準備ができていません。しばらくしてからお試しください",
         "en": "the city treasury is not ready; try again shortly",
     },
-    "fs_none": {"ja": "なし", "en": "none"},
-    "fs_pending": {"ja": "処理中", "en": "pending"},
-    "fs_paid": {"ja": "支払済", "en": "paid"},
-    "fs_failed": {"ja": "失敗", "en": "failed"},
-    "fs_refunding": {"ja": "返金中", "en": "refunding"},
-    "fs_refunded": {"ja": "返金済", "en": "refunded"},
     "app_fee": {"ja": "手数料: {fee} コイン（{status}）", "en": "fee: {fee} coins ({status})"},
     "app_benefit": {"ja": "給付: {benefit} コイン（{status}）", "en": "benefit: {benefit} coins ({status})"},
     "correction_until": {

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from procedures.applications.models import Application, Status
 from procedures.applications.service import overdue_condition
-from procedures.console.pages import ConsoleUser
+from procedures.console.pages import ConsoleUser, department_name
 
-#: A panel: a title key (``procedures.console.i18n``) and its table rows.
+#: A panel: a title key (``procedures.console.i18n``), its column heading keys and its table rows.
 Panel = dict[str, object]
 
 
-def applications_panel(session: Session, user: ConsoleUser) -> Panel:
+def applications_panel(session: Session, runtime: Any, user: ConsoleUser, lang: str) -> Panel:
     """Open applications by department, with how many are overdue (one grouped query); a clerk
     sees their own department only."""
     open_statuses = [Status.SUBMITTED, Status.IN_REVIEW, Status.RESUBMITTED, Status.RETURNED]
@@ -23,10 +25,11 @@ def applications_panel(session: Session, user: ConsoleUser) -> Panel:
              .group_by(Application.department).order_by(Application.department))
     if user.role != "admin" and user.account.department:
         query = query.where(Application.department == user.account.department)
-    rows = [(department, int(n), f"{int(late)}") for department, n, late in session.execute(query)]
-    return {"title": "open_applications", "rows": rows}
+    rows = [(department_name(runtime.settings, department, lang), int(n), int(late))
+            for department, n, late in session.execute(query)]
+    return {"title": "open_applications", "columns": ("department", "open_count", "overdue"), "rows": rows}
 
 
-def panels(session: Session, user: ConsoleUser) -> list[Panel]:
+def panels(session: Session, runtime: Any, user: ConsoleUser, lang: str) -> list[Panel]:
     """Every panel of ``user``'s dashboard, in order."""
-    return [applications_panel(session, user)]
+    return [applications_panel(session, runtime, user, lang)]

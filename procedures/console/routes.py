@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
@@ -20,7 +18,7 @@ from procedures.console.pages import (
     render,
     secure_cookies,
 )
-from procedures.deps import SessionDep
+from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import NotAuthenticated, RateLimited
 from procedures.ratelimit import client_address, limit
 from procedures.transfers.models import Transfer
@@ -74,12 +72,14 @@ def logout(request: Request, session: SessionDep, user: UserDep, form: FormDep) 
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
-    start = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
+def dashboard(request: Request, session: SessionDep, runtime: RuntimeDep, user: UserDep) -> Response:
+    clock = runtime.settings.clock
+    start = clock.start_of_day(clock.today())  # "today" is the city's day
     count, total = session.execute(
         select(func.count(), func.coalesce(func.sum(Transfer.amount), 0))
         .where(Transfer.status == "confirmed", Transfer.kind == "payment", Transfer.created_at >= start)
     ).one()
-    return render(request, "dashboard.html", {"payments_count": count, "payments_total": total,
-                                               "panels": panels.panels(session, user),
-                                               "notices": auth.take_notices(session, user.account.id)}, user=user)
+    return render(request, "dashboard.html", {
+        "payments_count": count, "payments_total": total,
+        "panels": panels.panels(session, runtime, user, lang_of(request)),
+        "notices": auth.take_notices(session, user.account.id)}, user=user)
