@@ -19,7 +19,9 @@ from procedures.api.guard import BodyLimit, RequestGuard
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
 from procedures.auth.deps import install_token_resolvers
+from procedures.civic import clerk_routes as civic_clerk_routes
 from procedures.civic import routes as civic_routes
+from procedures.civic import town_routes
 from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
 from procedures.console import operator as console_operator
@@ -104,6 +106,8 @@ def create_app(
     app.include_router(operator_routes.router, responses=API_ERRORS)
     app.include_router(application_routes.router, responses=API_ERRORS)
     app.include_router(civic_routes.router)
+    app.include_router(civic_clerk_routes.router, responses=API_ERRORS)
+    app.include_router(town_routes.router)
     app.include_router(console_routes.router)
     app.include_router(console_applications.router)
     app.include_router(console_operator.router)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from procedures.applications import anchoring, jobs, money
 from procedures.auth.deps import TokenResolver
+from procedures.civic import clerks as civic_clerks
+from procedures.civic import reports as civic_reports
 from procedures.indexing import indexer_worker
 from procedures.merchants import accounts, api_keys, payment_requests, refunds, webhook_delivery
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
@@ -46,6 +48,7 @@ def final_handlers() -> dict[str, FinalHandler]:
         "payout": payouts.on_payout_intent_final,
         "topup": topups.on_topup_final,
         money.BENEFIT_KIND: money.on_benefit_final,
+        civic_clerks.REWARD_KIND: civic_clerks.on_reward_final,
     }
 
 
@@ -63,6 +66,7 @@ def workers() -> dict[str, Worker]:
         "applications.retention": jobs.retention_worker,
         "merchants.expiry": payment_requests.expiry_worker,
         "merchants.webhooks": webhook_delivery.delivery_worker,
+        "civic.adopter": civic_reports.adopter,
     }
 
 
