@@ -24,6 +24,7 @@ from procedures.civic import routes as civic_routes
 from procedures.civic import town_routes
 from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
+from procedures.console import civic as console_civic
 from procedures.console import operator as console_operator
 from procedures.console import routes as console_routes
 from procedures.console.pages import HERE as CONSOLE_DIR
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(town_routes.router)
     app.include_router(console_routes.router)
     app.include_router(console_applications.router)
+    app.include_router(console_civic.router)
     app.include_router(console_operator.router)
     app.mount("/console/static", StaticFiles(directory=str(CONSOLE_STATIC)), name="console-static")
     return app

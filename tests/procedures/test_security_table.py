@@ -204,6 +204,10 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /console/login": CONSOLE_PUBLIC,
     "GET /console/": CONSOLE_STAFF,
     "GET /console/applications": CONSOLE_STAFF,
+    "GET /console/civic": CONSOLE_STAFF,
+    "POST /console/civic/{report_id}/review": CONSOLE_DEPARTMENT_X,
+    "POST /console/civic/{report_id}/status": CONSOLE_DEPARTMENT_X,
+    "POST /console/civic/{report_id}/merge": CONSOLE_DEPARTMENT_X,
     "GET /console/applications/{application_id}": CONSOLE_DEPARTMENT_X,
     "POST /console/applications/{application_id}/claim": CONSOLE_DEPARTMENT_X,
     "GET /console/applications/{application_id}/attachments/{position}": CONSOLE_DEPARTMENT_X,
@@ -263,6 +267,10 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /console/login": {"username": "x" * 65, "password": "x", "csrf_token": "x"},
     "POST /console/applications/{application_id}/decide": {"action": "approve"},  # the confirmation step only
     "POST /console/admin/topups": {"wallet": "not an address", "amount": "0"},
+    # refused (or harmless) after the door: a merge into nothing, an unknown action, a review keeping it public
+    "POST /console/civic/{report_id}/merge": {"into": ""},
+    "POST /console/civic/{report_id}/status": {"action": "reopen"},
+    "POST /console/civic/{report_id}/review": {"listed": "on", "photo_public": "on"},
 }
 #: Path parameters that differ between rows of the same name.
 PATH_OVERRIDES: dict[str, dict[str, str]] = {
