@@ -20,9 +20,12 @@ from procedures.api.proxies import TrustedProxies
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
 from procedures.auth.deps import install_token_resolvers, operations_access
+from procedures.civic import clerk_routes as civic_clerk_routes
 from procedures.civic import routes as civic_routes
+from procedures.civic import town_routes
 from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
+from procedures.console import civic as console_civic
 from procedures.console import operator as console_operator
 from procedures.console import routes as console_routes
 from procedures.console.pages import HERE as CONSOLE_DIR
@@ -109,8 +112,11 @@ def create_app(
     app.include_router(operator_routes.router, responses=API_ERRORS)
     app.include_router(application_routes.router, responses=API_ERRORS)
     app.include_router(civic_routes.router)
+    app.include_router(civic_clerk_routes.router, responses=API_ERRORS)
+    app.include_router(town_routes.router)
     app.include_router(console_routes.router)
     app.include_router(console_applications.router)
+    app.include_router(console_civic.router)
     app.include_router(console_operator.router)
     app.mount("/console/static", StaticFiles(directory=str(CONSOLE_STATIC)), name="console-static")
     return app

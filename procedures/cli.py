@@ -27,6 +27,7 @@ from chain.errors import DeploymentError, MachiError
 from chain.node import LocalNode, wait_for_rpc
 from chain.outbox import TxIntent
 from chain.rpc import redacted
+from procedures.civic.cli import open311_keys
 from procedures.config import Settings, get_settings
 from procedures.identity.cli import test_ca as identity_test_ca
 from procedures.indexing import index_command, status_line
@@ -273,6 +274,7 @@ main.add_command(identity_test_ca)
 main.add_command(payments_reconcile)
 main.add_command(index_command)
 main.add_command(keys_group)
+admin.add_command(open311_keys)
 
 if __name__ == "__main__":
     main()

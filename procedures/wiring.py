@@ -17,6 +17,8 @@ from procedures import sweeps
 from procedures.applications import anchoring, jobs, money
 from procedures.auth import service as auth
 from procedures.auth.deps import TokenResolver
+from procedures.civic import clerks as civic_clerks
+from procedures.civic import reports as civic_reports
 from procedures.indexing import indexer_worker_with
 from procedures.merchants import accounts, api_keys, idempotency, payment_requests, refunds, webhook_delivery
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
@@ -48,6 +50,7 @@ def final_handlers() -> dict[str, FinalHandler]:
         "payout": payouts.on_payout_intent_final,
         "topup": topups.on_topup_final,
         money.BENEFIT_KIND: money.on_benefit_final,
+        civic_clerks.REWARD_KIND: civic_clerks.on_reward_final,
     }
 
 
@@ -67,6 +70,7 @@ def workers() -> dict[str, Worker]:
         "merchants.webhooks": webhook_delivery.delivery_worker,
         "auth.challenges.purge": sweeps.purge_worker(auth.purge_challenges),
         "merchants.idempotency.purge": sweeps.purge_worker(idempotency.purge_expired),
+        "civic.adopter": civic_reports.adopter,
     }
 
 

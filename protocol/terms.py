@@ -86,6 +86,10 @@ TERMS: dict[str, dict[str, str]] = {
     "ev_benefit_paid": {"ja": "給付", "en": "Benefit paid"},
     "ev_benefit_failed": {"ja": "給付失敗", "en": "Benefit failed"},
     "ev_erased": {"ja": "消去", "en": "Erased"},
+    "ev_reported": {"ja": "通報（Open311）", "en": "Reported (Open311)"},
+    "ev_civic_reviewed": {"ja": "公開の確認", "en": "Reviewed for publication"},
+    "ev_civic_in_progress": {"ja": "対応開始", "en": "Work started"},
+    "ev_civic_merged": {"ja": "重複として統合", "en": "Merged as a duplicate"},
 }
 
 

@@ -175,6 +175,18 @@ TABLE: dict[str, dict[str, str]] = {
     "GET /open311/v2/requests/{service_request_id}.json": PUBLIC,
     "GET /open311/v2/requests/{service_request_id}/media": PUBLIC,
     "GET /open311/v2/tokens/{token}.json": PUBLIC,
+    # the town's status page and public histories
+    "GET /town": PUBLIC,
+    "GET /town/reports/{report_id}/history": PUBLIC,
+    # civic reports: each department's clerks (resident A's report is routed to department X); Open311 keys
+    "GET /v1/clerk/civic/reports": STAFF,
+    "GET /v1/clerk/civic/reports/{report_id}": DEPARTMENT_X_ONLY,
+    "POST /v1/clerk/civic/reports/{report_id}/review": DEPARTMENT_X_ONLY,
+    "POST /v1/clerk/civic/reports/{report_id}/status": DEPARTMENT_X_ONLY,
+    "POST /v1/clerk/civic/reports/{report_id}/merge": DEPARTMENT_X_ONLY,
+    "POST /v1/admin/open311/keys": ADMIN,
+    "GET /v1/admin/open311/keys": ADMIN,
+    "POST /v1/admin/open311/keys/{key_id}/revoke": ADMIN,
     # clerks: the queue is each department's own; the application is routed to department X
     "GET /v1/clerk/applications": STAFF,
     "GET /v1/clerk/applications/{application_id}": STAFF,  # other departments see metadata only (redacted)
@@ -192,6 +204,10 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /console/login": CONSOLE_PUBLIC,
     "GET /console/": CONSOLE_STAFF,
     "GET /console/applications": CONSOLE_STAFF,
+    "GET /console/civic": CONSOLE_STAFF,
+    "POST /console/civic/{report_id}/review": CONSOLE_DEPARTMENT_X,
+    "POST /console/civic/{report_id}/status": CONSOLE_DEPARTMENT_X,
+    "POST /console/civic/{report_id}/merge": CONSOLE_DEPARTMENT_X,
     "GET /console/applications/{application_id}": CONSOLE_DEPARTMENT_X,
     "POST /console/applications/{application_id}/claim": CONSOLE_DEPARTMENT_X,
     "GET /console/applications/{application_id}/attachments/{position}": CONSOLE_DEPARTMENT_X,
@@ -225,6 +241,11 @@ TABLE: dict[str, dict[str, str]] = {
 #: endpoint refuses with 422 *after* authorisation; bodies are given where the resource check comes
 #: later (after validation), or where ``{}`` would be valid and change something shared.
 BODIES: dict[str, Any] = {
+    # the department is checked after the body: valid bodies that change nothing shared (a merge into itself and
+    # a close without a resolution are refused after the door)
+    "POST /v1/clerk/civic/reports/{report_id}/review": {"listed": True, "photo_public": True},
+    "POST /v1/clerk/civic/reports/{report_id}/status": {"status": "closed"},
+    "POST /v1/clerk/civic/reports/{report_id}/merge": {"into": "{report_id}"},
     "POST /v1/refunds": {"payment_request": "{paid_request}", "amount": 100},
     "POST /v1/events/{event_id}/redeliver": {},
     "POST /v1/applications/{application_id}/withdraw": {"signature": "{bad_signature}"},
@@ -246,6 +267,10 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /console/login": {"username": "x" * 65, "password": "x", "csrf_token": "x"},
     "POST /console/applications/{application_id}/decide": {"action": "approve"},  # the confirmation step only
     "POST /console/admin/topups": {"wallet": "not an address", "amount": "0"},
+    # refused (or harmless) after the door: a merge into nothing, an unknown action, a review keeping it public
+    "POST /console/civic/{report_id}/merge": {"into": ""},
+    "POST /console/civic/{report_id}/status": {"action": "reopen"},
+    "POST /console/civic/{report_id}/review": {"listed": "on", "photo_public": "on"},
 }
 #: Path parameters that differ between rows of the same name.
 PATH_OVERRIDES: dict[str, dict[str, str]] = {
@@ -321,6 +346,7 @@ def _insert_identity(runtime: Any, wallet: str) -> str:
 
 def _civic_report(client: TestClient, runtime: Any, resident: Any, ids: dict[str, Any]) -> None:
     """Resident A's Open311 report of a pothole, public, its photo released."""
+    from procedures.civic import keys
     from procedures.civic.models import CivicReport
 
     fields = {"service_code": "road-damage", "lat": "36.3027", "long": "136.3146", "attribute[service_code]": "crack",
@@ -330,8 +356,10 @@ def _civic_report(client: TestClient, runtime: Any, resident: Any, ids: dict[str
     assert posted.status_code == 201, posted.text
     ids["service_code"] = "road-damage"
     ids["service_request_id"], ids["token"] = posted.json()[0]["service_request_id"], posted.json()[0]["token"]
+    ids["report_id"] = ids["service_request_id"]
     with runtime.sessions() as session, session.begin():
         session.get(CivicReport, ids["service_request_id"]).photo_public = True
+        ids["key_id"] = keys.issue_key(session, runtime.settings, name="an app", created_by="test")[0].id
 
 
 def build_world(client: TestClient, runtime: Any, make_resident: Any) -> World:
