@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from chain.compiler import EVM_VERSION, EvmVersion
 from chain.fees import GWEI, FeeModel, FeePolicy
 from chain.toolchain import PROJECT_ROOT
+from protocol.citytime import DEFAULT_CALENDAR, DEFAULT_ZONE, CityClock, city_clock
 
 #: anvil's first two well-known development keys (public knowledge; refused in production).
 DEV_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -110,6 +111,14 @@ class Settings(BaseSettings):
     topup_allowance: int = Field(1_000_000_000, ge=0, description="top-up minter budget in coins")
     benefits_allowance: int = Field(100_000_000, ge=0, description="benefits minter budget in coins")
     city_name: str = Field("加賀市", description="the city running this instance")
+    city_timezone: str = Field(
+        DEFAULT_ZONE, description="IANA time zone of the city: every time shown to a person (console, wallet, CSV, "
+                                  "receipts) is in it, and dates without a zone mean its dates",
+    )
+    city_calendar: str = Field(
+        DEFAULT_CALENDAR, description="holiday calendar (protocol/calendars/<name>.json) that deadlines count "
+                                      "business days in",
+    )
     city_address_prefixes: list[str] = Field(["石川県加賀市"], description="card addresses that count as residents")
     currency_name: str = Field("Kaga Coin", description="ERC-20 name (also its EIP-712 domain name)")
     currency_symbol: str = Field("KAGA", description="ERC-20 symbol")
@@ -222,9 +231,44 @@ class Settings(BaseSettings):
     applications_anchor_max_leaves: int = Field(
         256, ge=1, le=65536, description="anchor as soon as this many procedure events are waiting"
     )
+    purge_interval: float = Field(
+        300.0, gt=0, description="seconds between purges of expired challenges and day-old idempotency records"
+    )
+    purge_batch_size: int = Field(1000, ge=1, le=100_000, description="rows a purge deletes per transaction")
     applications_sweep_interval: float = Field(
         60.0, gt=0, description="seconds between sweeps for passed correction deadlines and ended retention"
     )
+    civic_services: list[str] = Field(
+        ["road-damage", "snow-removal"],
+        description="catalog procedures offered as Open311 services (civic reports) and shown on /town",
+    )
+    civic_town_file: Path | None = Field(
+        None, description="the city's outline and districts (JSON); unset = procedures/civic/towns/kaga.json"
+    )
+    civic_grid_m: float = Field(
+        100.0, ge=10, le=5000, description="public views round a report's location to a grid cell of this many metres"
+    )
+    civic_reward: int = Field(
+        100, ge=0, le=100_000,
+        description="coins the benefits minter pays a linked resident whose report a clerk confirms (0: none)",
+    )
+    civic_recent_days: int = Field(30, ge=1, le=365, description="days a fixed report stays on /town")
+    civic_posts_per_minute_per_address: int = Field(
+        5, ge=1, description="Open311 reports one client address may file per minute"
+    )
+    civic_posts_per_minute_per_key: int = Field(
+        60, ge=1, description="Open311 reports one API key may file per minute (all its users together)"
+    )
+
+    @model_validator(mode="after")
+    def _known_zone_and_calendar(self) -> Settings:
+        city_clock(self.city_timezone, self.city_calendar)  # UnknownTimeZone / UnknownCalendar are ValueErrors
+        return self
+
+    @property
+    def clock(self) -> CityClock:
+        """The city's time zone and business-day calendar."""
+        return city_clock(self.city_timezone, self.city_calendar)
 
     @model_validator(mode="after")
     def _one_current_kek(self) -> Settings:
