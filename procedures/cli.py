@@ -67,7 +67,7 @@ def ensure_node(settings: Settings) -> LocalNode | None:
         return None  # somebody (machi node, make run) already runs it
     except MachiError:
         pass
-    return node.start()
+    return node.start(timeout=90)  # Hardhat (Node.js) takes a while to come up on a busy machine
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,7 +81,7 @@ def node() -> None:
     network profile's shape; anvil's state persists under var/chain."""
     settings = _settings()
     try:
-        local = LocalNode(embedded_node_config(settings)).start()
+        local = LocalNode(embedded_node_config(settings)).start(timeout=90)
     except MachiError as exc:
         _fail(str(exc))
         return
