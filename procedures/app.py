@@ -19,6 +19,7 @@ from procedures.api.guard import BodyLimit, RequestGuard
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
 from procedures.auth.deps import install_token_resolvers
+from procedures.cardpay import routes as cardpay_routes
 from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
 from procedures.console import operator as console_operator
@@ -98,6 +99,7 @@ def create_app(
     app.include_router(merchant_routes.router, responses=API_ERRORS)
     app.include_router(checkout_routes.router, responses=API_ERRORS)
     app.include_router(settlement_routes.router, responses=API_ERRORS)
+    app.include_router(cardpay_routes.router, responses=API_ERRORS)
     app.include_router(operator_routes.router, responses=API_ERRORS)
     app.include_router(application_routes.router, responses=API_ERRORS)
     app.include_router(console_routes.router)

@@ -186,6 +186,15 @@ class Settings(BaseSettings):
     applications_sweep_interval: float = Field(
         60.0, gt=0, description="seconds between sweeps for passed correction deadlines and ended retention"
     )
+    card_payment_limit: int = Field(
+        10_000, ge=1, description="most coins one My Number card payment at a merchant's counter may move"
+    )
+    card_payment_daily_limit: int = Field(
+        30_000, ge=1, description="most coins a card wallet may pay in one day (city time)"
+    )
+    card_payment_ttl: int = Field(
+        120, ge=10, le=900, description="seconds a card payment or opt-in challenge stays valid"
+    )
 
     @model_validator(mode="after")
     def _one_current_kek(self) -> Settings:
