@@ -2,6 +2,7 @@
 
     machi-pos whoami                        the merchant the key belongs to
     machi-pos charge 1200 -d "加賀棒茶"     a payment request, its QR, wait for the payment, the receipt
+    machi-pos card-pay 1200 --card pcsc     the customer pays with the My Number card and PIN, no phone
     machi-pos receipt pr_…                  a receipt again (--pdf FILE)
     machi-pos refund pr_…                   give coins back
     machi-pos statement [--date D]          the day's payments and refunds
@@ -21,7 +22,7 @@ from typing import Any
 
 import click
 
-from pos import counter, statement
+from pos import card, counter, statement
 from pos.api import DEFAULT_API_URL, PosError
 from pos.context import PosContext, make_console, pass_pos
 from pos.i18n import LANGS, Texts, pos_language
@@ -85,7 +86,7 @@ def whoami(pos: PosContext) -> None:
     pos.say("logged_in", name=merchant["display_name"], id=merchant["id"])
 
 
-for _command in (whoami, *counter.COMMANDS, *statement.COMMANDS):
+for _command in (whoami, *counter.COMMANDS, *card.COMMANDS, *statement.COMMANDS):
     main.add_command(_command)
 
 

@@ -111,6 +111,26 @@ MESSAGES: dict[str, dict[str, str]] = {
     "prs_partially_refunded": {"ja": "一部返金", "en": "partially refunded"},
     "prs_refunded": {"ja": "返金済", "en": "refunded"},
     # ------------------------------------------------------------------ card
+    "card_prompt": {
+        "ja": "{amount} 円（{name}）: マイナンバーカードをリーダーに置き、お客様が暗証番号（数字4桁）を"
+              "入力してください",
+        "en": "¥{amount} at {name}: the customer puts the My Number card on the reader and types the 4-digit PIN",
+    },
+    "prompt_card_pin": {"ja": "利用者証明用暗証番号（数字4桁、表示されません）",
+                        "en": "Card PIN (4 digits, not shown)"},
+    "statement_mismatch": {
+        "ja": "サービスから画面と違う支払内容が届きました。カードでは署名しません",
+        "en": "the service sent a statement for another payment than the one on the screen; the card does not sign",
+    },
+    "pin_attempts_over": {
+        "ja": "暗証番号の入力を終わりにしました。お支払いは取り消しました",
+        "en": "no more PIN attempts for this payment; it was canceled",
+    },
+    "card_locked_at_counter": {
+        "ja": "このカードは暗証番号の誤りが続いたためロックされています。ご本人が市役所の窓口で解除できます",
+        "en": "this card is locked after too many wrong PINs; its holder can have it reset at the city office",
+    },
+    "paid_with_card": {"ja": "マイナンバーカード（カードウォレット）", "en": "My Number card (card wallet)"},
     "pin_which_PIN": {"ja": "利用者証明用暗証番号", "en": "PIN"},
     "wrong_pin": {"ja": "{which}が違います", "en": "wrong {which}"},
     "wrong_pin_left": {
@@ -146,6 +166,19 @@ SERVICE_ERRORS: dict[str, str] = {
     "service_unavailable": "サービスが一時的に利用できません。しばらくしてからお試しください",
     "chain_unavailable": "台帳（ブロックチェーン）に一時的に接続できません。しばらくしてからお試しください",
     "rate_limited": "操作が多すぎます。しばらくしてからお試しください",
+    "card_not_linked": "このカードはこの市のウォレットに登録されていません",
+    "identity_not_live": "このカードの本人確認は失効しているか期限切れです。市役所の窓口で更新してください",
+    "card_wallet_not_opted_in": "このカードにはカードウォレットがありません。市役所の窓口で申し込めます",
+    "card_wallet_frozen": "このお客様のウォレットは凍結されています。カードでは支払えません",
+    "card_payment_limit_exceeded": "カードで1回に支払える上限を超えています",
+    "card_daily_limit_exceeded": "カードウォレットの1日の上限を超えています",
+    "card_statement_mismatch": "カードが署名した内容がこのお支払いと一致しません",
+    "certificate_revoked": "このカードの証明書は失効しています",
+    "certificate_expired": "このカードの証明書は有効期限が切れています",
+    "bad_card_signature": "カードの署名を確認できませんでした",
+    "nonce_expired": "時間が経ちすぎました。もう一度お試しください",
+    "nonce_reused": "この署名はすでに使われています。もう一度お試しください",
+    "insufficient_balance": "カードウォレットの残高が足りません",
 }
 
 
