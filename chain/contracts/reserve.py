@@ -16,13 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 
 from chain.compiler import CompileResult
-from chain.contracts.authorization import Eip712Domain
+from chain.contracts.authorization import TRANSFER_WITH_AUTHORIZATION_TYPES, Eip712Domain
 from chain.contracts.base import Call, ContractClient, role_id, to_bytes32
 
 __all__ = ["OfflineReserveClient", "PaymentTuple", "Refusal", "deploy_reserve", "sign_receive_authorization",
@@ -30,19 +29,10 @@ __all__ = ["OfflineReserveClient", "PaymentTuple", "Refusal", "deploy_reserve", 
 
 PaymentTuple = tuple[str, str, int, bytes, int, bytes]
 
-RECEIVE_WITH_AUTHORIZATION_TYPES: dict[str, list[dict[str, str]]] = {
-    "ReceiveWithAuthorization": [
-        {"name": "from", "type": "address"},
-        {"name": "to", "type": "address"},
-        {"name": "value", "type": "uint256"},
-        {"name": "validAfter", "type": "uint256"},
-        {"name": "validBefore", "type": "uint256"},
-        {"name": "nonce", "type": "bytes32"},
-    ]
-}
-RELEASE_TYPES: dict[str, list[dict[str, str]]] = {
-    "ReleaseRequest": [{"name": "payer", "type": "address"}, {"name": "nonce", "type": "bytes32"}]
-}
+#: ERC-3009's ``ReceiveWithAuthorization``: the fields of ``TransferWithAuthorization`` under its own name.
+RECEIVE_WITH_AUTHORIZATION_TYPES = {"ReceiveWithAuthorization": TRANSFER_WITH_AUTHORIZATION_TYPES[
+    "TransferWithAuthorization"]}
+RELEASE_TYPES = {"ReleaseRequest": [{"name": "payer", "type": "address"}, {"name": "nonce", "type": "bytes32"}]}
 DOMAIN_NAME, DOMAIN_VERSION = "Machi Offline Reserve", "1"
 
 
@@ -62,25 +52,16 @@ def sign_receive_authorization(account: LocalAccount, coin: Eip712Domain, to: st
                                valid_before: int, nonce: bytes) -> bytes:
     """The payer's ERC-3009 ``ReceiveWithAuthorization`` signature (65 bytes): only ``to`` (the reserve) can
     collect it, so a relayer cannot redirect the coins."""
-    typed = {"types": {"EIP712Domain": _domain_fields(), **RECEIVE_WITH_AUTHORIZATION_TYPES},
-             "primaryType": "ReceiveWithAuthorization", "domain": coin.as_dict(),
-             "message": {"from": account.address, "to": to_checksum_address(to), "value": value,
-                         "validAfter": valid_after, "validBefore": valid_before, "nonce": nonce}}
-    return bytes(account.sign_message(encode_typed_data(full_message=typed)).signature)
+    message = {"from": account.address, "to": to_checksum_address(to), "value": value, "validAfter": valid_after,
+               "validBefore": valid_before, "nonce": nonce}
+    return bytes(account.sign_typed_data(coin.as_dict(), RECEIVE_WITH_AUTHORIZATION_TYPES, message).signature)
 
 
 def sign_release_request(account: LocalAccount, chain_id: int, reserve: str, nonce: bytes) -> bytes:
     """The payer's EIP-712 ``ReleaseRequest`` for their unused reserve (65 bytes)."""
-    typed = {"types": {"EIP712Domain": _domain_fields(), **RELEASE_TYPES}, "primaryType": "ReleaseRequest",
-             "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id,
-                        "verifyingContract": to_checksum_address(reserve)},
-             "message": {"payer": account.address, "nonce": nonce}}
-    return bytes(account.sign_message(encode_typed_data(full_message=typed)).signature)
-
-
-def _domain_fields() -> list[dict[str, str]]:
-    return [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-            {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}]
+    domain = {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id,
+              "verifyingContract": to_checksum_address(reserve)}
+    return bytes(account.sign_typed_data(domain, RELEASE_TYPES, {"payer": account.address, "nonce": nonce}).signature)
 
 
 class OfflineReserveClient(ContractClient):
