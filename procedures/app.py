@@ -20,6 +20,7 @@ from procedures.api.proxies import TrustedProxies
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
 from procedures.auth.deps import install_token_resolvers, operations_access
+from procedures.cardpay import routes as cardpay_routes
 from procedures.civic import clerk_routes as civic_clerk_routes
 from procedures.civic import routes as civic_routes
 from procedures.civic import town_routes
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(merchant_routes.router, responses=API_ERRORS)
     app.include_router(checkout_routes.router, responses=API_ERRORS)
     app.include_router(settlement_routes.router, responses=API_ERRORS)
+    app.include_router(cardpay_routes.router, responses=API_ERRORS)
     app.include_router(operator_routes.router, responses=API_ERRORS)
     app.include_router(application_routes.router, responses=API_ERRORS)
     app.include_router(civic_routes.router)

@@ -286,6 +286,15 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"MACHI_TRUSTED_PROXIES: {entry!r} is not an address or network") from None
         return self
+    card_payment_limit: int = Field(
+        10_000, ge=1, description="most coins one My Number card payment at a merchant's counter may move"
+    )
+    card_payment_daily_limit: int = Field(
+        30_000, ge=1, description="most coins a card wallet may pay in one day (city time)"
+    )
+    card_payment_ttl: int = Field(
+        120, ge=10, le=900, description="seconds a card payment or opt-in challenge stays valid"
+    )
 
     @model_validator(mode="after")
     def _one_current_kek(self) -> Settings:

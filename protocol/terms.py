@@ -9,7 +9,9 @@ sends>`` (``lvl_2``, ``st_in_review``, ``ev_benefit_paid``). Japanese first, Eng
 
 from __future__ import annotations
 
-__all__ = ["LANGS", "TERMS", "term"]
+from collections.abc import Mapping
+
+__all__ = ["LANGS", "TERMS", "choose_language", "term"]
 
 LANGS = ("ja", "en")
 
@@ -99,3 +101,19 @@ def term(key: str, lang: str) -> str:
     if names is None:
         return key
     return names.get(lang) or names["ja"]
+
+
+def choose_language(option: str | None, environ: Mapping[str, str], variable: str = "MACHI_WALLET_LANG") -> str:
+    """``ja`` or ``en`` for a program of the city's (``machi-wallet``, ``machi-pos``): the option, else the
+    program's environment ``variable``, else the locale (Japanese unless it names another language)."""
+    if option in LANGS:
+        return str(option)
+    chosen = environ.get(variable, "").strip().lower()
+    if chosen in LANGS:
+        return chosen
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):  # POSIX precedence: the first one set decides
+        value = environ.get(name)
+        if value:
+            language = value.split(".", 1)[0].split("_", 1)[0].split("@", 1)[0].lower()
+            return "ja" if language in ("ja", "c", "posix", "") else "en"
+    return "ja"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import protocol.terms
 from protocol.errors import CardError, CardLocked, InvalidPinFormat, ProtocolError, WrongPin
 from protocol.terms import LANGS, TERMS
 
@@ -442,14 +443,4 @@ class Texts:
 def choose_language(option: str | None, environ: Mapping[str, str]) -> str:
     """``ja`` or ``en``: the option, else ``MACHI_WALLET_LANG``, else the locale (Japanese unless it
     names another language)."""
-    if option in LANGS:
-        return str(option)
-    chosen = environ.get("MACHI_WALLET_LANG", "").strip().lower()
-    if chosen in LANGS:
-        return chosen
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):  # POSIX precedence: the first one set decides
-        value = environ.get(name)
-        if value:
-            language = value.split(".", 1)[0].split("_", 1)[0].split("@", 1)[0].lower()
-            return "ja" if language in ("ja", "c", "posix", "") else "en"
-    return "ja"
+    return protocol.terms.choose_language(option, environ, "MACHI_WALLET_LANG")

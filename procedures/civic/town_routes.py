@@ -22,7 +22,7 @@ from procedures.civic import reports
 from procedures.civic.maps import COLOURS, Dot, MapView
 from procedures.civic.models import CivicReport, CivicStatus, Resolution
 from procedures.deps import RuntimeDep, SessionDep
-from procedures.jst import JST
+from protocol.citytime import city_clock
 
 router = APIRouter(prefix="/town", tags=["town"])
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
@@ -68,8 +68,8 @@ def _entry(report: CivicReport, lang: str, title: str, district: str) -> dict[st
     return {
         "id": report.id, "service": title, "district": district, "status": report.status,
         "note": reports.status_note(report, lang), "description": report.public_description,
-        "requested": report.requested_at.astimezone(JST).strftime("%Y-%m-%d %H:%M"),
-        "updated": report.updated_at.astimezone(JST).strftime("%Y-%m-%d %H:%M"),
+        "requested": city_clock().show(report.requested_at),
+        "updated": city_clock().show(report.updated_at),
         "history": f"/town/reports/{report.id}/history",
     }
 

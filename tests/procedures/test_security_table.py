@@ -131,6 +131,11 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /v1/api_keys/{key_id}/rotate": MERCHANT_A_OWNS_WRITE,
     "DELETE /v1/api_keys/{key_id}": MERCHANT_A_OWNS_WRITE,
     "GET /v1/statements": MERCHANTS,
+    # paying with the My Number card at the merchant's reader (merchant A's open request); the city counter's opt-in
+    "POST /v1/card_payments/challenge": MERCHANT_A_OWNS_WRITE,
+    "POST /v1/card_payments": MERCHANT_A_OWNS_WRITE,
+    "POST /v1/admin/card_wallets/challenge": ADMIN,
+    "POST /v1/admin/card_wallets": ADMIN,
     # the city operator
     "POST /v1/admin/merchants": ADMIN,
     "GET /v1/admin/merchants": ADMIN,
@@ -247,6 +252,9 @@ BODIES: dict[str, Any] = {
     "POST /v1/clerk/civic/reports/{report_id}/status": {"status": "closed"},
     "POST /v1/clerk/civic/reports/{report_id}/merge": {"into": "{report_id}"},
     "POST /v1/refunds": {"payment_request": "{paid_request}", "amount": 100},
+    "POST /v1/card_payments/challenge": {"payment_request": "{open_request}"},
+    "POST /v1/card_payments": {"payment_request": "{open_request}", "statement": {}, "auth_certificate": "",
+                               "auth_signature": ""},
     "POST /v1/events/{event_id}/redeliver": {},
     "POST /v1/applications/{application_id}/withdraw": {"signature": "{bad_signature}"},
     "POST /v1/applications/{application_id}/resubmit": {"form": {}, "salt": "0x" + "ab" * 32,

@@ -15,9 +15,10 @@ from typing import Any
 import click
 from rich.table import Table
 
+from protocol import cards
+from protocol.cards.base import CardSigner, sign_with_card
 from protocol.statement import LinkStatement, Purpose, sign_wallet
 from wallet.api import WalletError
-from wallet.cards.base import CardSigner, sign_with_card
 from wallet.context import WalletContext, pass_wallet
 from wallet.help import LocalizedCommand
 
@@ -41,21 +42,15 @@ def open_card(spec: str, pin: str, wallet: WalletContext) -> CardSigner:
         click.BadParameter: an unknown card kind.
         CardError, WrongPin: the card could not be opened.
     """
-    kind, _, rest = spec.partition(":")
-    if kind == "soft" and rest:
-        from wallet.cards.soft import SoftCard
-
-        return SoftCard(os.path.expanduser(rest), pin)
-    if kind == "pcsc":
-        from wallet.cards.pcsc import PcscCard
-
-        return PcscCard.connect(rest or None)
-    raise click.BadParameter(wallet.t("card_spec"), param_hint="--card")
+    try:
+        return cards.open_card(spec, pin)
+    except cards.UnknownCardKind:
+        raise click.BadParameter(wallet.t("card_spec"), param_hint="--card") from None
 
 
 def _may_have_signing_key(card: CardSigner) -> bool:
     """A minor's software card has no signing file; a real card only tells after the password."""
-    from wallet.cards.soft import SoftCard
+    from protocol.cards.soft import SoftCard
 
     return not isinstance(card, SoftCard) or card.signing_path is not None
 
