@@ -42,11 +42,13 @@ from chain.sender import TRANSACTIONS_SENT, Checkpoint, RelayerConfig, RelayerSt
 from chain.storage import KeyLock, utcnow
 from chain.tracking import Tracker
 
-__all__ = ["NOT_ALLOWED", "PREREQUISITE_FAILED", "Batcher", "ItemOutcome", "Relayer", "RelayerConfig",
+__all__ = ["BAD_BATCH_ITEM", "NOT_ALLOWED", "PREREQUISITE_FAILED", "Batcher", "ItemOutcome", "Relayer", "RelayerConfig",
            "RelayerStats", "SenderStateError"]
 
 #: ``TxIntent.error_code`` of an intent its sender's allowlist refused (never signed).
 NOT_ALLOWED = "call_not_allowed"
+#: ``TxIntent.error_code`` of a batch item its batcher cannot encode.
+BAD_BATCH_ITEM = "bad_batch_item"
 #: ``TxIntent.error_code`` of an intent whose prerequisite (``TxIntent.after_id``) failed.
 PREREQUISITE_FAILED = "prerequisite_failed"
 
@@ -237,8 +239,18 @@ class Relayer:
 
     def _send_plan(self, plan: Plan, fees: Fees) -> None:
         if plan.batch_key is not None:
-            items = [i.batch_item or b"" for i in plan.intents]
-            plan.data = self.ctx.batchers[plan.batch_key].encode(items)
+            batcher = self.ctx.batchers[plan.batch_key]
+            try:
+                plan.data = batcher.encode([i.batch_item or b"" for i in plan.intents])
+            except ValueError:
+                # An item that is not what the batcher carries (a row written by hand) must not hold up
+                # the others: it fails alone, and the rest go on in the next pass.
+                for intent in plan.intents:
+                    try:
+                        batcher.encode([intent.batch_item or b""])
+                    except ValueError as exc:
+                        self._fail_unsent(Plan([intent], None, plan.to), BAD_BATCH_ITEM, str(exc), {})
+                return
         if not self.ctx.permits(plan.to, plan.data):
             # A row someone wrote into the outbox (or a bug) asks this key for a call its role does not
             # cover: it is never signed, and ends failed with the reason.

@@ -18,7 +18,7 @@ from procedures.api import health
 from procedures.api.guard import BodyLimit, RequestGuard
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
-from procedures.auth.deps import install_token_resolvers
+from procedures.auth.deps import install_token_resolvers, is_admin_caller
 from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
 from procedures.console import operator as console_operator
@@ -82,6 +82,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = Metrics(runtime.sessions)
     install_token_resolvers(app, wiring.token_resolvers())
+    app.state.is_admin = lambda request: is_admin_caller(request, runtime.sessions)
     register_exception_handlers(app, pages=[console_error_page])
 
     app.add_middleware(

@@ -240,7 +240,7 @@ class Settings(BaseSettings):
         # MACHI_ENVIRONMENT=development (or test) in so many words, it is production, and the
         # development keys, the TEST CA and the development master secret are refused.
         if "environment" not in self.model_fields_set and not self.local_chain:
-            self.environment = "production"
+            self.__dict__["environment"] = "production"  # not through __setattr__: it stays "not given"
         return self
 
     @model_validator(mode="after")

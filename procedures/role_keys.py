@@ -15,17 +15,14 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from starlette.requests import Request
 
 from chain.errors import MachiError
-from procedures.auth.models import StaffAccount
 from procedures.config import Settings
-from procedures.errors import ServiceError
 from procedures.runtime import Runtime
 
 log = logging.getLogger("machi.keys")
 
-__all__ = ["AdminKeyUnavailable", "is_admin_caller", "key_table", "load_admin_key"]
+__all__ = ["AdminKeyUnavailable", "key_table", "load_admin_key"]
 
 
 class AdminKeyUnavailable(MachiError):
@@ -39,25 +36,6 @@ def key_table(runtime: Runtime) -> dict[str, Any]:
     that is right (``chain.roles.role_report``); ``ok`` is false when any row is not. Reads the chain."""
     rows = [row.to_dict() for row in runtime.role_table()]
     return {"ok": all(row["ok"] for row in rows), "keys": rows}
-
-
-def is_admin_caller(request: Request, runtime: Runtime) -> bool:
-    """Whether the request carries the token of an active ``admin`` staff account (never raises: an
-    anonymous or other caller simply is not one)."""
-    from procedures.auth.service import resolve_token
-
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return False
-    with runtime.sessions() as session:
-        try:
-            row = resolve_token(session, token.strip())
-        except ServiceError:
-            return False
-        if row.principal_type != "staff":
-            return False
-        account = session.get(StaffAccount, int(row.subject))
-        return account is not None and account.active and account.role == "admin"
 
 
 def load_admin_key(settings: Settings, keystore: Path | None = None, password: str | None = None) -> LocalAccount:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from chain.deploy import check_code
 from procedures.addresses import checksum
+from procedures.role_keys import key_table
 from procedures.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
@@ -60,6 +61,12 @@ def healthz(request: Request) -> JSONResponse:
         report["contracts"] = {"ok": False, "error": "chain unreachable"}
     report["workers"] = {"relayers": [{"sender": r.sender, "lock_held": r.lock.held, "last_error": r.stats.last_error}
                                       for r in runtime.relayers]}
+    is_admin = getattr(request.app.state, "is_admin", None)  # procedures.app installs it
+    if w3 is not None and is_admin is not None and is_admin(request):  # the role table: admins only
+        try:
+            report["keys"] = key_table(runtime)
+        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+            report["keys"] = {"ok": False, "error": type(exc).__name__}
     report["status"] = "ok" if healthy else "degraded"
     return JSONResponse(report, status_code=200 if healthy else 503)
 

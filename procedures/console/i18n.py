@@ -13,6 +13,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "username": {"ja": "ユーザー名", "en": "Username"},
     "password": {"ja": "パスワード", "en": "Password"},
     "dashboard": {"ja": "ダッシュボード", "en": "Dashboard"},
+    "service_keys": {"ja": "サービスの鍵とオンチェーン権限", "en": "Service keys and their on-chain roles"},
     "queue": {"ja": "申請キュー", "en": "Application queue"},
     "merchants": {"ja": "加盟店", "en": "Merchants"},
     "topups": {"ja": "窓口チャージ", "en": "Counter top-ups"},

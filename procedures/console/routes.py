@@ -12,7 +12,7 @@ from procedures.auth import service as auth
 from procedures.console import panels, sessions
 from procedures.console.i18n import translator
 from procedures.console.pages import LOGIN_CSRF_COOKIE, FormDep, UserDep, lang_of, new_login_csrf, render
-from procedures.deps import SessionDep
+from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import NotAuthenticated, RateLimited
 from procedures.ratelimit import limit
 from procedures.transfers.models import Transfer
@@ -64,11 +64,11 @@ def logout(request: Request, session: SessionDep, user: UserDep, form: FormDep) 
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
+def dashboard(request: Request, session: SessionDep, runtime: RuntimeDep, user: UserDep) -> Response:
     start = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
     count, total = session.execute(
         select(func.count(), func.coalesce(func.sum(Transfer.amount), 0))
         .where(Transfer.status == "confirmed", Transfer.kind == "payment", Transfer.created_at >= start)
     ).one()
     return render(request, "dashboard.html", {"payments_count": count, "payments_total": total,
-                                               "panels": panels.panels(session, user)}, user=user)
+                                               "panels": panels.panels(session, user, runtime)}, user=user)
