@@ -13,10 +13,12 @@ itself at import time.
 
 from __future__ import annotations
 
+from procedures import sweeps
 from procedures.applications import anchoring, jobs, money
+from procedures.auth import service as auth
 from procedures.auth.deps import TokenResolver
 from procedures.indexing import indexer_worker
-from procedures.merchants import accounts, api_keys, payment_requests, refunds, webhook_delivery
+from procedures.merchants import accounts, api_keys, idempotency, payment_requests, refunds, webhook_delivery
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
 from procedures.settlement import payouts, topups
 from procedures.transfers import custodial
@@ -63,6 +65,8 @@ def workers() -> dict[str, Worker]:
         "applications.retention": jobs.retention_worker,
         "merchants.expiry": payment_requests.expiry_worker,
         "merchants.webhooks": webhook_delivery.delivery_worker,
+        "auth.challenges.purge": sweeps.purge_worker(auth.purge_challenges),
+        "merchants.idempotency.purge": sweeps.purge_worker(idempotency.purge_expired),
     }
 
 

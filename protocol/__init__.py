@@ -10,6 +10,8 @@ through ``chain``.
 * ``protocol.applications`` — content hashes, EIP-712 acts and Merkle leaves of e-applications;
   ``protocol.receipts`` — checking an application's receipt against the chain alone.
 * ``protocol.payment_uri`` — EIP-681 payment URIs (QR codes).
+* ``protocol.citytime`` — the city's time zone (every time a person sees) and business-day calendar
+  (deadlines), with the calendars as data in ``protocol/calendars/``.
 * ``protocol.eip712``, ``protocol.addresses`` — the EIP-712 domain and signing; the one address check.
 * ``protocol.errors`` — what both sides raise (malformed statements, bad signatures, card and PIN
   failures), under ``chain.errors.MachiError``; the service maps them to HTTP in ``procedures.errors``.

@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from chain.storage import utcnow
@@ -182,6 +182,16 @@ def consume_challenge(session: Session, nonce: str, purpose: str, wallet: str) -
         raise InvalidRequest("this challenge expired; ask for a new one", code="nonce_expired", param="nonce")
     row.used_at = utcnow()
     return row
+
+
+def purge_challenges(session: Session, now: datetime, limit: int) -> int:
+    """Delete at most ``limit`` expired challenges (used or not: past ``expires_at`` none can be
+    consumed any more, and an unknown nonce is refused like an expired one); returns how many."""
+    due = select(Challenge.nonce).where(Challenge.expires_at <= now).limit(limit)
+    nonces = list(session.scalars(due))
+    if nonces:
+        session.execute(delete(Challenge).where(Challenge.nonce.in_(nonces)))
+    return len(nonces)
 
 
 # --------------------------------------------------------------------------- wallet login

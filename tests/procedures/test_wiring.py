@@ -34,7 +34,8 @@ def test_every_final_intent_finds_its_handler_by_kind_or_prefix(settings, engine
     assert hooks.final_handler("transfer") is not None
     assert hooks.final_handler("registry.register_city") is None  # nothing comes back for it
     assert set(hooks.workers) == {"chain.indexer", "applications.anchorer", "applications.deadlines",
-                                  "applications.retention", "merchants.expiry", "merchants.webhooks"}
+                                  "applications.retention", "merchants.expiry", "merchants.webhooks",
+                                  "auth.challenges.purge", "merchants.idempotency.purge"}
     assert wiring.transfer_hooks() == {
         payment_requests.PURPOSE: payment_requests.on_payment_final, refunds.PURPOSE: refunds.on_refund_final,
         payouts.PURPOSE: payouts.on_payout_transfer_final, money.FEE_PURPOSE: money.on_fee_final,
