@@ -253,6 +253,8 @@ class Tracker:
         if fees is None:
             log.warning("transaction %s is stuck at the fee cap", row.tx_hash)
             return False
+        if not ctx.permits(row.to_address, row.data):
+            return False  # a forged transaction row: never re-signed
         signed = ctx.account.sign_transaction(build_transaction(
             ctx.fees, chain_id=ctx.chain_id, nonce=row.nonce, to=row.to_address, data=row.data,
             value=int(row.value), gas=row.gas_limit, fees=fees,

@@ -8,6 +8,8 @@ machi status               network profile, what the node reports, contracts, da
 machi reconcile            database ledger vs. chain balances and supply (exit 1 on differences)
 machi index [--verify]     bring the chain event index up to the head; compare it with the chain
 machi keys status|rotate   data keys per key-encryption key; re-wrap them under the current one
+machi admin roles|grant-role|revoke-role|configure-minter|remove-minter|pause|unpause|set-transfer-rule|set-balance-cap
+                           the admin key's acts (keystore + password, or --print-tx for a multisig)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -27,6 +30,7 @@ from chain.errors import DeploymentError, MachiError
 from chain.node import LocalNode, wait_for_rpc
 from chain.outbox import TxIntent
 from chain.rpc import redacted
+from procedures import admin_cli
 from procedures.civic.cli import open311_keys
 from procedures.config import Settings, get_settings
 from procedures.identity.cli import test_ca as identity_test_ca
@@ -103,22 +107,28 @@ def node() -> None:
 
 @main.command()
 @click.option("--redeploy", is_flag=True, help="deploy afresh even if a manifest exists (after a node reset)")
-def deploy(redeploy: bool) -> None:
-    """Compile and deploy the city's contracts; sends nothing when everything is there."""
+@click.option("--keystore", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="the admin key's keystore (default MACHI_ADMIN_KEYSTORE; development: MACHI_ADMIN_KEY)")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="read the keystore password from this file (else prompted)")
+def deploy(redeploy: bool, keystore: Path | None, password_file: Path | None) -> None:
+    """Compile and deploy the city's contracts with the admin key, granting each service key its own
+    role (chain.roles); sends nothing when everything is there."""
     settings = _settings()
     configure_logging(settings.log_level)
+    admin = admin_cli.open_admin_key(settings, keystore, password_file)
     local = ensure_node(settings)
     try:
         runtime = Runtime.create(settings, run_migrations=False)
         try:
-            manifest, sent = runtime.deploy(redeploy=redeploy)
+            manifest, sent = runtime.deploy(admin, redeploy=redeploy)
         except DeploymentError as exc:
             if redeploy or not sys.stdin.isatty():
                 _fail(str(exc))
             console.print(f"[yellow]{exc}[/]")
             if not click.confirm("Deploy afresh now?", default=False):
                 sys.exit(1)
-            manifest, sent = runtime.deploy(redeploy=True)
+            manifest, sent = runtime.deploy(admin, redeploy=True)
         table = Table(title=f"Deployed on chain {manifest.chain_id} ({sent} transactions sent)")
         table.add_column("contract")
         table.add_column("address")
@@ -148,7 +158,8 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
     local = ensure_node(settings)
     try:
         runtime = Runtime.create(settings)
-        runtime.ensure_deployed()
+        runtime.manifest  # noqa: B018 - never deploys (the admin key is `machi deploy`'s); fails with the hint
+        runtime.check_roles()  # refuses a hot key holding a role it must not
         app = create_app(settings, runtime=runtime, workers=workers)
         bind_host, bind_port = host or settings.host, port or settings.port
         console.print(
@@ -178,6 +189,7 @@ def worker_relayer() -> None:
     try:
         runtime = wire(Runtime.create(settings))
         runtime.manifest  # noqa: B018 - fail fast with the deploy hint
+        runtime.check_roles()  # refuses a hot key holding a role it must not
     except MachiError as exc:
         _fail(str(exc))
         return
@@ -195,7 +207,12 @@ def worker_relayer() -> None:
 
 @main.group()
 def admin() -> None:
-    """Operator administration (staff accounts, …)."""
+    """Operator administration: staff accounts, and the admin key's acts on chain (roles, minters,
+    pause, transfer policy, caps — signed from a keystore, or printed for a multisig)."""
+
+
+for _command in admin_cli.COMMANDS:
+    admin.add_command(_command)
 
 
 @admin.command("create-clerk")

@@ -21,12 +21,25 @@ from chain.fees import GWEI, FeeModel, FeePolicy
 from chain.toolchain import PROJECT_ROOT
 from protocol.citytime import DEFAULT_CALENDAR, DEFAULT_ZONE, CityClock, city_clock
 
-#: anvil's first two well-known development keys (public knowledge; refused in production).
-DEV_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+#: anvil's well-known development accounts 0–7, one per role (public knowledge; refused in production).
+DEV_ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+DEV_DEPLOYER_KEY = DEV_ADMIN_KEY  # the admin deploys (older name)
 DEV_RELAYER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 DEV_TOPUP_MINTER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 DEV_BENEFITS_MINTER_KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"
-DEV_KEYS = {DEV_DEPLOYER_KEY, DEV_RELAYER_KEY, DEV_TOPUP_MINTER_KEY, DEV_BENEFITS_MINTER_KEY}
+DEV_REGISTRAR_KEY = "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a"
+DEV_FREEZER_KEY = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba"
+DEV_RECOVERY_KEY = "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e"
+DEV_SETTLEMENT_KEY = "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356"
+#: The service's hot keys by role name (``chain.roles.KEY_NAMES``) → development key.
+DEV_ROLE_KEYS = {
+    "relayer": DEV_RELAYER_KEY, "registrar": DEV_REGISTRAR_KEY, "freezer": DEV_FREEZER_KEY,
+    "recovery": DEV_RECOVERY_KEY, "topup_minter": DEV_TOPUP_MINTER_KEY, "benefits_minter": DEV_BENEFITS_MINTER_KEY,
+    "settlement": DEV_SETTLEMENT_KEY,
+}
+DEV_KEYS = {DEV_ADMIN_KEY, *DEV_ROLE_KEYS.values()}
+#: The chain id of the embedded development node: any other chain is somebody's real network.
+DEV_CHAIN_ID = 31337
 DEV_SECRET = "development-only-not-a-secret"  # noqa: S105 - the placeholder we refuse in production
 PLACEHOLDERS = {"", "changeme", "change-me", "secret", "password", "placeholder", DEV_SECRET}
 
@@ -37,7 +50,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MACHI_", env_file=None, extra="ignore")
 
     environment: Literal["development", "test", "production"] = Field(
-        "development", description="development and test allow built-in dev secrets; production refuses them"
+        "development",
+        description="development and test allow built-in dev secrets; production refuses them. Unset, it is "
+                    "production whenever MACHI_RPC_URL is set or MACHI_CHAIN_ID is not 31337",
     )
     var_dir: Path = Field(PROJECT_ROOT / "var", description="where the SQLite file, chain state, builds and locks live")
     database_url: str | None = Field(
@@ -101,13 +116,30 @@ class Settings(BaseSettings):
         return self
     # --- end of the network profile ---
 
-    deployer_key: SecretStr = Field(
-        SecretStr(DEV_DEPLOYER_KEY), description="key that deploys and administers contracts"
+    admin_key: SecretStr | None = Field(
+        SecretStr(DEV_ADMIN_KEY), validation_alias=AliasChoices("MACHI_ADMIN_KEY", "MACHI_DEPLOYER_KEY"),
+        description="the admin key (DEFAULT_ADMIN, master minter, pauser) for `machi deploy` and `machi admin` only — "
+                    "never loaded by `machi serve` or the workers; in production prefer MACHI_ADMIN_KEYSTORE",
     )
-    relayer_key: SecretStr = Field(SecretStr(DEV_RELAYER_KEY), description="key the relayer sends transactions with")
-    topup_minter_key: SecretStr = Field(SecretStr(DEV_TOPUP_MINTER_KEY), description="minter key for top-ups")
+    admin_keystore: Path | None = Field(
+        None, description="Web3 Secret Storage file of the admin key (`machi deploy`/`machi admin` ask its password)"
+    )
+    relayer_key: SecretStr = Field(
+        SecretStr(DEV_RELAYER_KEY), description="hot: relays residents' signed authorizations in batches, anchors"
+    )
+    registrar_key: SecretStr = Field(
+        SecretStr(DEV_REGISTRAR_KEY), description="hot: attests, renews, revokes identities; registers merchants"
+    )
+    freezer_key: SecretStr = Field(SecretStr(DEV_FREEZER_KEY), description="hot: freezes and unfreezes wallets")
+    recovery_key: SecretStr = Field(
+        SecretStr(DEV_RECOVERY_KEY), description="hot: moves a lost wallet's balance to its re-bound successor"
+    )
+    topup_minter_key: SecretStr = Field(SecretStr(DEV_TOPUP_MINTER_KEY), description="hot: minter key for top-ups")
     benefits_minter_key: SecretStr = Field(
-        SecretStr(DEV_BENEFITS_MINTER_KEY), description="minter key for procedure benefits"
+        SecretStr(DEV_BENEFITS_MINTER_KEY), description="hot: minter key for procedure benefits"
+    )
+    settlement_key: SecretStr = Field(
+        SecretStr(DEV_SETTLEMENT_KEY), description="hot: the city account payouts are burned (and returned) from"
     )
     topup_allowance: int = Field(1_000_000_000, ge=0, description="top-up minter budget in coins")
     benefits_allowance: int = Field(100_000_000, ge=0, description="benefits minter budget in coins")
@@ -305,14 +337,40 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _one_key_per_role(self) -> Settings:
+        seen: dict[str, str] = {}
+        for name in DEV_ROLE_KEYS:
+            value = self.role_key(name).get_secret_value().strip().lower().removeprefix("0x")
+            if value in seen:
+                raise ValueError(f"MACHI_{name.upper()}_KEY is the same key as MACHI_{seen[value].upper()}_KEY: "
+                                 "every on-chain role needs its own key")
+            seen[value] = name
+        return self
+
+    @model_validator(mode="after")
+    def _production_by_default(self) -> Settings:
+        # Another chain than the embedded one is somebody's real network: unless the operator says
+        # MACHI_ENVIRONMENT=development (or test) in so many words, it is production, and the
+        # development keys, the TEST CA and the development master secret are refused.
+        if "environment" not in self.model_fields_set and not self.local_chain:
+            self.__dict__["environment"] = "production"  # not through __setattr__: it stays "not given"
+        return self
+
+    @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         if self.environment != "production":
             return self
         problems = []
-        for name in ("deployer_key", "relayer_key", "topup_minter_key", "benefits_minter_key", "secret_key"):
+        why = "" if "environment" in self.model_fields_set else (
+            " (production by default: MACHI_RPC_URL is set or MACHI_CHAIN_ID is not 31337; "
+            "MACHI_ENVIRONMENT=development allows development values on such a chain)")
+        names = [f"{name}_key" for name in DEV_ROLE_KEYS] + ["secret_key"]
+        if self.admin_key is not None and "admin_key" in self.model_fields_set:
+            names.append("admin_key")
+        for name in names:
             value = getattr(self, name).get_secret_value()
-            if value.strip().lower() in PLACEHOLDERS or value in DEV_KEYS:
-                problems.append(f"MACHI_{name.upper()} must be set to a real secret in production")
+            if value.strip().lower() in PLACEHOLDERS or "0x" + value.strip().lower().removeprefix("0x") in DEV_KEYS:
+                problems.append(f"MACHI_{name.upper()} must be set to a real secret in production{why}")
         if len(self.secret_key.get_secret_value()) < 32:
             problems.append("MACHI_SECRET_KEY must be at least 32 characters")
         for kek_id, kek in self.keks.items():
@@ -328,6 +386,24 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def local_chain(self) -> bool:
+        """The embedded development node: no MACHI_RPC_URL(S) and chain id 31337."""
+        return not self.external_rpc and self.chain_id == DEV_CHAIN_ID
+
+    def role_key(self, name: str) -> SecretStr:
+        """The hot key of role ``name`` (``chain.roles.KEY_NAMES``)."""
+        key: SecretStr = getattr(self, f"{name}_key")
+        return key
+
+    @property
+    def effective_admin_key(self) -> SecretStr | None:
+        """The admin key when given in the environment (or the development default), else None: outside
+        development the admin key comes from MACHI_ADMIN_KEYSTORE or not at all."""
+        if self.environment == "production" and "admin_key" not in self.model_fields_set:
+            return None
+        return self.admin_key
 
     @property
     def effective_database_url(self) -> str:

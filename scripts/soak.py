@@ -46,7 +46,7 @@ from chain.faults import RpcProxy
 from chain.node import LocalNode, NodeConfig, free_port
 from chain.toolchain import PROJECT_ROOT
 from procedures.auth.service import create_staff, issue_token
-from procedures.config import Settings
+from procedures.config import DEV_ADMIN_KEY, Settings
 from procedures.merchants.webhooks import EVENT_TYPES
 from procedures.runtime import Runtime
 from scripts.bench._common import bench_database, drop_bench_database
@@ -144,7 +144,7 @@ def _fund(runtime: Runtime, http: httpx.Client, operator: dict[str, str], reside
     in the chain balance and as still in progress (briefly, or for as long as a killed service is
     down), so an exactly funded payer would be refused now and then — safe, but not what we measure.
     """
-    registry, coin, deployer = runtime.registry, runtime.coin, runtime.keys.deployer
+    registry, coin, deployer = runtime.registry, runtime.coin, Account.from_key(DEV_ADMIN_KEY)
     cap = coin.balance_cap(AssuranceLevel.RESIDENT_OF_CITY)
     if max(needs) * 3 > cap:
         raise ValueError(f"payments per client too large for the balance cap {cap}; use more clients")
@@ -243,9 +243,9 @@ def run(config: SoakConfig) -> dict[str, Any]:
         settings = Settings(environment="test", var_dir=var, database_url=url, database_schema=schema,
                             rpc_url=node.url, chain_id=node.config.chain_id)
         runtime = Runtime.create(settings)
-        runtime.deploy()
-        send_call(runtime.w3, runtime.keys.deployer,
-                  runtime.registry.grant_role_call(role_id("REGISTRAR_ROLE"), runtime.keys.deployer.address))
+        runtime.deploy(Account.from_key(DEV_ADMIN_KEY))
+        admin = Account.from_key(DEV_ADMIN_KEY)
+        send_call(runtime.w3, admin, runtime.registry.grant_role_call(role_id("REGISTRAR_ROLE"), admin.address))
         with runtime.sessions() as session, session.begin():
             create_staff(session, runtime.vault, username="soak", password=OPERATOR_PASSWORD, role="admin")
         service = ServiceProcess(_service_env(url, schema, var, proxy.url), log)

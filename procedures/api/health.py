@@ -21,6 +21,7 @@ from chain.deploy import check_code
 from chain.scrub import scrub
 from procedures.addresses import checksum
 from procedures.errors import NotAuthenticated, PermissionDenied
+from procedures.role_keys import key_table
 from procedures.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
@@ -55,6 +56,12 @@ def healthz(request: Request) -> JSONResponse:
     report, healthy = health_report(runtime)
     if not detailed:
         return JSONResponse({"status": "ok" if healthy else "down"}, status_code=200 if healthy else 503)
+    is_admin = getattr(request.app.state, "is_admin", None)  # procedures.app installs it
+    if report["chain"]["ok"] and is_admin is not None and is_admin(request):  # the role table: admins only
+        try:
+            report["keys"] = key_table(runtime)
+        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+            report["keys"] = {"ok": False, "error": type(exc).__name__}
     report["status"] = "ok" if healthy else "degraded"
     return JSONResponse(report, status_code=200 if healthy else 503)
 

@@ -9,13 +9,13 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from procedures.api.deps import SessionDep, SettingsDep
 from procedures.auth.models import StaffAccount
 from procedures.auth.service import Principal, resolve_token
 from procedures.config import Settings
-from procedures.errors import NotAuthenticated, PermissionDenied
+from procedures.errors import NotAuthenticated, PermissionDenied, ServiceError
 
 #: Resolves a credential of another kind (by token prefix) to the caller.
 TokenResolver = Callable[[Session, Settings, str], Principal]
@@ -99,3 +99,20 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 StaffPrincipal = Annotated[Principal, Depends(require_role("clerk", "supervisor", "admin"))]
 AdminPrincipal = Annotated[Principal, Depends(require_role("admin"))]
 ResidentPrincipal = Annotated[Principal, Depends(require_role("resident"))]
+
+
+def is_admin_caller(request: Request, sessions: sessionmaker[Session]) -> bool:
+    """Whether the request carries the token of an active ``admin`` staff account — for answers that
+    show admins more (``/healthz``'s role table); never raises: anyone else simply is not one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    with sessions() as session:
+        try:
+            row = resolve_token(session, token.strip())
+        except ServiceError:
+            return False
+        if row.principal_type != "staff":
+            return False
+        account = session.get(StaffAccount, int(row.subject))
+        return account is not None and account.active and account.role == "admin"

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from chain.contracts.registry import AssuranceLevel as ChainLevel
 from chain.contracts.registry import RevocationReason
-from chain.outbox import enqueue
+from chain.outbox import TxIntent, enqueue
 from chain.plan import REGISTRY
 from chain.storage import utcnow
 from procedures.addresses import checksum
@@ -118,9 +118,10 @@ class IdentityService:
     def _pepper(self) -> Pepper:
         return Pepper.derive(self.runtime.settings.secret_key.get_secret_value())
 
-    @property
-    def _relayer(self) -> str:
-        return str(self.runtime.keys.relayer.address)
+    def _sender(self, kind: str) -> str:
+        # registry calls go out with the registrar key, the balance move with the recovery key
+        keys = self.runtime.keys
+        return str((keys.recovery if kind == "coin.recover" else keys.registrar).address)
 
     # ------------------------------------------------------------------ challenge
     def challenge(self, session: Session, wallet: str, purpose: Purpose) -> ChallengeView:
@@ -251,7 +252,9 @@ class IdentityService:
                                                 row.evidence_commitment)
                     row.renew_intent_id = self._enqueue(session, renew.to, renew.data, "registry.renew", row.id)
                 move = coin.recover_call(lost)
-                row.recover_intent_id = self._enqueue(session, move.to, move.data, "coin.recover", row.id)
+                # another key than the re-bind's: it waits until the re-bind is confirmed
+                row.recover_intent_id = self._enqueue(session, move.to, move.data, "coin.recover", row.id,
+                                                      after=row.attest_intent_id)
                 session.add(row)
                 session.flush()
         except IntegrityError as exc:
@@ -413,7 +416,9 @@ class IdentityService:
             raise IdentityNotFound("no such identity")
         return open_evidence(session, self.runtime.vault, row)
 
-    def _enqueue(self, session: Session, to: str, data: bytes, kind: str, reference: str) -> int:
-        intent = enqueue(session, sender=self._relayer, to=to, data=data, kind=kind,
-                         reference=f"identity:{kind}:{reference}")
+    def _enqueue(self, session: Session, to: str, data: bytes, kind: str, reference: str,
+                 after: int | None = None) -> int:
+        prerequisite = None if after is None else session.get(TxIntent, after)
+        intent = enqueue(session, sender=self._sender(kind), to=to, data=data, kind=kind,
+                         reference=f"identity:{kind}:{reference}", after=prerequisite)
         return int(intent.id)

@@ -1,7 +1,7 @@
 """Freezing a wallet on the coin: the city blocks a wallet from sending and receiving (a lost
 card reported at the counter, a court order, suspected fraud) and lifts the block again.
 
-``RegionalCoin.freeze`` / ``unfreeze`` need ``FREEZER_ROLE``, held by the relayer key: the call is
+``RegionalCoin.freeze`` / ``unfreeze`` need ``FREEZER_ROLE``, held by the freezer key: the call is
 queued through the outbox like every other operator chain call, and the action is audited with the
 operator's id in ``wallet_actions``. The freeze takes effect once the relayer's transaction is
 confirmed; until then a second freeze or unfreeze of the same wallet is refused.
@@ -107,7 +107,7 @@ def _queue(session: Session, runtime: Runtime, wallet: str, action: str, reason:
     coin = runtime.coin
     call = coin.freeze_call(address) if action == "freeze" else coin.unfreeze_call(address)
     number = wallet_actions.count(session, address, action)
-    intent = enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data,
+    intent = enqueue(session, sender=runtime.keys.freezer.address, to=call.to, data=call.data,
                      kind=f"wallet.{action}", reference=f"wallet-{action}:{address}:{number}")
     row = wallet_actions.record(session, wallet=address, action=action, reason=reason, operator=operator,
                                 intent=intent)

@@ -82,7 +82,7 @@ def _labels(session: Session, runtime: Runtime) -> dict[str, str]:
     labels = {w.address: f"{w.owner_type}:{w.owner_id}" for w in session.scalars(select(CustodialWallet))}
     for merchant in session.scalars(select(Merchant)):
         labels[merchant.wallet] = f"merchant:{merchant.id}"
-    labels[runtime.keys.relayer.address] = "city:settlement"
+    labels[runtime.keys.settlement.address] = "city:settlement"
     return labels
 
 

@@ -52,7 +52,7 @@ from chain.node import LocalNode, NodeConfig, free_port
 from chain.rpc import connect
 from chain.toolchain import PROJECT_ROOT
 from procedures.auth.service import issue_token
-from procedures.config import Settings
+from procedures.config import DEV_ADMIN_KEY, Settings
 from scripts.bench._common import bench_database, drop_bench_database, fund
 
 CLIENTS = int(os.environ.get("BENCH_PAYMENTS_CLIENTS", "64"))
@@ -153,7 +153,7 @@ def _service_side(w3: Web3, node: LocalNode, url: str, schema: str | None, var: 
     settings = Settings(environment="test", var_dir=var, database_url=url, database_schema=schema, rpc_url=node.url,
                         chain_id=w3.eth.chain_id)
     runtime = Runtime.create(settings)
-    runtime.deploy()
+    runtime.deploy(Account.from_key(DEV_ADMIN_KEY))
     coin, registry = runtime.coin, runtime.registry
     send_transaction(w3, deployer, registry.grant_role_call(role_id("REGISTRAR_ROLE"), deployer.address)
                      .as_transaction(deployer.address))

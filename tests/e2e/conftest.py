@@ -69,6 +69,10 @@ def story_service(database_url, sessions, tmp_path, shape) -> Iterator[Service]:
     secret_key = "e2e-" + secrets.token_urlsafe(32)
     env = _environment(database_url, var, node_port, port, secret_key, SHAPES[shape])
     out, err = tmp_path / "service.stdout", tmp_path / "service.stderr"
+    # What `make run` does: `machi deploy` holds the admin key, `machi serve` never loads it.
+    deployed = subprocess.run([str(BIN / "machi"), "deploy"], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL, timeout=300, check=False)
+    assert deployed.returncode == 0, f"machi deploy failed:\n{deployed.stderr[-3000:]}"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen([str(BIN / "machi"), "serve"], cwd=PROJECT_ROOT, env=env, stdout=stdout,
                                    stderr=stderr, stdin=subprocess.DEVNULL)

@@ -53,13 +53,13 @@ def settings(anvil, tmp_path, database_url) -> Settings:
 
 
 @pytest.fixture
-def runtime(settings, engine, sessions, w3, city) -> Iterator[Runtime]:
+def runtime(settings, engine, sessions, w3, city, keys) -> Iterator[Runtime]:
     """The service runtime on the session's city deployment (the same contracts as ``city``)."""
     from chain.deploy import manifest_path, save_manifest
 
     save_manifest(city.manifest, manifest_path(settings.deployments_dir, w3.eth.chain_id))
     rt = Runtime.create(settings, engine=engine)
-    _, sent = rt.deploy()  # idempotent: everything is there already
+    _, sent = rt.deploy(keys.admin)  # idempotent: everything is there already
     assert sent == 0
     yield rt
     rt.stop_workers()

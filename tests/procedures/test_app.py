@@ -24,7 +24,7 @@ def test_healthz_reports_database_chain_and_contracts(client, runtime, w3):
     deployed = body["contracts"]["deployed"]
     assert set(deployed) == {"IdentityRegistry", "RegionalCoin", "ProcedureLedger"}
     assert all(c["code_present"] for c in deployed.values())
-    assert len(body["workers"]["relayers"]) == 3
+    assert len(body["workers"]["relayers"]) == 7  # one sender per hot key
 
 
 def test_healthz_is_503_when_the_chain_is_down(settings, engine, sessions):

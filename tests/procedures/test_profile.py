@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from eth_account import Account
 from pydantic import ValidationError
 
 from chain.errors import DeploymentError
@@ -17,7 +18,7 @@ from chain.fees import FeeModel
 from chain.node import LocalNode, NodeConfig, free_port
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.relayer import Relayer
-from procedures.config import Settings
+from procedures.config import DEV_ADMIN_KEY, Settings
 from procedures.profile import embedded_node_config
 from procedures.runtime import Runtime
 from scripts.demo_tools import BIN
@@ -47,7 +48,8 @@ def _profile(qbft: LocalNode, database_url, tmp_path, **overrides) -> Settings:
 def test_the_profile_is_read_from_the_environment(monkeypatch):
     for name, value in {"MACHI_RPC_URLS": " http://city:8545, https://bank.example/rpc ,", "MACHI_FEE_MODEL": "legacy",
                         "MACHI_GAS_PRICE_WEI": "0", "MACHI_EVM_VERSION": "shanghai", "MACHI_CONFIRMATIONS": "0",
-                        "MACHI_BLOCK_TIME": "2", "MACHI_CHAIN_ID": "7441", "MACHI_RPC_TIMEOUT": "3"}.items():
+                        "MACHI_BLOCK_TIME": "2", "MACHI_CHAIN_ID": "7441", "MACHI_RPC_TIMEOUT": "3",
+                        "MACHI_ENVIRONMENT": "development"}.items():  # else another chain is production
         monkeypatch.setenv(name, value)
     settings = Settings()
     assert settings.effective_rpc_urls == ["http://city:8545", "https://bank.example/rpc"] and settings.external_rpc
@@ -81,16 +83,18 @@ def test_a_bad_profile_is_refused_naming_the_setting(values, message):
 
 
 def test_production_needs_an_rpc_endpoint_and_takes_a_list():
-    secrets = {"environment": "production", "secret_key": "s" * 40, "deployer_key": "0x" + "11" * 32,
+    secrets = {"environment": "production", "secret_key": "s" * 40, "admin_key": "0x" + "11" * 32,
                "relayer_key": "0x" + "12" * 32, "topup_minter_key": "0x" + "13" * 32,
-               "benefits_minter_key": "0x" + "14" * 32}
+               "benefits_minter_key": "0x" + "14" * 32, "registrar_key": "0x" + "15" * 32,
+               "freezer_key": "0x" + "16" * 32, "recovery_key": "0x" + "17" * 32, "settlement_key": "0x" + "18" * 32}
     with pytest.raises(ValidationError, match="MACHI_RPC_URLS"):
         Settings(**secrets)
     assert Settings(**secrets, rpc_urls=["https://city-node:8545"]).effective_rpc_url == "https://city-node:8545"
 
 
 def test_the_embedded_node_takes_the_profiles_shape():
-    node = embedded_node_config(Settings(chain_id=7441, block_time=2, fee_model="legacy", gas_price_wei=0,
+    node = embedded_node_config(Settings(environment="development", chain_id=7441, block_time=2, fee_model="legacy",
+                                         gas_price_wei=0,
                                          evm_version="shanghai", node_implementation="hardhat"))
     assert (node.chain_id, node.block_time, node.gas_price, node.base_fee, node.hardfork, node.implementation) == (
         7441, 2, 0, 0, "shanghai", "hardhat")
@@ -99,7 +103,7 @@ def test_the_embedded_node_takes_the_profiles_shape():
 def test_the_runtime_deploys_and_relays_legacy_zero_price_shanghai_code_through_a_failover(
         qbft, engine, sessions, database_url, tmp_path):
     runtime = Runtime.create(_profile(qbft, database_url, tmp_path), engine=engine)
-    manifest, sent = runtime.deploy()
+    manifest, sent = runtime.deploy(Account.from_key(DEV_ADMIN_KEY))
     assert sent > 0 and manifest.chain_id == QBFT_CHAIN_ID
     w3 = runtime.w3
     assert w3.provider.endpoint_uri == qbft.url  # type: ignore[attr-defined]  # the first endpoint is down
@@ -107,7 +111,8 @@ def test_the_runtime_deploys_and_relays_legacy_zero_price_shanghai_code_through_
         tx = w3.eth.get_transaction(entry.tx_hash)  # type: ignore[arg-type]
         assert (tx["type"], tx["gasPrice"]) == (0, 0), entry
     relayer = Relayer(w3=runtime.connect(), account=runtime.keys.relayer, engine=engine, session_factory=sessions,
-                      lock_dir=tmp_path / "locks", config=runtime.relayer_config(), batchers=runtime.batchers())
+                      lock_dir=tmp_path / "locks", config=runtime.relayer_config(), batchers=runtime.batchers(),
+                      allowlist=runtime.allowlist("relayer"))
     call = runtime.ledger.anchor_call(os.urandom(32), 3)
     with sessions() as session, session.begin():
         intent_id = enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data,
@@ -131,7 +136,7 @@ def test_the_runtime_deploys_and_relays_legacy_zero_price_shanghai_code_through_
 def test_deploy_refuses_code_for_a_newer_fork_than_the_node_runs(qbft, engine, sessions, database_url, tmp_path):
     runtime = Runtime.create(_profile(qbft, database_url, tmp_path, evm_version="cancun"), engine=engine)
     with pytest.raises(DeploymentError, match="MACHI_EVM_VERSION=shanghai"):
-        runtime.deploy()
+        runtime.deploy(Account.from_key(DEV_ADMIN_KEY))
     assert not (runtime.settings.deployments_dir / f"{QBFT_CHAIN_ID}.json").exists()  # nothing was sent
     runtime.close()
 
@@ -152,7 +157,7 @@ def _status(settings: Settings, **env: str) -> subprocess.CompletedProcess[str]:
 def test_machi_status_shows_the_profile_and_what_the_node_reports(qbft, engine, sessions, database_url, tmp_path):
     settings = _profile(qbft, database_url, tmp_path)
     runtime = Runtime.create(settings, engine=engine)
-    runtime.deploy()
+    runtime.deploy(Account.from_key(DEV_ADMIN_KEY))
     runtime.close()
     shown = _status(settings)
     assert shown.returncode == 0, shown.stdout + shown.stderr

@@ -311,7 +311,7 @@ def test_freeze_then_unfreeze_through_the_relayer(admin, api, arrange, runtime):
     assert twice.status_code == 409 and "already frozen" in error_message(twice)
     assert admin.post(f"{path}/unfreeze", {"confirm": "yes"}).status_code == 303
     wait_for(lambda: not runtime.coin.is_frozen(resident.address), "the unfreeze on chain")
-    settlement = runtime.keys.relayer.address
+    settlement = runtime.keys.settlement.address
     wait_for(lambda: runtime.registry.status(settlement).kind.name == "CITY", "the settlement account")
     city = admin.post(f"/console/admin/residents/{settlement}/freeze", {"confirm": "yes"})
     assert city.status_code == 409 and "city's own accounts" in error_message(city)

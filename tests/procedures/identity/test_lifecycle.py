@@ -121,10 +121,10 @@ def test_admin_revokes_clerk_and_resident_cannot(api, issue, contracts, runtime)
     assert api.link(card, new_wallet()).status_code == 200
 
 
-def test_attestation_refused_on_chain_frees_the_subject(api, issue, contracts, runtime):
-    registry, deployer = contracts.registry, runtime.keys.deployer
+def test_attestation_refused_on_chain_frees_the_subject(api, issue, contracts, runtime, keys):
+    registry, deployer = contracts.registry, keys.admin
     card, wallet = issue(KAGA_RESIDENTS[1]), new_wallet()
-    send_call(runtime.w3, deployer, registry.revoke_role_call("REGISTRAR_ROLE", runtime.keys.relayer.address))
+    send_call(runtime.w3, deployer, registry.revoke_role_call("REGISTRAR_ROLE", runtime.keys.registrar.address))
     response = api.link(card, wallet)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -132,7 +132,7 @@ def test_attestation_refused_on_chain_frees_the_subject(api, issue, contracts, r
     assert body["operation"]["intents"][0]["error_code"] == "AccessControlUnauthorizedAccount"
     assert not registry.record_of(wallet.address).exists
 
-    send_call(runtime.w3, deployer, registry.grant_role_call("REGISTRAR_ROLE", runtime.keys.relayer.address))
+    send_call(runtime.w3, deployer, registry.grant_role_call("REGISTRAR_ROLE", runtime.keys.registrar.address))
     assert api.link(card, wallet).status_code == 200  # same person, same wallet: linked this time
     assert registry.is_verified(wallet.address)
 

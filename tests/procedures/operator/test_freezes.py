@@ -66,7 +66,7 @@ def test_a_second_action_waits_for_the_first(client, operator, runtime):
 
 
 def test_refusals_have_the_error_shape(client, operator, make_resident, runtime, coin):
-    settlement = runtime.keys.relayer.address
+    settlement = runtime.keys.settlement.address
     wait_until(lambda: runtime.registry.status(settlement).kind is Kind.CITY, what="the settlement account")
     assert _error(client.post(f"/v1/admin/wallets/{settlement}/freeze", headers=operator)) == (409, "city_account")
     assert _error(client.post("/v1/admin/wallets/0x1234/freeze", headers=operator)) == (422, "invalid_parameter")

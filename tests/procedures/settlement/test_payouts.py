@@ -46,7 +46,7 @@ def test_payout_burns_coins_exports_a_zengin_file_and_is_paid(client, operator, 
     resident = make_resident(coins=50_000)
     _earn(client, a, resident, coin, 20_000)
     _earn(client, b, resident, coin, 3_000)
-    settlement = runtime.keys.relayer.address
+    settlement = runtime.keys.settlement.address
     wait_until(lambda: runtime.registry.status(settlement).kind is Kind.CITY, what="settlement account")
     supply = coin.total_supply()
 
