@@ -23,7 +23,7 @@ from chain.roles import KEY_NAMES, RoleMisconfigured
 from procedures.config import DEV_RELAYER_KEY, Settings
 from procedures.errors import Unavailable
 from procedures.identity.trust import build_trust
-from tests.procedures.conftest import wait_until
+from tests.procedures.conftest import MONITORING, wait_until
 
 
 def _refused(sender: str) -> float:
@@ -120,7 +120,7 @@ def test_forged_intents_are_never_signed(client, runtime, sessions, arrange, mak
     assert not signed & {call.data for _, call in forged}  # none of them was ever signed
     assert coin.balance_of(victim.address) == 5_000 and coin.balance_of(thief) == 0
     assert all(_refused(sender) > refused_before[sender] for sender in refused_before)  # counted
-    assert 'machi_relayer_refused_calls_total{key="relayer"' in client.get("/metrics").text
+    assert 'machi_relayer_refused_calls_total{key="relayer"' in client.get("/metrics", headers=MONITORING).text
 
 
 def test_the_relayer_still_sends_what_its_role_may(client, runtime, sessions, make_resident, coin):
