@@ -138,6 +138,7 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
         (404, "Not found (or not yours)"),
         (409, "Conflict with the current state"),
         (413, "Request too large"),
+        (415, "Not a JSON body"),
         (422, "Invalid parameters (``param`` names the field)"),
         (429, "Too many requests (``Retry-After``)"),
         (503, "Temporarily unavailable: database busy or chain unreachable (``Retry-After``)"),
