@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -19,22 +18,12 @@ from eth_account import Account
 from chain.contracts.coin import RegionalCoinClient
 from procedures.auth.service import create_staff
 from tests.procedures.applications.conftest import Filer, staff_post
-from tests.procedures.conftest import wait_until, wallet_login
+from tests.procedures.conftest import Resident, wait_until, wallet_login
 from tests.procedures.identity.conftest import KAGA_RESIDENTS
 from tests.procedures.merchants.conftest import BANK, Merchant, create_request
 from wallet import cli
 
 PASSWORD = "correct horse battery"
-
-
-@dataclass
-class _Resident:
-    account: Any
-    headers: dict[str, str]
-
-    @property
-    def address(self) -> str:
-        return str(self.account.address)
 
 
 @pytest.fixture
@@ -77,7 +66,7 @@ def test_history_lists_every_movement_named_with_a_balance_that_adds_up(
     old_keystore = tmp_path / "old.json"
     account = _keystore(old_keystore)
     wallet(old_keystore, "link-card", "--card", f"soft:{soft}", input="1357\nKAGA2026\n")
-    resident = _Resident(account, wallet_login(http, account))
+    resident = Resident(account, wallet_login(http, account))
     coin = contracts.coin
 
     # a top-up at the counter: ¥10,000 paid, ¥11,000 minted with the campaign premium
@@ -95,8 +84,8 @@ def test_history_lists_every_movement_named_with_a_balance_that_adds_up(
     assert staff_post(http, clerk, filed.json()["id"], "approve").status_code == 200
     wait_until(lambda: coin.balance_of(resident.address) == 41_000, what="the benefit", timeout=60)
     # a payment at a shop, then a partial refund
-    onboarded = http.post("/v1/admin/merchants", headers=admin, json={"business_name": "山中漆器 株式会社",
-                                                                      "display_name": "山中漆器店", "bank_account": BANK})
+    onboarded = http.post("/v1/admin/merchants", headers=admin, json={
+        "business_name": "山中漆器 株式会社", "display_name": "山中漆器店", "bank_account": BANK})
     assert onboarded.status_code == 201, onboarded.text
     body = onboarded.json()
     merchant = Merchant(body["id"], body["wallet"], body["api_key"]["secret"], body)
