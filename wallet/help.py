@@ -27,6 +27,9 @@ HELP_JA: dict[str, dict[str, str]] = {
         "keystore": "鍵ファイル（既定は $MACHI_WALLET_HOME/keystore.json、~/.machi-wallet/keystore.json）",
         "lang": "表示の言語: ja（既定）か en（環境変数 MACHI_WALLET_LANG。なければロケールから）",
         "color": "パイプの先でも色をつける / 色をつけない（既定: 端末のときだけ）",
+        "password_file": "ウォレットのパスワードをこのファイルの1行目から読みます（スクリプト用。環境変数 "
+                         "MACHI_WALLET_PASSWORD_FILE。MACHI_WALLET_PASSWORD ならパスワードそのもの。"
+                         "どちらもなければ入力を求めます）",
     },
     "init": {
         "short": "ウォレットを作成します",
