@@ -6,6 +6,7 @@ Written by ``chain.indexer.Indexer``; read by reconciliation and the service's h
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -152,6 +153,40 @@ def authorization_fate(session: Session, authorizer: str, nonce: str, up_to_bloc
         return AuthorizationFate(True, event.tx_hash, event.block_number,
                                  None if following is None else dict(following.args))
     return None
+
+
+def wallet_coin_events(session: Session, wallet: str, token: str = COIN) -> list[ChainEvent]:
+    """Every indexed movement of ``wallet``'s coins, oldest first: the token's ``Transfer`` events from or
+    to it (mints and burns included), and the token's other events in the same transactions (``Minted``,
+    ``Recovered``, ``Redeemed``…) that say what the movement was.
+
+    Args:
+        wallet: a checksummed address, as the index stores it.
+    """
+    sender, receiver = ChainEvent.args["from"].as_string(), ChainEvent.args["to"].as_string()
+    moves = list(session.scalars(
+        select(ChainEvent).where(ChainEvent.contract_name == token, ChainEvent.event == "Transfer",
+                                 (sender == wallet) | (receiver == wallet))
+        .order_by(ChainEvent.block_number, ChainEvent.log_index)))
+    hashes = sorted({e.tx_hash for e in moves})
+    context: list[ChainEvent] = []
+    for start in range(0, len(hashes), 500):  # bounded IN lists
+        context += session.scalars(select(ChainEvent).where(
+            ChainEvent.contract_name == token, ChainEvent.event != "Transfer",
+            ChainEvent.tx_hash.in_(hashes[start:start + 500])))
+    return sorted(moves + context, key=lambda e: (e.block_number, e.log_index))
+
+
+def block_times(w3: Web3, numbers: Iterable[int]) -> dict[int, int]:
+    """Each block's timestamp (unix seconds), in one batch of requests."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return {}
+    with w3.batch_requests() as batch:
+        for number in wanted:
+            batch.add(w3.eth.get_block(number))
+        blocks = cast(list[Any], batch.execute())
+    return {n: int(b["timestamp"]) for n, b in zip(wanted, blocks, strict=True)}
 
 
 def indexed_supply(session: Session, up_to_block: int | None = None, token: str = COIN) -> int:

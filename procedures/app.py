@@ -32,6 +32,7 @@ from procedures.console import routes as console_routes
 from procedures.console.pages import HERE as CONSOLE_DIR
 from procedures.console.pages import render_error as console_error_page
 from procedures.errors import API_ERRORS, register_exception_handlers
+from procedures.history import routes as history_routes
 from procedures.identity import routes as identity_routes
 from procedures.merchants import checkout_routes
 from procedures.merchants import routes as merchant_routes
@@ -108,6 +109,7 @@ def create_app(
     app.include_router(auth_routes.router, responses=API_ERRORS)
     identity_routes.install(app)
     app.include_router(transfer_routes.router, responses=API_ERRORS)
+    app.include_router(history_routes.router, responses=API_ERRORS)
     app.include_router(merchant_routes.router, responses=API_ERRORS)
     app.include_router(checkout_routes.router, responses=API_ERRORS)
     app.include_router(settlement_routes.router, responses=API_ERRORS)

@@ -220,11 +220,22 @@ for _command in admin_cli.COMMANDS:
 @click.option("--role", type=click.Choice(["clerk", "supervisor", "admin"]), default="clerk", show_default=True)
 @click.option("--department", default=None, help="routing department (required for clerks)")
 @click.option("--name", "display_name", default=None, help="display name")
-@click.password_option("--password", prompt="Password", help="at least 10 characters (prompted, hidden)")
-def create_clerk(username: str, role: str, department: str | None, display_name: str | None, password: str) -> None:
-    """Create a staff account (bootstrap the first admin with --role admin)."""
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="read the password from the first line of this file (scripts; else it is prompted, hidden)")
+@click.option("--password", default=None, hidden=True, help="the password itself (visible to other users: avoid)")
+def create_clerk(username: str, role: str, department: str | None, display_name: str | None,
+                 password_file: Path | None, password: str | None) -> None:
+    """Create a staff account (bootstrap the first admin with --role admin).
+
+    Asks for the password (at least 10 characters, twice, hidden) unless --password-file gives it."""
     from procedures.auth.service import create_staff
     from procedures.errors import ServiceError
+
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+    elif password is None:
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
     settings = _settings()
     runtime = Runtime.create(settings)

@@ -96,6 +96,7 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /v1/transfers": RESIDENTS,
     "GET /v1/transfers/{transfer_id}": RESIDENT_A_OWNS,
     "GET /v1/wallet/history": RESIDENTS,
+    "GET /v1/wallet/movements": RESIDENTS,
     "GET /v1/wallet/topups": RESIDENTS,
     "GET /v1/wallet/topups/{topup_id}": RESIDENT_A_OWNS,
     # paying merchants: any resident may look at and pay a scanned code
