@@ -84,6 +84,11 @@ class FaultDriver(threading.Thread):
                     self.service.kill9()
                     restarter = threading.Thread(target=_capture(self._restart, errors), daemon=True)
                     restarter.start()
+                if kill_at is not None:
+                    # Probe only once the kill is done: three requests to a busy service can take
+                    # longer than the whole outage, and the kill inside it must not be skipped.
+                    time.sleep(0.05)
+                    continue
                 self._probe()
                 time.sleep(0.5)
         finally:
