@@ -76,6 +76,8 @@ def wait_for_rpc(url: str, timeout: float = 30.0, process: subprocess.Popen[byte
 
 #: Node implementations ``LocalNode`` can start.
 IMPLEMENTATIONS = ("anvil", "hardhat")
+#: Fork names Hardhat spells differently from solc and anvil.
+_HARDHAT_FORKS = {"paris": "merge"}
 
 
 @dataclass
@@ -166,7 +168,7 @@ class LocalNode:
             "blockGasLimit": cfg.gas_limit,
         }
         if cfg.hardfork:
-            network["hardfork"] = cfg.hardfork
+            network["hardfork"] = _HARDHAT_FORKS.get(cfg.hardfork, cfg.hardfork)
         if cfg.gas_price is not None:
             network["gasPrice"] = cfg.gas_price
         if cfg.base_fee is not None:

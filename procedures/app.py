@@ -20,6 +20,7 @@ from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
 from procedures.auth.deps import install_token_resolvers
 from procedures.cardpay import routes as cardpay_routes
+from procedures.civic import routes as civic_routes
 from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
 from procedures.console import operator as console_operator
@@ -83,12 +84,14 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = Metrics(runtime.sessions)
     install_token_resolvers(app, wiring.token_resolvers())
-    register_exception_handlers(app, pages=[console_error_page])
+    register_exception_handlers(app, pages=[console_error_page, civic_routes.open311_error])
 
     app.add_middleware(
         RequestGuard,
         default_max_bytes=settings.max_body_bytes,
-        limits=[BodyLimit(APPLICATION_BODIES, settings.max_application_body_bytes)],
+        limits=[BodyLimit(APPLICATION_BODIES, settings.max_application_body_bytes),
+                BodyLimit(civic_routes.BODIES, civic_routes.MAX_POST_BYTES, shape=civic_routes.open311_shape),
+                BodyLimit(civic_routes.ALL, settings.max_body_bytes, shape=civic_routes.open311_shape)],
     )
     app.add_middleware(_ObserveLatency, metrics=app.state.metrics)
 
@@ -102,6 +105,7 @@ def create_app(
     app.include_router(cardpay_routes.router, responses=API_ERRORS)
     app.include_router(operator_routes.router, responses=API_ERRORS)
     app.include_router(application_routes.router, responses=API_ERRORS)
+    app.include_router(civic_routes.router)
     app.include_router(console_routes.router)
     app.include_router(console_applications.router)
     app.include_router(console_operator.router)

@@ -1,10 +1,10 @@
 """``machi`` — the city operator's command line.
 
-machi node                 run the embedded chain (anvil) in the foreground
+machi node                 run the embedded chain (anvil or Hardhat) in the foreground
 machi deploy [--redeploy]  compile and deploy the city's contracts (idempotent)
 machi serve                API + background workers (starts the embedded node if needed)
 machi worker relayer       the relayer workers alone
-machi status               node, contracts, database and outbox at a glance
+machi status               network profile, what the node reports, contracts, database and outbox
 machi reconcile            database ledger vs. chain balances and supply (exit 1 on differences)
 machi index [--verify]     bring the chain event index up to the head; compare it with the chain
 machi keys status|rotate   data keys per key-encryption key; re-wrap them under the current one
@@ -24,13 +24,15 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from chain.errors import DeploymentError, MachiError
-from chain.node import LocalNode, NodeConfig, wait_for_rpc
+from chain.node import LocalNode, wait_for_rpc
 from chain.outbox import TxIntent
+from chain.rpc import redacted
 from procedures.config import Settings, get_settings
 from procedures.identity.cli import test_ca as identity_test_ca
 from procedures.indexing import index_command, status_line
 from procedures.keys_cli import keys as keys_group
 from procedures.logs import configure_logging
+from procedures.profile import embedded_node_config, node_report, profile_rows
 from procedures.runtime import Runtime
 from procedures.settlement.cli import reconcile as payments_reconcile
 from procedures.wiring import wire
@@ -53,20 +55,12 @@ def _settings() -> Settings:
         raise
 
 
-def _node_config(settings: Settings) -> NodeConfig:
-    return NodeConfig(
-        port=settings.node_port,
-        chain_id=settings.chain_id,
-        block_time=settings.block_time,
-        state_dir=settings.var_dir / "chain",
-    )
-
-
 def ensure_node(settings: Settings) -> LocalNode | None:
-    """Start the embedded node unless MACHI_RPC_URL is set or one already answers; None if not ours."""
-    if settings.rpc_url:
+    """Start the embedded node unless an external chain is configured (MACHI_RPC_URL or MACHI_RPC_URLS)
+    or one already answers; None if not ours."""
+    if settings.external_rpc:
         return None
-    node = LocalNode(_node_config(settings))
+    node = LocalNode(embedded_node_config(settings))
     try:
         wait_for_rpc(node.url, timeout=0.5)
         return None  # somebody (machi node, make run) already runs it
@@ -82,22 +76,24 @@ def main() -> None:
 
 @main.command()
 def node() -> None:
-    """Run the embedded anvil in the foreground; its state persists under var/chain."""
+    """Run the embedded node (anvil, or MACHI_NODE_IMPLEMENTATION=hardhat) in the foreground in the
+    network profile's shape; anvil's state persists under var/chain."""
     settings = _settings()
     try:
-        local = LocalNode(_node_config(settings)).start()
+        local = LocalNode(embedded_node_config(settings)).start()
     except MachiError as exc:
         _fail(str(exc))
         return
     console.print(
-        f"[green]chain[/] {local.url} (chain id {settings.chain_id}); state in {local.state_file}; Ctrl-C stops"
+        f"[green]chain[/] {settings.node_implementation} {local.url} (chain id {settings.chain_id}); "
+        f"state in {local.state_file or 'memory'}; Ctrl-C stops"
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             if not local.running:
-                _fail("anvil exited unexpectedly; see var/chain/anvil.log")
+                _fail(f"{settings.node_implementation} exited unexpectedly; see var/chain/anvil.log")
     except KeyboardInterrupt:
         pass
     finally:
@@ -234,12 +230,14 @@ def create_clerk(username: str, role: str, department: str | None, display_name:
 
 @main.command()
 def status() -> None:
-    """Show the node, contracts, database and outbox."""
+    """Show the network profile and what the node reports, the contracts, database and outbox."""
     settings = _settings()
     table = Table(title="Machi Ledger status", show_header=False)
     table.add_column("what")
     table.add_column("state")
     ok = True
+    for what, value in profile_rows(settings):
+        table.add_row(what, value)
     try:
         runtime = Runtime.create(settings)
         with runtime.sessions() as session:
@@ -247,7 +245,7 @@ def status() -> None:
         table.add_row("database", f"{runtime.engine.dialect.name} ok")
         table.add_row("outbox", ", ".join(f"{s}={n}" for s, n in rows) or "empty")
         with runtime.sessions() as session:
-            table.add_row("indexer", status_line(session, settings.confirmations))
+            table.add_row("indexer", status_line(session, settings.effective_confirmations))
     except Exception as exc:  # noqa: BLE001
         ok = False
         table.add_row("database", f"[red]{type(exc).__name__}: {exc}[/]")
@@ -255,13 +253,16 @@ def status() -> None:
         sys.exit(1)
     try:
         w3 = runtime.w3
-        table.add_row("chain", f"{settings.effective_rpc_url} id {w3.eth.chain_id} block {w3.eth.block_number}")
+        table.add_row("chain", f"answers at {redacted(str(w3.provider.endpoint_uri))}")  # type: ignore[attr-defined]
+        for what, value, fine in node_report(w3).rows(settings):
+            ok = ok and fine
+            table.add_row(what, value if fine else f"[red]{value}[/]")
         manifest = runtime.manifest
         for name, entry in manifest.contracts.items():
             table.add_row(name, entry.address)
     except MachiError as exc:
         ok = False
-        hint = "" if settings.rpc_url else " (start it with `machi node`, `machi serve` or `make run`)"
+        hint = "" if settings.external_rpc else " (start it with `machi node`, `machi serve` or `make run`)"
         table.add_row("chain", f"[red]{exc}[/]{hint}")
     out.print(table)
     sys.exit(0 if ok else 1)

@@ -10,12 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chain.compiler import EVM_VERSION, EvmVersion
+from chain.fees import GWEI, FeeModel, FeePolicy
 from chain.toolchain import PROJECT_ROOT
+from protocol.citytime import DEFAULT_CALENDAR, DEFAULT_ZONE, CityClock, city_clock
 
 #: anvil's first two well-known development keys (public knowledge; refused in production).
 DEV_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -46,16 +49,57 @@ class Settings(BaseSettings):
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
         description="PostgreSQL schema for every table (search_path), e.g. one per city on a shared server",
     )
+    # --- Network profile (issue 17): which chain, how it prices, forks and finalises (docs/deploy.md) ---
     rpc_url: str | None = Field(
-        None, description="external EVM JSON-RPC endpoint; unset = the embedded anvil (machi node)"
+        None, description="external EVM JSON-RPC endpoint; unset = the embedded node (machi node)"
+    )
+    rpc_urls: Annotated[list[str], NoDecode] = Field(
+        [], description="several JSON-RPC endpoints of one chain, comma-separated, tried in order when one does "
+                        "not answer (failover); MACHI_RPC_URL, when also set, comes first",
     )
     rpc_timeout: float = Field(
         5.0, gt=0, le=120, description="seconds one JSON-RPC call may take before the node counts as unreachable"
     )
-    node_port: int = Field(8545, description="port of the embedded anvil")
-    chain_id: int = Field(31337, description="chain id of the embedded anvil")
-    block_time: float | None = Field(None, description="seconds per block for the embedded anvil; unset = automine")
-    confirmations: int = Field(1, ge=1, description="blocks on top of (and including) a receipt before it counts")
+    node_port: int = Field(8545, description="port of the embedded node")
+    node_implementation: Literal["anvil", "hardhat"] = Field(
+        "anvil", description="the embedded node: anvil (state kept under var/chain) or Hardhat's node (in memory)"
+    )
+    chain_id: int = Field(31337, gt=0, description="chain id of the network (the embedded node is started with it)")
+    block_time: float | None = Field(
+        None, gt=0, description="seconds per block: the embedded node mines on this interval (unset = a block per "
+                                "transaction); on an external network, its block period",
+    )
+    confirmations: int = Field(
+        1, ge=0, description="blocks on top of (and including) a receipt before it counts; 0 or 1 = final once "
+                             "mined (a BFT network such as QBFT finalises every block)",
+    )
+    fee_model: FeeModel = Field(
+        FeeModel.EIP1559, description="eip1559 (base fee + tip) or legacy (one gas price, type-0 transactions)"
+    )
+    gas_price_wei: int | None = Field(
+        None, ge=0, description="legacy gas price in wei (0 on a zero-gas network); unset = the node's eth_gasPrice",
+    )
+    evm_version: EvmVersion = Field(
+        EVM_VERSION, description="EVM fork the contracts are compiled for; checked against the node before deploy",
+    )
+
+    @field_validator("rpc_urls", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_profile(self) -> Settings:
+        if self.gas_price_wei is not None and self.fee_model is not FeeModel.LEGACY:
+            raise ValueError("MACHI_GAS_PRICE_WEI is the legacy fee model's price: set MACHI_FEE_MODEL=legacy too")
+        for url in self.effective_rpc_urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"RPC endpoint {url.split('://')[0]!r}… is not an http(s) URL")
+        return self
+    # --- end of the network profile ---
+
     deployer_key: SecretStr = Field(
         SecretStr(DEV_DEPLOYER_KEY), description="key that deploys and administers contracts"
     )
@@ -67,6 +111,14 @@ class Settings(BaseSettings):
     topup_allowance: int = Field(1_000_000_000, ge=0, description="top-up minter budget in coins")
     benefits_allowance: int = Field(100_000_000, ge=0, description="benefits minter budget in coins")
     city_name: str = Field("加賀市", description="the city running this instance")
+    city_timezone: str = Field(
+        DEFAULT_ZONE, description="IANA time zone of the city: every time shown to a person (console, wallet, CSV, "
+                                  "receipts) is in it, and dates without a zone mean its dates",
+    )
+    city_calendar: str = Field(
+        DEFAULT_CALENDAR, description="holiday calendar (protocol/calendars/<name>.json) that deadlines count "
+                                      "business days in",
+    )
     city_address_prefixes: list[str] = Field(["石川県加賀市"], description="card addresses that count as residents")
     currency_name: str = Field("Kaga Coin", description="ERC-20 name (also its EIP-712 domain name)")
     currency_symbol: str = Field("KAGA", description="ERC-20 symbol")
@@ -186,6 +238,28 @@ class Settings(BaseSettings):
     applications_sweep_interval: float = Field(
         60.0, gt=0, description="seconds between sweeps for passed correction deadlines and ended retention"
     )
+    civic_services: list[str] = Field(
+        ["road-damage", "snow-removal"],
+        description="catalog procedures offered as Open311 services (civic reports) and shown on /town",
+    )
+    civic_town_file: Path | None = Field(
+        None, description="the city's outline and districts (JSON); unset = procedures/civic/towns/kaga.json"
+    )
+    civic_grid_m: float = Field(
+        100.0, ge=10, le=5000, description="public views round a report's location to a grid cell of this many metres"
+    )
+    civic_reward: int = Field(
+        100, ge=0, le=100_000,
+        description="coins the benefits minter pays a linked resident whose report a clerk confirms (0: none)",
+    )
+    civic_recent_days: int = Field(30, ge=1, le=365, description="days a fixed report stays on /town")
+    civic_posts_per_minute_per_address: int = Field(
+        5, ge=1, description="Open311 reports one client address may file per minute"
+    )
+    civic_posts_per_minute_per_key: int = Field(
+        60, ge=1, description="Open311 reports one API key may file per minute (all its users together)"
+    )
+
     card_payment_limit: int = Field(
         10_000, ge=1, description="most coins one My Number card payment at a merchant's counter may move"
     )
@@ -195,6 +269,16 @@ class Settings(BaseSettings):
     card_payment_ttl: int = Field(
         120, ge=10, le=900, description="seconds a card payment or opt-in challenge stays valid"
     )
+
+    @model_validator(mode="after")
+    def _known_zone_and_calendar(self) -> Settings:
+        city_clock(self.city_timezone, self.city_calendar)  # UnknownTimeZone / UnknownCalendar are ValueErrors
+        return self
+
+    @property
+    def clock(self) -> CityClock:
+        """The city's time zone and business-day calendar."""
+        return city_clock(self.city_timezone, self.city_calendar)
 
     @model_validator(mode="after")
     def _one_current_kek(self) -> Settings:
@@ -219,8 +303,8 @@ class Settings(BaseSettings):
             value = kek.get_secret_value()
             if value.strip().lower() in PLACEHOLDERS or len(value) < 32:
                 problems.append(f"MACHI_KEKS[{kek_id!r}] must be a real secret of at least 32 characters")
-        if self.rpc_url is None:
-            problems.append("MACHI_RPC_URL must point at the city's chain in production")
+        if not self.external_rpc:
+            problems.append("MACHI_RPC_URL or MACHI_RPC_URLS must point at the city's chain in production")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -233,9 +317,31 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.var_dir / 'machi.db'}"
 
     @property
+    def external_rpc(self) -> bool:
+        """Whether an external chain is configured (MACHI_RPC_URL or MACHI_RPC_URLS) rather than the embedded node."""
+        return bool(self.rpc_url or self.rpc_urls)
+
+    @property
+    def effective_rpc_urls(self) -> list[str]:
+        """The JSON-RPC endpoints in failover order: MACHI_RPC_URL, then MACHI_RPC_URLS; else the embedded node."""
+        urls = ([self.rpc_url] if self.rpc_url else []) + [u for u in self.rpc_urls if u != self.rpc_url]
+        return urls or [f"http://127.0.0.1:{self.node_port}"]
+
+    @property
     def effective_rpc_url(self) -> str:
-        """The JSON-RPC URL: MACHI_RPC_URL, else the embedded node."""
-        return self.rpc_url or f"http://127.0.0.1:{self.node_port}"
+        """The first JSON-RPC endpoint (MACHI_RPC_URL, else the first of MACHI_RPC_URLS, else the embedded node)."""
+        return self.effective_rpc_urls[0]
+
+    @property
+    def effective_confirmations(self) -> int:
+        """The depth the relayer and indexer count to: a receipt's own block counts, so 0 means 1."""
+        return max(1, self.confirmations)
+
+    def fee_policy(self, max_fee_per_gas: int | None = None) -> FeePolicy:
+        """How the service prices its transactions (the relayer's senders and ``machi deploy``)."""
+        cap = max_fee_per_gas if max_fee_per_gas is not None else int(self.relayer_max_fee_gwei * GWEI)
+        return FeePolicy(model=self.fee_model, max_fee_per_gas=cap, bump_percent=self.relayer_bump_percent,
+                         gas_price=self.gas_price_wei)
 
     @property
     def deployments_dir(self) -> Path:

@@ -44,7 +44,7 @@ def build_indexer(runtime: Runtime) -> Indexer:
         engine=runtime.engine,
         sessions=runtime.sessions,
         lock_dir=runtime.settings.var_dir / "locks",
-        config=IndexerConfig(confirmations=runtime.settings.confirmations),
+        config=IndexerConfig(confirmations=runtime.settings.effective_confirmations),
     )
 
 
@@ -95,8 +95,8 @@ def index_command(verify: bool, as_json: bool) -> None:
         else:
             err.print("another process is indexing; showing its progress")
         with runtime.sessions() as session:
-            report: dict[str, Any] = {"status": index_status(session, runtime.settings.confirmations)}
-            line = status_line(session, runtime.settings.confirmations)
+            report: dict[str, Any] = {"status": index_status(session, runtime.settings.effective_confirmations)}
+            line = status_line(session, runtime.settings.effective_confirmations)
             if verify:
                 report["verify"] = verify_against_chain(session, indexer.w3).to_dict()
     except MachiError as exc:

@@ -29,6 +29,7 @@ from chain.contracts.ledger import ProcedureLedgerClient
 from chain.contracts.registry import IdentityRegistryClient
 from chain.deploy import Manifest, deploy, load_manifest, read_manifest
 from chain.errors import DeploymentError, MachiError
+from chain.network import check_evm_version
 from chain.outbox import TxIntent
 from chain.plan import COIN, LEDGER, REGISTRY, PlanParams, city_plan, plan_params
 from chain.relayer import Batcher, Relayer, RelayerConfig
@@ -137,7 +138,7 @@ class Runtime:
         Raises:
             NodeError: the node does not answer.
         """
-        return connect(self.settings.effective_rpc_url, timeout=self.settings.rpc_timeout)
+        return connect(self.settings.effective_rpc_urls, timeout=self.settings.rpc_timeout)
 
     @cached_property
     def vault(self) -> Vault:
@@ -146,8 +147,9 @@ class Runtime:
 
     @cached_property
     def compiled(self) -> CompileResult:
-        """The compiled contracts (from the build cache when nothing changed)."""
-        return compile_contracts()  # cached under the project's var/build: artifacts follow the code
+        """The compiled contracts for the profile's EVM version (from the build cache when nothing changed)."""
+        # cached under the project's var/build: artifacts follow the code
+        return compile_contracts(evm_version=self.settings.evm_version)
 
     @property
     def manifest(self) -> Manifest:
@@ -168,8 +170,14 @@ class Runtime:
         return read_manifest(self.settings.deployments_dir, self.settings.chain_id)
 
     def deploy(self, redeploy: bool = False) -> tuple[Manifest, int]:
-        """Deploy (or complete) the city's contracts; returns the manifest and transactions sent."""
+        """Deploy (or complete) the city's contracts; returns the manifest and transactions sent.
+
+        Raises:
+            DeploymentError: the node runs an older EVM fork than the contracts are compiled for
+                (``MACHI_EVM_VERSION``), or the manifest does not match the chain.
+        """
         s = self.settings
+        check_evm_version(self.w3, s.evm_version)
         params = PlanParams(
             currency_name=s.currency_name,
             currency_symbol=s.currency_symbol,
@@ -181,7 +189,7 @@ class Runtime:
         )
         manifest, sent = deploy(
             self.w3, self.keys.deployer, self.compiled, city_plan(), s.deployments_dir,
-            redeploy=redeploy, params=plan_params(params, self.keys.deployer.address),
+            redeploy=redeploy, params=plan_params(params, self.keys.deployer.address), fees=s.fee_policy(),
         )
         self._manifest = manifest
         self._coin = self._registry = self._ledger = None  # addresses may have changed
@@ -254,11 +262,13 @@ class Runtime:
     def relayer_config(self) -> RelayerConfig:
         s = self.settings
         return RelayerConfig(
-            confirmations=s.confirmations,
+            confirmations=s.effective_confirmations,
             max_in_flight=s.relayer_max_in_flight,
             bump_after=s.relayer_bump_after,
             bump_percent=s.relayer_bump_percent,
             max_fee_per_gas=int(s.relayer_max_fee_gwei * 10**9),
+            fee_model=s.fee_model,
+            gas_price=s.gas_price_wei,
             batch_max_size=s.batch_max_size,
             batch_max_wait=s.batch_max_wait,
             poll_interval=s.relayer_poll_interval,

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chain.contracts.authorization import random_nonce, sign_transfer_authorization
+from protocol.citytime import CityClock, city_clock
 from wallet.api import MachiApi
 from wallet.i18n import Texts
 from wallet.keystore import load_account
@@ -45,6 +46,11 @@ class WalletContext:
     @cached_property
     def api(self) -> MachiApi:
         return MachiApi(self.api_url)
+
+    @cached_property
+    def clock(self) -> CityClock:
+        """The city's clock: every time shown is in its zone (``MACHI_CITY_TIMEZONE``, default Asia/Tokyo)."""
+        return city_clock()
 
     @cached_property
     def t(self) -> Texts:

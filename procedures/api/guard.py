@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,12 +38,18 @@ _OPEN = frozenset(b"[{")
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
+#: An error body of another shape for the routes of a rule: ``shape(status, code, message)`` (Open311's list).
+ErrorShape = Callable[[int, str, str], Any]
+
+
 @dataclass(frozen=True)
 class BodyLimit:
-    """The largest body a group of routes accepts: ``pattern`` matched against the path."""
+    """The largest body a group of routes accepts: ``pattern`` matched against the path; ``shape``, when
+    set, writes the refusals of these routes in their own error format."""
 
     pattern: re.Pattern[str]
     max_bytes: int
+    shape: ErrorShape | None = None
 
 
 def json_depth(body: bytes, stop_after: int = MAX_JSON_DEPTH) -> int:
@@ -82,27 +89,31 @@ class RequestGuard:
         self.default_max_bytes = default_max_bytes
         self.limits = tuple(limits)
 
+    def rule(self, path: str) -> BodyLimit | None:
+        """The first rule matching ``path``."""
+        return next((limit for limit in self.limits if limit.pattern.match(path)), None)
+
     def max_bytes(self, path: str) -> int:
         """The body limit of ``path``: the first matching rule's, else the default."""
-        for limit in self.limits:
-            if limit.pattern.match(path):
-                return limit.max_bytes
-        return self.default_max_bytes
+        rule = self.rule(path)
+        return rule.max_bytes if rule is not None else self.default_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        rule = self.rule(scope["path"])
+        shape = rule.shape if rule is not None else None
         if _url_has_nul(scope):
-            await _refuse(send, 400, "nul_character", "the URL may not contain NUL characters (%00)")
+            await _refuse(send, shape, 400, "nul_character", "the URL may not contain NUL characters (%00)")
             return
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes(scope["path"])
+        limit = rule.max_bytes if rule is not None else self.default_max_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(send, 413, "payload_too_large", f"the request body may be at most {limit} bytes")
+            await _refuse(send, shape, 413, "payload_too_large", f"the request body may be at most {limit} bytes")
             return
         chunks: list[bytes] = []
         size = 0
@@ -113,18 +124,18 @@ class RequestGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _refuse(send, 413, "payload_too_large", f"the request body may be at most {limit} bytes")
+                await _refuse(send, shape, 413, "payload_too_large", f"the request body may be at most {limit} bytes")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
         if body and _is_json(scope) and json_depth(body) > MAX_JSON_DEPTH:
-            await _refuse(send, 400, "json_too_deep",
+            await _refuse(send, shape, 400, "json_too_deep",
                           f"the JSON body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep")
             return
         if body and _is_json(scope) and _JSON_NUL.search(body):
-            await _refuse(send, 400, "nul_character", "JSON strings may not contain NUL characters (\\u0000)")
+            await _refuse(send, shape, 400, "nul_character", "JSON strings may not contain NUL characters (\\u0000)")
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -158,9 +169,9 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-    type_ = "invalid_request_error"
-    payload = json.dumps(error_body(type_, code, message)).encode()
+async def _refuse(send: Send, shape: ErrorShape | None, status: int, code: str, message: str) -> None:
+    body = shape(status, code, message) if shape is not None else error_body("invalid_request_error", code, message)
+    payload = json.dumps(body).encode()
     await send({
         "type": "http.response.start",
         "status": status,

@@ -38,7 +38,7 @@ def healthz(request: Request) -> JSONResponse:
     try:
         w3 = runtime.w3
         report["chain"] = {"ok": True, "chain_id": w3.eth.chain_id, "block_number": w3.eth.block_number,
-                           "rpc": "embedded" if runtime.settings.rpc_url is None else "external"}
+                           "rpc": "external" if runtime.settings.external_rpc else "embedded"}
     except Exception as exc:  # noqa: BLE001
         healthy = False
         report["chain"] = {"ok": False, "error": str(exc).split(":")[0]}

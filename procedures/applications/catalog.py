@@ -10,7 +10,8 @@ A catalog file (``procedures/catalog/<code>.json``, or ``MACHI_APPLICATIONS_CATA
                     ``fee_per`` optionally names an integer form field multiplying it (e.g. copies)
 ``benefit``         coins paid to the applicant on approval, from the benefits minter's budget
 ``department``      the routing department (clerks of it work the application)
-``deadline_days``   processing deadline (the queue's *overdue* filter)
+``deadline_days``   processing deadline in the city's business days (the end of the n-th business day after
+                    the submission, city time; the queue's *overdue* filter)
 ``retention_years`` after the application closes, its data key is erased (crypto-erasure)
 ``attachments``     ``{"min", "max", "max_bytes", "types": [MIME types]}``
 ``inside_city``     ``[{"lat": "/ptr", "long": "/ptr"}]``: JSON pointers of coordinates that must lie in

@@ -7,7 +7,7 @@ reads) apply as on the API. Decisions take two steps: the form, then a confirmat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,6 +24,8 @@ from procedures.errors import InvalidRequest
 router = APIRouter(prefix="/console/applications", include_in_schema=False)
 
 PAGE = 25
+#: The correction deadline the return form proposes, in the city's business days.
+CORRECTION_BUSINESS_DAYS = 10
 
 
 def principal_of(user: ConsoleUser) -> Principal:
@@ -104,7 +106,8 @@ def application_page(application_id: str, request: Request, session: SessionDep,
         "a": application, "title": _title(runtime, application.procedure_code, lang_of(request)), "form": form,
         "attachments": attachments, "timeline": _timeline(session, application), "location": location,
         "overdue": service.is_overdue(application), "correction": correction, "done": request.query_params.get("done"),
-        "default_deadline": (datetime.now(UTC) + timedelta(days=14)).strftime("%Y-%m-%d"),
+        "default_deadline": runtime.settings.clock.business_days_after(
+            runtime.settings.clock.now(), CORRECTION_BUSINESS_DAYS).isoformat(),
         "final": Status(application.status).final,
     }, user=user)
 
@@ -148,7 +151,7 @@ def decide(application_id: str, request: Request, session: SessionDep, runtime: 
             day = datetime.strptime(deadline_text, "%Y-%m-%d")
         except ValueError:
             raise InvalidRequest("give the correction deadline as a date", param="deadline") from None
-        deadline = datetime(day.year, day.month, day.day, 23, 59, tzinfo=UTC)
+        deadline = runtime.settings.clock.end_of_day(day.date())  # the end of that day in the city
     service.decide(session, runtime, principal, application_id, action, reason=reason,
                    correction_deadline=deadline)
     return RedirectResponse(f"/console/applications/{application_id}?done={action}", status_code=303)

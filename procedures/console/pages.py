@@ -96,10 +96,13 @@ FormDep = Annotated[dict[str, Any], Depends(check_csrf)]
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200,
            user: ConsoleUser | None = None) -> HTMLResponse:
-    """Render a page with the translator, language and user in context."""
+    """Render a page with the translator, language, user, the city's name and its clock (``when``, ``day``)."""
     lang = lang_of(request)
+    settings = request.app.state.runtime.settings
+    clock = settings.clock  # every time on a page: the city's zone, shown ("2026-04-01 09:30 JST")
     page = templates.TemplateResponse(
-        request, name, {"t": translator(lang), "lang": lang, "user": user, **context}, status_code=status
+        request, name, {"t": translator(lang), "lang": lang, "user": user, "city": settings.city_name,
+                        "when": clock.show, "day": clock.show_date, **context}, status_code=status
     )
     if request.query_params.get("lang") in ("ja", "en"):
         page.set_cookie("lang", lang, max_age=365 * 86400, samesite="strict", httponly=True)

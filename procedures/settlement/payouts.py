@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from chain.contracts.registry import Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
-from procedures import jst
 from procedures.errors import Conflict, InvalidRequest
 from procedures.ids import new_id
 from procedures.merchants import webhooks
@@ -210,7 +209,7 @@ def export_batch(session: Session, runtime: Runtime, transfer_date: date | None,
                                   account_type=ACCOUNT_TYPES[account.account_type],
                                   account_number=account.account_number, holder=account.holder_name_kana,
                                   amount=payout.net_amount, customer_code1=str(number)))
-    when = transfer_date or jst.today()
+    when = transfer_date or runtime.settings.clock.today()
     content = build_transfer_file(originator(runtime), when, lines)
     batch_id = new_id("pb")
     key_id = runtime.vault.new_key(session, "zengin-file")

@@ -171,6 +171,15 @@ TABLE: dict[str, dict[str, str]] = {
     "GET /v1/applications/{application_id}/receipt": RESIDENT_A_OWNS,
     "GET /v1/notifications": RESIDENTS,
     "POST /v1/notifications/{notification_id}/read": RESIDENT_A_OWNS,
+    # Open311 GeoReport v2: reads are public; a POST needs an app's api_key or a resident's token (resident A's
+    # report is public with a released photo)
+    "GET /open311/v2/services.json": PUBLIC,
+    "GET /open311/v2/services/{service_code}.json": PUBLIC,
+    "GET /open311/v2/requests.json": PUBLIC,
+    "POST /open311/v2/requests.json": dict.fromkeys(ROLES, "403") | {"resident_a": "ok", "resident_b": "ok"},
+    "GET /open311/v2/requests/{service_request_id}.json": PUBLIC,
+    "GET /open311/v2/requests/{service_request_id}/media": PUBLIC,
+    "GET /open311/v2/tokens/{token}.json": PUBLIC,
     # clerks: the queue is each department's own; the application is routed to department X
     "GET /v1/clerk/applications": STAFF,
     "GET /v1/clerk/applications/{application_id}": STAFF,  # other departments see metadata only (redacted)
@@ -318,6 +327,21 @@ def _insert_identity(runtime: Any, wallet: str) -> str:
         return row.id
 
 
+def _civic_report(client: TestClient, runtime: Any, resident: Any, ids: dict[str, Any]) -> None:
+    """Resident A's Open311 report of a pothole, public, its photo released."""
+    from procedures.civic.models import CivicReport
+
+    fields = {"service_code": "road-damage", "lat": "36.3027", "long": "136.3146", "attribute[service_code]": "crack",
+              "description": "路面に長いひび割れ"}
+    posted = client.post("/open311/v2/requests.json", data=fields, files=[("media", ("p.png", PNG, "image/png"))],
+                         headers=resident.headers)
+    assert posted.status_code == 201, posted.text
+    ids["service_code"] = "road-damage"
+    ids["service_request_id"], ids["token"] = posted.json()[0]["service_request_id"], posted.json()[0]["token"]
+    with runtime.sessions() as session, session.begin():
+        session.get(CivicReport, ids["service_request_id"]).photo_public = True
+
+
 def build_world(client: TestClient, runtime: Any, make_resident: Any) -> World:
     """Staff, residents, merchants and one owned resource of every kind, through the API."""
     world = World()
@@ -378,6 +402,8 @@ def build_world(client: TestClient, runtime: Any, make_resident: Any) -> World:
         session.add(note)
         session.flush()
         ids["notification_id"] = note.id
+
+    _civic_report(client, runtime, resident_a, ids)
 
     ids["identity_id"] = _insert_identity(runtime, resident_a.address)
     ids["wallet"] = payee.address

@@ -112,6 +112,7 @@ def test_scan_send_balance_and_history(server, client, onboard, wallet_home, mak
     assert [(r["kind"], r["direction"], r["amount"], r["status"]) for r in rows] == [
         ("p2p", "out", "-300", "confirmed"), ("payment", "out", "-1200", "confirmed")]
     assert rows[0]["counterparty"] == friend.address
+    assert all(r["created_at"].endswith("+09:00") for r in rows)  # the city's time, with its offset
 
     bad = _cli(server, keystore, "send", "0x1234", "5", "--yes")
     assert bad.exit_code == 1 and "not a wallet address" in bad.output

@@ -123,7 +123,7 @@ def _show(wallet: WalletContext, identity: dict[str, Any], title: str) -> None:
     table.add_row(t("wallet"), identity["wallet"])
     table.add_row(t("level"), level_name(wallet, identity["level"]))
     table.add_row(t("status"), t.term("ids", identity["status"]))
-    table.add_row(t("expires"), identity["expires_at"][:10])
+    table.add_row(t("expires"), wallet.clock.show_date(identity["expires_at"]))
     for intent in identity["operation"]["intents"]:
         table.add_row(t.term("intent", intent["kind"]), f"{t.term('ist', intent['status'])} {intent['tx_hash'] or ''}"
                       .strip())
@@ -174,7 +174,7 @@ def whoami(wallet: WalletContext) -> None:
         table.add_row(t("identity"), t.term("ids", identity["status"]))
         if identity.get("revocation_reason"):
             table.add_row(t("revocation_reason"), t.term("rr", identity["revocation_reason"]))
-        table.add_row(t("expires"), identity["expires_at"][:10])
+        table.add_row(t("expires"), wallet.clock.show_date(identity["expires_at"]))
     wallet.console.print(table)
 
 

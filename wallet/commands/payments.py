@@ -111,7 +111,7 @@ def history(wallet: WalletContext, limit: int, as_csv: bool) -> None:
                          "tx_hash"])
         for row in rows:
             out = row["from"] == me
-            writer.writerow([row["id"], row["created_at"], row["kind"], "out" if out else "in",
+            writer.writerow([row["id"], wallet.clock.iso(row["created_at"]), row["kind"], "out" if out else "in",
                              row["to"] if out else row["from"], -row["amount"] if out else row["amount"],
                              row["status"], row["memo"] or "", row["tx_hash"] or ""])
         return
@@ -125,7 +125,7 @@ def history(wallet: WalletContext, limit: int, as_csv: bool) -> None:
     for row in rows:
         out = row["from"] == me
         amount = f"[red]-{_amount(row['amount'])}[/]" if out else f"[green]+{_amount(row['amount'])}[/]"
-        table.add_row(row["created_at"][:19].replace("T", " "), t.term("tk", row["kind"]),
+        table.add_row(wallet.clock.show(row["created_at"]), t.term("tk", row["kind"]),
                       row["to"] if out else row["from"], amount, t.term("ts", row["status"]), escape(row["memo"] or ""))
     wallet.console.print(table)
 

@@ -24,6 +24,7 @@ import json
 import mimetypes
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,7 @@ def applications(wallet: WalletContext, status_: str | None) -> None:
         table.add_row(row["id"], _title(row["procedure"]["title"], wallet.lang) or row["procedure"]["code"],
                       t.term("st", row["status"]), _money(wallet, row["fee"], row["fee_status"]),
                       _money(wallet, row["benefit"], row["benefit_status"]),
-                      row["submitted_at"][:16].replace("T", " "))
+                      wallet.clock.show(row["submitted_at"]))
     wallet.console.print(table)
 
 
@@ -229,7 +230,7 @@ def status(wallet: WalletContext, application_id: str) -> None:
     if app["benefit"]:
         wallet.say("app_benefit", benefit=app["benefit"], status=t.term("fs", app["benefit_status"]))
     if app.get("correction") and app["status"] == "returned":
-        console.print(t("correction_until", deadline=app["correction"]["deadline"],
+        console.print(t("correction_until", deadline=wallet.clock.show(app["correction"]["deadline"]),
                         reason=escape(app["correction"]["reason"])))
         wallet.say("answer_with", id=app["id"])
     if app.get("decision"):
@@ -242,7 +243,7 @@ def status(wallet: WalletContext, application_id: str) -> None:
     for event in app["events"]:
         before = t.term("st", event["from_status"]) if event["from_status"] else "-"
         table.add_row(str(event["seq"]), t.term("ev", event["type"]), f"{before} → {t.term('st', event['to_status'])}",
-                      event["occurred_at"][:19].replace("T", " "),
+                      wallet.clock.show(event["occurred_at"], seconds=True),
                       t("anchor_n", anchor=event["anchor_id"]) if event["anchored"] else t("not_anchored"))
     console.print(table)
 
@@ -331,11 +332,15 @@ def receipt(wallet: WalletContext, application_id: str, verify: bool, rpc_url: s
     except ValueError as exc:
         raise WalletError.of("not_a_receipt", problem=exc) from None
     table = wallet.table(t("receipt_title", id=check.application_id, chain=check.chain_id, ledger=ledger))
-    for column in ("#", t("event"), t("col_result"), t("col_anchor"), t("col_detail")):
+    for column in ("#", t("event"), t("when"), t("col_result"), t("col_anchor"), t("col_detail")):
         table.add_column(column)
+    times = {e.get("seq"): e.get("occurred_at") for e in events}
     for event in check.events:
+        occurred = times.get(event.seq)
         colour = {"verified": "green", "pending": "yellow"}.get(event.status, "red")
-        table.add_row(str(event.seq), t.term("ev", event.type), f"[{colour}]{t.term('rc', event.status)}[/]",
+        table.add_row(str(event.seq), t.term("ev", event.type),
+                      wallet.clock.show(datetime.fromtimestamp(occurred, UTC)) if isinstance(occurred, int) else "",
+                      f"[{colour}]{t.term('rc', event.status)}[/]",
                       "" if event.anchor_id is None else str(event.anchor_id),
                       escape(event.reason or (event.signer or "")))
     console.print(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from eth_account import Account
 
 from chain.contracts.coin import RegionalCoinClient
+from protocol.citytime import city_clock
 from tests.procedures.applications.conftest import FORMS, Filer
 from tests.procedures.conftest import wallet_login
 from tests.procedures.console.conftest import console_login
@@ -68,6 +70,10 @@ def test_claim_then_approve_with_confirmation_pays_the_benefit(
     page.wait_for_url(f"**/console/applications/{application_id}?done=claimed")
     assert "審査中" in page.inner_text("#status")
     assert "加賀 花子" in page.inner_text("#form-data")  # the decrypted form, for the routed department
+    submitted = api.get(f"/v1/applications/{application_id}", headers=resident.headers).json()["submitted_at"]
+    assert city_clock().show(submitted).endswith(" JST")  # the city's zone, shown
+    assert city_clock().show(submitted) in page.inner_text("main dl")
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST", page.inner_text("#timeline"))
     page.click("#approve")
     assert "承認しますか" in page.inner_text("main h2")  # the confirmation step
     page.click("#confirm")

@@ -128,6 +128,7 @@ def test_statement_csv(client, onboard, make_resident, coin):
     assert [(r["type"], r["amount"], r["balance_effect"]) for r in rows] == [
         ("payment", "1000", "1000"), ("refund", "200", "-200"), ("payout", "500", "-500")]
     assert rows[2]["id"] == payout["id"] and rows[2]["fee"] == "7" and rows[2]["net_yen"] == "493"
+    assert all(r["settled_at"].endswith("+09:00") and r["created_at"].endswith("+09:00") for r in rows)  # city time
     payments_only = key_with(client, merchant, "payments:read")
     rows = list(csv.DictReader(io.StringIO(client.get("/v1/statements", params={"from": start},
                                                       headers=payments_only).content.decode("utf-8-sig"))))
