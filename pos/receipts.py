@@ -7,30 +7,20 @@ columns line up), which every PDF reader supplies, so the file stays small and n
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich.cells import cell_len
 
 from pos.i18n import Texts
+from protocol.citytime import city_clock
 
-__all__ = ["receipt_lines", "receipt_pdf", "local_time"]
-
-CITY_TIME = ZoneInfo("Asia/Tokyo")
-
-
-def local_time(value: str | None) -> str:
-    """An API time (ISO 8601) in the city's time, to the minute."""
-    if not value:
-        return ""
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(CITY_TIME).strftime("%Y-%m-%d %H:%M JST")
+__all__ = ["receipt_lines", "receipt_pdf"]
 
 
 def receipt_lines(texts: Texts, merchant: dict[str, Any], request: dict[str, Any], paid_with: str | None = None,
                   width: int = 42) -> list[str]:
     """The receipt of a paid request, as lines of at most ``width`` cells (labels aligned)."""
-    rows = [("receipt_store", merchant["display_name"]), ("receipt_date", local_time(request["paid_at"]))]
+    rows = [("receipt_store", merchant["display_name"]), ("receipt_date", city_clock().show(request["paid_at"]))]
     if request.get("description"):
         rows.append(("receipt_item", request["description"]))
     rows.append(("receipt_amount", texts("yen", amount=f"{request['amount']:,}")))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -18,14 +18,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from pos.context import PosContext, pass_pos
-from pos.receipts import CITY_TIME
+from protocol.citytime import city_clock
 
 __all__ = ["COMMANDS"]
 
 
 def _day(value: str | None) -> date:
     if value is None:
-        return datetime.now(CITY_TIME).date()
+        return city_clock().today()
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -33,7 +33,8 @@ def _day(value: str | None) -> date:
 
 
 @click.command()
-@click.option("--date", "day", default=None, help="the day, YYYY-MM-DD (default: today, city time)")
+@click.option("--date", "day", default=None,
+              help="the day, YYYY-MM-DD (default: today in the city, MACHI_CITY_TIMEZONE)")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="also save the statement CSV")
 @pass_pos
@@ -41,8 +42,9 @@ def statement(pos: PosContext, day: str | None, csv_path: Path | None) -> None:
     """The day's payments and refunds, with totals."""
     t, chosen = pos.t, _day(day)
     merchant = pos.api.merchant()
-    start = datetime.combine(chosen, datetime.min.time(), CITY_TIME)
-    text = pos.api.statement_csv(start.isoformat(), (start + timedelta(days=1)).isoformat())
+    clock = city_clock()
+    start, end = clock.start_of_day(chosen), clock.start_of_day(chosen + timedelta(days=1))
+    text = pos.api.statement_csv(start.isoformat(), end.isoformat())
     if csv_path is not None:
         csv_path.write_text(text, encoding="utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
@@ -53,7 +55,7 @@ def statement(pos: PosContext, day: str | None, csv_path: Path | None) -> None:
         for column in ("col_time", "col_type", "col_id", "col_description", "col_effect"):
             table.add_column(t(column), justify="right" if column == "col_effect" else "left")
         for row in rows:
-            settled = datetime.fromisoformat(row["settled_at"]).astimezone(CITY_TIME)
+            settled = clock.parse(row["settled_at"])
             effect = int(row["balance_effect"])
             table.add_row(settled.strftime("%H:%M:%S"), t.term("type", row["type"]), row["id"],
                           escape(row["description"].removeprefix("'")),

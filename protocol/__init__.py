@@ -11,6 +11,8 @@ reaches the chain only through ``chain``.
   ``protocol.receipts`` — checking an application's receipt against the chain alone.
 * ``protocol.payment_uri`` — EIP-681 payment URIs; ``protocol.qr`` — QR codes drawn in a terminal.
 * ``protocol.cards`` — card signers (PC/SC JPKI reader, software test card) for the wallet and the counter.
+* ``protocol.counter`` — what a card signs at a counter (a payment, the card wallet opt-in);
+  ``protocol.offline`` — offline payments against a reserve and the counter's offline checks.
 * ``protocol.citytime`` — the city's time zone (every time a person sees) and business-day calendar
   (deadlines), with the calendars as data in ``protocol/calendars/``.
 * ``protocol.eip712``, ``protocol.addresses`` — the EIP-712 domain and signing; the one address check.

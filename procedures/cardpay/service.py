@@ -60,7 +60,7 @@ from procedures.merchants.models import Merchant, PaymentRequest
 from procedures.runtime import Runtime
 from procedures.transfers import custodial
 from procedures.transfers.models import Transfer
-from protocol.citytime import city_clock
+from protocol.citytime import CityClock
 from protocol.counter import CardPaymentStatement, OptInStatement
 from protocol.errors import NonceExpired, NonceReused
 from protocol.statement import CardSignatures
@@ -212,9 +212,8 @@ def _check_statement(runtime: Runtime, merchant: Merchant, pr: PaymentRequest, s
             raise StatementMismatch(field)
 
 
-def spent_today(session: Session, card_wallet_id: str, now: datetime | None = None) -> int:
+def spent_today(session: Session, clock: CityClock, card_wallet_id: str, now: datetime | None = None) -> int:
     """Coins the card wallet paid (or is paying) since the start of the city's day."""
-    clock = city_clock()
     start = clock.start_of_day(clock.local_date(now or clock.now()))
     total = session.scalar(select(func.coalesce(func.sum(CardPayment.amount), 0)).join(
         Transfer, Transfer.id == CardPayment.transfer_id).where(
@@ -228,7 +227,7 @@ def _check_limits(session: Session, runtime: Runtime, wallet: CardWallet, amount
         raise LimitExceeded(daily=False, limit=settings.card_payment_limit)
     # one card wallet's payments are counted one at a time: the row lock orders concurrent counters
     session.scalar(select(CardWallet).where(CardWallet.id == wallet.id).with_for_update())
-    spent = spent_today(session, wallet.id)
+    spent = spent_today(session, settings.clock, wallet.id)
     if spent + amount > settings.card_payment_daily_limit:
         raise LimitExceeded(daily=True, limit=settings.card_payment_daily_limit,
                             left=max(0, settings.card_payment_daily_limit - spent))
