@@ -5,6 +5,9 @@ Keys (all addresses come from settings):
     relayer           the service's sender: registrar, coin relayer/freezer/recovery, anchorer
     top-up minter     mints residents' counter/ATM top-ups, within its own allowance
     benefits minter   mints procedure benefits (e.g. childcare support), within its own allowance
+
+The registry's RECOVERY_ROLE (re-binding a subject to a new wallet) goes to the coin contract itself, never
+to a key: only the coin's delayed, announced and cancellable recovery can move an identity.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chain.deploy import ContractSpec, DeployContext, DeploymentPlan, WiringStep
+
+#: The city's default delay between a recovery request and its execution (72 h).
+DEFAULT_RECOVERY_DELAY = 72 * 3600
 
 REGISTRY = "IdentityRegistry"
 COIN = "RegionalCoin"
@@ -29,6 +35,7 @@ class PlanParams:
     benefits_minter: str
     topup_allowance: int
     benefits_allowance: int
+    recovery_delay: int = DEFAULT_RECOVERY_DELAY
 
 
 def _grant(contract: str, role: str, who: str) -> WiringStep:
@@ -41,6 +48,18 @@ def _grant(contract: str, role: str, who: str) -> WiringStep:
         return target.functions.grantRole(role_id, account)
 
     return WiringStep(f"{contract}.grant.{role}.{who}", call)
+
+
+def _coin_recovers() -> WiringStep:
+    def call(ctx: DeployContext) -> object:
+        registry = ctx.contract(REGISTRY)
+        role_id = registry.functions.RECOVERY_ROLE().call()
+        coin = ctx.manifest.address(COIN)
+        if registry.functions.hasRole(role_id, coin).call():
+            return None
+        return registry.functions.grantRole(role_id, coin)
+
+    return WiringStep(f"{REGISTRY}.grant.RECOVERY_ROLE.{COIN}", call)
 
 
 def _minter(who: str, allowance_key: str) -> WiringStep:
@@ -63,12 +82,14 @@ def city_plan() -> DeploymentPlan:
                     ctx.params["currency_symbol"],
                     ctx.manifest.address(REGISTRY),
                     ctx.deployer.address,
+                    ctx.params.get("recovery_delay", DEFAULT_RECOVERY_DELAY),
                 ],
             ),
             ContractSpec(LEDGER, LEDGER, lambda ctx: [ctx.deployer.address]),
         ],
         steps=[
             _grant(REGISTRY, "REGISTRAR_ROLE", "relayer"),
+            _coin_recovers(),
             _grant(COIN, "MASTER_MINTER_ROLE", "deployer"),
             _grant(COIN, "PAUSER_ROLE", "deployer"),
             _grant(COIN, "RELAYER_ROLE", "relayer"),
@@ -92,4 +113,5 @@ def plan_params(p: PlanParams, deployer: str) -> dict[str, object]:
         "benefits_minter": p.benefits_minter,
         "topup_allowance": p.topup_allowance,
         "benefits_allowance": p.benefits_allowance,
+        "recovery_delay": p.recovery_delay,
     }

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chain.plan import DEFAULT_RECOVERY_DELAY
 from chain.toolchain import PROJECT_ROOT
 
 #: anvil's first two well-known development keys (public knowledge; refused in production).
@@ -125,6 +126,11 @@ class Settings(BaseSettings):
     identity_attestation_days: int = Field(
         365, ge=1, le=3650, description="lifetime of an on-chain identity attestation (renew before it ends)"
     )
+    recovery_delay: int = Field(
+        DEFAULT_RECOVERY_DELAY, ge=0, lt=2**40,
+        description="seconds between a lost-wallet recovery request and its execution, set on the coin at deploy "
+                    "(the lost wallet or the freezer can cancel meanwhile; 72 h by default)",
+    )
     identity_challenge_ttl: int = Field(
         300, ge=30, le=3600, description="seconds a card-linking challenge (and its signed statement) stays valid"
     )
@@ -179,6 +185,15 @@ class Settings(BaseSettings):
     applications_anchor_max_leaves: int = Field(
         256, ge=1, le=65536, description="anchor as soon as this many procedure events are waiting"
     )
+    identity_crl_sweep_interval: float = Field(
+        6 * 3600.0, gt=0, le=24 * 3600.0,
+        description="seconds between re-checks of every linked card against fresh CRLs (at least daily); a "
+                    "wallet whose card was revoked is revoked on chain",
+    )
+    recovery_sweep_interval: float = Field(
+        30.0, gt=0, description="seconds between passes that follow requested recoveries (record the eta, "
+                                "execute due ones, fold executions and cancellations back)"
+    )
     applications_sweep_interval: float = Field(
         60.0, gt=0, description="seconds between sweeps for passed correction deadlines and ended retention"
     )
@@ -208,6 +223,9 @@ class Settings(BaseSettings):
                 problems.append(f"MACHI_KEKS[{kek_id!r}] must be a real secret of at least 32 characters")
         if self.rpc_url is None:
             problems.append("MACHI_RPC_URL must point at the city's chain in production")
+        if self.jpki_linkage_path is None:
+            # without it a renewed card looks like a new person: a second subject, a second wallet
+            problems.append("MACHI_JPKI_LINKAGE_PATH must name the J-LIS renewal linkage file in production")
         if problems:
             raise ValueError("; ".join(problems))
         return self

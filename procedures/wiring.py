@@ -13,8 +13,12 @@ itself at import time.
 
 from __future__ import annotations
 
+from functools import partial
+
 from procedures.applications import anchoring, jobs, money
+from procedures.applications import records as application_records
 from procedures.auth.deps import TokenResolver
+from procedures.identity import crl_sweep, recovery
 from procedures.indexing import indexer_worker
 from procedures.merchants import accounts, api_keys, payment_requests, refunds, webhook_delivery
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
@@ -49,6 +53,11 @@ def final_handlers() -> dict[str, FinalHandler]:
     }
 
 
+def replaced_hooks() -> list[recovery.ReplacedHook]:
+    """What follows a person to their new wallet once a recovery ran (in the same transaction)."""
+    return [application_records.follow_wallet]
+
+
 def startup_hooks() -> list[StartupHook]:
     """Idempotent start-up tasks, in order (the catalog first: it needs no chain)."""
     return [jobs.load_catalog, custodial.bootstrap_treasury, payouts.ensure_settlement_account]
@@ -58,6 +67,8 @@ def workers() -> dict[str, Worker]:
     """Background workers besides the relayers, by thread name."""
     return {
         "chain.indexer": indexer_worker,
+        "identity.recoveries": partial(recovery.recovery_worker, on_replaced=replaced_hooks()),
+        "identity.crl_sweep": crl_sweep.crl_worker,
         "applications.anchorer": anchoring.anchorer,
         "applications.deadlines": jobs.deadlines_worker,
         "applications.retention": jobs.retention_worker,
