@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chain.compiler import EVM_VERSION, EvmVersion
 from chain.fees import GWEI, FeeModel, FeePolicy
+from chain.plan import DEFAULT_RECOVERY_DELAY
 from chain.toolchain import PROJECT_ROOT
 from protocol.citytime import DEFAULT_CALENDAR, DEFAULT_ZONE, CityClock, city_clock
 
@@ -217,6 +218,11 @@ class Settings(BaseSettings):
     identity_attestation_days: int = Field(
         365, ge=1, le=3650, description="lifetime of an on-chain identity attestation (renew before it ends)"
     )
+    recovery_delay: int = Field(
+        DEFAULT_RECOVERY_DELAY, ge=0, lt=2**40,
+        description="seconds between a lost-wallet recovery request and its execution, set on the coin at deploy "
+                    "(the lost wallet or the freezer can cancel meanwhile; 72 h by default)",
+    )
     identity_challenge_ttl: int = Field(
         300, ge=30, le=3600, description="seconds a card-linking challenge (and its signed statement) stays valid"
     )
@@ -275,6 +281,15 @@ class Settings(BaseSettings):
         300.0, gt=0, description="seconds between purges of expired challenges and day-old idempotency records"
     )
     purge_batch_size: int = Field(1000, ge=1, le=100_000, description="rows a purge deletes per transaction")
+    identity_crl_sweep_interval: float = Field(
+        6 * 3600.0, gt=0, le=24 * 3600.0,
+        description="seconds between re-checks of every linked card against fresh CRLs (at least daily); a "
+                    "wallet whose card was revoked is revoked on chain",
+    )
+    recovery_sweep_interval: float = Field(
+        30.0, gt=0, description="seconds between passes that follow requested recoveries (record the eta, "
+                                "execute due ones, fold executions and cancellations back)"
+    )
     applications_sweep_interval: float = Field(
         60.0, gt=0, description="seconds between sweeps for passed correction deadlines and ended retention"
     )
@@ -383,6 +398,9 @@ class Settings(BaseSettings):
         if token is not None and (token.get_secret_value().strip().lower() in PLACEHOLDERS
                                   or len(token.get_secret_value()) < 32):
             problems.append("MACHI_METRICS_TOKEN must be a real secret of at least 32 characters in production")
+        if self.jpki_linkage_path is None:
+            # without it a renewed card looks like a new person: a second subject, a second wallet
+            problems.append("MACHI_JPKI_LINKAGE_PATH must name the J-LIS renewal linkage file in production")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -13,12 +13,16 @@ itself at import time.
 
 from __future__ import annotations
 
+from functools import partial
+
 from procedures import sweeps
 from procedures.applications import anchoring, jobs, money
+from procedures.applications import records as application_records
 from procedures.auth import service as auth
 from procedures.auth.deps import TokenResolver
 from procedures.civic import clerks as civic_clerks
 from procedures.civic import reports as civic_reports
+from procedures.identity import crl_sweep, recovery
 from procedures.indexing import indexer_worker_with
 from procedures.merchants import accounts, api_keys, idempotency, payment_requests, refunds, webhook_delivery
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
@@ -54,6 +58,11 @@ def final_handlers() -> dict[str, FinalHandler]:
     }
 
 
+def replaced_hooks() -> list[recovery.ReplacedHook]:
+    """What follows a person to their new wallet once a recovery ran (in the same transaction)."""
+    return [application_records.follow_wallet]
+
+
 def startup_hooks() -> list[StartupHook]:
     """Idempotent start-up tasks, in order (the catalog first: it needs no chain)."""
     return [jobs.load_catalog, custodial.bootstrap_treasury, payouts.ensure_settlement_account]
@@ -63,6 +72,8 @@ def workers() -> dict[str, Worker]:
     """Background workers besides the relayers, by thread name."""
     return {
         "chain.indexer": indexer_worker_with(chain_settlement.settler(transfer_hooks())),
+        "identity.recoveries": partial(recovery.recovery_worker, on_replaced=replaced_hooks()),
+        "identity.crl_sweep": crl_sweep.crl_worker,
         "applications.anchorer": anchoring.anchorer,
         "applications.deadlines": jobs.deadlines_worker,
         "applications.retention": jobs.retention_worker,

@@ -38,6 +38,8 @@ TERMS: dict[str, dict[str, str]] = {
     "ids_revoked": {"ja": "失効", "en": "Revoked"},
     "ids_rebound": {"ja": "再発行により移行済", "en": "Moved to a new wallet"},
     "ids_failed": {"ja": "登録失敗", "en": "Failed"},
+    "ids_recovering": {"ja": "再発行の待機中", "en": "Recovery pending"},
+    "ids_cancelled": {"ja": "再発行を取消", "en": "Recovery cancelled"},
     "revocation_reason": {"ja": "失効理由", "en": "Revocation reason"},
     "rr_moved_out": {"ja": "転出", "en": "Moved out"},
     "rr_deceased": {"ja": "死亡", "en": "Deceased"},

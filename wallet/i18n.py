@@ -134,6 +134,31 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unknown_reason": {"ja": "理由不明", "en": "unknown reason"},
     "title_linked": {"ja": "本人確認を登録しました", "en": "Linked"},
     "title_recovered": {"ja": "{lost} から復旧しました", "en": "Recovered from {lost}"},
+    "title_recovery_requested": {"ja": "{lost} からの復旧を申請しました", "en": "Recovery from {lost} requested"},
+    "recovery_requested_note": {
+        "ja": "復旧はチェーン上で予告されました。{eta} 以降に自動で実行され、本人確認と残高がこのウォレットに移ります。"
+              "それまでは古いウォレット（machi-wallet recover --cancel）か市の職員が取り消せます",
+        "en": "The recovery is announced on chain. It runs by itself from {eta}: the identity and the balance move "
+              "to this wallet. Until then the old wallet (machi-wallet recover --cancel) or the city's staff can "
+              "cancel it",
+    },
+    "recovery_pending": {"ja": "待機中の復旧", "en": "Pending recovery"},
+    "recovery_pending_value": {"ja": "{lost} → {new}", "en": "{lost} → {new}"},
+    "recovery_eta": {"ja": "実行可能になる日時", "en": "Runs from"},
+    "recovery_cancel": {"ja": "取消", "en": "Cancellation"},
+    "recovery_cancel_requested": {"ja": "取消を申請済み", "en": "requested"},
+    "recover_needs_card_and_lost": {
+        "ja": "--card と --lost を指定してください（古いウォレットから取り消すときは --cancel）",
+        "en": "give --card and --lost (or --cancel, from the old wallet, to cancel a pending recovery)",
+    },
+    "no_recovery_to_cancel": {
+        "ja": "このウォレットについて取り消せる復旧はありません",
+        "en": "there is no pending recovery of this wallet to cancel",
+    },
+    "recovery_cancel_sent": {
+        "ja": "[green]✓[/] {new} への復旧の取消を送りました（チェーン上で確定すると取り消されます）",
+        "en": "[green]✓[/] cancellation of the recovery to {new} sent (cancelled once confirmed on chain)",
+    },
     "title_renewed": {"ja": "本人確認を更新しました", "en": "Renewed"},
     "done_on_chain": {"ja": "[green]✓[/] チェーン上で確定しました", "en": "[green]✓[/] confirmed on chain"},
     "title_whoami": {"ja": "本人確認", "en": "Who am I"},
@@ -148,7 +173,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "intent_registry.rebind": {"ja": "本人確認の移行", "en": "identity moved"},
     "intent_registry.renew": {"ja": "本人確認の更新", "en": "renewal"},
     "intent_registry.revoke": {"ja": "本人確認の失効", "en": "revocation"},
-    "intent_coin.recover": {"ja": "残高の移動", "en": "balance move"},
+    "intent_coin.request_recovery": {"ja": "復旧の予告", "en": "recovery announced"},
+    "intent_coin.execute_recovery": {"ja": "本人確認と残高の移動", "en": "identity and balance moved"},
+    "intent_coin.cancel_recovery": {"ja": "復旧の取消", "en": "recovery cancelled"},
     # ------------------------------------------------------------------ money
     "being_sent": {"ja": "送金中", "en": "Being sent"},
     "being_received": {"ja": "受取中", "en": "Being received"},
@@ -370,6 +397,10 @@ SERVICE_ERRORS: dict[str, str] = {
     "subject_not_linked": "このカードで登録されたウォレットはありません。先に machi-wallet link-card "
                           "を実行してください",
     "lost_wallet_mismatch": "指定した紛失ウォレットは、このカードで登録されたウォレットではありません",
+    "signing_certificate_required": "ウォレットの復旧には署名用電子証明書（6〜16文字のパスワード）が必要です",
+    "recovery_pending": "このウォレットの復旧はすでに申請されて待機中です",
+    "lost_wallet_frozen": "紛失したウォレットが凍結されています。窓口で紛失の届出をしてください",
+    "no_pending_recovery": "待機中の復旧はありません",
     "subject_mismatch": "このカードは、このウォレットを登録した人のものではありません",
     "identity_not_found": "このウォレットには有効な本人確認がありません",
     "my_number_refused": "マイナンバー（個人番号）は送れません。申請内容から削除してください",

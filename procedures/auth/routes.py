@@ -13,7 +13,7 @@ from procedures.addresses import checksum, is_wallet
 from procedures.api.deps import RuntimeDep, SessionDep
 from procedures.auth import service
 from procedures.auth.deps import CurrentPrincipal
-from procedures.errors import InvalidRequest, NotAuthenticated
+from procedures.errors import InvalidRequest, NotAuthenticated, PermissionDenied
 from procedures.ratelimit import client_address, limit
 from procedures.schemas import RequestModel
 
@@ -111,6 +111,11 @@ def wallet_token(body: WalletLogin, session: SessionDep, runtime: RuntimeDep, re
         raise NotAuthenticated("the signature was not made by this wallet", code="wallet_signature_mismatch")
     service.consume_challenge(session, body.nonce, "login", body.wallet)
     wallet = checksum(body.wallet)
+    record = runtime.registry.record_of(wallet)
+    if record.exists and not record.live:
+        # Retired everywhere: a wallet replaced by a recovery (a phone thief's copy) or revoked by the city.
+        raise PermissionDenied("this wallet was retired (replaced by a recovery or revoked) and cannot log in",
+                               code="wallet_retired", param="wallet")
     token, expires = service.issue_token(session, "resident", wallet, service.RESIDENT_TOKEN_TTL)
     return TokenOut(access_token=token, expires_at=expires, role="resident")
 

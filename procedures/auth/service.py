@@ -206,6 +206,20 @@ def revoke_token(session: Session, token: str) -> None:
 
 
 # --------------------------------------------------------------------------- challenges
+def revoke_wallet_tokens(session: Session, wallet: str) -> int:
+    """Revoke every live resident token of ``wallet`` (a wallet retired by recovery or revocation);
+    returns how many."""
+    now = utcnow()
+    tokens = session.scalars(select(AccessToken).where(
+        AccessToken.principal_type == "resident", AccessToken.subject == checksum(wallet),
+        AccessToken.revoked_at.is_(None)))
+    count = 0
+    for token in tokens:
+        token.revoked_at = now
+        count += 1
+    return count
+
+
 def issue_challenge(session: Session, purpose: str, wallet: str, ttl: timedelta = CHALLENGE_TTL) -> Challenge:
     """A fresh single-use 32-byte nonce bound to a wallet and a purpose."""
     if not is_wallet(wallet):

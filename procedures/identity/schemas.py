@@ -140,6 +140,9 @@ class IdentityOut(BaseModel):
     revocation_reason: str | None = None
     created_at: datetime
     note: str | None = Field(None, description="why this assurance level (link, recover and renew responses)")
+    recovery_eta: datetime | None = Field(
+        None, description="status recovering: from when the recovery may run (set once the request is on chain); "
+                          "until then the lost wallet or the city's freezer can cancel it")
 
     @classmethod
     def of(cls, view: IdentityView) -> IdentityOut:
@@ -153,7 +156,26 @@ class IdentityOut(BaseModel):
             ),
             recovered_from=view.recovered_from, rebound_to=view.rebound_to,
             revocation_reason=view.revocation_reason, created_at=view.created_at, note=view.note,
+            recovery_eta=view.recovery_eta,
         )
+
+
+class PendingRecoveryOut(BaseModel):
+    identity_id: str
+    lost_wallet: str
+    new_wallet: str
+    requested_at: datetime
+    eta: datetime | None = Field(description="from when it may run (None until the request is on chain)")
+    request_status: str = Field(description="the request's outbox intent: queued … confirmed or failed")
+    cancel_requested: bool
+    cancel_typed_data: dict[str, Any] | None = Field(
+        None, description="for the lost wallet: the EIP-712 CancelRecovery to sign to cancel it")
+
+
+class CancelRecoveryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signature: str = Field(description="the lost wallet's 65-byte EIP-712 CancelRecovery signature, 0x hex")
 
 
 class MeOut(BaseModel):

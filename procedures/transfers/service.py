@@ -75,6 +75,11 @@ _SKIP_CODES: dict[SkipReason, tuple[type[InvalidRequest] | type[Conflict], str, 
         "balance_cap_exceeded",
         "the recipient's balance would exceed its cap",
     ),
+    SkipReason.NONCE_KEY_ZERO: (
+        InvalidRequest,
+        "nonce_key_zero",
+        "nonce key 0 is reserved for EIP-2612 permits; sign the authorization with a non-zero nonce key",
+    ),
 }
 
 
@@ -169,6 +174,10 @@ def accept(
         raise InvalidRequest(
             "the authorization is not valid yet", code="authorization_not_yet_valid", param="authorization.valid_after"
         )
+    if auth.nonce_key == 0:
+        # Key 0 is the permit's sequential nonce: an authorization on it and a permit would cancel each other.
+        cls, code, message = _SKIP_CODES[SkipReason.NONCE_KEY_ZERO]
+        raise cls(message, code=code, param="authorization.nonce")
     coin = runtime.coin
     try:
         signer = authorization_signer(auth, coin.domain())

@@ -50,7 +50,9 @@ def _environment(database_url: tuple[str, str | None], var: Path, node_port: int
     env.update({"MACHI_ENVIRONMENT": "development", "DATABASE_URL": url, "MACHI_VAR_DIR": str(var),
                 "MACHI_NODE_PORT": str(node_port), "MACHI_PORT": str(port), "MACHI_LOG_LEVEL": "DEBUG",
                 "MACHI_SECRET_KEY": secret_key, "MACHI_APPLICATIONS_ANCHOR_INTERVAL": "0.5",
-                "MACHI_WEBHOOK_POLL_INTERVAL": "0.2", "MACHI_RELAYER_POLL_INTERVAL": "0.02", **shape})
+                "MACHI_WEBHOOK_POLL_INTERVAL": "0.2", "MACHI_RELAYER_POLL_INTERVAL": "0.02",
+                # a lost-wallet recovery runs 3 s after its request here (the city's default is 72 h)
+                "MACHI_RECOVERY_DELAY": "3", "MACHI_RECOVERY_SWEEP_INTERVAL": "0.5", **shape})
     if schema:
         env["MACHI_DATABASE_SCHEMA"] = schema
     return env

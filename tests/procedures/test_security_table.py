@@ -89,6 +89,9 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /v1/identity/renew": PUBLIC,
     "GET /v1/identity/me": RESIDENTS,
     "GET /v1/identity/links/{identity_id}": IDENTITY_OF_A,
+    # a pending recovery of the caller's own wallet (none here: 404 no_pending_recovery past the door)
+    "GET /v1/identity/recovery": _NOBODY | {"resident_a": "404", "resident_b": "404"},
+    "POST /v1/identity/recovery/cancel": RESIDENTS,
     "POST /v1/identity/admin/revoke": ADMIN,
     # resident money
     "GET /v1/coin": RESIDENTS,
@@ -159,6 +162,7 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /v1/admin/wallets/{wallet}/unfreeze": ADMIN,
     "GET /v1/admin/wallets/{wallet}/recovery": ADMIN_NO_RECOVERY,
     "POST /v1/admin/wallets/{wallet}/recovery/retry": ADMIN_NO_RECOVERY,
+    "POST /v1/admin/wallets/{wallet}/recovery/cancel": ADMIN | {"admin": "404"},  # no_pending_recovery
     # e-applications: the catalog is public; applications belong to their applicant
     "GET /v1/procedures": PUBLIC,
     "GET /v1/procedures/signing": PUBLIC,
@@ -239,6 +243,7 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /console/admin/residents/{wallet}/freeze": CONSOLE_ADMIN,
     "POST /console/admin/residents/{wallet}/unfreeze": CONSOLE_ADMIN,
     "POST /console/admin/residents/{wallet}/recovery/retry": CONSOLE_ADMIN_NO_RECOVERY,
+    "POST /console/admin/residents/{wallet}/recovery/cancel": CONSOLE_ADMIN_NO_RECOVERY,
     "GET /console/static/{path}": CONSOLE_PUBLIC,
     "POST /console/logout": CONSOLE_STAFF,  # last: it ends the console sessions
 }

@@ -23,6 +23,7 @@ from chain.roles import KEY_NAMES, RoleMisconfigured
 from procedures.config import DEV_RELAYER_KEY, Settings
 from procedures.errors import Unavailable
 from procedures.identity.trust import build_trust
+from tests.chain.contracts.helpers import unchecked_call
 from tests.procedures.conftest import MONITORING, wait_until
 
 
@@ -73,16 +74,18 @@ def test_forged_intents_are_never_signed(client, runtime, sessions, arrange, mak
     arrange.attest(thief)
     coin, registry, keys = runtime.coin, runtime.registry, runtime.keys
     forged: list[tuple[str, Call]] = [
-        (keys.relayer.address, coin.recover_call(victim.address)),
-        (keys.relayer.address, registry.rebind_call(os.urandom(32), thief, os.urandom(32))),
+        (keys.relayer.address, coin.request_recovery_call(victim.address, thief, os.urandom(32))),
+        (keys.relayer.address, unchecked_call(registry, "rebind", victim.address, thief, os.urandom(32))),
         (keys.relayer.address, coin.grant_role_call("RECOVERY_ROLE", thief)),
         (keys.relayer.address, coin.mint_call(thief, 1_000)),
         (keys.relayer.address, Call(counter.address, coin.transfer_call(thief, 1).data)),  # another contract
-        (keys.registrar.address, coin.recover_call(victim.address)),
+        (keys.registrar.address, coin.request_recovery_call(victim.address, thief, os.urandom(32))),
         (keys.registrar.address, coin.grant_role_call("DEFAULT_ADMIN_ROLE", thief)),
         (keys.freezer.address, coin.transfer_from_call(victim.address, thief, 5_000)),
-        (keys.recovery.address, registry.rebind_call(os.urandom(32), thief, os.urandom(32))),
-        (keys.topup_minter.address, coin.recover_call(victim.address)),
+        (keys.recovery.address, unchecked_call(registry, "rebind", victim.address, thief, os.urandom(32))),
+        (keys.topup_minter.address, coin.request_recovery_call(victim.address, thief, os.urandom(32))),
+        (keys.relayer.address, coin.execute_recovery_call(victim.address)),
+        (keys.registrar.address, coin.cancel_recovery_call(victim.address)),
         (keys.benefits_minter.address, coin.grant_role_call("MASTER_MINTER_ROLE", thief)),
         (keys.settlement.address, coin.mint_call(thief, 1_000)),
         (keys.settlement.address, coin.batch_call([])),
@@ -145,7 +148,8 @@ def test_no_single_hot_key_moves_a_residents_coins_by_calling_the_contracts(runt
     forged_auth = dataclasses.replace(forged_auth, from_=victim.address)  # not the victim's signature
     attempts = [
         coin.transfer_from_call(victim.address, thief.address, 9_000),
-        coin.recover_call(victim.address),
+        coin.request_recovery_call(victim.address, thief.address, os.urandom(32)),
+        coin.execute_recovery_call(victim.address),  # before its eta: refused
         coin.batch_call([forged_auth]),
         coin.grant_role_call("RECOVERY_ROLE", thief.address),
         registry.grant_role_call("REGISTRAR_ROLE", thief.address),
@@ -158,8 +162,12 @@ def test_no_single_hot_key_moves_a_residents_coins_by_calling_the_contracts(runt
                 continue  # refused by the contract, with its own error
         assert coin.balance_of(victim.address) == 9_000, name
         assert coin.balance_of(thief.address) == 0, name
-    # The registrar alone can re-bind the subject (a denial of service the audit shows), but the balance
-    # stays where it is: moving it needs the recovery key as well.
+    # The recovery key could only *request* a recovery: announced, delayed and still cancellable —
+    # by the victim's own wallet or the freezer — while the balance and the identity stay where they are.
+    pending = coin.pending_recovery(victim.address)
+    assert pending.pending and pending.successor == thief.address
+    send_call(runtime.w3, victim, coin.cancel_recovery_call(victim.address))
+    assert not coin.pending_recovery(victim.address).pending
     status = registry.status(victim.address)
     assert status.kind.name == "RESIDENT"
     assert coin.balance_of(victim.address) == 9_000 and registry.is_verified(victim.address)

@@ -38,7 +38,7 @@ from protocol import applications as protocol
 from protocol.forms import choices, field_title
 from protocol.receipts import ledger_client, verify_receipt
 from wallet.api import WalletError
-from wallet.commands.identity import level_name
+from wallet.commands.identity import level_name, show_status
 from wallet.context import WalletContext, pass_wallet
 from wallet.help import LocalizedCommand
 from wallet.i18n import Texts
@@ -219,10 +219,14 @@ def applications(wallet: WalletContext, status_: str | None) -> None:
 
 
 @click.command(cls=LocalizedCommand)
-@click.argument("application_id")
+@click.argument("application_id", required=False)
 @pass_wallet
-def status(wallet: WalletContext, application_id: str) -> None:
-    """Show one application: status, correction request or decision, history."""
+def status(wallet: WalletContext, application_id: str | None) -> None:
+    """Show one application: status, correction request or decision, history (no id: identity and a pending
+    recovery)."""
+    if application_id is None:
+        show_status(wallet)
+        return
     t = wallet.t
     wallet.logged_in()
     app = wallet.api.request("GET", f"/v1/applications/{application_id}", auth=True)

@@ -1,13 +1,15 @@
-"""A recovery whose balance move failed (the new wallet was frozen): the admin API shows why, refuses
-a retry that would fail again, and retries the move once the cause is fixed."""
+"""A recovery whose execution failed when due (the new wallet was frozen): nothing moved, the admin API
+shows why, refuses a retry that would fail again, and retries the execution once the cause is fixed."""
 
 from __future__ import annotations
+
+import pytest
 
 from chain.contracts.base import send_call
 from procedures.auth.service import create_staff
 from procedures.identity.models import WalletIdentity
 from procedures.operator.models import WalletAction
-from tests.procedures.conftest import wait_until
+from tests.procedures.conftest import let_recovery_run, wait_until
 from tests.procedures.identity.conftest import KAGA_RESIDENTS, error_of, new_wallet
 
 
@@ -29,7 +31,14 @@ def test_a_failed_balance_move_is_retried_once_the_wallet_is_unfrozen(api, issue
     _until(lambda: api.client.get(f"{wallets}/{new.address}", headers=admin).json()["actions"][0]["status"]
            == "confirmed", "the freeze")
     recovered = api.recover(card, new, lost.address)
-    assert recovered.status_code == 200 and recovered.json()["operation"]["status"] == "failed"
+    assert recovered.status_code == 200 and recovered.json()["operation"]["status"] == "confirmed"
+    state = api.client.get(f"{wallets}/{new.address}/recovery", headers=admin).json()
+    assert (state["move"], state["blocker"]) == (None, "not_due")  # announced, waiting for its delay
+    assert state["eta"] is not None
+    with pytest.raises(AssertionError, match="execution"):  # due: executed, refused on chain, still pending
+        let_recovery_run(runtime, recovered.json()["id"], timeout=5)
+    _until(lambda: (api.client.get(f"{wallets}/{new.address}/recovery", headers=admin).json()["move"] or {})
+           .get("status") == "failed", "the refused execution")
 
     for wallet in (new.address, lost.address):  # either wallet finds the recovery
         state = api.client.get(f"{wallets}/{wallet}/recovery", headers=admin).json()
@@ -47,7 +56,7 @@ def test_a_failed_balance_move_is_retried_once_the_wallet_is_unfrozen(api, issue
     assert retried.status_code == 202, retried.text
     assert (retried.json()["action"], retried.json()["wallet"]) == ("recover_retry", new.address)
     _until(lambda: contracts.coin.balance_of(new.address) == 8_000, "the balance move")
-    assert contracts.coin.balance_of(lost.address) == 0
+    assert contracts.coin.balance_of(lost.address) == 0 and contracts.registry.successor_of(lost.address) == new.address
     done = _until(lambda: (lambda s: s if s["move"]["status"] == "confirmed" else None)(
         api.client.get(f"{wallets}/{new.address}/recovery", headers=admin).json()), "the receipt")
     assert (done["blocker"], done["can_retry"]) == ("move_confirmed", False)
