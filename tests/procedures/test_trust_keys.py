@@ -138,7 +138,7 @@ def test_the_relayer_still_sends_what_its_role_may(client, runtime, sessions, ma
 # --------------------------------------------------------------------------- one hot key, direct calls
 def test_no_single_hot_key_moves_a_residents_coins_by_calling_the_contracts(runtime, arrange, keys):
     """The attacker holds one hot key at a time and calls every function that could take coins."""
-    victim, thief = Account.create(), Account.create()
+    victim, thief, fresh = Account.create(), Account.create(), Account.create()
     arrange.attest(victim.address)
     arrange.attest(thief.address)
     arrange.mint(victim.address, 9_000)
@@ -148,7 +148,7 @@ def test_no_single_hot_key_moves_a_residents_coins_by_calling_the_contracts(runt
     forged_auth = dataclasses.replace(forged_auth, from_=victim.address)  # not the victim's signature
     attempts = [
         coin.transfer_from_call(victim.address, thief.address, 9_000),
-        coin.request_recovery_call(victim.address, thief.address, os.urandom(32)),
+        coin.request_recovery_call(victim.address, fresh.address, os.urandom(32)),  # a wallet of the thief's
         coin.execute_recovery_call(victim.address),  # before its eta: refused
         coin.batch_call([forged_auth]),
         coin.grant_role_call("RECOVERY_ROLE", thief.address),
@@ -161,12 +161,12 @@ def test_no_single_hot_key_moves_a_residents_coins_by_calling_the_contracts(runt
             except ContractLogicError:
                 continue  # refused by the contract, with its own error
         assert coin.balance_of(victim.address) == 9_000, name
-        assert coin.balance_of(thief.address) == 0, name
+        assert coin.balance_of(thief.address) == coin.balance_of(fresh.address) == 0, name
     # The recovery key could only *request* a recovery: announced, delayed and still cancellable —
     # by the victim's own wallet or the freezer — while the balance and the identity stay where they are.
     pending = coin.pending_recovery(victim.address)
-    assert pending.pending and pending.successor == thief.address
-    send_call(runtime.w3, victim, coin.cancel_recovery_call(victim.address))
+    assert pending.pending and pending.successor == fresh.address
+    send_call(runtime.w3, runtime.keys.freezer, coin.cancel_recovery_call(victim.address))
     assert not coin.pending_recovery(victim.address).pending
     status = registry.status(victim.address)
     assert status.kind.name == "RESIDENT"
@@ -182,7 +182,8 @@ def bare_environment(monkeypatch):
             monkeypatch.delenv(variable, raising=False)
 
 
-REAL = {f"{name}_key": "0x" + f"{n + 1:02x}" * 32 for n, name in enumerate(KEY_NAMES)}
+REAL = {**{f"{name}_key": "0x" + f"{n + 1:02x}" * 32 for n, name in enumerate(KEY_NAMES)},
+        "jpki_linkage_path": "/etc/machi/jlis-linkage.json"}
 REAL_SECRET = "a-real-master-secret-of-at-least-32-characters"
 
 

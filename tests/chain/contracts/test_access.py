@@ -90,11 +90,15 @@ RESTRICTED = [
                "DEFAULT_ADMIN_ROLE", ADMIN),
 ]  # fmt: skip
 
-#: Anyone may call these: they move the caller's own coins or roles, or need the owner's signature.
+#: Anyone may call these: they move the caller's own coins or roles, or need the owner's signature —
+#: or, for a recovery, act only on one already requested by the recovery role: ``executeRecovery`` once
+#: its delay has passed, ``cancelRecovery`` by the lost wallet itself (or the freezer),
+#: ``cancelRecoveryWithSignature`` with the lost wallet's signature (tests/chain/contracts/test_coin.py).
 OPEN = {
     REGISTRY: {"renounceRole"},
-    COIN: {"approve", "cancelAuthorization", "permit", "receiveWithAuthorization", "redeem", "renounceRole",
-           "transfer", "transferFrom", "transferWithAuthorization"},
+    COIN: {"approve", "cancelAuthorization", "cancelRecovery", "cancelRecoveryWithSignature", "executeRecovery",
+           "permit", "receiveWithAuthorization", "redeem", "renounceRole", "transfer", "transferFrom",
+           "transferWithAuthorization"},
     LEDGER: {"renounceRole"},
 }
 _PREFIX = {"registry": REGISTRY, "coin": COIN, "ledger": LEDGER}
