@@ -138,16 +138,24 @@ def _post(client: httpx.Client, job: _Job, settings: Settings) -> _Result:
         return result(None, REFUSED)
     except InvalidRequest:
         return result(None, UNRESOLVED)
-    try:
-        response = client.post(target.url, content=job.body, headers={
-            "Host": target.host_header, "Content-Type": "application/json", "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(job.secret, job.body), "Machi-Event-Id": job.event_id,
-        }, extensions={"sni_hostname": target.server_name} if target.server_name else None)
-    except httpx.TimeoutException:
-        return result(None, "timeout")
-    except httpx.HTTPError as exc:
-        log.debug("webhook delivery %s: %s", job.delivery_id, type(exc).__name__)
-        return result(None, "connection failed")
+    headers = {"Host": target.host_header, "Content-Type": "application/json", "User-Agent": USER_AGENT,
+               SIGNATURE_HEADER: sign(job.secret, job.body), "Machi-Event-Id": job.event_id}
+    extensions = {"sni_hostname": target.server_name} if target.server_name else None
+    response = None
+    for index, url in enumerate(target.urls):  # the next checked address only when one refuses to connect
+        try:
+            response = client.post(url, content=job.body, headers=headers, extensions=extensions)
+            break
+        except httpx.ConnectError as exc:
+            if index == len(target.urls) - 1:
+                log.debug("webhook delivery %s: %s", job.delivery_id, type(exc).__name__)
+                return result(None, "connection failed")
+        except httpx.TimeoutException:
+            return result(None, "timeout")
+        except httpx.HTTPError as exc:
+            log.debug("webhook delivery %s: %s", job.delivery_id, type(exc).__name__)
+            return result(None, "connection failed")
+    assert response is not None
     if response.is_success:
         return result(response.status_code, None)
     log.debug("webhook delivery %s answered HTTP %d", job.delivery_id, response.status_code)

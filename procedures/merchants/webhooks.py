@@ -65,13 +65,19 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 @dataclass(frozen=True)
 class PinnedTarget:
-    """Where a delivery connects: ``url`` with the address resolved once in place of the host name,
-    the ``Host`` header and TLS server name (SNI, and the name the certificate must carry) of the
-    original URL. Resolving again at connect time would let DNS rebinding swap in an internal address."""
+    """Where a delivery connects: ``urls``, the URL with each address resolved once (all checked,
+    in the resolver's order) in place of the host name, and the ``Host`` header and TLS server name
+    (SNI, and the name the certificate must carry) of the original URL. Resolving again at connect
+    time would let DNS rebinding swap in an internal address."""
 
-    url: str
+    urls: tuple[str, ...]
     host_header: str
     server_name: str | None
+
+    @property
+    def url(self) -> str:
+        """The first address's URL."""
+        return self.urls[0]
 
 
 class RefusedAddress(InvalidRequest):
@@ -124,13 +130,14 @@ def pin(url: str, settings: Settings, resolve: Resolver = system_resolver) -> Pi
     ips = [ipaddress.ip_address(address) for address in addresses]
     if not private_urls_allowed(settings) and not all(is_public(ip) for ip in ips):
         raise RefusedAddress("webhook URLs must be reachable on the public internet", param="url")
-    ip = ips[0]
-    netloc = f"[{ip}]" if ip.version == 6 else str(ip)
-    if parts.port:
-        netloc += f":{parts.port}"
+    urls = []
+    for ip in ips:
+        netloc = f"[{ip}]" if ip.version == 6 else str(ip)
+        if parts.port:
+            netloc += f":{parts.port}"
+        urls.append(urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")))
     host_header = parts.netloc.rsplit("@", 1)[-1]
-    return PinnedTarget(urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), host_header,
-                        host if parts.scheme == "https" else None)
+    return PinnedTarget(tuple(urls), host_header, host if parts.scheme == "https" else None)
 
 
 def check_url(url: str, settings: Settings) -> None:

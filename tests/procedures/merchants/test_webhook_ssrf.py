@@ -49,8 +49,9 @@ def test_the_host_is_resolved_once_and_the_connection_pinned_to_that_address(set
     assert calls == [("hooks.example.jp", 8443)]  # one resolution: the check and the connection share it
     assert target.url == f"https://{PUBLIC}:8443/machi?x=1"
     assert target.host_header == "hooks.example.jp:8443" and target.server_name == "hooks.example.jp"
-    six = pin("https://hooks.example.jp/", _strict(settings), lambda host, port: ["2606:2800:21f:cb07::1"])
-    assert six.url == "https://[2606:2800:21f:cb07::1]/" and six.host_header == "hooks.example.jp"
+    both = pin("https://hooks.example.jp/", _strict(settings), lambda host, port: ["2606:2800:21f:cb07::1", PUBLIC])
+    assert both.urls == ("https://[2606:2800:21f:cb07::1]/", f"https://{PUBLIC}/")  # each checked, in order
+    assert both.host_header == "hooks.example.jp"
 
 
 def test_a_host_that_does_not_resolve_is_refused(settings):
