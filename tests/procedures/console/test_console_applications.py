@@ -159,7 +159,7 @@ RAW = ("child_name", "child_birth_date", "relationship", "lives_with_child", "Tr
 
 
 def test_the_application_page_speaks_the_forms_words_in_japanese_and_english(
-    page, live_server, staff, api, resident, w3, city
+    page, live_server, staff, api, resident, w3, city, artifacts_dir
 ):
     """Labels and values from the form's JSON Schema, department names from the catalog's data, the
     money an approval pays: no raw key, value, status or department code in either language."""
@@ -178,8 +178,12 @@ def test_the_application_page_speaks_the_forms_words_in_japanese_and_english(
     assert page.inner_text("#benefit") == "¥30,000（承認時に支給）"
     assert not [raw for raw in RAW if raw in main], main
     assert "子育て支援課" in page.inner_text("header")  # the clerk's own department, by name
+    shots = artifacts_dir / "console"  # the README's pictures (docs/console-*.png) are taken from these
+    page.screenshot(path=str(shots / "application-ja.png"), full_page=True)
     page.click("#approve")
     assert "給付金 ¥30,000 が申請者のウォレットに支払われます" in page.inner_text("#money-effect")
+    page.screenshot(path=str(shots / "approve-confirmation-ja.png"),
+                    clip={"x": 0, "y": 0, "width": 1280, "height": 320})
     page.click("text=キャンセル")
 
     page.goto(f"{live_server}/console/applications/{application_id}?lang=en")
@@ -198,5 +202,6 @@ def test_the_application_page_speaks_the_forms_words_in_japanese_and_english(
     panel = page.locator("section.card", has_text="処理中の申請")
     assert [h.strip() for h in panel.locator("th").all_inner_texts()] == ["部署", "処理中", "期限超過"]
     assert "子育て支援課" in panel.inner_text() and "child-welfare" not in panel.inner_text()
+    page.screenshot(path=str(shots / "dashboard-ja.png"), clip={"x": 0, "y": 0, "width": 1280, "height": 420})
     page.goto(f"{live_server}/console/applications?lang=ja")
     assert "子育て支援課" in page.locator(f"tr[data-id='{application_id}']").inner_text()
