@@ -16,7 +16,6 @@ from __future__ import annotations
 from procedures.applications import anchoring, jobs, money
 from procedures.auth.deps import TokenResolver
 from procedures.civic import clerks as civic_clerks
-from procedures.civic import reports as civic_reports
 from procedures.indexing import indexer_worker
 from procedures.merchants import accounts, api_keys, payment_requests, refunds, webhook_delivery
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
@@ -66,7 +65,7 @@ def workers() -> dict[str, Worker]:
         "applications.retention": jobs.retention_worker,
         "merchants.expiry": payment_requests.expiry_worker,
         "merchants.webhooks": webhook_delivery.delivery_worker,
-        "civic.adopter": civic_reports.adopter,
+        "civic.adopter": civic_clerks.adopter,
     }
 
 
