@@ -118,7 +118,7 @@ def create_app(
     app.include_router(application_routes.router, responses=API_ERRORS)
     app.include_router(civic_routes.router)
     app.include_router(civic_clerk_routes.router, responses=API_ERRORS)
-    app.include_router(town_routes.router)
+    app.include_router(town_routes.router, responses=API_ERRORS)
     app.include_router(console_routes.router)
     app.include_router(console_applications.router)
     app.include_router(console_civic.router)

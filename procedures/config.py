@@ -308,6 +308,9 @@ class Settings(BaseSettings):
         description="coins the benefits minter pays a linked resident whose report a clerk confirms (0: none)",
     )
     civic_recent_days: int = Field(30, ge=1, le=365, description="days a fixed report stays on /town")
+    civic_adopt_interval: float = Field(
+        5.0, gt=0, description="seconds between passes that bring wallet-filed civic e-applications to Open311"
+    )
     civic_posts_per_minute_per_address: int = Field(
         5, ge=1, description="Open311 reports one client address may file per minute"
     )

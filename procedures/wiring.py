@@ -21,7 +21,6 @@ from procedures.applications import records as application_records
 from procedures.auth import service as auth
 from procedures.auth.deps import TokenResolver
 from procedures.civic import clerks as civic_clerks
-from procedures.civic import reports as civic_reports
 from procedures.identity import crl_sweep, recovery
 from procedures.indexing import indexer_worker_with
 from procedures.merchants import accounts, api_keys, idempotency, payment_requests, refunds, webhook_delivery
@@ -81,7 +80,7 @@ def workers() -> dict[str, Worker]:
         "merchants.webhooks": webhook_delivery.delivery_worker,
         "auth.challenges.purge": sweeps.purge_worker(auth.purge_challenges),
         "merchants.idempotency.purge": sweeps.purge_worker(idempotency.purge_expired),
-        "civic.adopter": civic_reports.adopter,
+        "civic.adopter": civic_clerks.adopter,
     }
 
 

@@ -7,10 +7,12 @@ ProcedureLedger batches like every other procedure — and clerks decide it with
 civic row (``models.CivicReport``) adds only what may be public: the service, the status, a grid cell
 instead of the point, the district, and the texts and photos a clerk released.
 
-Modules: ``models`` (tables), ``town`` (the city's outline, districts and the location grid),
-``services`` (Open311 service definitions from the catalog's JSON Schema forms), ``keys`` (the
-operator-issued Open311 API keys), ``reports`` (filing and the public view), ``clerks`` (review,
-status changes, merges, rewards), ``schemas`` (request and response models), ``routes`` (Open311),
+Modules: ``models`` (tables), ``town`` (the city's outline, districts and the location grid), ``maps``
+(the SVG projection), ``services`` (Open311 service definitions from the catalog's JSON Schema forms),
+``keys`` (the operator-issued Open311 API keys), ``reports`` (filing, adopting e-applications, the
+public view and histories), ``clerks`` (review, status changes, merges, rewards, following the
+e-applications queue), ``schemas`` (request and response models), ``routes`` (Open311),
 ``town_routes`` (the status page and public histories), ``clerk_routes`` (the clerks' and operator's
-API), ``console_routes`` (the clerks' map page).
+API), ``cli`` (``machi admin open311-keys``). The clerks' map page is the console's
+(``procedures/console/civic.py``).
 """

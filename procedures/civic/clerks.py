@@ -12,6 +12,8 @@ enqueued once per report (the outbox reference) when a clerk acknowledges the re
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from sqlalchemy import select
@@ -22,11 +24,14 @@ from chain.storage import utcnow
 from procedures.applications import service as applications
 from procedures.applications.models import Application, Status
 from procedures.auth.service import Principal
+from procedures.civic import reports
 from procedures.civic.models import CivicReport, CivicStatus, Resolution
 from procedures.civic.reports import REPORTED
 from procedures.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from procedures.runtime import Runtime
 from protocol import applications as protocol
+
+log = logging.getLogger("machi.civic")
 
 REWARD_KIND = "civic_reward"
 REWARD_REFERENCE = "civic-reward:"
@@ -161,6 +166,8 @@ def change_status(session: Session, runtime: Runtime, principal: Principal, repo
             follower.status, follower.resolution, follower.closed_at = CivicStatus.CLOSED, Resolution.DUPLICATE, now
             follower.updated_at = now
         report.resolution, report.closed_at = resolution, now
+        if resolution == Resolution.FIXED:
+            reward(session, runtime, report)  # fixed: confirmed, even when no one acknowledged it first
     else:
         _into_review(session, runtime, principal, report.application_id)
         if target == CivicStatus.IN_PROGRESS:
@@ -169,8 +176,7 @@ def change_status(session: Session, runtime: Runtime, principal: Principal, repo
                                     public={"status": status})
         for follower in followers:
             follower.status, follower.updated_at = target, now
-        if report.verified:
-            reward(session, runtime, report)
+        reward(session, runtime, report)
     report.status, report.updated_at = target, now
     report.listed = True  # a clerk has looked at it: the report is public (its texts and photos stay as reviewed)
     return report
@@ -219,7 +225,7 @@ def reporter_wallet(session: Session, runtime: Runtime, report: CivicReport) -> 
 def reward(session: Session, runtime: Runtime, report: CivicReport) -> TxIntent | None:
     """Enqueue the reward of a confirmed report of a linked resident, at most once."""
     amount = runtime.settings.civic_reward
-    if not amount or report.reward_status != "none" or not report.verified:
+    if not amount or report.reward_status != "none" or not report.verified or report.merged_into is not None:
         return None
     wallet = reporter_wallet(session, runtime, report)
     if wallet is None:
@@ -241,3 +247,45 @@ def on_reward_final(session: Session, runtime: Runtime, intent: TxIntent) -> Non
     if report is None or report.reward_status != "pending" or report.reward_intent_id != intent.id:
         return
     report.reward_status = "paid" if intent.status == IntentStatus.CONFIRMED else "failed"
+
+
+# --------------------------------------------------------------------------- the e-applications queue
+def follow_applications(session: Session, runtime: Runtime) -> int:
+    """Catch reports up with applications decided or claimed in the e-applications queue. Returns how many moved.
+
+    Only forward moves: a report ahead of its application (in progress, merged) keeps its status. A linked
+    resident's report approved there is rewarded as if closed here.
+    """
+    order = [CivicStatus.SUBMITTED, CivicStatus.ACKNOWLEDGED, CivicStatus.IN_PROGRESS, CivicStatus.CLOSED]
+    rows = session.execute(select(CivicReport, Application).join(
+        Application, Application.id == CivicReport.application_id).where(
+        CivicReport.status != CivicStatus.CLOSED, CivicReport.merged_into.is_(None),
+        ((Application.status == Status.IN_REVIEW) & (CivicReport.status == CivicStatus.SUBMITTED))
+        | Application.status.in_((Status.APPROVED, Status.REJECTED, Status.WITHDRAWN, Status.LAPSED)),
+    ).limit(500)).all()
+    moved = 0
+    for report, application in rows:
+        status, resolution = reports.civic_status_of(application)
+        if order.index(status) <= order.index(CivicStatus(report.status)):
+            continue
+        report.status, report.resolution, report.updated_at = status, resolution, application.updated_at
+        if status == CivicStatus.CLOSED:
+            report.closed_at = application.closed_at or application.updated_at
+        if resolution == Resolution.FIXED or status == CivicStatus.ACKNOWLEDGED:
+            reward(session, runtime, report)
+        moved += 1
+    session.flush()
+    return moved
+
+
+def adopter(runtime: Runtime, stop: threading.Event) -> None:
+    """Worker: every ``civic_adopt_interval`` seconds, give new civic e-applications their reports and catch
+    reports up with applications decided in the e-applications queue."""
+    while not stop.is_set():
+        try:
+            with runtime.sessions() as session, session.begin():
+                reports.adopt_applications(session, runtime)
+                follow_applications(session, runtime)
+        except Exception:  # noqa: BLE001 - keep adopting; the next pass retries
+            log.exception("adopting civic e-applications failed")
+        stop.wait(runtime.settings.civic_adopt_interval)

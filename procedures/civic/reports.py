@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import logging
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,8 +36,6 @@ from procedures.ids import new_id
 from procedures.runtime import Runtime
 from protocol import applications as protocol
 from protocol.citytime import city_clock
-
-log = logging.getLogger("machi.civic")
 
 #: The Open311 contact fields a POST may carry: sealed with the report, never shown.
 CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
@@ -182,13 +178,7 @@ def adopt_applications(session: Session, runtime: Runtime) -> int:
         point = (float(form["lat"]), float(form["long"]))
         town = town_of(settings)
         cell = grid_for(town, settings.civic_grid_m).cell(point)
-        status, resolution = CivicStatus.SUBMITTED, None
-        if application.status == Status.IN_REVIEW:
-            status = CivicStatus.ACKNOWLEDGED
-        elif application.status == Status.APPROVED:
-            status, resolution = CivicStatus.CLOSED, Resolution.FIXED
-        elif Status(application.status).final:
-            status, resolution = CivicStatus.CLOSED, Resolution.NOT_ACTIONABLE
+        status, resolution = civic_status_of(application)
         session.add(CivicReport(
             id=new_id("sr"), token=new_id("tok"), application_id=application.id,
             service_code=application.procedure_code, department=application.department, source="wallet",
@@ -200,6 +190,17 @@ def adopt_applications(session: Session, runtime: Runtime) -> int:
         adopted += 1
     session.flush()
     return adopted
+
+
+def civic_status_of(application: Application) -> tuple[CivicStatus, Resolution | None]:
+    """Where a report stands when only its application moved (a clerk worked it in the applications queue)."""
+    if application.status == Status.APPROVED:
+        return CivicStatus.CLOSED, Resolution.FIXED
+    if Status(application.status).final:
+        return CivicStatus.CLOSED, Resolution.NOT_ACTIONABLE
+    if application.status == Status.IN_REVIEW:
+        return CivicStatus.ACKNOWLEDGED, None
+    return CivicStatus.SUBMITTED, None
 
 
 # --------------------------------------------------------------------------- the public view
@@ -348,18 +349,3 @@ def public_history(session: Session, runtime: Runtime, report: CivicReport) -> d
     return {"object": "civic_history", "service_request_id": report.id, "application_id": application.id,
             "applicant": open_applicant, "chain_id": full["chain_id"], "ledger": full["ledger"], "events": events,
             "generated_at": full["generated_at"]}
-
-
-#: Seconds between two passes of the adopter (a wallet's civic e-application is on Open311 within this).
-ADOPT_EVERY_S = 5.0
-
-
-def adopter(runtime: Runtime, stop: threading.Event) -> None:
-    """Worker: give new civic e-applications their reports every ``ADOPT_EVERY_S`` seconds."""
-    while not stop.is_set():
-        try:
-            with runtime.sessions() as session, session.begin():
-                adopt_applications(session, runtime)
-        except Exception:  # noqa: BLE001 - keep adopting; the next pass retries
-            log.exception("adopting civic e-applications failed")
-        stop.wait(ADOPT_EVERY_S)

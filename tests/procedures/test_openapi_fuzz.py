@@ -16,7 +16,7 @@ from eth_account import Account
 
 from procedures.auth.service import STAFF_TOKEN_TTL, create_staff, issue_token
 from tests.procedures.conftest import wallet_login
-from tests.procedures.fuzz_hooks import shape_problem
+from tests.procedures.fuzz_hooks import open311_shape_problem, shape_problem
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,3 +97,14 @@ def test_a_hostile_profile_gets_no_server_error(live_server, runtime, tmp_path):
 ])
 def test_the_shape_check_tells_good_from_bad(status, body, bad):
     assert (shape_problem(status, body) is not None) is bad
+
+
+@pytest.mark.parametrize(("status", "body", "bad"), [
+    (400, b'[{"code": 400, "description": "lat is required (location_required)"}]', False),
+    (200, b'[]', False),
+    (404, b'{"error": {"type": "not_found_error", "code": "not_found", "message": "x", "param": null}}', True),
+    (403, b'[{"code": 400, "description": "api_key"}]', True),  # the code must be the status
+    (400, b'[{"code": 400}]', True),
+])
+def test_the_open311_shape_check_tells_good_from_bad(status, body, bad):
+    assert (open311_shape_problem(status, body) is not None) is bad

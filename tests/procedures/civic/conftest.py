@@ -15,14 +15,20 @@ from tests.procedures.applications.conftest import (  # noqa: F401 - fixtures
     coin,
     filer,
     make_staff,
-    settings,
     treasury,
 )
+from tests.procedures.applications.conftest import settings as application_settings  # noqa: F401 - fixture
 
 #: A pothole in front of Daishoji station and a snowed-in road in Yamanaka (inside Kaga's outline).
 DAISHOJI = (36.3027, 136.3146)
 YAMANAKA = (36.2466, 136.3760)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(64)
+
+
+@pytest.fixture
+def settings(application_settings):  # noqa: F811 - the imported fixture is this one's base
+    """The e-applications' test settings; the adopter passes once at start-up (the tests run it themselves)."""
+    return application_settings.model_copy(update={"civic_adopt_interval": 3600.0})
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def test_clerks_act_within_their_department_and_their_input_is_checked(client, m
 
 
 def test_a_wallets_civic_e_application_becomes_a_report_whose_history_hides_the_wallet(
-        client, runtime, filer, make_resident):
+        client, runtime, settings, filer, make_resident, make_staff, arrange):
     resident = make_resident()
     submitted = filer.submit(resident, "road-damage")
     assert submitted.status_code == 201, submitted.text
@@ -125,3 +125,22 @@ def test_a_wallets_civic_e_application_becomes_a_report_whose_history_hides_the_
     assert history["applicant"] is None
     assert history["events"][0]["actor"] is None and history["events"][0]["withheld"] == ["actor", "signature"]
     assert resident.address.lower() not in str(history).lower()
+
+    # a clerk decides it in the e-applications queue: the report follows, the resident is rewarded
+    clerk = make_staff("clerk", "road-maintenance")
+    before = arrange.balance(resident.address)
+    for action in ("claim", "approve"):
+        response = client.post(f"/v1/clerk/applications/{submitted.json()['id']}/{action}", json={},
+                               headers=clerk.headers)
+        assert response.status_code == 200, response.text
+    with runtime.sessions() as session, session.begin():
+        assert clerks.follow_applications(session, runtime) == 1
+        assert clerks.follow_applications(session, runtime) == 0
+    assert (_public(client, report.id)["status"], _public(client, report.id)["resolution"]) == ("closed", "fixed")
+
+    def paid():
+        with runtime.sessions() as session:
+            return session.get(CivicReport, report.id).reward_status == "paid"
+
+    wait_until(paid, what="the reward")
+    assert arrange.balance(resident.address) == before + settings.civic_reward
