@@ -91,7 +91,7 @@ def submit(runtime: Runtime, call: Call, what: str, *, keystore: Path | None, pa
         return
     admin = open_admin_key(runtime.settings, keystore, password_file)
     try:
-        receipt = send_call(runtime.w3, admin, call)
+        receipt = send_call(runtime.w3, admin, call, fees=runtime.settings.fee_policy())  # legacy on a QBFT network
     except MachiError as exc:
         _fail(str(exc))
         return

@@ -86,7 +86,8 @@ def test_production_needs_an_rpc_endpoint_and_takes_a_list():
     secrets = {"environment": "production", "secret_key": "s" * 40, "admin_key": "0x" + "11" * 32,
                "relayer_key": "0x" + "12" * 32, "topup_minter_key": "0x" + "13" * 32,
                "benefits_minter_key": "0x" + "14" * 32, "registrar_key": "0x" + "15" * 32,
-               "freezer_key": "0x" + "16" * 32, "recovery_key": "0x" + "17" * 32, "settlement_key": "0x" + "18" * 32}
+               "freezer_key": "0x" + "16" * 32, "recovery_key": "0x" + "17" * 32, "settlement_key": "0x" + "18" * 32,
+               "jpki_linkage_path": "/etc/machi/jlis-linkage.json"}
     with pytest.raises(ValidationError, match="MACHI_RPC_URLS"):
         Settings(**secrets)
     assert Settings(**secrets, rpc_urls=["https://city-node:8545"]).effective_rpc_url == "https://city-node:8545"
@@ -94,8 +95,7 @@ def test_production_needs_an_rpc_endpoint_and_takes_a_list():
 
 def test_the_embedded_node_takes_the_profiles_shape():
     node = embedded_node_config(Settings(environment="development", chain_id=7441, block_time=2, fee_model="legacy",
-                                         gas_price_wei=0,
-                                         evm_version="shanghai", node_implementation="hardhat"))
+                                         gas_price_wei=0, evm_version="shanghai", node_implementation="hardhat"))
     assert (node.chain_id, node.block_time, node.gas_price, node.base_fee, node.hardfork, node.implementation) == (
         7441, 2, 0, 0, "shanghai", "hardhat")
 
@@ -171,3 +171,17 @@ def test_machi_status_shows_the_profile_and_what_the_node_reports(qbft, engine, 
     wrong = _status(settings, MACHI_CHAIN_ID="7442", MACHI_EVM_VERSION="cancun")
     assert wrong.returncode == 1, wrong.stdout
     assert "MACHI_CHAIN_ID says 7442" in wrong.stdout and "set MACHI_EVM_VERSION=shanghai" in wrong.stdout
+
+
+def test_an_operator_command_sends_in_the_profiles_fee_model(qbft, engine, sessions, database_url, tmp_path):
+    from procedures.admin_cli import submit
+
+    runtime = Runtime.create(_profile(qbft, database_url, tmp_path), engine=engine)
+    runtime.deploy(Account.from_key(DEV_ADMIN_KEY))
+    before = runtime.w3.eth.block_number
+    submit(runtime, runtime.coin.pause_call(), "pause", keystore=None, password_file=None, print_tx=False)
+    submit(runtime, runtime.coin.unpause_call(), "unpause", keystore=None, password_file=None, print_tx=False)
+    sent = [tx for number in range(before + 1, runtime.w3.eth.block_number + 1)
+            for tx in runtime.w3.eth.get_block(number, full_transactions=True)["transactions"]]
+    assert len(sent) == 2 and all((tx["type"], tx["gasPrice"]) == (0, 0) for tx in sent), sent  # type: ignore[index]
+    runtime.close()
