@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from protocol.errors import CardError, CardLocked, InvalidPinFormat, ProtocolError, WrongPin
-from protocol.terms import LANGS, TERMS, choose_language
+import protocol.texts
+from protocol.terms import LANGS, choose_language
+from protocol.texts import CARD_MESSAGES
 
 __all__ = ["LANGS", "MESSAGES", "SERVICE_ERRORS", "Texts", "choose_language", "english", "pos_language"]
 
@@ -131,21 +132,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "this card is locked after too many wrong PINs; its holder can have it reset at the city office",
     },
     "paid_with_card": {"ja": "マイナンバーカード（カードウォレット）", "en": "My Number card (card wallet)"},
-    "pin_which_PIN": {"ja": "利用者証明用暗証番号", "en": "PIN"},
-    "wrong_pin": {"ja": "{which}が違います", "en": "wrong {which}"},
-    "wrong_pin_left": {
-        "ja": "{which}が違います。あと {left} 回間違えるとカードがロックされます",
-        "en": "wrong {which}; {left} attempt(s) left before the card locks",
-    },
-    "card_locked": {
-        "ja": "{which}がロックされています（誤入力が続いたため）。市区町村の窓口で解除してください",
-        "en": "the card's {which} is locked after too many wrong attempts; reset it at the city office",
-    },
-    "pin_format_PIN": {
-        "ja": "利用者証明用暗証番号は数字4桁です（カードには送っていないので、回数は減っていません）",
-        "en": "invalid PIN format: the PIN is 4 digits (not sent to the card; no attempt used)",
-    },
-    "card_failed": {"ja": "カードを使えませんでした（{detail}）", "en": "card error: {detail}"},
+    **CARD_MESSAGES,  # the card's words, the wallet's too
 }
 
 #: The service's error codes the cashier can meet, in Japanese (English: the service's own message).
@@ -192,46 +179,13 @@ def pos_language(option: str | None, environ: Mapping[str, str]) -> str:
     return choose_language(option, environ, "MACHI_POS_LANG")
 
 
-class Texts:
-    """The program's words in one language: ``texts(key, **values)``; ``texts.term(prefix, value)``."""
+class Texts(protocol.texts.Texts):
+    """The counter's words in one language (``protocol.texts.Texts`` with the counter's messages); the
+    service's errors it does not translate keep their code in brackets, for the merchant's support."""
 
-    def __init__(self, lang: str) -> None:
-        self.lang = lang if lang in LANGS else "ja"
+    MESSAGES = MESSAGES
+    SERVICE_ERRORS = SERVICE_ERRORS
+    SHOW_PARAM = False
 
-    def __call__(self, key: str, **values: Any) -> str:
-        entry = MESSAGES.get(key) or TERMS.get(key)
-        if entry is None:
-            return key
-        text = entry.get(self.lang) or entry["ja"]
-        return text.format(**values) if values else text
-
-    def term(self, prefix: str, value: object) -> str:
-        key = f"{prefix}_{value}"
-        return self(key) if key in MESSAGES or key in TERMS else str(value)
-
-    def error(self, exc: BaseException) -> str:
-        """What to tell the cashier about ``exc`` (the program's, the service's or the card's)."""
-        key, values = getattr(exc, "key", None), getattr(exc, "values", None) or {}
-        if key is not None:
-            return self(key, **values)
-        if isinstance(exc, ProtocolError):
-            return self._card(exc)
-        code = getattr(exc, "code", None)
-        message = getattr(exc, "message", None) or str(exc)
-        if self.lang == "ja" and code in SERVICE_ERRORS:
-            return SERVICE_ERRORS[code] + f" [{code}]"
-        return str(message) + (f" [{code}]" if code else "")
-
-    def _card(self, exc: ProtocolError) -> str:
-        named = self("pin_which_PIN")
-        if isinstance(exc, WrongPin):
-            if exc.retries_left:
-                return self("wrong_pin_left", which=named, left=exc.retries_left)
-            return self("wrong_pin", which=named)
-        if isinstance(exc, CardLocked):
-            return self("card_locked", which=named)
-        if isinstance(exc, InvalidPinFormat):
-            return self("pin_format_PIN")
-        if isinstance(exc, CardError):
-            return self("card_failed", detail=exc.details.get("detail", exc.message))
-        return exc.message
+    def service_message(self, message: str, code: str | None) -> str:
+        return message + (f" [{code}]" if code else "")
