@@ -47,6 +47,17 @@ def unchecked_call(client: ContractClient, function: str, *args: Any) -> Call:
 OPERATOR = "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f"
 
 
+def sign_key_zero(coin: Any, payer: LocalAccount, to: str, value: int, valid_before: int,
+                  sequence: int = 0) -> Authorization:
+    """An authorization on nonce key 0 (the permit's), which ``sign_transfer_authorization`` refuses to make:
+    signed here by hand, to prove the chain and the API refuse it too."""
+    domain = coin.domain()
+    unsigned = Authorization(payer.address, to, value, 0, valid_before, make_nonce(0, sequence), 0,
+                             bytes(32), bytes(32), random32())
+    signed = payer.sign_typed_data(domain.as_dict(), TRANSFER_WITH_AUTHORIZATION_TYPES, unsigned.message())
+    return replace(unsigned, v=int(signed.v), r=int(signed.r).to_bytes(32, "big"), s=int(signed.s).to_bytes(32, "big"))
+
+
 class Chain:
     """Sends ``Call``s as any account and asserts decoded reverts."""
 
@@ -206,14 +217,8 @@ class Chain:
         )
 
     def sign_key_zero(self, payer: LocalAccount, to: str, value: int, sequence: int = 0) -> Authorization:
-        """An authorization on nonce key 0 (the permit's), which ``sign_transfer_authorization`` refuses to make:
-        signed here by hand, to prove the chain refuses it too."""
-        domain = self.coin.domain()
-        unsigned = Authorization(payer.address, to, value, 0, self.now() + 3600, make_nonce(0, sequence), 0,
-                                 bytes(32), bytes(32), random32())
-        signed = payer.sign_typed_data(domain.as_dict(), TRANSFER_WITH_AUTHORIZATION_TYPES, unsigned.message())
-        return replace(unsigned, v=int(signed.v), r=int(signed.r).to_bytes(32, "big"),
-                       s=int(signed.s).to_bytes(32, "big"))
+        """An authorization on nonce key 0 (see ``sign_key_zero``), valid for an hour of chain time."""
+        return sign_key_zero(self.coin, payer, to, value, self.now() + 3600, sequence)
 
     # ------------------------------------------------------------------ recovery
     def request_recovery(self, lost: str, new: str, evidence: bytes | None = None) -> TxReceipt:

@@ -7,6 +7,7 @@ import time
 import pytest
 from eth_account import Account
 
+from tests.chain.contracts.helpers import sign_key_zero
 from tests.procedures.conftest import auth_json, sign
 
 
@@ -89,6 +90,7 @@ def test_balance_spent_elsewhere_fails_in_the_batch_with_the_reason(
     ("not_yet_valid", "authorization_not_yet_valid", 422),
     ("unverified_recipient", "recipient_not_verified", 409),
     ("over_balance", "insufficient_balance", 409),
+    ("nonce_key_zero", "nonce_key_zero", 422),  # the permit's nonce key: a permit and a payment must not collide
 ])
 def test_bad_authorizations_are_refused_before_queueing(client, coin, make_resident, case, code, status):
     alice, bob = make_resident(coins=100), make_resident()
@@ -102,6 +104,8 @@ def test_bad_authorizations_are_refused_before_queueing(client, coin, make_resid
         auth = sign(coin, alice.account, bob.address, 10, valid_before=now + 3 * 86400)
     elif case == "not_yet_valid":
         auth = sign(coin, alice.account, bob.address, 10, valid_after=now + 120, valid_before=now + 600)
+    elif case == "nonce_key_zero":
+        auth = sign_key_zero(coin, alice.account, bob.address, 10, now + 600)
     elif case == "unverified_recipient":
         auth = sign(coin, alice.account, Account.create().address, 10)
     else:
