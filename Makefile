@@ -58,7 +58,7 @@ demo: setup
 	$(PY) -m scripts.demo
 
 lint: setup
-	$(VENV)/bin/ruff check chain procedures wallet tests scripts
+	$(VENV)/bin/ruff check chain procedures protocol wallet pos tests scripts
 	$(VENV)/bin/mypy
 
 clean:

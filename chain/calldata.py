@@ -47,7 +47,7 @@ _SELECTORS = {
     function_signature_to_4byte_selector("mint(address,uint256)"): Movement.MINT,
     function_signature_to_4byte_selector("redeem(uint256,bytes32)"): Movement.REDEEM,
     function_signature_to_4byte_selector("transfer(address,uint256)"): Movement.TRANSFER,
-    function_signature_to_4byte_selector("recover(address)"): Movement.RECOVER,
+    function_signature_to_4byte_selector("executeRecovery(address)"): Movement.RECOVER,
     function_signature_to_4byte_selector(
         "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)"
     ): Movement.AUTHORIZATION,

@@ -5,11 +5,14 @@ Keys (all addresses come from settings; ``chain.roles.KEY_ROLES`` says what each
                       keystore or a multisig; it deploys, and is never loaded by the service)
     relayer           batch relay of signed authorizations, anchoring
     registrar         attest, renew, revoke, register merchants and city accounts
-    freezer           freeze, unfreeze
-    recovery          the lost-wallet balance move
+    freezer           freeze, freeze as reported lost, unfreeze, cancel a pending recovery
+    recovery          requests a delayed recovery and executes it once due (cancellable until then)
     top-up minter     mints residents' counter/ATM top-ups, within its own allowance
     benefits minter   mints procedure benefits (e.g. childcare support), within its own allowance
     settlement        no role: the city account payouts are burned from (registered at start-up)
+
+The registry's RECOVERY_ROLE (re-binding a subject to a new wallet) goes to the coin contract itself, never
+to a key: only the coin's delayed, announced and cancellable recovery can move an identity.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from chain.deploy import ContractSpec, DeployContext, DeploymentPlan, WiringStep
 from chain.roles import COIN, KEY_ROLES, LEDGER, REGISTRY
 
 __all__ = ["COIN", "LEDGER", "REGISTRY", "PlanParams", "city_plan", "plan_params"]
+
+#: The city's default delay between a recovery request and its execution (72 h).
+DEFAULT_RECOVERY_DELAY = 72 * 3600
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class PlanParams:
     benefits_minter: str
     topup_allowance: int
     benefits_allowance: int
+    recovery_delay: int = DEFAULT_RECOVERY_DELAY
 
 
 def _grant(contract: str, role: str, who: str) -> WiringStep:
@@ -48,6 +55,18 @@ def _grant(contract: str, role: str, who: str) -> WiringStep:
         return target.functions.grantRole(role_id, account)
 
     return WiringStep(f"{contract}.grant.{role}.{who}", call)
+
+
+def _coin_recovers() -> WiringStep:
+    def call(ctx: DeployContext) -> object:
+        registry = ctx.contract(REGISTRY)
+        role_id = registry.functions.RECOVERY_ROLE().call()
+        coin = ctx.manifest.address(COIN)
+        if registry.functions.hasRole(role_id, coin).call():
+            return None
+        return registry.functions.grantRole(role_id, coin)
+
+    return WiringStep(f"{REGISTRY}.grant.RECOVERY_ROLE.{COIN}", call)
 
 
 def _minter(who: str, allowance_key: str) -> WiringStep:
@@ -71,11 +90,13 @@ def city_plan() -> DeploymentPlan:
                     ctx.params["currency_symbol"],
                     ctx.manifest.address(REGISTRY),
                     ctx.deployer.address,
+                    ctx.params.get("recovery_delay", DEFAULT_RECOVERY_DELAY),
                 ],
             ),
             ContractSpec(LEDGER, LEDGER, lambda ctx: [ctx.deployer.address]),
         ],
         steps=[
+            _coin_recovers(),
             _grant(COIN, "MASTER_MINTER_ROLE", "deployer"),
             _grant(COIN, "PAUSER_ROLE", "deployer"),
             *grants,
@@ -99,4 +120,5 @@ def plan_params(p: PlanParams, deployer: str) -> dict[str, object]:
         "benefits_minter": p.benefits_minter,
         "topup_allowance": p.topup_allowance,
         "benefits_allowance": p.benefits_allowance,
+        "recovery_delay": p.recovery_delay,
     }

@@ -38,6 +38,7 @@ from chain.fees import Fees, build_transaction
 from chain.outbox import OPEN_TX_STATUSES, ChainTx, IntentStatus, TxIntent, TxStatus
 from chain.roles import Allowlist
 from chain.rpc import is_unreachable
+from chain.scrub import describe, scrub
 from chain.sender import TRANSACTIONS_SENT, Checkpoint, RelayerConfig, RelayerStats, SenderContext
 from chain.storage import KeyLock, utcnow
 from chain.tracking import Tracker
@@ -161,7 +162,7 @@ class Relayer:
         Nothing is marked failed here: intents stay queued or pending and the next pass after the
         outage carries on from the database and the chain (see ``reconcile``).
         """
-        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        self.stats.last_error = describe(exc)
         self.stats.failed_passes += 1
         if not is_unreachable(exc):
             log.warning("relayer pass failed, retrying: %s", self.stats.last_error)
@@ -333,7 +334,7 @@ class Relayer:
                     continue
                 fresh.status = IntentStatus.FAILED
                 fresh.error_code = code
-                fresh.error_message = message
+                fresh.error_message = scrub(message)
                 fresh.result = result
                 self.stats.failed_intents += 1
                 if self.ctx.on_final is not None:

@@ -31,6 +31,7 @@ from chain.node import LocalNode, wait_for_rpc
 from chain.outbox import TxIntent
 from chain.rpc import redacted
 from procedures import admin_cli
+from procedures.civic.cli import open311_keys
 from procedures.config import Settings, get_settings
 from procedures.identity.cli import test_ca as identity_test_ca
 from procedures.indexing import index_command, status_line
@@ -70,7 +71,7 @@ def ensure_node(settings: Settings) -> LocalNode | None:
         return None  # somebody (machi node, make run) already runs it
     except MachiError:
         pass
-    return node.start()
+    return node.start(timeout=90)  # Hardhat (Node.js) takes a while to come up on a busy machine
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,7 +85,7 @@ def node() -> None:
     network profile's shape; anvil's state persists under var/chain."""
     settings = _settings()
     try:
-        local = LocalNode(embedded_node_config(settings)).start()
+        local = LocalNode(embedded_node_config(settings)).start(timeout=90)
     except MachiError as exc:
         _fail(str(exc))
         return
@@ -165,7 +166,8 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
             f"[green]Machi Ledger[/] on http://{bind_host}:{bind_port}  "
             f"docs: http://{bind_host}:{bind_port}/docs  health: http://{bind_host}:{bind_port}/healthz"
         )
-        uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False)
+        # forwarded headers: procedures.api.proxies honours them from MACHI_TRUSTED_PROXIES only
+        uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False, proxy_headers=False)
     except MachiError as exc:
         _fail(str(exc))
     finally:
@@ -218,11 +220,22 @@ for _command in admin_cli.COMMANDS:
 @click.option("--role", type=click.Choice(["clerk", "supervisor", "admin"]), default="clerk", show_default=True)
 @click.option("--department", default=None, help="routing department (required for clerks)")
 @click.option("--name", "display_name", default=None, help="display name")
-@click.password_option("--password", prompt="Password", help="at least 10 characters (prompted, hidden)")
-def create_clerk(username: str, role: str, department: str | None, display_name: str | None, password: str) -> None:
-    """Create a staff account (bootstrap the first admin with --role admin)."""
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="read the password from the first line of this file (scripts; else it is prompted, hidden)")
+@click.option("--password", default=None, hidden=True, help="the password itself (visible to other users: avoid)")
+def create_clerk(username: str, role: str, department: str | None, display_name: str | None,
+                 password_file: Path | None, password: str | None) -> None:
+    """Create a staff account (bootstrap the first admin with --role admin).
+
+    Asks for the password (at least 10 characters, twice, hidden) unless --password-file gives it."""
     from procedures.auth.service import create_staff
     from procedures.errors import ServiceError
+
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+    elif password is None:
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
     settings = _settings()
     runtime = Runtime.create(settings)
@@ -289,6 +302,7 @@ main.add_command(identity_test_ca)
 main.add_command(payments_reconcile)
 main.add_command(index_command)
 main.add_command(keys_group)
+admin.add_command(open311_keys)
 
 if __name__ == "__main__":
     main()

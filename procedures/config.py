@@ -7,6 +7,7 @@ well-known development values are refused at start-up.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chain.compiler import EVM_VERSION, EvmVersion
 from chain.fees import GWEI, FeeModel, FeePolicy
+from chain.plan import DEFAULT_RECOVERY_DELAY
 from chain.toolchain import PROJECT_ROOT
 from protocol.citytime import DEFAULT_CALENDAR, DEFAULT_ZONE, CityClock, city_clock
 
@@ -187,6 +189,13 @@ class Settings(BaseSettings):
         description="largest e-application submission or resubmission body (bytes), attachments in base64 included",
     )
     log_level: str = Field("INFO", description="root log level")
+    trusted_proxies: list[str] = Field(
+        [], description="addresses/networks of the TLS-terminating proxies whose X-Forwarded-For/-Proto count "
+                        "(JSON list, e.g. [\"10.0.0.0/8\"]); from anyone else those headers are ignored",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="bearer token for /metrics and the detailed /healthz (monitoring); unset = admins only"
+    )
     run_workers: bool = Field(True, description="run the relayer and other workers inside `machi serve`")
     jpki_auth_anchors: list[Path] = Field(
         [], description="PEM/DER files of the pinned J-LIS user-authentication CA certificates (JSON list)"
@@ -211,6 +220,11 @@ class Settings(BaseSettings):
     )
     identity_attestation_days: int = Field(
         365, ge=1, le=3650, description="lifetime of an on-chain identity attestation (renew before it ends)"
+    )
+    recovery_delay: int = Field(
+        DEFAULT_RECOVERY_DELAY, ge=0, lt=2**40,
+        description="seconds between a lost-wallet recovery request and its execution, set on the coin at deploy "
+                    "(the lost wallet or the freezer can cancel meanwhile; 72 h by default)",
     )
     identity_challenge_ttl: int = Field(
         300, ge=30, le=3600, description="seconds a card-linking challenge (and its signed statement) stays valid"
@@ -270,6 +284,15 @@ class Settings(BaseSettings):
         300.0, gt=0, description="seconds between purges of expired challenges and day-old idempotency records"
     )
     purge_batch_size: int = Field(1000, ge=1, le=100_000, description="rows a purge deletes per transaction")
+    identity_crl_sweep_interval: float = Field(
+        6 * 3600.0, gt=0, le=24 * 3600.0,
+        description="seconds between re-checks of every linked card against fresh CRLs (at least daily); a "
+                    "wallet whose card was revoked is revoked on chain",
+    )
+    recovery_sweep_interval: float = Field(
+        30.0, gt=0, description="seconds between passes that follow requested recoveries (record the eta, "
+                                "execute due ones, fold executions and cancellations back)"
+    )
     applications_sweep_interval: float = Field(
         60.0, gt=0, description="seconds between sweeps for passed correction deadlines and ended retention"
     )
@@ -304,6 +327,24 @@ class Settings(BaseSettings):
     def clock(self) -> CityClock:
         """The city's time zone and business-day calendar."""
         return city_clock(self.city_timezone, self.city_calendar)
+
+    @model_validator(mode="after")
+    def _proxies_are_networks(self) -> Settings:
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"MACHI_TRUSTED_PROXIES: {entry!r} is not an address or network") from None
+        return self
+    card_payment_limit: int = Field(
+        10_000, ge=1, description="most coins one My Number card payment at a merchant's counter may move"
+    )
+    card_payment_daily_limit: int = Field(
+        30_000, ge=1, description="most coins a card wallet may pay in one day (city time)"
+    )
+    card_payment_ttl: int = Field(
+        120, ge=10, le=900, description="seconds a card payment or opt-in challenge stays valid"
+    )
 
     @model_validator(mode="after")
     def _one_current_kek(self) -> Settings:
@@ -356,6 +397,13 @@ class Settings(BaseSettings):
                 problems.append(f"MACHI_KEKS[{kek_id!r}] must be a real secret of at least 32 characters")
         if not self.external_rpc:
             problems.append("MACHI_RPC_URL or MACHI_RPC_URLS must point at the city's chain in production")
+        token = self.metrics_token
+        if token is not None and (token.get_secret_value().strip().lower() in PLACEHOLDERS
+                                  or len(token.get_secret_value()) < 32):
+            problems.append("MACHI_METRICS_TOKEN must be a real secret of at least 32 characters in production")
+        if self.jpki_linkage_path is None:
+            # without it a renewed card looks like a new person: a second subject, a second wallet
+            problems.append("MACHI_JPKI_LINKAGE_PATH must name the J-LIS renewal linkage file in production")
         if problems:
             raise ValueError("; ".join(problems))
         return self

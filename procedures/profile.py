@@ -48,7 +48,10 @@ def profile_rows(settings: Settings) -> list[tuple[str, str]]:
         fees = f"legacy, gas price {price}"
     else:
         fees = f"eip1559, max {settings.relayer_max_fee_gwei:g} gwei"
-    block = f"{settings.block_time:g} s" if settings.block_time else "a block per transaction"
+    if settings.block_time:
+        block = f"{settings.block_time:g} s"
+    else:
+        block = "not set" if settings.external_rpc else "a block per transaction"
     final = ("final once mined (BFT)" if settings.confirmations <= 1
              else f"{settings.confirmations} blocks")
     return [

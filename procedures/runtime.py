@@ -197,6 +197,7 @@ class Runtime:
             benefits_minter=keys.benefits_minter.address,
             topup_allowance=s.topup_allowance,
             benefits_allowance=s.benefits_allowance,
+            recovery_delay=s.recovery_delay,
         )
         manifest, sent = deploy(
             self.w3, admin, self.compiled, city_plan(), s.deployments_dir,

@@ -13,15 +13,21 @@ itself at import time.
 
 from __future__ import annotations
 
+from functools import partial
+
 from procedures import sweeps
 from procedures.applications import anchoring, jobs, money
+from procedures.applications import records as application_records
 from procedures.auth import service as auth
 from procedures.auth.deps import TokenResolver
-from procedures.indexing import indexer_worker
+from procedures.civic import clerks as civic_clerks
+from procedures.civic import reports as civic_reports
+from procedures.identity import crl_sweep, recovery
+from procedures.indexing import indexer_worker_with
 from procedures.merchants import accounts, api_keys, idempotency, payment_requests, refunds, webhook_delivery
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
 from procedures.settlement import payouts, topups
-from procedures.transfers import custodial
+from procedures.transfers import chain_settlement, custodial
 from procedures.transfers import service as transfers
 
 
@@ -48,7 +54,13 @@ def final_handlers() -> dict[str, FinalHandler]:
         "payout": payouts.on_payout_intent_final,
         "topup": topups.on_topup_final,
         money.BENEFIT_KIND: money.on_benefit_final,
+        civic_clerks.REWARD_KIND: civic_clerks.on_reward_final,
     }
+
+
+def replaced_hooks() -> list[recovery.ReplacedHook]:
+    """What follows a person to their new wallet once a recovery ran (in the same transaction)."""
+    return [application_records.follow_wallet]
 
 
 def startup_hooks() -> list[StartupHook]:
@@ -59,7 +71,9 @@ def startup_hooks() -> list[StartupHook]:
 def workers() -> dict[str, Worker]:
     """Background workers besides the relayers, by thread name."""
     return {
-        "chain.indexer": indexer_worker,
+        "chain.indexer": indexer_worker_with(chain_settlement.settler(transfer_hooks())),
+        "identity.recoveries": partial(recovery.recovery_worker, on_replaced=replaced_hooks()),
+        "identity.crl_sweep": crl_sweep.crl_worker,
         "applications.anchorer": anchoring.anchorer,
         "applications.deadlines": jobs.deadlines_worker,
         "applications.retention": jobs.retention_worker,
@@ -67,6 +81,7 @@ def workers() -> dict[str, Worker]:
         "merchants.webhooks": webhook_delivery.delivery_worker,
         "auth.challenges.purge": sweeps.purge_worker(auth.purge_challenges),
         "merchants.idempotency.purge": sweeps.purge_worker(idempotency.purge_expired),
+        "civic.adopter": civic_reports.adopter,
     }
 
 

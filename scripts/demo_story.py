@@ -35,10 +35,12 @@ __all__ = ["DEMO_STAFF", "StoryConfig", "StoryResult", "Story", "staff_login", "
 DEMO_STAFF = {
     "admin": ("demo-admin", "kaga-demo-admin-2026", ["--role", "admin"]),
     "clerk": ("demo-clerk", "kaga-demo-clerk-2026", ["--role", "clerk", "--department", "child-welfare"]),
+    "road": ("demo-road", "kaga-demo-road-2026", ["--role", "clerk", "--department", "road-maintenance"]),
 }
 TOPUP_YEN = 10_000
 PRICE, REFUND, GIFT = 3_240, 540, 500
 _BALANCE_OF = "0x70a08231"
+_RECOVERY_DELAY = "0x" + Web3.keccak(text="recoveryDelay()")[:4].hex().removeprefix("0x")
 
 
 def yen(amount: int) -> str:
@@ -80,6 +82,8 @@ class StoryResult:
     batch: dict[str, Any] = field(default_factory=dict)
     zengin_file: bytes = b""
     reconcile: CliRun | None = None
+    civic_report: dict[str, Any] = field(default_factory=dict)
+    civic_reward: int = 0
     transcript: Transcript = field(default_factory=Transcript)
     other_secrets: dict[str, list[str]] = field(default_factory=dict)
 
@@ -149,8 +153,13 @@ class Story:
             raise DemoError(f"the {event_type} webhook carries a Machi-Signature that does not verify")
         return delivery.event
 
-    def wait_balance(self, wallet: str, amount: int, what: str) -> int:
-        return wait_for(lambda: amount if self.balance(wallet) == amount else None, what)
+    def wait_balance(self, wallet: str, amount: int, what: str, timeout: float = 120.0) -> int:
+        return wait_for(lambda: amount if self.balance(wallet) == amount else None, what, timeout=timeout)
+
+    def recovery_delay(self) -> int:
+        """The coin's delay between a recovery request and its execution (``recoveryDelay()``)."""
+        raw = self.w3.eth.call({"to": Web3.to_checksum_address(self.result.coin), "data": _RECOVERY_DELAY})  # type: ignore[typeddict-item]
+        return int.from_bytes(bytes(raw), "big")
 
 
 def staff_login(story: Story, role: str) -> str:

@@ -90,6 +90,11 @@ class MachiApi:
         return body
 
     # ------------------------------------------------------------------ auth
+    @property
+    def token(self) -> str | None:
+        """The access token of the logged-in wallet (``None`` before ``login``)."""
+        return self._token
+
     def login(self, account: LocalAccount) -> None:
         """Log the wallet in (EIP-712 signed challenge); later ``auth=True`` calls use the token."""
         challenge = self.request("POST", "/v1/auth/wallet/challenge", json={"wallet": account.address})
@@ -123,3 +128,16 @@ class MachiApi:
     def my_identity(self) -> dict[str, Any]:
         """The logged-in wallet's identity and chain status (call ``login`` first)."""
         return self.request("GET", "/v1/identity/me", auth=True)
+
+    def pending_recovery(self) -> dict[str, Any] | None:
+        """The pending recovery of the logged-in wallet (as the lost or the new wallet), or ``None``."""
+        try:
+            return self.request("GET", "/v1/identity/recovery", auth=True)
+        except WalletError as exc:
+            if exc.code == "no_pending_recovery":
+                return None
+            raise
+
+    def cancel_recovery(self, signature: str) -> dict[str, Any]:
+        """Cancel the logged-in (lost) wallet's pending recovery with its ``CancelRecovery`` signature."""
+        return self.request("POST", "/v1/identity/recovery/cancel", json={"signature": signature}, auth=True)

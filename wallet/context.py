@@ -42,6 +42,7 @@ class WalletContext:
     keystore: Path
     lang: str = "ja"
     console: Console = field(default_factory=Console)
+    password_file: Path | None = None
 
     @cached_property
     def api(self) -> MachiApi:
@@ -68,7 +69,10 @@ class WalletContext:
         return Table(title=title, **options)
 
     def password(self, *, confirm: bool = False) -> str:
-        """The wallet password: ``MACHI_WALLET_PASSWORD`` for scripts, else a hidden prompt."""
+        """The wallet password: ``--password-file`` or ``MACHI_WALLET_PASSWORD`` for scripts, else a hidden prompt."""
+        if self.password_file is not None:
+            lines = self.password_file.read_text(encoding="utf-8").splitlines()
+            return lines[0] if lines else ""
         from_env = os.environ.get("MACHI_WALLET_PASSWORD")
         if from_env:
             return from_env

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import protocol.terms
 from protocol.errors import CardError, CardLocked, InvalidPinFormat, ProtocolError, WrongPin
 from protocol.terms import LANGS, TERMS
 
@@ -133,6 +134,31 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unknown_reason": {"ja": "理由不明", "en": "unknown reason"},
     "title_linked": {"ja": "本人確認を登録しました", "en": "Linked"},
     "title_recovered": {"ja": "{lost} から復旧しました", "en": "Recovered from {lost}"},
+    "title_recovery_requested": {"ja": "{lost} からの復旧を申請しました", "en": "Recovery from {lost} requested"},
+    "recovery_requested_note": {
+        "ja": "復旧はチェーン上で予告されました。{eta} 以降に自動で実行され、本人確認と残高がこのウォレットに移ります。"
+              "それまでは古いウォレット（machi-wallet recover --cancel）か市の職員が取り消せます",
+        "en": "The recovery is announced on chain. It runs by itself from {eta}: the identity and the balance move "
+              "to this wallet. Until then the old wallet (machi-wallet recover --cancel) or the city's staff can "
+              "cancel it",
+    },
+    "recovery_pending": {"ja": "待機中の復旧", "en": "Pending recovery"},
+    "recovery_pending_value": {"ja": "{lost} → {new}", "en": "{lost} → {new}"},
+    "recovery_eta": {"ja": "実行可能になる日時", "en": "Runs from"},
+    "recovery_cancel": {"ja": "取消", "en": "Cancellation"},
+    "recovery_cancel_requested": {"ja": "取消を申請済み", "en": "requested"},
+    "recover_needs_card_and_lost": {
+        "ja": "--card と --lost を指定してください（古いウォレットから取り消すときは --cancel）",
+        "en": "give --card and --lost (or --cancel, from the old wallet, to cancel a pending recovery)",
+    },
+    "no_recovery_to_cancel": {
+        "ja": "このウォレットについて取り消せる復旧はありません",
+        "en": "there is no pending recovery of this wallet to cancel",
+    },
+    "recovery_cancel_sent": {
+        "ja": "[green]✓[/] {new} への復旧の取消を送りました（チェーン上で確定すると取り消されます）",
+        "en": "[green]✓[/] cancellation of the recovery to {new} sent (cancelled once confirmed on chain)",
+    },
     "title_renewed": {"ja": "本人確認を更新しました", "en": "Renewed"},
     "done_on_chain": {"ja": "[green]✓[/] チェーン上で確定しました", "en": "[green]✓[/] confirmed on chain"},
     "title_whoami": {"ja": "本人確認", "en": "Who am I"},
@@ -147,7 +173,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "intent_registry.rebind": {"ja": "本人確認の移行", "en": "identity moved"},
     "intent_registry.renew": {"ja": "本人確認の更新", "en": "renewal"},
     "intent_registry.revoke": {"ja": "本人確認の失効", "en": "revocation"},
-    "intent_coin.recover": {"ja": "残高の移動", "en": "balance move"},
+    "intent_coin.request_recovery": {"ja": "復旧の予告", "en": "recovery announced"},
+    "intent_coin.execute_recovery": {"ja": "本人確認と残高の移動", "en": "identity and balance moved"},
+    "intent_coin.cancel_recovery": {"ja": "復旧の取消", "en": "recovery cancelled"},
     # ------------------------------------------------------------------ money
     "being_sent": {"ja": "送金中", "en": "Being sent"},
     "being_received": {"ja": "受取中", "en": "Being received"},
@@ -164,7 +192,24 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col_counterparty": {"ja": "相手", "en": "Counterparty"},
     "col_amount": {"ja": "金額", "en": "Amount"},
     "col_memo": {"ja": "メモ", "en": "Memo"},
-    "no_transfers": {"ja": "まだ取引はありません", "en": "no transfers yet"},
+    "col_balance_after": {"ja": "残高", "en": "Balance"},
+    "no_transfers": {"ja": "まだ残高の動きはありません", "en": "no movements yet"},
+    "history_adds_up": {"ja": "残高 {balance} コイン（履歴の合計）",
+                        "en": "balance {balance} coins (the history adds up)"},
+    "history_catching_up": {
+        "ja": "[yellow]履歴は {indexed} コイン、チェーン上の残高は {balance} コインです。"
+              "ブロックチェーンの読み込みが追いつくまでお待ちください[/]",
+        "en": "[yellow]the history adds up to {indexed} coins, the chain holds {balance}: "
+              "the chain index is catching up; try again shortly[/]",
+    },
+    "cp_lost_wallet": {"ja": "紛失したウォレット {address}", "en": "your lost wallet {address}"},
+    "cp_new_wallet": {"ja": "新しいウォレット {address}", "en": "your new wallet {address}"},
+    "tk_topup": {"ja": "チャージ", "en": "top-up"},
+    "tk_benefit": {"ja": "給付", "en": "benefit"},
+    "tk_mint": {"ja": "市からの入金", "en": "from the city"},
+    "tk_recovery": {"ja": "再発行による移行", "en": "recovery move"},
+    "tk_redemption": {"ja": "換金", "en": "redemption"},
+    "tk_transfer": {"ja": "移動", "en": "transfer"},
     "tk_payment": {"ja": "支払い", "en": "payment"},
     "tk_p2p": {"ja": "送金", "en": "transfer"},
     "tk_refund": {"ja": "返金", "en": "refund"},
@@ -267,12 +312,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "市の口座の準備ができていません。しばらくしてからお試しください",
         "en": "the city treasury is not ready; try again shortly",
     },
-    "fs_none": {"ja": "なし", "en": "none"},
-    "fs_pending": {"ja": "処理中", "en": "pending"},
-    "fs_paid": {"ja": "支払済", "en": "paid"},
-    "fs_failed": {"ja": "失敗", "en": "failed"},
-    "fs_refunding": {"ja": "返金中", "en": "refunding"},
-    "fs_refunded": {"ja": "返金済", "en": "refunded"},
     "app_fee": {"ja": "手数料: {fee} コイン（{status}）", "en": "fee: {fee} coins ({status})"},
     "app_benefit": {"ja": "給付: {benefit} コイン（{status}）", "en": "benefit: {benefit} coins ({status})"},
     "correction_until": {
@@ -358,6 +397,10 @@ SERVICE_ERRORS: dict[str, str] = {
     "subject_not_linked": "このカードで登録されたウォレットはありません。先に machi-wallet link-card "
                           "を実行してください",
     "lost_wallet_mismatch": "指定した紛失ウォレットは、このカードで登録されたウォレットではありません",
+    "signing_certificate_required": "ウォレットの復旧には署名用電子証明書（6〜16文字のパスワード）が必要です",
+    "recovery_pending": "このウォレットの復旧はすでに申請されて待機中です",
+    "lost_wallet_frozen": "紛失したウォレットが凍結されています。窓口で紛失の届出をしてください",
+    "no_pending_recovery": "待機中の復旧はありません",
     "subject_mismatch": "このカードは、このウォレットを登録した人のものではありません",
     "identity_not_found": "このウォレットには有効な本人確認がありません",
     "my_number_refused": "マイナンバー（個人番号）は送れません。申請内容から削除してください",
@@ -448,14 +491,4 @@ class Texts:
 def choose_language(option: str | None, environ: Mapping[str, str]) -> str:
     """``ja`` or ``en``: the option, else ``MACHI_WALLET_LANG``, else the locale (Japanese unless it
     names another language)."""
-    if option in LANGS:
-        return str(option)
-    chosen = environ.get("MACHI_WALLET_LANG", "").strip().lower()
-    if chosen in LANGS:
-        return chosen
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):  # POSIX precedence: the first one set decides
-        value = environ.get(name)
-        if value:
-            language = value.split(".", 1)[0].split("_", 1)[0].split("@", 1)[0].lower()
-            return "ja" if language in ("ja", "c", "posix", "") else "en"
-    return "ja"
+    return protocol.terms.choose_language(option, environ, "MACHI_WALLET_LANG")

@@ -7,7 +7,8 @@ coin's domain) and the city's relayer submits it, usually many per transaction t
 Nonces are OpenZeppelin 5.7's *keyed sequential* nonces: the ``bytes32`` nonce is
 ``key (192 bits) << 64 | sequence (64 bits)``. Keys are independent; within a key the
 sequence numbers must be used in order from 0 (``RegionalCoinClient.nonces(owner, key)`` is the
-next one). Key 0 is shared with EIP-2612 ``permit``, so wallets use a non-zero key:
+next one). Key 0 is EIP-2612 ``permit``'s nonce and refused for ERC-3009 (by the coin, the API and
+``sign_transfer_authorization``), so wallets use a non-zero key:
 
 * one long-lived key counting up (cheapest: a 5k nonce write per payment), when the wallet's
   payments are relayed in the order they were signed;
@@ -252,10 +253,13 @@ def sign_transfer_authorization(
         ref: opaque payment reference carried along (not signed).
 
     Raises:
-        ValueError: the nonce or ref is not 32 bytes, or a number is negative.
+        ValueError: the nonce or ref is not 32 bytes, the nonce has key 0 (the EIP-2612 permit nonce,
+            which the coin refuses for ERC-3009), or a number is negative.
     """
     if min(value, valid_after, valid_before) < 0:
         raise ValueError("value and validity times must not be negative")
+    if split_nonce(nonce)[0] == 0:
+        raise ValueError("nonce key 0 belongs to EIP-2612 permits; use a non-zero key (random_nonce)")
     domain = Eip712Domain(name, version, chain_id, coin_address)
     unsigned = Authorization(
         from_=account.address,

@@ -228,6 +228,11 @@ class ContractClient:
         except Exception:  # noqa: BLE001 - web3 converts (or rejects with its own error) what eth_abi will not
             return None
 
+    def block_time(self) -> int:
+        """Unix time of the latest block: the ``block.timestamp`` the contract's next call compares with
+        (the chain's clock, not this machine's)."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
     def simulate(self, call: Call, sender: str, block: BlockIdentifier = "latest") -> bytes:
         """Run ``call`` as ``sender`` with ``eth_call`` and return the raw return data.
 

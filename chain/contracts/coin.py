@@ -34,7 +34,7 @@ from chain.contracts.authorization import (
     sign_transfer_authorization,
     split_nonce,
 )
-from chain.contracts.base import ZERO_BYTES32, Call, ContractClient, role_id, to_bytes32
+from chain.contracts.base import ZERO_BYTES32, Call, ContractClient, optional_address, role_id, to_bytes32
 from chain.contracts.registry import AssuranceLevel, Kind
 from chain.errors import ChainError
 
@@ -58,6 +58,7 @@ class SkipReason(IntEnum):
     TRANSFER_NOT_ALLOWED = 10
     INSUFFICIENT_BALANCE = 11
     BALANCE_CAP_EXCEEDED = 12
+    NONCE_KEY_ZERO = 13
 
     @property
     def label(self) -> str:
@@ -84,7 +85,37 @@ _SKIP_DESCRIPTIONS = {
     SkipReason.TRANSFER_NOT_ALLOWED: "the transfer policy forbids payments between these kinds",
     SkipReason.INSUFFICIENT_BALANCE: "the payer's balance is too low",
     SkipReason.BALANCE_CAP_EXCEEDED: "the payment would put a resident payee over the balance cap",
+    SkipReason.NONCE_KEY_ZERO: "nonce key 0 belongs to EIP-2612 permits; an authorization needs another key",
 }
+
+
+class FreezeKind(IntEnum):
+    """``RegionalCoin.FreezeKind``: ``REPORTED_LOST`` freezes like ``FROZEN`` but lets a recovery move the
+    wallet."""
+
+    NONE = 0
+    FROZEN = 1
+    REPORTED_LOST = 2
+
+
+@dataclass(frozen=True)
+class PendingRecovery:
+    """``pendingRecovery(lost)``: where a requested recovery goes and from when it may run.
+
+    Attributes:
+        successor: the new wallet (``None`` when nothing is pending).
+        eta: unix second from which ``executeRecovery`` may run (0 when nothing is pending).
+        evidence: the successor's evidence commitment.
+    """
+
+    successor: str | None
+    eta: int
+    evidence: bytes
+
+    @property
+    def pending(self) -> bool:
+        """A recovery was requested and neither cancelled nor executed."""
+        return self.eta != 0
 
 BATCH_SIGNATURE = f"batchTransferWithAuthorization({AUTHORIZATION_ABI_TYPE}[])"
 BATCH_SELECTOR = function_signature_to_4byte_selector(BATCH_SIGNATURE)
@@ -262,8 +293,21 @@ class RegionalCoinClient(ContractClient):
         return int(self._read("minterAllowance", to_checksum_address(minter)))
 
     def is_frozen(self, account: str) -> bool:
-        """Whether ``account`` is frozen (can neither send nor receive)."""
+        """Whether ``account`` is frozen (can neither send nor receive), either kind."""
         return bool(self._read("isFrozen", to_checksum_address(account)))
+
+    def freeze_kind(self, account: str) -> FreezeKind:
+        """How ``account`` is frozen (``REPORTED_LOST`` still lets a recovery move it)."""
+        return FreezeKind(self._read("freezeKindOf", to_checksum_address(account)))
+
+    def pending_recovery(self, lost_wallet: str) -> PendingRecovery:
+        """The requested, not yet executed or cancelled recovery of ``lost_wallet``."""
+        successor, eta, evidence = self._read("pendingRecovery", to_checksum_address(lost_wallet))
+        return PendingRecovery(optional_address(successor), int(eta), bytes(evidence))
+
+    def recovery_delay(self) -> int:
+        """Seconds between a recovery request and its execution."""
+        return int(self._read("recoveryDelay"))
 
     def paused(self) -> bool:
         """Whether every balance change is stopped."""
@@ -364,13 +408,40 @@ class RegionalCoinClient(ContractClient):
         """Burn ``amount`` of the sender's coins to be paid out in yen against ``ref`` (merchants, city)."""
         return self._call("redeem", amount, to_bytes32(ref, "ref"))
 
-    def recover_call(self, lost_wallet: str) -> Call:
-        """Move a lost wallet's whole balance to the wallet its subject was re-bound to (RECOVERY_ROLE)."""
-        return self._call("recover", to_checksum_address(lost_wallet))
+    def request_recovery_call(self, lost_wallet: str, successor: str, evidence: bytes | str) -> Call:
+        """Announce the recovery of ``lost_wallet`` to ``successor`` (RECOVERY_ROLE): it may run after the
+        recovery delay and can be cancelled until then by the lost wallet or the freezer."""
+        return self._call("requestRecovery", to_checksum_address(lost_wallet), to_checksum_address(successor),
+                          to_bytes32(evidence, "evidence"))
+
+    def cancel_recovery_call(self, lost_wallet: str) -> Call:
+        """Cancel the pending recovery of ``lost_wallet`` (sent by the lost wallet itself or the freezer)."""
+        return self._call("cancelRecovery", to_checksum_address(lost_wallet))
+
+    def cancel_recovery_with_signature_call(self, lost_wallet: str, signature: bytes) -> Call:
+        """Cancel with the lost wallet's 65-byte EIP-712 ``CancelRecovery`` signature (anyone relays it)."""
+        if len(signature) != 65:
+            raise ValueError("a cancellation signature is 65 bytes")
+        return self._call("cancelRecoveryWithSignature", to_checksum_address(lost_wallet), signature[64],
+                          signature[:32], signature[32:64])
+
+    def execute_recovery_call(self, lost_wallet: str) -> Call:
+        """Run a due recovery: the subject and the whole balance move to the successor (anyone)."""
+        return self._call("executeRecovery", to_checksum_address(lost_wallet))
+
+    def set_recovery_delay_call(self, delay: int) -> Call:
+        """Set the delay of recoveries requested from now on (DEFAULT_ADMIN_ROLE)."""
+        if not 0 <= delay < 2**40:
+            raise ValueError("a recovery delay must fit uint40")
+        return self._call("setRecoveryDelay", delay)
 
     def freeze_call(self, account: str) -> Call:
-        """Block ``account`` from sending and receiving (FREEZER_ROLE)."""
+        """Block ``account`` from sending and receiving, and from being recovered (FREEZER_ROLE)."""
         return self._call("freeze", to_checksum_address(account))
+
+    def freeze_as_lost_call(self, account: str) -> Call:
+        """Freeze ``account`` as reported lost: blocked, but a recovery may still move it (FREEZER_ROLE)."""
+        return self._call("freezeAsLost", to_checksum_address(account))
 
     def unfreeze_call(self, account: str) -> Call:
         """Lift a freeze (FREEZER_ROLE)."""

@@ -2,7 +2,8 @@
 
 Reads return plain Python values (``IdentityStatus``, ``IdentityRecord``, IntEnums mirroring
 the Solidity enums); writes return ``Call`` calldata for the relayer's outbox. Every write
-needs ``REGISTRAR_ROLE`` on chain.
+needs ``REGISTRAR_ROLE`` on chain; the re-binding of a lost wallet is the coin's delayed recovery
+(``RegionalCoinClient.request_recovery_call``), which alone holds the registry's ``RECOVERY_ROLE``.
 """
 
 from __future__ import annotations
@@ -35,27 +36,14 @@ class AssuranceLevel(IntEnum):
 
 
 class RevocationReason(IntEnum):
-    """``IIdentityRegistry.RevocationReason``. ``REBOUND`` and ``SUSPENDED`` are set by the contract itself
-    (``rebind`` and ``suspendMerchant``); ``revoke`` accepts ``MOVED_OUT`` … ``REQUESTED`` only."""
+    """``IIdentityRegistry.RevocationReason``: how a record ended, never why (why a resident's record was
+    revoked is personal and stays in the service's records). ``REVOKED`` by ``revoke``, ``REBOUND`` by a
+    recovery, ``SUSPENDED`` by ``suspendMerchant``."""
 
     NONE = 0
-    MOVED_OUT = 1
-    DECEASED = 2
-    CARD_REVOKED = 3
-    REQUESTED = 4
-    REBOUND = 5
-    SUSPENDED = 6
-
-
-#: The reasons ``IdentityRegistry.revoke`` accepts.
-REVOKE_REASONS = frozenset(
-    {
-        RevocationReason.MOVED_OUT,
-        RevocationReason.DECEASED,
-        RevocationReason.CARD_REVOKED,
-        RevocationReason.REQUESTED,
-    }
-)
+    REVOKED = 1
+    REBOUND = 2
+    SUSPENDED = 3
 
 
 @dataclass(frozen=True)
@@ -79,9 +67,9 @@ class IdentityRecord:
 
     Attributes:
         kind, level: as in ``IdentityStatus``.
-        revocation_reason: why it was revoked (``NONE`` while live).
+        revocation_reason: how it ended (``NONE`` while live).
         issued_at, expires_at, revoked_at: unix seconds (``revoked_at`` 0 while live).
-        subject_key: the opaque subject identifier (HMAC of the card's issuer and serial).
+        subject_key: the opaque subject identifier (HMAC of a random per-person id).
         evidence: commitment to the encrypted off-chain evidence bundle.
     """
 
@@ -106,7 +94,7 @@ class IdentityRecord:
 
     @property
     def retired(self) -> bool:
-        """Given up by ``rebind``: this wallet can never be attested again."""
+        """Given up by a recovery: this wallet can never be attested again."""
         return self.revocation_reason is RevocationReason.REBOUND
 
     def verified_at(self, timestamp: int) -> bool:
@@ -134,6 +122,7 @@ class IdentityRegistryClient(ContractClient):
 
     ARTIFACT = "IdentityRegistry"
     REGISTRAR_ROLE = role_id("REGISTRAR_ROLE")
+    RECOVERY_ROLE = role_id("RECOVERY_ROLE")
 
     # ------------------------------------------------------------------ reads
     def is_verified(self, wallet: str) -> bool:
@@ -156,7 +145,7 @@ class IdentityRegistryClient(ContractClient):
     def successor_of(self, wallet: str) -> str | None:
         """The wallet that now holds ``wallet``'s subject, when it is another wallet, else ``None``.
 
-        This is where ``RegionalCoin.recover`` moves a lost wallet's balance.
+        Set once a recovery ran (``RegionalCoin.executeRecovery``).
         """
         return optional_address(self._read("successorOf", to_checksum_address(wallet)))
 
@@ -172,7 +161,7 @@ class IdentityRegistryClient(ContractClient):
         """Bind a resident's ``wallet`` to ``subject_key`` after the card-linking checks passed.
 
         Args:
-            wallet: the resident's wallet (no live record, never retired by ``rebind``).
+            wallet: the resident's wallet (no live record, never retired by a recovery).
             subject_key: 32-byte opaque subject key (non-zero, not bound to another live wallet).
             level: ``CARD_AUTHENTICATED`` or ``RESIDENT_OF_CITY``.
             expires_at: when the record stops being valid (in the future).
@@ -227,36 +216,14 @@ class IdentityRegistryClient(ContractClient):
             to_bytes32(evidence, "evidence"),
         )
 
-    def revoke_call(self, wallet: str, reason: RevocationReason) -> Call:
-        """Revoke a live record; its subject becomes free for another wallet.
-
-        Raises:
-            ValueError: ``reason`` is not one ``revoke`` accepts (``REBOUND`` and ``SUSPENDED`` have
-                their own functions).
-        """
-        reason = RevocationReason(reason)
-        if reason not in REVOKE_REASONS:
-            allowed = ", ".join(r.name for r in sorted(REVOKE_REASONS))
-            raise ValueError(f"revoke takes {allowed}, not {reason.name}")
-        return self._call("revoke", to_checksum_address(wallet), reason)
+    def revoke_call(self, wallet: str) -> Call:
+        """Revoke a live record; its subject becomes free for another wallet. No reason goes on chain."""
+        return self._call("revoke", to_checksum_address(wallet))
 
     def suspend_merchant_call(self, wallet: str) -> Call:
         """Suspend a merchant: a revocation with reason ``SUSPENDED`` (``register_merchant_call``
         reinstates it)."""
         return self._call("suspendMerchant", to_checksum_address(wallet))
-
-    def rebind_call(self, subject_key: bytes | str, new_wallet: str, evidence: bytes | str) -> Call:
-        """Lost-wallet recovery: move ``subject_key`` from its live wallet to ``new_wallet``.
-
-        The old wallet is revoked (``REBOUND``) and retired for good; the new one inherits kind,
-        level and expiry. Then ``RegionalCoinClient.recover_call(old_wallet)`` moves the balance.
-        """
-        return self._call(
-            "rebind",
-            to_bytes32(subject_key, "subject key"),
-            to_checksum_address(new_wallet),
-            to_bytes32(evidence, "evidence"),
-        )
 
 
 def _record(raw: Any) -> IdentityRecord:

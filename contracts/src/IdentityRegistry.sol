@@ -10,16 +10,20 @@ import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
  * city accounts. One subject has at most one live wallet, enforced here. Expiry and revocation are
  * checked by {isVerified} and {status}, so callers never have to.
  *
- * No personal data is ever stored: a record holds a kind, an assurance level, times, a revocation
- * reason, a 32-byte subject key (e.g. HMAC(city pepper, certificate issuer || serial), unlinkable
- * without the pepper) and a 32-byte commitment to the encrypted evidence bundle kept off chain.
+ * No personal data is ever stored: a record holds a kind, an assurance level, times, how it ended
+ * (revoked, re-bound or suspended — never why), a 32-byte subject key (HMAC(city pepper, random
+ * subject id), unlinkable without the pepper) and a 32-byte commitment to the encrypted evidence
+ * bundle kept off chain.
  *
  * A record is "live" while it is not revoked (an expired record is still live: it blocks a second
  * wallet for its subject and can be renewed or re-bound).
  */
 contract IdentityRegistry is AccessControl, IIdentityRegistry {
-    /// @notice Attests, renews, revokes and re-binds records; registers and suspends merchants.
+    /// @notice Attests, renews and revokes records; registers and suspends merchants.
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+    /// @notice Re-binds a subject to a new wallet ({rebind}). Granted to the coin contract only, whose
+    /// recovery is delayed, announced and cancellable; no key holds it.
+    bytes32 public constant RECOVERY_ROLE = keccak256("RECOVERY_ROLE");
 
     mapping(address wallet => Record) private _records;
     mapping(bytes32 subjectKey => address wallet) private _wallets;
@@ -34,22 +38,18 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     error IdentityRegistryInvalidLevel(Kind kind, AssuranceLevel level);
     /// @dev The expiry is not in the future.
     error IdentityRegistryInvalidExpiry(uint40 expiresAt);
-    /// @dev The revocation reason cannot be given to {revoke}.
-    error IdentityRegistryInvalidRevocationReason(RevocationReason reason);
     /// @dev The wallet already has a live record.
     error IdentityRegistryWalletAlreadyAttested(address wallet);
     /// @dev The wallet was given up by {rebind} (lost) and can never be attested again.
     error IdentityRegistryWalletRetired(address wallet);
     /// @dev The subject is already bound to another live wallet.
     error IdentityRegistrySubjectAlreadyBound(bytes32 subjectKey, address wallet);
-    /// @dev The subject has no live wallet.
-    error IdentityRegistrySubjectNotBound(bytes32 subjectKey);
     /// @dev The wallet has no live record.
     error IdentityRegistryNotAttested(address wallet);
     /// @dev The wallet is not a merchant.
     error IdentityRegistryNotMerchant(address wallet);
 
-    /// @param admin receives DEFAULT_ADMIN_ROLE (grants REGISTRAR_ROLE)
+    /// @param admin receives DEFAULT_ADMIN_ROLE (grants REGISTRAR_ROLE, and RECOVERY_ROLE to the coin)
     constructor(address admin) {
         if (admin == address(0)) revert IdentityRegistryInvalidAdmin(admin);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -60,7 +60,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     /**
      * @notice Binds `wallet` to a resident subject after the card-linking checks passed off chain.
      * @dev REGISTRAR_ROLE. The wallet must have no live record and not be retired; the subject must
-     * have no live wallet (use {rebind} to move it). A wallet revoked for another reason (e.g. the
+     * have no live wallet (a lost wallet's subject moves by the coin's delayed recovery). A wallet revoked for another reason (e.g. the
      * resident moved out and back) may be attested again.
      * @param wallet the resident's wallet
      * @param subjectKey opaque subject identifier (non-zero)
@@ -126,13 +126,11 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
 
     /**
      * @notice Revokes a live record. Its subject becomes free for another wallet.
-     * @dev REGISTRAR_ROLE. `reason` is MovedOut, Deceased, CardRevoked or Requested.
+     * @dev REGISTRAR_ROLE. Takes no reason: why (moved out, deceased, card revoked, at the holder's
+     * request) is personal and stays in the city's encrypted record.
      */
-    function revoke(address wallet, RevocationReason reason) external onlyRole(REGISTRAR_ROLE) {
-        if (reason == RevocationReason.None || reason > RevocationReason.Requested) {
-            revert IdentityRegistryInvalidRevocationReason(reason);
-        }
-        _revoke(wallet, reason);
+    function revoke(address wallet) external onlyRole(REGISTRAR_ROLE) {
+        _revoke(wallet, RevocationReason.Revoked);
     }
 
     /**
@@ -145,23 +143,22 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     }
 
     /**
-     * @notice Lost-wallet recovery: moves `subjectKey` from its live wallet to `newWallet`.
-     * @dev REGISTRAR_ROLE. The old wallet is revoked with reason `Rebound` and retired for good; the new
-     * wallet inherits kind, level and expiry with a fresh evidence commitment. The coin's recovery agent
-     * can then move the old wallet's balance here ({successorOf}).
+     * @notice Lost-wallet recovery, the registry's half: moves the subject of `lostWallet` to `newWallet`.
+     * @dev RECOVERY_ROLE, held by the coin contract alone, which calls this from its delayed
+     * {RegionalCoin-executeRecovery} and moves the balance in the same transaction. The lost wallet is
+     * revoked (`Rebound`) and retired for good; the new wallet inherits kind, level and expiry with a
+     * fresh evidence commitment.
      */
-    function rebind(bytes32 subjectKey, address newWallet, bytes32 evidence) external onlyRole(REGISTRAR_ROLE) {
-        address oldWallet = _liveWallet(subjectKey);
-        if (oldWallet == address(0)) revert IdentityRegistrySubjectNotBound(subjectKey);
-        _checkFreshWallet(newWallet);
-
-        Record storage old = _records[oldWallet];
+    function rebind(address lostWallet, address newWallet, bytes32 evidence) external onlyRole(RECOVERY_ROLE) {
+        checkRebind(lostWallet, newWallet);
+        Record storage old = _records[lostWallet];
+        bytes32 subjectKey = old.subjectKey;
         Kind kind = old.kind;
         AssuranceLevel level = old.level;
         uint40 expiresAt = old.expiresAt;
         old.revokedAt = uint40(block.timestamp);
         old.revocationReason = RevocationReason.Rebound;
-        emit Revoked(oldWallet, subjectKey, RevocationReason.Rebound);
+        emit Revoked(lostWallet, subjectKey);
 
         _records[newWallet] = Record({
             kind: kind,
@@ -174,7 +171,13 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
             evidence: evidence
         });
         _wallets[subjectKey] = newWallet;
-        emit Rebound(subjectKey, oldWallet, newWallet);
+        emit Rebound(subjectKey, lostWallet, newWallet);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function checkRebind(address lostWallet, address newWallet) public view {
+        _liveRecord(lostWallet);
+        _checkFreshWallet(newWallet);
     }
 
     // ---------------------------------------------------------------- views
@@ -247,7 +250,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         Record storage record = _liveRecord(wallet);
         record.revokedAt = uint40(block.timestamp);
         record.revocationReason = reason;
-        emit Revoked(wallet, record.subjectKey, reason);
+        emit Revoked(wallet, record.subjectKey);
     }
 
     /// @dev The live wallet of a subject, or address(0).

@@ -17,15 +17,23 @@ import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
  * @notice The city's digital currency: 1 coin = 1 yen (0 decimals). ERC-20 + EIP-2612 permit + ERC-3009
  * (gasless transfers signed by the payer, relayed by the city), with USDC-style separated roles.
  *
- * Every balance change except {recover} goes through {_update}, which checks both parties against the
+ * Every balance change except {executeRecovery} goes through {_update}, which checks both parties against the
  * {IIdentityRegistry} (verified = attested, not revoked, not expired) and this contract's freeze list,
  * the kind-to-kind transfer policy, and the residents' balance cap. Mint is a transfer from kind `None`,
  * burn ({redeem}) a transfer to kind `None`, so the policy also says who may receive mints and redeem.
  *
  * ERC-3009 nonces are OpenZeppelin's keyed sequential nonces ({NoncesKeyed}): a `bytes32` nonce is a
  * 192-bit key followed by a 64-bit sequence number; nonces with different keys are independent, nonces
- * with the same key are used in order. Key 0 is shared with EIP-2612 permits. A wallet that reuses one
- * key pays a 5k nonzero-to-nonzero nonce write per payment instead of a 22.1k fresh slot.
+ * with the same key are used in order. Key 0 is EIP-2612's permit nonce, so ERC-3009 refuses it (a permit
+ * and an authorization must never cancel each other out). A wallet that reuses one key pays a 5k
+ * nonzero-to-nonzero nonce write per payment instead of a 22.1k fresh slot.
+ *
+ * Lost-wallet recovery is the only way coins move without their owner's signature, so it is slow, visible
+ * and stoppable: the recovery agent {requestRecovery}s (announced by `RecoveryRequested` with its eta), the
+ * lost wallet itself (directly or by a relayed signature) or the freezer can {cancelRecovery} until it
+ * runs, and from the eta on anyone can {executeRecovery}: the registry re-binds the subject and the whole
+ * balance moves, in one transaction. A frozen wallet cannot be recovered unless the freeze says "reported
+ * lost".
  */
 contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessControl, Pausable {
     using ECDSA for bytes32;
@@ -36,7 +44,7 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     /// @notice Freezes and unfreezes accounts.
     bytes32 public constant FREEZER_ROLE = keccak256("FREEZER_ROLE");
-    /// @notice Moves a lost wallet's balance to the wallet its subject was re-bound to.
+    /// @notice Requests (delayed, cancellable) lost-wallet recoveries.
     bytes32 public constant RECOVERY_ROLE = keccak256("RECOVERY_ROLE");
     /// @notice Submits batches of signed authorizations ({batchTransferWithAuthorization}).
     bytes32 public constant RELAYER_ROLE = keccak256("RELAYER_ROLE");
@@ -46,7 +54,7 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
      * 0 None, 1 NotYetValid, 2 Expired, 3 InvalidSignature, 4 NonceUsed (used or cancelled),
      * 5 NonceAhead (an earlier nonce of the same key is still unused), 6 SenderNotVerified, 7 SenderFrozen,
      * 8 RecipientNotVerified, 9 RecipientFrozen, 10 TransferNotAllowed (policy), 11 InsufficientBalance,
-     * 12 BalanceCapExceeded.
+     * 12 BalanceCapExceeded, 13 NonceKeyZero (key 0 is the permits' nonce).
      */
     enum SkipReason {
         None,
@@ -61,7 +69,23 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         RecipientFrozen,
         TransferNotAllowed,
         InsufficientBalance,
-        BalanceCapExceeded
+        BalanceCapExceeded,
+        NonceKeyZero
+    }
+
+    /// @notice How an account is frozen. `ReportedLost`: frozen because its owner reported it lost, which
+    /// (unlike `Frozen`) lets a recovery move it.
+    enum FreezeKind {
+        None,
+        Frozen,
+        ReportedLost
+    }
+
+    /// @notice A requested recovery: where the balance goes, from when it may run, the successor's evidence.
+    struct PendingRecovery {
+        address successor;
+        uint40 eta;
+        bytes32 evidence;
     }
 
     /**
@@ -81,16 +105,21 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         bytes32 ref;
     }
 
-    /// @dev Policy bitmap (bit `4 * fromKind + toKind`) and the residents' caps, in one slot.
+    /// @dev Policy bitmap (bit `4 * fromKind + toKind`), the residents' caps and the recovery delay, in one slot.
     struct Config {
         uint16 transferPolicy;
         uint64 cardAuthenticatedCap;
         uint64 residentOfCityCap;
+        uint40 recoveryDelay;
     }
+
+    bytes32 private constant CANCEL_RECOVERY_TYPEHASH =
+        keccak256("CancelRecovery(address lostWallet,address successor,uint256 eta,bytes32 evidence)");
 
     IIdentityRegistry private immutable _registry;
     Config private _config;
-    mapping(address account => bool) private _frozen;
+    mapping(address account => FreezeKind) private _frozen;
+    mapping(address lostWallet => PendingRecovery) private _recoveries;
     mapping(address minter => bool) private _minters;
     mapping(address minter => uint256) private _minterAllowances;
 
@@ -100,12 +129,18 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     event MinterRemoved(address indexed minter);
     /// @notice `minter` minted `amount` to `to` (alongside the ERC-20 Transfer from address(0)).
     event Minted(address indexed minter, address indexed to, uint256 amount);
-    /// @notice An account can no longer send or receive.
-    event AccountFrozen(address indexed account);
+    /// @notice An account can no longer send or receive (`kind` Frozen or ReportedLost).
+    event AccountFrozen(address indexed account, FreezeKind kind);
     /// @notice A frozen account can send and receive again.
     event AccountUnfrozen(address indexed account);
-    /// @notice The recovery agent moved a lost wallet's whole balance to its successor.
+    /// @notice A recovery of `lostWallet` to `successor` was requested; it may run from `eta` on.
+    event RecoveryRequested(address indexed lostWallet, address indexed successor, uint256 eta);
+    /// @notice A requested recovery was cancelled (by the lost wallet or the freezer).
+    event RecoveryCancelled(address indexed lostWallet, address indexed successor);
+    /// @notice A recovery ran: the subject moved to `successor` with the lost wallet's whole balance.
     event Recovered(address indexed lostWallet, address indexed successor, uint256 amount);
+    /// @notice The delay between a recovery request and its execution changed.
+    event RecoveryDelaySet(uint256 delay);
     /// @notice An account burnt `amount` coins, to be paid out in yen off chain against `ref`.
     event Redeemed(address indexed merchant, uint256 amount, bytes32 indexed ref);
     /// @notice A batched authorization was executed (after AuthorizationUsed and Transfer).
@@ -133,20 +168,32 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     error RegionalCoinMinterAllowanceExceeded(address minter, uint256 allowance, uint256 amount);
     /// @dev Balance caps exist for the levels CardAuthenticated and ResidentOfCity only.
     error RegionalCoinInvalidLevel(IIdentityRegistry.AssuranceLevel level);
-    /// @dev The registry knows no other wallet for the lost wallet's subject.
-    error RegionalCoinNoSuccessor(address lostWallet);
+    /// @dev An ERC-3009 nonce with key 0 (the EIP-2612 permit nonce).
+    error RegionalCoinNonceKeyZero();
+    /// @dev A recovery of this wallet is already pending.
+    error RegionalCoinRecoveryPending(address lostWallet);
+    /// @dev No recovery of this wallet is pending.
+    error RegionalCoinNoPendingRecovery(address lostWallet);
+    /// @dev The recovery may only run from `eta` on.
+    error RegionalCoinRecoveryNotDue(address lostWallet, uint256 eta);
+    /// @dev Only the lost wallet itself or the freezer cancels a recovery.
+    error RegionalCoinRecoveryCancelNotAllowed(address caller);
+    /// @dev The cancellation was not signed by the lost wallet.
+    error RegionalCoinInvalidSigner(address signer, address lostWallet);
 
     /**
      * @param name ERC-20 name, also the EIP-712 domain name (version "1")
      * @param symbol ERC-20 symbol
      * @param identityRegistry the identity registry every transfer is checked against
-     * @param admin receives DEFAULT_ADMIN_ROLE (policy, caps, and granting every other role)
+     * @param admin receives DEFAULT_ADMIN_ROLE (policy, caps, recovery delay, and granting every other role)
+     * @param initialRecoveryDelay seconds between a recovery request and its execution (the city's default: 72 h)
      */
     constructor(
         string memory name,
         string memory symbol,
         IIdentityRegistry identityRegistry,
-        address admin
+        address admin,
+        uint40 initialRecoveryDelay
     ) ERC20(name, symbol) ERC20Permit(name) {
         if (address(identityRegistry) == address(0) || admin == address(0)) revert RegionalCoinInvalidAddress();
         _registry = identityRegistry;
@@ -163,7 +210,13 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         }
         policy |= _bit(IIdentityRegistry.Kind.Merchant, IIdentityRegistry.Kind.None);
         policy |= _bit(IIdentityRegistry.Kind.City, IIdentityRegistry.Kind.None);
-        _config = Config({transferPolicy: policy, cardAuthenticatedCap: 100_000, residentOfCityCap: 2_000_000});
+        _config = Config({
+            transferPolicy: policy,
+            cardAuthenticatedCap: 100_000,
+            residentOfCityCap: 2_000_000,
+            recoveryDelay: initialRecoveryDelay
+        });
+        emit RecoveryDelaySet(initialRecoveryDelay);
     }
 
     // ---------------------------------------------------------------- ERC-20
@@ -270,18 +323,78 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     }
 
     /**
-     * @notice Moves the whole balance of `lostWallet` to the wallet the registry re-bound its subject to.
-     * @dev RECOVERY_ROLE, not while paused. The lost wallet's own checks (revoked, frozen, policy) are
-     * waived; the successor must be verified, not frozen and stay within its cap. The only way to move
-     * funds without the owner's signature.
+     * @notice Starts the recovery of `lostWallet` to `successor`: announced now, executable from
+     * `now + recoveryDelay` on, cancellable until it runs by the lost wallet or the freezer.
+     * @dev RECOVERY_ROLE. Refused while a recovery of the wallet is pending, while it is frozen (unless the
+     * freeze says `ReportedLost`), and when the registry could not re-bind it to `successor` now.
+     * @param evidence the successor's evidence commitment (the card check for the new wallet)
+     * @return eta the first second at which {executeRecovery} may run
+     */
+    function requestRecovery(
+        address lostWallet,
+        address successor,
+        bytes32 evidence
+    ) external onlyRole(RECOVERY_ROLE) returns (uint256 eta) {
+        if (_recoveries[lostWallet].eta != 0) revert RegionalCoinRecoveryPending(lostWallet);
+        _requireRecoverable(lostWallet);
+        _registry.checkRebind(lostWallet, successor);
+        eta = block.timestamp + _config.recoveryDelay;
+        _recoveries[lostWallet] = PendingRecovery(successor, uint40(eta), evidence);
+        emit RecoveryRequested(lostWallet, successor, eta);
+    }
+
+    /**
+     * @notice Cancels the pending recovery of `lostWallet`.
+     * @dev The lost wallet itself or FREEZER_ROLE, any time before it ran.
+     */
+    function cancelRecovery(address lostWallet) external {
+        address caller = _msgSender();
+        if (caller != lostWallet && !hasRole(FREEZER_ROLE, caller)) revert RegionalCoinRecoveryCancelNotAllowed(caller);
+        _cancelRecovery(lostWallet);
+    }
+
+    /**
+     * @notice Cancels the pending recovery of `lostWallet` with the lost wallet's EIP-712 signature over
+     * `CancelRecovery(address lostWallet,address successor,uint256 eta,bytes32 evidence)` (relayed: the owner
+     * holds no gas).
+     * @dev Anyone may submit it; the signature names the request (successor, eta and the fresh evidence
+     * commitment of its card check), so it cancels that request only.
+     */
+    function cancelRecoveryWithSignature(address lostWallet, uint8 v, bytes32 r, bytes32 s) external {
+        PendingRecovery memory pending = _recoveries[lostWallet];
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    CANCEL_RECOVERY_TYPEHASH,
+                    lostWallet,
+                    pending.successor,
+                    uint256(pending.eta),
+                    pending.evidence
+                )
+            )
+        );
+        address signer = digest.recover(v, r, s);
+        if (signer != lostWallet) revert RegionalCoinInvalidSigner(signer, lostWallet);
+        _cancelRecovery(lostWallet);
+    }
+
+    /**
+     * @notice Runs a due recovery: the registry re-binds the subject of `lostWallet` to the successor
+     * (the lost wallet is retired) and the whole balance moves there, in one transaction.
+     * @dev Anyone, from the eta on, not while paused, not while the lost wallet is frozen (unless
+     * `ReportedLost`). The lost wallet's own checks (revoked, policy) are waived; the successor must be
+     * verified, not frozen and stay within its cap, else the whole recovery reverts and stays pending.
      * @return successor the receiving wallet
      * @return amount the balance moved (may be 0)
      */
-    function recover(
-        address lostWallet
-    ) external onlyRole(RECOVERY_ROLE) whenNotPaused returns (address successor, uint256 amount) {
-        successor = _registry.successorOf(lostWallet);
-        if (successor == address(0)) revert RegionalCoinNoSuccessor(lostWallet);
+    function executeRecovery(address lostWallet) external whenNotPaused returns (address successor, uint256 amount) {
+        PendingRecovery memory pending = _recoveries[lostWallet];
+        if (pending.eta == 0) revert RegionalCoinNoPendingRecovery(lostWallet);
+        if (block.timestamp < pending.eta) revert RegionalCoinRecoveryNotDue(lostWallet, pending.eta);
+        _requireRecoverable(lostWallet);
+        delete _recoveries[lostWallet];
+        successor = pending.successor;
+        _registry.rebind(lostWallet, successor, pending.evidence);
         amount = balanceOf(lostWallet);
         (SkipReason reason, IIdentityRegistry.Kind kind, IIdentityRegistry.AssuranceLevel level) = _screenAccount(
             successor,
@@ -295,28 +408,56 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         emit Recovered(lostWallet, successor, amount);
     }
 
+    /// @notice The pending recovery of `lostWallet` (eta 0: none).
+    function pendingRecovery(address lostWallet) external view returns (PendingRecovery memory) {
+        return _recoveries[lostWallet];
+    }
+
+    /// @notice Seconds between a recovery request and its execution.
+    function recoveryDelay() external view returns (uint256) {
+        return _config.recoveryDelay;
+    }
+
+    /// @notice Sets the delay for recoveries requested from now on (pending ones keep their eta).
+    /// @dev DEFAULT_ADMIN_ROLE.
+    function setRecoveryDelay(uint40 delay) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _config.recoveryDelay = delay;
+        emit RecoveryDelaySet(delay);
+    }
+
     // ---------------------------------------------------------------- freeze and pause
 
-    /// @notice Blocks `account` from sending and receiving.
+    /// @notice Blocks `account` from sending and receiving (and from being recovered).
     /// @dev FREEZER_ROLE.
     function freeze(address account) external onlyRole(FREEZER_ROLE) {
-        _frozen[account] = true;
-        emit AccountFrozen(account);
+        _freeze(account, FreezeKind.Frozen);
+    }
+
+    /// @notice Freezes `account` because its owner reported it lost: it can neither send nor receive, but a
+    /// recovery may move it.
+    /// @dev FREEZER_ROLE.
+    function freezeAsLost(address account) external onlyRole(FREEZER_ROLE) {
+        _freeze(account, FreezeKind.ReportedLost);
     }
 
     /// @notice Lets a frozen `account` send and receive again.
     /// @dev FREEZER_ROLE.
     function unfreeze(address account) external onlyRole(FREEZER_ROLE) {
-        _frozen[account] = false;
+        _frozen[account] = FreezeKind.None;
         emit AccountUnfrozen(account);
     }
 
-    /// @notice Whether `account` is frozen.
+    /// @notice Whether `account` is frozen (either kind).
     function isFrozen(address account) external view returns (bool) {
+        return _frozen[account] != FreezeKind.None;
+    }
+
+    /// @notice How `account` is frozen.
+    function freezeKindOf(address account) external view returns (FreezeKind) {
         return _frozen[account];
     }
 
-    /// @notice Stops every balance change (transfers, mints, redemptions, relays, recovery).
+    /// @notice Stops every balance change (transfers, mints, redemptions, relays, recovery executions).
     /// @dev PAUSER_ROLE.
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
@@ -396,7 +537,7 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
      */
     function transferFrom(address from, address to, uint256 value) public override returns (bool) {
         address spender = _msgSender();
-        if (_frozen[spender]) revert RegionalCoinFrozenAccount(spender);
+        if (_frozen[spender] != FreezeKind.None) revert RegionalCoinFrozenAccount(spender);
         return super.transferFrom(from, to, value);
     }
 
@@ -405,8 +546,10 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         return super.nonces(owner);
     }
 
-    /// @dev ERC-3009 nonces are keyed ({NoncesKeyed}); key 0 is the permit's sequential nonce.
+    /// @dev ERC-3009 nonces are keyed ({NoncesKeyed}); key 0 is the permit's sequential nonce, refused here
+    /// (every ERC-3009 path, cancellation included, consumes through this function; permits do not).
     function _useCheckedNonce(address owner, uint256 keyNonce) internal override(Nonces, NoncesKeyed) {
+        if (keyNonce >> 64 == 0) revert RegionalCoinNonceKeyZero();
         super._useCheckedNonce(owner, keyNonce);
     }
 
@@ -432,6 +575,7 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
             if (recoverError != ECDSA.RecoverError.NoError || signer != from) return SkipReason.InvalidSignature;
         }
 
+        if (uint256(nonce) >> 64 == 0) return SkipReason.NonceKeyZero;
         uint64 sequence = uint64(uint256(nonce));
         uint64 next = uint64(nonces(from, uint192(uint256(nonce) >> 64)));
         if (sequence != next) return sequence < next ? SkipReason.NonceUsed : SkipReason.NonceAhead;
@@ -480,9 +624,26 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         (kind, level, verified) = _registry.status(account);
         if (!verified) {
             reason = sender ? SkipReason.SenderNotVerified : SkipReason.RecipientNotVerified;
-        } else if (_frozen[account]) {
+        } else if (_frozen[account] != FreezeKind.None) {
             reason = sender ? SkipReason.SenderFrozen : SkipReason.RecipientFrozen;
         }
+    }
+
+    function _freeze(address account, FreezeKind kind) private {
+        _frozen[account] = kind;
+        emit AccountFrozen(account, kind);
+    }
+
+    /// @dev A recovery may neither be requested nor run while the lost wallet is frozen, unless reported lost.
+    function _requireRecoverable(address lostWallet) private view {
+        if (_frozen[lostWallet] == FreezeKind.Frozen) revert RegionalCoinFrozenAccount(lostWallet);
+    }
+
+    function _cancelRecovery(address lostWallet) private {
+        PendingRecovery memory pending = _recoveries[lostWallet];
+        if (pending.eta == 0) revert RegionalCoinNoPendingRecovery(lostWallet);
+        delete _recoveries[lostWallet];
+        emit RecoveryCancelled(lostWallet, pending.successor);
     }
 
     function _capExceeded(

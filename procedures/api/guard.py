@@ -8,6 +8,9 @@ refuses such bodies with the one error shape long before a parser sees them:
 - ``413 payload_too_large`` when the body (declared or streamed) exceeds its route's limit — the
   rest of the body is never read;
 - ``400 json_too_deep`` when a JSON body nests arrays/objects deeper than ``MAX_JSON_DEPTH``;
+- ``415 unsupported_media_type`` when a JSON route (``json_paths``) gets a body declared as
+  anything but JSON (``text/plain``, a form): FastAPI would hand the raw bytes to the model and
+  answer a puzzling 422;
 - ``400 nul_character`` when the URL (``%00``) or a JSON string (``\\u0000``) carries a NUL
   character: no field of the service holds one, and PostgreSQL cannot compare or store one in text
   (``GET /v1/admin/topups?wallet=%00`` was a 500).
@@ -72,22 +75,37 @@ def json_depth(body: bytes, stop_after: int = MAX_JSON_DEPTH) -> int:
     return deepest
 
 
-def _is_json(scope: Scope) -> bool:
-    """Bodies FastAPI would parse as JSON: a JSON media type, or none at all."""
+def _media_type(scope: Scope) -> bytes | None:
+    """The request's media type (``application/json``), lower case, or ``None`` when undeclared."""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             media: bytes = value.split(b";", 1)[0].strip().lower()
-            return media == b"application/json" or media.endswith(b"+json")
-    return True
+            return media
+    return None
+
+
+def _is_json(scope: Scope) -> bool:
+    """Bodies FastAPI would parse as JSON: a JSON media type, or none at all."""
+    media = _media_type(scope)
+    return media is None or media == b"application/json" or (media.startswith(b"application/")
+                                                              and media.endswith(b"+json"))
 
 
 class RequestGuard:
     """ASGI middleware: bound the body of every request before the application reads it."""
 
-    def __init__(self, app: ASGIApp, *, default_max_bytes: int, limits: Sequence[BodyLimit] = ()) -> None:
+    def __init__(self, app: ASGIApp, *, default_max_bytes: int, limits: Sequence[BodyLimit] = (),
+                 json_paths: re.Pattern[str] | None = None) -> None:
+        """
+        Args:
+            default_max_bytes: the body limit of routes no ``limits`` rule matches.
+            limits: per-route body limits, the first match wins.
+            json_paths: the routes that take only JSON bodies (others, e.g. the console's forms, any).
+        """
         self.app = app
         self.default_max_bytes = default_max_bytes
         self.limits = tuple(limits)
+        self.json_paths = json_paths
 
     def rule(self, path: str) -> BodyLimit | None:
         """The first rule matching ``path``."""
@@ -130,6 +148,11 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if body and not _is_json(scope) and self.json_paths is not None and self.json_paths.match(scope["path"]):
+            media = (_media_type(scope) or b"").decode("latin-1")
+            await _refuse(send, shape, 415, "unsupported_media_type",
+                          f"this endpoint takes a JSON body (Content-Type: application/json), not {media}")
+            return
         if body and _is_json(scope) and json_depth(body) > MAX_JSON_DEPTH:
             await _refuse(send, shape, 400, "json_too_deep",
                           f"the JSON body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep")

@@ -22,10 +22,21 @@ from procedures.applications.models import Application, ApplicationEvent, Notifi
 from procedures.crypto import Vault
 from protocol import applications as protocol
 
-__all__ = ["close", "lock_application", "new_application_id", "notify", "open_details", "opening_of", "record_event",
+__all__ = ["close", "follow_wallet", "lock_application", "new_application_id", "notify", "open_details", "opening_of",
+           "record_event",
            "seal_details"]
 
 DEFAULT_RETENTION_YEARS = 5
+
+
+def follow_wallet(session: Session, lost_wallet: str, successor: str) -> None:
+    """A recovery ran: the person's applications (and so their receipts) and notifications now belong to
+    the successor wallet; the retired wallet sees none of them any more. Signed history is untouched:
+    events keep the wallet that signed them."""
+    for application in session.scalars(select(Application).where(Application.applicant == lost_wallet)):
+        application.applicant = successor
+    for notification in session.scalars(select(Notification).where(Notification.wallet == lost_wallet)):
+        notification.wallet = successor
 
 
 def new_application_id() -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
@@ -38,7 +39,15 @@ def current_principal(
     """
     if credentials is None or not credentials.credentials:
         raise NotAuthenticated("authentication required: send 'Authorization: Bearer <token>'")
-    token = credentials.credentials
+    return principal_of(request, session, settings, credentials.credentials)
+
+
+def principal_of(request: Request, session: Session, settings: Settings, token: str) -> Principal:
+    """The caller a bearer ``token`` stands for.
+
+    Raises:
+        NotAuthenticated: the token is unknown, expired or its account disabled.
+    """
     resolvers: dict[str, TokenResolver] = getattr(request.app.state, "token_resolvers", {})
     for prefix, resolver in resolvers.items():
         if token.startswith(prefix):
@@ -53,6 +62,27 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def operations_access(request: Request) -> bool:
+    """Whether the caller may see the operational details (``/metrics``, the full ``/healthz``):
+    the monitoring token ``MACHI_METRICS_TOKEN`` or an admin's token. No credentials, or a caller
+    who is not an admin: ``False``.
+
+    Raises:
+        NotAuthenticated: credentials that are neither the token nor a valid access token.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if not token or scheme.lower() != "bearer":
+        return False
+    settings: Settings = request.app.state.settings
+    expected = settings.metrics_token
+    if expected is not None and hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        return True
+    with request.app.state.runtime.sessions() as session:
+        principal = principal_of(request, session, settings, token)
+    return principal.role == "admin"
 
 
 def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,8 +39,12 @@ from procedures.runtime import Runtime
 from protocol import applications as protocol
 from protocol.citytime import city_clock
 
+log = logging.getLogger("machi.civic")
+
 #: The Open311 contact fields a POST may carry: sealed with the report, never shown.
 CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
+#: The event of a report filed through Open311 (a fact the service records: no wallet signs it).
+REPORTED = "reported"
 #: GeoReport v2's default window for ``requests.json`` without dates, and its most rows per answer.
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_ROWS = 1000
@@ -147,7 +153,7 @@ def file_report(
     seal_form(session, runtime.vault, application, form, salt)
     store_files(session, runtime.vault, application, files)
     sealed = {"form": form, "salt": salt, "reporter": {"wallet": reporter.wallet, **contact}, "media_url": media_url}
-    record_event(session, application, type="submitted", to_status=Status.SUBMITTED, content_hash=content,
+    record_event(session, application, type=REPORTED, to_status=Status.SUBMITTED, content_hash=content,
                  sealed_details=seal_details(session, runtime.vault, application, sealed),
                  public_details={"revision": 1, "channel": "open311"})
     report = CivicReport(
@@ -336,6 +342,24 @@ def public_history(session: Session, runtime: Runtime, report: CivicReport) -> d
         if applicant != protocol.ZERO_ADDRESS and str(event["actor"]).lower() == applicant:
             event["actor"], event["signature"], event["withheld"] = None, None, ["actor", "signature"]
         events.append(event)
+    # a report filed through Open311 has no signing resident: its history is a whole receipt
+    # (``protocol.receipts.verify_receipt``); an e-application's says whose it is only to its applicant
+    open_applicant = full["applicant"] if applicant == protocol.ZERO_ADDRESS else None
     return {"object": "civic_history", "service_request_id": report.id, "application_id": application.id,
-            "chain_id": full["chain_id"], "ledger": full["ledger"], "events": events,
+            "applicant": open_applicant, "chain_id": full["chain_id"], "ledger": full["ledger"], "events": events,
             "generated_at": full["generated_at"]}
+
+
+#: Seconds between two passes of the adopter (a wallet's civic e-application is on Open311 within this).
+ADOPT_EVERY_S = 5.0
+
+
+def adopter(runtime: Runtime, stop: threading.Event) -> None:
+    """Worker: give new civic e-applications their reports every ``ADOPT_EVERY_S`` seconds."""
+    while not stop.is_set():
+        try:
+            with runtime.sessions() as session, session.begin():
+                adopt_applications(session, runtime)
+        except Exception:  # noqa: BLE001 - keep adopting; the next pass retries
+            log.exception("adopting civic e-applications failed")
+        stop.wait(ADOPT_EVERY_S)

@@ -13,20 +13,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from chain.contracts.registry import REVOKE_REASONS, RevocationReason
 from procedures.addresses import checksum
 from procedures.console.i18n import translator
 from procedures.console.operator_forms import confirm_page, confirmed, operator_of, text_field
 from procedures.console.pages import AdminDep, FormDep, lang_of, render
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import Conflict, InvalidRequest
-from procedures.identity.errors import IdentityError
+from procedures.identity.errors import IdentityError, NoPendingRecovery
+from procedures.identity.models import RevokeReason
 from procedures.identity.routes import get_identity_service
 from procedures.operator import freezes, recoveries, wallet_actions
 
 router = APIRouter(prefix="/residents")
 
-REASONS = [r.name.lower() for r in sorted(REVOKE_REASONS)]
+REASONS = [r.value for r in RevokeReason]
 
 
 class IdentityRefused(Conflict):
@@ -75,7 +75,7 @@ def revoke(wallet: str, request: Request, session: SessionDep, user: AdminDep, f
                             fields={"reason": reason}, summary=[("wallet", address), ("reason", shown)],
                             cancel=_page_url(address), danger=True)
     try:
-        get_identity_service(request).revoke(session, address, RevocationReason[reason.upper()],
+        get_identity_service(request).revoke(session, address, RevokeReason(reason),
                                              actor=str(user.account.id))
     except IdentityError as exc:
         raise IdentityRefused(exc.message, code=exc.code, param="wallet") from None
@@ -116,6 +116,23 @@ def approve_action(wallet: str, action_id: str, request: Request, session: Sessi
     """A second staff member approves an unfreeze (four eyes; the one who asked for it is refused)."""
     freezes.approve_unfreeze(session, runtime, action_id, approver=operator_of(user))
     return RedirectResponse(_page_url(checksum(wallet), "unfreeze"), status_code=303)
+
+
+@router.post("/{wallet}/recovery/cancel", response_class=HTMLResponse)
+def cancel_recovery(wallet: str, request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep,
+                    form: FormDep) -> Response:
+    """Cancel a pending recovery with the freezer's power (after a confirmation step), audited."""
+    address = checksum(wallet)
+    if not confirmed(form):
+        state = recoveries.get_recovery(session, runtime, address)
+        if state.identity_status != "recovering":
+            raise NoPendingRecovery()
+        summary = [("lost_wallet", state.lost_wallet), ("new_wallet", state.new_wallet)]
+        return confirm_page(request, user, question="confirm_cancel_recovery",
+                            action=f"{_page_url(address)}/recovery/cancel", fields={}, summary=summary,
+                            cancel=_page_url(address), danger=True)
+    recoveries.cancel(session, runtime, address, operator=operator_of(user))
+    return RedirectResponse(_page_url(address, "recovery_cancel"), status_code=303)
 
 
 @router.post("/{wallet}/recovery/retry", response_class=HTMLResponse)

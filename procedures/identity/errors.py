@@ -20,6 +20,7 @@ from procedures.errors import ServiceError
 
 __all__ = [
     "BadCardSignature",
+    "CancelSignatureInvalid",
     "CertificateError",
     "CertificateExpired",
     "CertificateMismatch",
@@ -27,10 +28,14 @@ __all__ = [
     "CertificateRevoked",
     "IdentityError",
     "IdentityNotFound",
+    "LostWalletFrozen",
     "LostWalletMismatch",
     "MalformedCertificate",
     "MyNumberRefused",
+    "NoPendingRecovery",
+    "RecoveryPending",
     "RevocationUnavailable",
+    "SigningCertificateRequired",
     "SubjectAlreadyLinked",
     "SubjectMismatch",
     "SubjectNotLinked",
@@ -239,6 +244,64 @@ class LostWalletMismatch(IdentityError):
     def __init__(self, detail: str | None = None) -> None:
         msg = "the lost wallet is not the wallet this card holder is linked to"
         super().__init__(f"{msg} ({detail})" if detail else msg)
+
+
+class SigningCertificateRequired(IdentityError):
+    """A recovery moves someone's coins: the authentication certificate (a card and a 4-digit PIN) is not
+    enough, the name-bearing signing certificate (its 6–16 character password) must sign too."""
+
+    code = "signing_certificate_required"
+    status = 403
+    type = "permission_error"
+
+    def __init__(self) -> None:
+        super().__init__("recovering a wallet needs the card's signing certificate (its 6-16 character "
+                         "password), not the authentication certificate alone")
+
+
+class RecoveryPending(IdentityError):
+    """A recovery of this person's wallet is already announced and waiting for its delay."""
+
+    code = "recovery_pending"
+    status = 409
+    type = "conflict_error"
+
+    def __init__(self) -> None:
+        super().__init__("a recovery of this wallet is already pending; wait for it, or cancel it first")
+
+
+class LostWalletFrozen(IdentityError):
+    """The lost wallet is frozen (not as "reported lost"): no recovery may move it."""
+
+    code = "lost_wallet_frozen"
+    status = 409
+    type = "conflict_error"
+
+    def __init__(self) -> None:
+        super().__init__("the lost wallet is frozen; a recovery needs it unfrozen, or frozen as reported lost "
+                         "at the counter")
+
+
+class NoPendingRecovery(IdentityError):
+    """No recovery of this wallet is waiting (never requested, already executed or cancelled)."""
+
+    code = "no_pending_recovery"
+    status = 404
+    type = "not_found_error"
+
+    def __init__(self) -> None:
+        super().__init__("no recovery of this wallet is pending")
+
+
+class CancelSignatureInvalid(IdentityError):
+    """The cancellation was not signed by the lost wallet (or not for the pending request)."""
+
+    code = "invalid_signature"
+    status = 422
+    type = "invalid_request_error"
+
+    def __init__(self) -> None:
+        super().__init__("the cancellation is not signed by the lost wallet for the pending recovery")
 
 
 class SubjectMismatch(IdentityError):

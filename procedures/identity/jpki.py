@@ -148,6 +148,11 @@ class JpkiVerifier:
             self._roots[kind] = by_name
 
     # public API ---------------------------------------------------------------------
+    @property
+    def anchors(self) -> TrustAnchors:
+        """The pinned roots this verifier trusts (the CRL sweep checks CRL signatures against them)."""
+        return self._anchors
+
 
     def verify_card(
         self,

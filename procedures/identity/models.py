@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chain.storage import Base, UTCDateTime, utcnow
 
-__all__ = ["CardSerial", "IdentityAction", "IdentityStatus", "IdentitySubject", "WalletIdentity"]
+__all__ = ["CardSerial", "IdentityAction", "IdentityStatus", "IdentitySubject", "RevokeReason", "WalletIdentity"]
 
 
 class IdentityStatus(enum.StrEnum):
@@ -24,14 +24,29 @@ class IdentityStatus(enum.StrEnum):
 
     ``linked``: attested (or being attested) on chain — the subject's one live wallet.
     ``revoked``: revoked by the city (moved out, deceased, card revoked, requested).
+    ``recovering``: a new wallet waiting for a requested recovery (announced on chain, cancellable by the
+    lost wallet or the freezer) to run; it becomes ``linked`` and the lost wallet ``rebound`` when it does.
     ``rebound``: given up by lost-wallet recovery; the wallet is retired for good.
-    ``failed``: the attestation never made it on chain (its intent failed).
+    ``cancelled``: a recovery that was cancelled before it ran (the lost wallet stays linked).
+    ``failed``: the attestation (or the recovery request) never made it on chain (its intent failed).
     """
 
     LINKED = "linked"
+    RECOVERING = "recovering"
     REVOKED = "revoked"
     REBOUND = "rebound"
+    CANCELLED = "cancelled"
     FAILED = "failed"
+
+
+class RevokeReason(enum.StrEnum):
+    """Why the city revoked an identity. Kept here only: the chain learns that a record was revoked,
+    never why (moving out or dying are personal facts)."""
+
+    MOVED_OUT = "moved_out"
+    DECEASED = "deceased"
+    CARD_REVOKED = "card_revoked"
+    REQUESTED = "requested"
 
 
 class IdentityAction(enum.StrEnum):
@@ -89,7 +104,9 @@ class WalletIdentity(Base):
     evidence_commitment: Mapped[str] = mapped_column(String(66))
     attest_intent_id: Mapped[int] = mapped_column(Integer)
     attest_tx_hash: Mapped[str | None] = mapped_column(String(66))
-    recover_intent_id: Mapped[int | None] = mapped_column(Integer)
+    recover_intent_id: Mapped[int | None] = mapped_column(Integer)  # executeRecovery (attest: requestRecovery)
+    cancel_intent_id: Mapped[int | None] = mapped_column(Integer)  # cancelRecovery(WithSignature)
+    recovery_eta: Mapped[datetime | None] = mapped_column(UTCDateTime)  # from when the recovery may run
     renew_intent_id: Mapped[int | None] = mapped_column(Integer)
     revoke_intent_id: Mapped[int | None] = mapped_column(Integer)
     recovered_from: Mapped[str | None] = mapped_column(String(42))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
@@ -90,7 +91,7 @@ class IdentityRecords:
             return
         if intent.tx_hash and row.attest_tx_hash != intent.tx_hash:
             row.attest_tx_hash = intent.tx_hash
-        if intent.status != IntentStatus.FAILED or row.status != IdentityStatus.LINKED:
+        if intent.status != IntentStatus.FAILED or row.status not in (IdentityStatus.LINKED, IdentityStatus.RECOVERING):
             return
         if row.last_action not in (IdentityAction.LINK, IdentityAction.RECOVER):
             return
@@ -102,22 +103,16 @@ class IdentityRecords:
             return
         log.warning("identity %s of wallet %s never reached the chain (%s)", row.last_action, row.wallet,
                     intent.error_code)
+        # A failed recovery request moved nothing: the lost wallet's row was never touched.
         row.status = IdentityStatus.FAILED
-        if row.recovered_from:
-            old = session.scalar(
-                select(WalletIdentity).where(WalletIdentity.wallet == row.recovered_from,
-                                             WalletIdentity.status == IdentityStatus.REBOUND,
-                                             WalletIdentity.rebound_to == row.wallet)
-            )
-            if old is not None:
-                session.flush()
-                old.status, old.rebound_to, old.revoked_at, old.revocation_reason = (
-                    IdentityStatus.LINKED, None, None, None)
         session.flush()
 
     def on_chain(self, session: Session, row: WalletIdentity) -> bool:
         """Whether the registry already shows the row's last operation (its subject, its evidence;
         or its revocation), whatever the outbox says about the calls that carried it."""
+        if row.status == IdentityStatus.RECOVERING and row.recovered_from is not None:
+            pending = self.runtime.coin.pending_recovery(row.recovered_from)
+            return pending.pending and pending.successor == row.wallet
         record = self.runtime.registry.record_of(row.wallet)
         if row.last_action == IdentityAction.REVOKE:
             return record.exists and not record.live
@@ -163,8 +158,19 @@ class IdentityRecords:
             action=row.last_action, expires_at=row.expires_at, evidence_commitment=row.evidence_commitment,
             attest_tx_hash=row.attest_tx_hash, operation_status=state, intents=views,
             recovered_from=row.recovered_from, rebound_to=row.rebound_to, revocation_reason=row.revocation_reason,
-            created_at=row.created_at, note=note,
+            created_at=row.created_at, note=note, recovery_eta=self._eta(row, views),
         )
+
+    def _eta(self, row: WalletIdentity, views: list[IntentView]) -> datetime | None:
+        """A waiting recovery's eta: recorded by the sweep, or read from the chain once the request is there."""
+        if row.recovery_eta is not None or row.status != IdentityStatus.RECOVERING or row.recovered_from is None:
+            return row.recovery_eta
+        if not views or views[0].status != IntentStatus.CONFIRMED:
+            return None
+        pending = self.runtime.coin.pending_recovery(row.recovered_from)
+        if not pending.pending or pending.successor != row.wallet:
+            return None
+        return datetime.fromtimestamp(pending.eta, tz=UTC)
 
     def _excused(self, session: Session, row: WalletIdentity, views: list[IntentView],
                  failed: list[IntentView]) -> bool:

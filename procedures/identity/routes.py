@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 
-from chain.contracts.registry import RevocationReason
-from procedures.deps import AdminPrincipal, CurrentPrincipal, ResidentPrincipal, SessionDep
+from procedures.deps import AdminPrincipal, CurrentPrincipal, ResidentPrincipal, RuntimeDep, SessionDep
 from procedures.errors import API_ERRORS
-from procedures.identity.errors import IdentityError, IdentityNotFound
+from procedures.identity import recovery
+from procedures.identity.errors import IdentityError, IdentityNotFound, NoPendingRecovery
 from procedures.identity.guard import NoMyNumber
+from procedures.identity.models import RevokeReason
 from procedures.identity.schemas import (
+    CancelRecoveryIn,
     CardIn,
     ChallengeIn,
     ChallengeOut,
     IdentityOut,
     MeOut,
+    PendingRecoveryOut,
     RecoverIn,
     RevokeIn,
 )
@@ -113,11 +116,12 @@ def link(body: CardIn, session: SessionDep, service: ServiceDep, request: Reques
                            lambda statement, proof, sig: service.link(session, statement, proof, sig))
 
 
-@router.post("/recover", status_code=202, summary="Move a lost wallet's identity and coins to a new wallet",
+@router.post("/recover", status_code=202, summary="Request the recovery of a lost wallet (delayed, cancellable)",
              dependencies=[NoMyNumber])
 def recover(body: RecoverIn, session: SessionDep, service: ServiceDep, request: Request, response: Response,
             wait: WaitQuery = False) -> IdentityOut:
-    """A fresh card signature from a new wallet re-binds the identity and moves the balance."""
+    """A fresh card signature (with the signing certificate) from a new wallet requests the move of identity and
+    balance: announced on chain, run after the recovery delay, cancellable until then."""
     return _card_operation(request, session, service, response, body, wait,
                            lambda statement, proof, sig: service.recover(session, statement, proof, sig,
                                                                          body.lost_wallet))
@@ -141,6 +145,29 @@ def me(principal: ResidentPrincipal, session: SessionDep, service: ServiceDep) -
     return MeOut(wallet=principal.wallet, identity=None if view is None else IdentityOut.of(view), chain=chain)
 
 
+@router.get("/recovery", summary="The pending recovery of my wallet (as the lost or the new wallet)")
+def pending_recovery(principal: ResidentPrincipal, session: SessionDep, runtime: RuntimeDep) -> PendingRecoveryOut:
+    """Its eta; for the lost wallet also the ``CancelRecovery`` typed data to sign to stop it."""
+    assert principal.wallet is not None
+    row = recovery.pending_for(session, principal.wallet)
+    if row is None:
+        raise NoPendingRecovery()
+    view = recovery.pending_view(session, runtime, row)
+    typed = None
+    if row.recovered_from == principal.wallet and view.eta is not None:
+        typed = recovery.cancel_typed_data(session, runtime, principal.wallet)
+    return PendingRecoveryOut(**asdict(view), cancel_typed_data=typed)
+
+
+@router.post("/recovery/cancel", status_code=202, summary="Cancel the pending recovery of my (lost) wallet")
+def cancel_recovery(body: CancelRecoveryIn, principal: ResidentPrincipal, session: SessionDep,
+                    runtime: RuntimeDep) -> PendingRecoveryOut:
+    """Signed by the lost wallet itself; the city relays it (``cancelRecoveryWithSignature``)."""
+    assert principal.wallet is not None
+    view = recovery.cancel_by_owner(session, runtime, principal.wallet, body.signature)
+    return PendingRecoveryOut(**asdict(view))
+
+
 @router.get("/links/{identity_id}", summary="One identity and its last operation")
 def get_identity(identity_id: str, principal: CurrentPrincipal, session: SessionDep, service: ServiceDep,
                  response: Response, wait: WaitQuery = False) -> IdentityOut:
@@ -159,7 +186,7 @@ def get_identity(identity_id: str, principal: CurrentPrincipal, session: Session
 def revoke(body: RevokeIn, principal: AdminPrincipal, session: SessionDep, service: ServiceDep,
            response: Response, wait: WaitQuery = False) -> IdentityOut:
     """City decision: moved out, deceased, card revoked, or at the holder's request."""
-    view = service.revoke(session, body.wallet, RevocationReason[body.reason.upper()], actor=principal.subject)
+    view = service.revoke(session, body.wallet, RevokeReason(body.reason), actor=principal.subject)
     return _respond(response, service, session, view, wait)
 
 

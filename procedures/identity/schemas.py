@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from procedures.errors import InvalidRequest
 from procedures.identity.views import ChainView, IdentityView, IntentView
+from procedures.schemas import RequestModel
 from protocol.statement import CardSignatures, LinkStatement
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 HEX = re.compile(r"0x[0-9a-fA-F]*")
 
 
-class StatementIn(BaseModel):
+class StatementIn(RequestModel):
     """The signed statement, as returned by the challenge."""
 
     model_config = ConfigDict(extra="forbid")
@@ -51,7 +52,7 @@ class StatementIn(BaseModel):
         return LinkStatement.from_json(self.model_dump())
 
 
-class CardIn(BaseModel):
+class CardIn(RequestModel):
     """Certificates (DER) and card signatures (PKCS#1 v1.5 / SHA-256), base64."""
 
     model_config = ConfigDict(extra="forbid")
@@ -82,14 +83,14 @@ class RecoverIn(CardIn):
     lost_wallet: str = Field(description="the wallet that was lost (its balance moves to the statement's wallet)")
 
 
-class ChallengeIn(BaseModel):
+class ChallengeIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     wallet: str = Field(description="0x address that will sign the statement")
     purpose: Literal["link", "recover", "renew"] = "link"
 
 
-class RevokeIn(BaseModel):
+class RevokeIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     wallet: str
@@ -139,6 +140,9 @@ class IdentityOut(BaseModel):
     revocation_reason: str | None = None
     created_at: datetime
     note: str | None = Field(None, description="why this assurance level (link, recover and renew responses)")
+    recovery_eta: datetime | None = Field(
+        None, description="status recovering: from when the recovery may run (set once the request is on chain); "
+                          "until then the lost wallet or the city's freezer can cancel it")
 
     @classmethod
     def of(cls, view: IdentityView) -> IdentityOut:
@@ -152,7 +156,26 @@ class IdentityOut(BaseModel):
             ),
             recovered_from=view.recovered_from, rebound_to=view.rebound_to,
             revocation_reason=view.revocation_reason, created_at=view.created_at, note=view.note,
+            recovery_eta=view.recovery_eta,
         )
+
+
+class PendingRecoveryOut(BaseModel):
+    identity_id: str
+    lost_wallet: str
+    new_wallet: str
+    requested_at: datetime
+    eta: datetime | None = Field(description="from when it may run (None until the request is on chain)")
+    request_status: str = Field(description="the request's outbox intent: queued … confirmed or failed")
+    cancel_requested: bool
+    cancel_typed_data: dict[str, Any] | None = Field(
+        None, description="for the lost wallet: the EIP-712 CancelRecovery to sign to cancel it")
+
+
+class CancelRecoveryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signature: str = Field(description="the lost wallet's 65-byte EIP-712 CancelRecovery signature, 0x hex")
 
 
 class MeOut(BaseModel):

@@ -36,25 +36,28 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from chain.contracts.coin import FreezeKind
 from chain.contracts.registry import AssuranceLevel as ChainLevel
-from chain.contracts.registry import RevocationReason
-from chain.outbox import TxIntent, enqueue
+from chain.outbox import enqueue
 from chain.plan import REGISTRY
 from chain.storage import utcnow
 from procedures.addresses import checksum
-from procedures.auth.service import consume_challenge, issue_challenge
+from procedures.auth.service import consume_challenge, issue_challenge, revoke_wallet_tokens
 from procedures.crypto import Vault
 from procedures.errors import ServiceError
 from procedures.identity.certs import VerifiedCard
 from procedures.identity.errors import (
     IdentityNotFound,
+    LostWalletFrozen,
     LostWalletMismatch,
+    RecoveryPending,
+    SigningCertificateRequired,
     SubjectAlreadyLinked,
     SubjectMismatch,
     SubjectNotLinked,
 )
 from procedures.identity.evidence import open_evidence, seal_evidence
-from procedures.identity.models import IdentityAction, IdentityStatus, WalletIdentity
+from procedures.identity.models import IdentityAction, IdentityStatus, RevokeReason, WalletIdentity
 from procedures.identity.records import IdentityRecords, race
 from procedures.identity.subjects import Pepper, SubjectDirectory
 from procedures.identity.trust import IdentityTrust, build_trust
@@ -74,8 +77,6 @@ CHALLENGE_PURPOSES = {
     Purpose.RECOVER: "identity-recover",
     Purpose.RENEW: "identity-renew",
 }
-#: A recovered identity expiring sooner than this is renewed as part of the recovery.
-_RECOVERY_RENEW_MARGIN = timedelta(days=1)
 
 
 class IdentityService:
@@ -119,9 +120,9 @@ class IdentityService:
         return Pepper.derive(self.runtime.settings.secret_key.get_secret_value())
 
     def _sender(self, kind: str) -> str:
-        # registry calls go out with the registrar key, the balance move with the recovery key
+        # registry calls go out with the registrar key, the recovery request with the recovery key
         keys = self.runtime.keys
-        return str((keys.recovery if kind == "coin.recover" else keys.registrar).address)
+        return str((keys.recovery if kind == "coin.request_recovery" else keys.registrar).address)
 
     # ------------------------------------------------------------------ challenge
     def challenge(self, session: Session, wallet: str, purpose: Purpose) -> ChallengeView:
@@ -202,16 +203,20 @@ class IdentityService:
         wallet_signature: bytes,
         lost_wallet: str,
     ) -> IdentityView:
-        """Move the card holder's identity from ``lost_wallet`` to ``statement.wallet`` (a new wallet)
-        and its coin balance with it.
+        """Request the move of the card holder's identity and coins from ``lost_wallet`` to
+        ``statement.wallet`` (a new wallet).
 
-        Enqueues ``IdentityRegistry.rebind`` (the new wallet inherits level and expiry; the lost one
-        is retired for good), a ``renew`` when the inherited expiry is (nearly) over, then
-        ``RegionalCoin.recover(lost_wallet)``, which moves the whole balance to the new wallet.
+        Nothing moves now: ``RegionalCoin.requestRecovery(lost, new, evidence)`` is enqueued, the chain
+        announces it and lets it run only after the recovery delay, and until then the lost wallet or the
+        freezer can cancel it. The new wallet's row waits as ``recovering``; ``recovery.follow`` (a
+        worker) executes it when due and retires the lost wallet then.
 
         Raises:
+            SigningCertificateRequired: the card signed with its authentication certificate alone.
             SubjectNotLinked: the card holder has no live wallet.
             LostWalletMismatch: ``lost_wallet`` is not that wallet (or equals the new one).
+            RecoveryPending: a recovery of this person is already waiting.
+            LostWalletFrozen: the lost wallet is frozen (and not as reported lost).
             WalletAlreadyLinked, WalletRetired: the new wallet cannot take the identity.
             plus the statement, challenge, card and signature errors of ``link``.
         """
@@ -219,6 +224,8 @@ class IdentityService:
         try:
             with session.begin_nested():
                 verified = self._verify(statement, card, wallet_signature)
+                if verified.signing is None:
+                    raise SigningCertificateRequired()
                 new_wallet = statement.wallet
                 lost = checksum(lost_wallet, "lost_wallet")
                 if lost == new_wallet:
@@ -229,37 +236,30 @@ class IdentityService:
                     raise SubjectNotLinked()
                 if old.wallet != lost:
                     raise LostWalletMismatch()
+                waiting = session.scalar(select(WalletIdentity.id).where(
+                    WalletIdentity.subject_id == subject.id, WalletIdentity.status == IdentityStatus.RECOVERING))
+                coin = self.runtime.coin
+                if waiting is not None or coin.pending_recovery(lost).pending:
+                    raise RecoveryPending()
+                if coin.freeze_kind(lost) is FreezeKind.FROZEN:
+                    raise LostWalletFrozen()
                 self.records.ensure_wallet_free(session, new_wallet)
                 self.subjects.remember(session, subject.id, verified)
-                now = utcnow()
-                old.status = IdentityStatus.REBOUND
-                old.rebound_to = new_wallet
-                old.revoked_at = now
-                old.revocation_reason = "rebound"
-                session.flush()  # the old row leaves the "one live wallet" index before the new row enters
                 row = WalletIdentity(
                     id=str(uuid.uuid4()), wallet=new_wallet, subject_id=subject.id, kind=old.kind, level=old.level,
-                    status=IdentityStatus.LINKED, last_action=IdentityAction.RECOVER, expires_at=old.expires_at,
-                    recovered_from=lost,
+                    status=IdentityStatus.RECOVERING, last_action=IdentityAction.RECOVER,
+                    expires_at=old.expires_at, recovered_from=lost,
                 )
                 seal_evidence(session, self.runtime.vault, row, statement, card, wallet_signature, verified)
-                registry, coin = self.runtime.registry, self.runtime.coin
-                rebind = registry.rebind_call(subject.subject_key, new_wallet, row.evidence_commitment)
-                row.attest_intent_id = self._enqueue(session, rebind.to, rebind.data, "registry.rebind", row.id)
-                if row.expires_at <= now + _RECOVERY_RENEW_MARGIN:
-                    row.expires_at = self._expiry()
-                    renew = registry.renew_call(new_wallet, ChainLevel(row.level), row.expires_at,
-                                                row.evidence_commitment)
-                    row.renew_intent_id = self._enqueue(session, renew.to, renew.data, "registry.renew", row.id)
-                move = coin.recover_call(lost)
-                # another key than the re-bind's: it waits until the re-bind is confirmed
-                row.recover_intent_id = self._enqueue(session, move.to, move.data, "coin.recover", row.id,
-                                                      after=row.attest_intent_id)
+                request = coin.request_recovery_call(lost, new_wallet, row.evidence_commitment)
+                row.attest_intent_id = self._enqueue(session, request.to, request.data, "coin.request_recovery",
+                                                     row.id)
                 session.add(row)
                 session.flush()
         except IntegrityError as exc:
             raise race(exc) from None
-        log.info("identity recovered: wallet %s replaces %s (intent %d)", new_wallet, lost, row.attest_intent_id)
+        log.info("identity recovery requested: wallet %s to replace %s (intent %d)", new_wallet, lost,
+                 row.attest_intent_id)
         return self.records.view(session, row, note=verified.note)
 
     # ------------------------------------------------------------------ renew
@@ -301,9 +301,10 @@ class IdentityService:
         return self.records.view(session, row, note=verified.note)
 
     # ------------------------------------------------------------------ revoke
-    def revoke(self, session: Session, wallet: str, reason: RevocationReason, actor: str) -> IdentityView:
+    def revoke(self, session: Session, wallet: str, reason: RevokeReason, actor: str) -> IdentityView:
         """Revoke the live identity of ``wallet`` (city decision) and enqueue the on-chain revocation.
 
+        The chain gets ``revoke(wallet)`` without the reason; the reason stays in the database.
         At the holder's request (``REQUESTED``) every evidence bundle of the person — this wallet's
         and those of wallets they linked before — is crypto-erased in the same transaction: the
         basic facts and serials go; the subject and its card-serial hashes stay, so the person is
@@ -319,14 +320,15 @@ class IdentityService:
         row = self.records.live_for_wallet(session, checksum(wallet))
         if row is None:
             raise IdentityNotFound()
-        call = self.runtime.registry.revoke_call(row.wallet, reason)
+        call = self.runtime.registry.revoke_call(row.wallet)
         row.status = IdentityStatus.REVOKED
-        row.revocation_reason = reason.name.lower()
+        row.revocation_reason = RevokeReason(reason).value
         row.revoked_by = actor
         row.revoked_at = utcnow()
         row.last_action = IdentityAction.REVOKE
         row.revoke_intent_id = self._enqueue(session, call.to, call.data, "registry.revoke", row.id)
-        if reason is RevocationReason.REQUESTED:
+        revoke_wallet_tokens(session, row.wallet)  # a revoked wallet is logged out at once
+        if reason == RevokeReason.REQUESTED:
             for evidence_key in session.scalars(select(WalletIdentity.evidence_key_id)
                                                 .where(WalletIdentity.subject_id == row.subject_id)):
                 Vault.erase(session, evidence_key)
@@ -416,9 +418,7 @@ class IdentityService:
             raise IdentityNotFound("no such identity")
         return open_evidence(session, self.runtime.vault, row)
 
-    def _enqueue(self, session: Session, to: str, data: bytes, kind: str, reference: str,
-                 after: int | None = None) -> int:
-        prerequisite = None if after is None else session.get(TxIntent, after)
+    def _enqueue(self, session: Session, to: str, data: bytes, kind: str, reference: str) -> int:
         intent = enqueue(session, sender=self._sender(kind), to=to, data=data, kind=kind,
-                         reference=f"identity:{kind}:{reference}", after=prerequisite)
+                         reference=f"identity:{kind}:{reference}")
         return int(intent.id)

@@ -67,6 +67,7 @@ class IdentityView:
     revocation_reason: str | None
     created_at: datetime
     note: str | None = None
+    recovery_eta: datetime | None = None
 
 
 @dataclass(frozen=True)

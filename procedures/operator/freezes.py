@@ -32,7 +32,7 @@ __all__ = ["FreezeState", "approve_unfreeze", "check", "freeze", "freeze_state",
 
 log = logging.getLogger("machi.operator.freezes")
 
-_ACTIONS = ("freeze", "unfreeze")
+_ACTIONS = ("freeze", "freeze_lost", "unfreeze")
 MAX_REASON = 200
 
 
@@ -56,15 +56,17 @@ def freeze_state(session: Session, runtime: Runtime, wallet: str) -> FreezeState
     return FreezeState(address, runtime.coin.is_frozen(address), pending.action if pending is not None else None)
 
 
-def freeze(session: Session, runtime: Runtime, wallet: str, *, reason: str | None, operator: str) -> ActionView:
-    """Queue ``RegionalCoin.freeze(wallet)``.
+def freeze(session: Session, runtime: Runtime, wallet: str, *, reason: str | None, operator: str,
+           reported_lost: bool = False) -> ActionView:
+    """Queue ``RegionalCoin.freeze(wallet)`` — or ``freezeAsLost`` when the owner reported it lost (frozen all
+    the same, but a recovery may still move it; action ``freeze_lost``).
 
     Raises:
         InvalidRequest: not an address, or a reason over 200 characters.
         Conflict: already frozen (``already_frozen``), a city account (``city_account``), or another
             freeze/unfreeze still pending (``wallet_action_pending``).
     """
-    return _queue(session, runtime, wallet, "freeze", reason, operator)
+    return _queue(session, runtime, wallet, "freeze_lost" if reported_lost else "freeze", reason, operator)
 
 
 def unfreeze(session: Session, runtime: Runtime, wallet: str, *, reason: str | None, operator: str) -> ActionView:
@@ -112,13 +114,13 @@ def check(session: Session, runtime: Runtime, wallet: str, action: str) -> str:
         InvalidRequest: not an address, or an unknown action.  Conflict: as ``freeze`` / ``unfreeze``.
     """
     if action not in _ACTIONS:
-        raise InvalidRequest("the action is freeze or unfreeze", param="action")
+        raise InvalidRequest("the action is freeze, freeze_lost or unfreeze", param="action")
     address = checksum(wallet)
     if wallet_actions.pending_action(session, address, _ACTIONS) is not None:
         raise Conflict("a freeze or unfreeze of this wallet is still on its way to the chain (or awaiting a second "
                        "staff member's approval); wait for it", code="wallet_action_pending")
     frozen = runtime.coin.is_frozen(address)
-    if action == "freeze":
+    if action in ("freeze", "freeze_lost"):
         if frozen:
             raise Conflict("this wallet is already frozen", code="already_frozen")
         if runtime.registry.status(address).kind is Kind.CITY:
@@ -141,7 +143,8 @@ def _queue(session: Session, runtime: Runtime, wallet: str, action: str, reason:
                                     intent=None)
         log.info("wallet %s: unfreeze asked by %s, awaiting a second staff member", address, operator)
         return wallet_actions.view(session, row)
-    call = runtime.coin.freeze_call(address)
+    coin = runtime.coin
+    call = {"freeze": coin.freeze_call, "freeze_lost": coin.freeze_as_lost_call}[action](address)
     number = wallet_actions.count(session, address, action)
     intent = enqueue(session, sender=runtime.keys.freezer.address, to=call.to, data=call.data,
                      kind=f"wallet.{action}", reference=f"wallet-{action}:{address}:{number}")

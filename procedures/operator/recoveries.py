@@ -1,12 +1,12 @@
-"""Lost-wallet recovery as the counter sees it, and a retry of a failed balance move.
+"""Lost-wallet recovery as the counter sees it, and a retry of a failed execution.
 
 A resident who lost their wallet (phone lost, keystore gone) recovers it with the My Number card
-(``machi-wallet recover``): the identity is re-bound to a new wallet (``IdentityRegistry.rebind``)
-and ``RegionalCoin.recover(lost)`` moves the lost wallet's whole balance to the new one. The move
-can fail although the identity moved — the new wallet was frozen, the coin paused, or the new
-wallet's balance cap exceeded. Once the cause is fixed, the operator retries the move here: the
-same ``coin.recover`` call, queued again through the outbox with the relayer (``RECOVERY_ROLE``),
-audited with the operator's id; the identity's recovery then reports the new attempt.
+(``machi-wallet recover``): ``RegionalCoin.requestRecovery`` announces the move, and after the delay
+``executeRecovery`` re-binds the identity and moves the whole balance in one transaction
+(``procedures.identity.recovery``). The execution can fail — the new wallet frozen, the coin paused,
+the new wallet's balance cap exceeded — and then nothing moved and the request stays pending. Once the
+cause is fixed, the operator retries it here: the same ``executeRecovery`` call (which anyone may send;
+it gives no power of its own), queued again through the outbox, audited with the operator's id.
 """
 
 from __future__ import annotations
@@ -18,17 +18,19 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from chain.contracts.coin import FreezeKind
 from chain.contracts.registry import AssuranceLevel, Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from procedures.addresses import checksum
 from procedures.errors import Conflict, NotFound
+from procedures.identity import recovery
 from procedures.identity.models import IdentityStatus, WalletIdentity
 from procedures.operator import wallet_actions
 from procedures.operator.wallet_actions import ActionView
 from procedures.runtime import Runtime
 from procedures.transfers.pending import lock_wallet
 
-__all__ = ["RecoveryView", "RetryRefused", "StepView", "blocker_message", "check_retry", "get_recovery",
+__all__ = ["RecoveryView", "RetryRefused", "StepView", "blocker_message", "cancel", "check_retry", "get_recovery",
            "recovery_state", "retry_balance_move"]
 
 log = logging.getLogger("machi.operator.recoveries")
@@ -36,7 +38,7 @@ log = logging.getLogger("machi.operator.recoveries")
 
 @dataclass(frozen=True)
 class StepView:
-    """One chain step of a recovery (the re-binding or the balance move)."""
+    """One chain step of a recovery (the request, or the execution that moves identity and balance)."""
 
     kind: str
     status: str
@@ -54,6 +56,7 @@ class RecoveryView:
     new_wallet: str
     identity_status: str
     recovered_at: datetime
+    eta: datetime | None
     rebind: StepView | None
     move: StepView | None
     lost_balance: int
@@ -72,13 +75,14 @@ class RetryRefused(Conflict):
 
 
 _BLOCKERS = {
-    "move_pending": "the balance move is still on its way to the chain",
-    "move_confirmed": "the balance already moved",
-    "recovery_failed": "the identity never moved to the new wallet; the resident must recover again",
-    "not_rebound": "the chain does not (yet) show the new wallet as the lost wallet's successor",
+    "move_pending": "the recovery's execution is still on its way to the chain",
+    "move_confirmed": "the recovery already ran",
+    "recovery_failed": "the recovery was cancelled or never requested on chain; the resident must recover again",
+    "not_due": "the recovery's delay has not passed yet; it runs by itself when due",
+    "not_pending": "the chain shows no pending recovery of the lost wallet to the new wallet",
     "coin_paused": "the coin is paused",
     "wallet_frozen": "the new wallet is frozen; unfreeze it first",
-    "nothing_to_move": "the lost wallet holds no coins",
+    "lost_wallet_frozen": "the lost wallet is frozen (not as reported lost)",
     "balance_cap_exceeded": "the new wallet cannot hold the lost wallet's balance under its cap",
 }
 
@@ -101,22 +105,25 @@ def _step(session: Session, intent_id: int | None) -> StepView | None:
 
 def _blocker(runtime: Runtime, row: WalletIdentity, move: StepView | None, lost_balance: int,
              new_balance: int) -> str | None:
-    if move is not None and move.status == IntentStatus.CONFIRMED:
+    if row.status == IdentityStatus.LINKED or (move is not None and move.status == IntentStatus.CONFIRMED):
         return "move_confirmed"
     if move is not None and move.status != IntentStatus.FAILED:
         return "move_pending"
-    if row.status != IdentityStatus.LINKED:
+    if row.status != IdentityStatus.RECOVERING:
         return "recovery_failed"
     assert row.recovered_from is not None
     coin = runtime.coin
-    if runtime.registry.successor_of(row.recovered_from) != row.wallet:
-        return "not_rebound"
+    pending = coin.pending_recovery(row.recovered_from)
+    if not pending.pending or pending.successor != row.wallet:
+        return "not_pending"
+    if move is None or coin.block_time() < pending.eta:
+        return "not_due"
     if coin.paused():
         return "coin_paused"
+    if coin.freeze_kind(row.recovered_from) is FreezeKind.FROZEN:
+        return "lost_wallet_frozen"
     if coin.is_frozen(row.wallet):
         return "wallet_frozen"
-    if lost_balance <= 0:
-        return "nothing_to_move"
     status = runtime.registry.status(row.wallet)
     if status.kind is Kind.RESIDENT and status.level is not AssuranceLevel.NONE:
         if new_balance + lost_balance > coin.balance_cap(status.level):
@@ -138,7 +145,9 @@ def recovery_state(session: Session, runtime: Runtime, wallet: str) -> RecoveryV
     new_balance = runtime.coin.balance_of(row.wallet)
     return RecoveryView(
         identity_id=row.id, lost_wallet=row.recovered_from, new_wallet=row.wallet, identity_status=row.status,
-        recovered_at=row.created_at, rebind=_step(session, row.attest_intent_id), move=move,
+        recovered_at=row.created_at,
+        eta=recovery.pending_view(session, runtime, row).eta if row.status == IdentityStatus.RECOVERING
+        else row.recovery_eta, rebind=_step(session, row.attest_intent_id), move=move,
         lost_balance=lost_balance, new_balance=new_balance,
         blocker=_blocker(runtime, row, move, lost_balance, new_balance))
 
@@ -173,8 +182,23 @@ def check_retry(session: Session, runtime: Runtime, wallet: str) -> RecoveryView
     return state
 
 
+def cancel(session: Session, runtime: Runtime, wallet: str, *, operator: str) -> ActionView:
+    """Cancel the pending recovery involving ``wallet`` (lost or new) with the freezer's power, audited.
+
+    Raises:
+        InvalidRequest: not an address.  NoPendingRecovery: nothing pending on chain.
+    """
+    address = checksum(wallet)
+    intent = recovery.cancel_by_staff(session, runtime, address, operator=operator)
+    row = recovery.pending_for(session, address)
+    assert row is not None and row.recovered_from is not None
+    action = wallet_actions.record(session, wallet=row.recovered_from, action="recovery_cancel", reason=None,
+                                   operator=operator, intent=intent)
+    return wallet_actions.view(session, action)
+
+
 def retry_balance_move(session: Session, runtime: Runtime, wallet: str, *, operator: str) -> ActionView:
-    """Queue ``RegionalCoin.recover(lost)`` again for the newest recovery involving ``wallet``.
+    """Queue ``RegionalCoin.executeRecovery(lost)`` again for the newest recovery involving ``wallet``.
 
     Raises:
         InvalidRequest, NotFound, RetryRefused: as ``check_retry``.
@@ -185,9 +209,9 @@ def retry_balance_move(session: Session, runtime: Runtime, wallet: str, *, opera
     row = session.get(WalletIdentity, state.identity_id, with_for_update=True)
     assert row is not None and row.recovered_from is not None
     number = wallet_actions.count(session, row.wallet, "recover_retry")
-    call = runtime.coin.recover_call(row.recovered_from)
-    intent = enqueue(session, sender=runtime.keys.recovery.address, to=call.to, data=call.data, kind="coin.recover",
-                     reference=f"identity:coin.recover:{row.id}:retry{number}")
+    call = runtime.coin.execute_recovery_call(row.recovered_from)
+    intent = enqueue(session, sender=runtime.keys.recovery.address, to=call.to, data=call.data,
+                     kind="coin.execute_recovery", reference=f"identity:coin.execute_recovery:{row.id}:retry{number}")
     row.recover_intent_id = intent.id  # the identity's recovery now reports this attempt
     action = wallet_actions.record(session, wallet=row.wallet, action="recover_retry", reason=None,
                                    operator=operator, intent=intent)

@@ -26,6 +26,7 @@ from procedures.merchants.schemas import (
 )
 from procedures.operator import freezes, recoveries, wallet_actions
 from procedures.operator.schemas import (
+    FreezeIn,
     RecoveryOut,
     WalletActionIn,
     WalletActionOut,
@@ -216,10 +217,11 @@ def wallet_state(wallet: str, runtime: RuntimeDep, session: SessionDep, _: Admin
 
 @router.post("/wallets/{wallet}/freeze", status_code=status.HTTP_202_ACCEPTED, summary="Freeze a wallet on the coin")
 def freeze_wallet(wallet: str, runtime: RuntimeDep, session: SessionDep, principal: AdminPrincipal,
-                  body: WalletActionIn | None = None) -> WalletActionOut:
-    """Queued for the relayer (FREEZER_ROLE); the wallet can neither send nor receive once confirmed."""
+                  body: FreezeIn | None = None) -> WalletActionOut:
+    """Queued for the relayer (FREEZER_ROLE); the wallet can neither send nor receive once confirmed
+    (``reported_lost``: and a recovery may still move it)."""
     return action_out(freezes.freeze(session, runtime, wallet, reason=body.reason if body else None,
-                                      operator=_operator(principal)))
+                                      operator=_operator(principal), reported_lost=bool(body and body.reported_lost)))
 
 
 @router.post("/wallets/{wallet}/unfreeze", status_code=status.HTTP_202_ACCEPTED, summary="Lift a wallet's freeze")
@@ -246,11 +248,19 @@ def wallet_recovery(wallet: str, runtime: RuntimeDep, session: SessionDep, _: Ad
     return recovery_out(recoveries.get_recovery(session, runtime, wallet))
 
 
+@router.post("/wallets/{wallet}/recovery/cancel", status_code=status.HTTP_202_ACCEPTED,
+             summary="Cancel a pending recovery (freezer power)")
+def cancel_recovery(wallet: str, runtime: RuntimeDep, session: SessionDep,
+                    principal: AdminPrincipal) -> WalletActionOut:
+    """``RegionalCoin.cancelRecovery(lost)`` queued (FREEZER_ROLE); the lost wallet stays linked."""
+    return action_out(recoveries.cancel(session, runtime, wallet, operator=_operator(principal)))
+
+
 @router.post("/wallets/{wallet}/recovery/retry", status_code=status.HTTP_202_ACCEPTED,
              summary="Retry a recovery's failed balance move")
 def retry_recovery_move(wallet: str, runtime: RuntimeDep, session: SessionDep,
                         principal: AdminPrincipal) -> WalletActionOut:
-    """``RegionalCoin.recover(lost)`` queued again (RECOVERY_ROLE), once its cause is fixed."""
+    """``RegionalCoin.executeRecovery(lost)`` queued again, once the cause of its failure is fixed."""
     return action_out(recoveries.retry_balance_move(session, runtime, wallet, operator=_operator(principal)))
 
 

@@ -11,19 +11,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from procedures.operator.freezes import MAX_REASON, FreezeState
 from procedures.operator.recoveries import RecoveryView
 from procedures.operator.wallet_actions import ActionView
-from procedures.schemas import from_row
+from procedures.schemas import RequestModel, from_row
 
 
-class WalletActionIn(BaseModel):
+class WalletActionIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(None, max_length=MAX_REASON, description="why (kept in the audit trail)")
 
 
+class FreezeIn(WalletActionIn):
+    reported_lost: bool = Field(False, description="the owner reported the wallet lost: frozen all the same, but a "
+                                                  "recovery (requested with the owner's card) may still move it")
+
+
 class WalletActionOut(BaseModel):
     id: str
     wallet: str
-    action: str = Field(description="freeze, unfreeze or recover_retry")
+    action: str = Field(description="freeze, freeze_lost, unfreeze, recover_retry or recovery_cancel")
     reason: str | None
     operator: str
     approved_by: str | None = Field(description="the second staff member (an unfreeze needs one)")
@@ -62,9 +67,10 @@ class RecoveryOut(BaseModel):
     lost_wallet: str
     new_wallet: str
     identity_status: str
-    recovered_at: datetime
-    rebind: RecoveryStepOut | None
-    move: RecoveryStepOut | None
+    recovered_at: datetime = Field(description="when the recovery was requested")
+    eta: datetime | None = Field(description="from when the recovery may run (None until requested on chain)")
+    rebind: RecoveryStepOut | None = Field(description="the request (requestRecovery)")
+    move: RecoveryStepOut | None = Field(description="the execution (executeRecovery: identity and balance)")
     lost_balance: int
     new_balance: int
     can_retry: bool

@@ -8,12 +8,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from procedures.addresses import WalletAddress
-from procedures.schemas import Column, from_row
+from procedures.schemas import Column, IsoDate, RequestModel, from_row
 from procedures.settlement.models import Payout, PayoutBatch, TopUp
 
 
 # --------------------------------------------------------------------------- payouts
-class PayoutIn(BaseModel):
+class PayoutIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: int = Field(gt=0, le=10**12, description="coins to redeem; the fee is deducted from the yen paid out")
@@ -42,10 +42,10 @@ def payout_out(payout: Payout) -> PayoutOut:
     return from_row(PayoutOut, payout)
 
 
-class BatchIn(BaseModel):
+class BatchIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
-    transfer_date: date | None = Field(None, description="取組日 (default: today in Japan)")
+    transfer_date: IsoDate | None = Field(None, description="取組日 (default: today in Japan)")
 
 
 class PayoutBatchOut(BaseModel):
@@ -66,7 +66,7 @@ def payout_batch_out(batch: PayoutBatch, payout_ids: list[str]) -> PayoutBatchOu
 
 
 # --------------------------------------------------------------------------- top-ups
-class TopUpIn(BaseModel):
+class TopUpIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     wallet: WalletAddress

@@ -75,6 +75,11 @@ _SKIP_CODES: dict[SkipReason, tuple[type[InvalidRequest] | type[Conflict], str, 
         "balance_cap_exceeded",
         "the recipient's balance would exceed its cap",
     ),
+    SkipReason.NONCE_KEY_ZERO: (
+        InvalidRequest,
+        "nonce_key_zero",
+        "nonce key 0 is reserved for EIP-2612 permits; sign the authorization with a non-zero nonce key",
+    ),
 }
 
 
@@ -169,6 +174,10 @@ def accept(
         raise InvalidRequest(
             "the authorization is not valid yet", code="authorization_not_yet_valid", param="authorization.valid_after"
         )
+    if auth.nonce_key == 0:
+        # Key 0 is the permit's sequential nonce: an authorization on it and a permit would cancel each other.
+        cls, code, message = _SKIP_CODES[SkipReason.NONCE_KEY_ZERO]
+        raise cls(message, code=code, param="authorization.nonce")
     coin = runtime.coin
     try:
         signer = authorization_signer(auth, coin.domain())
@@ -293,12 +302,17 @@ def settle(session: Session, intent: TxIntent) -> Transfer | None:
     """Record the fate of the transfer behind a final ``transfer`` intent (the relayer's transaction).
 
     Returns:
-        The transfer, now confirmed or failed; ``None`` when there is none or it was already final.
+        The transfer, now confirmed or failed; ``None`` when there is none, it was already final, or
+        its authorization was used by someone else first (left open for ``chain_settlement``).
     """
     if intent.reference is None:
         return None
     transfer = session.get(Transfer, intent.reference, with_for_update=True)
     if transfer is None or transfer.status not in OPEN:
+        return None
+    if intent.status == IntentStatus.FAILED and intent.error_code == SkipReason.NONCE_USED.label:
+        # Someone used the authorization before our batch (front-running, or the payer's own
+        # submission): the payee may well be paid. The chain's logs decide (chain_settlement).
         return None
     transfer.tx_hash = intent.tx_hash
     transfer.block_number = intent.block_number

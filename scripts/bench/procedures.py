@@ -26,10 +26,10 @@ from eth_account.messages import encode_typed_data
 from sqlalchemy import func, select
 
 from chain.contracts.base import role_id, send_call
-from chain.node import LocalNode, NodeConfig, free_port, rpc_call
+from chain.node import LocalNode, NodeConfig, free_port
 from chain.storage import make_engine
 from procedures.config import DEV_ADMIN_KEY, Settings
-from scripts.bench._common import bench_database, drop_bench_database
+from scripts.bench._common import bench_database, drop_bench_database, fund
 
 SUBMISSIONS = int(os.environ.get("BENCH_PROCEDURES_SUBMISSIONS", "300"))
 RESIDENTS = 20
@@ -81,7 +81,7 @@ def run() -> dict[str, Any]:
         runtime.deploy(Account.from_key(DEV_ADMIN_KEY))
         w3 = runtime.w3
         operator = Account.create()
-        rpc_call(node.url, "anvil_setBalance", [operator.address, hex(10**21)])
+        fund(w3, Account.from_key(DEV_ADMIN_KEY), [operator.address], 10**21)
         send_call(w3, Account.from_key(DEV_ADMIN_KEY), runtime.registry.grant_role_call(role_id("REGISTRAR_ROLE"),
                                                                               operator.address))
         residents = [Account.create() for _ in range(RESIDENTS)]

@@ -34,7 +34,7 @@ def test_coin_calls_decode_into_who_pays_whom(coin):
         Movement.REDEEM, sender.address, None, 70)
     assert coin_movement(coin.transfer_call(bob.address, 9).data, sender.address) == CoinMovement(
         Movement.TRANSFER, sender.address, bob.address, 9)
-    assert coin_movement(coin.recover_call(alice.address).data, sender.address) == CoinMovement(
+    assert coin_movement(coin.execute_recovery_call(alice.address).data, sender.address) == CoinMovement(
         Movement.RECOVER, alice.address, None, 0)
     auth = coin.sign_authorization(alice, bob.address, 1_234, nonce=random_nonce(),
                                    valid_before=int(time.time()) + 600)

@@ -37,12 +37,19 @@ def _fresh_rate_limits() -> Iterator[None]:
     ratelimit.reset()
 
 
+#: The monitoring token of the test settings, and the headers that send it (the detailed /healthz, /metrics).
+METRICS_TOKEN = "test-metrics-token"  # noqa: S105 - a test value
+MONITORING = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 @pytest.fixture
 def settings(anvil, tmp_path, database_url) -> Settings:
     url, _ = database_url
     return Settings(
         environment="test", var_dir=tmp_path / "var", database_url=url, rpc_url=anvil.url,
         chain_id=anvil.config.chain_id, relayer_poll_interval=0.01, batch_max_wait=0.02,
+        metrics_token=METRICS_TOKEN,
+        recovery_sweep_interval=0.05,
     )
 
 
@@ -110,15 +117,20 @@ def wallet_login(client: TestClient | httpx.Client | str, account: LocalAccount)
     if isinstance(client, str):
         with httpx.Client(base_url=client, timeout=30) as http:
             return wallet_login(http, account)
+    response = wallet_login_response(client, account)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def wallet_login_response(client: TestClient | httpx.Client, account: LocalAccount) -> Any:
+    """The answer to a correctly signed wallet login (a refusal is the test's to check)."""
     challenge = client.post("/v1/auth/wallet/challenge", json={"wallet": account.address}).json()
     signed = account.sign_message(encode_typed_data(full_message=challenge["typed_data"]))
-    response = client.post("/v1/auth/wallet/token", json={
+    return client.post("/v1/auth/wallet/token", json={
         "wallet": account.address, "nonce": challenge["nonce"],
         "deadline": challenge["typed_data"]["message"]["deadline"],
         "signature": "0x" + signed.signature.hex().removeprefix("0x"),
     })
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def auth_json(auth: Any) -> dict[str, Any]:
@@ -158,6 +170,32 @@ def admin_headers(client, runtime, username: str) -> dict[str, str]:
     response = client.post("/v1/auth/staff/token", json={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def let_recovery_run(runtime: Any, identity_id: str, timeout: float = 30.0) -> Any:
+    """Let a requested recovery's delay pass on chain (anvil time travel: tests only) and wait until the
+    service's worker executed it and folded it back; returns the new wallet's identity row."""
+    from chain.node import rpc_call
+    from procedures.identity.models import WalletIdentity
+
+    def eta() -> Any:
+        with runtime.sessions() as session:
+            row = session.get(WalletIdentity, identity_id)
+            return row.recovery_eta if row is not None else None
+
+    due = wait_until(eta, timeout, what="the recovery's eta (the request on chain)")
+    wait = int(due.timestamp()) - runtime.coin.block_time()
+    url = runtime.settings.rpc_url
+    if wait > 0:
+        rpc_call(url, "evm_increaseTime", [wait])
+    rpc_call(url, "evm_mine")
+
+    def done() -> Any:
+        with runtime.sessions() as session:
+            row = session.get(WalletIdentity, identity_id)
+            return row if row is not None and row.status != "recovering" else None
+
+    return wait_until(done, timeout, what="the recovery's execution")
 
 
 @pytest.fixture

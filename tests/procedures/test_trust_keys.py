@@ -23,7 +23,8 @@ from chain.roles import KEY_NAMES, RoleMisconfigured
 from procedures.config import DEV_RELAYER_KEY, Settings
 from procedures.errors import Unavailable
 from procedures.identity.trust import build_trust
-from tests.procedures.conftest import wait_until
+from tests.chain.contracts.helpers import unchecked_call
+from tests.procedures.conftest import MONITORING, wait_until
 
 
 def _refused(sender: str) -> float:
@@ -73,16 +74,18 @@ def test_forged_intents_are_never_signed(client, runtime, sessions, arrange, mak
     arrange.attest(thief)
     coin, registry, keys = runtime.coin, runtime.registry, runtime.keys
     forged: list[tuple[str, Call]] = [
-        (keys.relayer.address, coin.recover_call(victim.address)),
-        (keys.relayer.address, registry.rebind_call(os.urandom(32), thief, os.urandom(32))),
+        (keys.relayer.address, coin.request_recovery_call(victim.address, thief, os.urandom(32))),
+        (keys.relayer.address, unchecked_call(registry, "rebind", victim.address, thief, os.urandom(32))),
         (keys.relayer.address, coin.grant_role_call("RECOVERY_ROLE", thief)),
         (keys.relayer.address, coin.mint_call(thief, 1_000)),
         (keys.relayer.address, Call(counter.address, coin.transfer_call(thief, 1).data)),  # another contract
-        (keys.registrar.address, coin.recover_call(victim.address)),
+        (keys.registrar.address, coin.request_recovery_call(victim.address, thief, os.urandom(32))),
         (keys.registrar.address, coin.grant_role_call("DEFAULT_ADMIN_ROLE", thief)),
         (keys.freezer.address, coin.transfer_from_call(victim.address, thief, 5_000)),
-        (keys.recovery.address, registry.rebind_call(os.urandom(32), thief, os.urandom(32))),
-        (keys.topup_minter.address, coin.recover_call(victim.address)),
+        (keys.recovery.address, unchecked_call(registry, "rebind", victim.address, thief, os.urandom(32))),
+        (keys.topup_minter.address, coin.request_recovery_call(victim.address, thief, os.urandom(32))),
+        (keys.relayer.address, coin.execute_recovery_call(victim.address)),
+        (keys.registrar.address, coin.cancel_recovery_call(victim.address)),
         (keys.benefits_minter.address, coin.grant_role_call("MASTER_MINTER_ROLE", thief)),
         (keys.settlement.address, coin.mint_call(thief, 1_000)),
         (keys.settlement.address, coin.batch_call([])),
@@ -120,7 +123,7 @@ def test_forged_intents_are_never_signed(client, runtime, sessions, arrange, mak
     assert not signed & {call.data for _, call in forged}  # none of them was ever signed
     assert coin.balance_of(victim.address) == 5_000 and coin.balance_of(thief) == 0
     assert all(_refused(sender) > refused_before[sender] for sender in refused_before)  # counted
-    assert 'machi_relayer_refused_calls_total{key="relayer"' in client.get("/metrics").text
+    assert 'machi_relayer_refused_calls_total{key="relayer"' in client.get("/metrics", headers=MONITORING).text
 
 
 def test_the_relayer_still_sends_what_its_role_may(client, runtime, sessions, make_resident, coin):
@@ -135,7 +138,7 @@ def test_the_relayer_still_sends_what_its_role_may(client, runtime, sessions, ma
 # --------------------------------------------------------------------------- one hot key, direct calls
 def test_no_single_hot_key_moves_a_residents_coins_by_calling_the_contracts(runtime, arrange, keys):
     """The attacker holds one hot key at a time and calls every function that could take coins."""
-    victim, thief = Account.create(), Account.create()
+    victim, thief, fresh = Account.create(), Account.create(), Account.create()
     arrange.attest(victim.address)
     arrange.attest(thief.address)
     arrange.mint(victim.address, 9_000)
@@ -145,7 +148,8 @@ def test_no_single_hot_key_moves_a_residents_coins_by_calling_the_contracts(runt
     forged_auth = dataclasses.replace(forged_auth, from_=victim.address)  # not the victim's signature
     attempts = [
         coin.transfer_from_call(victim.address, thief.address, 9_000),
-        coin.recover_call(victim.address),
+        coin.request_recovery_call(victim.address, fresh.address, os.urandom(32)),  # a wallet of the thief's
+        coin.execute_recovery_call(victim.address),  # before its eta: refused
         coin.batch_call([forged_auth]),
         coin.grant_role_call("RECOVERY_ROLE", thief.address),
         registry.grant_role_call("REGISTRAR_ROLE", thief.address),
@@ -157,9 +161,13 @@ def test_no_single_hot_key_moves_a_residents_coins_by_calling_the_contracts(runt
             except ContractLogicError:
                 continue  # refused by the contract, with its own error
         assert coin.balance_of(victim.address) == 9_000, name
-        assert coin.balance_of(thief.address) == 0, name
-    # The registrar alone can re-bind the subject (a denial of service the audit shows), but the balance
-    # stays where it is: moving it needs the recovery key as well.
+        assert coin.balance_of(thief.address) == coin.balance_of(fresh.address) == 0, name
+    # The recovery key could only *request* a recovery: announced, delayed and still cancellable —
+    # by the victim's own wallet or the freezer — while the balance and the identity stay where they are.
+    pending = coin.pending_recovery(victim.address)
+    assert pending.pending and pending.successor == fresh.address
+    send_call(runtime.w3, runtime.keys.freezer, coin.cancel_recovery_call(victim.address))
+    assert not coin.pending_recovery(victim.address).pending
     status = registry.status(victim.address)
     assert status.kind.name == "RESIDENT"
     assert coin.balance_of(victim.address) == 9_000 and registry.is_verified(victim.address)
@@ -174,7 +182,8 @@ def bare_environment(monkeypatch):
             monkeypatch.delenv(variable, raising=False)
 
 
-REAL = {f"{name}_key": "0x" + f"{n + 1:02x}" * 32 for n, name in enumerate(KEY_NAMES)}
+REAL = {**{f"{name}_key": "0x" + f"{n + 1:02x}" * 32 for n, name in enumerate(KEY_NAMES)},
+        "jpki_linkage_path": "/etc/machi/jlis-linkage.json"}
 REAL_SECRET = "a-real-master-secret-of-at-least-32-characters"
 
 

@@ -1,5 +1,6 @@
 """``machi-wallet`` end to end against a live service (uvicorn on a free port, real chain and DB):
-init → link-card → whoami → lose the wallet → recover with the balance; PC/SC through the APDU fake."""
+init → link-card → whoami → lose the wallet → recover (announced, then run after the delay) or cancel it from
+the old wallet; PC/SC through the APDU fake."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from chain.contracts.base import send_call
+from protocol.cards import pcsc
 from tests.fixtures.fake_jpki_card import FakeJpkiCard
+from tests.procedures.conftest import let_recovery_run, wait_until
 from tests.procedures.identity.conftest import KAGA_RESIDENTS, MINOR
 from wallet import cli, keystore
-from wallet.cards import pcsc
 
 PASSWORD = "correct horse battery"
 
@@ -54,10 +56,62 @@ def test_init_link_whoami_lose_recover(wallet_cli, issue, contracts, runtime, tm
     new = wallet_cli("--keystore", new_keystore, "address").output.strip()
     recovered = wallet_cli("--keystore", new_keystore, "recover", "--card", f"soft:{soft}", "--lost", old,
                            input="2468\nKAGA2025\n")
-    assert "balance move" in recovered.output and "Confirmed" in recovered.output
+    assert "Recovery from" in recovered.output and "Pending recovery" in recovered.output
+    assert "Runs from" in recovered.output and "UTC" in recovered.output and "--cancel" in recovered.output
+    # announced, nothing moved yet; both wallets see it (the old one with whoami or status)
+    assert contracts.coin.balance_of(old) == 30_000 and contracts.registry.is_verified(old)
+    for shown in (wallet_cli("status").output, wallet_cli("whoami").output):
+        assert "Pending recovery" in shown and f"{old} → {new}" in shown and "Runs from" in shown
+    (row,) = _recovering(runtime)
+    let_recovery_run(runtime, row)
     assert contracts.coin.balance_of(new) == 30_000 and contracts.coin.balance_of(old) == 0
     assert contracts.registry.is_verified(new) and not contracts.registry.is_verified(old)
     assert "30,000" in wallet_cli("--keystore", new_keystore, "whoami").output
+    # the old wallet is retired everywhere: it cannot even log in
+    retired = wallet_cli("whoami", ok=False)
+    assert retired.exit_code == 1 and "retired" in retired.output
+
+
+def test_recover_cancel_from_the_old_wallet(wallet_cli, issue, contracts, runtime, tmp_path):
+    card = issue(KAGA_RESIDENTS[1], pin="2468", signing_password="KAGA2025")
+    soft, _ = card.write_soft_card(tmp_path / "taro.p12")
+    wallet_cli("init")
+    old = wallet_cli("address").output.strip()
+    wallet_cli("link-card", "--card", f"soft:{soft}", input="2468\nKAGA2025\n")
+    nothing = wallet_cli("recover", "--cancel", ok=False)
+    assert nothing.exit_code == 1 and "no pending recovery" in nothing.output
+    # somebody recovers "the lost wallet" from another keystore — its owner still has it and says no
+    other = str(tmp_path / "other" / "keystore.json")
+    wallet_cli("--keystore", other, "init")
+    wallet_cli("--keystore", other, "recover", "--card", f"soft:{soft}", "--lost", old, input="2468\nKAGA2025\n")
+    assert contracts.coin.pending_recovery(old).pending
+    usage = wallet_cli("--keystore", other, "recover", ok=False)
+    assert usage.exit_code == 2 and "--cancel" in usage.output
+    cancelled = wallet_cli("recover", "--cancel")
+    assert "cancellation of the recovery" in cancelled.output
+    wait_until(lambda: not contracts.coin.pending_recovery(old).pending, what="the cancellation on chain")
+    assert contracts.registry.is_verified(old)
+
+
+def test_recover_refuses_the_authentication_certificate_alone(wallet_cli, issue, contracts, tmp_path):
+    card = issue(KAGA_RESIDENTS[2], pin="2468", signing_password="KAGA2025")
+    soft, _ = card.write_soft_card(tmp_path / "jiro.p12")
+    wallet_cli("init")
+    old = wallet_cli("address").output.strip()
+    wallet_cli("link-card", "--card", f"soft:{soft}", input="2468\nKAGA2025\n")
+    other = str(tmp_path / "other" / "keystore.json")
+    wallet_cli("--keystore", other, "init")
+    refused = wallet_cli("--keystore", other, "recover", "--auth-only", "--card", f"soft:{soft}", "--lost", old,
+                         input="2468\n", ok=False)
+    assert refused.exit_code == 1 and "signing certificate" in refused.output
+    assert not contracts.coin.pending_recovery(old).pending
+
+
+def _recovering(runtime) -> list[str]:
+    from procedures.identity.models import WalletIdentity
+
+    with runtime.sessions() as session:
+        return [row.id for row in session.query(WalletIdentity).filter_by(status="recovering")]
 
 
 def test_errors_are_one_line(wallet_cli, issue, tmp_path, live_server):

@@ -1,4 +1,4 @@
-"""My Number card commands: ``link-card``, ``whoami``, ``recover``, ``renew``.
+"""My Number card commands: ``link-card``, ``whoami``, ``recover`` (and ``recover --cancel``), ``renew``.
 
 The card signs the statement the service hands out (purpose, wallet, chain, registry contract,
 nonce, time); the wallet signs the same statement as EIP-712 typed data.  Only certificates and
@@ -15,13 +15,16 @@ from typing import Any
 import click
 from rich.table import Table
 
+from protocol import cards
+from protocol.cards.base import CardSigner, sign_with_card
+from protocol.eip712 import sign_typed
+from protocol.recovery import check_cancel_request
 from protocol.statement import LinkStatement, Purpose, sign_wallet
 from wallet.api import WalletError
-from wallet.cards.base import CardSigner, sign_with_card
 from wallet.context import WalletContext, pass_wallet
 from wallet.help import LocalizedCommand
 
-__all__ = ["COMMANDS", "open_card"]
+__all__ = ["COMMANDS", "open_card", "show_status"]
 
 #: Assurance levels as the API names them → their number (the chain's, and ``protocol.terms``' ``lvl_N``).
 LEVELS: dict[str, int] = {"card_authenticated": 1, "resident_of_city": 2}
@@ -41,21 +44,15 @@ def open_card(spec: str, pin: str, wallet: WalletContext) -> CardSigner:
         click.BadParameter: an unknown card kind.
         CardError, WrongPin: the card could not be opened.
     """
-    kind, _, rest = spec.partition(":")
-    if kind == "soft" and rest:
-        from wallet.cards.soft import SoftCard
-
-        return SoftCard(os.path.expanduser(rest), pin)
-    if kind == "pcsc":
-        from wallet.cards.pcsc import PcscCard
-
-        return PcscCard.connect(rest or None)
-    raise click.BadParameter(wallet.t("card_spec"), param_hint="--card")
+    try:
+        return cards.open_card(spec, pin)
+    except cards.UnknownCardKind:
+        raise click.BadParameter(wallet.t("card_spec"), param_hint="--card") from None
 
 
 def _may_have_signing_key(card: CardSigner) -> bool:
     """A minor's software card has no signing file; a real card only tells after the password."""
-    from wallet.cards.soft import SoftCard
+    from protocol.cards.soft import SoftCard
 
     return not isinstance(card, SoftCard) or card.signing_path is not None
 
@@ -159,10 +156,24 @@ def link_card(wallet: WalletContext, card_spec: str, auth_only: bool) -> None:
     _show(wallet, identity, wallet.t("title_linked"))
 
 
-@click.command(cls=LocalizedCommand)
-@pass_wallet
-def whoami(wallet: WalletContext) -> None:
-    """Your identity: what the city recorded and what the chain says."""
+def _pending_rows(wallet: WalletContext, table: Table, pending: dict[str, Any] | None) -> None:
+    """A pending recovery involving this wallet: who replaces whom, and from when it may run."""
+    if pending is None:
+        return
+    t = wallet.t
+    table.add_row(t("recovery_pending"), t("recovery_pending_value", lost=pending["lost_wallet"],
+                                           new=pending["new_wallet"]))
+    table.add_row(t("recovery_eta"), _when(pending.get("eta")))
+    if pending.get("cancel_requested"):
+        table.add_row(t("recovery_cancel"), t("recovery_cancel_requested"))
+
+
+def _when(value: str | None) -> str:
+    return "—" if not value else value.replace("T", " ")[:16] + " UTC"
+
+
+def show_status(wallet: WalletContext) -> None:
+    """What ``whoami`` and ``status`` without an application show: identity, chain, a pending recovery."""
     account = wallet.account()
     wallet.api.login(account)
     me = wallet.api.my_identity()
@@ -180,19 +191,56 @@ def whoami(wallet: WalletContext) -> None:
         if identity.get("revocation_reason"):
             table.add_row(t("revocation_reason"), t.term("rr", identity["revocation_reason"]))
         table.add_row(t("expires"), wallet.clock.show_date(identity["expires_at"]))
+    _pending_rows(wallet, table, wallet.api.pending_recovery())
     wallet.console.print(table)
 
 
 @click.command(cls=LocalizedCommand)
-@card_option
-@click.option("--lost", "lost", required=True, metavar="ADDRESS", help="the lost wallet's address")
-@auth_only_option
 @pass_wallet
-def recover(wallet: WalletContext, card_spec: str, lost: str, auth_only: bool) -> None:
-    """From a NEW wallet: take over a lost wallet's identity and move its coins here."""
+def whoami(wallet: WalletContext) -> None:
+    """Your identity: what the city recorded and what the chain says (and a pending recovery)."""
+    show_status(wallet)
+
+
+@click.command(cls=LocalizedCommand)
+@click.option("--card", "card_spec", metavar="soft:PATH.p12|pcsc[:READER]",
+              help="the My Number card: a software test card or a PC/SC reader")
+@click.option("--lost", "lost", metavar="ADDRESS", help="the lost wallet's address")
+@auth_only_option
+@click.option("--cancel", is_flag=True, help="from the OLD wallet: cancel a recovery of it that is still pending")
+@pass_wallet
+def recover(wallet: WalletContext, card_spec: str | None, lost: str | None, auth_only: bool, cancel: bool) -> None:
+    """From a NEW wallet: take over a lost wallet's identity and coins (after the delay the city announces)."""
+    if cancel:
+        _cancel_recovery(wallet)
+        return
+    if not card_spec or not lost:
+        raise click.UsageError(wallet.t("recover_needs_card_and_lost"))
     body = _signed_request(wallet, Purpose.RECOVER, card_spec, auth_only)
     identity = _wait(wallet, wallet.api.identity_submit("recover", {**body, "lost_wallet": lost}), "recovery")
-    _show(wallet, identity, wallet.t("title_recovered", lost=lost))
+    t = wallet.t
+    table = _table(wallet, t("title_recovery_requested", lost=lost))
+    table.add_row(t("wallet"), identity["wallet"])
+    table.add_row(t("status"), t.term("ids", identity["status"]))
+    _pending_rows(wallet, table, wallet.api.pending_recovery())
+    wallet.console.print(table)
+    wallet.say("recovery_requested_note", eta=_when(identity.get("recovery_eta")))
+
+
+def _cancel_recovery(wallet: WalletContext) -> None:
+    """Sign ``CancelRecovery`` with this (old) wallet for the recovery the service shows, and send it."""
+    account = wallet.account()
+    wallet.api.login(account)
+    pending = wallet.api.pending_recovery()
+    if pending is None or pending["lost_wallet"] != account.address or not pending.get("cancel_typed_data"):
+        raise WalletError.of("no_recovery_to_cancel")
+    typed = pending["cancel_typed_data"]
+    try:
+        check_cancel_request(typed, account.address)
+    except ValueError:
+        raise WalletError.of("statement_mismatch") from None
+    wallet.api.cancel_recovery(sign_typed(account, typed))
+    wallet.say("recovery_cancel_sent", new=pending["new_wallet"])
 
 
 @click.command(cls=LocalizedCommand)

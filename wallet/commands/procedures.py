@@ -35,9 +35,10 @@ from rich.markup import escape
 from chain.errors import NodeError
 from chain.rpc import connect
 from protocol import applications as protocol
+from protocol.forms import choices, field_title
 from protocol.receipts import ledger_client, verify_receipt
 from wallet.api import WalletError
-from wallet.commands.identity import level_name
+from wallet.commands.identity import level_name, show_status
 from wallet.context import WalletContext, pass_wallet
 from wallet.help import LocalizedCommand
 from wallet.i18n import Texts
@@ -80,7 +81,7 @@ def prompt_form(schema: dict[str, Any], texts: Texts) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     required = set(schema.get("required", []))
     for name, prop in (schema.get("properties") or {}).items():
-        label = _title(prop.get("x-titles"), texts.lang) or name
+        label = field_title(prop, texts.lang, name)
         value = _prompt_value(prop, label, name in required, texts)
         if value is not None:
             answers[name] = value
@@ -104,10 +105,13 @@ def _prompt_value(prop: dict[str, Any], label: str, required: bool, texts: Texts
         count = click.prompt(texts("field_how_many", label=label),
                              type=click.IntRange(prop.get("minItems", 0), prop.get("maxItems", 50)))
         return [_prompt_value(item, f"{label} #{i + 1}", True, texts) for i in range(count)]
-    if "enum" in prop:
-        choice = click.prompt(label + suffix, type=click.Choice([str(v) for v in prop["enum"]]),
-                              default=None if required else "", show_default=False)
-        return choice or None
+    options = choices(prop, texts.lang)
+    if options:  # the values with their titles: "子との続柄 (parent=父母, guardian=未成年後見人, …)"
+        listed = ", ".join(f"{value}={title}" if str(value) != title else str(value) for value, title in options)
+        by_text = {str(value): value for value, _ in options}
+        choice = click.prompt(f"{label} ({listed}){suffix}", type=click.Choice(list(by_text)),
+                              default=None if required else "", show_default=False, show_choices=False)
+        return by_text[choice] if choice else None
     if kind in ("integer", "number"):
         raw = click.prompt(label + suffix, default="" if not required else None, show_default=False)
         if raw == "":
@@ -215,10 +219,14 @@ def applications(wallet: WalletContext, status_: str | None) -> None:
 
 
 @click.command(cls=LocalizedCommand)
-@click.argument("application_id")
+@click.argument("application_id", required=False)
 @pass_wallet
-def status(wallet: WalletContext, application_id: str) -> None:
-    """Show one application: status, correction request or decision, history."""
+def status(wallet: WalletContext, application_id: str | None) -> None:
+    """Show one application: status, correction request or decision, history (no id: identity and a pending
+    recovery)."""
+    if application_id is None:
+        show_status(wallet)
+        return
     t = wallet.t
     wallet.logged_in()
     app = wallet.api.request("GET", f"/v1/applications/{application_id}", auth=True)

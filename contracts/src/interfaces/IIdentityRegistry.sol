@@ -22,13 +22,14 @@ interface IIdentityRegistry {
         ResidentOfCity
     }
 
-    /// @notice Why a record was revoked. `Rebound` and `Suspended` are set by {rebind} and {suspendMerchant}.
+    /**
+     * @notice How a record ended. `Revoked` by the city (why is a personal fact — moved out, deceased,
+     * card revoked — kept only in the city's encrypted records, never on chain), `Rebound` by a lost-wallet
+     * recovery ({rebind}: retired for good), `Suspended` by {suspendMerchant}.
+     */
     enum RevocationReason {
         None,
-        MovedOut,
-        Deceased,
-        CardRevoked,
-        Requested,
+        Revoked,
         Rebound,
         Suspended
     }
@@ -37,11 +38,11 @@ interface IIdentityRegistry {
      * @notice A wallet's record. The first six fields share one storage slot (the hot path reads only it).
      * @param kind resident, merchant or city account
      * @param level assurance level (residents only)
-     * @param revocationReason why the record was revoked (`None` while live)
+     * @param revocationReason how the record ended (`None` while live; never why)
      * @param issuedAt when the record was (re)issued
      * @param expiresAt first second at which the record is no longer valid
      * @param revokedAt when the record was revoked (0 while live)
-     * @param subjectKey opaque subject identifier, e.g. HMAC(city pepper, certificate issuer || serial)
+     * @param subjectKey opaque subject identifier: HMAC(city pepper, random subject id)
      * @param evidence opaque commitment to the off-chain (encrypted) evidence bundle
      */
     struct Record {
@@ -69,10 +70,21 @@ interface IIdentityRegistry {
     event Renewed(address indexed wallet, AssuranceLevel level, uint40 expiresAt, bytes32 evidence);
 
     /// @notice A record was revoked (also emitted for the old wallet by {rebind} and by {suspendMerchant}).
-    event Revoked(address indexed wallet, bytes32 indexed subjectKey, RevocationReason reason);
+    /// @dev No reason: why a resident's record ended is personal (see {RevocationReason}).
+    event Revoked(address indexed wallet, bytes32 indexed subjectKey);
 
     /// @notice A subject moved from a lost wallet to a new one, which inherited the record.
     event Rebound(bytes32 indexed subjectKey, address indexed oldWallet, address indexed newWallet);
+
+    /**
+     * @notice Lost-wallet recovery, the registry's half: moves the subject of `lostWallet` to `newWallet`.
+     * @dev Only the coin's delayed recovery calls it ({RegionalCoin-executeRecovery}): RECOVERY_ROLE is
+     * granted to the coin contract, never to a key.
+     */
+    function rebind(address lostWallet, address newWallet, bytes32 evidence) external;
+
+    /// @notice Reverts with the reason {rebind} would revert with now (for a recovery request).
+    function checkRebind(address lostWallet, address newWallet) external view;
 
     /// @notice True when `wallet` has a record that is neither revoked nor expired.
     function isVerified(address wallet) external view returns (bool);

@@ -7,6 +7,7 @@ send from them without signing. Reverts are always asserted by their decoded cus
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import Any
 
 from eth_account import Account
@@ -22,6 +23,7 @@ from chain.contracts import (
     ContractClient,
     random_nonce,
 )
+from chain.contracts.authorization import TRANSFER_WITH_AUTHORIZATION_TYPES, make_nonce
 from chain.errors import DECODER, ContractLogicError
 from chain.node import LocalNode
 
@@ -202,3 +204,30 @@ class Chain:
             valid_before=valid_before if valid_before is not None else self.now() + 3600,
             ref=ref if ref is not None else random32(),
         )
+
+    def sign_key_zero(self, payer: LocalAccount, to: str, value: int, sequence: int = 0) -> Authorization:
+        """An authorization on nonce key 0 (the permit's), which ``sign_transfer_authorization`` refuses to make:
+        signed here by hand, to prove the chain refuses it too."""
+        domain = self.coin.domain()
+        unsigned = Authorization(payer.address, to, value, 0, self.now() + 3600, make_nonce(0, sequence), 0,
+                                 bytes(32), bytes(32), random32())
+        signed = payer.sign_typed_data(domain.as_dict(), TRANSFER_WITH_AUTHORIZATION_TYPES, unsigned.message())
+        return replace(unsigned, v=int(signed.v), r=int(signed.r).to_bytes(32, "big"),
+                       s=int(signed.s).to_bytes(32, "big"))
+
+    # ------------------------------------------------------------------ recovery
+    def request_recovery(self, lost: str, new: str, evidence: bytes | None = None) -> TxReceipt:
+        """``requestRecovery`` by the recovery agent."""
+        return self.send(self.coin.request_recovery_call(lost, new, evidence or random32()), self.operator)
+
+    def recover(self, lost: str, new: str, evidence: bytes | None = None) -> TxReceipt:
+        """A whole recovery: requested, the delay passed (anvil time travel), executed by anyone."""
+        self.request_recovery(lost, new, evidence)
+        self.advance(self.coin.recovery_delay())
+        return self.send(self.coin.execute_recovery_call(lost), self.operator)
+
+    def rebind(self, lost: str, new: str, evidence: bytes | None = None) -> TxReceipt:
+        """The registry's half of a recovery, sent as the coin contract (the only holder of RECOVERY_ROLE)."""
+        call = unchecked_call(self.registry, "rebind", lost, new, evidence or random32())
+        self.impersonate(self.coin.address)
+        return self.send(call, self.coin.address)

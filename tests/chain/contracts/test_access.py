@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import pytest
 from eth_account import Account
 
-from chain.contracts import AssuranceLevel, Call, Kind, RevocationReason, role_id
+from chain.contracts import AssuranceLevel, Call, Kind, role_id
 from chain.errors import ContractLogicError
 from chain.roles import BY_NAME, COIN, KEY_ROLES, LEDGER, REGISTRY
-from tests.chain.contracts.helpers import Chain, random32
+from tests.chain.contracts.helpers import Chain, random32, unchecked_call
 
 STRANGER = Account.create().address
 WALLET = Account.create().address
@@ -49,12 +49,13 @@ RESTRICTED = [
         WALLET, random32(), FAR, random32()), "REGISTRAR_ROLE", REGISTRAR),
     Restricted("registry.renew", lambda e: e.registry.renew_call(
         WALLET, AssuranceLevel.RESIDENT_OF_CITY, FAR, random32()), "REGISTRAR_ROLE", REGISTRAR),
-    Restricted("registry.revoke", lambda e: e.registry.revoke_call(WALLET, RevocationReason.MOVED_OUT),
+    Restricted("registry.revoke", lambda e: e.registry.revoke_call(WALLET),
                "REGISTRAR_ROLE", REGISTRAR),
     Restricted("registry.suspendMerchant", lambda e: e.registry.suspend_merchant_call(WALLET),
                "REGISTRAR_ROLE", REGISTRAR),
-    Restricted("registry.rebind", lambda e: e.registry.rebind_call(random32(), WALLET, random32()),
-               "REGISTRAR_ROLE", REGISTRAR),
+    # held by the coin contract alone (its delayed recovery): no key may move an identity at once
+    Restricted("registry.rebind", lambda e: unchecked_call(e.registry, "rebind", WALLET, STRANGER, random32()),
+               "RECOVERY_ROLE", ()),
     Restricted("registry.grantRole", lambda e: e.registry.grant_role_call("REGISTRAR_ROLE", STRANGER),
                "DEFAULT_ADMIN_ROLE", ADMIN),
     Restricted("registry.revokeRole", lambda e: e.registry.revoke_role_call("REGISTRAR_ROLE", e.registrar),
@@ -65,8 +66,11 @@ RESTRICTED = [
                "MASTER_MINTER_ROLE", ADMIN),
     Restricted("coin.removeMinter", lambda e: e.coin.remove_minter_call(e.topup), "MASTER_MINTER_ROLE", ADMIN),
     Restricted("coin.mint", lambda e: e.coin.mint_call(WALLET, 1), "minter", MINTERS),
-    Restricted("coin.recover", lambda e: e.coin.recover_call(WALLET), "RECOVERY_ROLE", RECOVERY),
+    Restricted("coin.requestRecovery", lambda e: e.coin.request_recovery_call(WALLET, STRANGER, random32()),
+               "RECOVERY_ROLE", RECOVERY),
     Restricted("coin.freeze", lambda e: e.coin.freeze_call(WALLET), "FREEZER_ROLE", FREEZER),
+    Restricted("coin.freezeAsLost", lambda e: e.coin.freeze_as_lost_call(WALLET), "FREEZER_ROLE", FREEZER),
+    Restricted("coin.setRecoveryDelay", lambda e: e.coin.set_recovery_delay_call(3600), "DEFAULT_ADMIN_ROLE", ADMIN),
     Restricted("coin.unfreeze", lambda e: e.coin.unfreeze_call(WALLET), "FREEZER_ROLE", FREEZER),
     Restricted("coin.pause", lambda e: e.coin.pause_call(), "PAUSER_ROLE", ADMIN),
     Restricted("coin.unpause", lambda e: e.coin.unpause_call(), "PAUSER_ROLE", ADMIN),
@@ -86,11 +90,15 @@ RESTRICTED = [
                "DEFAULT_ADMIN_ROLE", ADMIN),
 ]  # fmt: skip
 
-#: Anyone may call these: they move the caller's own coins or roles, or need the owner's signature.
+#: Anyone may call these: they move the caller's own coins or roles, or need the owner's signature —
+#: or, for a recovery, act only on one already requested by the recovery role: ``executeRecovery`` once
+#: its delay has passed, ``cancelRecovery`` by the lost wallet itself (or the freezer),
+#: ``cancelRecoveryWithSignature`` with the lost wallet's signature (tests/chain/contracts/test_coin.py).
 OPEN = {
     REGISTRY: {"renounceRole"},
-    COIN: {"approve", "cancelAuthorization", "permit", "receiveWithAuthorization", "redeem", "renounceRole",
-           "transfer", "transferFrom", "transferWithAuthorization"},
+    COIN: {"approve", "cancelAuthorization", "cancelRecovery", "cancelRecoveryWithSignature", "executeRecovery",
+           "permit", "receiveWithAuthorization", "redeem", "renounceRole", "transfer", "transferFrom",
+           "transferWithAuthorization"},
     LEDGER: {"renounceRole"},
 }
 _PREFIX = {"registry": REGISTRY, "coin": COIN, "ledger": LEDGER}
@@ -174,6 +182,8 @@ def test_the_deployment_grants_exactly_the_planned_roles(evm: Chain) -> None:
     for (contract, role), holders in expected.items():
         for account in everyone:
             assert contract.has_role(role, account) == (account in holders), (contract, role, account)
+    assert evm.registry.has_role("RECOVERY_ROLE", evm.coin.address)  # the registry's RECOVERY_ROLE: the coin only
+    assert not any(evm.registry.has_role("RECOVERY_ROLE", account) for account in everyone)
     assert evm.coin.is_minter(evm.topup) and evm.coin.is_minter(evm.benefits)
     assert not any(evm.coin.is_minter(_address(evm, who)) for who in CALLERS if who not in MINTERS)
 

@@ -12,7 +12,6 @@ from chain.contracts import (
     Authorization,
     CoinBatcher,
     Kind,
-    RevocationReason,
     SkipReason,
     authorization_signer,
     batch_calldata,
@@ -107,7 +106,7 @@ def test_keyed_nonces_are_used_in_order_within_a_key(evm: Chain) -> None:
     assert evm.coin.balance_of(merchant.address) == 3
 
 
-def test_key_zero_is_shared_with_permit(evm: Chain) -> None:
+def test_key_zero_belongs_to_permits_and_erc3009_refuses_it(evm: Chain) -> None:
     alice, merchant = evm.resident(1_000), evm.merchant()
     domain = evm.coin.domain().as_dict()
     permit_types = {
@@ -126,13 +125,22 @@ def test_key_zero_is_shared_with_permit(evm: Chain) -> None:
     permit = evm.coin.contract.encode_abi("permit", args=[alice.address, merchant.address, 5, deadline, signed.v, r, s])
     evm.send(Call(evm.coin.address, bytes.fromhex(permit[2:])), evm.operator)
     assert evm.coin.nonces(alice.address) == 1 and evm.coin.allowance(alice.address, merchant.address) == 5
-    stale = evm.sign(alice, merchant.address, 1, nonce=make_nonce(0, 0))
-    evm.reverts(evm.coin.transfer_with_authorization_call(stale), evm.operator, "InvalidAccountNonce")
-    evm.send(
-        evm.coin.transfer_with_authorization_call(evm.sign(alice, merchant.address, 1, nonce=make_nonce(0, 1))),
-        evm.operator,
-    )
-    assert evm.coin.nonces(alice.address) == 2
+    # ERC-3009 on key 0 is refused (its own error), whichever sequence, on every path: a permit and an
+    # authorization can never cancel each other out
+    for sequence in (0, 1):
+        auth = evm.sign_key_zero(alice, merchant.address, 1, sequence)
+        evm.reverts(evm.coin.transfer_with_authorization_call(auth), evm.operator, "RegionalCoinNonceKeyZero")
+        assert evm.coin.screen_batch([auth], evm.operator) == [SkipReason.NONCE_KEY_ZERO]
+    cancel_types = {"CancelAuthorization": [{"name": "authorizer", "type": "address"},
+                                            {"name": "nonce", "type": "bytes32"}]}
+    signed = alice.sign_typed_data(domain, cancel_types, {"authorizer": alice.address, "nonce": make_nonce(0, 1)})
+    cancel = evm.coin.contract.encode_abi("cancelAuthorization",
+                                          args=[alice.address, make_nonce(0, 1), bytes(signed.signature)])
+    evm.reverts(Call(evm.coin.address, bytes.fromhex(cancel[2:])), evm.operator, "RegionalCoinNonceKeyZero")
+    assert evm.coin.nonces(alice.address) == 1  # the permit's nonce did not move
+    # and the wallet's signer never makes one
+    with pytest.raises(ValueError, match="key 0"):
+        evm.sign(alice, merchant.address, 1, nonce=make_nonce(0, 1))
 
 
 def test_single_authorizations_go_through_the_transfer_hook(evm: Chain) -> None:
@@ -146,7 +154,7 @@ def test_single_authorizations_go_through_the_transfer_hook(evm: Chain) -> None:
         account=merchant.address,
     )
     evm.send(evm.coin.unfreeze_call(merchant.address), evm.operator)
-    evm.send(evm.registry.revoke_call(alice.address, RevocationReason.REQUESTED), evm.operator)
+    evm.send(evm.registry.revoke_call(alice.address), evm.operator)
     evm.reverts(
         evm.coin.transfer_with_authorization_call(auth),
         evm.operator,
@@ -166,7 +174,7 @@ def test_batch_skips_invalid_items_and_applies_the_valid_ones(evm: Chain) -> Non
     frozen_payee = evm.resident()
     evm.send(evm.coin.freeze_call(payers[3].address), evm.operator)
     evm.send(evm.coin.freeze_call(frozen_payee.address), evm.operator)
-    evm.send(evm.registry.revoke_call(payers[4].address, RevocationReason.MOVED_OUT), evm.operator)
+    evm.send(evm.registry.revoke_call(payers[4].address), evm.operator)
     city = evm.city_account()
     evm.send(evm.coin.set_transfer_rule_call(Kind.RESIDENT, Kind.CITY, False), evm.admin)
     used = evm.sign(payers[5], merchant.address, 1)
@@ -191,6 +199,7 @@ def test_batch_skips_invalid_items_and_applies_the_valid_ones(evm: Chain) -> Non
         (sign(payers[10], merchant.address, 10_001), SkipReason.INSUFFICIENT_BALANCE),
         (sign(payers[12], capped.address, 1), SkipReason.BALANCE_CAP_EXCEEDED),
         (sign(payers[13], merchant.address, 100), SkipReason.NONE),
+        (evm.sign_key_zero(payers[6], merchant.address, 100), SkipReason.NONCE_KEY_ZERO),
         # two payments with one key, in order, in the same batch: both go through
         (sign(payers[14], merchant.address, 7, nonce=make_nonce(same_key, 0)), SkipReason.NONE),
         (sign(payers[14], merchant.address, 8, nonce=make_nonce(same_key, 1)), SkipReason.NONE),

@@ -9,7 +9,10 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from chain.contracts import AssuranceLevel, Kind, RevocationReason
+from chain.contracts import AssuranceLevel, Kind
+from chain.contracts.coin import FreezeKind
+from protocol.eip712 import sign_typed
+from protocol.recovery import cancel_recovery_typed_data
 from tests.chain.contracts.helpers import CARD, RESIDENT_OF_CITY, Chain, random32, unchecked_call
 
 PAYING_KINDS = (Kind.RESIDENT, Kind.MERCHANT, Kind.CITY)
@@ -112,7 +115,7 @@ def test_unverified_parties_can_neither_send_nor_receive(evm: Chain) -> None:
 
 def test_revoked_wallets_are_locked_both_ways(evm: Chain) -> None:
     alice, bob = evm.resident(1_000), evm.resident(1_000)
-    evm.send(evm.registry.revoke_call(bob.address, RevocationReason.MOVED_OUT), evm.operator)
+    evm.send(evm.registry.revoke_call(bob.address), evm.operator)
     evm.reverts(evm.coin.transfer_call(bob.address, 1), alice, "RegionalCoinUnverifiedAccount", account=bob.address)
     evm.reverts(evm.coin.transfer_call(alice.address, 1), bob, "RegionalCoinUnverifiedAccount", account=bob.address)
     assert evm.coin.balance_of(bob.address) == 1_000  # revocation does not take coins away
@@ -150,8 +153,8 @@ def test_frozen_accounts_can_neither_send_nor_receive_nor_spend_allowances(evm: 
 def test_pause_stops_every_balance_change(evm: Chain) -> None:
     alice, merchant = evm.resident(1_000), evm.merchant(500)
     lost = evm.resident(10)
-    subject = evm.registry.record_of(lost.address).subject_key
-    evm.send(evm.registry.rebind_call(subject, Account.create().address, random32()), evm.operator)
+    evm.request_recovery(lost.address, Account.create().address)
+    evm.advance(evm.coin.recovery_delay())
     auth = evm.sign(alice, merchant.address, 5)
     evm.send(evm.coin.pause_call(), evm.admin)
     assert evm.coin.paused()
@@ -161,7 +164,7 @@ def test_pause_stops_every_balance_change(evm: Chain) -> None:
         (evm.coin.redeem_call(1, random32()), merchant.address),
         (evm.coin.transfer_with_authorization_call(auth), evm.operator),
         (evm.coin.batch_call([auth]), evm.operator),
-        (evm.coin.recover_call(lost.address), evm.operator),
+        (evm.coin.execute_recovery_call(lost.address), evm.operator),
     ]:
         evm.reverts(call, sender, "EnforcedPause")
     evm.send(evm.coin.unpause_call(), evm.admin)
@@ -322,74 +325,171 @@ def test_residents_cannot_redeem_and_suspended_merchants_neither(evm: Chain) -> 
 
 
 # ---------------------------------------------------------------------------- recovery
-def test_recover_moves_the_whole_balance_to_the_rebound_wallet(evm: Chain) -> None:
-    lost = evm.resident(12_345)
+DAY = 24 * 3600
+
+
+def test_the_default_recovery_delay_is_72_hours(evm: Chain) -> None:
+    assert evm.coin.recovery_delay() == 72 * 3600
+
+
+def test_request_then_execute_after_the_delay_moves_identity_and_balance(evm: Chain) -> None:
+    lost = evm.resident(12_345, level=RESIDENT_OF_CITY)
     subject = evm.registry.record_of(lost.address).subject_key
-    evm.reverts(evm.coin.recover_call(lost.address), evm.operator, "RegionalCoinNoSuccessor", lostWallet=lost.address)
-    new = Account.create()
-    evm.send(evm.registry.rebind_call(subject, new.address, random32()), evm.operator)
+    new, evidence = Account.create(), random32()
+    receipt = evm.request_recovery(lost.address, new.address, evidence)
+    eta = evm.now() + 72 * 3600
+    (event,) = evm.coin.events(receipt, "RecoveryRequested")
+    assert (event["args"]["lostWallet"], event["args"]["successor"], event["args"]["eta"]) == (
+        lost.address, new.address, eta)
+    pending = evm.coin.pending_recovery(lost.address)
+    assert (pending.successor, pending.eta, pending.evidence, pending.pending) == (new.address, eta, evidence, True)
+    # announced, nothing moved: the lost wallet still holds identity and coins
+    assert evm.registry.wallet_of(subject) == lost.address and evm.coin.balance_of(lost.address) == 12_345
+
+    evm.advance(72 * 3600)
     supply = evm.coin.total_supply()
-    receipt = evm.send(evm.coin.recover_call(lost.address), evm.operator)
+    stranger = Account.create().address  # anyone may run a due recovery
+    receipt = evm.send(evm.coin.execute_recovery_call(lost.address), stranger)
     (event,) = evm.coin.events(receipt, "Recovered")
     assert (event["args"]["lostWallet"], event["args"]["successor"], event["args"]["amount"]) == (
-        lost.address,
-        new.address,
-        12_345,
-    )
+        lost.address, new.address, 12_345)
     assert evm.coin.balance_of(lost.address) == 0 and evm.coin.balance_of(new.address) == 12_345
     assert evm.coin.total_supply() == supply
-    evm.send(evm.coin.recover_call(lost.address), evm.operator)  # nothing left: moves 0
-    assert evm.coin.balance_of(new.address) == 12_345
+    assert evm.registry.wallet_of(subject) == new.address and evm.registry.record_of(lost.address).retired
+    assert evm.registry.record_of(new.address).evidence == evidence
+    assert not evm.coin.pending_recovery(lost.address).pending
+    evm.reverts(evm.coin.execute_recovery_call(lost.address), stranger, "RegionalCoinNoPendingRecovery")
     evm.send(evm.coin.transfer_call(evm.merchant().address, 45), new)  # the new wallet can pay
 
 
-def test_recover_follows_a_chain_of_rebinds_and_a_re_attested_subject(evm: Chain) -> None:
-    first = evm.resident(300)
-    subject = evm.registry.record_of(first.address).subject_key
-    second, third = Account.create().address, Account.create().address
-    evm.send(evm.registry.rebind_call(subject, second, random32()), evm.operator)
-    evm.send(evm.registry.rebind_call(subject, third, random32()), evm.operator)
-    evm.send(evm.coin.recover_call(first.address), evm.operator)
-    assert evm.coin.balance_of(third) == 300
-    # a revoked (moved out) wallet whose subject later came back on another wallet
-    moved = evm.resident(77)
-    moved_subject = evm.registry.record_of(moved.address).subject_key
-    evm.send(evm.registry.revoke_call(moved.address, RevocationReason.MOVED_OUT), evm.operator)
-    back = Account.create().address
-    evm.send(evm.registry.attest_call(back, moved_subject, CARD, evm.now() + 1000, random32()), evm.operator)
-    evm.send(evm.coin.recover_call(moved.address), evm.operator)
-    assert evm.coin.balance_of(back) == 77
-
-
-def test_recover_still_checks_the_successor(evm: Chain) -> None:
-    lost = evm.resident(60_000)
-    subject = evm.registry.record_of(lost.address).subject_key
+def test_execute_before_the_eta_is_refused(evm: Chain) -> None:
+    lost = evm.resident(500)
     new = Account.create().address
-    evm.send(evm.registry.rebind_call(subject, new, random32()), evm.operator)
-    evm.send(evm.coin.mint_call(new, 60_000), evm.topup)
-    evm.reverts(
-        evm.coin.recover_call(lost.address),
-        evm.operator,
-        "RegionalCoinBalanceCapExceeded",
-        account=new,
-        balance=60_000,
-        value=60_000,
-        cap=100_000,
-    )
-    evm.send(evm.coin.set_balance_cap_call(CARD, 150_000), evm.admin)
-    evm.send(evm.coin.freeze_call(new), evm.operator)
-    evm.reverts(evm.coin.recover_call(lost.address), evm.operator, "RegionalCoinFrozenAccount", account=new)
-    evm.send(evm.coin.unfreeze_call(new), evm.operator)
-    evm.send(evm.registry.revoke_call(new, RevocationReason.CARD_REVOKED), evm.operator)
-    evm.reverts(evm.coin.recover_call(lost.address), evm.operator, "RegionalCoinUnverifiedAccount", account=new)
-    assert evm.coin.balance_of(lost.address) == 60_000
+    evm.reverts(evm.coin.execute_recovery_call(lost.address), evm.operator, "RegionalCoinNoPendingRecovery",
+                lostWallet=lost.address)
+    evm.request_recovery(lost.address, new)
+    eta = evm.coin.pending_recovery(lost.address).eta
+    evm.reverts(evm.coin.execute_recovery_call(lost.address), evm.operator, "RegionalCoinRecoveryNotDue",
+                lostWallet=lost.address, eta=eta)
+    evm.mine_at(eta - 2)  # one block before the eta: still refused (the next block is at eta - 1 at most)
+    evm.reverts(evm.coin.execute_recovery_call(lost.address), evm.operator, "RegionalCoinRecoveryNotDue")
+    evm.mine_at(eta)
+    evm.send(evm.coin.execute_recovery_call(lost.address), evm.operator)
+    assert evm.coin.balance_of(new) == 500
 
 
-def test_recover_waives_the_lost_wallets_own_freeze(evm: Chain) -> None:
+def test_the_lost_wallet_cancels_directly_or_by_a_relayed_signature(evm: Chain) -> None:
+    lost = evm.resident(700)
+    new = Account.create().address
+    evm.request_recovery(lost.address, new)
+    receipt = evm.send(evm.coin.cancel_recovery_call(lost.address), lost)
+    (event,) = evm.coin.events(receipt, "RecoveryCancelled")
+    assert (event["args"]["lostWallet"], event["args"]["successor"]) == (lost.address, new)
+    evm.advance(73 * 3600)
+    evm.reverts(evm.coin.execute_recovery_call(lost.address), evm.operator, "RegionalCoinNoPendingRecovery")
+
+    # again, cancelled by the old wallet's signature, relayed by the city's hot key (the owner holds no gas)
+    evm.request_recovery(lost.address, new)
+    pending = evm.coin.pending_recovery(lost.address)
+    domain = evm.coin.domain()
+    typed = cancel_recovery_typed_data(
+        {"name": domain.name, "version": domain.version, "chainId": domain.chain_id,
+         "verifyingContract": domain.verifying_contract}, lost.address, new, pending.eta, pending.evidence)
+    signature = bytes.fromhex(sign_typed(lost, typed)[2:])
+    forged = bytes.fromhex(sign_typed(Account.create(), typed)[2:])
+    evm.reverts(evm.coin.cancel_recovery_with_signature_call(lost.address, forged), evm.operator,
+                "RegionalCoinInvalidSigner", lostWallet=lost.address)
+    evm.send(evm.coin.cancel_recovery_with_signature_call(lost.address, signature), evm.operator)
+    assert not evm.coin.pending_recovery(lost.address).pending
+    # the signature named that request: it cannot cancel a later one
+    evm.request_recovery(lost.address, new)
+    evm.reverts(evm.coin.cancel_recovery_with_signature_call(lost.address, signature), evm.operator,
+                "RegionalCoinInvalidSigner")
+    assert evm.coin.balance_of(lost.address) == 700
+
+
+def test_the_freezer_cancels_and_a_stranger_cannot(evm: Chain) -> None:
+    lost, other = evm.resident(100), evm.resident(100)
+    evm.request_recovery(lost.address, Account.create().address)
+    for stranger in (Account.create().address, other.address, evm.admin, evm.topup):
+        evm.reverts(evm.coin.cancel_recovery_call(lost.address), stranger, "RegionalCoinRecoveryCancelNotAllowed",
+                    caller=stranger)
+    evm.send(evm.coin.cancel_recovery_call(lost.address), evm.operator)  # FREEZER_ROLE
+    assert not evm.coin.pending_recovery(lost.address).pending
+    evm.reverts(evm.coin.cancel_recovery_call(lost.address), evm.operator, "RegionalCoinNoPendingRecovery")
+
+
+def test_one_pending_recovery_per_wallet(evm: Chain) -> None:
+    lost = evm.resident(100)
+    evm.request_recovery(lost.address, Account.create().address)
+    evm.reverts(evm.coin.request_recovery_call(lost.address, Account.create().address, random32()), evm.operator,
+                "RegionalCoinRecoveryPending", lostWallet=lost.address)
+
+
+def test_request_checks_the_registry_at_once(evm: Chain) -> None:
+    lost, taken = evm.resident(), evm.resident()
+    stranger = Account.create().address
+    evm.reverts(evm.coin.request_recovery_call(stranger, Account.create().address, random32()), evm.operator,
+                "IdentityRegistryNotAttested", wallet=stranger)
+    evm.reverts(evm.coin.request_recovery_call(lost.address, taken.address, random32()), evm.operator,
+                "IdentityRegistryWalletAlreadyAttested", wallet=taken.address)
+
+
+def test_refused_while_frozen_unless_reported_lost(evm: Chain) -> None:
     lost = evm.resident(900)
-    evm.send(evm.coin.freeze_call(lost.address), evm.operator)
-    subject = evm.registry.record_of(lost.address).subject_key
     new = Account.create().address
-    evm.send(evm.registry.rebind_call(subject, new, random32()), evm.operator)
-    evm.send(evm.coin.recover_call(lost.address), evm.operator)
-    assert evm.coin.balance_of(new) == 900
+    evm.send(evm.coin.freeze_call(lost.address), evm.operator)
+    evm.reverts(evm.coin.request_recovery_call(lost.address, new, random32()), evm.operator,
+                "RegionalCoinFrozenAccount", account=lost.address)
+    # frozen after the request: the execution is refused too (a freeze stops a recovery on its way)
+    evm.send(evm.coin.unfreeze_call(lost.address), evm.operator)
+    evm.request_recovery(lost.address, new)
+    evm.send(evm.coin.freeze_call(lost.address), evm.operator)
+    evm.advance(evm.coin.recovery_delay())
+    evm.reverts(evm.coin.execute_recovery_call(lost.address), evm.operator, "RegionalCoinFrozenAccount",
+                account=lost.address)
+    assert evm.coin.balance_of(lost.address) == 900
+
+
+def test_allowed_while_frozen_as_reported_lost(evm: Chain) -> None:
+    lost = evm.resident(900)
+    new = Account.create().address
+    receipt = evm.send(evm.coin.freeze_as_lost_call(lost.address), evm.operator)
+    assert evm.coin.events(receipt, "AccountFrozen")[0]["args"]["kind"] == FreezeKind.REPORTED_LOST
+    assert evm.coin.is_frozen(lost.address) and evm.coin.freeze_kind(lost.address) is FreezeKind.REPORTED_LOST
+    # frozen all the same: a thief holding the lost key cannot spend meanwhile
+    evm.reverts(evm.coin.transfer_call(evm.merchant().address, 1), lost, "RegionalCoinFrozenAccount")
+    evm.recover(lost.address, new)
+    assert evm.coin.balance_of(new) == 900 and evm.coin.balance_of(lost.address) == 0
+
+
+def test_execute_still_checks_the_successor_and_stays_pending(evm: Chain) -> None:
+    lost = evm.resident(60_000)
+    new = Account.create().address
+    evm.request_recovery(lost.address, new)
+    evm.advance(evm.coin.recovery_delay())
+    evm.send(evm.coin.freeze_call(new), evm.operator)
+    evm.reverts(evm.coin.execute_recovery_call(lost.address), evm.operator, "RegionalCoinFrozenAccount", account=new)
+    evm.send(evm.coin.unfreeze_call(new), evm.operator)
+    evm.send(evm.coin.set_balance_cap_call(CARD, 50_000), evm.admin)
+    evm.reverts(evm.coin.execute_recovery_call(lost.address), evm.operator, "RegionalCoinBalanceCapExceeded",
+                account=new, balance=0, value=60_000, cap=50_000)
+    # nothing moved, not even the identity, and it is still pending
+    assert evm.registry.record_of(lost.address).live and evm.coin.pending_recovery(lost.address).pending
+    evm.send(evm.coin.set_balance_cap_call(CARD, 100_000), evm.admin)
+    evm.send(evm.coin.execute_recovery_call(lost.address), evm.operator)
+    assert evm.coin.balance_of(new) == 60_000
+
+
+def test_recovery_powers_by_role(evm: Chain) -> None:
+    lost = evm.resident(10)
+    new = Account.create().address
+    for key in (evm.admin, evm.topup, Account.create().address):
+        evm.reverts(evm.coin.request_recovery_call(lost.address, new, random32()), key,
+                    "AccessControlUnauthorizedAccount")
+    evm.reverts(evm.coin.set_recovery_delay_call(1), evm.operator, "AccessControlUnauthorizedAccount")
+    receipt = evm.send(evm.coin.set_recovery_delay_call(DAY), evm.admin)
+    assert evm.coin.events(receipt, "RecoveryDelaySet")[0]["args"]["delay"] == DAY
+    evm.request_recovery(lost.address, new)
+    assert evm.coin.pending_recovery(lost.address).eta == evm.now() + DAY
+    assert not any(f.get("name") in ("recover", "rebind") for f in evm.coin.contract.abi)  # the one-block paths went

@@ -1,8 +1,7 @@
-"""IdentityRegistry state paths: attest, register, renew, revoke, suspend, rebind, expiry."""
+"""IdentityRegistry state paths: attest, register, renew, revoke, suspend, rebind (the coin's), expiry."""
 
 from __future__ import annotations
 
-import pytest
 from eth_account import Account
 
 from chain.contracts import AssuranceLevel, IdentityStatus, Kind, RevocationReason
@@ -118,7 +117,7 @@ def test_renew_refuses_bad_levels_and_unknown_or_revoked_wallets(evm: Chain) -> 
     evm.reverts(
         evm.registry.renew_call(stranger, CARD, later, random32()), op, "IdentityRegistryNotAttested", wallet=stranger
     )
-    evm.send(evm.registry.revoke_call(alice.address, RevocationReason.REQUESTED), op)
+    evm.send(evm.registry.revoke_call(alice.address), op)
     evm.reverts(
         evm.registry.renew_call(alice.address, CARD, later, random32()),
         op,
@@ -147,24 +146,17 @@ def test_expiry_is_checked_by_the_registry_and_renew_revives(evm: Chain) -> None
     assert evm.registry.is_verified(alice.address)
 
 
-@pytest.mark.parametrize(
-    "reason",
-    [RevocationReason.MOVED_OUT, RevocationReason.DECEASED, RevocationReason.CARD_REVOKED, RevocationReason.REQUESTED],
-)
-def test_revoke_with_each_reason_frees_the_subject(evm: Chain, reason: RevocationReason) -> None:
+def test_revoke_frees_the_subject_and_says_nothing_of_why(evm: Chain) -> None:
     alice = evm.resident()
     subject = evm.registry.record_of(alice.address).subject_key
-    receipt = evm.send(evm.registry.revoke_call(alice.address, reason), evm.operator)
+    receipt = evm.send(evm.registry.revoke_call(alice.address), evm.operator)
     (event,) = evm.registry.events(receipt, "Revoked")
-    assert (event["args"]["wallet"], event["args"]["subjectKey"], event["args"]["reason"]) == (
-        alice.address,
-        subject,
-        reason,
-    )
+    assert dict(event["args"]) == {"wallet": alice.address, "subjectKey": subject}  # no reason: it is personal
+    assert len(receipt["logs"][0]["data"]) == 0 and len(receipt["logs"][0]["topics"]) == 3
     record = evm.registry.record_of(alice.address)
-    assert record.revocation_reason is reason and record.revoked_at == evm.now() and not record.live
-    assert not evm.registry.is_verified(alice.address)
-    evm.reverts(evm.registry.revoke_call(alice.address, reason), evm.operator, "IdentityRegistryNotAttested")
+    assert record.revocation_reason is RevocationReason.REVOKED and record.revoked_at == evm.now()
+    assert not record.live and not evm.registry.is_verified(alice.address)
+    evm.reverts(evm.registry.revoke_call(alice.address), evm.operator, "IdentityRegistryNotAttested")
     # the subject may now be bound again, to another wallet or (moving back) the same one
     again = Account.create().address
     evm.send(evm.registry.attest_call(again, subject, CARD, evm.now() + YEAR, random32()), evm.operator)
@@ -172,25 +164,22 @@ def test_revoke_with_each_reason_frees_the_subject(evm: Chain, reason: Revocatio
     assert evm.registry.successor_of(alice.address) == again
 
 
+def test_revoke_takes_no_reason_in_its_calldata(evm: Chain) -> None:
+    (revoke,) = [f for f in evm.registry.contract.abi if f.get("name") == "revoke"]
+    assert [i["type"] for i in revoke["inputs"]] == ["address"]
+    (event,) = [e for e in evm.registry.contract.abi if e.get("type") == "event" and e["name"] == "Revoked"]
+    assert [i["name"] for i in event["inputs"]] == ["wallet", "subjectKey"]
+
+
 def test_a_revoked_wallet_may_come_back(evm: Chain) -> None:
     alice = evm.resident()
     subject = evm.registry.record_of(alice.address).subject_key
-    evm.send(evm.registry.revoke_call(alice.address, RevocationReason.MOVED_OUT), evm.operator)
+    evm.send(evm.registry.revoke_call(alice.address), evm.operator)
     evm.send(
         evm.registry.attest_call(alice.address, subject, RESIDENT_OF_CITY, evm.now() + YEAR, random32()), evm.operator
     )
     assert evm.registry.status(alice.address) == IdentityStatus(Kind.RESIDENT, RESIDENT_OF_CITY, True)
     assert evm.registry.successor_of(alice.address) is None
-
-
-def test_revoke_reasons_reserved_for_the_contract_are_refused(evm: Chain) -> None:
-    alice = evm.resident()
-    for reason in (RevocationReason.NONE, RevocationReason.REBOUND, RevocationReason.SUSPENDED):
-        with pytest.raises(ValueError):
-            evm.registry.revoke_call(alice.address, reason)  # the client refuses them before the chain does
-        call = unchecked_call(evm.registry, "revoke", alice.address, int(reason))
-        evm.reverts(call, evm.operator, "IdentityRegistryInvalidRevocationReason", reason=reason)
-    assert evm.registry.is_verified(alice.address)
 
 
 def test_suspend_and_reinstate_a_merchant(evm: Chain) -> None:
@@ -217,10 +206,10 @@ def test_rebind_moves_the_subject_and_retires_the_old_wallet(evm: Chain) -> None
     lost = evm.resident(level=RESIDENT_OF_CITY)
     before = evm.registry.record_of(lost.address)
     new, evidence = Account.create().address, random32()
-    receipt = evm.send(evm.registry.rebind_call(before.subject_key, new, evidence), evm.operator)
+    receipt = evm.rebind(lost.address, new, evidence)
 
     (revoked,) = evm.registry.events(receipt, "Revoked")
-    assert revoked["args"]["wallet"] == lost.address and revoked["args"]["reason"] == RevocationReason.REBOUND
+    assert revoked["args"]["wallet"] == lost.address
     (rebound,) = evm.registry.events(receipt, "Rebound")
     assert (rebound["args"]["oldWallet"], rebound["args"]["newWallet"]) == (lost.address, new)
     after = evm.registry.record_of(new)
@@ -228,6 +217,7 @@ def test_rebind_moves_the_subject_and_retires_the_old_wallet(evm: Chain) -> None
     assert after.evidence == evidence and after.subject_key == before.subject_key
     old = evm.registry.record_of(lost.address)
     assert old.retired and not old.live and not evm.registry.is_verified(lost.address)
+    assert old.revocation_reason is RevocationReason.REBOUND
     assert evm.registry.wallet_of(before.subject_key) == new
     assert evm.registry.successor_of(lost.address) == new
     assert evm.registry.successor_of(new) is None
@@ -238,44 +228,37 @@ def test_rebind_moves_the_subject_and_retires_the_old_wallet(evm: Chain) -> None
         "IdentityRegistryWalletRetired",
         wallet=lost.address,
     )
-    evm.reverts(
-        evm.registry.rebind_call(before.subject_key, lost.address, random32()),
-        evm.operator,
-        "IdentityRegistryWalletRetired",
-    )
+    evm.reverts(unchecked_call(evm.registry, "checkRebind", new, lost.address), evm.operator,
+                "IdentityRegistryWalletRetired")
 
 
-def test_rebind_refuses_unbound_subjects_and_taken_wallets(evm: Chain) -> None:
+def test_rebind_is_the_coins_alone(evm: Chain) -> None:
+    lost = evm.resident()
+    call = unchecked_call(evm.registry, "rebind", lost.address, Account.create().address, random32())
+    for key in (evm.operator, evm.admin):  # the registrar and even the admin cannot move an identity at once
+        evm.reverts(call, key, "AccessControlUnauthorizedAccount")
+    assert evm.registry.has_role(evm.registry.RECOVERY_ROLE, evm.coin.address)
+
+
+def test_rebind_refuses_unbound_wallets_and_taken_ones(evm: Chain) -> None:
     alice, bob = evm.resident(), evm.resident()
-    subject = evm.registry.record_of(alice.address).subject_key
-    unknown = random32()
-    evm.reverts(
-        evm.registry.rebind_call(unknown, Account.create().address, random32()),
-        evm.operator,
-        "IdentityRegistrySubjectNotBound",
-        subjectKey=unknown,
-    )
-    evm.reverts(
-        evm.registry.rebind_call(subject, bob.address, random32()),
-        evm.operator,
-        "IdentityRegistryWalletAlreadyAttested",
-        wallet=bob.address,
-    )
-    evm.reverts(evm.registry.rebind_call(subject, ZERO, random32()), evm.operator, "IdentityRegistryInvalidWallet")
-    evm.send(evm.registry.revoke_call(alice.address, RevocationReason.MOVED_OUT), evm.operator)
-    evm.reverts(
-        evm.registry.rebind_call(subject, Account.create().address, random32()),
-        evm.operator,
-        "IdentityRegistrySubjectNotBound",
-    )
+    check = lambda lost, new: unchecked_call(evm.registry, "checkRebind", lost, new)  # noqa: E731
+    stranger = Account.create().address
+    evm.reverts(check(stranger, Account.create().address), evm.operator, "IdentityRegistryNotAttested",
+                wallet=stranger)
+    evm.reverts(check(alice.address, bob.address), evm.operator, "IdentityRegistryWalletAlreadyAttested",
+                wallet=bob.address)
+    evm.reverts(check(alice.address, alice.address), evm.operator, "IdentityRegistryWalletAlreadyAttested")
+    evm.reverts(check(alice.address, ZERO), evm.operator, "IdentityRegistryInvalidWallet")
+    evm.send(evm.registry.revoke_call(alice.address), evm.operator)
+    evm.reverts(check(alice.address, Account.create().address), evm.operator, "IdentityRegistryNotAttested")
 
 
 def test_rebind_of_an_expired_record_keeps_it_expired(evm: Chain) -> None:
     lost = evm.resident(expires_in=1000)
     evm.advance(2000)
-    subject = evm.registry.record_of(lost.address).subject_key
     new = Account.create().address
-    evm.send(evm.registry.rebind_call(subject, new, random32()), evm.operator)
+    evm.rebind(lost.address, new)
     assert evm.registry.status(new) == IdentityStatus(Kind.RESIDENT, CARD, False)
     evm.send(evm.registry.renew_call(new, CARD, evm.now() + YEAR, random32()), evm.operator)
     assert evm.registry.is_verified(new)
@@ -285,8 +268,8 @@ def test_a_chain_of_rebinds_points_every_lost_wallet_at_the_current_one(evm: Cha
     first = evm.resident()
     subject = evm.registry.record_of(first.address).subject_key
     second, third = Account.create().address, Account.create().address
-    evm.send(evm.registry.rebind_call(subject, second, random32()), evm.operator)
-    evm.send(evm.registry.rebind_call(subject, third, random32()), evm.operator)
+    evm.rebind(first.address, second)
+    evm.rebind(second, third)
     assert evm.registry.successor_of(first.address) == third
     assert evm.registry.successor_of(second) == third
     assert evm.registry.wallet_of(subject) == third

@@ -10,7 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from procedures.civic import keys
-from tests.procedures.applications.conftest import PNG, make_staff, settings, treasury  # noqa: F401 - fixtures
+from tests.procedures.applications.conftest import (  # noqa: F401 - fixtures
+    PNG,
+    coin,
+    filer,
+    make_staff,
+    settings,
+    treasury,
+)
 
 #: A pothole in front of Daishoji station and a snowed-in road in Yamanaka (inside Kaga's outline).
 DAISHOJI = (36.3027, 136.3146)

@@ -12,8 +12,10 @@ from eth_account import Account
 
 from chain.contracts.registry import AssuranceLevel
 from procedures.identity.certs import CertKind
+from procedures.identity.models import WalletIdentity
 from procedures.merchants.models import Merchant
 from procedures.settlement.models import Payout, PayoutBatch
+from tests.procedures.conftest import let_recovery_run
 from tests.procedures.console.conftest import console_login
 from tests.procedures.console.operations_support import (
     BANK_FORM,
@@ -343,22 +345,27 @@ def test_freeze_then_unfreeze_through_the_relayer(admin, second_admin, api, arra
     assert not runtime.coin.is_frozen(settlement)
 
 
-def test_recovery_state_and_retry_of_a_failed_balance_move(admin, second_admin, api, identity, issue,  # noqa: F811
-                                                            runtime):
+def test_recovery_state_and_retry_of_a_failed_execution(admin, second_admin, api, identity, issue,  # noqa: F811
+                                                         runtime):
     card, lost, new = issue(KAGA_RESIDENTS[2]), Account.create(), Account.create()
     assert identity.link(card, lost).status_code == 200
     from chain.contracts.base import send_call
 
     send_call(runtime.w3, runtime.keys.topup_minter, runtime.coin.mint_call(lost.address, 7_000))
-    # the new wallet is frozen before the recovery: the identity moves, the balance cannot
+    # the new wallet is frozen before the recovery runs: its execution fails, nothing moves
     assert api.post(f"/v1/admin/wallets/{new.address}/freeze", {"reason": "test"}).status_code == 202
     wait_for(lambda: runtime.coin.is_frozen(new.address), "the freeze")
     recovered = identity.recover(card, new, lost.address)
     assert recovered.status_code == 200, recovered.text
-    assert recovered.json()["operation"]["status"] == "failed"
     path = f"/console/admin/residents/{new.address}"
     page = admin.get(path)
-    assert 'id="move-step">失敗' in page.text and "RegionalCoinFrozenAccount" in page.text
+    assert 'id="recovery-state">待機中' in page.text and 'id="recovery-eta">' in page.text
+    assert 'id="cancel-recovery"' in page.text  # staff with the freezer power may stop it
+    with pytest.raises(AssertionError, match="execution"):
+        let_recovery_run(runtime, recovered.json()["id"], timeout=3)
+    wait_for(lambda: 'id="move-step">失敗' in admin.get(path).text, "the refused execution")
+    page = admin.get(path)
+    assert "RegionalCoinFrozenAccount" in page.text
     assert 'id="retry-blocked"' in page.text and "先に凍結を解除" in page.text
     blocked = admin.post(f"{path}/recovery/retry", {"confirm": "yes"})
     assert blocked.status_code == 409 and "unfreeze it first" in error_message(blocked)
@@ -375,11 +382,30 @@ def test_recovery_state_and_retry_of_a_failed_balance_move(admin, second_admin, 
     wait_for(lambda: runtime.coin.balance_of(new.address) == 7_000, "the balance move")
     assert runtime.coin.balance_of(lost.address) == 0
     wait_for(lambda: 'id="move-step">確定' in admin.get(path).text, "the page to show the move")
-    assert 'id="retry-move"' not in admin.get(path).text
+    assert 'id="retry-move"' not in admin.get(path).text and 'id="recovery-state">実行済' in admin.get(path).text
     lost_page = admin.get(f"/console/admin/residents/{lost.address}")  # the lost wallet finds the same recovery
     assert "再発行により移行済" in lost_page.text and new.address in lost_page.text
     assert identity.poll(recovered.json()["id"], new).json()["operation"]["status"] \
         == "confirmed"
+
+
+def test_staff_cancel_a_pending_recovery(admin, identity, issue, runtime):  # noqa: F811
+    card, lost, new = issue(KAGA_RESIDENTS[3]), Account.create(), Account.create()
+    assert identity.link(card, lost).status_code == 200
+    recovered = identity.recover(card, new, lost.address)
+    path = f"/console/admin/residents/{lost.address}"
+    asked = admin.post(f"{path}/recovery/cancel")
+    assert 'id="confirm-question"' in asked.text and new.address in asked.text
+    assert runtime.coin.pending_recovery(lost.address).pending  # the question changes nothing
+    assert admin.post(f"{path}/recovery/cancel", {"confirm": "yes"}).status_code == 303
+    wait_for(lambda: not runtime.coin.pending_recovery(lost.address).pending, "the cancellation on chain")
+    wait_for(lambda: 'id="recovery-state">取消済' in admin.get(path).text, "the page to show it")
+    page = admin.get(path)
+    assert "再発行の取消" in page.text and "operator:" in page.text  # audited
+    assert 'id="cancel-recovery"' not in page.text
+    assert runtime.registry.is_verified(lost.address) and not runtime.registry.record_of(new.address).exists
+    with runtime.sessions() as session:
+        assert session.get(WalletIdentity, recovered.json()["id"]).status == "cancelled"
 
 
 def test_retry_needs_a_recovery(admin):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from chain.contracts.base import send_call
+from chain.contracts.coin import FreezeKind
 from chain.contracts.registry import AssuranceLevel, RevocationReason
 from chain.outbox import TxIntent
 from procedures.auth.service import create_staff
 from procedures.crypto import RecordErased
-from procedures.identity.models import IdentitySubject, WalletIdentity
+from procedures.identity.models import IdentitySubject, RevokeReason, WalletIdentity
+from protocol.eip712 import sign_typed
+from tests.procedures.conftest import let_recovery_run, wait_until
 from tests.procedures.identity.conftest import KAGA_RESIDENTS, OTHER_CITY, error_of, new_wallet
 
 
@@ -17,7 +22,7 @@ def _mint(runtime, contracts, wallet: str, amount: int) -> None:
     send_call(runtime.w3, runtime.keys.topup_minter, contracts.coin.mint_call(wallet, amount))
 
 
-def test_recovery_moves_identity_and_balance(api, issue, contracts, runtime):
+def test_recovery_is_requested_then_executed_after_the_delay(api, issue, contracts, runtime):
     card, lost, new = issue(KAGA_RESIDENTS[0]), new_wallet(), new_wallet()
     linked = api.link(card, lost).json()
     _mint(runtime, contracts, lost.address, 12_345)
@@ -27,15 +32,29 @@ def test_recovery_moves_identity_and_balance(api, issue, contracts, runtime):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["wallet"] == new.address and body["recovered_from"] == lost.address
-    assert [i["kind"] for i in body["operation"]["intents"]] == ["registry.rebind", "coin.recover"]
-    assert body["operation"]["status"] == "confirmed"
+    assert body["status"] == "recovering" and body["operation"]["status"] == "confirmed"
+    assert [i["kind"] for i in body["operation"]["intents"]] == ["coin.request_recovery"]
+    pending = contracts.coin.pending_recovery(lost.address)
+    assert pending.successor == new.address and pending.eta - contracts.coin.block_time() >= 72 * 3600 - 5
+    assert datetime.fromisoformat(body["recovery_eta"]).timestamp() == pending.eta
+    # announced, nothing moved yet: the lost wallet keeps identity and coins until the eta
+    assert contracts.coin.balance_of(lost.address) == 12_345 and contracts.registry.is_verified(lost.address)
+    assert not contracts.registry.record_of(new.address).exists
+    with runtime.sessions() as session:
+        assert session.get(WalletIdentity, linked["id"]).status == "linked"
+    assert error_of(api.recover(card, new_wallet(), lost.address)) == (409, "recovery_pending")
 
+    row = let_recovery_run(runtime, body["id"])
+    assert row.status == "linked"
     assert contracts.coin.balance_of(new.address) == 12_345
     assert contracts.coin.balance_of(lost.address) == 0
     old_record, new_record = contracts.registry.record_of(lost.address), contracts.registry.record_of(new.address)
     assert old_record.revocation_reason == RevocationReason.REBOUND and not contracts.registry.is_verified(lost.address)
     assert new_record.subject_key == old_record.subject_key and new_record.level == AssuranceLevel.RESIDENT_OF_CITY
     assert contracts.registry.is_verified(new.address)
+    polled = api.poll(body["id"], new).json()
+    assert [i["kind"] for i in polled["operation"]["intents"]] == ["coin.request_recovery", "coin.execute_recovery"]
+    assert polled["operation"]["status"] == "confirmed"
 
     with runtime.sessions() as session:
         old_row = session.get(WalletIdentity, linked["id"])
@@ -52,6 +71,72 @@ def test_recovery_refusals(api, issue):
     assert error_of(api.recover(card, new, new_wallet().address)) == (409, "lost_wallet_mismatch")
     assert error_of(api.recover(issue(KAGA_RESIDENTS[2]), new, lost.address)) == (404, "subject_not_linked")
     assert error_of(api.recover(card, lost, lost.address)) == (409, "lost_wallet_mismatch")
+
+
+def test_recovery_needs_the_signing_certificate(api, issue, contracts):
+    """The authentication certificate (card + 4-digit PIN) links, but never moves coins."""
+    card, lost, new = issue(KAGA_RESIDENTS[1]), new_wallet(), new_wallet()
+    assert api.link(card, lost).status_code == 200
+    body = api.body(card, new, api.challenge(new.address, "recover"), signing=False)
+    response = api.post("recover", {**body, "lost_wallet": lost.address})
+    assert error_of(response) == (403, "signing_certificate_required")
+    assert not contracts.coin.pending_recovery(lost.address).pending
+    assert api.recover(card, new, lost.address).status_code == 200  # with the signing certificate: requested
+
+
+def test_recovery_refused_while_frozen_unless_reported_lost(api, issue, contracts, runtime, operator,
+                                                            second_operator):
+    card, lost = issue(KAGA_RESIDENTS[2]), new_wallet()
+    assert api.link(card, lost).status_code == 200
+    wallets = "/v1/admin/wallets"
+    assert api.client.post(f"{wallets}/{lost.address}/freeze", headers=operator).status_code == 202
+    wait_until(lambda: contracts.coin.is_frozen(lost.address), what="the freeze")
+    assert error_of(api.recover(card, new_wallet(), lost.address)) == (409, "lost_wallet_frozen")
+    asked = api.client.post(f"{wallets}/{lost.address}/unfreeze", headers=operator)
+    assert asked.status_code == 202  # four eyes: another staff member approves
+    assert api.client.post(f"/v1/admin/wallet_actions/{asked.json()['id']}/approve",
+                           headers=second_operator).status_code == 202
+    wait_until(lambda: not contracts.coin.is_frozen(lost.address), what="the unfreeze")
+    wait_until(lambda: api.client.get(f"{wallets}/{lost.address}", headers=operator).json()["pending"] is None,
+               what="the relayer to record the unfreeze's receipt")
+    reported = api.client.post(f"{wallets}/{lost.address}/freeze", json={"reported_lost": True}, headers=operator)
+    assert reported.status_code == 202 and reported.json()["action"] == "freeze_lost"
+    wait_until(lambda: contracts.coin.freeze_kind(lost.address) is FreezeKind.REPORTED_LOST, what="the freeze")
+    response = api.recover(card, new_wallet(), lost.address)
+    assert response.status_code == 200 and response.json()["status"] == "recovering"
+
+
+def test_the_old_wallet_cancels_its_recovery(api, issue, contracts, runtime):
+    """A phone found again (or a recovery its owner never asked for): the lost wallet's signature stops it."""
+    card, lost, new = issue(KAGA_RESIDENTS[3]), new_wallet(), new_wallet()
+    assert api.link(card, lost).status_code == 200
+    requested = api.recover(card, new, lost.address).json()
+    old = api.login(lost)
+    pending = api.client.get("/v1/identity/recovery", headers=old)
+    assert pending.status_code == 200, pending.text
+    body = pending.json()
+    assert (body["lost_wallet"], body["new_wallet"], body["cancel_requested"]) == (lost.address, new.address, False)
+    assert datetime.fromisoformat(body["eta"]) == datetime.fromisoformat(requested["recovery_eta"])
+    typed = body["cancel_typed_data"]
+    # the new wallet sees the pending recovery too, but has nothing to sign
+    assert api.client.get("/v1/identity/recovery", headers=api.login(new)).json()["cancel_typed_data"] is None
+    stranger = sign_typed(new_wallet(), typed)
+    assert error_of(api.client.post("/v1/identity/recovery/cancel", json={"signature": stranger},
+                                    headers=old)) == (422, "invalid_signature")
+    cancelled = api.client.post("/v1/identity/recovery/cancel", json={"signature": sign_typed(lost, typed)},
+                                headers=old)
+    assert cancelled.status_code == 202, cancelled.text
+    wait_until(lambda: not contracts.coin.pending_recovery(lost.address).pending, what="the cancellation on chain")
+
+    def folded():
+        with runtime.sessions() as session:
+            return session.get(WalletIdentity, requested["id"]).status == "cancelled"
+
+    wait_until(folded, what="the cancellation folded back")
+    assert contracts.registry.is_verified(lost.address) and not contracts.registry.record_of(new.address).exists
+    assert error_of(api.client.get("/v1/identity/recovery", headers=old)) == (404, "no_pending_recovery")
+    # the person may recover again later (to another wallet)
+    assert api.recover(card, new_wallet(), lost.address).json()["status"] == "recovering"
 
 
 def test_renew_with_a_renewed_card_keeps_the_subject(api, issue, id_ca, contracts, runtime):
@@ -114,7 +199,8 @@ def test_admin_revokes_clerk_and_resident_cannot(api, issue, contracts, runtime)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "revoked" and response.json()["revocation_reason"] == "moved_out"
     record = contracts.registry.record_of(wallet.address)
-    assert record.revocation_reason == RevocationReason.MOVED_OUT and not contracts.registry.is_verified(wallet.address)
+    # the chain learns that it was revoked, never why (moving out is a personal fact)
+    assert record.revocation_reason == RevocationReason.REVOKED and not contracts.registry.is_verified(wallet.address)
     again = api.client.post("/v1/identity/admin/revoke", json=body, headers=admin)
     assert error_of(again) == (404, "identity_not_found")
     # the subject is free again: moving back in, the same person links a new wallet
@@ -170,13 +256,14 @@ def test_revocation_the_resident_requested_erases_their_evidence(api, issue, run
     card, lost, wallet = issue(KAGA_RESIDENTS[2]), new_wallet(), new_wallet()
     first = api.link(card, lost).json()
     second = api.recover(card, wallet, lost.address).json()
+    let_recovery_run(runtime, second["id"])
     other_card, other_wallet = issue(KAGA_RESIDENTS[3]), new_wallet()
     other = api.link(other_card, other_wallet).json()
     service = api.client.app.state.identity_service
 
     with runtime.sessions() as session, session.begin():
-        service.revoke(session, other_wallet.address, RevocationReason.MOVED_OUT, actor="staff:1")
-        service.revoke(session, wallet.address, RevocationReason.REQUESTED, actor="staff:1")
+        service.revoke(session, other_wallet.address, RevokeReason.MOVED_OUT, actor="staff:1")
+        service.revoke(session, wallet.address, RevokeReason.REQUESTED, actor="staff:1")
     with runtime.sessions() as session:
         for identity in (first, second):
             with pytest.raises(RecordErased):

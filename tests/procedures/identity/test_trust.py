@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from chain.toolchain import PROJECT_ROOT
 from procedures.config import Settings, get_settings
@@ -18,10 +19,10 @@ from procedures.errors import Unavailable
 from procedures.identity.certs import AssuranceLevel, CertKind, CertRef
 from procedures.identity.testca import TestCA
 from procedures.identity.trust import JlisLinkageFile, build_trust
+from protocol.cards.soft import SoftCard
 from protocol.nonces import new_nonce
 from protocol.statement import LinkStatement
 from tests.procedures.identity.conftest import KAGA_RESIDENTS
-from wallet.cards.soft import SoftCard
 
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
@@ -54,6 +55,20 @@ def test_production_refuses_without_anchors(tmp_path):
         build_trust(settings)
     assert excinfo.value.status == 503 and excinfo.value.code == "identity_not_configured"
     assert not (tmp_path / "jpki-test-ca").exists()
+
+
+def test_production_refuses_without_the_jlis_renewal_linkage(tmp_path, id_ca):
+    anchors = {"jpki_auth_anchors": [id_ca.directory / "roots" / "auth.pem"],
+               "jpki_signing_anchors": [id_ca.directory / "roots" / "signing.pem"]}
+    settings = Settings(environment="test", var_dir=tmp_path).model_copy(update={"environment": "production",
+                                                                                 **anchors})
+    with pytest.raises(Unavailable) as excinfo:
+        build_trust(settings)
+    assert excinfo.value.code == "jlis_linkage_required"
+    # and the settings refuse it at start-up
+    with pytest.raises(ValidationError, match="MACHI_JPKI_LINKAGE_PATH"):
+        Settings(environment="production", rpc_url="http://node", **anchors)
+    assert build_trust(settings.model_copy(update={"jpki_linkage_path": tmp_path / "linkage.json"})).test_ca is None
 
 
 def test_linkage_file(tmp_path, id_ca):
@@ -105,7 +120,7 @@ import procedures.app, procedures.cli, procedures.identity.routes, procedures.id
 from procedures.identity.trust import build_trust
 
 settings = Settings(environment="test", var_dir=sys.argv[1]).model_copy(update={
-    "environment": "production",
+    "environment": "production", "jpki_linkage_path": sys.argv[1] + "/linkage.json",
     "jpki_auth_anchors": [sys.argv[2]], "jpki_signing_anchors": [sys.argv[3]], "jpki_crl_paths": sys.argv[4:],
 })
 trust = build_trust(settings)
