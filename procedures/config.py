@@ -143,6 +143,9 @@ class Settings(BaseSettings):
         SecretStr(DEV_SETTLEMENT_KEY), description="hot: the city account payouts are burned (and returned) from"
     )
     topup_allowance: int = Field(1_000_000_000, ge=0, description="top-up minter budget in coins")
+    topup_four_eyes_yen: int = Field(
+        100_000, ge=0, description="counter top-ups above this many yen wait for a second staff member's approval",
+    )
     benefits_allowance: int = Field(100_000_000, ge=0, description="benefits minter budget in coins")
     city_name: str = Field("加賀市", description="the city running this instance")
     city_timezone: str = Field(

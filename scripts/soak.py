@@ -111,6 +111,8 @@ def _service_env(url: str, schema: str | None, var: Path, rpc_url: str, shape: s
         "MACHI_LOG_LEVEL": "WARNING", "MACHI_RPC_TIMEOUT": "3", "MACHI_RELAYER_POLL_INTERVAL": "0.05",
         "MACHI_BATCH_MAX_WAIT": "0.2", "MACHI_WEBHOOK_RETRY_SCHEDULE": "[1, 2, 5]",
         "MACHI_WEBHOOK_POLL_INTERVAL": "0.2", "MACHI_APPLICATIONS_ANCHOR_INTERVAL": "2", **SHAPES[shape],
+        # the soak funds its residents with one operator: no second staff member to approve large top-ups
+        "MACHI_TOPUP_FOUR_EYES_YEN": str(10**12),
     })
     if schema:
         env["MACHI_DATABASE_SCHEMA"] = schema

@@ -142,6 +142,8 @@ def render_error(request: Request, status: int, code: str, message: str) -> Resp
     friendly = {403: t("forbidden"), 404: t("not_found")}.get(status, message)
     if code == "csrf_failed":
         friendly = t("csrf")
+    elif code == "same_staff_member":
+        friendly = t("four_eyes_same")
     return render(request, "error.html", {"status": status, "message": friendly, "code": code}, status=status)
 
 

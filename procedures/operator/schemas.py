@@ -31,7 +31,8 @@ class WalletActionOut(BaseModel):
     action: str = Field(description="freeze, freeze_lost, unfreeze, recover_retry or recovery_cancel")
     reason: str | None
     operator: str
-    status: str = Field(description="the outbox intent: queued … confirmed or failed")
+    approved_by: str | None = Field(description="the second staff member (an unfreeze needs one)")
+    status: str = Field(description="awaiting_approval, or the outbox intent: queued … confirmed or failed")
     tx_hash: str | None
     error_code: str | None
     created_at: datetime

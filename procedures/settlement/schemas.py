@@ -73,7 +73,8 @@ class TopUpIn(RequestModel):
     amount: int = Field(gt=0, le=10_000_000, description="yen received")
     channel: str = Field("counter", description="counter or atm")
     location: str | None = Field(None, max_length=80, description="e.g. 加賀市役所 1F 窓口")
-    reference: str = Field(min_length=1, max_length=80, description="slip or ATM transaction number (unique)")
+    reference: str = Field(min_length=1, max_length=80,
+                           description="the cash-receipt reference: counter slip or ATM transaction number (unique)")
 
 
 class TopUpOut(BaseModel):
@@ -85,8 +86,10 @@ class TopUpOut(BaseModel):
     amount_minted: int
     channel: str
     location: str | None
-    reference: str
-    status: str = Field(description="pending, confirmed, failed")
+    reference: str = Field(description="the cash-receipt reference of the yen received")
+    status: str = Field(description="awaiting (a second staff member's approval), pending, confirmed, failed")
+    operator: str = Field(description="the staff member who recorded it")
+    approved_by: str | None = Field(description="the second staff member, for a top-up over the four-eyes amount")
     failure_code: str | None
     tx_hash: str | None
     city: str

@@ -67,6 +67,9 @@ CONSOLE_STAFF = _NO_CONSOLE_SESSION | {"clerk_x": "ok", "clerk_y": "ok", "superv
 CONSOLE_DEPARTMENT_X = CONSOLE_STAFF | {"clerk_y": "403"}
 CONSOLE_ADMIN = _NO_CONSOLE_SESSION | {"clerk_x": "403", "clerk_y": "403", "supervisor": "403", "admin": "ok"}
 CONSOLE_ADMIN_NO_RECOVERY = CONSOLE_ADMIN | {"admin": "404"}
+#: No wallet action awaits approval under that id: the admin gets past the door and is told so (404).
+ADMIN_NO_SUCH_ACTION = ADMIN | {"admin": "404"}
+CONSOLE_ADMIN_NO_SUCH_ACTION = CONSOLE_ADMIN | {"admin": "404"}
 
 # --------------------------------------------------------------------------- the table
 TABLE: dict[str, dict[str, str]] = {
@@ -150,6 +153,7 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /v1/admin/topups": ADMIN,
     "GET /v1/admin/topups": ADMIN,
     "GET /v1/admin/topups/{topup_id}": ADMIN,
+    "POST /v1/admin/topups/{topup_id}/approve": ADMIN,  # the admin's: 409, that top-up awaits no approval
     "GET /v1/admin/payouts": ADMIN,
     "POST /v1/admin/payout_batches": ADMIN,
     "GET /v1/admin/payout_batches": ADMIN,
@@ -160,6 +164,7 @@ TABLE: dict[str, dict[str, str]] = {
     "GET /v1/admin/wallets/{wallet}": ADMIN,
     "POST /v1/admin/wallets/{wallet}/freeze": ADMIN,
     "POST /v1/admin/wallets/{wallet}/unfreeze": ADMIN,
+    "POST /v1/admin/wallet_actions/{action_id}/approve": ADMIN_NO_SUCH_ACTION,
     "GET /v1/admin/wallets/{wallet}/recovery": ADMIN_NO_RECOVERY,
     "POST /v1/admin/wallets/{wallet}/recovery/retry": ADMIN_NO_RECOVERY,
     "POST /v1/admin/wallets/{wallet}/recovery/cancel": ADMIN | {"admin": "404"},  # no_pending_recovery
@@ -225,6 +230,7 @@ TABLE: dict[str, dict[str, str]] = {
     "GET /console/admin/topups": CONSOLE_ADMIN,
     "POST /console/admin/topups": CONSOLE_ADMIN,
     "GET /console/admin/topups/{topup_id}": CONSOLE_ADMIN,
+    "POST /console/admin/topups/{topup_id}/approve": CONSOLE_ADMIN,  # the admin's: 409, nothing awaits approval
     "GET /console/admin/merchants": CONSOLE_ADMIN,
     "POST /console/admin/merchants": CONSOLE_ADMIN,
     "GET /console/admin/merchants/{merchant_id}": CONSOLE_ADMIN,
@@ -242,6 +248,7 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /console/admin/residents/{wallet}/revoke": CONSOLE_ADMIN,
     "POST /console/admin/residents/{wallet}/freeze": CONSOLE_ADMIN,
     "POST /console/admin/residents/{wallet}/unfreeze": CONSOLE_ADMIN,
+    "POST /console/admin/residents/{wallet}/actions/{action_id}/approve": CONSOLE_ADMIN_NO_SUCH_ACTION,
     "POST /console/admin/residents/{wallet}/recovery/retry": CONSOLE_ADMIN_NO_RECOVERY,
     "POST /console/admin/residents/{wallet}/recovery/cancel": CONSOLE_ADMIN_NO_RECOVERY,
     "GET /console/static/{path}": CONSOLE_PUBLIC,
@@ -441,6 +448,7 @@ def build_world(client: TestClient, runtime: Any, make_resident: Any) -> World:
 
     ids["identity_id"] = _insert_identity(runtime, resident_a.address)
     ids["wallet"] = payee.address
+    ids["action_id"] = "wa_" + "00" * 12  # no such wallet action
     ids["code"] = "road-damage"
     ids["path"] = "console.css"
     ids["bad_signature"] = {"nonce": "0x" + "cd" * 32, "deadline": int(time.time()) + 600,
