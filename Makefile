@@ -39,8 +39,9 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null || \
 	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null; }; }
 
+# `machi deploy` holds the admin key (development: anvil's account 0); `machi serve` never loads it.
 run: setup
-	$(VENV)/bin/machi serve
+	$(VENV)/bin/machi deploy && $(VENV)/bin/machi serve
 
 test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -57,7 +58,7 @@ demo: setup
 	$(PY) -m scripts.demo
 
 lint: setup
-	$(VENV)/bin/ruff check chain procedures wallet tests scripts
+	$(VENV)/bin/ruff check chain procedures protocol wallet pos tests scripts
 	$(VENV)/bin/mypy
 
 clean:

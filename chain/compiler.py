@@ -13,19 +13,22 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import solcx
 from solcx.exceptions import SolcError
 
+from chain.compat import library_overrides, needs_compat
 from chain.errors import DECODER, CompilerError
 from chain.toolchain import PROJECT_ROOT, Toolchain, find_toolchain
 
 SOLC_VERSION = "0.8.37"
+#: An EVM fork a network profile may compile for.
+EvmVersion = Literal["london", "paris", "shanghai", "cancun"]
 #: The default EVM fork the contracts are compiled for; networks that lag get an older one.
-EVM_VERSION = "cancun"
-#: Forks a network profile may ask for, oldest first (the contracts use none of their newer opcodes).
-EVM_VERSIONS = ("london", "paris", "shanghai", "cancun")
+EVM_VERSION: EvmVersion = "cancun"
+#: Forks a network profile may ask for, oldest first.
+EVM_VERSIONS: tuple[EvmVersion, ...] = get_args(EvmVersion)
 OPTIMIZER_RUNS = 200
 DEFAULT_SOURCE_DIRS = (PROJECT_ROOT / "contracts" / "src",)
 
@@ -95,14 +98,20 @@ def collect_sources(source_dirs: Iterable[Path]) -> dict[str, str]:
     return sources
 
 
-def cache_key_for(sources: Mapping[str, str], toolchain: Toolchain, evm_version: str = EVM_VERSION) -> str:
-    """The hash that decides whether a cached build can be reused."""
+def cache_key_for(
+    sources: Mapping[str, str], toolchain: Toolchain, evm_version: str = EVM_VERSION,
+    overrides: Mapping[str, str] | None = None,
+) -> str:
+    """The hash that decides whether a cached build can be reused (``overrides``: replaced library
+    sources, see ``chain.compat``)."""
     digest = hashlib.sha256()
     digest.update(json.dumps(compiler_settings(evm_version), sort_keys=True).encode())
     digest.update(SOLC_VERSION.encode())
     digest.update(toolchain.openzeppelin_version.encode())
     for name in sorted(sources):
         digest.update(name.encode() + b"\0" + sources[name].encode() + b"\0")
+    for name in sorted(overrides or {}):
+        digest.update(b"override\0" + name.encode() + b"\0" + (overrides or {})[name].encode() + b"\0")
     return digest.hexdigest()
 
 
@@ -118,7 +127,8 @@ def compile_contracts(
         source_dirs: directories searched recursively for ``*.sol``.
         cache_dir: where builds are cached (default ``var/build``).
         toolchain: the located toolchain (found and installed when omitted).
-        evm_version: the EVM fork to compile for (one of ``EVM_VERSIONS``).
+        evm_version: the EVM fork to compile for (one of ``EVM_VERSIONS``); before cancun the
+            OpenZeppelin files that use ``mcopy`` are compiled from equivalent sources (``chain.compat``).
 
     Raises:
         CompilerError: with ``file:line:col: Type: message`` for each compiler error.
@@ -129,7 +139,8 @@ def compile_contracts(
     if not sources:
         raise CompilerError([f"no Solidity sources found under {', '.join(map(str, source_dirs))}"])
     settings = compiler_settings(evm_version)
-    key = cache_key_for(sources, toolchain, evm_version)
+    overrides = library_overrides(sources) if needs_compat(evm_version) else {}
+    key = cache_key_for(sources, toolchain, evm_version, overrides)
     cached = cache_dir / f"{key}.json"
     if cached.exists():
         hit = {n: Artifact(**a) for n, a in json.loads(cached.read_text())["artifacts"].items()}
@@ -138,7 +149,7 @@ def compile_contracts(
 
     standard_input = {
         "language": "Solidity",
-        "sources": {name: {"content": text} for name, text in sources.items()},
+        "sources": {name: {"content": text} for name, text in {**overrides, **sources}.items()},
         "settings": settings,
     }
     try:

@@ -25,6 +25,7 @@ from web3.contract import Contract
 
 from chain.compiler import CompileResult
 from chain.errors import DECODER, DeploymentError, TransactionError
+from chain.fees import FeeModel, FeePolicy
 
 
 @dataclass
@@ -178,12 +179,15 @@ def deploy(
     *,
     redeploy: bool = False,
     params: dict[str, Any] | None = None,
+    fees: FeePolicy | None = None,
 ) -> tuple[Manifest, int]:
     """Deploy what is missing and run wiring steps not yet done.
 
     Args:
         redeploy: start a fresh manifest even if one exists (after a node reset).
         params: values the plan's callbacks need (e.g. the relayer address).
+        fees: how to price the transactions (default EIP-1559 from the node; legacy for a
+            zero-gas-price network).
 
     Returns:
         The manifest and the number of transactions sent (0 when everything was there).
@@ -223,8 +227,8 @@ def deploy(
             continue
         artifact = compiled[spec.artifact]
         factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        tx = factory.constructor(*spec.args(ctx)).build_transaction({"from": deployer.address})
-        receipt = send_transaction(w3, deployer, tx)
+        tx = factory.constructor(*spec.args(ctx)).build_transaction(priced(w3, deployer.address, fees))
+        receipt = send_transaction(w3, deployer, tx, fees=fees)
         manifest.contracts[spec.name] = DeployedContract(
             address=str(receipt["contractAddress"]),
             artifact=spec.artifact,
@@ -239,7 +243,7 @@ def deploy(
             continue
         function = step.call(ctx)
         if function is not None:
-            send_transaction(w3, deployer, function.build_transaction({"from": deployer.address}))
+            send_transaction(w3, deployer, function.build_transaction(priced(w3, deployer.address, fees)), fees=fees)
             sent += 1
         manifest.steps.append(step.name)
         save_manifest(manifest, path)
@@ -247,10 +251,28 @@ def deploy(
     return manifest, sent
 
 
-def send_transaction(w3: Web3, account: LocalAccount, tx: dict[str, Any], timeout: float = 120.0) -> Any:
+def priced(w3: Web3, sender: str, fees: FeePolicy | None) -> dict[str, Any]:
+    """Transaction parameters with the fee fields of ``fees`` filled in, so that web3's
+    ``build_transaction`` does not price the transaction itself (always EIP-1559 when it can).
+    ``None`` leaves the pricing to ``send_transaction``'s EIP-1559 default."""
+    params: dict[str, Any] = {"from": sender}
+    if fees is None:
+        return params
+    quote = fees.quote(w3)
+    if fees.model is FeeModel.LEGACY:
+        params["gasPrice"] = quote.max_fee
+    else:
+        params.update(maxFeePerGas=quote.max_fee, maxPriorityFeePerGas=quote.priority)
+    return params
+
+
+def send_transaction(
+    w3: Web3, account: LocalAccount, tx: dict[str, Any], timeout: float = 120.0, fees: FeePolicy | None = None
+) -> Any:
     """Sign, send and wait for one operator transaction (deployments, admin calls).
 
     Service traffic goes through the relayer's outbox instead; this is for operator commands.
+    Unpriced transactions are priced by ``fees`` (EIP-1559 from the node's latest block when None).
 
     Raises:
         ContractLogicError: the transaction would revert (decoded custom error).
@@ -268,11 +290,11 @@ def send_transaction(w3: Web3, account: LocalAccount, tx: dict[str, Any], timeou
         if decoded is not None:
             raise decoded from None
         raise
+    if fees is not None and fees.model is FeeModel.LEGACY:
+        for key in ("maxFeePerGas", "maxPriorityFeePerGas", "type"):  # a legacy network gets a type-0 transaction
+            tx.pop(key, None)
     if "maxFeePerGas" not in tx and "gasPrice" not in tx:
-        base = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
-        priority = int(w3.eth.max_priority_fee)
-        tx["maxFeePerGas"] = 2 * base + priority
-        tx["maxPriorityFeePerGas"] = priority
+        tx.update(priced(w3, account.address, fees or FeePolicy()))
     signed = account.sign_transaction(tx)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)

@@ -6,6 +6,7 @@ Written by ``chain.indexer.Indexer``; read by reconciliation and the service's h
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -115,6 +116,77 @@ def indexed_balances(session: Session, up_to_block: int | None = None, token: st
         if args["to"] != ZERO_ADDRESS:
             balances[args["to"]] = balances.get(args["to"], 0) + value
     return balances
+
+
+@dataclass(frozen=True)
+class AuthorizationFate:
+    """What the confirmed index says became of one ERC-3009 authorization (``authorizer``, ``nonce``).
+
+    ``used``: the nonce was consumed by a ``transferWithAuthorization`` — by anyone: the relayer's
+    batch or a third party who submitted the signed authorization first. ``transfer`` is then the
+    ``Transfer`` log the same call emitted right after ``AuthorizationUsed`` (its from, to, value).
+    ``used`` false: the nonce was cancelled (``AuthorizationCanceled``).
+    """
+
+    used: bool
+    tx_hash: str
+    block_number: int
+    transfer: dict[str, Any] | None
+
+
+def authorization_fate(session: Session, authorizer: str, nonce: str, up_to_block: int,
+                       token: str = COIN) -> AuthorizationFate | None:
+    """The fate of an authorization in the index up to ``up_to_block`` (the confirmed part), or
+    ``None`` while the index has no use or cancellation of its nonce."""
+    query = (select(ChainEvent).where(
+        ChainEvent.contract_name == token, ChainEvent.event.in_(("AuthorizationUsed", "AuthorizationCanceled")),
+        ChainEvent.args["nonce"].as_string() == nonce.lower(), ChainEvent.block_number <= up_to_block)
+        .order_by(ChainEvent.block_number, ChainEvent.log_index))
+    for event in session.scalars(query):
+        if str(event.args.get("authorizer", "")).lower() != authorizer.lower():
+            continue  # the same nonce of another account
+        if event.event == "AuthorizationCanceled":
+            return AuthorizationFate(False, event.tx_hash, event.block_number, None)
+        following = session.scalar(select(ChainEvent).where(
+            ChainEvent.block_hash == event.block_hash, ChainEvent.log_index == event.log_index + 1,
+            ChainEvent.contract_name == token, ChainEvent.event == "Transfer"))
+        return AuthorizationFate(True, event.tx_hash, event.block_number,
+                                 None if following is None else dict(following.args))
+    return None
+
+
+def wallet_coin_events(session: Session, wallet: str, token: str = COIN) -> list[ChainEvent]:
+    """Every indexed movement of ``wallet``'s coins, oldest first: the token's ``Transfer`` events from or
+    to it (mints and burns included), and the token's other events in the same transactions (``Minted``,
+    ``Recovered``, ``Redeemed``…) that say what the movement was.
+
+    Args:
+        wallet: a checksummed address, as the index stores it.
+    """
+    sender, receiver = ChainEvent.args["from"].as_string(), ChainEvent.args["to"].as_string()
+    moves = list(session.scalars(
+        select(ChainEvent).where(ChainEvent.contract_name == token, ChainEvent.event == "Transfer",
+                                 (sender == wallet) | (receiver == wallet))
+        .order_by(ChainEvent.block_number, ChainEvent.log_index)))
+    hashes = sorted({e.tx_hash for e in moves})
+    context: list[ChainEvent] = []
+    for start in range(0, len(hashes), 500):  # bounded IN lists
+        context += session.scalars(select(ChainEvent).where(
+            ChainEvent.contract_name == token, ChainEvent.event != "Transfer",
+            ChainEvent.tx_hash.in_(hashes[start:start + 500])))
+    return sorted(moves + context, key=lambda e: (e.block_number, e.log_index))
+
+
+def block_times(w3: Web3, numbers: Iterable[int]) -> dict[int, int]:
+    """Each block's timestamp (unix seconds), in one batch of requests."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return {}
+    with w3.batch_requests() as batch:
+        for number in wanted:
+            batch.add(w3.eth.get_block(number))
+        blocks = cast(list[Any], batch.execute())
+    return {n: int(b["timestamp"]) for n, b in zip(wanted, blocks, strict=True)}
 
 
 def indexed_supply(session: Session, up_to_block: int | None = None, token: str = COIN) -> int:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -43,6 +43,7 @@ from web3.types import RPCEndpoint
 from chain.errors import ChainError
 from chain.events import EventDecoder, WatchedContract, hex_of
 from chain.index_store import CURSOR_NAME, ChainBlock, ChainEvent, IndexCursor
+from chain.scrub import describe
 from chain.storage import KeyLock
 
 log = logging.getLogger("machi.indexer")
@@ -128,6 +129,9 @@ class Indexer:
     config: IndexerConfig = field(default_factory=IndexerConfig)
     name: str = CURSOR_NAME
     stats: IndexerStats = field(default_factory=IndexerStats)
+    #: Called after every pass of ``run`` (the service settles transfers from the new events here);
+    #: what it raises counts as a failed pass.
+    after_pass: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self.decoder = EventDecoder(self.contracts)
@@ -148,6 +152,8 @@ class Indexer:
             while not stop.is_set():
                 try:
                     result = self.poll()
+                    if self.after_pass is not None:
+                        self.after_pass()
                     backoff = self.config.poll_interval
                     caught_up = result is None or result.to_block >= result.head
                     if caught_up:
@@ -155,7 +161,7 @@ class Indexer:
                 except ChainMoved:
                     continue  # read again at once
                 except Exception as exc:  # noqa: BLE001 - the loop must survive node/DB outages
-                    self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                    self.stats.last_error = describe(exc)
                     log.warning("indexer pass failed, retrying: %s", self.stats.last_error)
                     backoff = min(backoff * 2, 5.0)
                     stop.wait(backoff)

@@ -24,6 +24,7 @@ from types import TracebackType
 import httpx
 
 from chain.errors import NodeError
+from chain.scrub import scrub
 from chain.toolchain import CONTRACTS_DIR, PROJECT_ROOT, find_toolchain
 
 #: anvil's default mnemonic; its keys are public knowledge, fine for a local dev chain only.
@@ -71,11 +72,13 @@ def wait_for_rpc(url: str, timeout: float = 30.0, process: subprocess.Popen[byte
         except NodeError as exc:
             last_error = str(exc)
             time.sleep(0.05)
-    raise NodeError(f"no JSON-RPC answer from {url} within {timeout:.0f}s ({last_error})")
+    raise NodeError(scrub(f"no JSON-RPC answer from {url} within {timeout:.0f}s ({last_error})"))
 
 
 #: Node implementations ``LocalNode`` can start.
 IMPLEMENTATIONS = ("anvil", "hardhat")
+#: Fork names Hardhat spells differently from solc and anvil.
+_HARDHAT_FORKS = {"paris": "merge"}
 
 
 @dataclass
@@ -166,7 +169,7 @@ class LocalNode:
             "blockGasLimit": cfg.gas_limit,
         }
         if cfg.hardfork:
-            network["hardfork"] = cfg.hardfork
+            network["hardfork"] = _HARDHAT_FORKS.get(cfg.hardfork, cfg.hardfork)
         if cfg.gas_price is not None:
             network["gasPrice"] = cfg.gas_price
         if cfg.base_fee is not None:

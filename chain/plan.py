@@ -1,10 +1,15 @@
 """What ``machi deploy`` puts on chain: the three contracts and their role wiring.
 
-Keys (all addresses come from settings):
-    deployer          DEFAULT_ADMIN of every contract, master minter, pauser (the operator)
-    relayer           the service's sender: registrar, coin relayer/freezer/recovery, anchorer
+Keys (all addresses come from settings; ``chain.roles.KEY_ROLES`` says what each one holds):
+    admin             DEFAULT_ADMIN of every contract, master minter, pauser (cold: the operator's
+                      keystore or a multisig; it deploys, and is never loaded by the service)
+    relayer           batch relay of signed authorizations, anchoring
+    registrar         attest, renew, revoke, register merchants and city accounts
+    freezer           freeze, freeze as reported lost, unfreeze, cancel a pending recovery
+    recovery          requests a delayed recovery and executes it once due (cancellable until then)
     top-up minter     mints residents' counter/ATM top-ups, within its own allowance
     benefits minter   mints procedure benefits (e.g. childcare support), within its own allowance
+    settlement        no role: the city account payouts are burned from (registered at start-up)
 
 The registry's RECOVERY_ROLE (re-binding a subject to a new wallet) goes to the coin contract itself, never
 to a key: only the coin's delayed, announced and cancellable recovery can move an identity.
@@ -15,22 +20,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chain.deploy import ContractSpec, DeployContext, DeploymentPlan, WiringStep
+from chain.roles import COIN, KEY_ROLES, LEDGER, REGISTRY
+
+__all__ = ["COIN", "LEDGER", "REGISTRY", "PlanParams", "city_plan", "plan_params"]
 
 #: The city's default delay between a recovery request and its execution (72 h).
 DEFAULT_RECOVERY_DELAY = 72 * 3600
 
-REGISTRY = "IdentityRegistry"
-COIN = "RegionalCoin"
-LEDGER = "ProcedureLedger"
-
 
 @dataclass(frozen=True)
 class PlanParams:
-    """Everything the plan needs to know about the city and its keys."""
+    """Everything the plan needs to know about the city and its keys (addresses, never keys)."""
 
     currency_name: str
     currency_symbol: str
     relayer: str
+    registrar: str
+    freezer: str
+    recovery: str
     topup_minter: str
     benefits_minter: str
     topup_allowance: int
@@ -71,6 +78,7 @@ def _minter(who: str, allowance_key: str) -> WiringStep:
 
 def city_plan() -> DeploymentPlan:
     """The production deployment plan (parameters come through ``deploy(params=...)``)."""
+    grants = [_grant(contract, role, key.name) for key in KEY_ROLES for contract, role in key.grants]
     return DeploymentPlan(
         contracts=[
             ContractSpec(REGISTRY, REGISTRY, lambda ctx: [ctx.deployer.address]),
@@ -88,14 +96,10 @@ def city_plan() -> DeploymentPlan:
             ContractSpec(LEDGER, LEDGER, lambda ctx: [ctx.deployer.address]),
         ],
         steps=[
-            _grant(REGISTRY, "REGISTRAR_ROLE", "relayer"),
             _coin_recovers(),
             _grant(COIN, "MASTER_MINTER_ROLE", "deployer"),
             _grant(COIN, "PAUSER_ROLE", "deployer"),
-            _grant(COIN, "RELAYER_ROLE", "relayer"),
-            _grant(COIN, "FREEZER_ROLE", "relayer"),
-            _grant(COIN, "RECOVERY_ROLE", "relayer"),
-            _grant(LEDGER, "ANCHOR_ROLE", "relayer"),
+            *grants,
             _minter("topup_minter", "topup_allowance"),
             _minter("benefits_minter", "benefits_allowance"),
         ],
@@ -108,6 +112,9 @@ def plan_params(p: PlanParams, deployer: str) -> dict[str, object]:
         "currency_name": p.currency_name,
         "currency_symbol": p.currency_symbol,
         "relayer": p.relayer,
+        "registrar": p.registrar,
+        "freezer": p.freezer,
+        "recovery": p.recovery,
         "deployer": deployer,
         "topup_minter": p.topup_minter,
         "benefits_minter": p.benefits_minter,

@@ -25,22 +25,33 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import Engine, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 from web3 import Web3
 
 from chain.batching import Batcher, ItemOutcome, Plan, plan_transactions
-from chain.errors import DECODER, ContractLogicError, TransactionError
+from chain.errors import DECODER, TransactionError
 from chain.fees import Fees, build_transaction
 from chain.outbox import OPEN_TX_STATUSES, ChainTx, IntentStatus, TxIntent, TxStatus
+from chain.roles import Allowlist
 from chain.rpc import is_unreachable
+from chain.scrub import describe, scrub
 from chain.sender import TRANSACTIONS_SENT, Checkpoint, RelayerConfig, RelayerStats, SenderContext
 from chain.storage import KeyLock, utcnow
 from chain.tracking import Tracker
 
-__all__ = ["Batcher", "ItemOutcome", "Relayer", "RelayerConfig", "RelayerStats", "SenderStateError"]
+__all__ = ["BAD_BATCH_ITEM", "NOT_ALLOWED", "PREREQUISITE_FAILED", "Batcher", "ItemOutcome", "Relayer", "RelayerConfig",
+           "RelayerStats", "SenderStateError"]
+
+#: ``TxIntent.error_code`` of an intent its sender's allowlist refused (never signed).
+NOT_ALLOWED = "call_not_allowed"
+#: ``TxIntent.error_code`` of a batch item its batcher cannot encode.
+BAD_BATCH_ITEM = "bad_batch_item"
+#: ``TxIntent.error_code`` of an intent whose prerequisite (``TxIntent.after_id``) failed.
+PREREQUISITE_FAILED = "prerequisite_failed"
 
 log = logging.getLogger("machi.relayer")
 
@@ -64,12 +75,15 @@ class Relayer:
         session_factory: sessionmaker[Session],
         lock_dir: Path,
         config: RelayerConfig | None = None,
+        allowlist: Allowlist,
         batchers: dict[str, Batcher] | None = None,
         on_final: Callable[[Session, TxIntent], None] | None = None,
         checkpoint: Checkpoint | None = None,
     ) -> None:
         """
         Args:
+            allowlist: the (contract, selector) pairs this key may sign (``chain.roles``); an intent
+                outside it ends failed with ``call_not_allowed`` and is never signed.
             checkpoint: a test hook called at the named points of a send (``after_persist``,
                 ``after_send``); crash tests die there. Production passes none.
         """
@@ -78,7 +92,7 @@ class Relayer:
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ctx = SenderContext(
             w3=w3, account=account, sessions=session_factory, config=config or RelayerConfig(),
-            chain_id=w3.eth.chain_id, instance=self.instance, batchers=dict(batchers or {}),
+            chain_id=w3.eth.chain_id, instance=self.instance, allowlist=allowlist, batchers=dict(batchers or {}),
             on_final=on_final, checkpoint=checkpoint,
         )
         self.tracker = Tracker(self.ctx)
@@ -148,7 +162,7 @@ class Relayer:
         Nothing is marked failed here: intents stay queued or pending and the next pass after the
         outage carries on from the database and the chain (see ``reconcile``).
         """
-        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        self.stats.last_error = describe(exc)
         self.stats.failed_passes += 1
         if not is_unreachable(exc):
             log.warning("relayer pass failed, retrying: %s", self.stats.last_error)
@@ -194,15 +208,25 @@ class Relayer:
             capacity = self.config.max_in_flight - in_flight
             if capacity <= 0:
                 return False
+            prerequisite = aliased(TxIntent)
+            ready = or_(TxIntent.after_id.is_(None), exists().where(
+                prerequisite.id == TxIntent.after_id, prerequisite.status == IntentStatus.CONFIRMED))
             queued = list(
                 session.scalars(
                     select(TxIntent)
-                    .where(TxIntent.sender == self.sender, TxIntent.status == IntentStatus.QUEUED)
+                    .where(TxIntent.sender == self.sender, TxIntent.status == IntentStatus.QUEUED, ready)
                     .order_by(TxIntent.id)
                     .limit(capacity * self.config.batch_max_size)
                 )
             )
+            orphans = list(session.scalars(
+                select(TxIntent).where(TxIntent.sender == self.sender, TxIntent.status == IntentStatus.QUEUED,
+                                       exists().where(prerequisite.id == TxIntent.after_id,
+                                                      prerequisite.status == IntentStatus.FAILED))))
             session.expunge_all()
+        for orphan in orphans:
+            self._fail_unsent(Plan([orphan], None, orphan.to_address), PREREQUISITE_FAILED,
+                              f"intent {orphan.after_id}, which this one waits for, failed", {"after": orphan.after_id})
         if not queued:
             return False
         plans = plan_transactions(queued, set(self.ctx.batchers), max_size=self.config.batch_max_size,
@@ -216,8 +240,25 @@ class Relayer:
 
     def _send_plan(self, plan: Plan, fees: Fees) -> None:
         if plan.batch_key is not None:
-            items = [i.batch_item or b"" for i in plan.intents]
-            plan.data = self.ctx.batchers[plan.batch_key].encode(items)
+            batcher = self.ctx.batchers[plan.batch_key]
+            try:
+                plan.data = batcher.encode([i.batch_item or b"" for i in plan.intents])
+            except ValueError:
+                # An item that is not what the batcher carries (a row written by hand) must not hold up
+                # the others: it fails alone, and the rest go on in the next pass.
+                for intent in plan.intents:
+                    try:
+                        batcher.encode([intent.batch_item or b""])
+                    except ValueError as exc:
+                        self._fail_unsent(Plan([intent], None, plan.to), BAD_BATCH_ITEM, str(exc), {})
+                return
+        if not self.ctx.permits(plan.to, plan.data):
+            # A row someone wrote into the outbox (or a bug) asks this key for a call its role does not
+            # cover: it is never signed, and ends failed with the reason.
+            self._fail_unsent(plan, NOT_ALLOWED, self.ctx.allowlist.refusal(plan.to, plan.data),
+                              {"to": plan.to, "selector": "0x" + bytes(plan.data[:4]).hex(),
+                               "key": self.ctx.allowlist.key})
+            return
         call = {"from": self.sender, "to": plan.to, "data": plan.data, "value": plan.value}
         try:
             estimate = self.w3.eth.estimate_gas(call, "pending")  # type: ignore[arg-type]
@@ -225,7 +266,7 @@ class Relayer:
             decoded = DECODER.from_exception(exc)
             if decoded is None:
                 raise  # not a revert: the node is unwell; retry the whole pass later
-            self._fail_unsent(plan, decoded)
+            self._fail_unsent(plan, decoded.name, str(decoded), decoded.to_dict())
             return
         assert self._next_nonce is not None
         nonce = self._next_nonce
@@ -284,16 +325,17 @@ class Relayer:
                 fresh.tx_hash = tx_hash
                 fresh.attempts += 1
 
-    def _fail_unsent(self, plan: Plan, error: ContractLogicError) -> None:
+    def _fail_unsent(self, plan: Plan, code: str, message: str, result: dict[str, Any]) -> None:
+        """End the plan's intents failed without sending anything (a revert foreseen, or a refused call)."""
         with self.ctx.sessions() as session, session.begin():
             for intent in plan.intents:
                 fresh = session.get(TxIntent, intent.id, with_for_update=True)
                 if fresh is None or fresh.status != IntentStatus.QUEUED:
                     continue
                 fresh.status = IntentStatus.FAILED
-                fresh.error_code = error.name
-                fresh.error_message = str(error)
-                fresh.result = error.to_dict()
+                fresh.error_code = code
+                fresh.error_message = scrub(message)
+                fresh.result = result
                 self.stats.failed_intents += 1
                 if self.ctx.on_final is not None:
                     self.ctx.on_final(session, fresh)

@@ -76,7 +76,7 @@ class FailoverHTTPProvider(HTTPProvider):
                 self._current = (self._current + 1) % len(self.urls)
                 self.endpoint_uri = self.urls[self._current]  # type: ignore[assignment]
                 log.warning("JSON-RPC endpoint %s did not answer (%s); failing over to %s",
-                            _redacted(failed), type(exc).__name__, _redacted(self.urls[self._current]))
+                            redacted(failed), type(exc).__name__, redacted(self.urls[self._current]))
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _make_request(self, method: Any, request_data: bytes) -> bytes:
@@ -86,7 +86,7 @@ class FailoverHTTPProvider(HTTPProvider):
         return self._failover(lambda: super(FailoverHTTPProvider, self).make_batch_request(batch_requests))
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without credentials or query (an RPC URL may carry an API key)."""
     scheme, _, rest = url.partition("://")
     host = rest.split("@", 1)[-1].split("/", 1)[0].split("?", 1)[0]
@@ -128,6 +128,6 @@ def connect(url: str | Sequence[str], timeout: float = DEFAULT_TIMEOUT, retries:
     try:
         w3.eth.chain_id  # noqa: B018 - one round trip proves the endpoint answers
     except Exception as exc:  # noqa: BLE001 - any transport failure means "not reachable"
-        shown = ", ".join(_redacted(u) for u in urls)
+        shown = ", ".join(redacted(u) for u in urls)
         raise NodeError(f"no JSON-RPC node answers at {shown}: {type(exc).__name__}") from exc
     return w3

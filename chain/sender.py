@@ -23,6 +23,7 @@ from web3.types import TxReceipt
 from chain.batching import Batcher
 from chain.fees import GWEI, FeeModel, FeePolicy
 from chain.outbox import OPEN_TX_STATUSES, ChainTx, TxIntent, TxStatus
+from chain.roles import Allowlist
 from chain.storage import utcnow
 
 CONFIRMATION_SECONDS = Histogram(
@@ -32,6 +33,8 @@ CONFIRMATION_SECONDS = Histogram(
 )
 TRANSACTIONS_SENT = Counter("machi_relayer_transactions_sent", "Transactions signed and sent", ["sender"])
 INTENTS_FINAL = Counter("machi_relayer_intents_final", "Intents that reached a final state", ["status"])
+REFUSED_CALLS = Counter("machi_relayer_refused_calls", "Intents or re-pricings refused: the call is outside the "
+                        "sender's allowlist", ["key", "sender"])
 
 log = logging.getLogger("machi.relayer")
 
@@ -75,6 +78,7 @@ class RelayerStats:
     rebroadcast: int = 0
     dropped: int = 0
     failed_passes: int = 0
+    refused: int = 0
     last_error: str | None = None
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
@@ -90,6 +94,8 @@ class SenderContext:
     chain_id: int
     #: ``host:pid:random`` of the process sending (recorded on every transaction it signs).
     instance: str
+    #: the (contract, selector) pairs this key may sign; nothing else is ever signed.
+    allowlist: Allowlist
     batchers: dict[str, Batcher] = field(default_factory=dict)
     on_final: Callable[[Session, TxIntent], None] | None = None
     checkpoint: Checkpoint | None = None
@@ -106,6 +112,15 @@ class SenderContext:
     def fees(self) -> FeePolicy:
         """How this sender prices its transactions."""
         return self.config.fee_policy()
+
+    def permits(self, to: str, data: bytes) -> bool:
+        """Whether the key may sign a call to ``to`` with ``data``; a refusal is logged and counted."""
+        if self.allowlist.permits(to, data):
+            return True
+        log.error("refused to sign for %s: %s", self.sender, self.allowlist.refusal(to, data))
+        REFUSED_CALLS.labels(self.allowlist.key, self.sender).inc()
+        self.stats.refused += 1
+        return False
 
     def reached(self, point: str) -> None:
         """Pass a named point of a send (a crash test's hook may die here)."""

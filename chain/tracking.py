@@ -21,6 +21,7 @@ from chain.errors import DECODER, ContractLogicError
 from chain.fees import Fees, build_transaction
 from chain.outbox import OPEN_TX_STATUSES, ChainTx, IntentStatus, TxIntent, TxStatus
 from chain.rpc import is_unreachable
+from chain.scrub import scrub
 from chain.sender import CONFIRMATION_SECONDS, INTENTS_FINAL, SenderContext
 from chain.storage import utcnow
 
@@ -197,7 +198,7 @@ class Tracker:
             else:
                 intent.status = IntentStatus.FAILED
                 intent.error_code = outcome.error_code
-                intent.error_message = outcome.error_message
+                intent.error_message = None if outcome.error_message is None else scrub(outcome.error_message)
                 intent.result = outcome.result
                 ctx.stats.failed_intents += 1
             INTENTS_FINAL.labels(intent.status).inc()
@@ -252,6 +253,8 @@ class Tracker:
         if fees is None:
             log.warning("transaction %s is stuck at the fee cap", row.tx_hash)
             return False
+        if not ctx.permits(row.to_address, row.data):
+            return False  # a forged transaction row: never re-signed
         signed = ctx.account.sign_transaction(build_transaction(
             ctx.fees, chain_id=ctx.chain_id, nonce=row.nonce, to=row.to_address, data=row.data,
             value=int(row.value), gas=row.gas_limit, fees=fees,

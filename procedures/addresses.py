@@ -1,7 +1,8 @@
 """Wallet addresses as users type them: validated and checksummed, or refused with the one error shape.
 
-The one place the service checksums an address: ``checksum`` in services, ``WalletAddress`` in
-request models.
+The one address check is ``protocol.addresses.checksum`` (shared with the wallet); this module puts
+it in the service's terms: ``checksum`` in services (an ``InvalidRequest`` naming the field),
+``WalletAddress`` in request models (a 422 naming the field).
 """
 
 from __future__ import annotations
@@ -9,32 +10,41 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
-from web3 import Web3
 
 from procedures.errors import InvalidRequest
+from protocol import addresses
+from protocol.errors import InvalidAddress
 
 
 def is_wallet(value: Any) -> bool:
-    """Whether ``value`` is a 0x address (any case)."""
-    return isinstance(value, str) and bool(Web3.is_address(value))
+    """Whether ``value`` is a 0x address the shared check accepts."""
+    try:
+        addresses.checksum(value)
+    except InvalidAddress:
+        return False
+    return True
 
 
 def checksum(wallet: Any, param: str = "wallet") -> str:
     """The checksummed address.
 
     Raises:
-        InvalidRequest: not a 0x address (``param`` names the field).
+        InvalidRequest: not a 0x address, or a broken EIP-55 checksum (``param`` names the field).
     """
-    if not is_wallet(wallet):
-        raise InvalidRequest("not a valid wallet address (0x and 40 hex digits)", param=param)
-    return str(Web3.to_checksum_address(wallet))
+    try:
+        return addresses.checksum(wallet, what=param)
+    except InvalidAddress as exc:
+        raise InvalidRequest(
+            "not a valid wallet address (0x and 40 hex digits"
+            + (", checksum broken" if exc.bad_checksum else "")
+            + ")",
+            param=param,
+        ) from exc
 
 
 def _checksummed(value: str) -> str:
-    # pydantic turns the ValueError into a 422 naming the field
-    if not is_wallet(value):
-        raise ValueError("not an Ethereum address")
-    return str(Web3.to_checksum_address(value))
+    # pydantic turns the ValueError (InvalidAddress is one) into a 422 naming the field
+    return addresses.checksum(value)
 
 
 #: A wallet address field of a request model, checksummed on the way in.

@@ -16,16 +16,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from procedures import wiring
 from procedures.api import health
 from procedures.api.guard import BodyLimit, RequestGuard
+from procedures.api.proxies import TrustedProxies
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
-from procedures.auth.deps import install_token_resolvers
+from procedures.auth.deps import install_token_resolvers, is_admin_caller, operations_access
+from procedures.cardpay import routes as cardpay_routes
+from procedures.civic import clerk_routes as civic_clerk_routes
+from procedures.civic import routes as civic_routes
+from procedures.civic import town_routes
 from procedures.config import Settings, get_settings
 from procedures.console import applications as console_applications
+from procedures.console import civic as console_civic
 from procedures.console import operator as console_operator
 from procedures.console import routes as console_routes
 from procedures.console.pages import HERE as CONSOLE_DIR
 from procedures.console.pages import render_error as console_error_page
 from procedures.errors import API_ERRORS, register_exception_handlers
+from procedures.history import routes as history_routes
 from procedures.identity import routes as identity_routes
 from procedures.merchants import checkout_routes
 from procedures.merchants import routes as merchant_routes
@@ -38,6 +45,8 @@ from procedures.transfers import routes as transfer_routes
 CONSOLE_STATIC = CONSOLE_DIR / "static"
 #: The routes that carry attachments (base64 in JSON) and may take larger bodies.
 APPLICATION_BODIES = re.compile(r"^/v1/applications(/[^/]+/resubmit)?$")
+#: The routes whose bodies are JSON only (the console under /console takes forms).
+JSON_ROUTES = re.compile(r"^/v1/")
 
 
 def create_app(
@@ -82,26 +91,37 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = Metrics(runtime.sessions)
     install_token_resolvers(app, wiring.token_resolvers())
-    register_exception_handlers(app, pages=[console_error_page])
+    app.state.is_admin = lambda request: is_admin_caller(request, runtime.sessions)
+    register_exception_handlers(app, pages=[console_error_page, civic_routes.open311_error])
 
     app.add_middleware(
         RequestGuard,
         default_max_bytes=settings.max_body_bytes,
-        limits=[BodyLimit(APPLICATION_BODIES, settings.max_application_body_bytes)],
+        limits=[BodyLimit(APPLICATION_BODIES, settings.max_application_body_bytes),
+                BodyLimit(civic_routes.BODIES, civic_routes.MAX_POST_BYTES, shape=civic_routes.open311_shape),
+                BodyLimit(civic_routes.ALL, settings.max_body_bytes, shape=civic_routes.open311_shape)],
+        json_paths=JSON_ROUTES,
     )
     app.add_middleware(_ObserveLatency, metrics=app.state.metrics)
+    app.add_middleware(TrustedProxies, trusted=settings.trusted_proxies)  # outermost: all see the client
 
-    app.include_router(health.router)
+    health.install(app, operations_access)
     app.include_router(auth_routes.router, responses=API_ERRORS)
     identity_routes.install(app)
     app.include_router(transfer_routes.router, responses=API_ERRORS)
+    app.include_router(history_routes.router, responses=API_ERRORS)
     app.include_router(merchant_routes.router, responses=API_ERRORS)
     app.include_router(checkout_routes.router, responses=API_ERRORS)
     app.include_router(settlement_routes.router, responses=API_ERRORS)
+    app.include_router(cardpay_routes.router, responses=API_ERRORS)
     app.include_router(operator_routes.router, responses=API_ERRORS)
     app.include_router(application_routes.router, responses=API_ERRORS)
+    app.include_router(civic_routes.router)
+    app.include_router(civic_clerk_routes.router, responses=API_ERRORS)
+    app.include_router(town_routes.router, responses=API_ERRORS)
     app.include_router(console_routes.router)
     app.include_router(console_applications.router)
+    app.include_router(console_civic.router)
     app.include_router(console_operator.router)
     app.mount("/console/static", StaticFiles(directory=str(CONSOLE_STATIC)), name="console-static")
     return app

@@ -1,13 +1,15 @@
 """``machi`` — the city operator's command line.
 
-machi node                 run the embedded chain (anvil) in the foreground
+machi node                 run the embedded chain (anvil or Hardhat) in the foreground
 machi deploy [--redeploy]  compile and deploy the city's contracts (idempotent)
 machi serve                API + background workers (starts the embedded node if needed)
 machi worker relayer       the relayer workers alone
-machi status               node, contracts, database and outbox at a glance
+machi status               network profile, what the node reports, contracts, database and outbox
 machi reconcile            database ledger vs. chain balances and supply (exit 1 on differences)
 machi index [--verify]     bring the chain event index up to the head; compare it with the chain
 machi keys status|rotate   data keys per key-encryption key; re-wrap them under the current one
+machi admin roles|grant-role|revoke-role|configure-minter|remove-minter|pause|unpause|set-transfer-rule|set-balance-cap
+                           the admin key's acts (keystore + password, or --print-tx for a multisig)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -24,13 +27,17 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from chain.errors import DeploymentError, MachiError
-from chain.node import LocalNode, NodeConfig, wait_for_rpc
+from chain.node import LocalNode, wait_for_rpc
 from chain.outbox import TxIntent
+from chain.rpc import redacted
+from procedures import admin_cli
+from procedures.civic.cli import open311_keys
 from procedures.config import Settings, get_settings
 from procedures.identity.cli import test_ca as identity_test_ca
 from procedures.indexing import index_command, status_line
 from procedures.keys_cli import keys as keys_group
 from procedures.logs import configure_logging
+from procedures.profile import embedded_node_config, node_report, profile_rows
 from procedures.runtime import Runtime
 from procedures.settlement.cli import reconcile as payments_reconcile
 from procedures.wiring import wire
@@ -53,26 +60,18 @@ def _settings() -> Settings:
         raise
 
 
-def _node_config(settings: Settings) -> NodeConfig:
-    return NodeConfig(
-        port=settings.node_port,
-        chain_id=settings.chain_id,
-        block_time=settings.block_time,
-        state_dir=settings.var_dir / "chain",
-    )
-
-
 def ensure_node(settings: Settings) -> LocalNode | None:
-    """Start the embedded node unless MACHI_RPC_URL is set or one already answers; None if not ours."""
-    if settings.rpc_url:
+    """Start the embedded node unless an external chain is configured (MACHI_RPC_URL or MACHI_RPC_URLS)
+    or one already answers; None if not ours."""
+    if settings.external_rpc:
         return None
-    node = LocalNode(_node_config(settings))
+    node = LocalNode(embedded_node_config(settings))
     try:
         wait_for_rpc(node.url, timeout=0.5)
         return None  # somebody (machi node, make run) already runs it
     except MachiError:
         pass
-    return node.start()
+    return node.start(timeout=90)  # Hardhat (Node.js) takes a while to come up on a busy machine
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,22 +81,24 @@ def main() -> None:
 
 @main.command()
 def node() -> None:
-    """Run the embedded anvil in the foreground; its state persists under var/chain."""
+    """Run the embedded node (anvil, or MACHI_NODE_IMPLEMENTATION=hardhat) in the foreground in the
+    network profile's shape; anvil's state persists under var/chain."""
     settings = _settings()
     try:
-        local = LocalNode(_node_config(settings)).start()
+        local = LocalNode(embedded_node_config(settings)).start(timeout=90)
     except MachiError as exc:
         _fail(str(exc))
         return
     console.print(
-        f"[green]chain[/] {local.url} (chain id {settings.chain_id}); state in {local.state_file}; Ctrl-C stops"
+        f"[green]chain[/] {settings.node_implementation} {local.url} (chain id {settings.chain_id}); "
+        f"state in {local.state_file or 'memory'}; Ctrl-C stops"
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             if not local.running:
-                _fail("anvil exited unexpectedly; see var/chain/anvil.log")
+                _fail(f"{settings.node_implementation} exited unexpectedly; see var/chain/anvil.log")
     except KeyboardInterrupt:
         pass
     finally:
@@ -106,22 +107,28 @@ def node() -> None:
 
 @main.command()
 @click.option("--redeploy", is_flag=True, help="deploy afresh even if a manifest exists (after a node reset)")
-def deploy(redeploy: bool) -> None:
-    """Compile and deploy the city's contracts; sends nothing when everything is there."""
+@click.option("--keystore", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="the admin key's keystore (default MACHI_ADMIN_KEYSTORE; development: MACHI_ADMIN_KEY)")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="read the keystore password from this file (else prompted)")
+def deploy(redeploy: bool, keystore: Path | None, password_file: Path | None) -> None:
+    """Compile and deploy the city's contracts with the admin key, granting each service key its own
+    role (chain.roles); sends nothing when everything is there."""
     settings = _settings()
     configure_logging(settings.log_level)
+    admin = admin_cli.open_admin_key(settings, keystore, password_file)
     local = ensure_node(settings)
     try:
         runtime = Runtime.create(settings, run_migrations=False)
         try:
-            manifest, sent = runtime.deploy(redeploy=redeploy)
+            manifest, sent = runtime.deploy(admin, redeploy=redeploy)
         except DeploymentError as exc:
             if redeploy or not sys.stdin.isatty():
                 _fail(str(exc))
             console.print(f"[yellow]{exc}[/]")
             if not click.confirm("Deploy afresh now?", default=False):
                 sys.exit(1)
-            manifest, sent = runtime.deploy(redeploy=True)
+            manifest, sent = runtime.deploy(admin, redeploy=True)
         table = Table(title=f"Deployed on chain {manifest.chain_id} ({sent} transactions sent)")
         table.add_column("contract")
         table.add_column("address")
@@ -151,14 +158,16 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
     local = ensure_node(settings)
     try:
         runtime = Runtime.create(settings)
-        runtime.ensure_deployed()
+        runtime.manifest  # noqa: B018 - never deploys (the admin key is `machi deploy`'s); fails with the hint
+        runtime.check_roles()  # refuses a hot key holding a role it must not
         app = create_app(settings, runtime=runtime, workers=workers)
         bind_host, bind_port = host or settings.host, port or settings.port
         console.print(
             f"[green]Machi Ledger[/] on http://{bind_host}:{bind_port}  "
             f"docs: http://{bind_host}:{bind_port}/docs  health: http://{bind_host}:{bind_port}/healthz"
         )
-        uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False)
+        # forwarded headers: procedures.api.proxies honours them from MACHI_TRUSTED_PROXIES only
+        uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False, proxy_headers=False)
     except MachiError as exc:
         _fail(str(exc))
     finally:
@@ -180,6 +189,7 @@ def worker_relayer() -> None:
     try:
         runtime = wire(Runtime.create(settings))
         runtime.manifest  # noqa: B018 - fail fast with the deploy hint
+        runtime.check_roles()  # refuses a hot key holding a role it must not
     except MachiError as exc:
         _fail(str(exc))
         return
@@ -197,7 +207,12 @@ def worker_relayer() -> None:
 
 @main.group()
 def admin() -> None:
-    """Operator administration (staff accounts, …)."""
+    """Operator administration: staff accounts, and the admin key's acts on chain (roles, minters,
+    pause, transfer policy, caps — signed from a keystore, or printed for a multisig)."""
+
+
+for _command in admin_cli.COMMANDS:
+    admin.add_command(_command)
 
 
 @admin.command("create-clerk")
@@ -205,11 +220,22 @@ def admin() -> None:
 @click.option("--role", type=click.Choice(["clerk", "supervisor", "admin"]), default="clerk", show_default=True)
 @click.option("--department", default=None, help="routing department (required for clerks)")
 @click.option("--name", "display_name", default=None, help="display name")
-@click.password_option("--password", prompt="Password", help="at least 10 characters (prompted, hidden)")
-def create_clerk(username: str, role: str, department: str | None, display_name: str | None, password: str) -> None:
-    """Create a staff account (bootstrap the first admin with --role admin)."""
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="read the password from the first line of this file (scripts; else it is prompted, hidden)")
+@click.option("--password", default=None, hidden=True, help="the password itself (visible to other users: avoid)")
+def create_clerk(username: str, role: str, department: str | None, display_name: str | None,
+                 password_file: Path | None, password: str | None) -> None:
+    """Create a staff account (bootstrap the first admin with --role admin).
+
+    Asks for the password (at least 10 characters, twice, hidden) unless --password-file gives it."""
     from procedures.auth.service import create_staff
     from procedures.errors import ServiceError
+
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+    elif password is None:
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
     settings = _settings()
     runtime = Runtime.create(settings)
@@ -234,12 +260,14 @@ def create_clerk(username: str, role: str, department: str | None, display_name:
 
 @main.command()
 def status() -> None:
-    """Show the node, contracts, database and outbox."""
+    """Show the network profile and what the node reports, the contracts, database and outbox."""
     settings = _settings()
     table = Table(title="Machi Ledger status", show_header=False)
     table.add_column("what")
     table.add_column("state")
     ok = True
+    for what, value in profile_rows(settings):
+        table.add_row(what, value)
     try:
         runtime = Runtime.create(settings)
         with runtime.sessions() as session:
@@ -247,7 +275,7 @@ def status() -> None:
         table.add_row("database", f"{runtime.engine.dialect.name} ok")
         table.add_row("outbox", ", ".join(f"{s}={n}" for s, n in rows) or "empty")
         with runtime.sessions() as session:
-            table.add_row("indexer", status_line(session, settings.confirmations))
+            table.add_row("indexer", status_line(session, settings.effective_confirmations))
     except Exception as exc:  # noqa: BLE001
         ok = False
         table.add_row("database", f"[red]{type(exc).__name__}: {exc}[/]")
@@ -255,13 +283,16 @@ def status() -> None:
         sys.exit(1)
     try:
         w3 = runtime.w3
-        table.add_row("chain", f"{settings.effective_rpc_url} id {w3.eth.chain_id} block {w3.eth.block_number}")
+        table.add_row("chain", f"answers at {redacted(str(w3.provider.endpoint_uri))}")  # type: ignore[attr-defined]
+        for what, value, fine in node_report(w3).rows(settings):
+            ok = ok and fine
+            table.add_row(what, value if fine else f"[red]{value}[/]")
         manifest = runtime.manifest
         for name, entry in manifest.contracts.items():
             table.add_row(name, entry.address)
     except MachiError as exc:
         ok = False
-        hint = "" if settings.rpc_url else " (start it with `machi node`, `machi serve` or `make run`)"
+        hint = "" if settings.external_rpc else " (start it with `machi node`, `machi serve` or `make run`)"
         table.add_row("chain", f"[red]{exc}[/]{hint}")
     out.print(table)
     sys.exit(0 if ok else 1)
@@ -271,6 +302,7 @@ main.add_command(identity_test_ca)
 main.add_command(payments_reconcile)
 main.add_command(index_command)
 main.add_command(keys_group)
+admin.add_command(open311_keys)
 
 if __name__ == "__main__":
     main()

@@ -138,6 +138,7 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
         (404, "Not found (or not yours)"),
         (409, "Conflict with the current state"),
         (413, "Request too large"),
+        (415, "Not a JSON body"),
         (422, "Invalid parameters (``param`` names the field)"),
         (429, "Too many requests (``Retry-After``)"),
         (503, "Temporarily unavailable: database busy or chain unreachable (``Retry-After``)"),
@@ -210,6 +211,20 @@ def _chain_unavailable(request: Request, exc: BaseException, as_html: HtmlRender
                         headers={"Retry-After": CHAIN_RETRY_AFTER})
 
 
+def _json_error(error: Any, document: Any) -> str:
+    """What is wrong with a body that is not JSON, and where: ``Expecting value at line 1, column 13``
+    (FastAPI reports the parser's character offset as the location)."""
+    reason = str((error.get("ctx") or {}).get("error") or "malformed JSON")
+    loc = error.get("loc") or ()
+    offset = loc[-1] if loc and isinstance(loc[-1], int) else None
+    if offset is None or not isinstance(document, str | bytes):
+        return f"the body is not valid JSON: {reason}"
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"the body is not valid JSON: {reason} at line {line}, column {column}"
+
+
 def register_exception_handlers(app: FastAPI, pages: Sequence[HtmlRenderer] = ()) -> None:
     """Map every exception to the error shape in one place.
 
@@ -244,6 +259,12 @@ def register_exception_handlers(app: FastAPI, pages: Sequence[HtmlRenderer] = ()
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         first = errors[0] if errors else {}
+        if first.get("type") == "json_invalid":
+            message = _json_error(first, exc.body)
+            html = as_html(request, 400, "invalid_json", message)
+            if html is not None:
+                return html
+            return JSONResponse(error_body("invalid_request_error", "invalid_json", message), 400)
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         param = ".".join(loc) or None
         message = str(first.get("msg", "invalid request"))

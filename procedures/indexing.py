@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -21,12 +22,17 @@ from chain.errors import MachiError
 from chain.events import WatchedContract
 from chain.index_store import index_status, verify_against_chain
 from chain.indexer import Indexer, IndexerConfig
-from procedures.runtime import Runtime
+from procedures.runtime import Runtime, Worker
 
 log = logging.getLogger("machi.indexing")
 
 
-def build_indexer(runtime: Runtime) -> Indexer:
+#: Run after every indexer pass with the runtime (``procedures.wiring``: transfers settled from the
+#: chain's logs); this module knows none of the rooms.
+AfterPass = Callable[[Runtime], None]
+
+
+def build_indexer(runtime: Runtime, after_pass: AfterPass | None = None) -> Indexer:
     """An indexer of every contract in the deployment manifest, from the earliest deployment block.
 
     Raises:
@@ -44,16 +50,18 @@ def build_indexer(runtime: Runtime) -> Indexer:
         engine=runtime.engine,
         sessions=runtime.sessions,
         lock_dir=runtime.settings.var_dir / "locks",
-        config=IndexerConfig(confirmations=runtime.settings.confirmations),
+        config=IndexerConfig(confirmations=runtime.settings.effective_confirmations),
+        after_pass=None if after_pass is None else (lambda: after_pass(runtime)),
     )
 
 
-def indexer_worker(runtime: Runtime, stop: threading.Event) -> None:
-    """Worker: keep the chain index current until ``stop`` is set (waits for a deployment)."""
+def indexer_worker(runtime: Runtime, stop: threading.Event, after_pass: AfterPass | None = None) -> None:
+    """Worker: keep the chain index current until ``stop`` is set (waits for a deployment), running
+    ``after_pass`` after every pass."""
     waiting_logged = False
     while not stop.is_set():
         try:
-            indexer = build_indexer(runtime)
+            indexer = build_indexer(runtime, after_pass)
         except MachiError as exc:
             if not waiting_logged:
                 log.warning("indexer waiting for the chain and the deployment: %s", exc)
@@ -62,6 +70,15 @@ def indexer_worker(runtime: Runtime, stop: threading.Event) -> None:
             continue
         indexer.run(stop)
         return
+
+
+def indexer_worker_with(after_pass: AfterPass) -> Worker:
+    """The indexer worker, running ``after_pass`` after every pass."""
+
+    def worker(runtime: Runtime, stop: threading.Event) -> None:
+        indexer_worker(runtime, stop, after_pass)
+
+    return worker
 
 
 def status_line(session: Session, confirmations: int) -> str:
@@ -95,8 +112,8 @@ def index_command(verify: bool, as_json: bool) -> None:
         else:
             err.print("another process is indexing; showing its progress")
         with runtime.sessions() as session:
-            report: dict[str, Any] = {"status": index_status(session, runtime.settings.confirmations)}
-            line = status_line(session, runtime.settings.confirmations)
+            report: dict[str, Any] = {"status": index_status(session, runtime.settings.effective_confirmations)}
+            line = status_line(session, runtime.settings.effective_confirmations)
             if verify:
                 report["verify"] = verify_against_chain(session, indexer.w3).to_dict()
     except MachiError as exc:

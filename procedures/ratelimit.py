@@ -18,12 +18,23 @@ _lock = threading.Lock()
 _hits: dict[tuple[str, str], deque[float]] = defaultdict(deque)
 
 
+def client_address(request: Request) -> str:
+    """The caller's address: the connection's peer, or the client a trusted proxy names
+    (``procedures.api.proxies``)."""
+    return request.client.host if request.client else "unknown"
+
+
 def limit(request: Request, bucket: str, per_minute: int) -> None:
     """Refuse with 429 + Retry-After when this client called ``bucket`` too often in the last minute."""
-    client = request.client.host if request.client else "unknown"
+    limit_for(bucket, client_address(request), per_minute)
+
+
+def limit_for(bucket: str, who: str, per_minute: int) -> None:
+    """Refuse with 429 + Retry-After when ``who`` (an address, an API key) hit ``bucket`` too often in the
+    last minute."""
     now = time.monotonic()
     with _lock:
-        hits = _hits[(bucket, client)]
+        hits = _hits[(bucket, who)]
         while hits and now - hits[0] > 60:
             hits.popleft()
         if len(hits) >= per_minute:

@@ -28,10 +28,12 @@ from chain.contracts.coin import CoinBatcher, RegionalCoinClient
 from chain.contracts.ledger import ProcedureLedgerClient
 from chain.contracts.registry import IdentityRegistryClient
 from chain.deploy import Manifest, deploy, load_manifest, read_manifest
-from chain.errors import DeploymentError, MachiError
+from chain.errors import MachiError
+from chain.network import check_evm_version
 from chain.outbox import TxIntent
 from chain.plan import COIN, LEDGER, REGISTRY, PlanParams, city_plan, plan_params
 from chain.relayer import Batcher, Relayer, RelayerConfig
+from chain.roles import KEY_NAMES, Allowlist, KeyRoles, allowlist, refuse_forbidden, role_report
 from chain.rpc import connect, is_unreachable
 from chain.storage import make_engine, make_session_factory
 from procedures.config import Settings
@@ -76,25 +78,30 @@ class Hooks:
 
 @dataclass
 class Keys:
-    """The service's signing keys (never logged)."""
+    """The service's hot signing keys, one per on-chain role (``chain.roles.KEY_ROLES``; never logged).
 
-    deployer: LocalAccount
+    The admin key is not here: the service never loads it (``machi deploy`` and ``machi admin`` do).
+    """
+
     relayer: LocalAccount
+    registrar: LocalAccount
+    freezer: LocalAccount
+    recovery: LocalAccount
     topup_minter: LocalAccount
     benefits_minter: LocalAccount
+    settlement: LocalAccount
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keys:
-        return cls(
-            deployer=Account.from_key(settings.deployer_key.get_secret_value()),
-            relayer=Account.from_key(settings.relayer_key.get_secret_value()),
-            topup_minter=Account.from_key(settings.topup_minter_key.get_secret_value()),
-            benefits_minter=Account.from_key(settings.benefits_minter_key.get_secret_value()),
-        )
+        return cls(**{name: Account.from_key(settings.role_key(name).get_secret_value()) for name in KEY_NAMES})
 
-    def senders(self) -> list[LocalAccount]:
-        """Keys that send service traffic through the outbox."""
-        return [self.relayer, self.topup_minter, self.benefits_minter]
+    def by_name(self) -> dict[str, LocalAccount]:
+        """Role name → key, in the table's order."""
+        return {name: getattr(self, name) for name in KEY_NAMES}
+
+    def senders(self) -> list[tuple[str, LocalAccount]]:
+        """(role name, key) of every key that sends service traffic through the outbox."""
+        return list(self.by_name().items())
 
 
 @dataclass
@@ -137,7 +144,7 @@ class Runtime:
         Raises:
             NodeError: the node does not answer.
         """
-        return connect(self.settings.effective_rpc_url, timeout=self.settings.rpc_timeout)
+        return connect(self.settings.effective_rpc_urls, timeout=self.settings.rpc_timeout)
 
     @cached_property
     def vault(self) -> Vault:
@@ -146,8 +153,9 @@ class Runtime:
 
     @cached_property
     def compiled(self) -> CompileResult:
-        """The compiled contracts (from the build cache when nothing changed)."""
-        return compile_contracts()  # cached under the project's var/build: artifacts follow the code
+        """The compiled contracts for the profile's EVM version (from the build cache when nothing changed)."""
+        # cached under the project's var/build: artifacts follow the code
+        return compile_contracts(evm_version=self.settings.evm_version)
 
     @property
     def manifest(self) -> Manifest:
@@ -167,37 +175,68 @@ class Runtime:
             return self._manifest
         return read_manifest(self.settings.deployments_dir, self.settings.chain_id)
 
-    def deploy(self, redeploy: bool = False) -> tuple[Manifest, int]:
-        """Deploy (or complete) the city's contracts; returns the manifest and transactions sent."""
+    def deploy(self, admin: LocalAccount, redeploy: bool = False) -> tuple[Manifest, int]:
+        """Deploy (or complete) the city's contracts with the admin key; returns the manifest and
+        transactions sent. Only ``machi deploy`` (and tests) call this: the admin key is the caller's.
+
+        Raises:
+            DeploymentError: the node runs an older EVM fork than the contracts are compiled for
+                (``MACHI_EVM_VERSION``), or the manifest does not match the chain.
+        """
         s = self.settings
+        keys = self.keys
+        check_evm_version(self.w3, s.evm_version)
         params = PlanParams(
             currency_name=s.currency_name,
             currency_symbol=s.currency_symbol,
-            relayer=self.keys.relayer.address,
-            topup_minter=self.keys.topup_minter.address,
-            benefits_minter=self.keys.benefits_minter.address,
+            relayer=keys.relayer.address,
+            registrar=keys.registrar.address,
+            freezer=keys.freezer.address,
+            recovery=keys.recovery.address,
+            topup_minter=keys.topup_minter.address,
+            benefits_minter=keys.benefits_minter.address,
             topup_allowance=s.topup_allowance,
             benefits_allowance=s.benefits_allowance,
             recovery_delay=s.recovery_delay,
         )
         manifest, sent = deploy(
-            self.w3, self.keys.deployer, self.compiled, city_plan(), s.deployments_dir,
-            redeploy=redeploy, params=plan_params(params, self.keys.deployer.address),
+            self.w3, admin, self.compiled, city_plan(), s.deployments_dir,
+            redeploy=redeploy, params=plan_params(params, admin.address), fees=s.fee_policy(),
         )
         self._manifest = manifest
         self._coin = self._registry = self._ledger = None  # addresses may have changed
         return manifest, sent
 
-    def ensure_deployed(self) -> Manifest:
-        """The manifest; in development a missing deployment is made on the spot."""
-        try:
-            return self.manifest
-        except DeploymentError:
-            if self.settings.environment == "production":
-                raise
-            manifest, sent = self.deploy()
-            log.info("deployed the city's contracts (%d transactions)", sent)
-            return manifest
+    def contract_addresses(self) -> dict[str, str]:
+        """Contract name → deployed address."""
+        return {name: self.manifest.address(name) for name in (REGISTRY, COIN, LEDGER)}
+
+    def allowlist(self, key: str) -> Allowlist:
+        """What the sender of role ``key`` may sign on the deployed contracts (``chain.roles``)."""
+        abis = {name: self.compiled[name].abi for name in (REGISTRY, COIN, LEDGER)}
+        return allowlist(key, self.contract_addresses(), abis)
+
+    def role_table(self) -> list[KeyRoles]:
+        """For every hot key the service loaded: its address and the roles it holds on chain, against
+        the table (``chain.roles.role_report``). Reads the chain."""
+        contracts = {name: self.w3.eth.contract(address=Web3.to_checksum_address(address),
+                                                abi=self.compiled[name].abi)
+                     for name, address in self.contract_addresses().items()}
+        return role_report(self.w3, {name: key.address for name, key in self.keys.by_name().items()}, contracts)
+
+    def check_roles(self) -> list[KeyRoles]:
+        """The role table, refusing a hot key that holds a role it must not (start-up).
+
+        Raises:
+            RoleMisconfigured: a key holds another role (the admin's, or another key's).
+        """
+        table = self.role_table()
+        refuse_forbidden(table)
+        for row in table:
+            if row.missing:
+                log.warning("the %s key %s lacks %s: its calls will fail until the admin grants it",
+                            row.key, row.address, ", ".join(row.missing))
+        return table
 
     @property
     def registry(self) -> IdentityRegistryClient:
@@ -255,11 +294,13 @@ class Runtime:
     def relayer_config(self) -> RelayerConfig:
         s = self.settings
         return RelayerConfig(
-            confirmations=s.confirmations,
+            confirmations=s.effective_confirmations,
             max_in_flight=s.relayer_max_in_flight,
             bump_after=s.relayer_bump_after,
             bump_percent=s.relayer_bump_percent,
             max_fee_per_gas=int(s.relayer_max_fee_gwei * 10**9),
+            fee_model=s.fee_model,
+            gas_price=s.gas_price_wei,
             batch_max_size=s.batch_max_size,
             batch_max_wait=s.batch_max_wait,
             poll_interval=s.relayer_poll_interval,
@@ -284,8 +325,8 @@ class Runtime:
             return
         hooks = self.hooks
         self._stop.clear()
-        for account in self.keys.senders():
-            thread = threading.Thread(target=self._relay, args=(account, self._stop),
+        for key, account in self.keys.senders():
+            thread = threading.Thread(target=self._relay, args=(key, account, self._stop),
                                       name=f"relayer-{account.address[:8]}", daemon=True)
             thread.start()
             self._workers.append(thread)
@@ -294,9 +335,9 @@ class Runtime:
             thread.start()
             self._workers.append(thread)
 
-    def _relay(self, account: LocalAccount, stop: threading.Event) -> None:
+    def _relay(self, key: str, account: LocalAccount, stop: threading.Event) -> None:
         """A relayer thread: wait until the chain answers (the process may start during an outage),
-        then send for ``account`` until ``stop`` is set."""
+        then send for ``account`` — only the calls of role ``key`` — until ``stop`` is set."""
         delay, logged = 0.5, False
         while not stop.is_set():
             try:
@@ -307,7 +348,8 @@ class Runtime:
                     session_factory=self.sessions,
                     lock_dir=self.settings.var_dir / "locks",
                     config=self.relayer_config(),
-                    batchers=self.batchers(),
+                    allowlist=self.allowlist(key),
+                    batchers=self.batchers() if key == "relayer" else {},
                     on_final=self.on_final,
                 )
             except Exception as exc:  # noqa: BLE001 - the chain or its deployment is not there yet

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 from functools import partial
 
+from procedures import sweeps
 from procedures.applications import anchoring, jobs, money
 from procedures.applications import records as application_records
+from procedures.auth import service as auth
 from procedures.auth.deps import TokenResolver
+from procedures.civic import clerks as civic_clerks
 from procedures.identity import crl_sweep, recovery
-from procedures.indexing import indexer_worker
-from procedures.merchants import accounts, api_keys, payment_requests, refunds, webhook_delivery
+from procedures.indexing import indexer_worker_with
+from procedures.merchants import accounts, api_keys, idempotency, payment_requests, refunds, webhook_delivery
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
 from procedures.settlement import payouts, topups
-from procedures.transfers import custodial
+from procedures.transfers import chain_settlement, custodial
 from procedures.transfers import service as transfers
 
 
@@ -50,6 +53,7 @@ def final_handlers() -> dict[str, FinalHandler]:
         "payout": payouts.on_payout_intent_final,
         "topup": topups.on_topup_final,
         money.BENEFIT_KIND: money.on_benefit_final,
+        civic_clerks.REWARD_KIND: civic_clerks.on_reward_final,
     }
 
 
@@ -66,7 +70,7 @@ def startup_hooks() -> list[StartupHook]:
 def workers() -> dict[str, Worker]:
     """Background workers besides the relayers, by thread name."""
     return {
-        "chain.indexer": indexer_worker,
+        "chain.indexer": indexer_worker_with(chain_settlement.settler(transfer_hooks())),
         "identity.recoveries": partial(recovery.recovery_worker, on_replaced=replaced_hooks()),
         "identity.crl_sweep": crl_sweep.crl_worker,
         "applications.anchorer": anchoring.anchorer,
@@ -74,6 +78,9 @@ def workers() -> dict[str, Worker]:
         "applications.retention": jobs.retention_worker,
         "merchants.expiry": payment_requests.expiry_worker,
         "merchants.webhooks": webhook_delivery.delivery_worker,
+        "auth.challenges.purge": sweeps.purge_worker(auth.purge_challenges),
+        "merchants.idempotency.purge": sweeps.purge_worker(idempotency.purge_expired),
+        "civic.adopter": civic_clerks.adopter,
     }
 
 

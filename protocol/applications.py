@@ -66,8 +66,11 @@ LEAF_TYPES = ("bytes32",) * 7
 
 #: Event types, grouped by who vouches for them.
 RESIDENT_EVENTS = {"submitted": "submit", "resubmitted": "resubmit", "withdrawn": "withdraw"}
-STAFF_EVENTS = ("assigned", "approved", "rejected", "returned", "commented")
-SYSTEM_EVENTS = ("fee_paid", "fee_failed", "fee_refunded", "benefit_paid", "benefit_failed", "lapsed", "erased")
+STAFF_EVENTS = ("assigned", "approved", "rejected", "returned", "commented",
+                "civic_reviewed", "civic_in_progress", "civic_merged")  # a civic report's review, progress, merge
+#: ``reported``: a civic report filed through Open311, recorded by the service (no wallet signs it).
+SYSTEM_EVENTS = ("fee_paid", "fee_failed", "fee_refunded", "benefit_paid", "benefit_failed", "lapsed", "erased",
+                 "reported")
 
 RESIDENT_ACT_TYPES = [
     {"name": "applicant", "type": "address"},

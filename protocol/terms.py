@@ -9,7 +9,9 @@ sends>`` (``lvl_2``, ``st_in_review``, ``ev_benefit_paid``). Japanese first, Eng
 
 from __future__ import annotations
 
-__all__ = ["LANGS", "TERMS", "term"]
+from collections.abc import Mapping
+
+__all__ = ["LANGS", "TERMS", "choose_language", "term"]
 
 LANGS = ("ja", "en")
 
@@ -53,6 +55,13 @@ TERMS: dict[str, dict[str, str]] = {
     "balance": {"ja": "残高", "en": "Balance"},
     "fee": {"ja": "手数料", "en": "Fee"},
     "benefit": {"ja": "給付", "en": "Benefit"},
+    "fs_none": {"ja": "なし", "en": "None"},
+    "fs_pending": {"ja": "処理中", "en": "Pending"},
+    "fs_paid": {"ja": "支払済", "en": "Paid"},
+    "fs_failed": {"ja": "失敗", "en": "Failed"},
+    "fs_refunding": {"ja": "返金中", "en": "Refunding"},
+    "fs_refunded": {"ja": "返金済", "en": "Refunded"},
+    "fs_refund_failed": {"ja": "返金失敗", "en": "Refund failed"},
     # ------------------------------------------------------------------ applications
     "correction": {"ja": "補正依頼", "en": "Correction requested"},
     "anchored": {"ja": "記録済", "en": "Anchored"},
@@ -81,6 +90,10 @@ TERMS: dict[str, dict[str, str]] = {
     "ev_benefit_paid": {"ja": "給付", "en": "Benefit paid"},
     "ev_benefit_failed": {"ja": "給付失敗", "en": "Benefit failed"},
     "ev_erased": {"ja": "消去", "en": "Erased"},
+    "ev_reported": {"ja": "通報（Open311）", "en": "Reported (Open311)"},
+    "ev_civic_reviewed": {"ja": "公開の確認", "en": "Reviewed for publication"},
+    "ev_civic_in_progress": {"ja": "対応開始", "en": "Work started"},
+    "ev_civic_merged": {"ja": "重複として統合", "en": "Merged as a duplicate"},
 }
 
 
@@ -90,3 +103,19 @@ def term(key: str, lang: str) -> str:
     if names is None:
         return key
     return names.get(lang) or names["ja"]
+
+
+def choose_language(option: str | None, environ: Mapping[str, str], variable: str = "MACHI_WALLET_LANG") -> str:
+    """``ja`` or ``en`` for a program of the city's (``machi-wallet``, ``machi-pos``): the option, else the
+    program's environment ``variable``, else the locale (Japanese unless it names another language)."""
+    if option in LANGS:
+        return str(option)
+    chosen = environ.get(variable, "").strip().lower()
+    if chosen in LANGS:
+        return chosen
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):  # POSIX precedence: the first one set decides
+        value = environ.get(name)
+        if value:
+            language = value.split(".", 1)[0].split("_", 1)[0].split("@", 1)[0].lower()
+            return "ja" if language in ("ja", "c", "posix", "") else "en"
+    return "ja"

@@ -8,6 +8,8 @@ prints one line.
 from __future__ import annotations
 
 import secrets
+import struct
+import zlib
 from collections.abc import Callable
 
 from scripts.demo_story import (
@@ -184,6 +186,86 @@ def receipt(story: Story) -> None:
     story.say(f"Hanako verified the receipt against the chain (machi-wallet receipt --verify): {summary}")
 
 
+def _photo() -> bytes:
+    """A small real PNG (a grey square): what a phone would send, without shipping a picture."""
+    width = height = 16
+    raw = b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+POTHOLE = {"service_code": "road-damage", "lat": "36.3027", "long": "136.3146", "address_string": "大聖寺駅前",
+           "description": "交差点の手前に深さ10cmほどの穴があります", "attribute[service_code]": "pothole",
+           "attribute[hazard]": "true"}
+DUPLICATE_DESCRIPTION = "駅前の穴が危ないです"
+
+
+def civic_report(story: Story) -> None:
+    """Taro reports a pothole through Open311 with a photo; a reporting app files the same pothole."""
+    taro = story.result.taro
+    app_key = story.api.json("POST", "/v1/admin/open311/keys", token=story.tokens["admin"],
+                             json={"name": "まちレポ (demo)"})["secret"]
+    story.note("api_key", app_key)
+    login = story.resident_api(taro)
+    token = login.token
+    login.close()
+    if not token:
+        raise DemoError("Taro could not log in")
+    story.note("bearer_token", token)
+    posted = story.api.call("POST", "/open311/v2/requests.json", token=token, data=POTHOLE,
+                            files=[("media", ("pothole.png", _photo(), "image/png"))]).json()[0]
+    request_id = posted["service_request_id"]
+    if not request_id:
+        raise DemoError(f"Taro's linked report was not public at once: {posted}")
+    email = f"reporter-{story.run_id}@example.jp"
+    story.note("personal_data", email)
+    duplicate = story.api.call("POST", "/open311/v2/requests.json", data={
+        **POTHOLE, "lat": "36.3028", "description": DUPLICATE_DESCRIPTION, "email": email, "api_key": app_key,
+    }).json()[0]
+    if duplicate["service_request_id"] is not None:
+        raise DemoError("an app's report was public before review")
+    [public] = story.api.call("GET", f"/open311/v2/requests/{request_id}.json").json()
+    story.result.civic_report = public
+    story.say(f"Taro reported a pothole through Open311 ({request_id}, public at once: grid cell "
+              f"{public['lat']}, {public['long']}, no name); an app's report of the same pothole waits for review")
+
+
+def civic_fix(story: Story) -> None:
+    """The road clerk merges the duplicate, releases the report, and works it to fixed; Taro is rewarded."""
+    taro, report = story.result.taro, story.result.civic_report
+    road = staff_login(story, "road")
+    before = story.balance(taro.wallet)
+    waiting = story.api.call("GET", "/v1/clerk/civic/reports", token=road, params={"status": "submitted"}).json()
+    duplicate = next((r["id"] for r in waiting  # newest first: this run's, not an earlier run's
+                      if not r["verified"] and r["description"] == DUPLICATE_DESCRIPTION), None)
+    if duplicate is None:
+        raise DemoError("the app's report is not in the road department's queue")
+    request_id = report["service_request_id"]
+    story.api.call("POST", f"/v1/clerk/civic/reports/{duplicate}/merge", token=road, json={"into": request_id})
+    story.api.call("POST", f"/v1/clerk/civic/reports/{request_id}/review", token=road,
+                   json={"listed": True, "description": "大聖寺駅前の交差点の路面に穴", "photo_public": True})
+    for step in ({"status": "acknowledged"}, {"status": "in_progress", "reason": "補修班が出動"},
+                 {"status": "closed", "resolution": "fixed"}):
+        story.api.call("POST", f"/v1/clerk/civic/reports/{request_id}/status", token=road, json=step)
+    [public] = story.api.call("GET", f"/open311/v2/requests/{request_id}.json").json()
+    if (public["status"], public["resolution"]) != ("closed", "fixed"):
+        raise DemoError(f"the report is not closed as fixed: {public}")
+    reward = int(story.api.json("GET", f"/v1/clerk/civic/reports/{request_id}", token=road)["reward"])
+    if reward:
+        story.wait_balance(taro.wallet, before + reward, "Taro's reward")
+    story.result.civic_report, story.result.civic_reward = public, reward
+    story.say(f"clerk demo-road merged the app's duplicate, released a description and the photo, and closed "
+              f"{request_id} as fixed (both reports closed)" + (f"; Taro was rewarded {yen(reward)}" if reward else ""))
+    page = story.api.call("GET", "/town").text
+    if request_id not in page:
+        raise DemoError("the fixed pothole is not on /town")
+    story.say(f"/town shows it fixed, with its history at {public['history_url']}")
+
+
 def refund(story: Story) -> None:
     """The merchant refunds part of the payment."""
     key, paid = story.merchant_key(), story.result.payment_request
@@ -255,7 +337,8 @@ def reconcile(story: Story) -> None:
 
 
 STEPS: list[Callable[[Story], None]] = [service, staff, residents, topup, merchant, payment, gift, application,
-                                        approval, benefit, receipt, refund, payout, recovery, reconcile]
+                                        approval, benefit, receipt, civic_report, civic_fix, refund, payout,
+                                        recovery, reconcile]
 
 
 def run_story(config: StoryConfig) -> StoryResult:

@@ -35,6 +35,7 @@ __all__ = ["DEMO_STAFF", "StoryConfig", "StoryResult", "Story", "staff_login", "
 DEMO_STAFF = {
     "admin": ("demo-admin", "kaga-demo-admin-2026", ["--role", "admin"]),
     "clerk": ("demo-clerk", "kaga-demo-clerk-2026", ["--role", "clerk", "--department", "child-welfare"]),
+    "road": ("demo-road", "kaga-demo-road-2026", ["--role", "clerk", "--department", "road-maintenance"]),
 }
 TOPUP_YEN = 10_000
 PRICE, REFUND, GIFT = 3_240, 540, 500
@@ -81,6 +82,8 @@ class StoryResult:
     batch: dict[str, Any] = field(default_factory=dict)
     zengin_file: bytes = b""
     reconcile: CliRun | None = None
+    civic_report: dict[str, Any] = field(default_factory=dict)
+    civic_reward: int = 0
     transcript: Transcript = field(default_factory=Transcript)
     other_secrets: dict[str, list[str]] = field(default_factory=dict)
 

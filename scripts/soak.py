@@ -13,7 +13,11 @@ At the end (after the outbox and webhook queue drained): every accepted payment 
 once on chain, none lost or duplicated, ``machi reconcile`` clean, every webhook event delivered.
 Prints one JSON line; exits 1 when anything is lost, duplicated or differs.
 
+``--shape`` picks the node (``scripts.shapes``): the default anvil, anvil shaped like a QBFT network
+(2 s blocks, zero gas price, legacy transactions, shanghai) or Hardhat's node with interval mining.
+
     python -m scripts.soak [--payments 10000] [--clients 100] [--kills 5] [--outage 30] [--seed N]
+                           [--shape anvil|qbft|hardhat]
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -43,15 +47,17 @@ from chain.contracts.authorization import random_nonce
 from chain.contracts.base import role_id, send_call
 from chain.contracts.registry import AssuranceLevel
 from chain.faults import RpcProxy
-from chain.node import LocalNode, NodeConfig, free_port
+from chain.node import LocalNode, free_port
 from chain.toolchain import PROJECT_ROOT
 from procedures.auth.service import create_staff, issue_token
-from procedures.config import Settings
+from procedures.config import DEV_ADMIN_KEY, Settings
 from procedures.merchants.webhooks import EVENT_TYPES
+from procedures.profile import embedded_node_config
 from procedures.runtime import Runtime
 from scripts.bench._common import bench_database, drop_bench_database
 from scripts.bench.payments import _send_all as send_all
 from scripts.bench.procedures import _signed_body as signed_submission
+from scripts.shapes import SHAPES, shape_settings
 from scripts.soak_check import drain, payments_verdict, reconcile_verdict, webhooks_verdict
 from scripts.soak_clients import Api, ClientPlan, Mix, PlannedPayment, Results, run_client
 from scripts.soak_faults import FaultDriver
@@ -75,6 +81,7 @@ class SoakConfig:
     seed: int | None = None
     timeout: float = 3600.0
     drain_timeout: float = 600.0
+    shape: str = "anvil"
 
 
 def parse_args(argv: list[str] | None = None) -> SoakConfig:
@@ -87,20 +94,25 @@ def parse_args(argv: list[str] | None = None) -> SoakConfig:
     parser.add_argument("--merchants", type=int, default=4, help="merchants being paid (default 4)")
     parser.add_argument("--seed", type=int, default=None, help="seed for amounts and fault moments")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up on the load after this many seconds")
+    parser.add_argument("--shape", choices=list(SHAPES), default="anvil",
+                        help="the node: anvil (default), qbft (anvil shaped like a QBFT network) or hardhat")
     args = parser.parse_args(argv)
     if args.payments < 1 or args.clients < 1 or args.merchants < 1 or args.kills < 0 or args.outage < 0:
         parser.error("payments, clients and merchants must be positive; kills and outage not negative")
     return SoakConfig(payments=args.payments, clients=min(args.clients, args.payments), kills=args.kills,
-                      outage=args.outage, merchants=args.merchants, seed=args.seed, timeout=args.timeout)
+                      outage=args.outage, merchants=args.merchants, seed=args.seed, timeout=args.timeout,
+                      shape=args.shape)
 
 
-def _service_env(url: str, schema: str | None, var: Path, rpc_url: str) -> dict[str, str]:
+def _service_env(url: str, schema: str | None, var: Path, rpc_url: str, shape: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "MACHI_DATABASE_URL"}
     env.update({
         "MACHI_ENVIRONMENT": "test", "MACHI_RPC_URL": rpc_url, "DATABASE_URL": url, "MACHI_VAR_DIR": str(var),
         "MACHI_LOG_LEVEL": "WARNING", "MACHI_RPC_TIMEOUT": "3", "MACHI_RELAYER_POLL_INTERVAL": "0.05",
         "MACHI_BATCH_MAX_WAIT": "0.2", "MACHI_WEBHOOK_RETRY_SCHEDULE": "[1, 2, 5]",
-        "MACHI_WEBHOOK_POLL_INTERVAL": "0.2", "MACHI_APPLICATIONS_ANCHOR_INTERVAL": "2",
+        "MACHI_WEBHOOK_POLL_INTERVAL": "0.2", "MACHI_APPLICATIONS_ANCHOR_INTERVAL": "2", **SHAPES[shape],
+        # the soak funds its residents with one operator: no second staff member to approve large top-ups
+        "MACHI_TOPUP_FOUR_EYES_YEN": str(10**12),
     })
     if schema:
         env["MACHI_DATABASE_SCHEMA"] = schema
@@ -144,13 +156,14 @@ def _fund(runtime: Runtime, http: httpx.Client, operator: dict[str, str], reside
     in the chain balance and as still in progress (briefly, or for as long as a killed service is
     down), so an exactly funded payer would be refused now and then — safe, but not what we measure.
     """
-    registry, coin, deployer = runtime.registry, runtime.coin, runtime.keys.deployer
+    registry, coin, deployer = runtime.registry, runtime.coin, Account.from_key(DEV_ADMIN_KEY)
     cap = coin.balance_cap(AssuranceLevel.RESIDENT_OF_CITY)
     if max(needs) * 3 > cap:
         raise ValueError(f"payments per client too large for the balance cap {cap}; use more clients")
     expires = int(time.time()) + 30 * 86400
     send_all(runtime.w3, deployer, [registry.attest_call(r.address, os.urandom(32), AssuranceLevel.RESIDENT_OF_CITY,
-                                                         expires, os.urandom(32)) for r in residents])
+                                                         expires, os.urandom(32)) for r in residents],
+             fees=runtime.settings.fee_policy())
     for index, (resident, need) in enumerate(zip(residents, needs, strict=True)):
         response = http.post("/v1/admin/topups", headers=operator, json={
             "wallet": resident.address, "amount": 2 * need, "reference": f"soak-{index}"})
@@ -232,23 +245,25 @@ def run(config: SoakConfig) -> dict[str, Any]:
     rng = random.Random(config.seed)
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"service-{uuid.uuid4().hex[:8]}.log"
-    node = LocalNode(NodeConfig(port=free_port(), state_dir=None)).start()
-    proxy = RpcProxy(node.url).start()
     url, schema, admin = bench_database()
     var = Path(tempfile.mkdtemp(prefix="machi-soak-"))
+    profile = Settings(environment="test", var_dir=var, database_url=url, database_schema=schema,
+                       **shape_settings(config.shape))  # strings, parsed as from the environment
+    node = LocalNode(replace(embedded_node_config(profile), port=free_port(), state_dir=None)).start(timeout=90)
+    proxy = RpcProxy(node.url).start()
     receiver = WebhookReceiver().start()
     service: ServiceProcess | None = None
     runtime: Runtime | None = None
     try:
-        settings = Settings(environment="test", var_dir=var, database_url=url, database_schema=schema,
-                            rpc_url=node.url, chain_id=node.config.chain_id)
+        settings = profile.model_copy(update={"rpc_url": node.url})
         runtime = Runtime.create(settings)
-        runtime.deploy()
-        send_call(runtime.w3, runtime.keys.deployer,
-                  runtime.registry.grant_role_call(role_id("REGISTRAR_ROLE"), runtime.keys.deployer.address))
+        admin = Account.from_key(DEV_ADMIN_KEY)
+        runtime.deploy(admin)
+        send_call(runtime.w3, admin, runtime.registry.grant_role_call(role_id("REGISTRAR_ROLE"), admin.address),
+                  fees=settings.fee_policy())
         with runtime.sessions() as session, session.begin():
             create_staff(session, runtime.vault, username="soak", password=OPERATOR_PASSWORD, role="admin")
-        service = ServiceProcess(_service_env(url, schema, var, proxy.url), log)
+        service = ServiceProcess(_service_env(url, schema, var, proxy.url, config.shape), log)
         service.start()
         with httpx.Client(base_url=service.base, timeout=60) as http:
             token = http.post("/v1/auth/staff/token", json={"username": "soak", "password": OPERATOR_PASSWORD})
@@ -266,6 +281,7 @@ def run(config: SoakConfig) -> dict[str, Any]:
         counts = results.counts
         return {
             "bench": "soak",
+            "shape": config.shape,
             "accepted": len(results.accepted),
             "confirmed": verdict["confirmed"],
             "lost": verdict["lost"],

@@ -84,6 +84,11 @@ class FaultDriver(threading.Thread):
                     self.service.kill9()
                     restarter = threading.Thread(target=_capture(self._restart, errors), daemon=True)
                     restarter.start()
+                if kill_at is not None:
+                    # Probe only once the kill is done: three requests to a busy service can take
+                    # longer than the whole outage, and the kill inside it must not be skipped.
+                    time.sleep(0.05)
+                    continue
                 self._probe()
                 time.sleep(0.5)
         finally:
@@ -105,8 +110,8 @@ class FaultDriver(threading.Thread):
                                json={"amount": 1, "description": "probe", "expires_in": 30 * 86400})
             self.probes[f"outage_create_request_{write.status_code}"] += 1
             health = httpx.get(f"{base}/healthz", timeout=10)
-            chain_ok = health.json().get("chain", {}).get("ok")
-            self.probes["outage_healthz_chain_down" if chain_ok is False else "outage_healthz_chain_up"] += 1
+            down = health.status_code == 503 and health.json().get("status") == "down"  # anonymous: up or down only
+            self.probes["outage_healthz_chain_down" if down else "outage_healthz_chain_up"] += 1
         except httpx.HTTPError:
             self.probes["outage_probe_no_answer"] += 1  # the service is restarting
 

@@ -27,9 +27,13 @@ from chain.rpc import connect
 from chain.storage import Base, make_engine, make_session_factory
 from chain.toolchain import PROJECT_ROOT
 from procedures.config import (
+    DEV_ADMIN_KEY,
     DEV_BENEFITS_MINTER_KEY,
-    DEV_DEPLOYER_KEY,
+    DEV_FREEZER_KEY,
+    DEV_RECOVERY_KEY,
+    DEV_REGISTRAR_KEY,
     DEV_RELAYER_KEY,
+    DEV_SETTLEMENT_KEY,
     DEV_TOPUP_MINTER_KEY,
     normalise_database_url,
 )
@@ -85,21 +89,34 @@ def _chain_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @dataclass
 class Keys:
-    """The service's dev keys (anvil's well-known accounts)."""
+    """The dev keys (anvil's well-known accounts), one per on-chain role; ``deployer`` is the admin."""
 
     deployer: LocalAccount
     relayer: LocalAccount
     topup: LocalAccount
     benefits: LocalAccount
+    registrar: LocalAccount
+    freezer: LocalAccount
+    recovery: LocalAccount
+    settlement: LocalAccount
+
+    @property
+    def admin(self) -> LocalAccount:
+        """The admin key (DEFAULT_ADMIN, master minter, pauser): the deployer."""
+        return self.deployer
 
 
 @pytest.fixture(scope="session")
 def keys() -> Keys:
     return Keys(
-        deployer=Account.from_key(DEV_DEPLOYER_KEY),
+        deployer=Account.from_key(DEV_ADMIN_KEY),
         relayer=Account.from_key(DEV_RELAYER_KEY),
         topup=Account.from_key(DEV_TOPUP_MINTER_KEY),
         benefits=Account.from_key(DEV_BENEFITS_MINTER_KEY),
+        registrar=Account.from_key(DEV_REGISTRAR_KEY),
+        freezer=Account.from_key(DEV_FREEZER_KEY),
+        recovery=Account.from_key(DEV_RECOVERY_KEY),
+        settlement=Account.from_key(DEV_SETTLEMENT_KEY),
     )
 
 
@@ -133,6 +150,9 @@ def city(w3: Web3, compiled: CompileResult, keys: Keys, tmp_path_factory: pytest
         currency_name="Kaga Coin",
         currency_symbol="KAGA",
         relayer=keys.relayer.address,
+        registrar=keys.registrar.address,
+        freezer=keys.freezer.address,
+        recovery=keys.recovery.address,
         topup_minter=keys.topup.address,
         benefits_minter=keys.benefits.address,
         topup_allowance=10**12,

@@ -18,7 +18,9 @@ from chain.toolchain import PROJECT_ROOT
 #: Top-level packages of the project (tests aside).
 PACKAGES = sorted(p.parent.name for p in PROJECT_ROOT.glob("*/__init__.py") if p.parent.name != "tests")
 #: The service and what is built on it: the chain side must import none of them.
-ABOVE_THE_CHAIN = {"procedures", "wallet", "scripts"}
+ABOVE_THE_CHAIN = {"procedures", "wallet", "pos", "scripts"}
+#: The programs residents and merchants run: clients of the service's API, never importing the service.
+CLIENTS = {"wallet", "pos"}
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,13 @@ def test_the_chain_side_imports_nothing_of_the_service():
     upward = [f"{i.importer}:{i.line} imports {i.target}" for i in _project_imports()
               if room(i.importer) == "chain" and i.target.split(".")[0] in ABOVE_THE_CHAIN]
     assert not upward, "chain/ must not import the service:\n" + "\n".join(upward)
+
+
+def test_the_clients_import_nothing_of_the_service():
+    assert {"pos.cli", "wallet.cli"} <= set(_modules())
+    server = [f"{i.importer}:{i.line} imports {i.target}" for i in _project_imports()
+              if i.importer.split(".")[0] in CLIENTS and i.target.split(".")[0] in ("procedures", "scripts")]
+    assert not server, "machi-wallet and machi-pos talk to the service over HTTP only:\n" + "\n".join(server)
 
 
 def test_no_two_rooms_import_each_other():

@@ -1,6 +1,7 @@
 """`make soak`, shortened for `make test`: 300 payments from 20 clients over HTTP, the service killed
 with -9 twice and restarted, the chain RPC refused for 5 s — then nothing lost, nothing duplicated,
-`machi reconcile` clean and every webhook delivered (the same run and checks as the full soak)."""
+`machi reconcile` clean and every webhook delivered (the same run and checks as the full soak) — on each
+shape of node (``scripts.shapes``: the default anvil, anvil shaped like a QBFT network, Hardhat)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,25 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from chain.toolchain import PROJECT_ROOT
+from scripts.shapes import SHAPES
 from scripts.soak import failures
 
 PAYMENTS, CLIENTS, KILLS, OUTAGE_S = 300, 20, 2, 5
 
 
-def test_short_soak_loses_and_duplicates_nothing_through_kills_and_an_rpc_outage():
-    run = subprocess.run(  # a process of its own, as `make soak` runs it (its own anvil and database)
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_short_soak_loses_and_duplicates_nothing_through_kills_and_an_rpc_outage(shape):
+    run = subprocess.run(  # a process of its own, as `make soak` runs it (its own node and database)
         [sys.executable, "-m", "scripts.soak", "--payments", str(PAYMENTS), "--clients", str(CLIENTS),
-         "--kills", str(KILLS), "--outage", str(OUTAGE_S), "--merchants", "2"],
+         "--kills", str(KILLS), "--outage", str(OUTAGE_S), "--merchants", "2", "--shape", shape],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False)
     lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == 1, f"no JSON line; exit {run.returncode}\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
     report = json.loads(lines[0])
-    assert report["bench"] == "soak"
+    assert (report["bench"], report["shape"]) == ("soak", shape)
     assert (report["lost"], report["duplicated"], report["reconcile_differences"]) == (0, 0, 0), report
     assert report["accepted"] + report["unacknowledged"] == PAYMENTS, report
     assert report["confirmed"] == report["accepted"] > 0, report

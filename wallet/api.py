@@ -90,6 +90,11 @@ class MachiApi:
         return body
 
     # ------------------------------------------------------------------ auth
+    @property
+    def token(self) -> str | None:
+        """The access token of the logged-in wallet (``None`` before ``login``)."""
+        return self._token
+
     def login(self, account: LocalAccount) -> None:
         """Log the wallet in (EIP-712 signed challenge); later ``auth=True`` calls use the token."""
         challenge = self.request("POST", "/v1/auth/wallet/challenge", json={"wallet": account.address})

@@ -87,12 +87,18 @@ def _texts(ctx: click.Context) -> Texts:
               help="ja (default) or en (env MACHI_WALLET_LANG; else from the locale)")
 @click.option("--color/--no-color", "color", default=None,
               help="colour even when piped, or never (default: only on a terminal)")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              envvar="MACHI_WALLET_PASSWORD_FILE",
+              help="read the wallet password from this file's first line (scripts; env MACHI_WALLET_PASSWORD_FILE; "
+                   "MACHI_WALLET_PASSWORD gives it directly; else it is asked for, hidden)")
 @click.version_option(package_name="machi-ledger", prog_name="machi-wallet")
 @click.pass_context
-def main(ctx: click.Context, api_url: str, keystore: Path | None, lang: str | None, color: bool | None) -> None:
+def main(ctx: click.Context, api_url: str, keystore: Path | None, lang: str | None, color: bool | None,
+         password_file: Path | None) -> None:
     """The Machi Ledger resident wallet (まちレジャー 住民ウォレット)."""
     ctx.obj = WalletContext(api_url=api_url, keystore=keystore or default_keystore(),
-                            lang=choose_language(lang, os.environ), console=make_console(color))
+                            lang=choose_language(lang, os.environ), console=make_console(color),
+                            password_file=password_file)
 
 
 #: Command modules; each exposes ``COMMANDS``.  Add yours here.

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chain.contracts.authorization import random_nonce, sign_transfer_authorization
+from protocol.citytime import CityClock, city_clock
 from wallet.api import MachiApi
 from wallet.i18n import Texts
 from wallet.keystore import load_account
@@ -41,10 +42,16 @@ class WalletContext:
     keystore: Path
     lang: str = "ja"
     console: Console = field(default_factory=Console)
+    password_file: Path | None = None
 
     @cached_property
     def api(self) -> MachiApi:
         return MachiApi(self.api_url)
+
+    @cached_property
+    def clock(self) -> CityClock:
+        """The city's clock: every time shown is in its zone (``MACHI_CITY_TIMEZONE``, default Asia/Tokyo)."""
+        return city_clock()
 
     @cached_property
     def t(self) -> Texts:
@@ -62,7 +69,10 @@ class WalletContext:
         return Table(title=title, **options)
 
     def password(self, *, confirm: bool = False) -> str:
-        """The wallet password: ``MACHI_WALLET_PASSWORD`` for scripts, else a hidden prompt."""
+        """The wallet password: ``--password-file`` or ``MACHI_WALLET_PASSWORD`` for scripts, else a hidden prompt."""
+        if self.password_file is not None:
+            lines = self.password_file.read_text(encoding="utf-8").splitlines()
+            return lines[0] if lines else ""
         from_env = os.environ.get("MACHI_WALLET_PASSWORD")
         if from_env:
             return from_env

@@ -27,6 +27,9 @@ HELP_JA: dict[str, dict[str, str]] = {
         "keystore": "鍵ファイル（既定は $MACHI_WALLET_HOME/keystore.json、~/.machi-wallet/keystore.json）",
         "lang": "表示の言語: ja（既定）か en（環境変数 MACHI_WALLET_LANG。なければロケールから）",
         "color": "パイプの先でも色をつける / 色をつけない（既定: 端末のときだけ）",
+        "password_file": "ウォレットのパスワードをこのファイルの1行目から読みます（スクリプト用。環境変数 "
+                         "MACHI_WALLET_PASSWORD_FILE。MACHI_WALLET_PASSWORD ならパスワードそのもの。"
+                         "どちらもなければ入力を求めます）",
     },
     "init": {
         "short": "ウォレットを作成します",
@@ -59,9 +62,10 @@ HELP_JA: dict[str, dict[str, str]] = {
         "help": "ウォレットの残高（チェーン上の額、処理中の額、使える額）と残高上限を表示します。",
     },
     "history": {
-        "short": "取引の履歴を表示します",
-        "help": "取引の履歴（新しい順）。",
-        "limit": "表示する取引の最大件数",
+        "short": "残高の動きをすべて表示します",
+        "help": "残高の動き（チャージ、給付、支払い、返金、再発行による移行など）を新しい順に、"
+                "相手の名前と各時点の残高つきで表示します。",
+        "limit": "表示する件数の上限",
         "as_csv": "表ではなく CSV を標準出力に書きます",
     },
     "pay": {

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from protocol.errors import CardError, CardLocked, InvalidPinFormat, ProtocolError, WrongPin
-from protocol.terms import LANGS, TERMS
+import protocol.terms
+import protocol.texts
+from protocol.terms import LANGS
 
 __all__ = ["LANGS", "MESSAGES", "SERVICE_ERRORS", "Texts", "choose_language", "english"]
 
@@ -90,26 +91,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "署名用パスワード（英数字6〜16文字。Enter で省略すると本人確認レベルは「カード認証済」まで）",
         "en": "Signing password (6-16 letters/digits; Enter to skip = card-authenticated level only)",
     },
-    "pin_which_PIN": {"ja": "利用者証明用暗証番号", "en": "PIN"},
-    "pin_which_signing password": {"ja": "署名用パスワード", "en": "signing password"},
-    "wrong_pin": {"ja": "{which}が違います", "en": "wrong {which}"},
-    "wrong_pin_left": {
-        "ja": "{which}が違います。あと {left} 回間違えるとカードがロックされます",
-        "en": "wrong {which}; {left} attempt(s) left before the card locks",
-    },
-    "card_locked": {
-        "ja": "{which}がロックされています（誤入力が続いたため）。市区町村の窓口で解除してください",
-        "en": "the card's {which} is locked after too many wrong attempts; reset it at the city office",
-    },
-    "pin_format_PIN": {
-        "ja": "利用者証明用暗証番号は数字4桁です（カードには送っていないので、回数は減っていません）",
-        "en": "invalid PIN format: the user-authentication PIN is 4 digits",
-    },
-    "pin_format_signing password": {
-        "ja": "署名用パスワードは英数字6〜16文字です（カードには送っていないので、回数は減っていません）",
-        "en": "invalid PIN format: the signing password is 6-16 letters and digits",
-    },
-    "card_failed": {"ja": "カードを使えませんでした（{detail}）", "en": "card error: {detail}"},
+    **protocol.texts.CARD_MESSAGES,  # wrong PIN, locked card…: the same words at the merchant's counter
     "card_spec": {
         "ja": "soft:PATH.p12 か pcsc[:READER] を指定してください",
         "en": "use soft:PATH.p12 or pcsc[:READER]",
@@ -191,7 +173,24 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col_counterparty": {"ja": "相手", "en": "Counterparty"},
     "col_amount": {"ja": "金額", "en": "Amount"},
     "col_memo": {"ja": "メモ", "en": "Memo"},
-    "no_transfers": {"ja": "まだ取引はありません", "en": "no transfers yet"},
+    "col_balance_after": {"ja": "残高", "en": "Balance"},
+    "no_transfers": {"ja": "まだ残高の動きはありません", "en": "no movements yet"},
+    "history_adds_up": {"ja": "残高 {balance} コイン（履歴の合計）",
+                        "en": "balance {balance} coins (the history adds up)"},
+    "history_catching_up": {
+        "ja": "[yellow]履歴は {indexed} コイン、チェーン上の残高は {balance} コインです。"
+              "ブロックチェーンの読み込みが追いつくまでお待ちください[/]",
+        "en": "[yellow]the history adds up to {indexed} coins, the chain holds {balance}: "
+              "the chain index is catching up; try again shortly[/]",
+    },
+    "cp_lost_wallet": {"ja": "紛失したウォレット {address}", "en": "your lost wallet {address}"},
+    "cp_new_wallet": {"ja": "新しいウォレット {address}", "en": "your new wallet {address}"},
+    "tk_topup": {"ja": "チャージ", "en": "top-up"},
+    "tk_benefit": {"ja": "給付", "en": "benefit"},
+    "tk_mint": {"ja": "市からの入金", "en": "from the city"},
+    "tk_recovery": {"ja": "再発行による移行", "en": "recovery move"},
+    "tk_redemption": {"ja": "換金", "en": "redemption"},
+    "tk_transfer": {"ja": "移動", "en": "transfer"},
     "tk_payment": {"ja": "支払い", "en": "payment"},
     "tk_p2p": {"ja": "送金", "en": "transfer"},
     "tk_refund": {"ja": "返金", "en": "refund"},
@@ -294,12 +293,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "市の口座の準備ができていません。しばらくしてからお試しください",
         "en": "the city treasury is not ready; try again shortly",
     },
-    "fs_none": {"ja": "なし", "en": "none"},
-    "fs_pending": {"ja": "処理中", "en": "pending"},
-    "fs_paid": {"ja": "支払済", "en": "paid"},
-    "fs_failed": {"ja": "失敗", "en": "failed"},
-    "fs_refunding": {"ja": "返金中", "en": "refunding"},
-    "fs_refunded": {"ja": "返金済", "en": "refunded"},
     "app_fee": {"ja": "手数料: {fee} コイン（{status}）", "en": "fee: {fee} coins ({status})"},
     "app_benefit": {"ja": "給付: {benefit} コイン（{status}）", "en": "benefit: {benefit} coins ({status})"},
     "correction_until": {
@@ -428,65 +421,14 @@ def english(key: str, values: Mapping[str, Any] | None = None) -> str:
     return Texts("en")(key, **(values or {}))
 
 
-class Texts:
-    """The wallet's words in one language: ``texts(key, **values)``; ``texts.term(prefix, value)`` for the
-    name of a value (``term("st", "in_review")`` → 審査中), falling back to the value itself."""
+class Texts(protocol.texts.Texts):
+    """The wallet's words in one language (``protocol.texts.Texts`` with the wallet's messages)."""
 
-    def __init__(self, lang: str) -> None:
-        self.lang = lang if lang in LANGS else "ja"
-
-    def __call__(self, key: str, **values: Any) -> str:
-        entry = MESSAGES.get(key) or TERMS.get(key)
-        if entry is None:
-            return key
-        text = entry.get(self.lang) or entry["ja"]
-        return text.format(**values) if values else text
-
-    def term(self, prefix: str, value: object) -> str:
-        key = f"{prefix}_{value}"
-        return self(key) if key in MESSAGES or key in TERMS else str(value)
-
-    def error(self, exc: BaseException) -> str:
-        """What to tell the user about ``exc`` (a wallet, keystore, service or card error)."""
-        key, values = getattr(exc, "key", None), getattr(exc, "values", None) or {}
-        if key is not None:
-            return self(key, **values)
-        code = getattr(exc, "code", None)
-        if isinstance(exc, ProtocolError):
-            return self._card(exc)
-        message = getattr(exc, "message", None) or str(exc)
-        if self.lang == "ja" and code in SERVICE_ERRORS:
-            param = getattr(exc, "param", None)
-            return SERVICE_ERRORS[code] + (f"（{param}）" if param else "") + f" [{code}]"
-        return str(message)
-
-    def _card(self, exc: ProtocolError) -> str:
-        which = str(exc.details.get("which", "PIN"))
-        named = self(f"pin_which_{which}")
-        if isinstance(exc, WrongPin):
-            if exc.retries_left:
-                return self("wrong_pin_left", which=named, left=exc.retries_left)
-            return self("wrong_pin", which=named)
-        if isinstance(exc, CardLocked):
-            return self("card_locked", which=named)
-        if isinstance(exc, InvalidPinFormat):
-            return self(f"pin_format_{which}")
-        if isinstance(exc, CardError):
-            return self("card_failed", detail=exc.details.get("detail", exc.message))
-        return exc.message
+    MESSAGES = MESSAGES
+    SERVICE_ERRORS = SERVICE_ERRORS
 
 
 def choose_language(option: str | None, environ: Mapping[str, str]) -> str:
     """``ja`` or ``en``: the option, else ``MACHI_WALLET_LANG``, else the locale (Japanese unless it
     names another language)."""
-    if option in LANGS:
-        return str(option)
-    chosen = environ.get("MACHI_WALLET_LANG", "").strip().lower()
-    if chosen in LANGS:
-        return chosen
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):  # POSIX precedence: the first one set decides
-        value = environ.get(name)
-        if value:
-            language = value.split(".", 1)[0].split("_", 1)[0].split("@", 1)[0].lower()
-            return "ja" if language in ("ja", "c", "posix", "") else "en"
-    return "ja"
+    return protocol.terms.choose_language(option, environ, "MACHI_WALLET_LANG")

@@ -25,6 +25,7 @@ from web3.types import BlockIdentifier, EventData, TxReceipt
 from chain.compiler import CompileResult
 from chain.deploy import send_transaction
 from chain.errors import DECODER
+from chain.fees import FeePolicy
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 ZERO_BYTES32 = bytes(32)
@@ -272,16 +273,19 @@ def _role(role: str | bytes) -> bytes:
     return role_id(role) if isinstance(role, str) else to_bytes32(role, "role")
 
 
-def send_call(w3: Web3, account: LocalAccount, call: Call, timeout: float = 120.0) -> TxReceipt:
+def send_call(
+    w3: Web3, account: LocalAccount, call: Call, timeout: float = 120.0, fees: FeePolicy | None = None
+) -> TxReceipt:
     """Sign, send and wait for ``call`` from ``account`` (operator commands, scripts, benchmarks).
 
-    Service traffic goes through the relayer's outbox instead.
+    Service traffic goes through the relayer's outbox instead. ``fees`` prices it (default EIP-1559).
 
     Raises:
         ContractLogicError: the call would revert (decoded custom error).
         TransactionError: it was mined but failed.
     """
-    receipt: TxReceipt = send_transaction(w3, account, call.as_transaction(account.address), timeout=timeout)
+    receipt: TxReceipt = send_transaction(w3, account, call.as_transaction(account.address), timeout=timeout,
+                                           fees=fees)
     return receipt
 
 

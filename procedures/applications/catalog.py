@@ -9,14 +9,18 @@ A catalog file (``procedures/catalog/<code>.json``, or ``MACHI_APPLICATIONS_CATA
 ``fee``             coins paid to the treasury with the submission (refunded on rejection);
                     ``fee_per`` optionally names an integer form field multiplying it (e.g. copies)
 ``benefit``         coins paid to the applicant on approval, from the benefits minter's budget
-``department``      the routing department (clerks of it work the application)
-``deadline_days``   processing deadline (the queue's *overdue* filter)
+``department``      the routing department (clerks of it work the application); its name in ja/en is
+                    data too, in the directory's ``_departments.json``
+``deadline_days``   processing deadline in the city's business days (the end of the n-th business day after
+                    the submission, city time; the queue's *overdue* filter)
 ``retention_years`` after the application closes, its data key is erased (crypto-erasure)
 ``attachments``     ``{"min", "max", "max_bytes", "types": [MIME types]}``
 ``inside_city``     ``[{"lat": "/ptr", "long": "/ptr"}]``: JSON pointers of coordinates that must lie in
                     the city's bounding box (``MACHI_APPLICATIONS_CITY_BBOX``)
 ``form``            a JSON Schema (draft 2020-12) object; every property carries
-                    ``"x-titles": {"ja", "en"}`` for the wallet's prompts
+                    ``"x-titles": {"ja", "en"}`` for the wallet's prompts and the console's labels; a
+                    choice names each value — ``"x-enum-titles": {value: {"ja", "en"}}`` beside ``enum``,
+                    or ``"x-titles"`` on each ``oneOf`` option with a ``const``
 """
 
 from __future__ import annotations
@@ -190,6 +194,9 @@ def _error_message(error: ValidationError) -> str:
         return "unknown field"
     if error.validator == "enum":
         return "must be one of " + ", ".join(json.dumps(v, ensure_ascii=False) for v in error.validator_value)
+    if error.validator in ("oneOf", "anyOf") and all(isinstance(o, dict) and "const" in o
+                                                    for o in error.validator_value):
+        return "must be one of " + ", ".join(json.dumps(o["const"], ensure_ascii=False) for o in error.validator_value)
     return str(error.message)
 
 
@@ -213,11 +220,26 @@ def _titles_everywhere(schema: Mapping[str, Any], where: str) -> Iterable[str]:
             continue
         if not _FILE_VALIDATOR.evolve(schema=_I18N).is_valid(prop.get("x-titles")):
             yield f"{here} needs \"x-titles\": {{\"ja\": …, \"en\": …}}"
+        yield from _choice_titles(prop, here)
         if prop.get("type") == "object":
             yield from _titles_everywhere(prop, here)
         items = prop.get("items")
         if isinstance(items, dict) and items.get("type") == "object":
             yield from _titles_everywhere(items, here + "[]")
+
+
+def _choice_titles(prop: Mapping[str, Any], here: str) -> Iterable[str]:
+    """Every value of a choice field has ja/en titles (``x-enum-titles``, or ``x-titles`` on ``oneOf`` options)."""
+    i18n = _FILE_VALIDATOR.evolve(schema=_I18N)
+    if isinstance(prop.get("enum"), list):
+        titles = prop.get("x-enum-titles") or {}
+        for value in prop["enum"]:
+            if not i18n.is_valid(titles.get(str(value))):
+                yield f"{here} needs \"x-enum-titles\" with ja/en for {json.dumps(value, ensure_ascii=False)}"
+    for key in ("oneOf", "anyOf"):
+        for option in prop.get(key) or []:
+            if isinstance(option, dict) and "const" in option and not i18n.is_valid(option.get("x-titles")):
+                yield f"{here}.{key} option {json.dumps(option['const'], ensure_ascii=False)} needs \"x-titles\""
 
 
 def parse_entry(data: Any, source: str = "<entry>") -> ProcedureType:
@@ -259,10 +281,21 @@ def parse_entry(data: Any, source: str = "<entry>") -> ProcedureType:
     )
 
 
-class Catalog:
-    """The loaded procedure types, by code."""
+#: The file of a catalog directory that names its departments (code → {"ja", "en"}); files whose
+#: name starts with ``_`` are not procedure types.
+DEPARTMENTS_FILE = "_departments.json"
 
-    def __init__(self, entries: Iterable[ProcedureType]) -> None:
+_DEPARTMENTS_SCHEMA: dict[str, Any] = {
+    "type": "object", "propertyNames": {"pattern": "^[a-z][a-z0-9-]{1,63}$"}, "additionalProperties": _I18N,
+}
+
+
+class Catalog:
+    """The loaded procedure types, by code, and the names of the departments they are routed to."""
+
+    def __init__(self, entries: Iterable[ProcedureType],
+                 departments: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self.departments: dict[str, dict[str, str]] = {k: dict(v) for k, v in (departments or {}).items()}
         self._entries: dict[str, ProcedureType] = {}
         for entry in entries:
             if entry.code in self._entries:
@@ -278,7 +311,10 @@ class Catalog:
         """
         directory = directory or SHIPPED
         entries = []
+        departments = _departments(directory)
         for path in sorted(directory.glob("*.json")):
+            if path.name.startswith("_"):
+                continue
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
@@ -286,10 +322,20 @@ class Catalog:
             entry = parse_entry(data, path.name)
             if path.stem != entry.code:
                 raise CatalogError(f"{path.name}: the file must be named after its code ({entry.code}.json)")
+            if entry.department not in departments:
+                raise CatalogError(f"{path.name}: department {entry.department!r} has no name in {DEPARTMENTS_FILE}")
             entries.append(entry)
         if not entries:
             raise CatalogError(f"no procedure types in {directory}")
-        return cls(entries)
+        return cls(entries, departments)
+
+    def department_name(self, code: str | None, lang: str) -> str:
+        """A department's name in ``lang`` (its code only if the catalog does not name it, e.g. a staff
+        account's department that no procedure is routed to)."""
+        if not code:
+            return ""
+        names = self.departments.get(code) or {}
+        return names.get(lang) or names.get("ja") or code
 
     def __iter__(self) -> Any:
         return iter(self._entries.values())
@@ -311,6 +357,21 @@ class Catalog:
     def find(self, code: str) -> ProcedureType | None:
         """The procedure type ``code``, or ``None`` (e.g. removed from the catalog since filing)."""
         return self._entries.get(code)
+
+
+def _departments(directory: Path) -> dict[str, dict[str, str]]:
+    path = directory / DEPARTMENTS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}  # every procedure's department is then reported as unnamed
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"{DEPARTMENTS_FILE}: cannot read: {exc}") from None
+    problems = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+                for e in _FILE_VALIDATOR.evolve(schema=_DEPARTMENTS_SCHEMA).iter_errors(data)]
+    if problems:
+        raise CatalogError(f"{DEPARTMENTS_FILE}: " + "; ".join(problems))
+    return {code: dict(names) for code, names in data.items()}
 
 
 _loaded: dict[Path, Catalog] = {}

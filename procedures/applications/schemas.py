@@ -13,6 +13,7 @@ from procedures.applications.catalog import ProcedureType
 from procedures.applications.models import Application, ApplicationEvent, Notification
 from procedures.applications.records import MESSAGES, open_details
 from procedures.crypto import CryptoError, Vault
+from procedures.schemas import IsoDatetime, RequestModel
 from procedures.transfers.schemas import AuthorizationIn
 
 HEX32 = r"^0x[0-9a-fA-F]{64}$"
@@ -20,7 +21,7 @@ SIGNATURE = r"^0x[0-9a-fA-F]{130}$"
 
 
 # --------------------------------------------------------------------------- requests
-class SignatureIn(BaseModel):
+class SignatureIn(RequestModel):
     """The wallet's EIP-712 ``ResidentAct`` signature (see ``GET /v1/procedures/signing``)."""
 
     nonce: str = Field(pattern=HEX32, description="32 random bytes, never reused")
@@ -31,7 +32,7 @@ class SignatureIn(BaseModel):
         return service.ResidentSignature(nonce=self.nonce.lower(), deadline=self.deadline, signature=self.signature)
 
 
-class AttachmentIn(BaseModel):
+class AttachmentIn(RequestModel):
     """A file, base64-encoded in the JSON body (its SHA-256 is part of the signed content)."""
 
     name: str = Field(min_length=1, max_length=200)
@@ -42,7 +43,7 @@ class AttachmentIn(BaseModel):
         return service.UploadedFile(name=self.name, content_type=self.content_type, data_b64=self.data)
 
 
-class SubmissionIn(BaseModel):
+class SubmissionIn(RequestModel):
     """A new application: answers, files, the wallet's signature over their content hash, and the fee."""
 
     procedure: str = Field(min_length=1, max_length=48)
@@ -54,7 +55,7 @@ class SubmissionIn(BaseModel):
     payment: AuthorizationIn | None = Field(None, description="ERC-3009 authorization paying the fee to the treasury")
 
 
-class ResubmissionIn(BaseModel):
+class ResubmissionIn(RequestModel):
     """Corrected answers (補正). ``attachments: null`` keeps the current files."""
 
     form: dict[str, Any]
@@ -63,26 +64,26 @@ class ResubmissionIn(BaseModel):
     signature: SignatureIn
 
 
-class WithdrawalIn(BaseModel):
+class WithdrawalIn(RequestModel):
     """The wallet's signature of ``ResidentAct(action="withdraw", content=0x0…0)``."""
 
     signature: SignatureIn
 
 
-class AssignIn(BaseModel):
+class AssignIn(RequestModel):
     assignee_id: int = Field(ge=1, lt=2**31)
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(RequestModel):
     reason: str | None = Field(None, max_length=2000)
 
 
-class ReturnIn(BaseModel):
+class ReturnIn(RequestModel):
     reason: str = Field(max_length=2000)
-    correction_deadline: datetime = Field(description="ISO 8601 with a timezone; 1 hour to 90 days ahead")
+    correction_deadline: IsoDatetime = Field(description="ISO 8601 with a timezone; 1 hour to 90 days ahead")
 
 
-class CommentIn(BaseModel):
+class CommentIn(RequestModel):
     text: str = Field(max_length=2000)
 
 

@@ -3,18 +3,19 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from procedures.api.deps import SessionDep, SettingsDep
 from procedures.auth.models import StaffAccount
 from procedures.auth.service import Principal, resolve_token
 from procedures.config import Settings
-from procedures.errors import NotAuthenticated, PermissionDenied
+from procedures.errors import NotAuthenticated, PermissionDenied, ServiceError
 
 #: Resolves a credential of another kind (by token prefix) to the caller.
 TokenResolver = Callable[[Session, Settings, str], Principal]
@@ -38,7 +39,15 @@ def current_principal(
     """
     if credentials is None or not credentials.credentials:
         raise NotAuthenticated("authentication required: send 'Authorization: Bearer <token>'")
-    token = credentials.credentials
+    return principal_of(request, session, settings, credentials.credentials)
+
+
+def principal_of(request: Request, session: Session, settings: Settings, token: str) -> Principal:
+    """The caller a bearer ``token`` stands for.
+
+    Raises:
+        NotAuthenticated: the token is unknown, expired or its account disabled.
+    """
     resolvers: dict[str, TokenResolver] = getattr(request.app.state, "token_resolvers", {})
     for prefix, resolver in resolvers.items():
         if token.startswith(prefix):
@@ -55,6 +64,27 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+def operations_access(request: Request) -> bool:
+    """Whether the caller may see the operational details (``/metrics``, the full ``/healthz``):
+    the monitoring token ``MACHI_METRICS_TOKEN`` or an admin's token. No credentials, or a caller
+    who is not an admin: ``False``.
+
+    Raises:
+        NotAuthenticated: credentials that are neither the token nor a valid access token.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if not token or scheme.lower() != "bearer":
+        return False
+    settings: Settings = request.app.state.settings
+    expected = settings.metrics_token
+    if expected is not None and hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        return True
+    with request.app.state.runtime.sessions() as session:
+        principal = principal_of(request, session, settings, token)
+    return principal.role == "admin"
+
+
 def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only callers whose role is in ``roles``."""
 
@@ -69,3 +99,20 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 StaffPrincipal = Annotated[Principal, Depends(require_role("clerk", "supervisor", "admin"))]
 AdminPrincipal = Annotated[Principal, Depends(require_role("admin"))]
 ResidentPrincipal = Annotated[Principal, Depends(require_role("resident"))]
+
+
+def is_admin_caller(request: Request, sessions: sessionmaker[Session]) -> bool:
+    """Whether the request carries the token of an active ``admin`` staff account — for answers that
+    show admins more (``/healthz``'s role table); never raises: anyone else simply is not one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    with sessions() as session:
+        try:
+            row = resolve_token(session, token.strip())
+        except ServiceError:
+            return False
+        if row.principal_type != "staff":
+            return False
+        account = session.get(StaffAccount, int(row.subject))
+        return account is not None and account.active and account.role == "admin"

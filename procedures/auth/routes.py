@@ -14,14 +14,22 @@ from procedures.api.deps import RuntimeDep, SessionDep
 from procedures.auth import service
 from procedures.auth.deps import CurrentPrincipal
 from procedures.errors import InvalidRequest, NotAuthenticated, PermissionDenied
-from procedures.ratelimit import limit
+from procedures.ratelimit import client_address, limit
+from procedures.schemas import RequestModel
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
-class StaffLogin(BaseModel):
+class StaffLogin(RequestModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
+
+
+class NoticeOut(BaseModel):
+    kind: str = Field(description="failed_logins: wrong passwords were tried for this account")
+    source: str | None = Field(description="the address they came from")
+    count: int
+    created_at: datetime
 
 
 class TokenOut(BaseModel):
@@ -30,9 +38,11 @@ class TokenOut(BaseModel):
     expires_at: datetime
     role: str
     department: str | None = None
+    notices: list[NoticeOut] = Field(default_factory=list, description="what happened since the last login "
+                                     "(e.g. failed logins from another address), shown once")
 
 
-class WalletIn(BaseModel):
+class WalletIn(RequestModel):
     wallet: str = Field(description="0x-prefixed address")
 
 
@@ -42,7 +52,7 @@ class ChallengeOut(BaseModel):
     typed_data: dict[str, object] = Field(description="EIP-712 data to sign for /v1/auth/wallet/token")
 
 
-class WalletLogin(BaseModel):
+class WalletLogin(RequestModel):
     wallet: str
     nonce: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$")
     deadline: int = Field(ge=0)
@@ -59,15 +69,18 @@ class Me(BaseModel):
 
 @router.post("/staff/token", summary="Log a clerk, supervisor or admin in")
 def staff_token(body: StaffLogin, session: SessionDep, request: Request) -> TokenOut:
-    """Password login; repeated failures lock the account."""
+    """Password login; wrong passwords slow down their source address (never lock the account)."""
     limit(request, "staff-login", per_minute=20)
     try:
-        account = service.authenticate_staff(session, body.username, body.password)
+        account = service.authenticate_staff(session, body.username, body.password, client_address(request))
     except Exception:
         session.commit()  # keep the failure count even though the request fails
         raise
     token, expires = service.issue_token(session, "staff", str(account.id), service.STAFF_TOKEN_TTL)
-    return TokenOut(access_token=token, expires_at=expires, role=account.role, department=account.department)
+    notices = [NoticeOut(kind=n.kind, source=n.source, count=n.count, created_at=n.created_at)
+               for n in service.take_notices(session, account.id)]
+    return TokenOut(access_token=token, expires_at=expires, role=account.role, department=account.department,
+                    notices=notices)
 
 
 @router.post("/wallet/challenge", summary="Get a nonce to log a wallet in")

@@ -1,5 +1,5 @@
-"""Auth services: passwords (argon2) with lock-out, bearer tokens, single-use challenges,
-wallet login by EIP-712 signature."""
+"""Auth services: passwords (argon2) throttled per account and source address, bearer tokens,
+single-use challenges, wallet login by EIP-712 signature."""
 
 from __future__ import annotations
 
@@ -13,18 +13,23 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from chain.storage import utcnow
 from procedures.addresses import checksum, is_wallet
-from procedures.auth.models import AccessToken, Challenge, StaffAccount
+from procedures.auth.models import AccessToken, Challenge, StaffAccount, StaffLoginThrottle, StaffNotice
 from procedures.crypto import Vault
 from procedures.errors import Conflict, InvalidRequest, NotAuthenticated, RateLimited
 
 STAFF_ROLES = ("clerk", "supervisor", "admin")
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+#: Wrong passwords from one source address before that address waits between attempts.
+FREE_LOGIN_ATTEMPTS = 5
+#: The first wait after the free attempts; each further failure doubles it, up to ``MAX_LOGIN_BACKOFF``.
+LOGIN_BACKOFF = timedelta(seconds=30)
+MAX_LOGIN_BACKOFF = timedelta(hours=1)
+#: Failures older than this are forgotten: the next wrong password starts a new count.
+LOGIN_FAILURE_MEMORY = timedelta(hours=24)
 STAFF_TOKEN_TTL = timedelta(hours=10)
 RESIDENT_TOKEN_TTL = timedelta(hours=1)
 CHALLENGE_TTL = timedelta(minutes=5)
@@ -86,35 +91,82 @@ def staff_signer(session: Session, vault: Vault, account: StaffAccount) -> Any:
                                        aad=account.username.encode()))
 
 
-def authenticate_staff(session: Session, username: str, password: str) -> StaffAccount:
-    """Check a password, counting failures and locking the account after too many.
+def login_backoff(failures: int) -> timedelta:
+    """How long a source waits after its ``failures``-th wrong password (zero within the free attempts)."""
+    if failures < FREE_LOGIN_ATTEMPTS:
+        return timedelta(0)
+    wait: timedelta = LOGIN_BACKOFF * 2 ** min(failures - FREE_LOGIN_ATTEMPTS, 20)
+    return min(wait, MAX_LOGIN_BACKOFF)
+
+
+def authenticate_staff(session: Session, username: str, password: str, source: str) -> StaffAccount:
+    """Check a password, throttling wrong ones per (account, ``source`` address) with exponential
+    back-off — never locking the account: an attacker elsewhere cannot keep the clerk out.
+
+    The account's owner is told (``StaffNotice``, shown at the next login and on the console) once
+    a source runs out of free attempts, with the count kept current.
 
     Raises:
         NotAuthenticated: unknown user or wrong password (the same message for both).
-        RateLimited: the account is locked; ``Retry-After`` says for how long.
+        RateLimited: this source must wait before trying this account again (``Retry-After``);
+            the password is not checked.
     """
     account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
     now = utcnow()
     if account is None or not account.active:
         _hasher.hash(password)  # same cost as a real check: no user enumeration by timing
         raise NotAuthenticated("wrong username or password", code="invalid_credentials")
-    if account.locked_until is not None and account.locked_until > now:
-        wait = int((account.locked_until - now).total_seconds()) + 1
-        raise RateLimited("too many failed logins; the account is locked for a while", code="account_locked",
-                          headers={"Retry-After": str(wait)})
+    source = source[:64]
+    throttle = session.scalar(select(StaffLoginThrottle).where(
+        StaffLoginThrottle.staff_id == account.id, StaffLoginThrottle.source == source).with_for_update())
+    if throttle is not None and throttle.blocked_until is not None and throttle.blocked_until > now:
+        wait = int((throttle.blocked_until - now).total_seconds()) + 1
+        raise RateLimited("too many wrong passwords from this address; wait before trying again",
+                          code="login_throttled", headers={"Retry-After": str(wait)})
     try:
         _hasher.verify(account.password_hash, password)
     except (VerificationError, InvalidHashError):
-        account.failed_logins += 1
-        if account.failed_logins >= MAX_FAILED_LOGINS:
-            account.locked_until = now + LOCKOUT
-            account.failed_logins = 0
+        _count_failure(session, account, throttle, source, now)
         raise NotAuthenticated("wrong username or password", code="invalid_credentials") from None
-    account.failed_logins = 0
-    account.locked_until = None
+    if throttle is not None:
+        session.delete(throttle)
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = _hasher.hash(password)
     return account
+
+
+def _count_failure(session: Session, account: StaffAccount, throttle: StaffLoginThrottle | None, source: str,
+                   now: datetime) -> None:
+    if throttle is not None and throttle.last_failed_at <= now - LOGIN_FAILURE_MEMORY:
+        session.delete(throttle)
+        session.flush()
+        throttle = None
+    if throttle is None:
+        throttle = StaffLoginThrottle(staff_id=account.id, source=source, failures=0, first_failed_at=now)
+        session.add(throttle)
+    throttle.failures += 1
+    throttle.last_failed_at = now
+    wait = login_backoff(throttle.failures)
+    throttle.blocked_until = now + wait if wait else None
+    if throttle.failures >= FREE_LOGIN_ATTEMPTS:
+        notice = session.scalar(select(StaffNotice).where(
+            StaffNotice.staff_id == account.id, StaffNotice.kind == "failed_logins", StaffNotice.source == source,
+            StaffNotice.seen_at.is_(None)))
+        if notice is None:
+            session.add(StaffNotice(staff_id=account.id, kind="failed_logins", source=source,
+                                    count=throttle.failures, created_at=now))
+        else:
+            notice.count = throttle.failures
+
+
+def take_notices(session: Session, staff_id: int) -> list[StaffNotice]:
+    """The account's notices not yet shown, oldest first, now marked seen."""
+    notices = list(session.scalars(select(StaffNotice).where(
+        StaffNotice.staff_id == staff_id, StaffNotice.seen_at.is_(None)).order_by(StaffNotice.id)))
+    now = utcnow()
+    for notice in notices:
+        notice.seen_at = now
+    return notices
 
 
 # --------------------------------------------------------------------------- tokens
@@ -196,6 +248,16 @@ def consume_challenge(session: Session, nonce: str, purpose: str, wallet: str) -
         raise InvalidRequest("this challenge expired; ask for a new one", code="nonce_expired", param="nonce")
     row.used_at = utcnow()
     return row
+
+
+def purge_challenges(session: Session, now: datetime, limit: int) -> int:
+    """Delete at most ``limit`` expired challenges (used or not: past ``expires_at`` none can be
+    consumed any more, and an unknown nonce is refused like an expired one); returns how many."""
+    due = select(Challenge.nonce).where(Challenge.expires_at <= now).limit(limit)
+    nonces = list(session.scalars(due))
+    if nonces:
+        session.execute(delete(Challenge).where(Challenge.nonce.in_(nonces)))
+    return len(nonces)
 
 
 # --------------------------------------------------------------------------- wallet login

@@ -7,7 +7,7 @@ reads) apply as on the API. Decisions take two steps: the form, then a confirmat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,13 +17,16 @@ from sqlalchemy.orm import Session
 from procedures.applications import service
 from procedures.applications.models import AnchorBatch, Application, Status
 from procedures.auth.service import Principal
-from procedures.console.pages import ConsoleUser, FormDep, UserDep, lang_of, render
+from procedures.console.pages import ConsoleUser, FormDep, UserDep, department_name, lang_of, render
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import InvalidRequest
+from protocol.forms import FieldRow, form_rows
 
 router = APIRouter(prefix="/console/applications", include_in_schema=False)
 
 PAGE = 25
+#: The correction deadline the return form proposes, in the city's business days.
+CORRECTION_BUSINESS_DAYS = 10
 
 
 def principal_of(user: ConsoleUser) -> Principal:
@@ -35,6 +38,23 @@ def principal_of(user: ConsoleUser) -> Principal:
 def _title(runtime: Any, code: str, lang: str) -> str:
     procedure = service.catalog(runtime).find(code)
     return procedure.title.get(lang, code) if procedure else code
+
+
+def _form_rows(runtime: Any, application: Application, form: Any, lang: str) -> list[FieldRow] | None:
+    """The answers labelled and worded by the procedure's JSON Schema (None once erased)."""
+    if not isinstance(form, dict):
+        return None
+    procedure = service.catalog(runtime).find(application.procedure_code)
+    return form_rows(procedure.form if procedure else {}, form, lang)
+
+
+def money_effect(application: Application, action: str) -> tuple[str, int] | None:
+    """What confirming ``action`` moves: ("benefit", amount) paid on approval, ("refund", fee) on rejection."""
+    if action == "approve" and application.benefit > 0:
+        return "benefit", application.benefit
+    if action == "reject" and application.fee > 0 and application.fee_status in ("paid", "pending", "refund_failed"):
+        return "refund", application.fee
+    return None
 
 
 @router.get("", response_class=HTMLResponse)
@@ -52,12 +72,15 @@ def queue_page(request: Request, session: SessionDep, runtime: RuntimeDep, user:
     lang = lang_of(request)
     items = [{
         "id": a.id, "title": _title(runtime, a.procedure_code, lang), "status": a.status,
-        "department": a.department, "assignee": a.assignee_id, "submitted": a.submitted_at, "due": a.due_at,
+        "department": department_name(runtime.settings, a.department, lang), "assignee": a.assignee_id,
+        "submitted": a.submitted_at, "due": a.due_at,
         "overdue": service.is_overdue(a), "mine": a.assignee_id == user.account.id,
     } for a in rows]
     query = {k: v for k, v in params.items() if k != "starting_after"}
     return render(request, "queue.html", {
         "items": items, "filters": filters, "statuses": [s.value for s in Status], "sort": params.get("sort", ""),
+        "departments": [(code, department_name(runtime.settings, code, lang))
+                        for code in service.catalog(runtime).departments],
         "next": rows[-1].id if has_more and rows else None, "query": query,
     }, user=user)
 
@@ -100,11 +123,15 @@ def application_page(application_id: str, request: Request, session: SessionDep,
         lat, lon = form.get("lat"), form.get("long", form.get("lon"))
         if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
             location = {"lat": float(lat), "lon": float(lon)}
+    lang = lang_of(request)
     return render(request, "application.html", {
-        "a": application, "title": _title(runtime, application.procedure_code, lang_of(request)), "form": form,
+        "a": application, "title": _title(runtime, application.procedure_code, lang), "form": form,
+        "form_rows": _form_rows(runtime, application, form, lang),
+        "department": department_name(runtime.settings, application.department, lang),
         "attachments": attachments, "timeline": _timeline(session, application), "location": location,
         "overdue": service.is_overdue(application), "correction": correction, "done": request.query_params.get("done"),
-        "default_deadline": (datetime.now(UTC) + timedelta(days=14)).strftime("%Y-%m-%d"),
+        "default_deadline": runtime.settings.clock.business_days_after(
+            runtime.settings.clock.now(), CORRECTION_BUSINESS_DAYS).isoformat(),
         "final": Status(application.status).final,
     }, user=user)
 
@@ -140,6 +167,7 @@ def decide(application_id: str, request: Request, session: SessionDep, runtime: 
     if form.get("confirm") != "yes":
         return render(request, "confirm.html", {"a": application, "action": action, "reason": reason,
                                                 "deadline": deadline_text,
+                                                "money": money_effect(application, action),
                                                 "title": _title(runtime, application.procedure_code,
                                                                 lang_of(request))}, user=user)
     deadline = None
@@ -148,7 +176,7 @@ def decide(application_id: str, request: Request, session: SessionDep, runtime: 
             day = datetime.strptime(deadline_text, "%Y-%m-%d")
         except ValueError:
             raise InvalidRequest("give the correction deadline as a date", param="deadline") from None
-        deadline = datetime(day.year, day.month, day.day, 23, 59, tzinfo=UTC)
+        deadline = runtime.settings.clock.end_of_day(day.date())  # the end of that day in the city
     service.decide(session, runtime, principal, application_id, action, reason=reason,
                    correction_deadline=deadline)
     return RedirectResponse(f"/console/applications/{application_id}?done={action}", status_code=303)

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from chain.contracts.registry import Kind
 from procedures.addresses import checksum, is_wallet
 from procedures.console import operator_merchants, operator_payouts, operator_residents
+from procedures.console.operator_forms import operator_of
 from procedures.console.pages import AdminDep, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import InvalidRequest
@@ -64,8 +65,16 @@ def topup(request: Request, session: SessionDep, runtime: RuntimeDep, user: Admi
             "verified": status.verified and status.kind is Kind.RESIDENT, "balance": runtime.coin.balance_of(wallet),
         }, user=user)
     receipt = topups.create_topup(session, runtime, wallet=wallet, amount=amount, channel=channel, location=location,
-                                  reference=reference, operator=f"staff:{user.account.id}")
+                                  reference=reference, operator=operator_of(user))
     return RedirectResponse(f"/console/admin/topups/{receipt.id}", status_code=303)
+
+
+@router.post("/topups/{topup_id}/approve", response_class=HTMLResponse)
+def approve_topup(topup_id: str, session: SessionDep, runtime: RuntimeDep, user: AdminDep,
+                  form: FormDep) -> Response:
+    """A second staff member approves a top-up over the four-eyes amount (the one who recorded it is refused)."""
+    topups.approve_topup(session, runtime, topup_id, approver=operator_of(user))
+    return RedirectResponse(f"/console/admin/topups/{topup_id}", status_code=303)
 
 
 @router.get("/topups/{topup_id}", response_class=HTMLResponse)

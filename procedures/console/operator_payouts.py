@@ -13,7 +13,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from procedures import jst
 from procedures.console.operator_forms import confirm_page, confirmed, operator_of
 from procedures.console.pages import AdminDep, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
@@ -34,13 +33,13 @@ def _names(session: Session, rows: list[Payout]) -> dict[str, str]:
 
 
 @router.get("", response_class=HTMLResponse)
-def payouts_page(request: Request, session: SessionDep, user: AdminDep) -> Response:
+def payouts_page(request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep) -> Response:
     """Payouts waiting for a bank transfer, the export form and the batches."""
     redeemed = payouts.list_payouts(session, None, limit=LIST_LIMIT, starting_after=None, status="redeemed")
     waiting = [p for p in redeemed.rows if p.batch_id is None]
     return render(request, "payouts.html", {
         "waiting": waiting, "names": _names(session, waiting), "batches": payouts.list_batches(session, 50).rows,
-        "today": jst.today().isoformat(),
+        "today": runtime.settings.clock.today().isoformat(),
     }, user=user)
 
 

@@ -110,6 +110,14 @@ def unfreeze(wallet: str, request: Request, session: SessionDep, runtime: Runtim
     return _freeze_action("unfreeze", wallet, request, session, runtime, user, form)
 
 
+@router.post("/{wallet}/actions/{action_id}/approve", response_class=HTMLResponse)
+def approve_action(wallet: str, action_id: str, request: Request, session: SessionDep, runtime: RuntimeDep,
+                   user: AdminDep, form: FormDep) -> Response:
+    """A second staff member approves an unfreeze (four eyes; the one who asked for it is refused)."""
+    freezes.approve_unfreeze(session, runtime, action_id, approver=operator_of(user))
+    return RedirectResponse(_page_url(checksum(wallet), "unfreeze"), status_code=303)
+
+
 @router.post("/{wallet}/recovery/cancel", response_class=HTMLResponse)
 def cancel_recovery(wallet: str, request: Request, session: SessionDep, runtime: RuntimeDep, user: AdminDep,
                     form: FormDep) -> Response:

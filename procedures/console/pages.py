@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from procedures.applications.catalog import CatalogError, catalog_for
 from procedures.auth.models import StaffAccount
 from procedures.console import sessions
 from procedures.console.i18n import translator
@@ -96,14 +97,35 @@ FormDep = Annotated[dict[str, Any], Depends(check_csrf)]
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200,
            user: ConsoleUser | None = None) -> HTMLResponse:
-    """Render a page with the translator, language and user in context."""
+    """Render a page with the translator, language, user, the city's name and its clock (``when``, ``day``)."""
     lang = lang_of(request)
+    settings = request.app.state.runtime.settings
+    clock = settings.clock  # every time on a page: the city's zone, shown ("2026-04-01 09:30 JST")
     page = templates.TemplateResponse(
-        request, name, {"t": translator(lang), "lang": lang, "user": user, **context}, status_code=status
+        request, name, {"t": translator(lang), "lang": lang, "user": user, "city": settings.city_name,
+                        "when": clock.show, "day": clock.show_date,
+                        "department_of": lambda code: department_name(settings, code, lang), **context},
+        status_code=status,
     )
     if request.query_params.get("lang") in ("ja", "en"):
-        page.set_cookie("lang", lang, max_age=365 * 86400, samesite="strict", httponly=True)
+        page.set_cookie("lang", lang, max_age=365 * 86400, samesite="strict", httponly=True,
+                        secure=secure_cookies(request))
     return page
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether the console's cookies get ``Secure``: always in production (a TLS-terminating proxy
+    in front speaks plain HTTP to us), else when the request came over HTTPS — as told by the
+    connection or a trusted proxy (``procedures.api.proxies``)."""
+    return bool(request.app.state.settings.environment == "production" or request.url.scheme == "https")
+
+
+def department_name(settings: Any, code: str | None, lang: str) -> str:
+    """A department's name from the catalog's data (the code itself while the catalog cannot be read)."""
+    try:
+        return catalog_for(settings.applications_catalog_dir).department_name(code, lang)
+    except CatalogError:
+        return code or ""
 
 
 def new_login_csrf() -> str:
@@ -120,6 +142,8 @@ def render_error(request: Request, status: int, code: str, message: str) -> Resp
     friendly = {403: t("forbidden"), 404: t("not_found")}.get(status, message)
     if code == "csrf_failed":
         friendly = t("csrf")
+    elif code == "same_staff_member":
+        friendly = t("four_eyes_same")
     return render(request, "error.html", {"status": status, "message": friendly, "code": code}, status=status)
 
 

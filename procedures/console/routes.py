@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
@@ -11,10 +9,18 @@ from sqlalchemy import func, select
 from procedures.auth import service as auth
 from procedures.console import panels, sessions
 from procedures.console.i18n import translator
-from procedures.console.pages import LOGIN_CSRF_COOKIE, FormDep, UserDep, lang_of, new_login_csrf, render
-from procedures.deps import SessionDep
+from procedures.console.pages import (
+    LOGIN_CSRF_COOKIE,
+    FormDep,
+    UserDep,
+    lang_of,
+    new_login_csrf,
+    render,
+    secure_cookies,
+)
+from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import NotAuthenticated, RateLimited
-from procedures.ratelimit import limit
+from procedures.ratelimit import client_address, limit
 from procedures.transfers.models import Transfer
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -24,7 +30,8 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 def login_form(request: Request) -> Response:
     token = new_login_csrf()
     page = render(request, "login.html", {"csrf_token": token, "error": None})
-    page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console")
+    page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console",
+                    secure=secure_cookies(request))
     return page
 
 
@@ -36,11 +43,12 @@ def login(request: Request, session: SessionDep, username: str = Form(max_length
     if not expected or not csrf_token or expected != csrf_token:
         token = new_login_csrf()
         page = render(request, "login.html", {"csrf_token": token, "error": t("csrf")}, status=403)
-        page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console")
+        page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console",
+                    secure=secure_cookies(request))
         return page
     limit(request, "console-login", per_minute=20)
     try:
-        account = auth.authenticate_staff(session, username, password)
+        account = auth.authenticate_staff(session, username, password, client_address(request))
     except (NotAuthenticated, RateLimited) as exc:
         session.commit()  # keep the failure count
         message = t("locked") if isinstance(exc, RateLimited) else t("bad_login")
@@ -50,7 +58,7 @@ def login(request: Request, session: SessionDep, username: str = Form(max_length
     cookie, _ = sessions.start(session, account.id)
     response = RedirectResponse("/console/", status_code=303)
     response.set_cookie(sessions.COOKIE, cookie, httponly=True, samesite="strict", path="/console",
-                        secure=request.url.scheme == "https", max_age=int(sessions.LIFETIME.total_seconds()))
+                        secure=secure_cookies(request), max_age=int(sessions.LIFETIME.total_seconds()))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
     return response
 
@@ -64,11 +72,14 @@ def logout(request: Request, session: SessionDep, user: UserDep, form: FormDep) 
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
-    start = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
+def dashboard(request: Request, session: SessionDep, runtime: RuntimeDep, user: UserDep) -> Response:
+    clock = runtime.settings.clock
+    start = clock.start_of_day(clock.today())  # "today" is the city's day
     count, total = session.execute(
         select(func.count(), func.coalesce(func.sum(Transfer.amount), 0))
         .where(Transfer.status == "confirmed", Transfer.kind == "payment", Transfer.created_at >= start)
     ).one()
-    return render(request, "dashboard.html", {"payments_count": count, "payments_total": total,
-                                               "panels": panels.panels(session, user)}, user=user)
+    return render(request, "dashboard.html", {
+        "payments_count": count, "payments_total": total,
+        "panels": panels.panels(session, runtime, user, lang_of(request)),
+        "notices": auth.take_notices(session, user.account.id)}, user=user)

@@ -158,7 +158,9 @@ def _queue_cancel(session: Session, runtime: Runtime, row: WalletIdentity, to: s
         earlier = session.get(TxIntent, row.cancel_intent_id)
         if earlier is not None and earlier.status != IntentStatus.FAILED:
             return earlier  # already on its way
-    intent = enqueue(session, sender=runtime.keys.relayer.address, to=to, data=data, kind="coin.cancel_recovery",
+    # the owner's signed cancellation is relayed like any signed authorization; staff cancel with the freezer's power
+    sender = runtime.keys.freezer if who == "freezer" else runtime.keys.relayer
+    intent = enqueue(session, sender=sender.address, to=to, data=data, kind="coin.cancel_recovery",
                      reference=f"identity:coin.cancel_recovery:{row.id}:{who}:{utcnow().timestamp():.0f}")
     row.cancel_intent_id = intent.id
     session.flush()
@@ -195,7 +197,7 @@ def follow(session: Session, runtime: Runtime, row: WalletIdentity, on_replaced:
         if max(coin.block_time(), int(time.time())) >= pending.eta and _needs_execute(session, row):
             call = coin.execute_recovery_call(lost)
             attempt = 0 if row.recover_intent_id is None else row.recover_intent_id
-            intent = enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data,
+            intent = enqueue(session, sender=runtime.keys.recovery.address, to=call.to, data=call.data,
                              kind="coin.execute_recovery",
                              reference=f"identity:coin.execute_recovery:{row.id}:{attempt}")
             row.recover_intent_id = intent.id
@@ -239,7 +241,7 @@ def _executed(session: Session, runtime: Runtime, row: WalletIdentity, on_replac
     if row.expires_at <= now + _RENEW_MARGIN:
         row.expires_at = (now + timedelta(days=runtime.settings.identity_attestation_days)).replace(microsecond=0)
         call = runtime.registry.renew_call(row.wallet, ChainLevel(row.level), row.expires_at, row.evidence_commitment)
-        intent = enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data,
+        intent = enqueue(session, sender=runtime.keys.registrar.address, to=call.to, data=call.data,
                          kind="registry.renew", reference=f"identity:registry.renew:{row.id}")
         row.renew_intent_id = intent.id
     log.info("recovery %s ran: wallet %s replaces %s", row.id, row.wallet, lost)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from procedures.errors import InvalidRequest
 from procedures.identity.views import ChainView, IdentityView, IntentView
+from procedures.schemas import RequestModel
 from protocol.statement import CardSignatures, LinkStatement
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 HEX = re.compile(r"0x[0-9a-fA-F]*")
 
 
-class StatementIn(BaseModel):
+class StatementIn(RequestModel):
     """The signed statement, as returned by the challenge."""
 
     model_config = ConfigDict(extra="forbid")
@@ -51,7 +52,7 @@ class StatementIn(BaseModel):
         return LinkStatement.from_json(self.model_dump())
 
 
-class CardIn(BaseModel):
+class CardIn(RequestModel):
     """Certificates (DER) and card signatures (PKCS#1 v1.5 / SHA-256), base64."""
 
     model_config = ConfigDict(extra="forbid")
@@ -82,14 +83,14 @@ class RecoverIn(CardIn):
     lost_wallet: str = Field(description="the wallet that was lost (its balance moves to the statement's wallet)")
 
 
-class ChallengeIn(BaseModel):
+class ChallengeIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     wallet: str = Field(description="0x address that will sign the statement")
     purpose: Literal["link", "recover", "renew"] = "link"
 
 
-class RevokeIn(BaseModel):
+class RevokeIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     wallet: str

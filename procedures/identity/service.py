@@ -119,9 +119,10 @@ class IdentityService:
     def _pepper(self) -> Pepper:
         return Pepper.derive(self.runtime.settings.secret_key.get_secret_value())
 
-    @property
-    def _relayer(self) -> str:
-        return str(self.runtime.keys.relayer.address)
+    def _sender(self, kind: str) -> str:
+        # registry calls go out with the registrar key, the recovery request with the recovery key
+        keys = self.runtime.keys
+        return str((keys.recovery if kind == "coin.request_recovery" else keys.registrar).address)
 
     # ------------------------------------------------------------------ challenge
     def challenge(self, session: Session, wallet: str, purpose: Purpose) -> ChallengeView:
@@ -418,6 +419,6 @@ class IdentityService:
         return open_evidence(session, self.runtime.vault, row)
 
     def _enqueue(self, session: Session, to: str, data: bytes, kind: str, reference: str) -> int:
-        intent = enqueue(session, sender=self._relayer, to=to, data=data, kind=kind,
+        intent = enqueue(session, sender=self._sender(kind), to=to, data=data, kind=kind,
                          reference=f"identity:{kind}:{reference}")
         return int(intent.id)

@@ -151,7 +151,7 @@ def _register_on_chain(session: Session, runtime: Runtime, merchant: Merchant, a
     expires = int(time.time()) + MERCHANT_KEY_YEARS * 365 * 86400
     call = runtime.registry.register_merchant_call(
         merchant.wallet, keccak(b"machi:merchant:" + merchant.id.encode()), expires, keccak(merchant.bank_blob))
-    intent = enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data,
+    intent = enqueue(session, sender=runtime.keys.registrar.address, to=call.to, data=call.data,
                      kind=f"merchant.{action}", reference=f"merchant-{action}:{merchant.id}:{count}")
     return intent.id
 
@@ -171,7 +171,7 @@ def suspend(session: Session, runtime: Runtime, merchant_id: str, reason: str | 
     count = session.scalar(select(func.count()).select_from(TxIntent).where(
         TxIntent.reference.like(f"merchant-%:{merchant.id}:%"))) or 0
     call = runtime.registry.suspend_merchant_call(merchant.wallet)
-    enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data, kind="merchant.suspend",
+    enqueue(session, sender=runtime.keys.registrar.address, to=call.to, data=call.data, kind="merchant.suspend",
             reference=f"merchant-suspend:{merchant.id}:{count}")
     return merchant
 

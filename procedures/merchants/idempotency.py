@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Header, Request, Response
@@ -111,7 +111,11 @@ def run_idempotent(
     return Response(content, status_code, media_type="application/json")
 
 
-def purge_expired(session: Session) -> int:
-    """Delete records older than 24 hours; returns how many."""
-    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at <= utcnow() - TTL))
-    return int(getattr(result, "rowcount", 0) or 0)
+def purge_expired(session: Session, now: datetime, limit: int) -> int:
+    """Delete at most ``limit`` records older than 24 hours (oldest first); returns how many."""
+    due = (select(IdempotencyRecord.id).where(IdempotencyRecord.created_at <= now - TTL)
+           .order_by(IdempotencyRecord.created_at).limit(limit))
+    ids = list(session.scalars(due))
+    if ids:
+        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids)))
+    return len(ids)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -27,7 +26,7 @@ from chain.rpc import is_unreachable
 from chain.storage import utcnow
 from procedures.errors import Conflict, InvalidRequest
 from procedures.ids import new_id
-from procedures.merchants import codes, idempotency, webhooks
+from procedures.merchants import codes, webhooks
 from procedures.merchants.accounts import ensure_active, get_merchant
 from procedures.merchants.models import Merchant, PaymentRequest, Refund
 from procedures.merchants.rows import merchant_row
@@ -42,7 +41,6 @@ log = logging.getLogger("machi.merchants.requests")
 
 STATUSES = ("open", "paid", "expired", "canceled", "partially_refunded", "refunded")
 PURPOSE = "payment_request"
-PURGE_EVERY_S = 600.0
 
 
 class RequestNotPayable(Conflict):
@@ -261,16 +259,11 @@ def expire_due(session: Session, runtime: Runtime, now: datetime | None = None, 
 
 
 def expiry_worker(runtime: Runtime, stop: threading.Event) -> None:
-    """Worker: expire requests and purge day-old idempotency records."""
-    last_purge = float("-inf")
+    """Worker: expire requests (day-old idempotency records go by ``procedures.sweeps``)."""
     while not stop.is_set():
         try:
             with runtime.sessions() as session, session.begin():
                 expire_due(session, runtime)
-            if time.monotonic() - last_purge > PURGE_EVERY_S:
-                with runtime.sessions() as session, session.begin():
-                    idempotency.purge_expired(session)
-                last_purge = time.monotonic()
         except Exception as exc:  # noqa: BLE001 - survive database hiccups
             log.warning("expiry pass failed: %s", exc)
         stop.wait(runtime.settings.payment_expiry_interval)

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
-from procedures import jst
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import InvalidRequest, PermissionDenied
 from procedures.merchants import api_keys, codes, payment_requests, refunds, webhooks
@@ -107,7 +106,8 @@ def create_payment_request(body: PaymentRequestIn, request: Request, runtime: Ru
     if body.expires_at is not None:
         if expires_in is not None:
             raise InvalidRequest("give expires_in or expires_at, not both", param="expires_at")
-        expires_in = int((jst.aware(body.expires_at) - jst.now()).total_seconds())
+        clock = runtime.settings.clock
+        expires_in = int((clock.aware(body.expires_at) - clock.now()).total_seconds())
 
     def produce() -> PaymentRequestOut:
         pr = payment_requests.create_request(
@@ -121,16 +121,18 @@ def create_payment_request(body: PaymentRequestIn, request: Request, runtime: Ru
 
 @router.get("/payment_requests", summary="List payment requests, newest first")
 def list_payment_requests(
-    session: SessionDep, principal: PaymentsRead, limit: LimitQuery = 20, starting_after: CursorQuery = None,
+    session: SessionDep, runtime: RuntimeDep, principal: PaymentsRead, limit: LimitQuery = 20,
+    starting_after: CursorQuery = None,
     status_: Annotated[str | None, Query(alias="status", description="open, paid, expired, …")] = None,
     created_gte: Annotated[datetime | None, Query(alias="created[gte]")] = None,
     created_lt: Annotated[datetime | None, Query(alias="created[lt]")] = None,
     order_reference: Annotated[str | None, Query(max_length=120)] = None,
 ) -> Page[PaymentRequestOut]:
-    """Cursor-paginated; filter by status, creation time (ISO 8601; no zone = JST) and order reference."""
+    """Cursor-paginated; filter by status, creation time (ISO 8601; no zone = the city's time) and order reference."""
+    clock = runtime.settings.clock
     window = payment_requests.list_requests(session, principal.subject, limit=limit, starting_after=starting_after,
-                                            status=status_, created_gte=jst.aware(created_gte),
-                                            created_lt=jst.aware(created_lt), order_reference=order_reference)
+                                            status=status_, created_gte=clock.aware(created_gte),
+                                            created_lt=clock.aware(created_lt), order_reference=order_reference)
     return page_of(window, lambda pr: _pr_out(session, pr))
 
 

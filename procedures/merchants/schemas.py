@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from procedures.merchants import webhooks
 from procedures.merchants.api_keys import SCOPES
 from procedures.merchants.models import ApiKey, Event, Merchant, PaymentRequest, Refund, WebhookEndpoint
-from procedures.schemas import Column, from_row
+from procedures.schemas import Column, IsoDatetime, RequestModel, from_row
 from procedures.transfers.schemas import AuthorizationIn, TransferOut
 from procedures.zengin import ACCOUNT_TYPES
 
@@ -23,14 +23,14 @@ MAX_METADATA_KEYS = 20
 
 
 # --------------------------------------------------------------------------- payment requests
-class PaymentRequestIn(BaseModel):
+class PaymentRequestIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: int = Field(gt=0, le=10**12, description="coins (= yen)")
     description: str | None = Field(None, max_length=500, description="shown to the resident before paying")
     order_reference: str | None = Field(None, max_length=120, description="your order number")
     expires_in: int | None = Field(None, ge=60, le=30 * 86400, description="seconds until it expires (default 900)")
-    expires_at: datetime | None = Field(None, description="or: when it expires (ISO 8601; 1 min to 30 days ahead)")
+    expires_at: IsoDatetime | None = Field(None, description="or: when it expires (ISO 8601; 1 min to 30 days ahead)")
     metadata: dict[str, str] = Field(default_factory=dict, description="up to 20 keys of your own")
 
     @field_validator("metadata")
@@ -73,7 +73,7 @@ def payment_request_out(pr: PaymentRequest, *, in_progress: bool = False) -> Pay
 
 
 # --------------------------------------------------------------------------- refunds
-class RefundIn(BaseModel):
+class RefundIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     payment_request: str = Field(max_length=40)
@@ -101,14 +101,14 @@ def refund_out(refund: Refund) -> RefundOut:
 
 
 # --------------------------------------------------------------------------- the merchant and its keys
-class ApiKeyIn(BaseModel):
+class ApiKeyIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=80)
     scopes: list[str] = Field(min_length=1, description=", ".join(SCOPES))
 
 
-class RotateIn(BaseModel):
+class RotateIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     grace_seconds: int = Field(0, ge=0, le=7 * 86400, description="how long the old key keeps working")
@@ -132,7 +132,7 @@ def api_key_out(key: ApiKey, secret: str | None = None) -> ApiKeyOut:
     return from_row(ApiKeyOut, key, scopes=list(key.scopes), secret=secret)
 
 
-class BankAccountIn(BaseModel):
+class BankAccountIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     bank_code: str = Field(pattern=r"^\d{4}$", description="金融機関コード")
@@ -154,7 +154,7 @@ class BankAccountOut(BaseModel):
     branch_name_kana: str
 
 
-class MerchantIn(BaseModel):
+class MerchantIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     business_name: str = Field(min_length=1, max_length=120)
@@ -162,13 +162,13 @@ class MerchantIn(BaseModel):
     bank_account: BankAccountIn
 
 
-class SuspendIn(BaseModel):
+class SuspendIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(None, max_length=500)
 
 
-class AdminKeyIn(BaseModel):
+class AdminKeyIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("issued by the city", min_length=1, max_length=80)
@@ -208,7 +208,7 @@ class MerchantBalanceOut(BaseModel):
 
 
 # --------------------------------------------------------------------------- webhooks and events
-class WebhookEndpointIn(BaseModel):
+class WebhookEndpointIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(max_length=2000)
@@ -233,7 +233,7 @@ def webhook_endpoint_out(endpoint: WebhookEndpoint, secret: str | None = None) -
     return from_row(WebhookEndpointOut, endpoint, enabled_events=list(endpoint.enabled_events), secret=secret)
 
 
-class RedeliverIn(BaseModel):
+class RedeliverIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     endpoint: str | None = Field(None, description="one endpoint; default: every enabled subscriber")
@@ -315,7 +315,7 @@ def static_checkout_out(merchant: Merchant) -> StaticCheckoutOut:
                              merchant_accepts_payments=merchant.status == "active")
 
 
-class PayIn(BaseModel):
+class PayIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     authorization: AuthorizationIn

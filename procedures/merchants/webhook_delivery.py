@@ -4,7 +4,9 @@ Every event's stored JSON body is sent with
 
     Machi-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 
-and failures (non-2xx, connection errors, timeouts) are retried on ``Settings.webhook_retry_schedule``
+to the address its host resolved to at that moment (resolved once, every address public outside
+development: ``webhooks.pin``), and failures (non-2xx, connection errors, timeouts, refused
+addresses) are retried on ``Settings.webhook_retry_schedule``
 (10 s, 1 min, then every 10 min) until ``webhook_retry_horizon`` (24 h) after the event. Every
 attempt is logged (``WebhookAttempt``).
 """
@@ -27,7 +29,7 @@ from chain.storage import utcnow
 from procedures.config import Settings
 from procedures.errors import InvalidRequest
 from procedures.merchants.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from procedures.merchants.webhooks import check_url, endpoint_secret, private_urls_allowed
+from procedures.merchants.webhooks import RefusedAddress, endpoint_secret, pin
 from procedures.runtime import Runtime
 
 log = logging.getLogger("machi.merchants.webhooks")
@@ -35,6 +37,9 @@ log = logging.getLogger("machi.merchants.webhooks")
 SIGNATURE_HEADER = "Machi-Signature"
 USER_AGENT = "MachiLedger-Webhooks/1"
 MAX_BATCH = 50
+#: What a delivery records when its host resolves to a non-public address (no connection was made).
+REFUSED = "refused: the endpoint's host resolves to an address that is not public"
+UNRESOLVED = "refused: the endpoint's host does not resolve"
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -115,20 +120,46 @@ def _claim(runtime: Runtime, limit: int) -> list[_Job]:
 
 
 def _post(client: httpx.Client, job: _Job, settings: Settings) -> _Result:
+    """POST one delivery to the address its host resolves to now, resolved once (``webhooks.pin``).
+
+    What is recorded — and shown to the merchant — says what went wrong without the remote's
+    detail: a refused address is refused before any connection, a non-2xx answer is reported by
+    its class (``HTTP 5xx``), connection failures without the exception's text. (The exact status
+    code would tell which internal ports answer; it goes to the service's debug log only.)
+    """
     started = time.perf_counter()
+
+    def result(status: int | None, error: str | None) -> _Result:
+        return _Result(status, error, int((time.perf_counter() - started) * 1000))
+
     try:
-        if not private_urls_allowed(settings):
-            check_url(job.url, settings)  # DNS may have changed since registration
-        response = client.post(job.url, content=job.body, headers={
-            "Content-Type": "application/json", "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(job.secret, job.body), "Machi-Event-Id": job.event_id,
-        })
-        return _Result(response.status_code, None if response.is_success else f"HTTP {response.status_code}",
-                       int((time.perf_counter() - started) * 1000))
-    except httpx.TimeoutException:
-        return _Result(None, "timeout", int((time.perf_counter() - started) * 1000))
-    except (httpx.HTTPError, InvalidRequest) as exc:
-        return _Result(None, f"{type(exc).__name__}: {exc}"[:500], int((time.perf_counter() - started) * 1000))
+        target = pin(job.url, settings)  # DNS may have changed since registration: checked, then used
+    except RefusedAddress:
+        return result(None, REFUSED)
+    except InvalidRequest:
+        return result(None, UNRESOLVED)
+    headers = {"Host": target.host_header, "Content-Type": "application/json", "User-Agent": USER_AGENT,
+               SIGNATURE_HEADER: sign(job.secret, job.body), "Machi-Event-Id": job.event_id}
+    extensions = {"sni_hostname": target.server_name} if target.server_name else None
+    response = None
+    for index, url in enumerate(target.urls):  # the next checked address only when one refuses to connect
+        try:
+            response = client.post(url, content=job.body, headers=headers, extensions=extensions)
+            break
+        except httpx.ConnectError as exc:
+            if index == len(target.urls) - 1:
+                log.debug("webhook delivery %s: %s", job.delivery_id, type(exc).__name__)
+                return result(None, "connection failed")
+        except httpx.TimeoutException:
+            return result(None, "timeout")
+        except httpx.HTTPError as exc:
+            log.debug("webhook delivery %s: %s", job.delivery_id, type(exc).__name__)
+            return result(None, "connection failed")
+    assert response is not None
+    if response.is_success:
+        return result(response.status_code, None)
+    log.debug("webhook delivery %s answered HTTP %d", job.delivery_id, response.status_code)
+    return result(None, f"HTTP {response.status_code // 100}xx")
 
 
 def _record(runtime: Runtime, job: _Job, result: _Result) -> None:
@@ -180,7 +211,9 @@ def deliver_due(runtime: Runtime, client: httpx.Client, pool: ThreadPoolExecutor
 def delivery_worker(runtime: Runtime, stop: threading.Event) -> None:
     """Worker: deliver webhooks until ``stop`` is set."""
     timeout = httpx.Timeout(runtime.settings.webhook_timeout, connect=min(3.0, runtime.settings.webhook_timeout))
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client, \
+    # no kept-alive connections: each delivery connects to the address it pinned, with its own server name
+    limits = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(timeout=timeout, follow_redirects=False, limits=limits) as client, \
             ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook") as pool:
         while not stop.is_set():
             try:

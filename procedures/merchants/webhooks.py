@@ -13,9 +13,11 @@ import json
 import logging
 import secrets
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -52,28 +54,111 @@ def private_urls_allowed(settings: Settings) -> bool:
     return settings.environment != "production"
 
 
+#: ``resolve(host, port)`` → the host's addresses (``socket.getaddrinfo`` by default).
+Resolver = Callable[[str, int], list[str]]
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """The host's addresses, as the system resolves them, in its order."""
+    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in socket.getaddrinfo(host, port)))
+
+
+@dataclass(frozen=True)
+class PinnedTarget:
+    """Where a delivery connects: ``urls``, the URL with each address resolved once (all checked,
+    in the resolver's order) in place of the host name, and the ``Host`` header and TLS server name
+    (SNI, and the name the certificate must carry) of the original URL. Resolving again at connect
+    time would let DNS rebinding swap in an internal address."""
+
+    urls: tuple[str, ...]
+    host_header: str
+    server_name: str | None
+
+    @property
+    def url(self) -> str:
+        """The first address's URL."""
+        return self.urls[0]
+
+
+class RefusedAddress(InvalidRequest):
+    """The URL's host is, or resolves to, an address that is not on the public internet."""
+
+    code = "invalid_url"
+
+
+#: NAT64 prefixes: the well-known one embeds an IPv4 address (checked as such), the local-use one
+#: (RFC 8215) leads into the operator's own network.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether ``ip`` is on the public internet: ``is_global``, and for IPv6 forms that carry an
+    IPv4 address (mapped, 6to4, Teredo, NAT64) the carried address too."""
+    if not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv4Address):
+        return True
+    if ip in _NAT64_LOCAL:
+        return False
+    carried = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+    if ip in _NAT64:
+        carried.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return all(v4 is None or v4.is_global for v4 in carried)
+
+
+def pin(url: str, settings: Settings, resolve: Resolver = system_resolver) -> PinnedTarget:
+    """Resolve the URL's host once and check every address it has.
+
+    Outside development and test (``private_urls_allowed``) every address must be global
+    (``is_public``: no loopback, private, link-local, shared 100.64.0.0/10, reserved or
+    documentation ranges, nor an IPv6 address carrying such an IPv4 address).
+
+    Raises:
+        InvalidRequest: a bad scheme, plain http in production, or a host that does not resolve.
+        RefusedAddress: an address of the host is not global.
+    """
+    parts = _check_scheme(url, settings)
+    host = str(parts.hostname)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        addresses = resolve(host, port)
+    except (OSError, ValueError, UnicodeError):
+        raise InvalidRequest("the URL's host does not resolve", code="invalid_url", param="url") from None
+    if not addresses:
+        raise InvalidRequest("the URL's host does not resolve", code="invalid_url", param="url")
+    ips = [ipaddress.ip_address(address) for address in addresses]
+    if not private_urls_allowed(settings) and not all(is_public(ip) for ip in ips):
+        raise RefusedAddress("webhook URLs must be reachable on the public internet", param="url")
+    urls = []
+    for ip in ips:
+        netloc = f"[{ip}]" if ip.version == 6 else str(ip)
+        if parts.port:
+            netloc += f":{parts.port}"
+        urls.append(urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")))
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    return PinnedTarget(tuple(urls), host_header, host if parts.scheme == "https" else None)
+
+
 def check_url(url: str, settings: Settings) -> None:
-    """Refuse URLs the service must not call (bad scheme; plain http or private networks in production).
+    """Refuse URLs the service must not call (see ``pin``).
 
     Raises:
         InvalidRequest: not acceptable.
     """
+    if private_urls_allowed(settings):
+        _check_scheme(url, settings)  # a development receiver need not resolve yet
+        return
+    pin(url, settings)
+
+
+def _check_scheme(url: str, settings: Settings) -> SplitResult:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidRequest("the URL must be an http(s) URL with a host", code="invalid_url", param="url")
     if settings.environment == "production" and parts.scheme != "https":
         raise InvalidRequest("webhook URLs must use https", code="invalid_url", param="url")
-    if private_urls_allowed(settings):
-        return
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except OSError:
-        raise InvalidRequest("the URL's host does not resolve", code="invalid_url", param="url") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            raise InvalidRequest("webhook URLs must be reachable on the public internet", code="invalid_url",
-                                 param="url")
+    return parts
 
 
 def create_endpoint(

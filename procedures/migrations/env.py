@@ -13,6 +13,8 @@ import chain.index_store  # noqa: F401 - the chain event index tables
 import chain.outbox  # noqa: F401 - the outbox
 import procedures.applications.models  # noqa: F401
 import procedures.auth.models  # noqa: F401
+import procedures.cardpay.models  # noqa: F401
+import procedures.civic.models  # noqa: F401
 import procedures.console.sessions  # noqa: F401
 import procedures.crypto  # noqa: F401 - the vault's data keys
 import procedures.identity.models  # noqa: F401

@@ -1,10 +1,12 @@
 """Freezing a wallet on the coin: the city blocks a wallet from sending and receiving (a lost
 card reported at the counter, a court order, suspected fraud) and lifts the block again.
 
-``RegionalCoin.freeze`` / ``unfreeze`` need ``FREEZER_ROLE``, held by the relayer key: the call is
+``RegionalCoin.freeze`` / ``unfreeze`` need ``FREEZER_ROLE``, held by the freezer key: the call is
 queued through the outbox like every other operator chain call, and the action is audited with the
 operator's id in ``wallet_actions``. The freeze takes effect once the relayer's transaction is
-confirmed; until then a second freeze or unfreeze of the same wallet is refused.
+confirmed; until then a second freeze or unfreeze of the same wallet is refused. Four eyes on the
+unfreeze: one staff member asks for it, another approves it (``approve_unfreeze``), and only then is it
+queued; both are in the audit row.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from chain.outbox import enqueue
 from procedures.addresses import checksum
 from procedures.errors import Conflict, InvalidRequest
 from procedures.operator import wallet_actions
+from procedures.operator.models import WalletAction
 from procedures.operator.wallet_actions import ActionView
+from procedures.rows import row_or_404
 from procedures.runtime import Runtime
+from procedures.settlement.topups import SameStaffMember
 from procedures.transfers.pending import lock_wallet
 
-__all__ = ["FreezeState", "check", "freeze", "freeze_state", "unfreeze"]
+__all__ = ["FreezeState", "approve_unfreeze", "check", "freeze", "freeze_state", "unfreeze"]
 
 log = logging.getLogger("machi.operator.freezes")
 
@@ -65,13 +70,40 @@ def freeze(session: Session, runtime: Runtime, wallet: str, *, reason: str | Non
 
 
 def unfreeze(session: Session, runtime: Runtime, wallet: str, *, reason: str | None, operator: str) -> ActionView:
-    """Queue ``RegionalCoin.unfreeze(wallet)``.
+    """Record a request to lift the freeze: four eyes — nothing is queued until another staff member
+    approves it (``approve_unfreeze``).
 
     Raises:
         InvalidRequest: not an address, or a reason over 200 characters.
-        Conflict: not frozen (``not_frozen``) or another freeze/unfreeze still pending.
+        Conflict: not frozen (``not_frozen``) or another freeze/unfreeze still pending or awaiting approval.
     """
     return _queue(session, runtime, wallet, "unfreeze", reason, operator)
+
+
+def approve_unfreeze(session: Session, runtime: Runtime, action_id: str, *, approver: str) -> ActionView:
+    """The second staff member's approval of an unfreeze: ``RegionalCoin.unfreeze`` is queued, once.
+
+    Raises:
+        NotFound: no such action.  SameStaffMember: the approver asked for it.
+        Conflict: not an unfreeze awaiting approval (``not_awaiting_approval``), or the wallet is no longer
+            frozen (``not_frozen``).
+    """
+    row = row_or_404(session, WalletAction, action_id, what="wallet action", lock=True)
+    if row.action != "unfreeze" or row.intent_id is not None:
+        raise Conflict("this action is not an unfreeze awaiting approval", code="not_awaiting_approval")
+    if row.operator == approver:
+        raise SameStaffMember("a second staff member must approve this unfreeze: you asked for it")
+    lock_wallet(session, row.wallet)
+    if not runtime.coin.is_frozen(row.wallet):
+        raise Conflict("this wallet is not frozen", code="not_frozen")
+    call = runtime.coin.unfreeze_call(row.wallet)
+    number = wallet_actions.count(session, row.wallet, "unfreeze")
+    intent = enqueue(session, sender=runtime.keys.freezer.address, to=call.to, data=call.data,
+                     kind="wallet.unfreeze", reference=f"wallet-unfreeze:{row.wallet}:{number}:{row.id}")
+    row.intent_id, row.approved_by = intent.id, approver
+    log.info("wallet %s: unfreeze asked by %s approved by %s (intent %d)", row.wallet, row.operator, approver,
+             intent.id)
+    return wallet_actions.view(session, row)
 
 
 def check(session: Session, runtime: Runtime, wallet: str, action: str) -> str:
@@ -85,8 +117,8 @@ def check(session: Session, runtime: Runtime, wallet: str, action: str) -> str:
         raise InvalidRequest("the action is freeze, freeze_lost or unfreeze", param="action")
     address = checksum(wallet)
     if wallet_actions.pending_action(session, address, _ACTIONS) is not None:
-        raise Conflict("a freeze or unfreeze of this wallet is still on its way to the chain; wait for it",
-                       code="wallet_action_pending")
+        raise Conflict("a freeze or unfreeze of this wallet is still on its way to the chain (or awaiting a second "
+                       "staff member's approval); wait for it", code="wallet_action_pending")
     frozen = runtime.coin.is_frozen(address)
     if action in ("freeze", "freeze_lost"):
         if frozen:
@@ -106,11 +138,15 @@ def _queue(session: Session, runtime: Runtime, wallet: str, action: str, reason:
     address = checksum(wallet)
     lock_wallet(session, address)
     check(session, runtime, address, action)
+    if action == "unfreeze":  # four eyes: the intent comes with the second staff member's approval
+        row = wallet_actions.record(session, wallet=address, action=action, reason=reason, operator=operator,
+                                    intent=None)
+        log.info("wallet %s: unfreeze asked by %s, awaiting a second staff member", address, operator)
+        return wallet_actions.view(session, row)
     coin = runtime.coin
-    call = {"freeze": coin.freeze_call, "freeze_lost": coin.freeze_as_lost_call,
-            "unfreeze": coin.unfreeze_call}[action](address)
+    call = {"freeze": coin.freeze_call, "freeze_lost": coin.freeze_as_lost_call}[action](address)
     number = wallet_actions.count(session, address, action)
-    intent = enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data,
+    intent = enqueue(session, sender=runtime.keys.freezer.address, to=call.to, data=call.data,
                      kind=f"wallet.{action}", reference=f"wallet-{action}:{address}:{number}")
     row = wallet_actions.record(session, wallet=address, action=action, reason=reason, operator=operator,
                                 intent=intent)

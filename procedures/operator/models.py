@@ -23,7 +23,9 @@ class WalletAction(Base):
     action: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(200))
     operator: Mapped[str] = mapped_column(String(64))
-    intent_id: Mapped[int] = mapped_column(Integer)
+    #: the second staff member, for actions that need one (an unfreeze); the intent exists once approved
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    intent_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_wallet_actions_wallet_created", "wallet", "created_at"),)

@@ -210,7 +210,7 @@ def retry_balance_move(session: Session, runtime: Runtime, wallet: str, *, opera
     assert row is not None and row.recovered_from is not None
     number = wallet_actions.count(session, row.wallet, "recover_retry")
     call = runtime.coin.execute_recovery_call(row.recovered_from)
-    intent = enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data,
+    intent = enqueue(session, sender=runtime.keys.recovery.address, to=call.to, data=call.data,
                      kind="coin.execute_recovery", reference=f"identity:coin.execute_recovery:{row.id}:retry{number}")
     row.recover_intent_id = intent.id  # the identity's recovery now reports this attempt
     action = wallet_actions.record(session, wallet=row.wallet, action="recover_retry", reason=None,

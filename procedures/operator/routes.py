@@ -130,6 +130,13 @@ def create_topup(body: TopUpIn, request: Request, runtime: RuntimeDep, session: 
                           body.model_dump(mode="json"), produce, status.HTTP_201_CREATED)
 
 
+@router.post("/topups/{topup_id}/approve", response_model=TopUpOut, summary="Approve a top-up (four eyes)")
+def approve_topup(topup_id: str, runtime: RuntimeDep, session: SessionDep, principal: AdminPrincipal) -> TopUpOut:
+    """A second staff member approves a top-up over the four-eyes amount; the mint is queued once."""
+    topup = topups.approve_topup(session, runtime, topup_id, approver=_operator(principal))
+    return topup_out(topup, runtime.settings.city_name)
+
+
 @router.get("/topups", summary="List top-ups")
 def list_topups(runtime: RuntimeDep, session: SessionDep, _: AdminPrincipal, limit: LimitQuery = 50,
                 starting_after: CursorQuery = None,
@@ -220,9 +227,19 @@ def freeze_wallet(wallet: str, runtime: RuntimeDep, session: SessionDep, princip
 @router.post("/wallets/{wallet}/unfreeze", status_code=status.HTTP_202_ACCEPTED, summary="Lift a wallet's freeze")
 def unfreeze_wallet(wallet: str, runtime: RuntimeDep, session: SessionDep, principal: AdminPrincipal,
                     body: WalletActionIn | None = None) -> WalletActionOut:
-    """Queued for the relayer; the wallet works again once confirmed."""
+    """Four eyes: recorded ``awaiting_approval``; another staff member approves it
+    (``POST /v1/admin/wallet_actions/{id}/approve``), then it is queued and the wallet works again once
+    confirmed."""
     return action_out(freezes.unfreeze(session, runtime, wallet, reason=body.reason if body else None,
                                         operator=_operator(principal)))
+
+
+@router.post("/wallet_actions/{action_id}/approve", status_code=status.HTTP_202_ACCEPTED,
+             summary="Approve an unfreeze (four eyes)")
+def approve_wallet_action(action_id: str, runtime: RuntimeDep, session: SessionDep,
+                          principal: AdminPrincipal) -> WalletActionOut:
+    """A second staff member approves an unfreeze; the call is queued once."""
+    return action_out(freezes.approve_unfreeze(session, runtime, action_id, approver=_operator(principal)))
 
 
 @router.get("/wallets/{wallet}/recovery", summary="The lost-wallet recovery involving a wallet")

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from procedures.operator.freezes import MAX_REASON, FreezeState
 from procedures.operator.recoveries import RecoveryView
 from procedures.operator.wallet_actions import ActionView
-from procedures.schemas import from_row
+from procedures.schemas import RequestModel, from_row
 
 
-class WalletActionIn(BaseModel):
+class WalletActionIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(None, max_length=MAX_REASON, description="why (kept in the audit trail)")
@@ -31,7 +31,8 @@ class WalletActionOut(BaseModel):
     action: str = Field(description="freeze, freeze_lost, unfreeze, recover_retry or recovery_cancel")
     reason: str | None
     operator: str
-    status: str = Field(description="the outbox intent: queued … confirmed or failed")
+    approved_by: str | None = Field(description="the second staff member (an unfreeze needs one)")
+    status: str = Field(description="awaiting_approval, or the outbox intent: queued … confirmed or failed")
     tx_hash: str | None
     error_code: str | None
     created_at: datetime

@@ -20,7 +20,7 @@ from chain.storage import utcnow
 from procedures.operator.models import WalletAction
 from procedures.pagination import newest_first
 
-__all__ = ["ACTIONS", "ActionView", "count", "history", "pending_action", "record", "view"]
+__all__ = ["ACTIONS", "AWAITING_APPROVAL", "ActionView", "count", "history", "pending_action", "record", "view"]
 
 ACTIONS = ("freeze", "unfreeze", "recover_retry")
 
@@ -34,17 +34,23 @@ class ActionView:
     action: str
     reason: str | None
     operator: str
+    approved_by: str | None
     status: str
     tx_hash: str | None
     error_code: str | None
     created_at: datetime
 
 
+#: ``ActionView.status`` of an action recorded but not yet approved by a second staff member (no intent yet).
+AWAITING_APPROVAL = "awaiting_approval"
+
+
 def record(session: Session, *, wallet: str, action: str, reason: str | None, operator: str,
-           intent: TxIntent) -> WalletAction:
-    """Add the audit row of an action whose intent was just enqueued."""
+           intent: TxIntent | None) -> WalletAction:
+    """Add the audit row of an action whose intent was just enqueued (None: it waits for a second staff
+    member's approval, ``approve``)."""
     row = WalletAction(id=f"wa_{secrets.token_hex(12)}", wallet=wallet, action=action, reason=reason, operator=operator,
-                       intent_id=intent.id, created_at=utcnow())
+                       intent_id=None if intent is None else intent.id, created_at=utcnow())
     session.add(row)
     session.flush()
     return row
@@ -58,9 +64,10 @@ def count(session: Session, wallet: str, action: str) -> int:
 
 def view(session: Session, row: WalletAction) -> ActionView:
     """The row with its intent's status."""
-    intent = session.get(TxIntent, row.intent_id)
+    intent = None if row.intent_id is None else session.get(TxIntent, row.intent_id)
+    status = AWAITING_APPROVAL if row.intent_id is None else intent.status if intent is not None else "unknown"
     return ActionView(id=row.id, wallet=row.wallet, action=row.action, reason=row.reason, operator=row.operator,
-                      status=intent.status if intent is not None else "unknown",
+                      approved_by=row.approved_by, status=status,
                       tx_hash=intent.tx_hash if intent is not None else None,
                       error_code=intent.error_code if intent is not None else None, created_at=row.created_at)
 
@@ -73,10 +80,13 @@ def history(session: Session, wallet: str, limit: int = 20) -> list[ActionView]:
 
 
 def pending_action(session: Session, wallet: str, actions: tuple[str, ...]) -> WalletAction | None:
-    """The newest of ``actions`` on ``wallet`` whose intent has not reached a final state, if any."""
+    """The newest of ``actions`` on ``wallet`` still awaiting approval or whose intent has not reached a
+    final state, if any."""
     rows = session.scalars(select(WalletAction).where(WalletAction.wallet == wallet, WalletAction.action.in_(actions))
                            .order_by(WalletAction.created_at.desc(), WalletAction.id.desc()).limit(5))
     for row in rows:
+        if row.intent_id is None:
+            return row
         intent = session.get(TxIntent, row.intent_id)
         if intent is not None and not intent.done:
             return row

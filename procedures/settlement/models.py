@@ -70,7 +70,9 @@ class PayoutBatch(Base):
 class TopUp(Base):
     """Yen paid in at a counter or ATM, minted as coins plus any campaign bonus (a receipt).
 
-    Status: ``pending`` (mint queued) → ``confirmed`` | ``failed``.
+    Status: ``pending`` (mint queued) → ``confirmed`` | ``failed``; a top-up over
+    ``MACHI_TOPUP_FOUR_EYES_YEN`` starts ``awaiting`` (nothing queued) until a second staff member
+    approves it (``approved_by``; ``operator`` is the first).
     """
 
     __tablename__ = "topups"
@@ -84,6 +86,8 @@ class TopUp(Base):
     location: Mapped[str | None] = mapped_column(String(80))
     reference: Mapped[str] = mapped_column(String(80), unique=True)  # counter slip / ATM transaction number
     operator: Mapped[str] = mapped_column(String(64))
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     intent_id: Mapped[int | None] = mapped_column(Integer)
     tx_hash: Mapped[str | None] = mapped_column(String(66))

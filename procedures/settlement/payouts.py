@@ -1,9 +1,9 @@
 """Payouts: merchants redeem coins for yen.
 
 1. The merchant's custodial wallet pays the coins to the city's *settlement account* with a
-   gasless authorization (batched like every payment). The settlement account is the relayer
-   key's own address, registered on chain as a City account at start-up: it has gas, a sender
-   worker, and City accounts may ``redeem``.
+   gasless authorization (batched like every payment). The settlement account is the settlement
+   key's own address (``MACHI_SETTLEMENT_KEY``, no role on chain), registered as a City account at
+   start-up by the registrar: it has gas, a sender worker, and City accounts may ``redeem``.
 2. Once that transfer is confirmed, the settlement account burns the coins with
    ``redeem(amount, keccak(payout id))`` (an outbox intent) → the payout is ``redeemed``. If the burn
    fails, the coins go back to the merchant and the payout is ``failed``.
@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from chain.contracts.registry import Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
-from procedures import jst
 from procedures.errors import Conflict, InvalidRequest
 from procedures.ids import new_id
 from procedures.merchants import webhooks
@@ -52,15 +51,16 @@ STATUSES = ("processing", "redeemed", "in_transit", "paid", "failed")
 
 
 def settlement_address(runtime: Runtime) -> str:
-    """The city account payouts are redeemed from (the relayer key's address)."""
-    return runtime.keys.relayer.address
+    """The city account payouts are redeemed from (the settlement key's address)."""
+    return runtime.keys.settlement.address
 
 
 def ensure_settlement_account(runtime: Runtime) -> None:
     """Start-up hook: register the settlement account as a City account on chain, once."""
     address = settlement_address(runtime)
+    registrar = runtime.keys.registrar.address
     with runtime.sessions() as session, session.begin():
-        if session.scalar(select(TxIntent.id).where(TxIntent.sender == address,
+        if session.scalar(select(TxIntent.id).where(TxIntent.sender == registrar,
                                                     TxIntent.reference == SETTLEMENT_REFERENCE)) is not None:
             return
         status = runtime.registry.status(address)
@@ -69,7 +69,7 @@ def ensure_settlement_account(runtime: Runtime) -> None:
         expires = int(time.time()) + 50 * 365 * 86400
         call = runtime.registry.register_city_account_call(address, keccak(b"machi:city-account:settlement"),
                                                            expires, b"\0" * 32)
-        enqueue(session, sender=address, to=call.to, data=call.data, kind="settlement.register",
+        enqueue(session, sender=registrar, to=call.to, data=call.data, kind="settlement.register",
                 reference=SETTLEMENT_REFERENCE)
 
 
@@ -210,7 +210,7 @@ def export_batch(session: Session, runtime: Runtime, transfer_date: date | None,
                                   account_type=ACCOUNT_TYPES[account.account_type],
                                   account_number=account.account_number, holder=account.holder_name_kana,
                                   amount=payout.net_amount, customer_code1=str(number)))
-    when = transfer_date or jst.today()
+    when = transfer_date or runtime.settings.clock.today()
     content = build_transfer_file(originator(runtime), when, lines)
     batch_id = new_id("pb")
     key_id = runtime.vault.new_key(session, "zengin-file")

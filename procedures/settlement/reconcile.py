@@ -15,6 +15,7 @@ many there were.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,7 +83,7 @@ def _labels(session: Session, runtime: Runtime) -> dict[str, str]:
     labels = {w.address: f"{w.owner_type}:{w.owner_id}" for w in session.scalars(select(CustodialWallet))}
     for merchant in session.scalars(select(Merchant)):
         labels[merchant.wallet] = f"merchant:{merchant.id}"
-    labels[runtime.keys.relayer.address] = "city:settlement"
+    labels[runtime.keys.settlement.address] = "city:settlement"
     return labels
 
 
@@ -117,7 +118,26 @@ def _record_problems(session: Session) -> list[dict[str, str]]:
             TxIntent, TxIntent.id == Payout.redeem_intent_id).where(TxIntent.status == IntentStatus.CONFIRMED,
                                                                      Payout.status == "processing")).all():
         problems.append({"type": "payout", "id": payout_id, "problem": f"burned on chain but {status}"})
+    problems += duplicate_receipts(session)
     return problems
+
+
+def receipt_key(reference: str) -> str:
+    """A cash-receipt reference as the receipt itself: full-width and half-width alike (NFKC), case,
+    spaces and dashes ignored — ``ＡＴＭ－０１２`` and ``atm 012`` are one slip."""
+    folded = unicodedata.normalize("NFKC", reference).casefold()
+    return "".join(ch for ch in folded if not ch.isspace() and unicodedata.category(ch) != "Pd")
+
+
+def duplicate_receipts(session: Session) -> list[dict[str, str]]:
+    """Top-ups (not failed) whose cash-receipt references are the same receipt written twice: yen
+    received once, coins minted twice — one problem per receipt, naming every top-up."""
+    by_receipt: dict[str, list[str]] = defaultdict(list)
+    for topup_id, reference in session.execute(select(TopUp.id, TopUp.reference).where(TopUp.status != "failed")
+                                               .order_by(TopUp.created_at, TopUp.id)):
+        by_receipt[receipt_key(reference)].append(topup_id)
+    return [{"type": "topup", "id": ", ".join(ids), "problem": f"one cash receipt, {len(ids)} top-ups"}
+            for ids in by_receipt.values() if len(ids) > 1]
 
 
 def reconcile(session: Session, runtime: Runtime, extra_wallets: list[str] | None = None) -> dict[str, Any]:

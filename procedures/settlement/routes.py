@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from procedures import jst
 from procedures.deps import ResidentPrincipal, RuntimeDep, SessionDep
 from procedures.errors import InvalidRequest
 from procedures.merchants.deps import PayoutsRead, PayoutsWrite, StatementsRead, merchant_of, merchant_ref
@@ -55,20 +54,21 @@ def get_payout(payout_id: str, session: SessionDep, principal: PayoutsRead) -> P
                   responses={200: {"content": {"text/csv": {}}, "description": "CSV statement"}},
                   summary="Statement of payments, refunds and payouts (CSV)")
 def statement(
-    session: SessionDep, principal: StatementsRead,
-    start: Annotated[datetime, Query(alias="from", description="ISO 8601 (no zone = JST), inclusive")],
+    session: SessionDep, runtime: RuntimeDep, principal: StatementsRead,
+    start: Annotated[datetime, Query(alias="from", description="ISO 8601 (no zone = the city's time), inclusive")],
     end: Annotated[datetime | None, Query(alias="to", description="exclusive; default now")] = None,
 ) -> Response:
     """Payments and refunds need ``payments:read``; payouts ``payouts:read``; each is included if allowed."""
-    start_at = jst.aware(start)
-    end_at = jst.aware(end) or jst.now()
+    clock = runtime.settings.clock
+    start_at = clock.aware(start)
+    end_at = clock.aware(end) or clock.now()
     if end_at <= start_at or end_at - start_at > timedelta(days=400):
         raise InvalidRequest("the period must be positive and at most 400 days", param="to")
     rows = statements.statement_rows(session, principal.subject, start_at, end_at,
                                      payments="payments:read" in principal.scopes,
                                      payouts="payouts:read" in principal.scopes)
     name = f"statement_{principal.subject}_{start_at:%Y%m%d}-{end_at:%Y%m%d}.csv"
-    return Response(statements.to_csv(rows), media_type="text/csv; charset=utf-8",
+    return Response(statements.to_csv(rows, clock), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

@@ -8,12 +8,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from procedures.addresses import WalletAddress
-from procedures.schemas import Column, from_row
+from procedures.schemas import Column, IsoDate, RequestModel, from_row
 from procedures.settlement.models import Payout, PayoutBatch, TopUp
 
 
 # --------------------------------------------------------------------------- payouts
-class PayoutIn(BaseModel):
+class PayoutIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: int = Field(gt=0, le=10**12, description="coins to redeem; the fee is deducted from the yen paid out")
@@ -42,10 +42,10 @@ def payout_out(payout: Payout) -> PayoutOut:
     return from_row(PayoutOut, payout)
 
 
-class BatchIn(BaseModel):
+class BatchIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
-    transfer_date: date | None = Field(None, description="取組日 (default: today in Japan)")
+    transfer_date: IsoDate | None = Field(None, description="取組日 (default: today in Japan)")
 
 
 class PayoutBatchOut(BaseModel):
@@ -66,14 +66,15 @@ def payout_batch_out(batch: PayoutBatch, payout_ids: list[str]) -> PayoutBatchOu
 
 
 # --------------------------------------------------------------------------- top-ups
-class TopUpIn(BaseModel):
+class TopUpIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     wallet: WalletAddress
     amount: int = Field(gt=0, le=10_000_000, description="yen received")
     channel: str = Field("counter", description="counter or atm")
     location: str | None = Field(None, max_length=80, description="e.g. 加賀市役所 1F 窓口")
-    reference: str = Field(min_length=1, max_length=80, description="slip or ATM transaction number (unique)")
+    reference: str = Field(min_length=1, max_length=80,
+                           description="the cash-receipt reference: counter slip or ATM transaction number (unique)")
 
 
 class TopUpOut(BaseModel):
@@ -85,8 +86,10 @@ class TopUpOut(BaseModel):
     amount_minted: int
     channel: str
     location: str | None
-    reference: str
-    status: str = Field(description="pending, confirmed, failed")
+    reference: str = Field(description="the cash-receipt reference of the yen received")
+    status: str = Field(description="awaiting (a second staff member's approval), pending, confirmed, failed")
+    operator: str = Field(description="the staff member who recorded it")
+    approved_by: str | None = Field(description="the second staff member, for a top-up over the four-eyes amount")
     failure_code: str | None
     tx_hash: str | None
     city: str

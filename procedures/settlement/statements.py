@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from procedures.merchants.models import PaymentRequest, Refund
 from procedures.settlement.models import Payout
+from protocol.citytime import CityClock
 
 COLUMNS = ["type", "id", "settled_at", "created_at", "status", "amount", "fee", "net_yen", "balance_effect",
            "payment_request", "order_reference", "description", "payer", "batch"]
@@ -58,19 +59,19 @@ def statement_rows(session: Session, merchant_id: str, start: datetime, end: dat
     return rows
 
 
-def _cell(value: object) -> object:
+def _cell(value: object, clock: CityClock) -> object:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return clock.iso(value)
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value  # never let a spreadsheet run merchant-supplied text as a formula
     return value
 
 
-def to_csv(rows: list[dict[str, object]]) -> bytes:
-    """The rows as CSV (UTF-8 with BOM, CRLF line ends, ISO 8601 times)."""
+def to_csv(rows: list[dict[str, object]], clock: CityClock) -> bytes:
+    """The rows as CSV (UTF-8 with BOM, CRLF line ends, ISO 8601 times in the city's zone with its offset)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
+        writer.writerow({k: _cell(v, clock) for k, v in row.items()})
     return ("\ufeff" + buffer.getvalue()).encode()

@@ -6,6 +6,11 @@ cap; the top-up minter's allowance, minus mints already queued, covers it. The m
 through the outbox with the top-up minter's own key, so a crash never loses or doubles it. The
 bonus (``topup_bonus_bps``) is paid while the campaign budget (``topup_bonus_budget``, counted
 over top-ups not failed) and its end date last; the last top-up gets what is left.
+
+Four eyes: a top-up over ``topup_four_eyes_yen`` is recorded ``awaiting`` and minted only when a second
+staff member approves it (``approve_topup``; both are kept on the row). Every top-up carries the
+cash-receipt reference of the yen received (``reference``: the counter slip or ATM transaction number);
+``machi reconcile`` flags references that are the same receipt written twice.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from sqlalchemy.orm import Session
 from chain.contracts.registry import AssuranceLevel, Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
-from procedures.errors import InvalidRequest
+from procedures.errors import Conflict, InvalidRequest, PermissionDenied
 from procedures.ids import new_id
 from procedures.pagination import Window, newest_first
 from procedures.rows import row_or_404
@@ -31,6 +36,14 @@ from procedures.transfers import service as transfers
 log = logging.getLogger("machi.settlement.topups")
 
 CHANNELS = ("counter", "atm")
+#: A top-up over the four-eyes amount, recorded but not minted until a second staff member approves it.
+AWAITING = "awaiting"
+
+
+class SameStaffMember(PermissionDenied):
+    """Four eyes: the staff member who recorded an action cannot also approve it."""
+
+    code = "same_staff_member"
 
 
 class TopUpRefused(transfers.PaymentRefused):
@@ -87,19 +100,61 @@ def create_topup(session: Session, runtime: Runtime, *, wallet: str, amount: int
             raise TopUpRefused("this counter/ATM reference was already used for another top-up",
                                code="reference_reused", param="reference")
         return existing  # the same slip entered twice: one top-up
-    coin, registry = runtime.coin, runtime.registry
-    status = registry.status(wallet)
-    if status.kind is not Kind.RESIDENT or not status.verified:
-        raise TopUpRefused("only a verified resident's wallet can be topped up (link the My Number card first)",
-                           code="recipient_not_verified", param="wallet")
-    if coin.is_frozen(wallet):
-        raise TopUpRefused("this wallet is frozen", code="recipient_frozen", param="wallet")
+    _check_wallet(runtime, wallet)
     _lock_campaign(session)
     pending.lock_wallet(session, wallet)
     bonus = bonus_for(session, runtime, amount)
     total = amount + bonus
-    if status.level is not AssuranceLevel.NONE:
-        cap = coin.balance_cap(status.level)
+    _check_room(session, runtime, wallet, total)
+    four_eyes = amount > runtime.settings.topup_four_eyes_yen
+    topup = TopUp(id=new_id("tu"), wallet=wallet, amount_paid=amount, bonus=bonus, amount_minted=total,
+                  channel=channel, location=location, reference=reference, operator=operator,
+                  status=AWAITING if four_eyes else "pending")
+    session.add(topup)
+    session.flush()
+    if not four_eyes:
+        _queue_mint(session, runtime, topup)
+    return topup
+
+
+def approve_topup(session: Session, runtime: Runtime, topup_id: str, *, approver: str) -> TopUp:
+    """The second staff member's approval of a top-up over the four-eyes amount: the mint is queued,
+    exactly once (the row is locked; a second approval finds it no longer awaiting).
+
+    Raises:
+        NotFound: no such top-up.  SameStaffMember: the approver recorded it.
+        Conflict: it is not awaiting approval (``topup_not_awaiting_approval``).
+        TopUpRefused: the checks of ``create_topup`` fail now (frozen meanwhile, cap, allowance).
+    """
+    topup = row_or_404(session, TopUp, topup_id, what="top-up", lock=True)
+    if topup.status != AWAITING:
+        raise Conflict(f"this top-up is {topup.status}, not awaiting approval", code="topup_not_awaiting_approval")
+    if topup.operator == approver:
+        raise SameStaffMember("a second staff member must approve this top-up: you recorded it")
+    _check_wallet(runtime, topup.wallet)
+    pending.lock_wallet(session, topup.wallet)
+    _check_room(session, runtime, topup.wallet, topup.amount_minted)
+    topup.status, topup.approved_by, topup.approved_at = "pending", approver, utcnow()
+    _queue_mint(session, runtime, topup)
+    log.info("top-up %s (%d yen) approved by %s, recorded by %s", topup.id, topup.amount_paid, approver,
+             topup.operator)
+    return topup
+
+
+def _check_wallet(runtime: Runtime, wallet: str) -> None:
+    status = runtime.registry.status(wallet)
+    if status.kind is not Kind.RESIDENT or not status.verified:
+        raise TopUpRefused("only a verified resident's wallet can be topped up (link the My Number card first)",
+                           code="recipient_not_verified", param="wallet")
+    if runtime.coin.is_frozen(wallet):
+        raise TopUpRefused("this wallet is frozen", code="recipient_frozen", param="wallet")
+
+
+def _check_room(session: Session, runtime: Runtime, wallet: str, total: int) -> None:
+    coin = runtime.coin
+    level = runtime.registry.status(wallet).level
+    if level is not AssuranceLevel.NONE:
+        cap = coin.balance_cap(level)
         room = cap - coin.balance_of(wallet) - pending.pending_in(session, wallet) - _pending_mints(session, wallet)
         if total > room:
             raise TopUpRefused(f"the wallet can take at most {max(room, 0)} more coins (cap {cap}); this top-up "
@@ -108,15 +163,13 @@ def create_topup(session: Session, runtime: Runtime, *, wallet: str, amount: int
     if total > allowance:
         raise TopUpRefused("the top-up budget of the city's minter is exhausted; contact the finance department",
                            code="minter_allowance_exceeded", param="amount")
-    topup = TopUp(id=new_id("tu"), wallet=wallet, amount_paid=amount, bonus=bonus, amount_minted=total,
-                  channel=channel, location=location, reference=reference, operator=operator, status="pending")
-    session.add(topup)
-    session.flush()
-    call = coin.mint_call(wallet, total)
+
+
+def _queue_mint(session: Session, runtime: Runtime, topup: TopUp) -> None:
+    call = runtime.coin.mint_call(topup.wallet, topup.amount_minted)
     intent = enqueue(session, sender=runtime.keys.topup_minter.address, to=call.to, data=call.data,
                      kind="topup.mint", reference=f"topup:{topup.id}")
     topup.intent_id = intent.id
-    return topup
 
 
 def get_topup(session: Session, topup_id: str, wallet: str | None = None) -> TopUp:

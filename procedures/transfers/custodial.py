@@ -97,7 +97,7 @@ def ensure_city_wallet(session: Session, runtime: Runtime, owner_id: str = TREAS
     call = runtime.registry.register_city_account_call(wallet.address, account_key, expires, b"\0" * 32)
     intent = enqueue(
         session,
-        sender=runtime.keys.relayer.address,
+        sender=runtime.keys.registrar.address,
         to=call.to,
         data=call.data,
         kind="registry.register_city",

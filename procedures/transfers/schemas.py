@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session
 
 from chain.contracts.authorization import Authorization
 from procedures.addresses import WalletAddress
-from procedures.schemas import Column, from_row
+from procedures.schemas import Column, RequestModel, from_row
 from procedures.transfers.models import Transfer
 from procedures.transfers.service import status_of
 
 HEX32 = r"^0x[0-9a-fA-F]{64}$"
 
 
-class AuthorizationIn(BaseModel):
+class AuthorizationIn(RequestModel):
     """An ERC-3009 TransferWithAuthorization signed by the payer's wallet."""
 
     from_: WalletAddress = Field(alias="from")
@@ -47,7 +47,7 @@ class AuthorizationIn(BaseModel):
         )
 
 
-class TransferIn(BaseModel):
+class TransferIn(RequestModel):
     authorization: AuthorizationIn
     memo: str | None = Field(None, max_length=140)
 

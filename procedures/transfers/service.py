@@ -302,12 +302,17 @@ def settle(session: Session, intent: TxIntent) -> Transfer | None:
     """Record the fate of the transfer behind a final ``transfer`` intent (the relayer's transaction).
 
     Returns:
-        The transfer, now confirmed or failed; ``None`` when there is none or it was already final.
+        The transfer, now confirmed or failed; ``None`` when there is none, it was already final, or
+        its authorization was used by someone else first (left open for ``chain_settlement``).
     """
     if intent.reference is None:
         return None
     transfer = session.get(Transfer, intent.reference, with_for_update=True)
     if transfer is None or transfer.status not in OPEN:
+        return None
+    if intent.status == IntentStatus.FAILED and intent.error_code == SkipReason.NONCE_USED.label:
+        # Someone used the authorization before our batch (front-running, or the payer's own
+        # submission): the payee may well be paid. The chain's logs decide (chain_settlement).
         return None
     transfer.tx_hash = intent.tx_hash
     transfer.block_number = intent.block_number

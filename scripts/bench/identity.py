@@ -28,7 +28,7 @@ from chain.node import LocalNode, NodeConfig, free_port
 from chain.storage import make_engine
 from procedures import ratelimit
 from procedures.app import create_app
-from procedures.config import Settings
+from procedures.config import DEV_ADMIN_KEY, Settings
 from procedures.identity.testca import Sex, TestCA, TestCard, TestResident
 from procedures.identity.trust import IdentityTrust, build_trust
 from procedures.runtime import Runtime
@@ -114,7 +114,7 @@ def run() -> dict[str, Any]:
         figures = _bench_verify(trust, cards[0])
 
         runtime = Runtime.create(settings, engine=make_engine(url, schema=schema))
-        runtime.deploy()
+        runtime.deploy(Account.from_key(DEV_ADMIN_KEY))
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime=runtime, workers=True), host="127.0.0.1",
                                                port=port, log_config=None, access_log=False))

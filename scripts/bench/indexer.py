@@ -65,7 +65,9 @@ def run() -> dict[str, Any]:
             ("deployer", DEV_DEPLOYER_KEY), ("relayer", DEV_RELAYER_KEY), ("topup", DEV_TOPUP_MINTER_KEY),
             ("benefits", DEV_BENEFITS_MINTER_KEY))}
         params = PlanParams(currency_name="Kaga Coin", currency_symbol="KAGA", relayer=keys["relayer"].address,
-                            topup_minter=keys["topup"].address, benefits_minter=keys["benefits"].address,
+                            registrar=keys["relayer"].address, freezer=keys["relayer"].address,
+                            recovery=keys["relayer"].address, topup_minter=keys["topup"].address,
+                            benefits_minter=keys["benefits"].address,
                             topup_allowance=10**12, benefits_allowance=10**10)
         manifest, _ = deploy(w3, keys["deployer"], compiled, city_plan(), Path(tempfile.mkdtemp()),
                              params=plan_params(params, keys["deployer"].address))

@@ -47,12 +47,13 @@ from chain.compiler import compile_contracts
 from chain.contracts.authorization import random_nonce
 from chain.contracts.base import Call, role_id
 from chain.deploy import send_transaction
-from chain.node import LocalNode, NodeConfig, free_port, rpc_call
+from chain.fees import FeePolicy, Fees, build_transaction
+from chain.node import LocalNode, NodeConfig, free_port
 from chain.rpc import connect
 from chain.toolchain import PROJECT_ROOT
 from procedures.auth.service import issue_token
-from procedures.config import Settings
-from scripts.bench._common import bench_database, drop_bench_database
+from procedures.config import DEV_ADMIN_KEY, Settings
+from scripts.bench._common import bench_database, drop_bench_database, fund
 
 CLIENTS = int(os.environ.get("BENCH_PAYMENTS_CLIENTS", "64"))
 PER_CLIENT = int(os.environ.get("BENCH_PAYMENTS_PER_CLIENT", "12"))
@@ -65,14 +66,17 @@ BANK = {"bank_code": "0146", "branch_code": "101", "account_type": "ordinary", "
         "holder_name_kana": "ｶ)ﾍﾞﾝﾁ"}
 
 
-def _send_all(w3: Web3, account: LocalAccount, calls: Sequence[Call]) -> None:
-    """Send many calls from one key without waiting in between; wait for the last receipt."""
+def _send_all(w3: Web3, account: LocalAccount, calls: Sequence[Call], fees: FeePolicy | None = None) -> None:
+    """Send many calls from one key without waiting in between; wait for the last receipt.
+
+    ``fees`` prices them (the network profile's policy); default 100 gwei max fee, 1 gwei tip."""
     nonce = w3.eth.get_transaction_count(account.address, "pending")
     chain_id = w3.eth.chain_id
+    quote = fees.quote(w3) if fees is not None else Fees(10**11, 10**9)
     last = None
     for call in calls:
-        tx = {**call.as_transaction(account.address), "nonce": nonce, "chainId": chain_id, "gas": 300_000,
-              "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9}
+        tx = build_transaction(fees or FeePolicy(), chain_id=chain_id, nonce=nonce, to=call.to, data=call.data,
+                               value=call.value, gas=300_000, fees=quote)
         last = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
         nonce += 1
     if last is not None:
@@ -149,7 +153,7 @@ def _service_side(w3: Web3, node: LocalNode, url: str, schema: str | None, var: 
     settings = Settings(environment="test", var_dir=var, database_url=url, database_schema=schema, rpc_url=node.url,
                         chain_id=w3.eth.chain_id)
     runtime = Runtime.create(settings)
-    runtime.deploy()
+    runtime.deploy(Account.from_key(DEV_ADMIN_KEY))
     coin, registry = runtime.coin, runtime.registry
     send_transaction(w3, deployer, registry.grant_role_call(role_id("REGISTRAR_ROLE"), deployer.address)
                      .as_transaction(deployer.address))
@@ -277,8 +281,7 @@ def _naive_side(w3: Web3, node: LocalNode, compiled: Any, deployer: LocalAccount
     token = w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
     payers = [Account.create() for _ in range(CLIENTS)]
     shop = Account.create().address
-    for payer in payers:
-        rpc_call(node.url, "anvil_setBalance", [payer.address, hex(10**20)])
+    fund(w3, deployer, [payer.address for payer in payers], 10**20)
     mint = [Call(token.address, bytes.fromhex(token.encode_abi("mint", [p.address, 10**9])[2:])) for p in payers]
     _send_all(w3, deployer, mint)
     chain_id = w3.eth.chain_id

@@ -26,10 +26,10 @@ from eth_account.messages import encode_typed_data
 from sqlalchemy import func, select
 
 from chain.contracts.base import role_id, send_call
-from chain.node import LocalNode, NodeConfig, free_port, rpc_call
+from chain.node import LocalNode, NodeConfig, free_port
 from chain.storage import make_engine
-from procedures.config import Settings
-from scripts.bench._common import bench_database, drop_bench_database
+from procedures.config import DEV_ADMIN_KEY, Settings
+from scripts.bench._common import bench_database, drop_bench_database, fund
 
 SUBMISSIONS = int(os.environ.get("BENCH_PROCEDURES_SUBMISSIONS", "300"))
 RESIDENTS = 20
@@ -78,11 +78,11 @@ def run() -> dict[str, Any]:
                             relayer_poll_interval=0.01, batch_max_wait=0.02, applications_anchor_interval=1.0,
                             applications_anchor_max_leaves=256, applications_sweep_interval=3600.0)
         runtime = Runtime.create(settings, engine=make_engine(settings.effective_database_url, schema=schema))
-        runtime.deploy()
+        runtime.deploy(Account.from_key(DEV_ADMIN_KEY))
         w3 = runtime.w3
         operator = Account.create()
-        rpc_call(node.url, "anvil_setBalance", [operator.address, hex(10**21)])
-        send_call(w3, runtime.keys.deployer, runtime.registry.grant_role_call(role_id("REGISTRAR_ROLE"),
+        fund(w3, Account.from_key(DEV_ADMIN_KEY), [operator.address], 10**21)
+        send_call(w3, Account.from_key(DEV_ADMIN_KEY), runtime.registry.grant_role_call(role_id("REGISTRAR_ROLE"),
                                                                               operator.address))
         residents = [Account.create() for _ in range(RESIDENTS)]
         for resident in residents:

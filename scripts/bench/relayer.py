@@ -23,6 +23,7 @@ from chain.deploy import send_transaction
 from chain.node import LocalNode, NodeConfig, free_port
 from chain.outbox import enqueue, wait_for_intent
 from chain.relayer import Relayer, RelayerConfig
+from chain.roles import Allowlist
 from chain.rpc import connect
 from chain.storage import make_engine, make_session_factory, transaction
 from chain.toolchain import PROJECT_ROOT
@@ -114,6 +115,8 @@ def run() -> dict[str, Any]:
                 session_factory=sessions,
                 lock_dir=Path(tempfile.mkdtemp()),
                 batchers={"counter": _CounterBatcher(counter)},
+                allowlist=Allowlist.of("bench", {counter.address: counter.abi},
+                                       {counter.address: ["increment", "incrementMany"]}),
                 config=RelayerConfig(poll_interval=0.005, batch_max_size=100, batch_max_wait=0.05),
             )
 

@@ -22,7 +22,9 @@ from tests.chain.contracts.helpers import Chain
 @pytest.fixture
 def evm(w3, anvil, city, compiled, keys) -> Chain:
     """Senders and actors on the session's city deployment (reverted after the test)."""
-    return Chain(w3, anvil, load_city(w3, city.manifest, compiled), keys)
+    chain = Chain(w3, anvil, load_city(w3, city.manifest, compiled), keys)
+    chain.grant_operator()
+    return chain
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -75,3 +76,10 @@ def test_no_endpoint_answering_is_a_node_error_without_the_urls_credentials():
     with pytest.raises(NodeError) as raised:
         connect([dead], timeout=1)
     assert "s3cret" not in str(raised.value) and "abc" not in str(raised.value)
+
+
+def test_hardhat_is_given_its_own_name_for_paris(tmp_path):
+    node = LocalNode(NodeConfig(port=free_port(), state_dir=tmp_path, implementation="hardhat", hardfork="paris"))
+    argv = node.command()
+    config = Path(argv[argv.index("--config") + 1]).read_text()
+    assert '"hardfork": "merge"' in config and "paris" not in config

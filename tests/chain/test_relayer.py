@@ -21,6 +21,7 @@ from chain.fees import FeeModel, FeePolicy, Fees, build_transaction
 from chain.node import rpc_call
 from chain.outbox import ChainTx, IntentStatus, TxIntent, TxStatus, enqueue, wait_for_intent
 from chain.relayer import Relayer, RelayerConfig
+from chain.roles import Allowlist
 from chain.rpc import connect
 from chain.storage import transaction
 from chain.toolchain import PROJECT_ROOT
@@ -54,13 +55,15 @@ class CounterBatcher:
 
 
 @pytest.fixture
-def make_relayer(w3, keys, engine, sessions, tmp_path) -> Iterator:
+def make_relayer(w3, keys, engine, sessions, tmp_path, counter) -> Iterator:
     started: list[tuple[Relayer, threading.Event, threading.Thread]] = []
+    allowlist = Allowlist.of("counter", {counter.address: counter.abi},
+                             {counter.address: ["increment", "incrementMany"]})
 
     def make(start: bool = True, **config) -> Relayer:
         relayer = Relayer(
             w3=connect(w3.provider.endpoint_uri), account=keys.relayer, engine=engine, session_factory=sessions,
-            lock_dir=tmp_path / "locks", config=RelayerConfig(poll_interval=0.01, **config),
+            lock_dir=tmp_path / "locks", config=RelayerConfig(poll_interval=0.01, **config), allowlist=allowlist,
         )
         if start:
             stop = threading.Event()
@@ -207,11 +210,12 @@ def test_fee_bump_replaces_a_stuck_transaction(w3, anvil, keys, counter, session
 
 
 # --------------------------------------------------------------------------- other processes
-def _worker(anvil, database_url, key: str, lock_dir: Path, seconds: float, crash_at: str | None = None):
+def _worker(anvil, database_url, key: str, lock_dir: Path, seconds: float, crash_at: str | None = None,
+            counter: str = ""):
     url, schema = database_url
     return subprocess.Popen(
         [sys.executable, "-m", "tests.fixtures.relayer_worker", anvil.url, url, schema or "-", key,
-         str(lock_dir), str(seconds), crash_at or "-"],
+         str(lock_dir), str(seconds), crash_at or "-", counter],
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -224,7 +228,8 @@ def test_crash_between_send_and_record_neither_loses_nor_doubles(
     nonce_before = w3.eth.get_transaction_count(keys.relayer.address)
     intent_id = _enqueue_increment(sessions, keys, counter, 5)
 
-    crashed = _worker(anvil, database_url, keys.relayer.key.hex(), tmp_path, 30, crash_at=crash_at)
+    crashed = _worker(anvil, database_url, keys.relayer.key.hex(), tmp_path, 30, crash_at=crash_at,
+                      counter=counter.address)
     crashed.communicate(timeout=60)
     assert crashed.returncode == 86, "the worker should have died at the crash point"
     with sessions() as session:
@@ -232,7 +237,7 @@ def test_crash_between_send_and_record_neither_loses_nor_doubles(
         assert tx is not None and tx.status == TxStatus.SIGNED  # persisted, never marked sent
         assert session.get(TxIntent, intent_id).status == IntentStatus.PENDING
 
-    restarted = _worker(anvil, database_url, keys.relayer.key.hex(), tmp_path, 30)
+    restarted = _worker(anvil, database_url, keys.relayer.key.hex(), tmp_path, 30, counter=counter.address)
     out, err = restarted.communicate(timeout=60)
     assert restarted.returncode == 0, err
 
@@ -246,7 +251,8 @@ def test_crash_between_send_and_record_neither_loses_nor_doubles(
 def test_two_sender_processes_only_one_sends(w3, anvil, keys, counter, sessions, database_url, tmp_path):
     before = counter.functions.value().call()
     ids = [_enqueue_increment(sessions, keys, counter, 1) for _ in range(40)]
-    procs = [_worker(anvil, database_url, keys.relayer.key.hex(), tmp_path, 45) for _ in range(2)]
+    procs = [_worker(anvil, database_url, keys.relayer.key.hex(), tmp_path, 45, counter=counter.address)
+             for _ in range(2)]
     reports = []
     for proc in procs:
         out, err = proc.communicate(timeout=90)

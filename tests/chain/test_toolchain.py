@@ -98,7 +98,8 @@ def test_deploy_is_idempotent_and_detects_a_reset_chain(tmp_path, compiled, keys
 
 def test_city_plan_wires_roles(city, keys):
     registrar = city.registry.functions.REGISTRAR_ROLE().call()
-    assert city.registry.functions.hasRole(registrar, keys.relayer.address).call()
+    assert city.registry.functions.hasRole(registrar, keys.registrar.address).call()
+    assert not city.registry.functions.hasRole(registrar, keys.relayer.address).call()
     relayer_role = city.coin.functions.RELAYER_ROLE().call()
     assert city.coin.functions.hasRole(relayer_role, keys.relayer.address).call()
     assert city.coin.functions.minterAllowance(keys.topup.address).call() == 10**12

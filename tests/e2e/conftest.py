@@ -1,5 +1,6 @@
-"""The end-to-end story's system: ``machi serve`` as a subprocess with its own embedded anvil on free
-ports (what ``make run`` does), on the test database, its stdout and stderr captured to files.
+"""The end-to-end story's system: ``machi serve`` as a subprocess with its own embedded node on free
+ports (what ``make run`` does), on the test database, its stdout and stderr captured to files — once for
+each shape of node in ``scripts.shapes`` (default anvil, anvil shaped like a QBFT network, Hardhat).
 
 The browser fixtures are the shared ones of tests/conftest.py (Debian's Chromium).
 """
@@ -20,6 +21,7 @@ import pytest
 from chain.node import free_port
 from chain.toolchain import PROJECT_ROOT
 from scripts.demo_tools import BIN
+from scripts.shapes import SHAPES
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Service:
 
 
 def _environment(database_url: tuple[str, str | None], var: Path, node_port: int, port: int,
-                 secret_key: str) -> dict[str, str]:
+                 secret_key: str, shape: dict[str, str]) -> dict[str, str]:
     url, schema = database_url
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("MACHI_") and key not in ("DATABASE_URL",)}
@@ -50,19 +52,29 @@ def _environment(database_url: tuple[str, str | None], var: Path, node_port: int
                 "MACHI_SECRET_KEY": secret_key, "MACHI_APPLICATIONS_ANCHOR_INTERVAL": "0.5",
                 "MACHI_WEBHOOK_POLL_INTERVAL": "0.2", "MACHI_RELAYER_POLL_INTERVAL": "0.02",
                 # a lost-wallet recovery runs 3 s after its request here (the city's default is 72 h)
-                "MACHI_RECOVERY_DELAY": "3", "MACHI_RECOVERY_SWEEP_INTERVAL": "0.5"})
+                "MACHI_RECOVERY_DELAY": "3", "MACHI_RECOVERY_SWEEP_INTERVAL": "0.5", **shape})
     if schema:
         env["MACHI_DATABASE_SCHEMA"] = schema
     return env
 
 
+@pytest.fixture(params=list(SHAPES))
+def shape(request: pytest.FixtureRequest) -> str:
+    """The shape of node the service runs on (``scripts.shapes``)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def story_service(database_url, sessions, tmp_path) -> Iterator[Service]:
-    """``machi serve`` with its embedded node, healthy; stopped (and the tables emptied) afterwards."""
+def story_service(database_url, sessions, tmp_path, shape) -> Iterator[Service]:
+    """``machi serve`` with its embedded node in ``shape``, healthy; stopped (and the tables emptied) afterwards."""
     var, port, node_port = tmp_path / "var", free_port(), free_port()
     secret_key = "e2e-" + secrets.token_urlsafe(32)
-    env = _environment(database_url, var, node_port, port, secret_key)
+    env = _environment(database_url, var, node_port, port, secret_key, SHAPES[shape])
     out, err = tmp_path / "service.stdout", tmp_path / "service.stderr"
+    # What `make run` does: `machi deploy` holds the admin key, `machi serve` never loads it.
+    deployed = subprocess.run([str(BIN / "machi"), "deploy"], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL, timeout=300, check=False)
+    assert deployed.returncode == 0, f"machi deploy failed:\n{deployed.stderr[-3000:]}"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen([str(BIN / "machi"), "serve"], cwd=PROJECT_ROOT, env=env, stdout=stdout,
                                    stderr=stderr, stdin=subprocess.DEVNULL)

@@ -101,7 +101,7 @@ def test_the_whole_story(story, story_service, compiled, tmp_path):
     left = [path for path in (tmp_path / "demo").rglob("*") if path.is_file()
             and any(number.encode() in path.read_bytes() for number in result.secrets["my_number"])]
     assert not left, f"a My Number in clear stayed on disk: {left}"
-    assert len(lines) == 21 and lines[-1].startswith("machi reconcile:"), lines
+    assert len(lines) == 24 and lines[-1].startswith("machi reconcile:"), lines
     hanako, taro = result.hanako, result.taro
     w3 = connect(story_service.rpc_url)
     city = load_city(w3, load_manifest(w3, story_service.var / "deployments"), compiled)
@@ -112,7 +112,9 @@ def test_the_whole_story(story, story_service, compiled, tmp_path):
     [lost] = hanako.lost_wallets
     assert coin.balance_of(hanako.wallet) == held and coin.balance_of(lost) == 0  # recovered with the card
     assert registry.is_verified(hanako.wallet) and not registry.is_verified(lost)
-    assert registry.is_verified(taro.wallet) and coin.balance_of(taro.wallet) == GIFT
+    assert result.civic_reward > 0  # Taro's pothole report, confirmed and fixed, was rewarded
+    assert registry.is_verified(taro.wallet) and coin.balance_of(taro.wallet) == GIFT + result.civic_reward
+    assert (result.civic_report["status"], result.civic_report["resolution"]) == ("closed", "fixed")
     assert coin.balance_of(result.merchant["wallet"]) == 0  # everything redeemed and burned
     assert result.payment_request["payer"] == lost and result.refund["amount"] == REFUND
 

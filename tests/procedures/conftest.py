@@ -37,24 +37,30 @@ def _fresh_rate_limits() -> Iterator[None]:
     ratelimit.reset()
 
 
+#: The monitoring token of the test settings, and the headers that send it (the detailed /healthz, /metrics).
+METRICS_TOKEN = "test-metrics-token"  # noqa: S105 - a test value
+MONITORING = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 @pytest.fixture
 def settings(anvil, tmp_path, database_url) -> Settings:
     url, _ = database_url
     return Settings(
         environment="test", var_dir=tmp_path / "var", database_url=url, rpc_url=anvil.url,
         chain_id=anvil.config.chain_id, relayer_poll_interval=0.01, batch_max_wait=0.02,
+        metrics_token=METRICS_TOKEN,
         recovery_sweep_interval=0.05,
     )
 
 
 @pytest.fixture
-def runtime(settings, engine, sessions, w3, city) -> Iterator[Runtime]:
+def runtime(settings, engine, sessions, w3, city, keys) -> Iterator[Runtime]:
     """The service runtime on the session's city deployment (the same contracts as ``city``)."""
     from chain.deploy import manifest_path, save_manifest
 
     save_manifest(city.manifest, manifest_path(settings.deployments_dir, w3.eth.chain_id))
     rt = Runtime.create(settings, engine=engine)
-    _, sent = rt.deploy()  # idempotent: everything is there already
+    _, sent = rt.deploy(keys.admin)  # idempotent: everything is there already
     assert sent == 0
     yield rt
     rt.stop_workers()
@@ -156,6 +162,16 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = 
         time.sleep(0.05)
 
 
+def admin_headers(client, runtime, username: str) -> dict[str, str]:
+    """Authorization headers of a new ``admin`` staff account ``username``."""
+    password = f"{username} password 1"
+    with runtime.sessions() as session, session.begin():
+        create_staff(session, runtime.vault, username=username, password=password, role="admin")
+    response = client.post("/v1/auth/staff/token", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
 def let_recovery_run(runtime: Any, identity_id: str, timeout: float = 30.0) -> Any:
     """Let a requested recovery's delay pass on chain (anvil time travel: tests only) and wait until the
     service's worker executed it and folded it back; returns the new wallet's identity row."""
@@ -185,11 +201,13 @@ def let_recovery_run(runtime: Any, identity_id: str, timeout: float = 30.0) -> A
 @pytest.fixture
 def operator(client, runtime) -> dict[str, str]:
     """Authorization headers of a city operator (an ``admin`` staff account)."""
-    with runtime.sessions() as session, session.begin():
-        create_staff(session, runtime.vault, username="operator", password="operator password 1", role="admin")
-    response = client.post("/v1/auth/staff/token", json={"username": "operator", "password": "operator password 1"})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return admin_headers(client, runtime, "operator")
+
+
+@pytest.fixture
+def second_operator(client, runtime) -> dict[str, str]:
+    """Authorization headers of another ``admin`` staff account (four eyes)."""
+    return admin_headers(client, runtime, "auditor")
 
 
 def service_env(anvil: Any, database_url: tuple[str, str | None], var: Path, **extra: str) -> dict[str, str]:

@@ -10,10 +10,11 @@ from chain.node import free_port
 from procedures.app import create_app
 from procedures.config import DEV_RELAYER_KEY, Settings
 from procedures.runtime import Runtime
+from tests.procedures.conftest import MONITORING
 
 
 def test_healthz_reports_database_chain_and_contracts(client, runtime, w3):
-    response = client.get("/healthz")
+    response = client.get("/healthz", headers=MONITORING)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ok"
@@ -23,13 +24,13 @@ def test_healthz_reports_database_chain_and_contracts(client, runtime, w3):
     deployed = body["contracts"]["deployed"]
     assert set(deployed) == {"IdentityRegistry", "RegionalCoin", "ProcedureLedger"}
     assert all(c["code_present"] for c in deployed.values())
-    assert len(body["workers"]["relayers"]) == 3
+    assert len(body["workers"]["relayers"]) == 7  # one sender per hot key
 
 
 def test_healthz_is_503_when_the_chain_is_down(settings, engine, sessions):
     down = settings.model_copy(update={"rpc_url": f"http://127.0.0.1:{free_port()}"})
     with TestClient(create_app(down, runtime=Runtime.create(down, engine=engine), workers=False)) as client:
-        response = client.get("/healthz")
+        response = client.get("/healthz", headers=MONITORING)
     assert response.status_code == 503
     assert response.json()["chain"]["ok"] is False
 
@@ -47,7 +48,7 @@ def test_errors_have_one_shape(client):
 
 def test_metrics_expose_latency_and_outbox_depth(client):
     client.get("/healthz")
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=MONITORING).text
     assert 'machi_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}' in text
     assert 'machi_outbox_depth{status="queued"}' in text
     assert "machi_relayer_confirmation_seconds_bucket" in text

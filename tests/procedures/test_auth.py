@@ -1,12 +1,14 @@
-"""Staff login with lock-out, wallet login by EIP-712 signature, tokens, challenges, vault."""
+"""Staff login throttled per source address, wallet login by EIP-712 signature, tokens, challenges, vault."""
 
 from __future__ import annotations
 
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from fastapi.testclient import TestClient
 
-from procedures.auth.service import create_staff
+from procedures.app import create_app
+from procedures.auth.service import LOGIN_BACKOFF, MAX_LOGIN_BACKOFF, create_staff, login_backoff
 from procedures.crypto import CryptoError, RecordErased
 
 
@@ -30,17 +32,38 @@ def test_staff_login_and_me(client, clerk):
     assert me == {"type": "staff", "subject": me["subject"], "role": "clerk", "department": "kosodate", "wallet": None}
 
 
-def test_wrong_password_and_lockout(client, clerk):
+def test_wrong_passwords_slow_their_source_down_with_exponential_back_off(client, clerk):
     for _ in range(4):
         response = _login(client, "wrong password!")
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "invalid_credentials"
-    locked = _login(client, "wrong password!")  # fifth failure locks
-    assert locked.status_code == 401
-    response = _login(client)  # even the right password is refused while locked
+    fifth = _login(client, "wrong password!")  # the last free attempt
+    assert fifth.status_code == 401
+    response = _login(client)  # this address now waits, whatever it sends
     assert response.status_code == 429
-    assert response.json()["error"]["code"] == "account_locked"
-    assert int(response.headers["Retry-After"]) > 0
+    assert response.json()["error"]["code"] == "login_throttled"
+    assert 0 < int(response.headers["Retry-After"]) <= LOGIN_BACKOFF.total_seconds() + 1
+
+
+def test_the_back_off_doubles_up_to_an_hour():
+    waits = [login_backoff(n).total_seconds() for n in range(1, 15)]
+    assert waits[:4] == [0, 0, 0, 0]
+    assert waits[4:8] == [30, 60, 120, 240]
+    assert max(waits) == 3600 and login_backoff(40) == MAX_LOGIN_BACKOFF
+
+
+def test_an_attacker_at_one_address_cannot_lock_the_clerk_out_from_another(settings, runtime, clerk):
+    app = create_app(settings, runtime=runtime, workers=False)
+    with TestClient(app, client=("198.51.100.66", 5000)) as attacker, \
+            TestClient(app, client=("203.0.113.10", 5000)) as office:
+        codes = [_login(attacker, f"guess {i}!!").status_code for i in range(8)]
+        assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
+        assert _login(attacker).status_code == 429  # the right password does not help the attacker's address
+        response = _login(office)  # the clerk, at the office, logs in at once
+        assert response.status_code == 200, response.text
+        [notice] = response.json()["notices"]  # and is told
+        assert notice["kind"] == "failed_logins" and notice["source"] == "198.51.100.66" and notice["count"] == 5
+        assert _login(office).json()["notices"] == []  # told once
 
 
 def test_unknown_user_is_indistinguishable(client, clerk):

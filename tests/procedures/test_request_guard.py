@@ -54,7 +54,10 @@ def test_a_100000_deep_body_on_every_route_leaves_the_service_answering(service,
             assert response.status_code < 500, f"{method} {path}: {response.status_code} {response.text[:200]}"
             if method in ("POST", "PUT", "PATCH"):
                 assert response.status_code == 400, f"{method} {path}: {response.status_code}"
-                assert response.json()["error"]["code"] == "json_too_deep"
+                if path.startswith("/open311/"):  # GeoReport v2's own error shape on its routes
+                    assert "(json_too_deep)" in response.json()[0]["description"]
+                else:
+                    assert response.json()["error"]["code"] == "json_too_deep"
         assert service.proc is not None and service.proc.poll() is None, "the service process exited"
         assert http.get("/healthz").status_code == 200
 

@@ -67,6 +67,9 @@ CONSOLE_STAFF = _NO_CONSOLE_SESSION | {"clerk_x": "ok", "clerk_y": "ok", "superv
 CONSOLE_DEPARTMENT_X = CONSOLE_STAFF | {"clerk_y": "403"}
 CONSOLE_ADMIN = _NO_CONSOLE_SESSION | {"clerk_x": "403", "clerk_y": "403", "supervisor": "403", "admin": "ok"}
 CONSOLE_ADMIN_NO_RECOVERY = CONSOLE_ADMIN | {"admin": "404"}
+#: No wallet action awaits approval under that id: the admin gets past the door and is told so (404).
+ADMIN_NO_SUCH_ACTION = ADMIN | {"admin": "404"}
+CONSOLE_ADMIN_NO_SUCH_ACTION = CONSOLE_ADMIN | {"admin": "404"}
 
 # --------------------------------------------------------------------------- the table
 TABLE: dict[str, dict[str, str]] = {
@@ -76,7 +79,7 @@ TABLE: dict[str, dict[str, str]] = {
     "GET /docs/oauth2-redirect": PUBLIC,
     "GET /redoc": PUBLIC,
     "GET /healthz": PUBLIC,
-    "GET /metrics": PUBLIC,
+    "GET /metrics": ADMIN,  # or the monitoring token (tests/procedures/test_operations.py)
     # login
     "POST /v1/auth/staff/token": PUBLIC,
     "POST /v1/auth/wallet/challenge": PUBLIC,
@@ -99,6 +102,7 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /v1/transfers": RESIDENTS,
     "GET /v1/transfers/{transfer_id}": RESIDENT_A_OWNS,
     "GET /v1/wallet/history": RESIDENTS,
+    "GET /v1/wallet/movements": RESIDENTS,
     "GET /v1/wallet/topups": RESIDENTS,
     "GET /v1/wallet/topups/{topup_id}": RESIDENT_A_OWNS,
     # paying merchants: any resident may look at and pay a scanned code
@@ -134,6 +138,11 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /v1/api_keys/{key_id}/rotate": MERCHANT_A_OWNS_WRITE,
     "DELETE /v1/api_keys/{key_id}": MERCHANT_A_OWNS_WRITE,
     "GET /v1/statements": MERCHANTS,
+    # paying with the My Number card at the merchant's reader (merchant A's open request); the city counter's opt-in
+    "POST /v1/card_payments/challenge": MERCHANT_A_OWNS_WRITE,
+    "POST /v1/card_payments": MERCHANT_A_OWNS_WRITE,
+    "POST /v1/admin/card_wallets/challenge": ADMIN,
+    "POST /v1/admin/card_wallets": ADMIN,
     # the city operator
     "POST /v1/admin/merchants": ADMIN,
     "GET /v1/admin/merchants": ADMIN,
@@ -144,6 +153,7 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /v1/admin/topups": ADMIN,
     "GET /v1/admin/topups": ADMIN,
     "GET /v1/admin/topups/{topup_id}": ADMIN,
+    "POST /v1/admin/topups/{topup_id}/approve": ADMIN,  # the admin's: 409, that top-up awaits no approval
     "GET /v1/admin/payouts": ADMIN,
     "POST /v1/admin/payout_batches": ADMIN,
     "GET /v1/admin/payout_batches": ADMIN,
@@ -154,6 +164,7 @@ TABLE: dict[str, dict[str, str]] = {
     "GET /v1/admin/wallets/{wallet}": ADMIN,
     "POST /v1/admin/wallets/{wallet}/freeze": ADMIN,
     "POST /v1/admin/wallets/{wallet}/unfreeze": ADMIN,
+    "POST /v1/admin/wallet_actions/{action_id}/approve": ADMIN_NO_SUCH_ACTION,
     "GET /v1/admin/wallets/{wallet}/recovery": ADMIN_NO_RECOVERY,
     "POST /v1/admin/wallets/{wallet}/recovery/retry": ADMIN_NO_RECOVERY,
     "POST /v1/admin/wallets/{wallet}/recovery/cancel": ADMIN | {"admin": "404"},  # no_pending_recovery
@@ -170,6 +181,27 @@ TABLE: dict[str, dict[str, str]] = {
     "GET /v1/applications/{application_id}/receipt": RESIDENT_A_OWNS,
     "GET /v1/notifications": RESIDENTS,
     "POST /v1/notifications/{notification_id}/read": RESIDENT_A_OWNS,
+    # Open311 GeoReport v2: reads are public; a POST needs an app's api_key or a resident's token (resident A's
+    # report is public with a released photo)
+    "GET /open311/v2/services.json": PUBLIC,
+    "GET /open311/v2/services/{service_code}.json": PUBLIC,
+    "GET /open311/v2/requests.json": PUBLIC,
+    "POST /open311/v2/requests.json": dict.fromkeys(ROLES, "403") | {"resident_a": "ok", "resident_b": "ok"},
+    "GET /open311/v2/requests/{service_request_id}.json": PUBLIC,
+    "GET /open311/v2/requests/{service_request_id}/media": PUBLIC,
+    "GET /open311/v2/tokens/{token}.json": PUBLIC,
+    # the town's status page and public histories
+    "GET /town": PUBLIC,
+    "GET /town/reports/{report_id}/history": PUBLIC,
+    # civic reports: each department's clerks (resident A's report is routed to department X); Open311 keys
+    "GET /v1/clerk/civic/reports": STAFF,
+    "GET /v1/clerk/civic/reports/{report_id}": DEPARTMENT_X_ONLY,
+    "POST /v1/clerk/civic/reports/{report_id}/review": DEPARTMENT_X_ONLY,
+    "POST /v1/clerk/civic/reports/{report_id}/status": DEPARTMENT_X_ONLY,
+    "POST /v1/clerk/civic/reports/{report_id}/merge": DEPARTMENT_X_ONLY,
+    "POST /v1/admin/open311/keys": ADMIN,
+    "GET /v1/admin/open311/keys": ADMIN,
+    "POST /v1/admin/open311/keys/{key_id}/revoke": ADMIN,
     # clerks: the queue is each department's own; the application is routed to department X
     "GET /v1/clerk/applications": STAFF,
     "GET /v1/clerk/applications/{application_id}": STAFF,  # other departments see metadata only (redacted)
@@ -187,6 +219,10 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /console/login": CONSOLE_PUBLIC,
     "GET /console/": CONSOLE_STAFF,
     "GET /console/applications": CONSOLE_STAFF,
+    "GET /console/civic": CONSOLE_STAFF,
+    "POST /console/civic/{report_id}/review": CONSOLE_DEPARTMENT_X,
+    "POST /console/civic/{report_id}/status": CONSOLE_DEPARTMENT_X,
+    "POST /console/civic/{report_id}/merge": CONSOLE_DEPARTMENT_X,
     "GET /console/applications/{application_id}": CONSOLE_DEPARTMENT_X,
     "POST /console/applications/{application_id}/claim": CONSOLE_DEPARTMENT_X,
     "GET /console/applications/{application_id}/attachments/{position}": CONSOLE_DEPARTMENT_X,
@@ -194,6 +230,7 @@ TABLE: dict[str, dict[str, str]] = {
     "GET /console/admin/topups": CONSOLE_ADMIN,
     "POST /console/admin/topups": CONSOLE_ADMIN,
     "GET /console/admin/topups/{topup_id}": CONSOLE_ADMIN,
+    "POST /console/admin/topups/{topup_id}/approve": CONSOLE_ADMIN,  # the admin's: 409, nothing awaits approval
     "GET /console/admin/merchants": CONSOLE_ADMIN,
     "POST /console/admin/merchants": CONSOLE_ADMIN,
     "GET /console/admin/merchants/{merchant_id}": CONSOLE_ADMIN,
@@ -211,6 +248,7 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /console/admin/residents/{wallet}/revoke": CONSOLE_ADMIN,
     "POST /console/admin/residents/{wallet}/freeze": CONSOLE_ADMIN,
     "POST /console/admin/residents/{wallet}/unfreeze": CONSOLE_ADMIN,
+    "POST /console/admin/residents/{wallet}/actions/{action_id}/approve": CONSOLE_ADMIN_NO_SUCH_ACTION,
     "POST /console/admin/residents/{wallet}/recovery/retry": CONSOLE_ADMIN_NO_RECOVERY,
     "POST /console/admin/residents/{wallet}/recovery/cancel": CONSOLE_ADMIN_NO_RECOVERY,
     "GET /console/static/{path}": CONSOLE_PUBLIC,
@@ -221,7 +259,15 @@ TABLE: dict[str, dict[str, str]] = {
 #: endpoint refuses with 422 *after* authorisation; bodies are given where the resource check comes
 #: later (after validation), or where ``{}`` would be valid and change something shared.
 BODIES: dict[str, Any] = {
+    # the department is checked after the body: valid bodies that change nothing shared (a merge into itself and
+    # a close without a resolution are refused after the door)
+    "POST /v1/clerk/civic/reports/{report_id}/review": {"listed": True, "photo_public": True},
+    "POST /v1/clerk/civic/reports/{report_id}/status": {"status": "closed"},
+    "POST /v1/clerk/civic/reports/{report_id}/merge": {"into": "{report_id}"},
     "POST /v1/refunds": {"payment_request": "{paid_request}", "amount": 100},
+    "POST /v1/card_payments/challenge": {"payment_request": "{open_request}"},
+    "POST /v1/card_payments": {"payment_request": "{open_request}", "statement": {}, "auth_certificate": "",
+                               "auth_signature": ""},
     "POST /v1/events/{event_id}/redeliver": {},
     "POST /v1/applications/{application_id}/withdraw": {"signature": "{bad_signature}"},
     "POST /v1/applications/{application_id}/resubmit": {"form": {}, "salt": "0x" + "ab" * 32,
@@ -242,6 +288,10 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /console/login": {"username": "x" * 65, "password": "x", "csrf_token": "x"},
     "POST /console/applications/{application_id}/decide": {"action": "approve"},  # the confirmation step only
     "POST /console/admin/topups": {"wallet": "not an address", "amount": "0"},
+    # refused (or harmless) after the door: a merge into nothing, an unknown action, a review keeping it public
+    "POST /console/civic/{report_id}/merge": {"into": ""},
+    "POST /console/civic/{report_id}/status": {"action": "reopen"},
+    "POST /console/civic/{report_id}/review": {"listed": "on", "photo_public": "on"},
 }
 #: Path parameters that differ between rows of the same name.
 PATH_OVERRIDES: dict[str, dict[str, str]] = {
@@ -315,6 +365,24 @@ def _insert_identity(runtime: Any, wallet: str) -> str:
         return row.id
 
 
+def _civic_report(client: TestClient, runtime: Any, resident: Any, ids: dict[str, Any]) -> None:
+    """Resident A's Open311 report of a pothole, public, its photo released."""
+    from procedures.civic import keys
+    from procedures.civic.models import CivicReport
+
+    fields = {"service_code": "road-damage", "lat": "36.3027", "long": "136.3146", "attribute[service_code]": "crack",
+              "description": "路面に長いひび割れ"}
+    posted = client.post("/open311/v2/requests.json", data=fields, files=[("media", ("p.png", PNG, "image/png"))],
+                         headers=resident.headers)
+    assert posted.status_code == 201, posted.text
+    ids["service_code"] = "road-damage"
+    ids["service_request_id"], ids["token"] = posted.json()[0]["service_request_id"], posted.json()[0]["token"]
+    ids["report_id"] = ids["service_request_id"]
+    with runtime.sessions() as session, session.begin():
+        session.get(CivicReport, ids["service_request_id"]).photo_public = True
+        ids["key_id"] = keys.issue_key(session, runtime.settings, name="an app", created_by="test")[0].id
+
+
 def build_world(client: TestClient, runtime: Any, make_resident: Any) -> World:
     """Staff, residents, merchants and one owned resource of every kind, through the API."""
     world = World()
@@ -376,8 +444,11 @@ def build_world(client: TestClient, runtime: Any, make_resident: Any) -> World:
         session.flush()
         ids["notification_id"] = note.id
 
+    _civic_report(client, runtime, resident_a, ids)
+
     ids["identity_id"] = _insert_identity(runtime, resident_a.address)
     ids["wallet"] = payee.address
+    ids["action_id"] = "wa_" + "00" * 12  # no such wallet action
     ids["code"] = "road-damage"
     ids["path"] = "console.css"
     ids["bad_signature"] = {"nonce": "0x" + "cd" * 32, "deadline": int(time.time()) + 600,

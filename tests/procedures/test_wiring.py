@@ -8,6 +8,7 @@ import pytest
 from procedures import wiring
 from procedures.applications import money
 from procedures.applications import records as application_records
+from procedures.civic import clerks as civic_clerks
 from procedures.merchants import accounts, payment_requests, refunds
 from procedures.runtime import NotWired, Runtime
 from procedures.settlement import payouts, topups
@@ -33,10 +34,12 @@ def test_every_final_intent_finds_its_handler_by_kind_or_prefix(settings, engine
     assert hooks.final_handler("topup.mint") is topups.on_topup_final
     assert hooks.final_handler(money.BENEFIT_KIND) is money.on_benefit_final
     assert hooks.final_handler("transfer") is not None
+    assert hooks.final_handler(civic_clerks.REWARD_KIND) is civic_clerks.on_reward_final
     assert hooks.final_handler("registry.register_city") is None  # nothing comes back for it
-    assert set(hooks.workers) == {"chain.indexer", "identity.recoveries", "identity.crl_sweep", "applications.anchorer",
-                                  "applications.deadlines", "applications.retention", "merchants.expiry",
-                                  "merchants.webhooks"}
+    assert set(hooks.workers) == {"chain.indexer", "applications.anchorer", "applications.deadlines",
+                                  "applications.retention", "merchants.expiry", "merchants.webhooks",
+                                  "auth.challenges.purge", "merchants.idempotency.purge",
+                                  "civic.adopter", "identity.recoveries", "identity.crl_sweep"}
     assert wiring.replaced_hooks() == [application_records.follow_wallet]
     assert wiring.transfer_hooks() == {
         payment_requests.PURPOSE: payment_requests.on_payment_final, refunds.PURPOSE: refunds.on_refund_final,

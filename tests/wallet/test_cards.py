@@ -14,14 +14,14 @@ from procedures.identity.certs import AssuranceLevel, CertKind
 from procedures.identity.jpki import JpkiVerifier
 from procedures.identity.revocation import CrlRevocationChecker
 from procedures.identity.testca import RsaKeyCache, Sex, TestCA, TestCard, TestResident
+from protocol.cards import CardSigner, sign_with_card
+from protocol.cards.base import DIGEST_INFO_SHA256_PREFIX
+from protocol.cards.pcsc import JpkiFile, PcscCard, command_apdu
+from protocol.cards.soft import SoftCard, signing_path_for
 from protocol.errors import CardError, CardLocked, InvalidPinFormat, WrongPin
 from protocol.nonces import new_nonce
 from protocol.statement import LinkStatement
 from tests.fixtures.fake_jpki_card import FakeJpkiCard, T0Transport
-from wallet.cards import CardSigner, sign_with_card
-from wallet.cards.base import DIGEST_INFO_SHA256_PREFIX
-from wallet.cards.pcsc import JpkiFile, PcscCard, command_apdu
-from wallet.cards.soft import SoftCard, signing_path_for
 
 ADULT = TestResident("加賀 次郎", date(1990, 2, 3), Sex.MALE, "石川県加賀市山中温泉1番地")
 CHILD = TestResident("加賀 三子", date(2018, 8, 8), Sex.FEMALE, "石川県加賀市山中温泉1番地", minor=True)
@@ -258,7 +258,7 @@ def test_pyscard_is_optional(monkeypatch):
     monkeypatch.setitem(sys.modules, "smartcard", None)
     monkeypatch.setitem(sys.modules, "smartcard.System", None)
     monkeypatch.setitem(sys.modules, "smartcard.Exceptions", None)
-    import wallet.cards.pcsc as pcsc
+    import protocol.cards.pcsc as pcsc
 
     reloaded = importlib.reload(pcsc)  # importing the module never needs pyscard
     with pytest.raises(CardError, match="pyscard"):

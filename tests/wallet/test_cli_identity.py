@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from chain.contracts.base import send_call
+from protocol.cards import pcsc
 from tests.fixtures.fake_jpki_card import FakeJpkiCard
 from tests.procedures.conftest import let_recovery_run, wait_until
 from tests.procedures.identity.conftest import KAGA_RESIDENTS, MINOR
 from wallet import cli, keystore
-from wallet.cards import pcsc
 
 PASSWORD = "correct horse battery"
 

@@ -105,13 +105,15 @@ def test_scan_send_balance_and_history(server, client, onboard, wallet_home, mak
 
     balance = _cli(server, keystore, "balance")
     assert balance.exit_code == 0 and "8,500" in balance.output
+    rows = wait_until(lambda: (lambda found: found if len(found) == 3 else None)(list(csv.DictReader(io.StringIO(
+        _cli(server, keystore, "history", "--csv").output)))), what="the chain index")
+    assert [(r["kind"], r["direction"], r["amount"], r["balance_after"], r["status"]) for r in rows] == [
+        ("p2p", "out", "-300", "8500", "confirmed"), ("payment", "out", "-1200", "8800", "confirmed"),
+        ("mint", "in", "10000", "10000", "confirmed")]  # the arranged coins: a mint, from the city
+    assert rows[0]["counterparty"] == friend.address and rows[1]["counterparty_name"] == "九谷焼工房"
+    assert all(r["at"].endswith("+09:00") for r in rows)  # the city's time, with its offset
     table = _cli(server, keystore, "history")
     assert table.exit_code == 0 and "-1,200" in table.output and "ランチ" in table.output
-    exported = _cli(server, keystore, "history", "--csv")
-    rows = list(csv.DictReader(io.StringIO(exported.output)))
-    assert [(r["kind"], r["direction"], r["amount"], r["status"]) for r in rows] == [
-        ("p2p", "out", "-300", "confirmed"), ("payment", "out", "-1200", "confirmed")]
-    assert rows[0]["counterparty"] == friend.address
 
     bad = _cli(server, keystore, "send", "0x1234", "5", "--yes")
     assert bad.exit_code == 1 and "not a wallet address" in bad.output

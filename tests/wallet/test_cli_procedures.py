@@ -95,6 +95,7 @@ def test_interactive_apply_respond_withdraw_and_a_fee(cli, client, arrange, make
     applied = cli("apply", "snow-removal", input=answers)
     assert applied.exit_code == 0, applied.output
     assert "Latitude" in applied.output and "Snow depth (cm)" in applied.output
+    assert "elderly_household=Help for an elderly household" in applied.output  # each choice by its title
     app_id = re.search(r"filed (ap_[0-9a-f]+)", applied.output).group(1)
 
     clerk = make_staff("clerk", "road-maintenance")

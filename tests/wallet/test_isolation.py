@@ -28,6 +28,6 @@ def test_importing_the_wallet_and_the_protocol_loads_nothing_of_the_service():
     result = subprocess.run([sys.executable, "-c", _PROBE], cwd=PROJECT_ROOT, capture_output=True, text=True,
                             timeout=120, check=True)
     report = json.loads(result.stdout)
-    assert {"wallet.cli", "wallet.cards.pcsc", "protocol.receipts", "protocol.statement"} <= set(report["imported"])
+    assert {"wallet.cli", "protocol.cards.pcsc", "protocol.receipts", "protocol.statement"} <= set(report["imported"])
     server = [name for name in report["loaded"] if name.split(".")[0] in SERVER_PACKAGES]
     assert server == [], f"the wallet pulls in server modules: {server[:20]}"

@@ -15,11 +15,12 @@ from typing import Any
 import click
 from rich.table import Table
 
+from protocol import cards
+from protocol.cards.base import CardSigner, sign_with_card
 from protocol.eip712 import sign_typed
 from protocol.recovery import check_cancel_request
 from protocol.statement import LinkStatement, Purpose, sign_wallet
 from wallet.api import WalletError
-from wallet.cards.base import CardSigner, sign_with_card
 from wallet.context import WalletContext, pass_wallet
 from wallet.help import LocalizedCommand
 
@@ -43,21 +44,15 @@ def open_card(spec: str, pin: str, wallet: WalletContext) -> CardSigner:
         click.BadParameter: an unknown card kind.
         CardError, WrongPin: the card could not be opened.
     """
-    kind, _, rest = spec.partition(":")
-    if kind == "soft" and rest:
-        from wallet.cards.soft import SoftCard
-
-        return SoftCard(os.path.expanduser(rest), pin)
-    if kind == "pcsc":
-        from wallet.cards.pcsc import PcscCard
-
-        return PcscCard.connect(rest or None)
-    raise click.BadParameter(wallet.t("card_spec"), param_hint="--card")
+    try:
+        return cards.open_card(spec, pin)
+    except cards.UnknownCardKind:
+        raise click.BadParameter(wallet.t("card_spec"), param_hint="--card") from None
 
 
 def _may_have_signing_key(card: CardSigner) -> bool:
     """A minor's software card has no signing file; a real card only tells after the password."""
-    from wallet.cards.soft import SoftCard
+    from protocol.cards.soft import SoftCard
 
     return not isinstance(card, SoftCard) or card.signing_path is not None
 
@@ -130,7 +125,7 @@ def _show(wallet: WalletContext, identity: dict[str, Any], title: str) -> None:
     table.add_row(t("wallet"), identity["wallet"])
     table.add_row(t("level"), level_name(wallet, identity["level"]))
     table.add_row(t("status"), t.term("ids", identity["status"]))
-    table.add_row(t("expires"), identity["expires_at"][:10])
+    table.add_row(t("expires"), wallet.clock.show_date(identity["expires_at"]))
     for intent in identity["operation"]["intents"]:
         table.add_row(t.term("intent", intent["kind"]), f"{t.term('ist', intent['status'])} {intent['tx_hash'] or ''}"
                       .strip())
@@ -195,7 +190,7 @@ def show_status(wallet: WalletContext) -> None:
         table.add_row(t("identity"), t.term("ids", identity["status"]))
         if identity.get("revocation_reason"):
             table.add_row(t("revocation_reason"), t.term("rr", identity["revocation_reason"]))
-        table.add_row(t("expires"), identity["expires_at"][:10])
+        table.add_row(t("expires"), wallet.clock.show_date(identity["expires_at"]))
     _pending_rows(wallet, table, wallet.api.pending_recovery())
     wallet.console.print(table)
 

@@ -1,7 +1,8 @@
 """Money commands: balance, history, paying merchants, sending coins.
 
     machi-wallet balance                       coins on chain, in flight, available, cap
-    machi-wallet history [--limit N] [--csv]   my transfers, newest first (a table, or CSV on stdout)
+    machi-wallet history [--limit N] [--csv]   every movement of my balance, newest first, with the running
+                                               balance (a table, or CSV on stdout)
     machi-wallet pay <payment URI | pr_…>      pay a merchant's payment request (QR code or its id)
     machi-wallet scan <static merchant URI>    pay a merchant's static code; you type the amount
     machi-wallet send <address> <amount>       send coins to another resident
@@ -86,48 +87,72 @@ def balance(wallet: WalletContext) -> None:
         wallet.console.print(f"[yellow]{escape(t('not_verified_wallet'))}[/]")
 
 
+def _counterparty(wallet: WalletContext, row: dict[str, Any]) -> str:
+    """Who the other side is, in words the resident knows: the shop, the city, their other wallet."""
+    kind, address = row["counterparty_kind"], row["counterparty"] or ""
+    if kind in ("lost_wallet", "new_wallet"):
+        return wallet.t("cp_" + kind, address=address)
+    return str(row["counterparty_name"] or address)
+
+
+def _memo(wallet: WalletContext, row: dict[str, Any]) -> str:
+    title = row.get("title") or {}
+    parts = [title.get(wallet.lang) or title.get("ja") or "", row.get("memo") or ""]
+    return " ".join(p for p in parts if p)
+
+
 @click.command(cls=LocalizedCommand)
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True, help="most transfers shown")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="most movements shown")
 @click.option("--csv", "as_csv", is_flag=True, help="write CSV to stdout instead of a table")
 @pass_wallet
 def history(wallet: WalletContext, limit: int, as_csv: bool) -> None:
-    """My transfers, newest first."""
+    """Every movement of my balance, newest first, with the balance after each."""
     account = wallet.logged_in()
     rows: list[dict[str, Any]] = []
     cursor: str | None = None
+    total = 0
     while len(rows) < limit:
         params: dict[str, Any] = {"limit": min(100, limit - len(rows))}
         if cursor:
             params["starting_after"] = cursor
-        page = wallet.api.request("GET", "/v1/wallet/history", params=params, auth=True)
+        page = wallet.api.request("GET", "/v1/wallet/movements", params=params, auth=True)
         rows += page["data"]
+        total = page["balance"] if cursor is None else total
         cursor = page.get("next_cursor")
         if not page["has_more"] or not cursor:
             break
-    me = account.address
-    if as_csv:  # for spreadsheets and scripts: the API's own names and values, whatever the language
+    clock = wallet.clock
+    if as_csv:  # for spreadsheets and scripts: the API's own names and values, times in the city's zone
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["id", "created_at", "kind", "direction", "counterparty", "amount", "status", "memo",
-                         "tx_hash"])
+        writer.writerow(["id", "at", "kind", "direction", "counterparty", "counterparty_name", "amount",
+                         "balance_after", "status", "memo", "tx_hash"])
         for row in rows:
-            out = row["from"] == me
-            writer.writerow([row["id"], row["created_at"], row["kind"], "out" if out else "in",
-                             row["to"] if out else row["from"], -row["amount"] if out else row["amount"],
-                             row["status"], row["memo"] or "", row["tx_hash"] or ""])
+            writer.writerow([row["id"], clock.iso(row["at"]), row["kind"], "in" if row["amount"] > 0 else "out",
+                             row["counterparty"] or "", row["counterparty_name"] or "", row["amount"],
+                             "" if row["balance_after"] is None else row["balance_after"], row["status"],
+                             _memo(wallet, row), row["tx_hash"] or ""])
         return
     t = wallet.t
     if not rows:
         wallet.say("no_transfers")
         return
-    table = wallet.table(t("history_title", address=me))
-    for column in ("col_date", "col_kind", "col_counterparty", "col_amount", "status", "col_memo"):
-        table.add_column(t(column), justify="right" if column == "col_amount" else "left")
+    table = wallet.table(t("history_title", address=account.address))
+    for column in ("col_date", "col_kind", "col_counterparty", "col_amount", "col_balance_after", "status",
+                   "col_memo"):
+        table.add_column(t(column), justify="right" if column in ("col_amount", "col_balance_after") else "left")
     for row in rows:
-        out = row["from"] == me
-        amount = f"[red]-{_amount(row['amount'])}[/]" if out else f"[green]+{_amount(row['amount'])}[/]"
-        table.add_row(row["created_at"][:19].replace("T", " "), t.term("tk", row["kind"]),
-                      row["to"] if out else row["from"], amount, t.term("ts", row["status"]), escape(row["memo"] or ""))
+        amount = row["amount"]
+        shown = f"[green]+{_amount(amount)}[/]" if amount > 0 else f"[red]-{_amount(-amount)}[/]"
+        after = "" if row["balance_after"] is None else _amount(row["balance_after"])
+        table.add_row(clock.show(row["at"]), t.term("tk", row["kind"]), escape(_counterparty(wallet, row)), shown,
+                      after, t.term("ts", row["status"]), escape(_memo(wallet, row)))
     wallet.console.print(table)
+    on_chain = wallet.api.request("GET", "/v1/wallet/balance", auth=True)["balance"]
+    if on_chain == total:
+        wallet.say("history_adds_up", balance=_amount(total))
+    else:
+        wallet.console.print(t("history_catching_up", indexed=_amount(total), balance=_amount(on_chain)))
 
 
 @click.command(cls=LocalizedCommand)

@@ -24,6 +24,7 @@ import json
 import mimetypes
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from rich.markup import escape
 from chain.errors import NodeError
 from chain.rpc import connect
 from protocol import applications as protocol
+from protocol.forms import choices, field_title
 from protocol.receipts import ledger_client, verify_receipt
 from wallet.api import WalletError
 from wallet.commands.identity import level_name, show_status
@@ -79,7 +81,7 @@ def prompt_form(schema: dict[str, Any], texts: Texts) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     required = set(schema.get("required", []))
     for name, prop in (schema.get("properties") or {}).items():
-        label = _title(prop.get("x-titles"), texts.lang) or name
+        label = field_title(prop, texts.lang, name)
         value = _prompt_value(prop, label, name in required, texts)
         if value is not None:
             answers[name] = value
@@ -103,10 +105,13 @@ def _prompt_value(prop: dict[str, Any], label: str, required: bool, texts: Texts
         count = click.prompt(texts("field_how_many", label=label),
                              type=click.IntRange(prop.get("minItems", 0), prop.get("maxItems", 50)))
         return [_prompt_value(item, f"{label} #{i + 1}", True, texts) for i in range(count)]
-    if "enum" in prop:
-        choice = click.prompt(label + suffix, type=click.Choice([str(v) for v in prop["enum"]]),
-                              default=None if required else "", show_default=False)
-        return choice or None
+    options = choices(prop, texts.lang)
+    if options:  # the values with their titles: "子との続柄 (parent=父母, guardian=未成年後見人, …)"
+        listed = ", ".join(f"{value}={title}" if str(value) != title else str(value) for value, title in options)
+        by_text = {str(value): value for value, _ in options}
+        choice = click.prompt(f"{label} ({listed}){suffix}", type=click.Choice(list(by_text)),
+                              default=None if required else "", show_default=False, show_choices=False)
+        return by_text[choice] if choice else None
     if kind in ("integer", "number"):
         raw = click.prompt(label + suffix, default="" if not required else None, show_default=False)
         if raw == "":
@@ -209,7 +214,7 @@ def applications(wallet: WalletContext, status_: str | None) -> None:
         table.add_row(row["id"], _title(row["procedure"]["title"], wallet.lang) or row["procedure"]["code"],
                       t.term("st", row["status"]), _money(wallet, row["fee"], row["fee_status"]),
                       _money(wallet, row["benefit"], row["benefit_status"]),
-                      row["submitted_at"][:16].replace("T", " "))
+                      wallet.clock.show(row["submitted_at"]))
     wallet.console.print(table)
 
 
@@ -233,7 +238,7 @@ def status(wallet: WalletContext, application_id: str | None) -> None:
     if app["benefit"]:
         wallet.say("app_benefit", benefit=app["benefit"], status=t.term("fs", app["benefit_status"]))
     if app.get("correction") and app["status"] == "returned":
-        console.print(t("correction_until", deadline=app["correction"]["deadline"],
+        console.print(t("correction_until", deadline=wallet.clock.show(app["correction"]["deadline"]),
                         reason=escape(app["correction"]["reason"])))
         wallet.say("answer_with", id=app["id"])
     if app.get("decision"):
@@ -246,7 +251,7 @@ def status(wallet: WalletContext, application_id: str | None) -> None:
     for event in app["events"]:
         before = t.term("st", event["from_status"]) if event["from_status"] else "-"
         table.add_row(str(event["seq"]), t.term("ev", event["type"]), f"{before} → {t.term('st', event['to_status'])}",
-                      event["occurred_at"][:19].replace("T", " "),
+                      wallet.clock.show(event["occurred_at"], seconds=True),
                       t("anchor_n", anchor=event["anchor_id"]) if event["anchored"] else t("not_anchored"))
     console.print(table)
 
@@ -335,11 +340,15 @@ def receipt(wallet: WalletContext, application_id: str, verify: bool, rpc_url: s
     except ValueError as exc:
         raise WalletError.of("not_a_receipt", problem=exc) from None
     table = wallet.table(t("receipt_title", id=check.application_id, chain=check.chain_id, ledger=ledger))
-    for column in ("#", t("event"), t("col_result"), t("col_anchor"), t("col_detail")):
+    for column in ("#", t("event"), t("when"), t("col_result"), t("col_anchor"), t("col_detail")):
         table.add_column(column)
+    times = {e.get("seq"): e.get("occurred_at") for e in events}
     for event in check.events:
+        occurred = times.get(event.seq)
         colour = {"verified": "green", "pending": "yellow"}.get(event.status, "red")
-        table.add_row(str(event.seq), t.term("ev", event.type), f"[{colour}]{t.term('rc', event.status)}[/]",
+        table.add_row(str(event.seq), t.term("ev", event.type),
+                      wallet.clock.show(datetime.fromtimestamp(occurred, UTC)) if isinstance(occurred, int) else "",
+                      f"[{colour}]{t.term('rc', event.status)}[/]",
                       "" if event.anchor_id is None else str(event.anchor_id),
                       escape(event.reason or (event.signer or "")))
     console.print(table)

@@ -46,6 +46,7 @@ from procedures.applications.service.staff import (
     overdue_condition,
     queue,
     staff_application,
+    staff_note,
 )
 
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "resubmit",
     "signing_domain",
     "staff_application",
+    "staff_note",
     "submit",
     "withdraw",
 ]

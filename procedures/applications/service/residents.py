@@ -28,7 +28,6 @@ from procedures.applications.service.common import (
     ResidentSignature,
     UploadedFile,
     catalog,
-    days,
     finite_numbers,
     no_my_number,
     signing_domain,
@@ -127,7 +126,8 @@ def submit(
         id=new_application_id(), procedure_code=procedure.code, procedure_version=procedure.version,
         department=procedure.department, applicant=wallet, status="",  # the first event starts from nothing
         key_id=runtime.vault.new_key(session, "application"), form_blob=b"", content_hash=content, revision=1,
-        fee=procedure.fee_for(form), benefit=procedure.benefit, due_at=now + days(procedure.deadline_days),
+        fee=procedure.fee_for(form), benefit=procedure.benefit,
+        due_at=runtime.settings.clock.due_after(now, procedure.deadline_days),
         submitted_at=now, next_seq=0,
     )
     session.add(application)

@@ -51,6 +51,7 @@ __all__ = [
     "overdue_condition",
     "queue",
     "staff_application",
+    "staff_note",
 ]
 
 MAX_CORRECTION_DAYS = 90
@@ -114,6 +115,19 @@ def _staff_event(session: Session, runtime: Runtime, principal: Principal, appli
         sealed_details=seal_details(session, runtime.vault, application, details),
         public_details=public, occurred_at=at,
     )
+
+
+def staff_note(session: Session, runtime: Runtime, principal: Principal, application_id: str, *, event: str,
+               details: Mapping[str, Any], public: Mapping[str, Any] | None = None) -> ApplicationEvent:
+    """A signed staff act another room takes on an application, status unchanged (a civic report's
+    progress, review or merge), kept in its anchored history.
+
+    Raises:
+        NotFound, PermissionDenied: see ``staff_application``.
+    """
+    application = staff_application(session, principal, application_id, lock=True)
+    return _staff_event(session, runtime, principal, application, event=event, to_status=None, details=details,
+                        public=public)
 
 
 def claim(session: Session, runtime: Runtime, principal: Principal, application_id: str) -> Application:

@@ -21,5 +21,14 @@ def contracts(w3: Web3, city: Any, compiled: CompileResult) -> CityContracts:
 
 @pytest.fixture
 def evm(w3: Web3, anvil: LocalNode, contracts: CityContracts, keys: Any, city: Any) -> Chain:
-    """The test's view of the chain (its state is reverted after each test by the root conftest)."""
+    """The test's view of the chain (its state is reverted after each test by the root conftest), with
+    one ``operator`` account holding every service role (tests of a function's logic, not of the keys)."""
+    chain = Chain(w3, anvil, contracts, keys)
+    chain.grant_operator()
+    return chain
+
+
+@pytest.fixture
+def deployed(w3: Web3, anvil: LocalNode, contracts: CityContracts, keys: Any, city: Any) -> Chain:
+    """The chain as ``machi deploy`` leaves it: each role on its own key, nothing granted besides."""
     return Chain(w3, anvil, contracts, keys)

@@ -1,8 +1,10 @@
-"""Every restricted function, called by every account that lacks the role, reverts with the right error.
+"""The role table: every restricted function, called by every service key, the admin and a stranger —
+refused with the contract's own error for each one that lacks the role, past the role check for the
+holder. The deployment is the real one (``machi deploy``'s plan): one key per role (``chain.roles``).
 
-Callers: the deployer (admin, master minter, pauser), the service key (registrar, relayer, freezer,
-recovery agent, anchorer), the two minters, and a stranger with no role at all. Each row also checks
-that a holder of the role gets past the role check (it may still fail on a later check).
+Every other state-changing function of the three contracts is listed in ``OPEN`` (anyone may call it:
+it moves only the caller's own coins, or needs the owner's signature), and a test fails when a
+contract gains a function that is in neither list.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from eth_account import Account
 
 from chain.contracts import AssuranceLevel, Call, Kind, role_id
 from chain.errors import ContractLogicError
+from chain.roles import BY_NAME, COIN, KEY_ROLES, LEDGER, REGISTRY
 from tests.chain.contracts.helpers import Chain, random32, unchecked_call
 
 STRANGER = Account.create().address
@@ -29,43 +32,46 @@ class Restricted:
     name: str
     call: Callable[[Chain], Call]
     role: str  # a role name, or "minter" for mint (a configured minter, not a role)
-    holders: tuple[str, ...]  # among "admin", "operator", "topup", "benefits"
+    holders: tuple[str, ...]  # among CALLERS
 
 
-ADMIN, OPERATOR = ("admin",), ("operator",)
+ADMIN = ("admin",)
+RELAYER, REGISTRAR, FREEZER, RECOVERY = ("relayer",), ("registrar",), ("freezer",), ("recovery",)
 MINTERS = ("topup", "benefits")
 
 RESTRICTED = [
     # IdentityRegistry
     Restricted("registry.attest", lambda e: e.registry.attest_call(
-        WALLET, random32(), AssuranceLevel.CARD_AUTHENTICATED, FAR, random32()), "REGISTRAR_ROLE", OPERATOR),
+        WALLET, random32(), AssuranceLevel.CARD_AUTHENTICATED, FAR, random32()), "REGISTRAR_ROLE", REGISTRAR),
     Restricted("registry.registerMerchant", lambda e: e.registry.register_merchant_call(
-        WALLET, random32(), FAR, random32()), "REGISTRAR_ROLE", OPERATOR),
+        WALLET, random32(), FAR, random32()), "REGISTRAR_ROLE", REGISTRAR),
     Restricted("registry.registerCityAccount", lambda e: e.registry.register_city_account_call(
-        WALLET, random32(), FAR, random32()), "REGISTRAR_ROLE", OPERATOR),
+        WALLET, random32(), FAR, random32()), "REGISTRAR_ROLE", REGISTRAR),
     Restricted("registry.renew", lambda e: e.registry.renew_call(
-        WALLET, AssuranceLevel.RESIDENT_OF_CITY, FAR, random32()), "REGISTRAR_ROLE", OPERATOR),
+        WALLET, AssuranceLevel.RESIDENT_OF_CITY, FAR, random32()), "REGISTRAR_ROLE", REGISTRAR),
     Restricted("registry.revoke", lambda e: e.registry.revoke_call(WALLET),
-               "REGISTRAR_ROLE", OPERATOR),
+               "REGISTRAR_ROLE", REGISTRAR),
     Restricted("registry.suspendMerchant", lambda e: e.registry.suspend_merchant_call(WALLET),
-               "REGISTRAR_ROLE", OPERATOR),
+               "REGISTRAR_ROLE", REGISTRAR),
     # held by the coin contract alone (its delayed recovery): no key may move an identity at once
     Restricted("registry.rebind", lambda e: unchecked_call(e.registry, "rebind", WALLET, STRANGER, random32()),
                "RECOVERY_ROLE", ()),
     Restricted("registry.grantRole", lambda e: e.registry.grant_role_call("REGISTRAR_ROLE", STRANGER),
                "DEFAULT_ADMIN_ROLE", ADMIN),
+    Restricted("registry.revokeRole", lambda e: e.registry.revoke_role_call("REGISTRAR_ROLE", e.registrar),
+               "DEFAULT_ADMIN_ROLE", ADMIN),
     # RegionalCoin
-    Restricted("coin.batchTransferWithAuthorization", lambda e: e.coin.batch_call([]), "RELAYER_ROLE", OPERATOR),
+    Restricted("coin.batchTransferWithAuthorization", lambda e: e.coin.batch_call([]), "RELAYER_ROLE", RELAYER),
     Restricted("coin.configureMinter", lambda e: e.coin.configure_minter_call(STRANGER, 1),
                "MASTER_MINTER_ROLE", ADMIN),
     Restricted("coin.removeMinter", lambda e: e.coin.remove_minter_call(e.topup), "MASTER_MINTER_ROLE", ADMIN),
     Restricted("coin.mint", lambda e: e.coin.mint_call(WALLET, 1), "minter", MINTERS),
     Restricted("coin.requestRecovery", lambda e: e.coin.request_recovery_call(WALLET, STRANGER, random32()),
-               "RECOVERY_ROLE", OPERATOR),
-    Restricted("coin.freeze", lambda e: e.coin.freeze_call(WALLET), "FREEZER_ROLE", OPERATOR),
-    Restricted("coin.freezeAsLost", lambda e: e.coin.freeze_as_lost_call(WALLET), "FREEZER_ROLE", OPERATOR),
+               "RECOVERY_ROLE", RECOVERY),
+    Restricted("coin.freeze", lambda e: e.coin.freeze_call(WALLET), "FREEZER_ROLE", FREEZER),
+    Restricted("coin.freezeAsLost", lambda e: e.coin.freeze_as_lost_call(WALLET), "FREEZER_ROLE", FREEZER),
     Restricted("coin.setRecoveryDelay", lambda e: e.coin.set_recovery_delay_call(3600), "DEFAULT_ADMIN_ROLE", ADMIN),
-    Restricted("coin.unfreeze", lambda e: e.coin.unfreeze_call(WALLET), "FREEZER_ROLE", OPERATOR),
+    Restricted("coin.unfreeze", lambda e: e.coin.unfreeze_call(WALLET), "FREEZER_ROLE", FREEZER),
     Restricted("coin.pause", lambda e: e.coin.pause_call(), "PAUSER_ROLE", ADMIN),
     Restricted("coin.unpause", lambda e: e.coin.unpause_call(), "PAUSER_ROLE", ADMIN),
     Restricted("coin.setTransferRule", lambda e: e.coin.set_transfer_rule_call(Kind.RESIDENT, Kind.CITY, False),
@@ -74,25 +80,55 @@ RESTRICTED = [
                "DEFAULT_ADMIN_ROLE", ADMIN),
     Restricted("coin.grantRole", lambda e: e.coin.grant_role_call("RELAYER_ROLE", STRANGER),
                "DEFAULT_ADMIN_ROLE", ADMIN),
-    Restricted("coin.revokeRole", lambda e: e.coin.revoke_role_call("RELAYER_ROLE", e.operator),
+    Restricted("coin.revokeRole", lambda e: e.coin.revoke_role_call("RELAYER_ROLE", e.relayer),
                "DEFAULT_ADMIN_ROLE", ADMIN),
     # ProcedureLedger
-    Restricted("ledger.anchor", lambda e: e.ledger.anchor_call(random32(), 3), "ANCHOR_ROLE", OPERATOR),
+    Restricted("ledger.anchor", lambda e: e.ledger.anchor_call(random32(), 3), "ANCHOR_ROLE", RELAYER),
     Restricted("ledger.grantRole", lambda e: e.ledger.grant_role_call("ANCHOR_ROLE", STRANGER),
+               "DEFAULT_ADMIN_ROLE", ADMIN),
+    Restricted("ledger.revokeRole", lambda e: e.ledger.revoke_role_call("ANCHOR_ROLE", e.relayer),
                "DEFAULT_ADMIN_ROLE", ADMIN),
 ]  # fmt: skip
 
-CALLERS = ("admin", "operator", "topup", "benefits", "stranger")
+#: Anyone may call these: they move the caller's own coins or roles, or need the owner's signature —
+#: or, for a recovery, act only on one already requested by the recovery role: ``executeRecovery`` once
+#: its delay has passed, ``cancelRecovery`` by the lost wallet itself (or the freezer),
+#: ``cancelRecoveryWithSignature`` with the lost wallet's signature (tests/chain/contracts/test_coin.py).
+OPEN = {
+    REGISTRY: {"renounceRole"},
+    COIN: {"approve", "cancelAuthorization", "cancelRecovery", "cancelRecoveryWithSignature", "executeRecovery",
+           "permit", "receiveWithAuthorization", "redeem", "renounceRole", "transfer", "transferFrom",
+           "transferWithAuthorization"},
+    LEDGER: {"renounceRole"},
+}
+_PREFIX = {"registry": REGISTRY, "coin": COIN, "ledger": LEDGER}
+
+CALLERS = ("admin", "relayer", "registrar", "freezer", "recovery", "topup", "benefits", "settlement", "stranger")
 
 
 def _address(evm: Chain, who: str) -> str:
     return {
-        "admin": evm.admin,
-        "operator": evm.operator,
-        "topup": evm.topup,
-        "benefits": evm.benefits,
+        "admin": evm.admin, "relayer": evm.relayer, "registrar": evm.registrar, "freezer": evm.freezer,
+        "recovery": evm.recovery, "topup": evm.topup, "benefits": evm.benefits, "settlement": evm.settlement,
         "stranger": STRANGER,
     }[who]
+
+
+@pytest.fixture
+def evm(deployed: Chain) -> Chain:
+    """The deployment as planned: no test operator holding every role."""
+    return deployed
+
+
+def test_every_state_changing_function_is_in_the_table(contracts) -> None:
+    listed: dict[str, set[str]] = {name: set(OPEN[name]) for name in OPEN}
+    for fn in RESTRICTED:
+        prefix, name = fn.name.split(".")
+        listed[_PREFIX[prefix]].add(name)
+    for contract, client in ((REGISTRY, contracts.registry), (COIN, contracts.coin), (LEDGER, contracts.ledger)):
+        changing = {item["name"] for item in client.contract.abi if item.get("type") == "function"
+                    and item.get("stateMutability") not in ("view", "pure")}
+        assert changing == listed[contract], (contract, changing ^ listed[contract])
 
 
 @pytest.mark.parametrize("fn", RESTRICTED, ids=lambda r: r.name)
@@ -118,27 +154,38 @@ def test_role_holders_pass_the_role_check(evm: Chain, fn: Restricted) -> None:
             assert exc.name not in ("AccessControlUnauthorizedAccount", "RegionalCoinNotMinter"), exc
 
 
+def test_each_key_may_send_exactly_the_functions_its_role_holds(evm: Chain) -> None:
+    """The relayer's allowlists (chain.roles) and the contracts' role checks say the same thing."""
+    for key in KEY_ROLES:
+        allowed = {f"{prefix}.{name}" for prefix, contract in _PREFIX.items()
+                   for name in key.calls.get(contract, ())}
+        restricted_ok = {fn.name for fn in RESTRICTED if (key.name.split("_")[0] in fn.holders)}
+        open_calls = {f"{prefix}.{name}" for prefix, contract in _PREFIX.items() for name in OPEN[contract]}
+        assert allowed - open_calls == restricted_ok, (key.name, allowed, restricted_ok)
+    assert BY_NAME["settlement"].grants == ()
+
+
 def test_the_deployment_grants_exactly_the_planned_roles(evm: Chain) -> None:
     expected = {
         (evm.registry, "DEFAULT_ADMIN_ROLE"): {evm.admin},
-        (evm.registry, "REGISTRAR_ROLE"): {evm.operator},
+        (evm.registry, "REGISTRAR_ROLE"): {evm.registrar},
         (evm.coin, "DEFAULT_ADMIN_ROLE"): {evm.admin},
         (evm.coin, "MASTER_MINTER_ROLE"): {evm.admin},
         (evm.coin, "PAUSER_ROLE"): {evm.admin},
-        (evm.coin, "FREEZER_ROLE"): {evm.operator},
-        (evm.coin, "RECOVERY_ROLE"): {evm.operator},
-        (evm.coin, "RELAYER_ROLE"): {evm.operator},
+        (evm.coin, "FREEZER_ROLE"): {evm.freezer},
+        (evm.coin, "RECOVERY_ROLE"): {evm.recovery},
+        (evm.coin, "RELAYER_ROLE"): {evm.relayer},
         (evm.ledger, "DEFAULT_ADMIN_ROLE"): {evm.admin},
-        (evm.ledger, "ANCHOR_ROLE"): {evm.operator},
+        (evm.ledger, "ANCHOR_ROLE"): {evm.relayer},
     }
-    everyone = {evm.admin, evm.operator, evm.topup, evm.benefits, STRANGER}
+    everyone = {_address(evm, who) for who in CALLERS}
     for (contract, role), holders in expected.items():
         for account in everyone:
             assert contract.has_role(role, account) == (account in holders), (contract, role, account)
     assert evm.registry.has_role("RECOVERY_ROLE", evm.coin.address)  # the registry's RECOVERY_ROLE: the coin only
     assert not any(evm.registry.has_role("RECOVERY_ROLE", account) for account in everyone)
     assert evm.coin.is_minter(evm.topup) and evm.coin.is_minter(evm.benefits)
-    assert not evm.coin.is_minter(evm.admin) and not evm.coin.is_minter(evm.operator)
+    assert not any(evm.coin.is_minter(_address(evm, who)) for who in CALLERS if who not in MINTERS)
 
 
 def test_a_granted_role_takes_effect_and_a_revoked_one_is_gone(evm: Chain) -> None:

@@ -38,6 +38,13 @@ def test_the_shipped_catalog():
     ({"inside_city": [{"lat": "/latitude", "long": "/long"}]}, "names no form field"),
     ({"attachments": {"min": 3, "max": 1, "max_bytes": 10, "types": []}}, "exceeds"),
     ({"surprise": True}, "Additional properties"),
+    ({"form": {"type": "object", "properties": {"x": {"type": "string", "enum": ["a", "b"],
+                                                      "x-titles": {"ja": "エックス", "en": "X"},
+                                                      "x-enum-titles": {"a": {"ja": "あ", "en": "A"}}}}}},
+     "x-enum-titles.* for \"b\""),
+    ({"form": {"type": "object", "properties": {"x": {"oneOf": [{"const": 1}],
+                                                      "x-titles": {"ja": "エックス", "en": "X"}}}}},
+     "option 1 needs"),
 ])
 def test_malformed_entries_are_refused_at_load(change, problem):
     with pytest.raises(CatalogError, match=problem):
@@ -76,4 +83,20 @@ def test_a_seventh_procedure_needs_no_code(client, filer, make_resident, setting
 def test_file_name_must_match_the_code(tmp_path):
     (tmp_path / "snow.json").write_text(json.dumps(_entry()), encoding="utf-8")
     with pytest.raises(CatalogError, match="named after its code"):
+        Catalog.load(tmp_path)
+
+
+def test_every_choice_has_titles_and_every_department_a_name():
+    catalog = Catalog.load()
+    for procedure in catalog:
+        assert catalog.department_name(procedure.department, "ja") != procedure.department
+        assert catalog.department_name(procedure.department, "en") != procedure.department
+    assert catalog.department_name("child-welfare", "ja") == "子育て支援課"
+    assert catalog.department_name("kosodate", "ja") == "kosodate"  # a staff department no procedure uses
+
+
+def test_a_department_without_a_name_is_refused(tmp_path):
+    (tmp_path / "snow-removal.json").write_text(json.dumps(_entry(department="snow-office")), encoding="utf-8")
+    shutil.copy(SHIPPED / "_departments.json", tmp_path / "_departments.json")
+    with pytest.raises(CatalogError, match="'snow-office' has no name in _departments.json"):
         Catalog.load(tmp_path)

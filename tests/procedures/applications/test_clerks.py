@@ -62,13 +62,13 @@ def test_queue_filters_and_cursor_paging(client, filer, make_resident, make_staf
     # the console dashboard's panel: open applications and overdue ones by department
     from procedures.console.panels import applications_panel
 
-    def panel(role: str, department: str | None) -> list[tuple[str, int, str]]:
+    def panel(role: str, department: str | None) -> list[tuple[str, int, int]]:
         user = SimpleNamespace(role=role, account=SimpleNamespace(department=department))
         with runtime.sessions() as session:
-            return applications_panel(session, user)["rows"]  # type: ignore[arg-type,return-value]
+            return applications_panel(session, runtime, user, "ja")["rows"]  # type: ignore[arg-type,return-value]
 
-    assert panel("admin", None) == [("child-welfare", 1, "0"), ("road-maintenance", 5, "1")]
-    assert panel("clerk", "road-maintenance") == [("road-maintenance", 5, "1")]
+    assert panel("admin", None) == [("子育て支援課", 1, 0), ("土木課", 5, 1)]  # departments by name
+    assert panel("clerk", "road-maintenance") == [("土木課", 5, 1)]
     # the queue carries no personal data
     assert all("form" not in item for item in first["data"])
     # residents cannot use the clerk API

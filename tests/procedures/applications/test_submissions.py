@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 
 import pytest
 from eth_account import Account
 from sqlalchemy import select
 
 from procedures.applications.models import Application, ApplicationEvent, Attachment
+from procedures.applications.service import catalog
 from procedures.crypto import DataKey
 from tests.procedures.applications.conftest import ATTACHMENTS, FORMS, PDF, PNG
 
@@ -47,6 +49,14 @@ def test_all_six_procedures_are_filed(client, filer, make_resident, treasury, ru
     departments = {code: body["department"] for code, body in filed.items()}
     assert departments["road-damage"] == departments["snow-removal"] == "road-maintenance"
     assert departments["childcare-benefit"] == "child-welfare"
+    # the processing deadline: the end of the n-th business day after filing, in the city's time
+    clock = runtime.settings.clock
+    for code, body in filed.items():
+        submitted = datetime.fromisoformat(body["submitted_at"])
+        due = datetime.fromisoformat(body["due_at"])
+        days = catalog(runtime).get(code).deadline_days
+        assert clock.local(due) == clock.end_of_day(clock.business_days_after(submitted, days)), code
+        assert clock.calendar.is_business_day(clock.local_date(due)), code
 
 
 def test_personal_data_is_encrypted_at_rest_per_record(client, filer, make_resident, runtime, engine):

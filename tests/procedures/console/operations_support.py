@@ -115,7 +115,7 @@ def redeemed_payout(api: AdminApi, arrange: Any, runtime: Any, amount: int = 10_
     merchant = onboard(api)
     key = {"Authorization": f"Bearer {merchant['api_key']['secret']}"}
     _earn(api, key, arrange, runtime, amount)
-    settlement = runtime.keys.relayer.address
+    settlement = runtime.keys.settlement.address
     wait_for(lambda: runtime.registry.status(settlement).kind is Kind.CITY, "the settlement account")
     payout = api.http.post("/v1/payouts", headers=key, json={"amount": amount})
     assert payout.status_code == 202, payout.text

@@ -64,3 +64,15 @@ def test_csrf_token_is_required(live_server, staff):
 def test_console_requires_login(live_server):
     response = httpx.get(f"{live_server}/console/", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/console/login"
+
+
+def test_the_login_page_names_the_city_and_has_a_favicon(page, live_server, settings):
+    failed: list[str] = []
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    page.goto(f"{live_server}/console/login")
+    assert page.inner_text("#city-name") == settings.city_name == "加賀市"
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    fetched = httpx.get(f"{live_server}{icon}")
+    assert fetched.status_code == 200 and fetched.headers["content-type"].startswith("image/svg+xml")
+    page.reload()
+    assert failed == []  # no 404 for a favicon (or anything else) on the way

@@ -50,6 +50,22 @@ def admin(live_server, staff) -> Iterator[Console]:
 
 
 @pytest.fixture
+def second_admin(live_server, staff) -> Iterator[Console]:
+    """Another staff member, for what needs four eyes (an unfreeze, a large top-up)."""
+    username, password = staff("kansa", role="admin", department=None)
+    console = Console(live_server, username, password)
+    yield console
+    console.close()
+
+
+def approve_unfreeze(console: Console, path: str) -> None:
+    """Approve the unfreeze awaiting a second staff member on the resident page at ``path``."""
+    action_id = re.search(r'id="approve-(wa_[0-9a-f]+)"', console.get(path).text)
+    assert action_id, "no unfreeze awaiting approval"
+    assert console.post(f"{path}/actions/{action_id.group(1)}/approve").status_code == 303
+
+
+@pytest.fixture
 def api(live_server, admin) -> Iterator[AdminApi]:
     client = AdminApi(live_server, "kaikei", PASSWORD)
     yield client
@@ -297,7 +313,7 @@ def test_revoke_with_a_reason_and_a_confirmation(admin, identity, issue, runtime
     assert twice.status_code == 409 and "no live identity" in error_message(twice)
 
 
-def test_freeze_then_unfreeze_through_the_relayer(admin, api, arrange, runtime):
+def test_freeze_then_unfreeze_through_the_relayer(admin, second_admin, api, arrange, runtime):
     resident = Account.create()
     arrange.attest(resident.address)
     path = f"/console/admin/residents/{resident.address}"
@@ -312,15 +328,25 @@ def test_freeze_then_unfreeze_through_the_relayer(admin, api, arrange, runtime):
     twice = admin.post(f"{path}/freeze", {})
     assert twice.status_code == 409 and "already frozen" in error_message(twice)
     assert admin.post(f"{path}/unfreeze", {"confirm": "yes"}).status_code == 303
+    page = admin.get(path).text
+    assert "承認待ち" in page and runtime.coin.is_frozen(resident.address)  # four eyes: not yet
+    action_id = re.search(r'id="approve-(wa_[0-9a-f]+)"', page)
+    assert action_id is not None
+    own = admin.post(f"{path}/actions/{action_id.group(1)}/approve")
+    assert own.status_code == 403 and "別の職員が承認" in error_message(own)
+    approve_unfreeze(second_admin, path)
     wait_for(lambda: not runtime.coin.is_frozen(resident.address), "the unfreeze on chain")
-    settlement = runtime.keys.relayer.address
+    again = second_admin.post(f"{path}/actions/{action_id.group(1)}/approve")
+    assert again.status_code == 409 and "not an unfreeze awaiting approval" in error_message(again)
+    settlement = runtime.keys.settlement.address
     wait_for(lambda: runtime.registry.status(settlement).kind.name == "CITY", "the settlement account")
     city = admin.post(f"/console/admin/residents/{settlement}/freeze", {"confirm": "yes"})
     assert city.status_code == 409 and "city's own accounts" in error_message(city)
     assert not runtime.coin.is_frozen(settlement)
 
 
-def test_recovery_state_and_retry_of_a_failed_execution(admin, api, identity, issue, runtime):  # noqa: F811
+def test_recovery_state_and_retry_of_a_failed_execution(admin, second_admin, api, identity, issue,  # noqa: F811
+                                                         runtime):
     card, lost, new = issue(KAGA_RESIDENTS[2]), Account.create(), Account.create()
     assert identity.link(card, lost).status_code == 200
     from chain.contracts.base import send_call
@@ -347,6 +373,7 @@ def test_recovery_state_and_retry_of_a_failed_execution(admin, api, identity, is
 
     wait_for(lambda: api.get(f"/v1/admin/wallets/{new.address}").json()["pending"] is None, "the freeze's receipt")
     assert admin.post(f"{path}/unfreeze", {"confirm": "yes"}).status_code == 303
+    approve_unfreeze(second_admin, path)
     wait_for(lambda: not runtime.coin.is_frozen(new.address), "the unfreeze")
     assert 'id="retry-move"' in admin.get(path).text
     asked = admin.post(f"{path}/recovery/retry")

@@ -84,15 +84,21 @@ def test_recovery_needs_the_signing_certificate(api, issue, contracts):
     assert api.recover(card, new, lost.address).status_code == 200  # with the signing certificate: requested
 
 
-def test_recovery_refused_while_frozen_unless_reported_lost(api, issue, contracts, runtime, operator):
+def test_recovery_refused_while_frozen_unless_reported_lost(api, issue, contracts, runtime, operator,
+                                                            second_operator):
     card, lost = issue(KAGA_RESIDENTS[2]), new_wallet()
     assert api.link(card, lost).status_code == 200
     wallets = "/v1/admin/wallets"
     assert api.client.post(f"{wallets}/{lost.address}/freeze", headers=operator).status_code == 202
     wait_until(lambda: contracts.coin.is_frozen(lost.address), what="the freeze")
     assert error_of(api.recover(card, new_wallet(), lost.address)) == (409, "lost_wallet_frozen")
-    assert api.client.post(f"{wallets}/{lost.address}/unfreeze", headers=operator).status_code == 202
+    asked = api.client.post(f"{wallets}/{lost.address}/unfreeze", headers=operator)
+    assert asked.status_code == 202  # four eyes: another staff member approves
+    assert api.client.post(f"/v1/admin/wallet_actions/{asked.json()['id']}/approve",
+                           headers=second_operator).status_code == 202
     wait_until(lambda: not contracts.coin.is_frozen(lost.address), what="the unfreeze")
+    wait_until(lambda: api.client.get(f"{wallets}/{lost.address}", headers=operator).json()["pending"] is None,
+               what="the relayer to record the unfreeze's receipt")
     reported = api.client.post(f"{wallets}/{lost.address}/freeze", json={"reported_lost": True}, headers=operator)
     assert reported.status_code == 202 and reported.json()["action"] == "freeze_lost"
     wait_until(lambda: contracts.coin.freeze_kind(lost.address) is FreezeKind.REPORTED_LOST, what="the freeze")
@@ -201,10 +207,10 @@ def test_admin_revokes_clerk_and_resident_cannot(api, issue, contracts, runtime)
     assert api.link(card, new_wallet()).status_code == 200
 
 
-def test_attestation_refused_on_chain_frees_the_subject(api, issue, contracts, runtime):
-    registry, deployer = contracts.registry, runtime.keys.deployer
+def test_attestation_refused_on_chain_frees_the_subject(api, issue, contracts, runtime, keys):
+    registry, deployer = contracts.registry, keys.admin
     card, wallet = issue(KAGA_RESIDENTS[1]), new_wallet()
-    send_call(runtime.w3, deployer, registry.revoke_role_call("REGISTRAR_ROLE", runtime.keys.relayer.address))
+    send_call(runtime.w3, deployer, registry.revoke_role_call("REGISTRAR_ROLE", runtime.keys.registrar.address))
     response = api.link(card, wallet)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -212,7 +218,7 @@ def test_attestation_refused_on_chain_frees_the_subject(api, issue, contracts, r
     assert body["operation"]["intents"][0]["error_code"] == "AccessControlUnauthorizedAccount"
     assert not registry.record_of(wallet.address).exists
 
-    send_call(runtime.w3, deployer, registry.grant_role_call("REGISTRAR_ROLE", runtime.keys.relayer.address))
+    send_call(runtime.w3, deployer, registry.grant_role_call("REGISTRAR_ROLE", runtime.keys.registrar.address))
     assert api.link(card, wallet).status_code == 200  # same person, same wallet: linked this time
     assert registry.is_verified(wallet.address)
 

@@ -17,7 +17,8 @@ def _until(predicate, what: str):
     return wait_until(predicate, 30.0, what=what)
 
 
-def test_a_failed_balance_move_is_retried_once_the_wallet_is_unfrozen(api, issue, contracts, runtime):
+def test_a_failed_balance_move_is_retried_once_the_wallet_is_unfrozen(api, issue, contracts, runtime,
+                                                                      second_operator):
     with runtime.sessions() as session, session.begin():
         create_staff(session, runtime.vault, username="admin3", password="admin password 3", role="admin")
     token = api.client.post("/v1/auth/staff/token", json={"username": "admin3", "password": "admin password 3"})
@@ -49,7 +50,10 @@ def test_a_failed_balance_move_is_retried_once_the_wallet_is_unfrozen(api, issue
     assert error_of(api.client.post(f"{wallets}/{new.address}/recovery/retry", headers=admin)) == (
         409, "recovery_retry_refused")
 
-    assert api.client.post(f"{wallets}/{new.address}/unfreeze", headers=admin).status_code == 202
+    asked = api.client.post(f"{wallets}/{new.address}/unfreeze", headers=admin)
+    assert asked.status_code == 202  # four eyes: another staff member approves
+    assert api.client.post(f"/v1/admin/wallet_actions/{asked.json()['id']}/approve",
+                           headers=second_operator).status_code == 202
     _until(lambda: not contracts.coin.is_frozen(new.address), "the unfreeze")
     assert api.client.get(f"{wallets}/{lost.address}/recovery", headers=admin).json()["can_retry"] is True
     retried = api.client.post(f"{wallets}/{lost.address}/recovery/retry", headers=admin)

@@ -198,8 +198,8 @@ def test_linkage_rejects_self_links():
 def test_a_card_issued_with_a_lower_case_signing_password_opens_with_it(id_ca, tmp_path):
     """Regression: `machi test-ca issue --signing-password kaga2025` wrote a card no wallet could open
     (wallets upper-case the signing password, as real cards want)."""
-    from wallet.cards.base import sign_with_card
-    from wallet.cards.soft import SoftCard
+    from protocol.cards.base import sign_with_card
+    from protocol.cards.soft import SoftCard
 
     card = id_ca.issue_card(ADULT_KAGA, pin="5791", signing_password="kaga2025")
     assert card.signing_password == "KAGA2025"

@@ -19,10 +19,10 @@ from procedures.errors import Unavailable
 from procedures.identity.certs import AssuranceLevel, CertKind, CertRef
 from procedures.identity.testca import TestCA
 from procedures.identity.trust import JlisLinkageFile, build_trust
+from protocol.cards.soft import SoftCard
 from protocol.nonces import new_nonce
 from protocol.statement import LinkStatement
 from tests.procedures.identity.conftest import KAGA_RESIDENTS
-from wallet.cards.soft import SoftCard
 
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 

@@ -78,8 +78,8 @@ def test_failing_receiver_is_retried_with_backoff_then_succeeds_and_the_log_show
     assert event["type"] == "payment_request.paid" and event["data"]["object"]["id"] == pr["id"]
     [delivery] = event["deliveries"]
     assert delivery["status"] == "succeeded" and delivery["attempts"] == 3
-    assert [entry["status_code"] for entry in delivery["log"]] == [500, 500, 200]
-    assert delivery["log"][0]["error"] == "HTTP 500"
+    assert [entry["status_code"] for entry in delivery["log"]] == [None, None, 200]  # a failure's code: class only
+    assert delivery["log"][0]["error"] == "HTTP 5xx"
 
     # Manual redelivery sends the very same event again.
     again = client.post(f"/v1/events/{delivered['id']}/redeliver", headers=merchant.headers)

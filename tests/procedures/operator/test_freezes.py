@@ -14,7 +14,8 @@ def _error(response) -> tuple[int, str]:
     return response.status_code, response.json()["error"]["code"]
 
 
-def test_freeze_blocks_the_wallet_on_chain_and_unfreeze_lifts_it(client, operator, make_resident, coin, runtime):
+def test_freeze_blocks_the_wallet_on_chain_and_unfreeze_lifts_it(client, operator, second_operator, make_resident,
+                                                                  coin, runtime):
     resident, other = make_resident(coins=5_000), make_resident()
     wallet = resident.address
     queued = client.post(f"/v1/admin/wallets/{wallet.lower()}/freeze", headers=operator,
@@ -39,7 +40,19 @@ def test_freeze_blocks_the_wallet_on_chain_and_unfreeze_lifts_it(client, operato
     assert state["actions"][0]["tx_hash"]
 
     assert _error(client.post(f"/v1/admin/wallets/{wallet}/freeze", headers=operator)) == (409, "already_frozen")
-    assert client.post(f"/v1/admin/wallets/{wallet}/unfreeze", headers=operator).status_code == 202
+    asked = client.post(f"/v1/admin/wallets/{wallet}/unfreeze", headers=operator, json={"reason": "本人確認済み"})
+    assert asked.status_code == 202 and asked.json()["status"] == "awaiting_approval"
+    assert coin.is_frozen(wallet)  # four eyes: nothing queued yet
+    own = client.post(f"/v1/admin/wallet_actions/{asked.json()['id']}/approve", headers=operator)
+    assert _error(own) == (403, "same_staff_member")
+    assert _error(client.post(f"/v1/admin/wallets/{wallet}/unfreeze", headers=second_operator)) == (
+        409, "wallet_action_pending")
+    approved = client.post(f"/v1/admin/wallet_actions/{asked.json()['id']}/approve", headers=second_operator)
+    assert approved.status_code == 202, approved.text
+    assert approved.json()["approved_by"].startswith("operator:") and approved.json()["approved_by"] != (
+        asked.json()["operator"])
+    again = client.post(f"/v1/admin/wallet_actions/{asked.json()['id']}/approve", headers=second_operator)
+    assert _error(again) == (409, "not_awaiting_approval")
     wait_until(lambda: not coin.is_frozen(wallet), what="the unfreeze on chain")
     wait_until(lambda: client.get(f"/v1/admin/wallets/{wallet}", headers=operator).json()["pending"] is None,
                what="the relayer to record the receipt")
@@ -66,7 +79,7 @@ def test_a_second_action_waits_for_the_first(client, operator, runtime):
 
 
 def test_refusals_have_the_error_shape(client, operator, make_resident, runtime, coin):
-    settlement = runtime.keys.relayer.address
+    settlement = runtime.keys.settlement.address
     wait_until(lambda: runtime.registry.status(settlement).kind is Kind.CITY, what="the settlement account")
     assert _error(client.post(f"/v1/admin/wallets/{settlement}/freeze", headers=operator)) == (409, "city_account")
     assert _error(client.post("/v1/admin/wallets/0x1234/freeze", headers=operator)) == (422, "invalid_parameter")

@@ -46,7 +46,7 @@ def test_payout_burns_coins_exports_a_zengin_file_and_is_paid(client, operator, 
     resident = make_resident(coins=50_000)
     _earn(client, a, resident, coin, 20_000)
     _earn(client, b, resident, coin, 3_000)
-    settlement = runtime.keys.relayer.address
+    settlement = runtime.keys.settlement.address
     wait_until(lambda: runtime.registry.status(settlement).kind is Kind.CITY, what="settlement account")
     supply = coin.total_supply()
 
@@ -128,6 +128,7 @@ def test_statement_csv(client, onboard, make_resident, coin):
     assert [(r["type"], r["amount"], r["balance_effect"]) for r in rows] == [
         ("payment", "1000", "1000"), ("refund", "200", "-200"), ("payout", "500", "-500")]
     assert rows[2]["id"] == payout["id"] and rows[2]["fee"] == "7" and rows[2]["net_yen"] == "493"
+    assert all(r["settled_at"].endswith("+09:00") and r["created_at"].endswith("+09:00") for r in rows)  # city time
     payments_only = key_with(client, merchant, "payments:read")
     rows = list(csv.DictReader(io.StringIO(client.get("/v1/statements", params={"from": start},
                                                       headers=payments_only).content.decode("utf-8-sig"))))

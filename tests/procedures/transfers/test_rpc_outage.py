@@ -21,7 +21,7 @@ from chain.faults import RpcProxy
 from chain.node import rpc_call
 from chain.outbox import ChainTx, IntentStatus, TxIntent, TxStatus
 from procedures.transfers.models import Transfer
-from tests.procedures.conftest import auth_json, sign, wait_until
+from tests.procedures.conftest import MONITORING, auth_json, sign, wait_until
 from tests.procedures.merchants.conftest import create_request
 
 
@@ -74,7 +74,7 @@ def test_requests_needing_the_chain_answer_503_while_reads_and_queued_writes_go_
         # payment-request creation is database-only: accepted during the outage
         queued = client.post("/v1/payment_requests", headers=merchant.headers, json={"amount": 500})
         assert queued.status_code == 201, queued.text
-        health = client.get("/healthz")
+        health = client.get("/healthz", headers=MONITORING)
         assert health.status_code == 503
         assert health.json()["chain"]["ok"] is False
     finally:
@@ -114,10 +114,10 @@ def test_the_relayer_rides_out_an_outage_without_failing_or_resending(
         caplog.set_level(logging.WARNING, logger="machi.relayer")
         proxy.down("refuse")
         rpc_call(anvil.url, "evm_mine")  # mined while the service cannot see the chain
-        relayers = wait_until(lambda: len(runtime.relayers) == 3 and runtime.relayers, what="relayers")
+        relayers = wait_until(lambda: len(runtime.relayers) == 7 and runtime.relayers, what="relayers")
         [sender] = [r for r in relayers if r.sender == runtime.keys.relayer.address]  # the one with work
         wait_until(lambda: sender.chain_down_since is not None, what="the relayer noticing")
-        health = client.get("/healthz").json()
+        health = client.get("/healthz", headers=MONITORING).json()
         assert health["chain"]["ok"] is False
         assert [r["last_error"] for r in health["workers"]["relayers"] if r["sender"] == sender.sender] != [None]
         # More passes fail while down: nothing is marked failed, nothing is re-queued, nothing re-logged.
@@ -174,7 +174,7 @@ def test_a_service_started_while_the_chain_is_down_comes_up_and_relays_once_it_i
     fresh = Runtime.create(settings, engine=engine)  # a new process: no chain connection, no manifest yet
     try:
         with TestClient(create_app(settings, runtime=fresh, workers=True)) as restarted:
-            health = restarted.get("/healthz")
+            health = restarted.get("/healthz", headers=MONITORING)
             assert health.status_code == 503 and health.json()["chain"]["ok"] is False
             wait_until(lambda: any("waits for the chain" in r.getMessage() for r in caplog.records),
                        what="the relayer waiting")

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from protocol.cards.base import normalize_signing_password, validate_auth_pin
 from protocol.errors import CardError, WrongPin
-from wallet.cards.base import normalize_signing_password, validate_auth_pin
 
 __all__ = ["SIGNING_SUFFIX", "SoftCard", "signing_path_for"]
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any, Protocol
 
+from protocol.cards.base import digest_info_sha256, normalize_signing_password, validate_auth_pin
 from protocol.errors import CardError, CardLocked, WrongPin
-from wallet.cards.base import digest_info_sha256, normalize_signing_password, validate_auth_pin
 
 __all__ = [
     "JPKI_AID",
