@@ -91,6 +91,8 @@ def test_recovery_refused_while_frozen_unless_reported_lost(api, issue, contract
     wallets = "/v1/admin/wallets"
     assert api.client.post(f"{wallets}/{lost.address}/freeze", headers=operator).status_code == 202
     wait_until(lambda: contracts.coin.is_frozen(lost.address), what="the freeze")
+    wait_until(lambda: api.client.get(f"{wallets}/{lost.address}", headers=operator).json()["pending"] is None,
+               what="the relayer to record the freeze's receipt")  # until then an unfreeze is refused (409)
     assert error_of(api.recover(card, new_wallet(), lost.address)) == (409, "lost_wallet_frozen")
     asked = api.client.post(f"{wallets}/{lost.address}/unfreeze", headers=operator)
     assert asked.status_code == 202  # four eyes: another staff member approves
