@@ -18,13 +18,15 @@ from chain.toolchain import PROJECT_ROOT
 pytestmark = pytest.mark.timeout(900)
 
 SECTION = "## Try it"
+#: The walk ends where the section's table of every command begins (what follows are other tools' notes).
+WALK_END = "| who | where | commands / pages |"
 
 
 def readme_walk(text: str) -> list[str]:
-    """The ```sh blocks of the README's "Try it" section, in order."""
+    """The ```sh blocks of the README's "Try it" walk, in order."""
     start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
-    section = text[start:end if end != -1 else len(text)]
+    end = text.index(WALK_END, start)
+    section = text[start:end]
     return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
 
 
