@@ -114,8 +114,10 @@ class LocalNode:
 
     @property
     def state_file(self) -> Path | None:
-        """Where the chain state is persisted (None when in memory)."""
-        return self.config.state_dir / "state.json" if self.config.state_dir else None
+        """Where the chain state is persisted (None when in memory, as always for Hardhat)."""
+        if self.config.state_dir is None or self.config.implementation == "hardhat":
+            return None
+        return self.config.state_dir / "state.json"
 
     @property
     def running(self) -> bool:

@@ -62,7 +62,8 @@ def _settings() -> Settings:
 
 def ensure_node(settings: Settings) -> LocalNode | None:
     """Start the embedded node unless an external chain is configured (MACHI_RPC_URL or MACHI_RPC_URLS)
-    or one already answers; None if not ours."""
+    or one already answers; None if not ours. Exits with one line when it cannot (an embedded Hardhat
+    node must already run: ``machi node``)."""
     if settings.external_rpc:
         return None
     node = LocalNode(embedded_node_config(settings))
@@ -71,7 +72,16 @@ def ensure_node(settings: Settings) -> LocalNode | None:
         return None  # somebody (machi node, make run) already runs it
     except MachiError:
         pass
-    return node.start(timeout=90)  # Hardhat (Node.js) takes a while to come up on a busy machine
+    if settings.node_implementation == "hardhat":
+        # Its chain lives in the process's memory: one started here would take `machi deploy`'s
+        # contracts with it when the command ends.
+        _fail(f"Hardhat's node keeps its chain only in memory: start it first with `machi node` "
+              f"(MACHI_NODE_IMPLEMENTATION=hardhat), then `machi deploy` and `machi serve` use it at {node.url}")
+    try:
+        return node.start(timeout=90)  # Hardhat (Node.js) takes a while to come up on a busy machine
+    except MachiError as exc:
+        _fail(str(exc))
+        raise
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -29,9 +29,10 @@ class ServiceProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.kills = 0
 
-    def start(self, timeout: float = 90.0, healthy: bool = False) -> None:
+    def start(self, timeout: float = 240.0, healthy: bool = False) -> None:
         """Start and wait until it answers HTTP (``/healthz`` may say 503 while the chain is down;
-        with ``healthy``, wait for a 200).
+        with ``healthy``, wait for a 200). ``timeout`` is a cap, not a speed check: on a 2-core machine
+        shared with other test runs (load 30) a restart once took longer than 90 s.
 
         Raises:
             RuntimeError: it exited or did not answer in time.

@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chain.node import free_port
+from chain.errors import NodeError
+from chain.node import free_port, wait_for_rpc
 from chain.toolchain import PROJECT_ROOT
 from scripts.demo_tools import BIN
 from scripts.shapes import SHAPES
@@ -58,6 +59,29 @@ def _environment(database_url: tuple[str, str | None], var: Path, node_port: int
     return env
 
 
+def _own_node(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
+    """``machi node`` on its own, answering: Hardhat's node keeps its chain in memory, so it must outlive
+    ``machi deploy`` for ``machi serve`` to find the contracts (``machi`` says so when it is not running)."""
+    with (tmp_path / "node.log").open("wb") as log:
+        process = subprocess.Popen([str(BIN / "machi"), "node"], cwd=PROJECT_ROOT, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_for_rpc(f"http://127.0.0.1:{env['MACHI_NODE_PORT']}", timeout=120, process=process)
+    except NodeError:
+        _stop(process)
+        raise
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
 @pytest.fixture(params=list(SHAPES))
 def shape(request: pytest.FixtureRequest) -> str:
     """The shape of node the service runs on (``scripts.shapes``)."""
@@ -65,12 +89,15 @@ def shape(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def story_service(database_url, sessions, tmp_path, shape) -> Iterator[Service]:
+def story_service(database_url, sessions, tmp_path, shape, request) -> Iterator[Service]:
     """``machi serve`` with its embedded node in ``shape``, healthy; stopped (and the tables emptied) afterwards."""
     var, port, node_port = tmp_path / "var", free_port(), free_port()
     secret_key = "e2e-" + secrets.token_urlsafe(32)
     env = _environment(database_url, var, node_port, port, secret_key, SHAPES[shape])
     out, err = tmp_path / "service.stdout", tmp_path / "service.stderr"
+    node = _own_node(env, tmp_path) if SHAPES[shape].get("MACHI_NODE_IMPLEMENTATION") == "hardhat" else None
+    if node is not None:
+        request.addfinalizer(lambda: _stop(node))
     # What `make run` does: `machi deploy` holds the admin key, `machi serve` never loads it.
     deployed = subprocess.run([str(BIN / "machi"), "deploy"], cwd=PROJECT_ROOT, env=env, capture_output=True,
                               text=True, stdin=subprocess.DEVNULL, timeout=300, check=False)

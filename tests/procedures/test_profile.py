@@ -185,3 +185,13 @@ def test_an_operator_command_sends_in_the_profiles_fee_model(qbft, engine, sessi
             for tx in runtime.w3.eth.get_block(number, full_transactions=True)["transactions"]]
     assert len(sent) == 2 and all((tx["type"], tx["gasPrice"]) == (0, 0) for tx in sent), sent  # type: ignore[index]
     runtime.close()
+
+
+def test_machi_will_not_start_an_in_memory_hardhat_node_that_would_vanish(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MACHI_") and k != "DATABASE_URL"}
+    env.update({"MACHI_ENVIRONMENT": "development", "MACHI_VAR_DIR": str(tmp_path / "var"),
+                "MACHI_NODE_IMPLEMENTATION": "hardhat", "MACHI_NODE_PORT": str(free_port()), "COLUMNS": "200"})
+    deployed = subprocess.run([str(BIN / "machi"), "deploy"], env=env, capture_output=True, text=True, timeout=120,
+                              check=False)
+    assert deployed.returncode == 1
+    assert "keeps its chain only in memory" in deployed.stderr and "machi node" in deployed.stderr, deployed.stderr
