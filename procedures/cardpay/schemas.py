@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from procedures.cardpay.models import CardWallet
 from procedures.errors import InvalidRequest
 from procedures.merchants.schemas import PaymentRequestOut
-from procedures.schemas import from_row
+from procedures.schemas import RequestModel, from_row
 from protocol.counter import CardPaymentStatement, OptInStatement
 from protocol.statement import CardSignatures
 
@@ -27,7 +27,7 @@ def _b64(param: str, value: str) -> bytes:
         raise InvalidRequest(f"{param} is not base64", param=param) from None
 
 
-class _CardSigned(BaseModel):
+class _CardSigned(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     statement: dict[str, Any] = Field(description="the statement as the challenge returned it")
@@ -41,7 +41,7 @@ class _CardSigned(BaseModel):
                               auth_signature=_b64("auth_signature", self.auth_signature))
 
 
-class CardPaymentChallengeIn(BaseModel):
+class CardPaymentChallengeIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     payment_request: str = Field(max_length=40, description="the open payment request the card is to pay")

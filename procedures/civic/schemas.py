@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from procedures.civic.models import CivicReport, Open311Key
-from procedures.schemas import from_row
+from procedures.schemas import RequestModel, from_row
 
 
 class Open311Error(BaseModel):
@@ -114,7 +114,7 @@ class TokenOut(BaseModel):
 
 
 # --------------------------------------------------------------------------- clerks and operator
-class ReviewIn(BaseModel):
+class ReviewIn(RequestModel):
     """A clerk's review: list the report publicly, release its description (as edited) and photos."""
 
     model_config = ConfigDict(extra="forbid")
@@ -125,7 +125,7 @@ class ReviewIn(BaseModel):
     photo_public: bool = False
 
 
-class StatusIn(BaseModel):
+class StatusIn(RequestModel):
     """A status change published to Open311 and /town."""
 
     model_config = ConfigDict(extra="forbid")
@@ -136,7 +136,7 @@ class StatusIn(BaseModel):
     reason: Annotated[str | None, Field(max_length=2000)] = None
 
 
-class MergeIn(BaseModel):
+class MergeIn(RequestModel):
     """Merge this report into another one (a duplicate): it follows the other's status from now on."""
 
     model_config = ConfigDict(extra="forbid")
@@ -180,7 +180,7 @@ def clerk_report_out(report: CivicReport, form: dict[str, Any] | None) -> ClerkR
                     description=form.get("description"))
 
 
-class KeyIn(BaseModel):
+class KeyIn(RequestModel):
     """A new Open311 API key for a third-party app."""
 
     model_config = ConfigDict(extra="forbid")

@@ -172,7 +172,7 @@ class PendingRecoveryOut(BaseModel):
         None, description="for the lost wallet: the EIP-712 CancelRecovery to sign to cancel it")
 
 
-class CancelRecoveryIn(BaseModel):
+class CancelRecoveryIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     signature: str = Field(description="the lost wallet's 65-byte EIP-712 CancelRecovery signature, 0x hex")

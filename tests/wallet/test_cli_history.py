@@ -17,8 +17,9 @@ from eth_account import Account
 
 from chain.contracts.coin import RegionalCoinClient
 from procedures.auth.service import create_staff
+from procedures.identity.models import WalletIdentity
 from tests.procedures.applications.conftest import Filer, staff_post
-from tests.procedures.conftest import Resident, wait_until, wallet_login
+from tests.procedures.conftest import Resident, let_recovery_run, wait_until, wallet_login
 from tests.procedures.identity.conftest import KAGA_RESIDENTS
 from tests.procedures.merchants.conftest import BANK, Merchant, create_request
 from wallet import cli
@@ -128,6 +129,9 @@ def test_history_lists_every_movement_named_with_a_balance_that_adds_up(
     new_keystore = tmp_path / "new.json"
     new = _keystore(new_keystore)
     wallet(new_keystore, "recover", "--card", f"soft:{soft}", "--lost", resident.address, input="1357\nKAGA2026\n")
+    with runtime.sessions() as session:  # announced and delayed: let it run now
+        (recovering,) = [row.id for row in session.query(WalletIdentity).filter_by(status="recovering")]
+    let_recovery_run(runtime, recovering)
     wait_until(lambda: coin.balance_of(new.address) == 39_500, what="the balance move", timeout=60)
     moved = indexed(new_keystore, 39_500)
     assert [(r["kind"], r["amount"], r["balance_after"], r["counterparty"]) for r in moved] == [

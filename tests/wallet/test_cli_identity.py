@@ -57,7 +57,7 @@ def test_init_link_whoami_lose_recover(wallet_cli, issue, contracts, runtime, tm
     recovered = wallet_cli("--keystore", new_keystore, "recover", "--card", f"soft:{soft}", "--lost", old,
                            input="2468\nKAGA2025\n")
     assert "Recovery from" in recovered.output and "Pending recovery" in recovered.output
-    assert "Runs from" in recovered.output and "UTC" in recovered.output and "--cancel" in recovered.output
+    assert "Runs from" in recovered.output and "JST" in recovered.output and "--cancel" in recovered.output
     # announced, nothing moved yet; both wallets see it (the old one with whoami or status)
     assert contracts.coin.balance_of(old) == 30_000 and contracts.registry.is_verified(old)
     for shown in (wallet_cli("status").output, wallet_cli("whoami").output):

@@ -163,13 +163,14 @@ def _pending_rows(wallet: WalletContext, table: Table, pending: dict[str, Any] |
     t = wallet.t
     table.add_row(t("recovery_pending"), t("recovery_pending_value", lost=pending["lost_wallet"],
                                            new=pending["new_wallet"]))
-    table.add_row(t("recovery_eta"), _when(pending.get("eta")))
+    table.add_row(t("recovery_eta"), _when(wallet, pending.get("eta")))
     if pending.get("cancel_requested"):
         table.add_row(t("recovery_cancel"), t("recovery_cancel_requested"))
 
 
-def _when(value: str | None) -> str:
-    return "—" if not value else value.replace("T", " ")[:16] + " UTC"
+def _when(wallet: WalletContext, value: str | None) -> str:
+    """A time from the service in the city's zone, with the zone (``2026-04-01 09:30 JST``)."""
+    return "—" if not value else wallet.clock.show(value)
 
 
 def show_status(wallet: WalletContext) -> None:
@@ -224,7 +225,7 @@ def recover(wallet: WalletContext, card_spec: str | None, lost: str | None, auth
     table.add_row(t("status"), t.term("ids", identity["status"]))
     _pending_rows(wallet, table, wallet.api.pending_recovery())
     wallet.console.print(table)
-    wallet.say("recovery_requested_note", eta=_when(identity.get("recovery_eta")))
+    wallet.say("recovery_requested_note", eta=_when(wallet, identity.get("recovery_eta")))
 
 
 def _cancel_recovery(wallet: WalletContext) -> None:

@@ -227,6 +227,7 @@ class CityMachine(RuleBasedStateMachine):
         self.outside = base.supply - sum(base.balances.values())
         self.sequences = {a.address: 0 for a in pool.everyone}  # each account signs with one nonce key
         self.last_relayed: Authorization | None = None
+        self.recovered_to: set[str] = set()  # successors of the recoveries run in this step
         self.before = self.reader.observe()
 
     def teardown(self) -> None:
@@ -554,6 +555,7 @@ class CityMachine(RuleBasedStateMachine):
             self.bound[rec.subject] = successor
             self.balances[lost] = 0
             self.balances[successor] += amount
+            self.recovered_to.add(successor)
 
     # ------------------------------------------------------------------ invariants
     @invariant()
@@ -575,9 +577,12 @@ class CityMachine(RuleBasedStateMachine):
             assert balance == self.balances[address], f"{address}: chain {balance}, model {self.balances[address]}"
 
     def _only_verified_unfrozen_wallets_gain(self, after: Observation) -> None:
-        for address, (balance, _, _) in after.accounts.items():
+        recovered_to, self.recovered_to = self.recovered_to, set()
+        for address, (balance, verified, frozen) in after.accounts.items():
             before_balance, was_verified, was_frozen = self.before.accounts[address]
-            if balance > before_balance:
+            if address in recovered_to:  # a recovery's successor is bound and paid in the same transaction
+                assert verified and frozen is FreezeKind.NONE, f"{address} recovered into while unverified or frozen"
+            elif balance > before_balance:
                 assert was_verified and was_frozen is FreezeKind.NONE, f"{address} gained coins unverified or frozen"
 
     def _minter_allowances_never_go_below_zero(self, after: Observation) -> None:

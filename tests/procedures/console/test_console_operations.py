@@ -488,3 +488,14 @@ def test_browser_freeze_a_resident_wallet_and_see_it_frozen_on_chain(page, live_
 
     wait_for(shown, "the page to show the wallet frozen, its freeze confirmed")
     assert "不正利用の疑い" in page.inner_text("#wallet-actions") and "確定" in page.inner_text("#wallet-actions")
+
+
+def test_the_dashboard_shows_admins_the_service_keys_and_their_roles(admin, live_server, staff):
+    page = admin.get("/console/").text
+    assert "サービスの鍵とオンチェーン権限" in page
+    assert "RegionalCoin.RELAYER_ROLE" in page and "topup_minter" in page and "must not hold" not in page
+    clerk = Console(live_server, *staff("suzuki"))
+    try:
+        assert "サービスの鍵" not in clerk.get("/console/").text
+    finally:
+        clerk.close()
