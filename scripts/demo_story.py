@@ -149,7 +149,8 @@ class Story:
     def webhook(self, event_type: str, object_id: str) -> dict[str, Any]:
         """Wait for the merchant's receiver to get ``event_type``; check its signature as the README says."""
         delivery = self.config.receiver.wait_event(event_type, object_id)
-        if not verify_machi_signature(self.result.webhook_secret, delivery.signature, delivery.body):
+        if not verify_machi_signature(self.result.webhook_secret, delivery.signature, delivery.body,
+                                      received_at=delivery.received_at):
             raise DemoError(f"the {event_type} webhook carries a Machi-Signature that does not verify")
         return delivery.event
 

@@ -156,8 +156,10 @@ class Api:
 
 
 # --------------------------------------------------------------------------- webhooks
-def verify_machi_signature(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
-    """True if ``body`` was signed by Machi Ledger with ``secret`` less than ``tolerance`` seconds ago.
+def verify_machi_signature(secret: str, header: str, body: bytes, tolerance: int = 300,
+                            received_at: float | None = None) -> bool:
+    """True if ``body`` was signed by Machi Ledger with ``secret`` less than ``tolerance`` seconds before it
+    arrived (``received_at``, a Unix time; default: now — check as the request comes in).
 
     What a merchant copies from the README (section Webhooks)."""
     try:
@@ -166,7 +168,7 @@ def verify_machi_signature(secret: str, header: str, body: bytes, tolerance: int
         signatures = [value for key, value in fields if key == "v1"]
     except (ValueError, StopIteration):
         return False
-    if abs(time.time() - timestamp) > tolerance:
+    if abs((time.time() if received_at is None else received_at) - timestamp) > tolerance:
         return False
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return any(hmac.compare_digest(expected, signature) for signature in signatures)
