@@ -191,7 +191,7 @@ def opt_in(session: Session, runtime: Runtime, identity: IdentityService, statem
     call = runtime.registry.attest_call(wallet.address, identity.subjects.subject_key(row_id),
                                         AssuranceLevel(live.level), live.expires_at,
                                         keccak(b"machi:card-wallet:" + row_id.encode()))
-    intent = enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data,
+    intent = enqueue(session, sender=runtime.keys.registrar.address, to=call.to, data=call.data,
                      kind="registry.attest", reference=f"card-wallet:{row_id}")
     wallet.registration_intent_id = intent.id
     row = CardWallet(id=row_id, subject_id=subject_id, wallet=wallet.address, status=CardWalletStatus.ACTIVE,
