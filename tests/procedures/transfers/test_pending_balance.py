@@ -75,8 +75,8 @@ def test_a_payment_already_in_a_block_is_not_counted_twice(client, coin, make_re
     assert [arrange.balance(r.address) for r in (alice, bob, carol, dave)] == [0, 600, 400, 0]
 
 
-def test_a_top_up_already_in_a_block_is_not_counted_twice(client, operator, coin, make_resident, arrange, runtime,
-                                                          anvil):
+def test_a_top_up_already_in_a_block_is_not_counted_twice(client, operator, second_operator, coin, make_resident,
+                                                          arrange, runtime, anvil):
     """The same for top-ups: a mint in a block is in the balance and out of the minter's allowance."""
     from chain.contracts.registry import AssuranceLevel
 
@@ -86,6 +86,10 @@ def test_a_top_up_already_in_a_block_is_not_counted_twice(client, operator, coin
     first = client.post("/v1/admin/topups", headers=operator, json={**body, "amount": cap - 1_000,
                                                                      "reference": "slip-a"})
     assert first.status_code == 201, first.text
+    # nearly the whole cap is over the four-eyes amount: a second staff member approves it
+    assert first.json()["status"] == "awaiting", first.json()
+    approved = client.post(f"/v1/admin/topups/{first.json()['id']}/approve", headers=second_operator)
+    assert approved.status_code == 200, approved.text
     _until(lambda: _mint_in_a_block(runtime, first.json()["id"]), "the first mint to be in a block")
     assert arrange.balance(alice.address) == cap - 1_000
     assert client.get(f"/v1/admin/topups/{first.json()['id']}", headers=operator).json()["status"] == "pending"
