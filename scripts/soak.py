@@ -257,10 +257,10 @@ def run(config: SoakConfig) -> dict[str, Any]:
     try:
         settings = profile.model_copy(update={"rpc_url": node.url})
         runtime = Runtime.create(settings)
-        admin = Account.from_key(DEV_ADMIN_KEY)
-        runtime.deploy(admin)
-        send_call(runtime.w3, admin, runtime.registry.grant_role_call(role_id("REGISTRAR_ROLE"), admin.address),
-                  fees=settings.fee_policy())
+        city_admin = Account.from_key(DEV_ADMIN_KEY)
+        runtime.deploy(city_admin)
+        grant = runtime.registry.grant_role_call(role_id("REGISTRAR_ROLE"), city_admin.address)
+        send_call(runtime.w3, city_admin, grant, fees=settings.fee_policy())
         with runtime.sessions() as session, session.begin():
             create_staff(session, runtime.vault, username="soak", password=OPERATOR_PASSWORD, role="admin")
         service = ServiceProcess(_service_env(url, schema, var, proxy.url, config.shape), log)
