@@ -12,36 +12,17 @@ from typing import Any
 import httpx
 
 from pos.i18n import english
+from protocol.client import DEFAULT_API_URL, ClientError, ServiceClient
 
 __all__ = ["DEFAULT_API_URL", "MerchantApi", "PosError"]
 
-DEFAULT_API_URL = "http://127.0.0.1:8000"
+class PosError(ClientError):
+    """A ``machi-pos`` command failed (the program's own error keys are worded by ``pos.i18n``)."""
+
+    wording = staticmethod(english)
 
 
-class PosError(Exception):
-    """A ``machi-pos`` command failed.
-
-    Either the program's own (``key`` and ``values`` name the message in ``pos.i18n``) or the service's
-    (``message`` as the service sent it, its ``code``, ``param`` and HTTP ``status``).
-    """
-
-    def __init__(self, message: str, code: str | None = None, status: int | None = None, *,
-                 param: str | None = None, key: str | None = None, values: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-        self.param = param
-        self.key = key
-        self.values = values or {}
-
-    @classmethod
-    def of(cls, key: str, **values: Any) -> PosError:
-        """The program's own error ``key`` (``pos.i18n.MESSAGES``)."""
-        return cls(english(key, values), key=key, values=values)
-
-
-class MerchantApi:
+class MerchantApi(ServiceClient):
     """The merchant API with one key.
 
     Args:
@@ -51,14 +32,11 @@ class MerchantApi:
         transport: an ``httpx`` transport (tests).
     """
 
+    ERROR = PosError
+
     def __init__(self, base_url: str, api_key: str, timeout: float = 30.0,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
-                                  headers={"Authorization": f"Bearer {api_key}"})
-
-    def close(self) -> None:
-        self._http.close()
+        super().__init__(base_url, timeout, transport, headers={"Authorization": f"Bearer {api_key}"})
 
     def call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
              headers: dict[str, str] | None = None) -> httpx.Response:
@@ -67,33 +45,11 @@ class MerchantApi:
         Raises:
             PosError: the service refused, could not be reached, or answered nonsense.
         """
-        try:
-            response = self._http.request(method, path, json=json, params=params, headers=headers)
-        except httpx.TimeoutException:
-            raise PosError.of("service_timeout", url=self.base_url) from None
-        except httpx.HTTPError:
-            raise PosError.of("service_unreachable", url=self.base_url) from None
-        if response.is_error:
-            try:
-                body = response.json()
-            except ValueError:
-                raise PosError.of("service_nonsense", url=self.base_url, status=response.status_code) from None
-            error = body.get("error", {}) if isinstance(body, dict) else {}
-            message = error.get("message") or f"HTTP {response.status_code}"
-            raise PosError(str(message), code=error.get("code"), status=response.status_code,
-                           param=error.get("param"))
-        return response
+        return self.send(method, path, json=json, params=params, headers=headers)
 
     def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """One call whose reply is a JSON object."""
-        response = self.call(method, path, **kwargs)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise PosError.of("service_nonsense", url=self.base_url, status=response.status_code)
-        return body
+        return self.json_object(self.call(method, path, **kwargs))
 
     # ------------------------------------------------------------------ what the counter does
     def merchant(self) -> dict[str, Any]:

@@ -12,38 +12,18 @@ import httpx
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 
+from protocol.client import DEFAULT_API_URL, ClientError, ServiceClient
 from wallet.i18n import english
 
 __all__ = ["DEFAULT_API_URL", "MachiApi", "WalletError"]
 
-DEFAULT_API_URL = "http://127.0.0.1:8000"
+class WalletError(ClientError):
+    """A wallet command failed (the wallet's own error keys are worded by ``wallet.i18n``)."""
+
+    wording = staticmethod(english)
 
 
-class WalletError(Exception):
-    """A wallet command failed.
-
-    Either the wallet's own (``key`` and ``values`` name the message in ``wallet.i18n``; ``message`` is
-    its English wording) or the service's (``message`` as the service sent it, its ``code``, ``param``
-    and HTTP ``status``).
-    """
-
-    def __init__(self, message: str, code: str | None = None, status: int | None = None, *,
-                 param: str | None = None, key: str | None = None, values: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-        self.param = param
-        self.key = key
-        self.values = values or {}
-
-    @classmethod
-    def of(cls, key: str, **values: Any) -> WalletError:
-        """The wallet's own error ``key`` (``wallet.i18n.MESSAGES``)."""
-        return cls(english(key, values), key=key, values=values)
-
-
-class MachiApi:
+class MachiApi(ServiceClient):
     """The service's REST API.
 
     Args:
@@ -52,14 +32,12 @@ class MachiApi:
         transport: an ``httpx`` transport (tests).
     """
 
+    ERROR = WalletError
+
     def __init__(self, base_url: str = DEFAULT_API_URL, timeout: float = 30.0,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        super().__init__(base_url, timeout, transport)
         self._token: str | None = None
-
-    def close(self) -> None:
-        self._http.close()
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                 auth: bool = False, timeout: float | None = None) -> dict[str, Any]:
@@ -69,25 +47,8 @@ class MachiApi:
             WalletError: the service refused, could not be reached, or answered nonsense.
         """
         headers = {"Authorization": f"Bearer {self._token}"} if auth and self._token else {}
-        try:
-            response = self._http.request(method, path, json=json, params=params, headers=headers,
-                                          timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
-        except httpx.TimeoutException:
-            raise WalletError.of("service_timeout", url=self.base_url) from None
-        except httpx.HTTPError:
-            raise WalletError.of("service_unreachable", url=self.base_url) from None
-        try:
-            body = response.json()
-        except ValueError:
-            raise WalletError.of("service_nonsense", url=self.base_url, status=response.status_code) from None
-        if response.is_error:
-            error = body.get("error", {}) if isinstance(body, dict) else {}
-            message = error.get("message") or f"HTTP {response.status_code}"
-            raise WalletError(str(message), code=error.get("code"), status=response.status_code,
-                              param=error.get("param"))
-        if not isinstance(body, dict):
-            raise WalletError.of("service_nonsense", url=self.base_url, status=response.status_code)
-        return body
+        return self.json_object(self.send(method, path, json=json, params=params, headers=headers,
+                                          timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT))
 
     # ------------------------------------------------------------------ auth
     @property
