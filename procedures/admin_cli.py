@@ -17,28 +17,21 @@ from typing import Any, TypeVar
 
 import click
 from eth_account.signers.local import LocalAccount
-from rich.console import Console
 from rich.table import Table
 
 from chain.contracts.base import Call, send_call
 from chain.contracts.registry import AssuranceLevel, Kind
 from chain.errors import MachiError
 from chain.roles import CONTRACTS
-from procedures.config import Settings, get_settings
+from procedures.commands import fail, out, runtime_or_exit
+from procedures.config import Settings
 from procedures.role_keys import key_table, load_admin_key
 from procedures.runtime import Runtime
 
-console = Console(stderr=True)
-out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 
 _KINDS = {k.name.lower(): k for k in Kind if k is not Kind.NONE}
 _LEVELS = {level.name.lower().replace("_", "-"): level for level in AssuranceLevel if level is not AssuranceLevel.NONE}
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    sys.exit(1)
 
 
 def admin_key_options(function: F) -> F:
@@ -63,20 +56,12 @@ def open_admin_key(settings: Settings, keystore: Path | None, password_file: Pat
     try:
         return load_admin_key(settings, path, password)
     except MachiError as exc:
-        _fail(str(exc))
-        raise
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except Exception as exc:  # noqa: BLE001 - pydantic says exactly which variable is wrong
-        _fail(f"bad configuration: {exc}")
+        fail(str(exc))
         raise
 
 
 def _runtime() -> Runtime:
-    return Runtime.create(_settings(), run_migrations=False)
+    return runtime_or_exit(run_migrations=False)
 
 
 def submit(runtime: Runtime, call: Call, what: str, *, keystore: Path | None, password_file: Path | None,
@@ -93,7 +78,7 @@ def submit(runtime: Runtime, call: Call, what: str, *, keystore: Path | None, pa
     try:
         receipt = send_call(runtime.w3, admin, call, fees=runtime.settings.fee_policy())  # legacy on a QBFT network
     except MachiError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     out.print(f"{what}: done in block {receipt['blockNumber']} (tx 0x{bytes(receipt['transactionHash']).hex()})")
 
@@ -108,7 +93,7 @@ def roles() -> None:
     try:
         table = key_table(_runtime())
     except MachiError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     view = Table(title="Service keys and their on-chain roles")
     for column in ("key", "address", "roles held", "ok"):
@@ -134,7 +119,7 @@ def _role_command(name: str, grant: bool) -> click.Command:
             client = _contract(runtime, contract)
             call = client.grant_role_call(role, address) if grant else client.revoke_role_call(role, address)
         except (MachiError, ValueError) as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         submit(runtime, call, f"{contract}.{'grantRole' if grant else 'revokeRole'}({role}, {address})",
                keystore=keystore, password_file=password_file, print_tx=print_tx)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
@@ -32,7 +31,8 @@ from chain.outbox import TxIntent
 from chain.rpc import redacted
 from procedures import admin_cli
 from procedures.civic.cli import open311_keys
-from procedures.config import Settings, get_settings
+from procedures.commands import err, fail, out, settings_or_exit
+from procedures.config import Settings
 from procedures.identity.cli import test_ca as identity_test_ca
 from procedures.indexing import index_command, status_line
 from procedures.keys_cli import keys as keys_group
@@ -42,22 +42,8 @@ from procedures.runtime import Runtime
 from procedures.settlement.cli import reconcile as payments_reconcile
 from procedures.wiring import wire
 
-console = Console(stderr=True)
-out = Console()
+console = err
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    sys.exit(1)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except Exception as exc:  # noqa: BLE001 - pydantic says exactly which variable is wrong
-        _fail(f"bad configuration: {exc}")
-        raise
 
 
 def ensure_node(settings: Settings) -> LocalNode | None:
@@ -75,12 +61,12 @@ def ensure_node(settings: Settings) -> LocalNode | None:
     if settings.node_implementation == "hardhat":
         # Its chain lives in the process's memory: one started here would take `machi deploy`'s
         # contracts with it when the command ends.
-        _fail(f"Hardhat's node keeps its chain only in memory: start it first with `machi node` "
+        fail(f"Hardhat's node keeps its chain only in memory: start it first with `machi node` "
               f"(MACHI_NODE_IMPLEMENTATION=hardhat), then `machi deploy` and `machi serve` use it at {node.url}")
     try:
         return node.start(timeout=90)  # Hardhat (Node.js) takes a while to come up on a busy machine
     except MachiError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         raise
 
 
@@ -93,11 +79,11 @@ def main() -> None:
 def node() -> None:
     """Run the embedded node (anvil, or MACHI_NODE_IMPLEMENTATION=hardhat) in the foreground in the
     network profile's shape; anvil's state persists under var/chain."""
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         local = LocalNode(embedded_node_config(settings)).start(timeout=90)
     except MachiError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     console.print(
         f"[green]chain[/] {settings.node_implementation} {local.url} (chain id {settings.chain_id}); "
@@ -108,7 +94,7 @@ def node() -> None:
     try:
         while not stop.wait(0.5):
             if not local.running:
-                _fail(f"{settings.node_implementation} exited unexpectedly; see var/chain/anvil.log")
+                fail(f"{settings.node_implementation} exited unexpectedly; see var/chain/anvil.log")
     except KeyboardInterrupt:
         pass
     finally:
@@ -124,7 +110,7 @@ def node() -> None:
 def deploy(redeploy: bool, keystore: Path | None, password_file: Path | None) -> None:
     """Compile and deploy the city's contracts with the admin key, granting each service key its own
     role (chain.roles); sends nothing when everything is there."""
-    settings = _settings()
+    settings = settings_or_exit()
     configure_logging(settings.log_level)
     admin = admin_cli.open_admin_key(settings, keystore, password_file)
     local = ensure_node(settings)
@@ -134,7 +120,7 @@ def deploy(redeploy: bool, keystore: Path | None, password_file: Path | None) ->
             manifest, sent = runtime.deploy(admin, redeploy=redeploy)
         except DeploymentError as exc:
             if redeploy or not sys.stdin.isatty():
-                _fail(str(exc))
+                fail(str(exc))
             console.print(f"[yellow]{exc}[/]")
             if not click.confirm("Deploy afresh now?", default=False):
                 sys.exit(1)
@@ -147,7 +133,7 @@ def deploy(redeploy: bool, keystore: Path | None, password_file: Path | None) ->
             table.add_row(name, entry.address, str(entry.block))
         out.print(table)
     except MachiError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         if local is not None:
             local.stop()
@@ -163,7 +149,7 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
 
     from procedures.app import create_app
 
-    settings = _settings()
+    settings = settings_or_exit()
     configure_logging(settings.log_level)
     local = ensure_node(settings)
     try:
@@ -179,7 +165,7 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
         # forwarded headers: procedures.api.proxies honours them from MACHI_TRUSTED_PROXIES only
         uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False, proxy_headers=False)
     except MachiError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         if local is not None:
             local.stop()
@@ -194,14 +180,14 @@ def worker() -> None:
 def worker_relayer() -> None:
     """Run the relayer senders (one per key; waits if another process holds a key's lock) and the
     other background workers, with every final-state handler (``procedures.wiring``)."""
-    settings = _settings()
+    settings = settings_or_exit()
     configure_logging(settings.log_level)
     try:
         runtime = wire(Runtime.create(settings))
         runtime.manifest  # noqa: B018 - fail fast with the deploy hint
         runtime.check_roles()  # refuses a hot key holding a role it must not
     except MachiError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -247,7 +233,7 @@ def create_clerk(username: str, role: str, department: str | None, display_name:
     elif password is None:
         password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
-    settings = _settings()
+    settings = settings_or_exit()
     runtime = Runtime.create(settings)
     try:
         with runtime.sessions() as session, session.begin():
@@ -265,13 +251,13 @@ def create_clerk(username: str, role: str, department: str | None, display_name:
                 f"{', ' + account.department if account.department else ''}; signing key {account.signing_address})"
             )
     except ServiceError as exc:
-        _fail(exc.message)
+        fail(exc.message)
 
 
 @main.command()
 def status() -> None:
     """Show the network profile and what the node reports, the contracts, database and outbox."""
-    settings = _settings()
+    settings = settings_or_exit()
     table = Table(title="Machi Ledger status", show_header=False)
     table.add_column("what")
     table.add_column("state")

@@ -14,25 +14,17 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from chain.errors import MachiError
-from procedures.config import get_settings
+from procedures.commands import err, fail, out, runtime_or_exit
 from procedures.crypto import kek_counts, rotate
 from procedures.runtime import Runtime
 
 __all__ = ["keys"]
 
-out, err = Console(), Console(stderr=True)
-
-
 def _runtime() -> Runtime:
-    try:
-        return Runtime.create(get_settings())
-    except (MachiError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        sys.exit(2)
+    return runtime_or_exit(code=2)
 
 
 @click.group("keys")
@@ -70,8 +62,7 @@ def rotate_command(batch_size: int) -> None:
     try:
         report = rotate(runtime.sessions, runtime.vault, batch=batch_size)
     except MachiError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        sys.exit(1)
+        fail(str(exc))
     out.print(f"re-wrapped {report.rewrapped:,} data keys under KEK [bold]{report.kek_id}[/]")
     if report.remaining:
         err.print(f"[yellow]{report.remaining:,} data keys are still under another KEK (written by a process "

@@ -7,29 +7,18 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
-from rich.console import Console
 from rich.table import Table
 
-from chain.errors import MachiError
 from procedures.civic import keys
-from procedures.config import get_settings
+from procedures.commands import fail, out, runtime_or_exit
 from procedures.errors import ServiceError
 from procedures.runtime import Runtime
 
 __all__ = ["open311_keys"]
 
-out, err = Console(), Console(stderr=True)
-
-
 def _runtime() -> Runtime:
-    try:
-        return Runtime.create(get_settings())
-    except (MachiError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        sys.exit(2)
+    return runtime_or_exit(code=2)
 
 
 @click.group("open311-keys")
@@ -42,8 +31,7 @@ def open311_keys() -> None:
 def issue(name: str) -> None:
     """Issue a key for the app NAME; the secret is shown once."""
     if not 1 <= len(name) <= 100:
-        err.print("[bold red]error:[/] NAME has 1 to 100 characters")
-        sys.exit(2)
+        fail("NAME has 1 to 100 characters", 2)
     runtime = _runtime()
     with runtime.sessions() as session, session.begin():
         key, secret = keys.issue_key(session, runtime.settings, name=name, created_by="cli")
@@ -75,5 +63,4 @@ def revoke(key_id: str) -> None:
             key = keys.revoke_key(session, key_id)
             out.print(f"revoked {key.id} ({key.name})")
     except ServiceError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}")
-        sys.exit(1)
+        fail(exc.message)
