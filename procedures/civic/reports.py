@@ -35,7 +35,7 @@ from procedures.errors import InvalidRequest, NotFound
 from procedures.ids import new_id
 from procedures.runtime import Runtime
 from protocol import applications as protocol
-from protocol.citytime import city_clock
+from protocol.citytime import CityClock
 
 #: The Open311 contact fields a POST may carry: sealed with the report, never shown.
 CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
@@ -286,12 +286,13 @@ def status_note(report: CivicReport, lang: str) -> str:
     return STATUS_NOTES[key][lang].format(into=report.merged_into or "")
 
 
-def iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None, clock: CityClock) -> str | None:
     """ISO 8601 in the city's time zone, as GeoReport v2 writes datetimes."""
-    return city_clock().local(value).isoformat(timespec="seconds") if value is not None else None
+    return clock.local(value).isoformat(timespec="seconds") if value is not None else None
 
 
-def public_json(report: CivicReport, procedure: ProcedureType | None, lang: str, base_url: str) -> dict[str, Any]:
+def public_json(report: CivicReport, procedure: ProcedureType | None, lang: str, base_url: str,
+                clock: CityClock) -> dict[str, Any]:
     """A GeoReport v2 service request as the public sees it (no reporter, no exact point)."""
     media = (f"{base_url}/open311/v2/requests/{report.id}/media" if report.photo_public and report.photo_count
              else None)
@@ -300,7 +301,7 @@ def public_json(report: CivicReport, procedure: ProcedureType | None, lang: str,
         "service_name": procedure.title[lang] if procedure else report.service_code,
         "service_code": report.service_code, "description": report.public_description,
         "agency_responsible": report.department, "service_notice": None,
-        "requested_datetime": iso(report.requested_at), "updated_datetime": iso(report.updated_at),
+        "requested_datetime": iso(report.requested_at, clock), "updated_datetime": iso(report.updated_at, clock),
         "expected_datetime": None, "address": None, "address_id": None, "zipcode": None,
         "lat": report.cell_lat, "long": report.cell_long, "media_url": media,
         # extensions (GeoReport v2 allows more fields): where the city keeps its word

@@ -34,7 +34,6 @@ from procedures.civic.schemas import (
 from procedures.civic.services import UnknownService, civic_procedure, civic_procedures, definition, service_entry
 from procedures.deps import RuntimeDep, SessionDep, SettingsDep
 from procedures.errors import InvalidRequest, NotAuthenticated
-from protocol.citytime import city_clock
 
 PREFIX = "/open311/v2"
 router = APIRouter(prefix=PREFIX, tags=["open311"], responses=OPEN311_ERRORS)
@@ -96,12 +95,12 @@ def list_requests(
     status: Annotated[str | None, Query(max_length=20)] = None, lang: LangQuery = "ja",
 ) -> list[dict[str, object]]:
     """Public service requests, newest first (GeoReport's filters; the last 90 days by default)."""
-    clock = city_clock()
+    clock = runtime.settings.clock
     filters = PublicFilter(ids=_split(service_request_id), service_codes=_split(service_code),
                            start=clock.aware(start_date), end=clock.aware(end_date), statuses=_split(status))
     catalog = applications.catalog(runtime)
     base = _base_url(request)
-    return [reports.public_json(r, catalog.find(r.service_code), lang, base)
+    return [reports.public_json(r, catalog.find(r.service_code), lang, base, clock)
             for r in reports.public_reports(session, filters)]
 
 
@@ -111,7 +110,7 @@ def get_request(service_request_id: str, request: Request, session: SessionDep, 
     """One public service request (a list of one, as the spec has it)."""
     report = reports.public_report(session, service_request_id)
     procedure = applications.catalog(runtime).find(report.service_code)
-    return [reports.public_json(report, procedure, lang, _base_url(request))]
+    return [reports.public_json(report, procedure, lang, _base_url(request), runtime.settings.clock)]
 
 
 @router.get("/requests/{service_request_id}/media", response_class=Response,

@@ -22,7 +22,7 @@ from procedures.civic import reports
 from procedures.civic.maps import COLOURS, Dot, MapView
 from procedures.civic.models import CivicReport, CivicStatus, Resolution
 from procedures.deps import RuntimeDep, SessionDep
-from protocol.citytime import city_clock
+from protocol.citytime import CityClock
 
 router = APIRouter(prefix="/town", tags=["town"])
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
@@ -64,12 +64,12 @@ def _lang(request: Request) -> str:
     return lang if lang in ("ja", "en") else "ja"
 
 
-def _entry(report: CivicReport, lang: str, title: str, district: str) -> dict[str, Any]:
+def _entry(report: CivicReport, lang: str, title: str, district: str, clock: CityClock) -> dict[str, Any]:
     return {
         "id": report.id, "service": title, "district": district, "status": report.status,
         "note": reports.status_note(report, lang), "description": report.public_description,
-        "requested": city_clock().show(report.requested_at),
-        "updated": city_clock().show(report.updated_at),
+        "requested": clock.show(report.requested_at),
+        "updated": clock.show(report.updated_at),
         "history": f"/town/reports/{report.id}/history",
     }
 
@@ -92,7 +92,8 @@ def town_page(request: Request, session: SessionDep, runtime: RuntimeDep) -> HTM
         procedure = catalog.find(code)
         return procedure.title[lang] if procedure else code
 
-    entries = [_entry(r, lang, title(r.service_code), town.district_name(r.district, lang)) for r in rows]
+    entries = [_entry(r, lang, title(r.service_code), town.district_name(r.district, lang), settings.clock)
+               for r in rows]
     road = [e for r, e in zip(rows, entries, strict=True) if r.service_code != "snow-removal"]
     snow_rows = [r for r in rows if r.service_code == "snow-removal"]
     districts = [(d.code, d.name[lang]) for d in town.districts]

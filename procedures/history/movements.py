@@ -89,7 +89,7 @@ def movements(session: Session, runtime: Runtime, wallet: str) -> tuple[list[Mov
     parties = {str(e.args[side]) for e in moves for side in ("from", "to")}
     parties |= {t.from_wallet for t in waiting} | {t.to_wallet for t in waiting}
     names = _Names(session, runtime, wallet, hashes, parties)
-    times = block_times(runtime.connect(), (e.block_number for e in moves)) if moves else {}
+    times = block_times(runtime.w3, (e.block_number for e in moves)) if moves else {}
     rows: list[Movement] = []
     balance = 0
     for event in moves:
