@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,7 @@ class IndexerConfig:
     max_range: int = 2_000  # blocks per eth_getLogs request
     poll_interval: float = 0.25
     lock_retry: float = 1.0
+    after_pass_idle: float = 5.0  # while no block comes, ``after_pass`` still runs this often (seconds)
 
 
 @dataclass
@@ -129,9 +131,10 @@ class Indexer:
     config: IndexerConfig = field(default_factory=IndexerConfig)
     name: str = CURSOR_NAME
     stats: IndexerStats = field(default_factory=IndexerStats)
-    #: Called after every pass of ``run`` (the service settles transfers from the new events here);
-    #: what it raises counts as a failed pass.
-    after_pass: Callable[[], None] | None = None
+    #: Called by ``run`` after a pass that indexed new blocks, and every ``after_pass_idle`` seconds
+    #: without one (the service settles transfers from the new events here); what it raises counts as a
+    #: failed pass.
+    after_pass: Callable[[], object] | None = None
 
     def __post_init__(self) -> None:
         self.decoder = EventDecoder(self.contracts)
@@ -148,11 +151,15 @@ class Indexer:
             return
         log.info("indexing %s from block %d", ", ".join(self.watched), self.start_block)
         backoff = self.config.poll_interval
+        last_after = 0.0
         try:
             while not stop.is_set():
                 try:
                     result = self.poll()
-                    if self.after_pass is not None:
+                    now = time.monotonic()
+                    if self.after_pass is not None and (
+                            result is not None or now - last_after >= self.config.after_pass_idle):
+                        last_after = now
                         self.after_pass()
                     backoff = self.config.poll_interval
                     caught_up = result is None or result.to_block >= result.head

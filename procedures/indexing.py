@@ -22,14 +22,14 @@ from chain.errors import MachiError
 from chain.events import WatchedContract
 from chain.index_store import index_status, verify_against_chain
 from chain.indexer import Indexer, IndexerConfig
-from procedures.runtime import Runtime, Worker
+from procedures.runtime import Runtime
 
 log = logging.getLogger("machi.indexing")
 
 
 #: Run after every indexer pass with the runtime (``procedures.wiring``: transfers settled from the
 #: chain's logs); this module knows none of the rooms.
-AfterPass = Callable[[Runtime], None]
+AfterPass = Callable[[Runtime], object]
 
 
 def build_indexer(runtime: Runtime, after_pass: AfterPass | None = None) -> Indexer:
@@ -70,15 +70,6 @@ def indexer_worker(runtime: Runtime, stop: threading.Event, after_pass: AfterPas
             continue
         indexer.run(stop)
         return
-
-
-def indexer_worker_with(after_pass: AfterPass) -> Worker:
-    """The indexer worker, running ``after_pass`` after every pass."""
-
-    def worker(runtime: Runtime, stop: threading.Event) -> None:
-        indexer_worker(runtime, stop, after_pass)
-
-    return worker
 
 
 def status_line(session: Session, confirmations: int) -> str:

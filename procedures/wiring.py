@@ -22,7 +22,7 @@ from procedures.auth import service as auth
 from procedures.auth.deps import TokenResolver
 from procedures.civic import clerks as civic_clerks
 from procedures.identity import crl_sweep, recovery
-from procedures.indexing import indexer_worker_with
+from procedures.indexing import indexer_worker
 from procedures.merchants import accounts, api_keys, idempotency, payment_requests, refunds, webhook_delivery
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
 from procedures.settlement import payouts, topups
@@ -70,7 +70,7 @@ def startup_hooks() -> list[StartupHook]:
 def workers() -> dict[str, Worker]:
     """Background workers besides the relayers, by thread name."""
     return {
-        "chain.indexer": indexer_worker_with(chain_settlement.settler(transfer_hooks())),
+        "chain.indexer": partial(indexer_worker, after_pass=chain_settlement.settler(transfer_hooks())),
         "identity.recoveries": partial(recovery.recovery_worker, on_replaced=replaced_hooks()),
         "identity.crl_sweep": crl_sweep.crl_worker,
         "applications.anchorer": anchoring.anchorer,

@@ -17,18 +17,19 @@ every indexer pass ``settle_from_index`` looks its authorization up in the confi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from functools import partial
 
 from sqlalchemy import select
 
 from chain.contracts.coin import SkipReason
 from chain.index_store import authorization_fate, index_cursor
 from chain.outbox import IntentStatus, TxIntent
-from chain.storage import utcnow
+from procedures.indexing import AfterPass
 from procedures.runtime import Runtime
 from procedures.transfers.models import Transfer
 from procedures.transfers.pending import OPEN
-from procedures.transfers.service import TransferHook, purpose_kind
+from procedures.transfers.service import TransferHook, finish, run_purpose_hook, skip_code
 
 log = logging.getLogger("machi.transfers.chain")
 
@@ -46,47 +47,51 @@ def awaiting_chain(runtime: Runtime) -> list[str]:
 
 
 def settle_from_index(runtime: Runtime, hooks: Mapping[str, TransferHook]) -> int:
-    """Settle every transfer awaiting the chain that the confirmed index can decide; returns how many."""
+    """Settle every transfer awaiting the chain that the confirmed index can decide; returns how many.
+
+    One transfer that cannot be settled (its hook failing, say) is logged and left for the next pass;
+    it never holds up the others, nor counts as a failed indexer pass.
+    """
+    waiting = awaiting_chain(runtime)
+    if not waiting:
+        return 0
+    with runtime.sessions() as session:
+        cursor = index_cursor(session)
+    if cursor is None or cursor.head is None:
+        return 0
+    confirmed_up_to = cursor.head - runtime.settings.effective_confirmations + 1
     settled = 0
-    for transfer_id in awaiting_chain(runtime):
-        with runtime.sessions() as session, session.begin():
-            cursor = index_cursor(session)
-            if cursor is None or cursor.head is None:
-                return settled
-            transfer = session.get(Transfer, transfer_id, with_for_update=True)
-            if transfer is None or transfer.status not in OPEN:
-                continue
-            fate = authorization_fate(session, transfer.from_wallet, transfer.nonce,
-                                      cursor.head - runtime.settings.confirmations + 1)
-            if fate is None:
-                continue
-            moved = fate.transfer or {}
-            if fate.used and (str(moved.get("from", "")).lower(), str(moved.get("to", "")).lower(),
-                              int(moved.get("value", -1))) == (transfer.from_wallet.lower(),
-                                                               transfer.to_wallet.lower(), transfer.amount):
-                transfer.status = "confirmed"
-                transfer.confirmed_at = utcnow()
-                log.warning("transfer %s was relayed by another account (tx %s); settled from the chain's logs",
-                            transfer.id, fate.tx_hash)
-            else:
-                transfer.status = "failed"
-                transfer.failure_code = "nonce_used"
-                transfer.failure_message = ("the payer's authorization nonce was cancelled or used for another "
-                                            "transfer")
-            transfer.tx_hash = fate.tx_hash
-            transfer.block_number = fate.block_number
-            kind = purpose_kind(transfer)
-            hook = hooks.get(kind) if kind is not None else None
-            if hook is not None:
-                hook(session, runtime, transfer)
-            settled += 1
+    for transfer_id in waiting:
+        try:
+            settled += _settle_one(runtime, hooks, transfer_id, confirmed_up_to)
+        except Exception:  # noqa: BLE001 - one transfer must not stop the others (it is retried next pass)
+            log.exception("transfer %s: settling from the chain's logs failed; retrying next pass", transfer_id)
     return settled
 
 
-def settler(hooks: Mapping[str, TransferHook]) -> Callable[[Runtime], None]:
-    """``settle_from_index`` with ``hooks``, for ``procedures.indexing.indexer_worker_with``."""
+def _settle_one(runtime: Runtime, hooks: Mapping[str, TransferHook], transfer_id: str, confirmed_up_to: int) -> int:
+    with runtime.sessions() as session, session.begin():
+        transfer = session.get(Transfer, transfer_id, with_for_update=True)
+        if transfer is None or transfer.status not in OPEN:
+            return 0
+        fate = authorization_fate(session, transfer.from_wallet, transfer.nonce, confirmed_up_to)
+        if fate is None:
+            return 0
+        moved = fate.transfer or {}
+        if fate.used and (str(moved.get("from", "")).lower(), str(moved.get("to", "")).lower(),
+                          int(moved.get("value", -1))) == (transfer.from_wallet.lower(),
+                                                           transfer.to_wallet.lower(), transfer.amount):
+            finish(transfer, fate.tx_hash, fate.block_number)
+            log.warning("transfer %s was relayed by another account (tx %s); settled from the chain's logs",
+                        transfer.id, fate.tx_hash)
+        else:
+            finish(transfer, fate.tx_hash, fate.block_number, failure=(
+                skip_code(USED_ELSEWHERE), "the payer's authorization nonce was cancelled or used for another "
+                                           "transfer"))
+        run_purpose_hook(session, runtime, hooks, transfer)
+        return 1
 
-    def settle(runtime: Runtime) -> None:
-        settle_from_index(runtime, hooks)
 
-    return settle
+def settler(hooks: Mapping[str, TransferHook]) -> AfterPass:
+    """``settle_from_index`` with ``hooks``, run after the indexer's passes (``procedures.wiring``)."""
+    return partial(settle_from_index, hooks=hooks)

@@ -314,15 +314,23 @@ def settle(session: Session, intent: TxIntent) -> Transfer | None:
         # Someone used the authorization before our batch (front-running, or the payer's own
         # submission): the payee may well be paid. The chain's logs decide (chain_settlement).
         return None
-    transfer.tx_hash = intent.tx_hash
-    transfer.block_number = intent.block_number
     if intent.status == IntentStatus.CONFIRMED:
+        return finish(transfer, intent.tx_hash, intent.block_number)
+    return finish(transfer, intent.tx_hash, intent.block_number, failure=(
+        skip_code(intent.error_code), intent.error_message or "the relay failed"))
+
+
+def finish(transfer: Transfer, tx_hash: str | None, block_number: int | None,
+           failure: tuple[str, str] | None = None) -> Transfer:
+    """Make an open ``transfer`` final: confirmed in ``tx_hash``, or failed with ``failure`` (code, message)."""
+    transfer.tx_hash = tx_hash
+    transfer.block_number = block_number
+    if failure is None:
         transfer.status = "confirmed"
         transfer.confirmed_at = utcnow()
     else:
         transfer.status = "failed"
-        transfer.failure_code = skip_code(intent.error_code)
-        transfer.failure_message = intent.error_message or "the relay failed"
+        transfer.failure_code, transfer.failure_message = failure
     return transfer
 
 
@@ -331,15 +339,22 @@ def purpose_kind(transfer: Transfer) -> str | None:
     return transfer.purpose.split(":", 1)[0] if transfer.purpose else None
 
 
+def run_purpose_hook(session: Session, runtime: Runtime, hooks: Mapping[str, TransferHook],
+                     transfer: Transfer) -> None:
+    """Run the hook of the final ``transfer``'s purpose (``hooks`` by ``purpose_kind``), if it has one."""
+    kind = purpose_kind(transfer)
+    hook = hooks.get(kind) if kind is not None else None
+    if hook is not None:
+        hook(session, runtime, transfer)
+
+
 def final_handler(hooks: Mapping[str, TransferHook]) -> FinalHandler:
     """The final-state handler of ``transfer`` intents: settle the transfer, then run the hook of
     its purpose (``hooks`` by ``purpose_kind``), all in the relayer's transaction."""
 
     def on_transfer_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
         transfer = settle(session, intent)
-        kind = purpose_kind(transfer) if transfer is not None else None
-        hook = hooks.get(kind) if kind is not None else None
-        if transfer is not None and hook is not None:
-            hook(session, runtime, transfer)
+        if transfer is not None:
+            run_purpose_hook(session, runtime, hooks, transfer)
 
     return on_transfer_final

@@ -8,6 +8,7 @@ from eth_account import Account
 from sqlalchemy import select
 
 from chain.contracts.base import send_call
+from chain.index_store import index_cursor
 from chain.node import rpc_call
 from chain.outbox import IntentStatus, TxIntent
 from procedures.transfers.models import Transfer
@@ -57,9 +58,19 @@ def test_an_authorization_submitted_first_by_someone_else_still_pays_the_request
     assert paid["tx_hash"] == transfer.tx_hash and paid["last_payment_error"] is None
     assert client.get(f"/v1/transfers/{transfer_id}", headers=resident.headers).json()["status"] == "confirmed"
     events = wait_until(lambda: receiver.events("payment_request.paid"), what="the webhook")
-    # more indexer passes run; the request stays paid and the webhook was sent once
-    wait_until(lambda: runtime.relayers, what="workers")
-    client.post("/v1/payment_requests", headers=merchant.headers, json={"amount": 1})  # one more event to index
+    # more blocks, more indexer passes (each one settling what awaits the chain): still paid once
+    with runtime.sessions() as session:
+        indexed = index_cursor(session).head
+    for _ in range(3):
+        rpc_call(anvil.url, "evm_mine")
+
+    def indexed_past() -> bool:
+        with runtime.sessions() as session:
+            return index_cursor(session).head >= indexed + 3
+
+    wait_until(indexed_past, what="the indexer passing three more blocks")
+    emitted = client.get("/v1/events", headers=merchant.headers, params={"type": "payment_request.paid"}).json()
+    assert [e["data"]["object"]["id"] for e in emitted["data"]] == [pr["id"]]  # one event: the hook ran once
     assert [e["data"]["object"]["id"] for e in events] == [pr["id"]]
     assert len(receiver.events("payment_request.paid")) == 1
 
