@@ -93,10 +93,6 @@ class TxIntent(Base):
     value: Mapped[int] = mapped_column(Numeric(78, 0), default=0)
     batch_key: Mapped[str | None] = mapped_column(String(64))
     batch_item: Mapped[bytes | None] = mapped_column(LargeBinary)
-    #: another intent (usually of another key) this one waits for: sent once that one is confirmed,
-    #: failed without being sent if that one failed. Keys have no common nonce order, so a call that
-    #: needs another key's call first (the balance move after the registry's re-bind) says so here.
-    after_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default=IntentStatus.QUEUED)
     nonce: Mapped[int | None] = mapped_column(BigInteger)
     tx_id: Mapped[int | None] = mapped_column(ForeignKey("chain_txs.id"))
@@ -132,7 +128,6 @@ def enqueue(
     reference: str | None = None,
     batch_key: str | None = None,
     batch_item: bytes | None = None,
-    after: TxIntent | None = None,
 ) -> TxIntent:
     """Add an intent in the caller's transaction (it is sent only if that transaction commits).
 
@@ -145,8 +140,6 @@ def enqueue(
             first intent instead of adding a second one.
         batch_key / batch_item: when set, the relayer may carry this call as one item of a batch
             call built by the batcher registered under ``batch_key``.
-        after: an intent that must be confirmed first (it may belong to another sender); if it
-            fails, this one fails too, unsent (``error_code`` ``prerequisite_failed``).
     """
     if reference is not None:
         existing = session.scalar(select(TxIntent).where(TxIntent.sender == sender, TxIntent.reference == reference))
@@ -163,7 +156,6 @@ def enqueue(
         value=value,
         batch_key=batch_key,
         batch_item=batch_item,
-        after_id=None if after is None else after.id,
         status=IntentStatus.QUEUED,
     )
     session.add(intent)

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import Engine, exists, func, or_, select, update
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from chain.batching import Batcher, ItemOutcome, Plan, plan_transactions
@@ -43,15 +43,13 @@ from chain.sender import TRANSACTIONS_SENT, Checkpoint, RelayerConfig, RelayerSt
 from chain.storage import KeyLock, utcnow
 from chain.tracking import Tracker
 
-__all__ = ["BAD_BATCH_ITEM", "NOT_ALLOWED", "PREREQUISITE_FAILED", "Batcher", "ItemOutcome", "Relayer", "RelayerConfig",
+__all__ = ["BAD_BATCH_ITEM", "NOT_ALLOWED", "Batcher", "ItemOutcome", "Relayer", "RelayerConfig",
            "RelayerStats", "SenderStateError"]
 
 #: ``TxIntent.error_code`` of an intent its sender's allowlist refused (never signed).
 NOT_ALLOWED = "call_not_allowed"
 #: ``TxIntent.error_code`` of a batch item its batcher cannot encode.
 BAD_BATCH_ITEM = "bad_batch_item"
-#: ``TxIntent.error_code`` of an intent whose prerequisite (``TxIntent.after_id``) failed.
-PREREQUISITE_FAILED = "prerequisite_failed"
 
 log = logging.getLogger("machi.relayer")
 
@@ -208,25 +206,15 @@ class Relayer:
             capacity = self.config.max_in_flight - in_flight
             if capacity <= 0:
                 return False
-            prerequisite = aliased(TxIntent)
-            ready = or_(TxIntent.after_id.is_(None), exists().where(
-                prerequisite.id == TxIntent.after_id, prerequisite.status == IntentStatus.CONFIRMED))
             queued = list(
                 session.scalars(
                     select(TxIntent)
-                    .where(TxIntent.sender == self.sender, TxIntent.status == IntentStatus.QUEUED, ready)
+                    .where(TxIntent.sender == self.sender, TxIntent.status == IntentStatus.QUEUED)
                     .order_by(TxIntent.id)
                     .limit(capacity * self.config.batch_max_size)
                 )
             )
-            orphans = list(session.scalars(
-                select(TxIntent).where(TxIntent.sender == self.sender, TxIntent.status == IntentStatus.QUEUED,
-                                       exists().where(prerequisite.id == TxIntent.after_id,
-                                                      prerequisite.status == IntentStatus.FAILED))))
             session.expunge_all()
-        for orphan in orphans:
-            self._fail_unsent(Plan([orphan], None, orphan.to_address), PREREQUISITE_FAILED,
-                              f"intent {orphan.after_id}, which this one waits for, failed", {"after": orphan.after_id})
         if not queued:
             return False
         plans = plan_transactions(queued, set(self.ctx.batchers), max_size=self.config.batch_max_size,

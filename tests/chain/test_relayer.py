@@ -20,7 +20,7 @@ from chain.batching import ItemOutcome
 from chain.fees import FeeModel, FeePolicy, Fees, build_transaction
 from chain.node import rpc_call
 from chain.outbox import ChainTx, IntentStatus, TxIntent, TxStatus, enqueue, wait_for_intent
-from chain.relayer import PREREQUISITE_FAILED, Relayer, RelayerConfig
+from chain.relayer import Relayer, RelayerConfig
 from chain.roles import Allowlist
 from chain.rpc import connect
 from chain.storage import transaction
@@ -127,29 +127,6 @@ def test_reverting_call_fails_with_the_decoded_custom_error(keys, counter, sessi
     assert failed.result == {"name": "CounterRefused", "args": {"value": 13, "caller": keys.relayer.address}}
     assert failed.tx_hash is None  # refused before signing: no nonce was spent
     assert wait_for_intent(sessions, good, timeout=30).status == IntentStatus.CONFIRMED
-
-
-def test_an_intent_waits_for_its_prerequisite_and_fails_unsent_when_that_fails(keys, counter, sessions,
-                                                                              make_relayer):
-    with transaction(sessions) as session:  # written together, before any sender runs
-        first = enqueue(session, sender=keys.relayer.address, to=counter.address,
-                        data=_calldata(counter, "increment", 13), kind="counter.increment")  # reverts
-        doomed = enqueue(session, sender=keys.relayer.address, to=counter.address,
-                         data=_calldata(counter, "increment", 1), kind="counter.increment", after=first)
-        ok = enqueue(session, sender=keys.relayer.address, to=counter.address,
-                     data=_calldata(counter, "increment", 2), kind="counter.increment")
-        then = enqueue(session, sender=keys.relayer.address, to=counter.address,
-                       data=_calldata(counter, "increment", 3), kind="counter.increment", after=ok)
-        ids = (first.id, doomed.id, ok.id, then.id)
-    before = counter.functions.value().call()
-    make_relayer()
-    results = [wait_for_intent(sessions, i, timeout=30) for i in ids]
-    assert [r.status for r in results] == [IntentStatus.FAILED, IntentStatus.FAILED, IntentStatus.CONFIRMED,
-                                           IntentStatus.CONFIRMED]
-    assert (results[1].error_code, results[1].tx_hash) == (PREREQUISITE_FAILED, None)  # never signed
-    assert results[3].block_number >= results[2].block_number  # sent only once its prerequisite was confirmed
-    assert results[3].nonce > results[2].nonce
-    assert counter.functions.value().call() == before + 2 + 3
 
 
 def test_enqueue_with_the_same_reference_is_idempotent(keys, counter, sessions):

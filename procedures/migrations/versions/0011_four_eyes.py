@@ -1,15 +1,12 @@
-"""trust: outbox intents may wait for another intent; four eyes on top-ups and unfreezes
+"""trust: four eyes on top-ups and unfreezes
 
-- ``tx_intents.after_id``: every on-chain role has its own key now, and two keys share no nonce order:
-  the balance move of a recovery (the recovery key) waits until the registry's re-bind (the registrar
-  key) is confirmed.
 - ``topups.approved_by`` / ``approved_at``: a top-up over ``MACHI_TOPUP_FOUR_EYES_YEN`` waits
   (``awaiting``) for a second staff member, recorded here beside the first (``operator``).
 - ``wallet_actions.approved_by``, ``intent_id`` nullable: an unfreeze is recorded when asked for and
   gets its intent when another staff member approves it.
 
-Revision ID: 0011_intent_prerequisite
-Revises: 0001, 0005_merchant_api, 0009_wallet_actions
+Revision ID: 0011_four_eyes
+Revises: 0005_merchant_api, 0009_wallet_actions
 """
 
 from __future__ import annotations
@@ -19,15 +16,13 @@ from alembic import op
 
 import chain.storage
 
-revision = "0011_intent_prerequisite"
-down_revision = ("0001", "0005_merchant_api", "0009_wallet_actions")
+revision = "0011_four_eyes"
+down_revision = ("0005_merchant_api", "0009_wallet_actions")
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tx_intents", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("after_id", sa.Integer(), nullable=True))
     with op.batch_alter_table("topups", schema=None) as batch_op:
         batch_op.add_column(sa.Column("approved_by", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("approved_at", chain.storage.UTCDateTime(), nullable=True))
@@ -43,5 +38,3 @@ def downgrade() -> None:
     with op.batch_alter_table("topups", schema=None) as batch_op:
         batch_op.drop_column("approved_at")
         batch_op.drop_column("approved_by")
-    with op.batch_alter_table("tx_intents", schema=None) as batch_op:
-        batch_op.drop_column("after_id")
