@@ -43,7 +43,9 @@ FIXTURE_CONTRACTS = PROJECT_ROOT / "tests" / "fixtures" / "contracts"
 ARTIFACTS = Path(os.environ.get("MACHI_TEST_ARTIFACTS", PROJECT_ROOT / "test-artifacts"))
 
 # Session-scoped chain fixtures that must exist *before* a test's snapshot is taken, otherwise the
-# revert at the end of the first test using them would undo their deployment.
+# revert at the end of the first test using them would undo their deployment. No function-scoped fixture
+# may take one of these names: it would be set up before the snapshot and its chain writes never reverted
+# (the card counter, once called ``counter``, left the city treasury bound for every later test).
 _SESSION_CHAIN_FIXTURES = ("city", "counter", "test_operator")
 
 

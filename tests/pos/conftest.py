@@ -3,7 +3,7 @@ chain and database, onboarded merchants, a resident's keystore) — the counter 
 
 from __future__ import annotations
 
-from tests.procedures.cardpay.conftest import counter  # noqa: F401 - fixtures
+from tests.procedures.cardpay.conftest import city_counter  # noqa: F401 - fixtures
 from tests.procedures.conftest import coin  # noqa: F401 - fixtures
 from tests.procedures.identity.conftest import api  # noqa: F401 - fixtures
 from tests.wallet.conftest import (  # noqa: F401 - fixtures

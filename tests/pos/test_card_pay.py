@@ -41,9 +41,9 @@ def _request_id(output: str) -> str:
     return re.search(r"(pr_[0-9a-f]{24})", output).group(1)
 
 
-def test_good_pin_and_a_wrong_one_first(server, client, counter, onboard, reader, runtime):
-    holder = counter.linked(0, pin=PIN)
-    opted = counter.opt_in(holder, coins=5_000)
+def test_good_pin_and_a_wrong_one_first(server, client, city_counter, onboard, reader, runtime):
+    holder = city_counter.linked(0, pin=PIN)
+    opted = city_counter.opt_in(holder, coins=5_000)
     merchant = onboard("加賀棒茶本舗")
     fake = reader(holder.card)
     result = card_pay(server, merchant.key, 1_200, pins=["1111", PIN])
@@ -57,9 +57,9 @@ def test_good_pin_and_a_wrong_one_first(server, client, counter, onboard, reader
     assert PIN not in result.output
 
 
-def test_a_locked_card_is_said_so_and_nothing_is_paid(server, client, counter, onboard, reader, runtime):
-    holder = counter.linked(1, pin=PIN)
-    opted = counter.opt_in(holder, coins=5_000)
+def test_a_locked_card_is_said_so_and_nothing_is_paid(server, client, city_counter, onboard, reader, runtime):
+    holder = city_counter.linked(1, pin=PIN)
+    opted = city_counter.opt_in(holder, coins=5_000)
     merchant = onboard()
     fake = reader(holder.card)
     fake.pins[pcsc.JpkiFile.AUTH_PIN].remaining = 0  # three wrong PINs before, anywhere
@@ -71,9 +71,9 @@ def test_a_locked_card_is_said_so_and_nothing_is_paid(server, client, counter, o
     assert request["status"] == "canceled" and runtime.coin.balance_of(opted["wallet"]) == 5_000
 
 
-def test_three_wrong_pins_lock_the_card(server, counter, onboard, reader):
-    holder = counter.linked(2, pin=PIN)
-    counter.opt_in(holder)
+def test_three_wrong_pins_lock_the_card(server, city_counter, onboard, reader):
+    holder = city_counter.linked(2, pin=PIN)
+    city_counter.opt_in(holder)
     merchant = onboard()
     fake = reader(holder.card)
     result = card_pay(server, merchant.key, 500, pins=["1111", "2222", "3333"])
@@ -83,9 +83,9 @@ def test_three_wrong_pins_lock_the_card(server, counter, onboard, reader):
     assert fake.pins[pcsc.JpkiFile.AUTH_PIN].remaining == 0
 
 
-def test_a_revoked_card_is_refused(server, client, counter, onboard, reader, id_ca):
-    holder = counter.linked(3, pin=PIN)
-    counter.opt_in(holder, coins=5_000)
+def test_a_revoked_card_is_refused(server, client, city_counter, onboard, reader, id_ca):
+    holder = city_counter.linked(3, pin=PIN)
+    city_counter.opt_in(holder, coins=5_000)
     merchant = onboard()
     reader(holder.card)
     id_ca.revoke(holder.card, reason=x509.ReasonFlags.key_compromise)
@@ -96,10 +96,10 @@ def test_a_revoked_card_is_refused(server, client, counter, onboard, reader, id_
     assert request["status"] == "canceled"
 
 
-def test_over_the_daily_limit(server, client, counter, onboard, reader, settings):
+def test_over_the_daily_limit(server, client, city_counter, onboard, reader, settings):
     settings.card_payment_daily_limit = 1_500
-    holder = counter.linked(0, pin=PIN)
-    counter.opt_in(holder, coins=5_000)
+    holder = city_counter.linked(0, pin=PIN)
+    city_counter.opt_in(holder, coins=5_000)
     merchant = onboard()
     reader(holder.card)
     assert card_pay(server, merchant.key, 1_000, pins=[PIN]).exit_code == 0

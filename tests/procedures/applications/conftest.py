@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from chain.contracts.authorization import random_nonce
 from chain.contracts.coin import RegionalCoinClient
@@ -106,7 +107,14 @@ def treasury(client, runtime) -> str:
             address = treasury_address(session)
         return address if address and runtime.registry.is_verified(address) else None
 
-    return str(wait_until(ready, what="the treasury's registration"))
+    def show() -> object:
+        from chain.outbox import TxIntent
+
+        with runtime.sessions() as session:
+            intent = session.scalar(select(TxIntent).where(TxIntent.kind == "registry.register_city"))
+            return intent and (intent.status, intent.error_code, intent.error_message)
+
+    return str(wait_until(ready, what="the treasury's registration", show=show))
 
 
 class Filer:

@@ -109,5 +109,5 @@ class Counter:
 
 
 @pytest.fixture
-def counter(client, operator, api, arrange, runtime, issue) -> Counter:  # noqa: F811 - imported fixtures
+def city_counter(client, operator, api, arrange, runtime, issue) -> Counter:  # noqa: F811 - imported fixtures
     return Counter(client, operator, api, arrange, runtime, issue)

@@ -37,13 +37,13 @@ def test_the_default_limits_are_ten_and_thirty_thousand():
     assert (fields["card_payment_limit"].default, fields["card_payment_daily_limit"].default) == (10_000, 30_000)
 
 
-def test_a_card_payment_from_the_card_wallet(counter, onboard, client, runtime, receiver):
-    holder = counter.linked(0)
-    opted = counter.opt_in(holder, coins=20_000)
+def test_a_card_payment_from_the_card_wallet(city_counter, onboard, client, runtime, receiver):
+    holder = city_counter.linked(0)
+    opted = city_counter.opt_in(holder, coins=20_000)
     assert opted["status"] == "active" and opted["wallet"] != holder.account.address
     merchant = onboard("加賀棒茶本舗")
     client.post("/v1/webhook_endpoints", headers=merchant.headers, json={"url": receiver.url})
-    request, response = counter.pay(holder.card, merchant, 1_200)
+    request, response = city_counter.pay(holder.card, merchant, 1_200)
     assert response.status_code == 202, response.text
     body = response.json()
     assert body["amount"] == 1_200 and body["payment_request"]["id"] == request["id"]
@@ -54,46 +54,46 @@ def test_a_card_payment_from_the_card_wallet(counter, onboard, client, runtime, 
     event = wait_until(lambda: receiver.events("payment_request.paid"), what="the webhook")[0]
     assert event["data"]["object"]["id"] == request["id"]
 
-    twice = counter.client.post("/v1/admin/card_wallets/challenge", headers=counter.operator)
+    twice = city_counter.client.post("/v1/admin/card_wallets/challenge", headers=city_counter.operator)
     assert twice.status_code == 200
-    again = counter.opt_in_response(holder.card)
+    again = city_counter.opt_in_response(holder.card)
     assert _error(again) == (409, "card_wallet_exists")
 
 
-def test_refusals_are_clear_and_write_nothing(counter, onboard, client, runtime, id_ca, settings):
-    holder = counter.linked(1)
-    counter.opt_in(holder, coins=50_000)
+def test_refusals_are_clear_and_write_nothing(city_counter, onboard, client, runtime, id_ca, settings):
+    holder = city_counter.linked(1)
+    city_counter.opt_in(holder, coins=50_000)
     merchant = onboard()
 
-    request, response = counter.pay(holder.card, merchant, settings.card_payment_limit + 1)
+    request, response = city_counter.pay(holder.card, merchant, settings.card_payment_limit + 1)
     assert _error(response) == (409, "card_payment_limit_exceeded")
     _nothing_written(runtime, request["id"])
 
-    request, response = counter.pay(holder.card, merchant, 700, {"amount": 70})  # the amount changed after signing
+    request, response = city_counter.pay(holder.card, merchant, 700, {"amount": 70})  # the amount changed after signing
     assert _error(response) == (422, "card_statement_mismatch")
     _nothing_written(runtime, request["id"])
 
     request = create_request(client, merchant, 800)
-    body = counter.body(holder.card, merchant, request["id"])
-    body["auth_signature"] = counter.body(holder.card, merchant, create_request(client, merchant, 900)["id"])[
+    body = city_counter.body(holder.card, merchant, request["id"])
+    body["auth_signature"] = city_counter.body(holder.card, merchant, create_request(client, merchant, 900)["id"])[
         "auth_signature"]  # the card's signature over another payment
     assert _error(client.post("/v1/card_payments", headers=merchant.headers, json=body)) == (
         401, "bad_card_signature")
     _nothing_written(runtime, request["id"])
 
-    stranger = counter.issue()  # a valid card nobody linked
-    request, response = counter.pay(stranger, merchant, 500)
+    stranger = city_counter.issue()  # a valid card nobody linked
+    request, response = city_counter.pay(stranger, merchant, 500)
     assert _error(response) == (403, "card_not_linked")
     _nothing_written(runtime, request["id"])
 
-    not_in = counter.linked(2)
-    request, response = counter.pay(not_in.card, merchant, 500)
+    not_in = city_counter.linked(2)
+    request, response = city_counter.pay(not_in.card, merchant, 500)
     assert _error(response) == (403, "card_wallet_not_opted_in")
     _nothing_written(runtime, request["id"])
 
     other = onboard("片山津菓子店")
     request = create_request(client, merchant, 600)
-    stolen = counter.body(holder.card, merchant, request["id"])
+    stolen = city_counter.body(holder.card, merchant, request["id"])
     assert _error(client.post("/v1/card_payments", headers=other.headers, json=stolen))[0] == 404  # not theirs
     accepted = client.post("/v1/card_payments", headers=merchant.headers, json=stolen)
     assert accepted.status_code == 202, accepted.text
@@ -102,43 +102,43 @@ def test_refusals_are_clear_and_write_nothing(counter, onboard, client, runtime,
     assert _error(replay) == (409, "nonce_reused")  # a card's signature pays once
 
     id_ca.revoke(holder.card, reason=x509.ReasonFlags.key_compromise)
-    request, response = counter.pay(holder.card, merchant, 500)
+    request, response = city_counter.pay(holder.card, merchant, 500)
     assert _error(response) == (403, "certificate_revoked")
     _nothing_written(runtime, request["id"])
 
 
-def test_the_daily_limit_counts_the_city_day(counter, onboard, client, runtime, settings):
+def test_the_daily_limit_counts_the_city_day(city_counter, onboard, client, runtime, settings):
     settings.card_payment_limit, settings.card_payment_daily_limit = 1_000, 2_500
-    holder = counter.linked(3)
-    counter.opt_in(holder, coins=10_000)
+    holder = city_counter.linked(3)
+    city_counter.opt_in(holder, coins=10_000)
     merchant = onboard()
     for _ in range(2):
-        request, response = counter.pay(holder.card, merchant, 1_000)
+        request, response = city_counter.pay(holder.card, merchant, 1_000)
         assert response.status_code == 202, response.text
-    request, response = counter.pay(holder.card, merchant, 1_000)
+    request, response = city_counter.pay(holder.card, merchant, 1_000)
     assert _error(response) == (409, "card_daily_limit_exceeded")
     assert "500 left today" in response.json()["error"]["message"]
     _nothing_written(runtime, request["id"])
-    request, response = counter.pay(holder.card, merchant, 500)  # what is left still goes
+    request, response = city_counter.pay(holder.card, merchant, 500)  # what is left still goes
     assert response.status_code == 202, response.text
 
 
-def test_a_frozen_or_revoked_resident_cannot_pay_with_the_card(counter, onboard, client, runtime, operator):
-    holder = counter.linked(0)
-    opted = counter.opt_in(holder, coins=5_000)
+def test_a_frozen_or_revoked_resident_cannot_pay_with_the_card(city_counter, onboard, client, runtime, operator):
+    holder = city_counter.linked(0)
+    opted = city_counter.opt_in(holder, coins=5_000)
     merchant = onboard()
     frozen = client.post(f"/v1/admin/wallets/{holder.account.address}/freeze", headers=operator,
                          json={"reason": "カード紛失の届出"})
     assert frozen.status_code in (200, 202), frozen.text
     wait_until(lambda: runtime.coin.is_frozen(holder.account.address), what="the freeze on chain")
-    request, response = counter.pay(holder.card, merchant, 500)
+    request, response = city_counter.pay(holder.card, merchant, 500)
     assert _error(response) == (403, "card_wallet_frozen")
     _nothing_written(runtime, request["id"])
 
     revoked = client.post("/v1/identity/admin/revoke", headers=operator,
                           json={"wallet": holder.account.address, "reason": "moved_out"})
     assert revoked.status_code in (200, 202), revoked.text
-    request, response = counter.pay(holder.card, merchant, 500)
+    request, response = city_counter.pay(holder.card, merchant, 500)
     assert _error(response) == (403, "identity_not_live")
     _nothing_written(runtime, request["id"])
     with runtime.sessions() as session:
