@@ -1,6 +1,12 @@
-"""Forwarded headers count only from a trusted proxy; the client is the right-most untrusted hop."""
+"""Forwarded headers count only from a trusted proxy; the client is the right-most untrusted hop.
+
+The middleware runs on its own event loop in a worker thread: the session's sync Playwright (the console
+and story tests) keeps a loop running in the main thread, where no second loop may run."""
 
 from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from starlette.types import Scope
@@ -9,7 +15,12 @@ from procedures.api.proxies import TrustedProxies
 from procedures.config import Settings
 
 
-async def _seen(trusted: list[str], peer: str, headers: dict[str, str]) -> Scope:
+def _seen(trusted: list[str], peer: str, headers: dict[str, str]) -> Scope:
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _through(trusted, peer, headers)).result()
+
+
+async def _through(trusted: list[str], peer: str, headers: dict[str, str]) -> Scope:
     seen: dict[str, Scope] = {}
 
     async def app(scope, receive, send):
@@ -21,20 +32,18 @@ async def _seen(trusted: list[str], peer: str, headers: dict[str, str]) -> Scope
     return seen["scope"]
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize(("peer", "forwarded", "client", "scheme"), [
     ("10.0.0.2", "203.0.113.5", "203.0.113.5", "https"),  # from the proxy: believed
     ("10.0.0.2", "6.6.6.6, 203.0.113.5, 10.0.0.9", "203.0.113.5", "https"),  # left of the first untrusted: ignored
     ("198.51.100.1", "203.0.113.5", "198.51.100.1", "http"),  # from anyone else: ignored
 ])
-async def test_the_client_and_scheme_behind_a_trusted_proxy(peer, forwarded, client, scheme):
-    scope = await _seen(["10.0.0.0/8"], peer, {"X-Forwarded-For": forwarded, "X-Forwarded-Proto": "https"})
+def test_the_client_and_scheme_behind_a_trusted_proxy(peer, forwarded, client, scheme):
+    scope = _seen(["10.0.0.0/8"], peer, {"X-Forwarded-For": forwarded, "X-Forwarded-Proto": "https"})
     assert scope["client"][0] == client and scope["scheme"] == scheme
 
 
-@pytest.mark.anyio
-async def test_no_trusted_proxies_means_no_forwarded_headers():
-    scope = await _seen([], "127.0.0.1", {"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https"})
+def test_no_trusted_proxies_means_no_forwarded_headers():
+    scope = _seen([], "127.0.0.1", {"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https"})
     assert scope["client"][0] == "127.0.0.1" and scope["scheme"] == "http"
 
 
