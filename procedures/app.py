@@ -21,6 +21,7 @@ from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
 from procedures.auth.deps import install_token_resolvers, is_admin_caller, operations_access
 from procedures.cardpay import routes as cardpay_routes
+from procedures.offline import routes as offline_routes
 from procedures.civic import clerk_routes as civic_clerk_routes
 from procedures.civic import routes as civic_routes
 from procedures.civic import town_routes
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(checkout_routes.router, responses=API_ERRORS)
     app.include_router(settlement_routes.router, responses=API_ERRORS)
     app.include_router(cardpay_routes.router, responses=API_ERRORS)
+    app.include_router(offline_routes.router, responses=API_ERRORS)
     app.include_router(operator_routes.router, responses=API_ERRORS)
     app.include_router(application_routes.router, responses=API_ERRORS)
     app.include_router(civic_routes.router)
