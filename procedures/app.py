@@ -21,7 +21,6 @@ from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
 from procedures.auth.deps import install_token_resolvers, is_admin_caller, operations_access
 from procedures.cardpay import routes as cardpay_routes
-from procedures.offline import routes as offline_routes
 from procedures.civic import clerk_routes as civic_clerk_routes
 from procedures.civic import routes as civic_routes
 from procedures.civic import town_routes
@@ -38,6 +37,7 @@ from procedures.identity import routes as identity_routes
 from procedures.merchants import checkout_routes
 from procedures.merchants import routes as merchant_routes
 from procedures.metrics import Metrics
+from procedures.offline import routes as offline_routes
 from procedures.operator import routes as operator_routes
 from procedures.runtime import Runtime
 from procedures.settlement import routes as settlement_routes

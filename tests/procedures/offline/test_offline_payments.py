@@ -1,0 +1,170 @@
+"""Offline payments end to end through the service, on the real chain and database: a resident reserves,
+signs offline, two merchants' counters accept and relay later; each payment is paid exactly once, a reserve
+spent twice pays once and the other merchant is told why; bad codes are one clear refusal, nothing stored;
+disaster mode raises the limit for operators only."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from chain.outbox import TxIntent
+from procedures.offline.models import OfflinePaymentRow
+from protocol.offline import ReserveSnapshot, accept
+from tests.procedures.conftest import wait_until
+from tests.procedures.offline.conftest import offline_code, reserve_json
+
+
+def _reserve(client, runtime, resident, amount: int) -> None:
+    response = client.post("/v1/wallet/offline/reserve", headers=resident.headers,
+                           json=reserve_json(runtime, resident.account, amount))
+    assert response.status_code == 202, response.text
+    wait_until(lambda: client.get("/v1/wallet/offline", headers=resident.headers).json()["reserved"] >= amount,
+               30, what="the reserve on chain")
+
+
+def _relay(client, merchant, code: str):
+    return client.post("/v1/offline_payments", headers=merchant.headers, json={"code": code})
+
+
+def _final(client, merchant, payment_id: str) -> dict:
+    def done():
+        body = client.get(f"/v1/offline_payments/{payment_id}", headers=merchant.headers).json()
+        return body if body["status"] != "relaying" else None
+
+    return wait_until(done, 30, what=f"offline payment {payment_id} settled")
+
+
+def _snapshot(client, merchant) -> ReserveSnapshot:
+    body = client.get("/v1/offline/snapshot", headers=merchant.headers).json()
+    return ReserveSnapshot(chain_id=body["chain_id"], reserve=body["reserve"], merchant=body["merchant_wallet"],
+                           synced_at=body["synced_at"],
+                           reserves={r["payer"]: (r["reserved"], r["release_at"] or 0) for r in body["reserves"]})
+
+
+def _stored(runtime) -> tuple[int, int]:
+    with runtime.sessions() as session:
+        return (session.scalar(select(func.count()).select_from(OfflinePaymentRow)) or 0,
+                session.scalar(select(func.count()).select_from(TxIntent).where(TxIntent.kind == "offline.settle"))
+                or 0)
+
+
+def test_three_offline_payments_at_two_merchants_each_paid_once(client, runtime, make_resident, onboard, arrange):
+    a, b = onboard("山中漆器店"), onboard("九谷焼窯元")
+    resident = make_resident(coins=10_000)
+    _reserve(client, runtime, resident, 5_000)
+    shown = client.get("/v1/wallet/offline", headers=resident.headers).json()
+    assert (shown["reserved"], shown["limit"], shown["reserve"]) == (5_000, 5_000, runtime.reserve.address)
+    assert arrange.balance(resident.address) == 5_000  # locked on chain, not spendable online
+
+    # the counters sync, then the network goes: each checks offline against its own snapshot
+    snap_a, snap_b = _snapshot(client, a), _snapshot(client, b)
+    codes = [(a, offline_code(runtime, resident.account, a, 1_000)),
+             (b, offline_code(runtime, resident.account, b, 1_500)),
+             (a, offline_code(runtime, resident.account, a, 500))]
+    for merchant, code in codes:
+        accept(snap_a if merchant is a else snap_b, code, int(time.time()))
+
+    # reconnection: each counter relays what it kept (one of them twice: a retry after a lost answer)
+    ids = []
+    for merchant, code in codes:
+        response = _relay(client, merchant, code.to_text())
+        assert response.status_code == 202, response.text
+        ids.append((merchant, response.json()["id"]))
+    again = _relay(client, a, codes[0][1].to_text())
+    assert (again.status_code, again.json()["id"]) == (200, ids[0][1])
+
+    finals = [_final(client, m, pid) for m, pid in ids]
+    assert [f["status"] for f in finals] == ["paid", "paid", "paid"]
+    assert arrange.balance(a.wallet) == 1_500 and arrange.balance(b.wallet) == 1_500
+    assert runtime.reserve.reserve_of(resident.address)[0] == 2_000
+    # relayed again after it was paid: the same answer, nothing new on chain
+    assert _relay(client, b, codes[1][1].to_text()).json()["status"] == "paid"
+    assert _stored(runtime) == (3, 3)
+    assert arrange.balance(a.wallet) == 1_500
+
+
+def test_a_reserve_spent_at_two_merchants_pays_once_and_the_other_is_told(client, runtime, make_resident, onboard,
+                                                                          arrange, receiver):
+    a, b = onboard("山中漆器店"), onboard("九谷焼窯元")
+    hook = client.post("/v1/webhook_endpoints", headers=b.headers, json={"url": receiver.url})
+    assert hook.status_code == 201, hook.text
+    resident = make_resident(coins=3_000)
+    _reserve(client, runtime, resident, 1_000)
+    snap_a, snap_b = _snapshot(client, a), _snapshot(client, b)
+    first = offline_code(runtime, resident.account, a, 800)
+    second = offline_code(runtime, resident.account, b, 800)
+    # each counter alone sees a reserve that covers its payment: both accept offline
+    accept(snap_a, first, int(time.time()))
+    accept(snap_b, second, int(time.time()))
+
+    paid_id = _relay(client, a, first.to_text()).json()["id"]
+    refused_id = _relay(client, b, second.to_text()).json()["id"]
+    paid, refused = _final(client, a, paid_id), _final(client, b, refused_id)
+    assert paid["status"] == "paid"
+    assert refused["status"] == "refused" and refused["reason"] == "reserve_spent"
+    assert "already spent" in refused["reason_message"]
+    assert arrange.balance(a.wallet) == 800 and arrange.balance(b.wallet) == 0
+    assert runtime.reserve.reserve_of(resident.address)[0] == 200
+    events = wait_until(lambda: receiver.events("offline_payment.refused"), 20, what="merchant B's webhook")
+    assert events[0]["data"]["object"]["id"] == refused_id
+    assert events[0]["data"]["object"]["reason"] == "reserve_spent"
+
+
+@pytest.mark.parametrize("case", ["not_ours", "tampered", "expired", "another_merchant"])
+def test_a_bad_code_is_one_clear_refusal_and_nothing_is_stored(client, runtime, make_resident, onboard, case):
+    a, b = onboard("山中漆器店"), onboard("九谷焼窯元")
+    resident = make_resident(coins=3_000)
+    _reserve(client, runtime, resident, 1_000)
+    good = offline_code(runtime, resident.account, a, 500)
+    code = {
+        "not_ours": "ethereum:0x0000000000000000000000000000000000000001@31337?value=500",
+        "tampered": dataclasses.replace(good, amount=900).to_text(),
+        "expired": offline_code(runtime, resident.account, a, 500, valid_before=int(time.time()) - 5).to_text(),
+        "another_merchant": offline_code(runtime, resident.account, b, 500).to_text(),
+    }[case]
+    response = _relay(client, a, code)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    expected = {"not_ours": "not_ours", "tampered": "bad_signature", "expired": "expired",
+                "another_merchant": "wrong_merchant"}[case]
+    assert error["code"] == expected and "\n" not in error["message"]
+    assert _stored(runtime) == (0, 0)
+    # the counter refuses the same codes offline
+    from protocol.offline import OfflineRefused, OfflinePayment
+
+    with pytest.raises(OfflineRefused) as refused:
+        accept(_snapshot(client, a), OfflinePayment.from_text(code), int(time.time()))
+    assert refused.value.code == expected
+
+
+def test_the_limit_and_disaster_mode(client, runtime, make_resident, onboard, operator):
+    resident = make_resident(coins=30_000)
+    over = client.post("/v1/wallet/offline/reserve", headers=resident.headers,
+                       json=reserve_json(runtime, resident.account, 6_000))
+    assert over.status_code == 409 and over.json()["error"]["code"] == "offline_limit_exceeded"
+    merchant = onboard("山中漆器店")
+    body = {"reserve_limit": 20_000, "hours": 72, "reason": "能登半島地震: 通信障害"}
+    for headers in (resident.headers, merchant.headers, {}):
+        refused = client.post("/v1/admin/offline/disaster", headers=headers, json=body)
+        assert refused.status_code in (401, 403), refused.text
+    assert client.post("/v1/admin/offline/disaster", headers=operator,
+                       json={**body, "reserve_limit": 100}).status_code == 422
+    declared = client.post("/v1/admin/offline/disaster", headers=operator, json=body)
+    assert declared.status_code == 201, declared.text
+    assert declared.json()["declared_by"].startswith("operator:")
+    assert client.get("/v1/wallet/offline", headers=resident.headers).json()["limit"] == 20_000
+    _reserve(client, runtime, resident, 6_000)
+
+    # the console's view: the limit now, the period, and a payment relayed but not yet settled
+    overview = client.get("/v1/admin/offline", headers=operator).json()
+    assert overview["reserve_limit"] == 20_000 and overview["usual_limit"] == 5_000
+    assert [p["id"] for p in overview["periods"]] == [declared.json()["id"]]
+    ended = client.post(f"/v1/admin/offline/disaster/{declared.json()['id']}/end", headers=operator)
+    assert ended.status_code == 200 and ended.json()["ended_by"].startswith("operator:")
+    assert client.get("/v1/wallet/offline", headers=resident.headers).json()["limit"] == 5_000
+    again = client.post(f"/v1/admin/offline/disaster/{declared.json()['id']}/end", headers=operator)
+    assert again.status_code == 409
