@@ -229,7 +229,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "offline_over_limit": {"ja": "オフライン用の確保は {limit} コインまでです（あと {left} コイン）",
                            "en": "an offline reserve holds at most {limit} coins ({left} more possible)"},
     "offline_not_ready": {
-        "ja": "オフライン払いの準備ができていません。通信できるときに machi-wallet reserve か balance を実行してください",
+        "ja": "オフライン払いの準備ができていません。"
+              "通信できるときに machi-wallet reserve か balance を実行してください",
         "en": "offline payments are not set up: run `machi-wallet reserve` (or `balance`) while online first",
     },
     "offline_amount_needed": {"ja": "--amount で金額を指定してください", "en": "give the amount with --amount"},

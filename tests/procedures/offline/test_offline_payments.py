@@ -134,7 +134,7 @@ def test_a_bad_code_is_one_clear_refusal_and_nothing_is_stored(client, runtime, 
     assert error["code"] == expected and "\n" not in error["message"]
     assert _stored(runtime) == (0, 0)
     # the counter refuses the same codes offline
-    from protocol.offline import OfflineRefused, OfflinePayment
+    from protocol.offline import OfflinePayment, OfflineRefused
 
     with pytest.raises(OfflineRefused) as refused:
         accept(_snapshot(client, a), OfflinePayment.from_text(code), int(time.time()))
