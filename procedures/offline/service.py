@@ -34,7 +34,7 @@ from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.plan import RESERVE
 from chain.storage import utcnow
 from procedures.addresses import checksum
-from procedures.errors import InvalidRequest
+from procedures.errors import InvalidRequest, Unavailable
 from procedures.ids import new_id
 from procedures.merchants import webhooks
 from procedures.merchants.models import Merchant
@@ -123,6 +123,7 @@ def reserve(session: Session, runtime: Runtime, payer: str, auth: Authorization)
     Raises:
         InvalidRequest: not the caller's, not to the reserve, not positive.  OverReserveLimit: over the limit.
         ReserveRefused: the chain would refuse it (signature, balance, verification, freeze, nonce).
+        Unavailable: the reserve's registration as a city account is not on chain yet.
     """
     payer = checksum(payer)
     reserve_address = checksum(runtime.reserve.address)
@@ -141,6 +142,10 @@ def reserve(session: Session, runtime: Runtime, payer: str, auth: Authorization)
     held = reserved + _adding(session, payer)
     if held + auth.value > limit:
         raise OverReserveLimit(limit, held)
+    if not runtime.registry.is_verified(reserve_address):
+        # its city-account registration (a start-up hook) is not on chain yet
+        raise Unavailable("the city's offline reserve is being set up; try again in a minute",
+                          code="reserve_not_ready", headers={"Retry-After": "30"})
     call = runtime.reserve.reserve_call(payer, auth.value, valid_after=auth.valid_after,
                                         valid_before=auth.valid_before, nonce=auth.nonce, signature=auth.signature)
     try:
