@@ -10,12 +10,14 @@ import dataclasses
 import json
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from chain.faults import RpcProxy
 from chain.node import free_port
 from pos.cli import main as pos_cli
+from procedures.auth.service import create_staff
 from protocol.offline import OfflinePayment
 from tests.pos.test_counter import pos_env
 from tests.procedures.conftest import wait_until
@@ -46,6 +48,19 @@ def _wallet(api: str, keystore, *args: str):
 
 def _pos(api: str, key: str, store, *args: str):
     return CliRunner().invoke(pos_cli, [*args, "--store", str(store)], env=pos_env(api, key))
+
+
+def _console(server: str, runtime, username: str, role: str) -> httpx.Client:
+    """A console session of a new staff member."""
+    password = f"{username} password 1"
+    with runtime.sessions() as session, session.begin():
+        create_staff(session, runtime.vault, username=username, password=password, role=role,
+                     department=None if role == "admin" else "kosodate")
+    client = httpx.Client(base_url=server, follow_redirects=False)
+    form = client.get("/console/login")
+    token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post("/console/login", data={"username": username, "password": password, "csrf_token": token})
+    return client
 
 
 def _dead() -> str:
@@ -97,6 +112,11 @@ def test_three_offline_payments_at_two_counters_with_the_network_cut(server, cli
     assert coin.balance_of(a.wallet) == 0  # nothing can be paid while the chain is cut (read past the proxy)
     listed = client.get("/v1/offline_payments", headers=a.headers).json()["data"]
     assert [p["status"] for p in listed] == ["relaying", "relaying"]
+    # the operator's console shows the three waiting to be settled; a clerk cannot see the page
+    page = _console(server, runtime, "kaikei", "admin").get("/console/admin/offline")
+    assert page.status_code == 200 and "3 (¥2,700)" in page.text
+    assert all(p["id"] in page.text for p in listed)
+    assert _console(server, runtime, "kakari", "clerk").get("/console/admin/offline").status_code == 403
 
     proxy.up()
     done_a = _pos(server, a.key, store_a, "offline-relay")

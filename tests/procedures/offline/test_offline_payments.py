@@ -168,3 +168,44 @@ def test_the_limit_and_disaster_mode(client, runtime, make_resident, onboard, op
     assert client.get("/v1/wallet/offline", headers=resident.headers).json()["limit"] == 5_000
     again = client.post(f"/v1/admin/offline/disaster/{declared.json()['id']}/end", headers=operator)
     assert again.status_code == 409
+
+
+def test_machi_disaster_from_the_operators_shell(client, runtime, database_url, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from procedures.auth.service import create_staff
+    from procedures.config import get_settings
+    from procedures.offline.cli import disaster
+
+    url, schema = database_url
+    for name, value in {"MACHI_ENVIRONMENT": "test", "MACHI_RPC_URL": runtime.settings.rpc_url, "DATABASE_URL": url,
+                        "MACHI_VAR_DIR": str(runtime.settings.var_dir)}.items():
+        monkeypatch.setenv(name, value)
+    if schema:
+        monkeypatch.setenv("MACHI_DATABASE_SCHEMA", schema)
+    get_settings.cache_clear()
+    with runtime.sessions() as session, session.begin():
+        create_staff(session, runtime.vault, username="bousai", password="bousai password 1", role="admin")
+        create_staff(session, runtime.vault, username="kakari", password="kakari password 1", role="clerk",
+                     department="kosodate")
+    try:
+        start = ["start", "--limit", "30000", "--hours", "48", "--reason", "大雪: 通信障害"]
+        clerk = CliRunner().invoke(disaster, [*start, "--staff", "kakari"], input="kakari password 1\n")
+        assert clerk.exit_code == 1 and "admin" in clerk.output
+        wrong = CliRunner().invoke(disaster, [*start, "--staff", "bousai"], input="nope\n")
+        assert wrong.exit_code == 1 and "wrong username or password" in wrong.output
+        assert limits_now(runtime) == 5_000
+        declared = CliRunner().invoke(disaster, [*start, "--staff", "bousai"], input="bousai password 1\n")
+        assert declared.exit_code == 0, declared.output
+        assert limits_now(runtime) == 30_000
+        status = CliRunner().invoke(disaster, ["status"])
+        assert "30,000" in status.output and "大雪" in status.output and "waiting to be settled: 0" in status.output
+    finally:
+        get_settings.cache_clear()
+
+
+def limits_now(runtime) -> int:
+    from procedures.offline import limits
+
+    with runtime.sessions() as session:
+        return limits.reserve_limit(session, runtime.settings)
