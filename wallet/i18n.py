@@ -233,6 +233,13 @@ MESSAGES: dict[str, dict[str, str]] = {
               "通信できるときに machi-wallet reserve か balance を実行してください",
         "en": "offline payments are not set up: run `machi-wallet reserve` (or `balance`) while online first",
     },
+    "confirm_release": {"ja": "オフライン用の確保額 {amount} コインの解除を申し込みますか？（数日後に戻ります）",
+                        "en": "Ask for the {amount} coins of your offline reserve back? (they return after days)"},
+    "release_requested": {"ja": "解除を申し込みました。"
+                                "{when} 以降にもう一度 machi-wallet release-reserve を実行してください",
+                          "en": "release requested: run `machi-wallet release-reserve` again after {when}"},
+    "release_done": {"ja": "[green]✓[/] {amount} コインがウォレットに戻ります",
+                     "en": "[green]✓[/] {amount} coins are on their way back to your wallet"},
     "offline_amount_needed": {"ja": "--amount で金額を指定してください", "en": "give the amount with --amount"},
     "offline_give_merchant": {"ja": "店舗のコード（ethereum:…）かウォレットのアドレスを指定してください",
                               "en": "give the merchant's code (ethereum:…) or its wallet address"},

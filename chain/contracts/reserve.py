@@ -30,7 +30,7 @@ from chain.contracts.authorization import TRANSFER_WITH_AUTHORIZATION_TYPES, Eip
 from chain.contracts.base import Call, ContractClient, role_id, to_bytes32
 from chain.contracts.coin import BatchOutcomeError
 
-__all__ = ["OfflineReserveClient", "PaymentTuple", "Refusal", "ReserveBatcher", "decode_payment_item",
+__all__ = ["OfflineReserveClient", "PaymentTuple", "Refusal", "ReserveBatcher", "decode_payment_item", "released",
            "deploy_reserve", "encode_payment_item", "sign_receive_authorization", "sign_release_request"]
 
 PaymentTuple = tuple[str, str, int, bytes, int, bytes]
@@ -62,6 +62,7 @@ class Refusal(enum.IntEnum):
 _PAYMENT_TYPE = "(address,address,uint256,bytes32,uint256,bytes)"
 _SETTLE_SELECTOR = function_signature_to_4byte_selector(f"settleBatch({_PAYMENT_TYPE}[])")
 SETTLED_TOPIC = keccak(text="OfflinePaymentSettled(address,address,bytes32,uint256)")
+RELEASED_TOPIC = keccak(text="Released(address,uint256)")
 REFUSED_TOPIC = keccak(text="OfflinePaymentRefused(address,address,bytes32,uint8)")
 
 
@@ -82,6 +83,18 @@ def decode_payment_item(item: bytes) -> PaymentTuple:
         raise ValueError(f"not an encoded offline payment: {exc}") from None
     return (to_checksum_address(payer), to_checksum_address(merchant), int(amount), bytes(nonce), int(valid_before),
             bytes(signature))
+
+
+def released(w3: Web3, reserve: str, tx_hash: str) -> list[tuple[str, int]]:
+    """``(payer, coins returned)`` of each ``Released`` event of ``reserve`` in transaction ``tx_hash``."""
+    receipt = w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+    wanted = to_checksum_address(reserve)
+    out = []
+    for log in receipt["logs"]:
+        topics = [bytes(t) for t in log["topics"]]
+        if to_checksum_address(log["address"]) == wanted and topics and topics[0] == RELEASED_TOPIC:
+            out.append((to_checksum_address(topics[1][12:]), int.from_bytes(bytes(log["data"])[:32], "big")))
+    return out
 
 
 class ReserveBatcher:

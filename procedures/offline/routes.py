@@ -17,6 +17,8 @@ from procedures.offline.schemas import (
     OfflineConsoleOut,
     OfflinePaymentIn,
     OfflinePaymentOut,
+    ReleaseIn,
+    ReleaseOut,
     ReserveIn,
     ReserveOut,
     ReserveSnapshotOut,
@@ -55,6 +57,29 @@ def add_reserve(body: ReserveIn, request: Request, runtime: RuntimeDep, session:
     return ReserveTopUpOut(id=row.id, amount=row.amount, status=row.status, created_at=row.created_at)
 
 
+@router.post("/wallet/offline/release", status_code=status.HTTP_202_ACCEPTED,
+             summary="Ask for my unused offline reserve back (after the reserve's delay)")
+def request_release(body: ReleaseIn, request: Request, runtime: RuntimeDep, session: SessionDep,
+                    principal: ResidentPrincipal) -> ReleaseOut:
+    """The resident's signed ``ReleaseRequest``; then ``/wallet/offline/release/complete`` once it is due."""
+    rate_limit(request, "offline-reserve", per_minute=30)
+    due = service.request_release(session, runtime, str(principal.wallet), bytes.fromhex(body.nonce[2:]),
+                                  bytes.fromhex(body.signature[2:]))
+    session.commit()
+    return ReleaseOut(status="requested", due_at=due)
+
+
+@router.post("/wallet/offline/release/complete", status_code=status.HTTP_202_ACCEPTED,
+             summary="Return my unused offline reserve to my wallet (once the release is due)")
+def complete_release(request: Request, runtime: RuntimeDep, session: SessionDep,
+                     principal: ResidentPrincipal) -> ReleaseOut:
+    """409 ``release_not_due`` until the delay has passed."""
+    rate_limit(request, "offline-reserve", per_minute=30)
+    amount = service.complete_release(session, runtime, str(principal.wallet))
+    session.commit()
+    return ReleaseOut(status="releasing", amount=amount)
+
+
 # --------------------------------------------------------------------------- merchants' counters
 @router.get("/offline/snapshot", summary="The reserves a counter checks offline payments against")
 def reserve_snapshot(runtime: RuntimeDep, session: SessionDep, principal: PaymentsWrite) -> ReserveSnapshotOut:
@@ -67,7 +92,8 @@ def reserve_snapshot(runtime: RuntimeDep, session: SessionDep, principal: Paymen
 
 
 @router.post("/offline_payments", status_code=status.HTTP_202_ACCEPTED,
-             summary="Relay an offline payment a counter accepted")
+             summary="Relay an offline payment a counter accepted",
+             responses={200: {"model": OfflinePaymentOut, "description": "relayed before: its state now"}})
 def relay_offline_payment(body: OfflinePaymentIn, request: Request, response: Response, runtime: RuntimeDep,
                           session: SessionDep, principal: PaymentsWrite) -> OfflinePaymentOut:
     """Checked again and queued for the reserve (202); the same code again answers 200 with its state."""

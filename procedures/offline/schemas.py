@@ -11,15 +11,29 @@ from procedures.offline.models import DisasterPeriod, OfflinePaymentRow
 from procedures.schemas import RequestModel, from_row
 from procedures.transfers.schemas import AuthorizationIn
 
-__all__ = ["DisasterIn", "DisasterOut", "OfflineConsoleOut", "OfflinePaymentIn", "OfflinePaymentOut",
-           "ReserveIn", "ReserveOut", "ReserveSnapshotOut", "ReserveTopUpOut", "SnapshotEntry", "disaster_out",
-           "offline_payment_out"]
+__all__ = ["DisasterIn", "DisasterOut", "OfflineConsoleOut", "OfflinePaymentIn", "OfflinePaymentOut", "ReleaseIn",
+           "ReleaseOut", "ReserveIn", "ReserveOut", "ReserveSnapshotOut", "ReserveTopUpOut", "SnapshotEntry",
+           "disaster_out", "offline_payment_out"]
 
 
 class ReserveIn(RequestModel):
     """The resident's ERC-3009 ``ReceiveWithAuthorization`` of coins to the offline reserve."""
 
     authorization: AuthorizationIn
+
+
+class ReleaseIn(RequestModel):
+    """The resident's EIP-712 ``ReleaseRequest(payer, nonce)`` over the reserve's domain."""
+
+    nonce: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
+class ReleaseOut(BaseModel):
+    object: str = "offline_release"
+    status: str = Field(description="requested (due at ``due_at``) | releasing (the coins are on their way back)")
+    due_at: int | None = None
+    amount: int | None = None
 
 
 class ReserveTopUpOut(BaseModel):

@@ -34,7 +34,7 @@ from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.plan import RESERVE
 from chain.storage import utcnow
 from procedures.addresses import checksum
-from procedures.errors import InvalidRequest, Unavailable
+from procedures.errors import Conflict, InvalidRequest, Unavailable
 from procedures.ids import new_id
 from procedures.merchants import webhooks
 from procedures.merchants.models import Merchant
@@ -42,6 +42,7 @@ from procedures.offline import limits
 from procedures.offline.errors import OverReserveLimit, ReserveRefused, SeenElsewhere
 from procedures.offline.models import OfflinePaymentRow, OfflineStatus, ReserveTopUp, TopUpStatus
 from procedures.runtime import Runtime
+from procedures.transfers.pending import lock_wallet
 from protocol.offline import MAX_VALIDITY_S, OfflinePayment, OfflineRefused
 
 __all__ = ["RESERVE_KIND", "SETTLE_KIND", "ReserveState", "ensure_reserve_account", "on_reserve_final",
@@ -51,6 +52,8 @@ log = logging.getLogger("machi.offline")
 
 RESERVE_KIND = "offline.reserve"
 SETTLE_KIND = "offline.settle"
+RELEASE_REQUEST_KIND = "offline.release_request"
+RELEASE_KIND = "offline.release"
 RESERVE_ACCOUNT_REFERENCE = "city-account:offline-reserve"
 
 #: The reserve's refusal → (API code, what the merchant is told).
@@ -135,6 +138,7 @@ def reserve(session: Session, runtime: Runtime, payer: str, auth: Authorization)
     if auth.value <= 0:
         raise InvalidRequest("the amount must be a positive whole number of coins", param="authorization.value")
     nonce = "0x" + auth.nonce.hex()
+    lock_wallet(session, payer)  # one payer's reserves are counted against the limit one at a time
     if session.scalar(select(ReserveTopUp.id).where(ReserveTopUp.nonce == nonce)) is not None:
         raise InvalidRequest("this authorization was already used", code="nonce_used", param="authorization.nonce")
     limit = limits.reserve_limit(session, runtime.settings)
@@ -171,6 +175,51 @@ def on_reserve_final(session: Session, runtime: Runtime, intent: TxIntent) -> No
         row.status = TopUpStatus.CONFIRMED
     else:
         row.status, row.failure_code = TopUpStatus.FAILED, intent.error_code
+
+
+# --------------------------------------------------------------------------- releasing
+def request_release(session: Session, runtime: Runtime, payer: str, nonce: bytes, signature: bytes) -> int:
+    """Queue the payer's signed ``ReleaseRequest``: their unused reserve comes back after the reserve's delay
+    (counters refuse their offline payments valid past it meanwhile). Returns when it will be due (about).
+
+    Raises:
+        Conflict: nothing reserved, or a release already requested.  ReserveRefused: the signature or nonce.
+    """
+    payer = checksum(payer)
+    lock_wallet(session, payer)
+    reserved, release_at = runtime.reserve.reserve_of(payer)
+    if reserved == 0:
+        raise Conflict("there is nothing in your offline reserve to release", code="nothing_reserved")
+    if release_at:
+        raise Conflict("a release of your offline reserve is already under way", code="release_pending")
+    call = runtime.reserve.request_release_call(payer, nonce, signature)
+    try:
+        runtime.reserve._eth_call(call.data, sender=runtime.keys.relayer.address)
+    except ContractLogicError as exc:
+        raise ReserveRefused(exc.name or str(exc)) from None
+    enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data, kind=RELEASE_REQUEST_KIND,
+            reference=f"offline-release-request:{payer}:0x{nonce.hex()}")
+    log.info("offline reserve of %s: release requested", payer)
+    return int(time.time()) + runtime.reserve.release_delay()
+
+
+def complete_release(session: Session, runtime: Runtime, payer: str) -> int:
+    """Queue the release of ``payer``'s unused reserve once it is due; returns the coins it returns.
+
+    Raises:
+        Conflict: no release requested, or not due yet (the message says when).
+    """
+    payer = checksum(payer)
+    reserved, release_at = runtime.reserve.reserve_of(payer)
+    if not release_at:
+        raise Conflict("no release of your offline reserve was requested", code="no_release")
+    if runtime.coin.block_time() < release_at:
+        raise Conflict(f"the release is due at {release_at} (unix time): offline payments may still be on their way",
+                       code="release_not_due")
+    call = runtime.reserve.release_call(payer)
+    enqueue(session, sender=runtime.keys.relayer.address, to=call.to, data=call.data, kind=RELEASE_KIND,
+            reference=f"offline-release:{payer}:{release_at}")
+    return reserved
 
 
 def snapshot(session: Session, runtime: Runtime) -> list[tuple[str, int, int]]:
@@ -220,6 +269,7 @@ def receive(session: Session, runtime: Runtime, merchant: Merchant, code: str) -
         SeenElsewhere: another merchant relayed the same signed payment.
     """
     payment = OfflinePayment.from_text(code)
+    lock_wallet(session, payment.payer)  # two counters relaying the same code at once: one row, one intent
     existing = session.scalar(select(OfflinePaymentRow).where(OfflinePaymentRow.payer == payment.payer,
                                                              OfflinePaymentRow.nonce == payment.nonce))
     if existing is not None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from chain.balances import coin_snapshot
 from chain.calldata import CoinMovement, Movement, batch_item_movement, coin_movement
-from chain.contracts.reserve import decode_payment_item
+from chain.contracts.reserve import decode_payment_item, released
 from chain.outbox import IntentStatus, TxIntent
 from chain.plan import RESERVE
 from chain.receipts import recoveries
@@ -90,7 +90,8 @@ def _offline_movements(session: Session, runtime: Runtime, ledger: Ledger) -> No
         return
     reserve = checksum(runtime.manifest.address(RESERVE))
     query = (select(TxIntent).where(TxIntent.to_address == reserve, TxIntent.status == IntentStatus.CONFIRMED,
-                                    TxIntent.kind.in_((offline.RESERVE_KIND, offline.SETTLE_KIND)))
+                                    TxIntent.kind.in_((offline.RESERVE_KIND, offline.SETTLE_KIND,
+                                                       offline.RELEASE_KIND)))
              .order_by(TxIntent.id))
     for intent in session.scalars(query):
         if intent.kind == offline.SETTLE_KIND and intent.batch_item is not None:
@@ -99,6 +100,10 @@ def _offline_movements(session: Session, runtime: Runtime, ledger: Ledger) -> No
         elif intent.kind == offline.RESERVE_KIND:
             payer, amount = abi_decode(["address", "uint256"], bytes(intent.data)[4:68])
             ledger.move(checksum(payer), reserve, int(amount))
+        elif intent.kind == offline.RELEASE_KIND and intent.tx_hash:
+            # the amount is whatever was left: the receipt's ``Released`` event says
+            for payer, amount in released(runtime.w3, reserve, intent.tx_hash):
+                ledger.move(reserve, payer, amount)
 
 
 def _labels(session: Session, runtime: Runtime) -> dict[str, str]:

@@ -146,6 +146,8 @@ TABLE: dict[str, dict[str, str]] = {
     # offline payments: a resident's reserve, the counters' sync and relay, disaster mode
     "GET /v1/wallet/offline": RESIDENTS,
     "POST /v1/wallet/offline/reserve": RESIDENTS,
+    "POST /v1/wallet/offline/release": RESIDENTS,
+    "POST /v1/wallet/offline/release/complete": RESIDENTS,  # 409 no_release: past the door, nothing to release
     "GET /v1/offline/snapshot": MERCHANT_WRITE,
     "POST /v1/offline_payments": MERCHANT_WRITE,
     "GET /v1/offline_payments": MERCHANTS,

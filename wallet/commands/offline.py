@@ -1,6 +1,8 @@
 """Offline payments: lock coins in the offline reserve beforehand, then pay with no network.
 
     machi-wallet reserve 5000                       lock 5,000 coins in my offline reserve (online)
+    machi-wallet release-reserve                    ask for the unused reserve back (due after the reserve's delay;
+                                                    run it again once due to have the coins returned)
     machi-wallet pay --offline <merchant code> --amount 1200
                                                     sign an offline payment against the reserve: a QR code in
                                                     the terminal and a file for the merchant's counter
@@ -16,13 +18,14 @@ import json
 import os
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from chain.contracts.authorization import Authorization, Eip712Domain, random_nonce
-from chain.contracts.reserve import sign_receive_authorization
+from chain.contracts.reserve import sign_receive_authorization, sign_release_request
 from protocol.addresses import checksum
 from protocol.errors import InvalidAddress
 from protocol.offline import MAX_VALIDITY_S, sign_offline_payment
@@ -102,6 +105,27 @@ def reserve(wallet: WalletContext, amount: int, yes: bool) -> None:
     wallet.say("reserved_now", reserved=f"{state['reserved']:,}")
 
 
+@click.command("release-reserve", cls=LocalizedCommand)
+@click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation")
+@pass_wallet
+def release_reserve(wallet: WalletContext, yes: bool) -> None:
+    """Ask for my unused offline reserve back; once the release is due, run it again to get the coins."""
+    account = wallet.logged_in()
+    state = wallet.api.request("GET", "/v1/wallet/offline", auth=True)
+    if state["release_at"] is None:
+        if not yes:
+            click.confirm(wallet.t("confirm_release", amount=f"{state['reserved']:,}"), abort=True)
+        nonce = random_nonce()
+        signature = sign_release_request(account, state["chain_id"], state["reserve"], nonce)
+        body = wallet.api.request("POST", "/v1/wallet/offline/release", auth=True,
+                                  json={"nonce": "0x" + nonce.hex(), "signature": "0x" + signature.hex()})
+        due = datetime.fromtimestamp(body["due_at"], tz=UTC)
+        wallet.say("release_requested", when=wallet.clock.show(due))
+        return
+    body = wallet.api.request("POST", "/v1/wallet/offline/release/complete", auth=True)
+    wallet.say("release_done", amount=f"{body['amount']:,}")
+
+
 def _merchant_wallet(target: str) -> str:
     """The merchant's wallet from its counter's code (``ethereum:…``) or its address."""
     if target.startswith("ethereum:"):
@@ -143,4 +167,4 @@ def offline_pay(wallet: WalletContext, target: str, amount: int | None, valid_ho
     wallet.say("offline_signed", amount=f"{amount:,}", path=str(path), hours=f"{validity // 3600}")
 
 
-COMMANDS = [reserve]
+COMMANDS = [reserve, release_reserve]

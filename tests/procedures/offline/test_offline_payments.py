@@ -214,3 +214,46 @@ def limits_now(runtime) -> int:
 
     with runtime.sessions() as session:
         return limits.reserve_limit(session, runtime.settings)
+
+
+def test_releasing_an_unused_reserve_takes_the_delay(client, runtime, make_resident, onboard, operator):
+    from chain.contracts.authorization import random_nonce
+    from chain.contracts.reserve import sign_release_request
+    from chain.node import rpc_call
+
+    merchant = onboard("山中漆器店")
+    resident = make_resident(coins=3_000)
+    _reserve(client, runtime, resident, 2_000)
+    nothing = client.post("/v1/wallet/offline/release/complete", headers=resident.headers)
+    assert nothing.status_code == 409 and nothing.json()["error"]["code"] == "no_release"
+    nonce = random_nonce()
+    signature = sign_release_request(resident.account, runtime.manifest.chain_id, runtime.reserve.address, nonce)
+    forged = sign_release_request(make_resident().account, runtime.manifest.chain_id, runtime.reserve.address, nonce)
+    bad = client.post("/v1/wallet/offline/release", headers=resident.headers,
+                      json={"nonce": "0x" + nonce.hex(), "signature": "0x" + forged.hex()})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "reserve_refused"
+    asked = client.post("/v1/wallet/offline/release", headers=resident.headers,
+                        json={"nonce": "0x" + nonce.hex(), "signature": "0x" + signature.hex()})
+    assert asked.status_code == 202, asked.text
+    due = wait_until(lambda: client.get("/v1/wallet/offline", headers=resident.headers).json()["release_at"], 30,
+                     what="the release request on chain")
+    assert due >= runtime.coin.block_time() + runtime.reserve.release_delay() - 60
+    # a counter that synced now refuses an offline payment valid past the release
+    snapshot = _snapshot(client, merchant)
+    from protocol.offline import OfflineRefused
+
+    with pytest.raises(OfflineRefused) as refused:
+        accept(snapshot, offline_code(runtime, resident.account, merchant, 500, valid_before=due + 60),
+               int(time.time()))
+    assert refused.value.code == "release_pending"
+    early = client.post("/v1/wallet/offline/release/complete", headers=resident.headers)
+    assert early.status_code == 409 and early.json()["error"]["code"] == "release_not_due"
+    rpc_call(runtime.settings.rpc_url, "evm_increaseTime", [due - runtime.coin.block_time() + 1])
+    rpc_call(runtime.settings.rpc_url, "evm_mine")
+    done = client.post("/v1/wallet/offline/release/complete", headers=resident.headers)
+    assert done.status_code == 202 and done.json()["amount"] == 2_000
+    wait_until(lambda: runtime.coin.balance_of(resident.address) == 3_000, 30, what="the coins back")
+    assert runtime.reserve.reserve_of(resident.address) == (0, 0)
+    watched = {merchant.wallet, runtime.reserve.address}
+    report = client.get("/v1/admin/reconciliation", headers=operator, params={"wallet": sorted(watched)}).json()
+    assert not [d for d in report["differences"] if d["wallet"] in watched], report["differences"]
