@@ -225,7 +225,8 @@ def complete_release(session: Session, runtime: Runtime, payer: str) -> int:
 def snapshot(session: Session, runtime: Runtime) -> list[tuple[str, int, int]]:
     """``(payer, reserved, release due or 0)`` of every resident who reserved here (reads the chain): what a
     counter syncs to check offline payments with no network."""
-    payers = session.scalars(select(ReserveTopUp.payer).where(ReserveTopUp.status == TopUpStatus.CONFIRMED)
+    # pending ones too: the chain may hold the reserve before the relayer saw its receipt confirmed
+    payers = session.scalars(select(ReserveTopUp.payer).where(ReserveTopUp.status != TopUpStatus.FAILED)
                              .distinct().order_by(ReserveTopUp.payer)).all()
     out = []
     for payer in payers:

@@ -238,13 +238,13 @@ def test_releasing_an_unused_reserve_takes_the_delay(client, runtime, make_resid
     due = wait_until(lambda: client.get("/v1/wallet/offline", headers=resident.headers).json()["release_at"], 30,
                      what="the release request on chain")
     assert due >= runtime.coin.block_time() + runtime.reserve.release_delay() - 60
-    # a counter that synced now refuses an offline payment valid past the release
+    # a counter that synced now refuses an offline payment valid past the release (shown an hour before it is
+    # due: sooner, no validity counters accept reaches past it — the delay is longer than the longest)
     snapshot = _snapshot(client, merchant)
     from protocol.offline import OfflineRefused
 
     with pytest.raises(OfflineRefused) as refused:
-        accept(snapshot, offline_code(runtime, resident.account, merchant, 500, valid_before=due + 60),
-               int(time.time()))
+        accept(snapshot, offline_code(runtime, resident.account, merchant, 500, valid_before=due + 60), due - 3600)
     assert refused.value.code == "release_pending"
     early = client.post("/v1/wallet/offline/release/complete", headers=resident.headers)
     assert early.status_code == 409 and early.json()["error"]["code"] == "release_not_due"
