@@ -89,7 +89,7 @@ def released(w3: Web3, reserve: str, tx_hash: str) -> list[tuple[str, int]]:
     """``(payer, coins returned)`` of each ``Released`` event of ``reserve`` in transaction ``tx_hash``."""
     receipt = w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
     wanted = to_checksum_address(reserve)
-    out = []
+    out: list[tuple[str, int]] = []
     for log in receipt["logs"]:
         topics = [bytes(t) for t in log["topics"]]
         if to_checksum_address(log["address"]) == wanted and topics and topics[0] == RELEASED_TOPIC:
