@@ -191,3 +191,15 @@ def _expired(good: OfflinePayment, keystore) -> str:
     key = Account.decrypt(json.loads(keystore.read_text()), PASSWORD)
     return sign_offline_payment(key, chain_id=good.chain_id, reserve=good.reserve, merchant=good.merchant,
                                 amount=good.amount, valid_before=int(time.time()) - 60).to_text()
+
+
+def test_release_reserve_from_the_wallet_takes_the_delay(server, wallet_home, runtime, tmp_path):
+    keystore, address = wallet_home
+    assert _wallet(server, keystore, "reserve", "1000", "--yes").exit_code == 0
+    asked = _wallet(server, keystore, "release-reserve", "--yes")
+    assert asked.exit_code == 0 and "release requested" in asked.output, asked.output
+    wait_until(lambda: runtime.reserve.reserve_of(address)[1], 30, what="the release request on chain")
+    early = _wallet(server, keystore, "release-reserve", "--yes")
+    assert early.exit_code == 1 and "the release is due at" in early.output, early.output
+    assert len(early.output.strip().splitlines()) == 1
+    assert runtime.reserve.reserve_of(address)[0] == 1_000  # nothing comes back before the delay
