@@ -1,4 +1,6 @@
-"""What ``machi deploy`` puts on chain: the three contracts and their role wiring.
+"""What ``machi deploy`` puts on chain: the contracts (registry, coin, ledger, offline reserve) and their role
+wiring. The offline reserve holds coins, so the service registers it as a city account at start-up
+(``procedures.offline.service.ensure_reserve_account``).
 
 Keys (all addresses come from settings; ``chain.roles.KEY_ROLES`` says what each one holds):
     admin             DEFAULT_ADMIN of every contract, master minter, pauser (cold: the operator's
@@ -20,12 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chain.deploy import ContractSpec, DeployContext, DeploymentPlan, WiringStep
-from chain.roles import COIN, KEY_ROLES, LEDGER, REGISTRY
+from chain.roles import COIN, KEY_ROLES, LEDGER, REGISTRY, RESERVE
 
-__all__ = ["COIN", "LEDGER", "REGISTRY", "PlanParams", "city_plan", "plan_params"]
+__all__ = ["COIN", "LEDGER", "REGISTRY", "RESERVE", "PlanParams", "city_plan", "plan_params"]
 
 #: The city's default delay between a recovery request and its execution (72 h).
 DEFAULT_RECOVERY_DELAY = 72 * 3600
+#: The default delay between a request to release an unused offline reserve and the release (4 days: longer
+#: than an offline payment's longest validity, ``protocol.offline.MAX_VALIDITY_S``, plus a counter's sync).
+DEFAULT_RELEASE_DELAY = 4 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class PlanParams:
     topup_allowance: int
     benefits_allowance: int
     recovery_delay: int = DEFAULT_RECOVERY_DELAY
+    release_delay: int = DEFAULT_RELEASE_DELAY
 
 
 def _grant(contract: str, role: str, who: str) -> WiringStep:
@@ -94,6 +100,15 @@ def city_plan() -> DeploymentPlan:
                 ],
             ),
             ContractSpec(LEDGER, LEDGER, lambda ctx: [ctx.deployer.address]),
+            ContractSpec(
+                RESERVE,
+                RESERVE,
+                lambda ctx: [
+                    ctx.manifest.address(COIN),
+                    ctx.params.get("release_delay", DEFAULT_RELEASE_DELAY),
+                    ctx.deployer.address,
+                ],
+            ),
         ],
         steps=[
             _coin_recovers(),
@@ -121,4 +136,5 @@ def plan_params(p: PlanParams, deployer: str) -> dict[str, object]:
         "topup_allowance": p.topup_allowance,
         "benefits_allowance": p.benefits_allowance,
         "recovery_delay": p.recovery_delay,
+        "release_delay": p.release_delay,
     }

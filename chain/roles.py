@@ -29,11 +29,13 @@ from chain.errors import ChainError
 REGISTRY = "IdentityRegistry"
 COIN = "RegionalCoin"
 LEDGER = "ProcedureLedger"
-CONTRACTS = (REGISTRY, COIN, LEDGER)
+RESERVE = "OfflineReserve"
+CONTRACTS = (REGISTRY, COIN, LEDGER, RESERVE)
 
 #: The admin's roles (cold: a keystore or a multisig, never loaded by the service).
 ADMIN_GRANTS: tuple[tuple[str, str], ...] = (
     (REGISTRY, "DEFAULT_ADMIN_ROLE"), (COIN, "DEFAULT_ADMIN_ROLE"), (LEDGER, "DEFAULT_ADMIN_ROLE"),
+    (RESERVE, "DEFAULT_ADMIN_ROLE"),
     (COIN, "MASTER_MINTER_ROLE"), (COIN, "PAUSER_ROLE"),
 )
 
@@ -64,10 +66,12 @@ class KeyRole:
 
 #: The one table. A function added to a contract for a role (e.g. ``requestRecovery``) is one name here.
 KEY_ROLES: tuple[KeyRole, ...] = (
-    KeyRole("relayer", grants=((COIN, "RELAYER_ROLE"), (LEDGER, "ANCHOR_ROLE")),
-            calls={COIN: ("batchTransferWithAuthorization", "cancelRecoveryWithSignature"), LEDGER: ("anchor",)},
+    KeyRole("relayer", grants=((COIN, "RELAYER_ROLE"), (LEDGER, "ANCHOR_ROLE"), (RESERVE, "RELAYER_ROLE")),
+            calls={COIN: ("batchTransferWithAuthorization", "cancelRecoveryWithSignature"), LEDGER: ("anchor",),
+                   RESERVE: ("reserve", "settleBatch", "requestRelease", "release")},
             purpose="relays residents' signed authorizations (payments in batches, a lost wallet's own "
-                    "cancellation of a recovery); anchors procedure events"),
+                    "cancellation of a recovery, offline reserves and the offline payments signed against "
+                    "them); anchors procedure events"),
     KeyRole("registrar", grants=((REGISTRY, "REGISTRAR_ROLE"),),
             calls={REGISTRY: ("attest", "registerMerchant", "registerCityAccount", "renew", "revoke",
                               "suspendMerchant")},

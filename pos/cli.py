@@ -6,6 +6,8 @@
     machi-pos receipt pr_…                  a receipt again (--pdf FILE)
     machi-pos refund pr_…                   give coins back
     machi-pos statement [--date D]          the day's payments and refunds
+    machi-pos offline-sync | offline-accept CODE | offline-relay | offline-list
+                                            offline payments: accepted with no network, relayed later
 
 It talks only to the public merchant API with the merchant's API key: ``--key-file FILE`` (env
 ``MACHI_POS_KEY_FILE``), else ``MACHI_POS_API_KEY``, else a hidden prompt — never an argument on the command
@@ -22,7 +24,7 @@ from typing import Any
 
 import click
 
-from pos import card, counter, statement
+from pos import card, counter, offline, statement
 from pos.api import DEFAULT_API_URL, PosError
 from pos.context import PosContext, make_console, pass_pos
 from pos.i18n import LANGS, Texts, pos_language
@@ -86,7 +88,7 @@ def whoami(pos: PosContext) -> None:
     pos.say("logged_in", name=merchant["display_name"], id=merchant["id"])
 
 
-for _command in (whoami, *counter.COMMANDS, *card.COMMANDS, *statement.COMMANDS):
+for _command in (whoami, *counter.COMMANDS, *card.COMMANDS, *statement.COMMANDS, *offline.COMMANDS):
     main.add_command(_command)
 
 

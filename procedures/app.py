@@ -37,6 +37,7 @@ from procedures.identity import routes as identity_routes
 from procedures.merchants import checkout_routes
 from procedures.merchants import routes as merchant_routes
 from procedures.metrics import Metrics
+from procedures.offline import routes as offline_routes
 from procedures.operator import routes as operator_routes
 from procedures.runtime import Runtime
 from procedures.settlement import routes as settlement_routes
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(checkout_routes.router, responses=API_ERRORS)
     app.include_router(settlement_routes.router, responses=API_ERRORS)
     app.include_router(cardpay_routes.router, responses=API_ERRORS)
+    app.include_router(offline_routes.router, responses=API_ERRORS)
     app.include_router(operator_routes.router, responses=API_ERRORS)
     app.include_router(application_routes.router, responses=API_ERRORS)
     app.include_router(civic_routes.router)

@@ -37,6 +37,7 @@ from procedures.identity.cli import test_ca as identity_test_ca
 from procedures.indexing import index_command, status_line
 from procedures.keys_cli import keys as keys_group
 from procedures.logs import configure_logging
+from procedures.offline.cli import disaster
 from procedures.profile import embedded_node_config, node_report, profile_rows
 from procedures.runtime import Runtime
 from procedures.settlement.cli import reconcile as payments_reconcile
@@ -298,6 +299,7 @@ main.add_command(identity_test_ca)
 main.add_command(payments_reconcile)
 main.add_command(index_command)
 main.add_command(keys_group)
+main.add_command(disaster)
 admin.add_command(open311_keys)
 
 if __name__ == "__main__":

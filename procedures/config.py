@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chain.compiler import EVM_VERSION, EvmVersion
 from chain.fees import GWEI, FeeModel, FeePolicy
-from chain.plan import DEFAULT_RECOVERY_DELAY
+from chain.plan import DEFAULT_RECOVERY_DELAY, DEFAULT_RELEASE_DELAY
 from chain.toolchain import PROJECT_ROOT
 from protocol.citytime import DEFAULT_CALENDAR, DEFAULT_ZONE, CityClock, city_clock
 
@@ -344,6 +344,15 @@ class Settings(BaseSettings):
     )
     card_payment_daily_limit: int = Field(
         30_000, ge=1, description="most coins a card wallet may pay in one day (city time)"
+    )
+    offline_reserve_limit: int = Field(
+        5_000, ge=1, description="most coins a resident may hold in their offline reserve (disaster mode can raise "
+                                 "it city-wide for a period: `machi disaster start`)"
+    )
+    offline_release_delay: int = Field(
+        DEFAULT_RELEASE_DELAY, ge=0, lt=2**64,
+        description="seconds from a request to release an unused offline reserve to the release, set on the reserve "
+                    "at deploy (longer than an offline payment's validity plus a counter's sync; 4 days by default)",
     )
     card_payment_ttl: int = Field(
         120, ge=10, le=900, description="seconds a card payment or opt-in challenge stays valid"

@@ -27,11 +27,12 @@ from chain.compiler import CompileResult, compile_contracts
 from chain.contracts.coin import CoinBatcher, RegionalCoinClient
 from chain.contracts.ledger import ProcedureLedgerClient
 from chain.contracts.registry import IdentityRegistryClient
+from chain.contracts.reserve import OfflineReserveClient, ReserveBatcher
 from chain.deploy import Manifest, deploy, load_manifest, read_manifest
 from chain.errors import MachiError
 from chain.network import check_evm_version
 from chain.outbox import TxIntent
-from chain.plan import COIN, LEDGER, REGISTRY, PlanParams, city_plan, plan_params
+from chain.plan import COIN, LEDGER, REGISTRY, RESERVE, PlanParams, city_plan, plan_params
 from chain.relayer import Batcher, Relayer, RelayerConfig
 from chain.roles import KEY_NAMES, Allowlist, KeyRoles, allowlist, refuse_forbidden, role_report
 from chain.rpc import connect, is_unreachable
@@ -120,6 +121,7 @@ class Runtime:
     _coin: RegionalCoinClient | None = None
     _registry: IdentityRegistryClient | None = None
     _ledger: ProcedureLedgerClient | None = None
+    _reserve: OfflineReserveClient | None = None
     _hooks: Hooks | None = None
 
     @classmethod
@@ -198,22 +200,23 @@ class Runtime:
             topup_allowance=s.topup_allowance,
             benefits_allowance=s.benefits_allowance,
             recovery_delay=s.recovery_delay,
+            release_delay=s.offline_release_delay,
         )
         manifest, sent = deploy(
             self.w3, admin, self.compiled, city_plan(), s.deployments_dir,
             redeploy=redeploy, params=plan_params(params, admin.address), fees=s.fee_policy(),
         )
         self._manifest = manifest
-        self._coin = self._registry = self._ledger = None  # addresses may have changed
+        self._coin = self._registry = self._ledger = self._reserve = None  # addresses may have changed
         return manifest, sent
 
     def contract_addresses(self) -> dict[str, str]:
         """Contract name → deployed address."""
-        return {name: self.manifest.address(name) for name in (REGISTRY, COIN, LEDGER)}
+        return {name: self.manifest.address(name) for name in (REGISTRY, COIN, LEDGER, RESERVE)}
 
     def allowlist(self, key: str) -> Allowlist:
         """What the sender of role ``key`` may sign on the deployed contracts (``chain.roles``)."""
-        abis = {name: self.compiled[name].abi for name in (REGISTRY, COIN, LEDGER)}
+        abis = {name: self.compiled[name].abi for name in (REGISTRY, COIN, LEDGER, RESERVE)}
         return allowlist(key, self.contract_addresses(), abis)
 
     def role_table(self) -> list[KeyRoles]:
@@ -260,9 +263,18 @@ class Runtime:
             self._ledger = ProcedureLedgerClient.from_compiled(self.w3, self.manifest.address(LEDGER), self.compiled)
         return self._ledger
 
+    @property
+    def reserve(self) -> OfflineReserveClient:
+        """Typed client of the deployed OfflineReserve (offline payments)."""
+        if self._reserve is None:
+            self._reserve = OfflineReserveClient.from_compiled(self.w3, self.manifest.address(RESERVE), self.compiled)
+        return self._reserve
+
     def batchers(self) -> dict[str, Batcher]:
-        """Batch builders by intent batch key: the coin's batch relay of signed authorizations."""
-        return {CoinBatcher.KEY: CoinBatcher(self.manifest.address(COIN))}
+        """Batch builders by intent batch key: the coin's batch relay of signed authorizations, the reserve's
+        settlement of offline payments."""
+        return {CoinBatcher.KEY: CoinBatcher(self.manifest.address(COIN)),
+                ReserveBatcher.KEY: ReserveBatcher(self.manifest.address(RESERVE))}
 
     @property
     def hooks(self) -> Hooks:

@@ -24,6 +24,7 @@ from procedures.civic import clerks as civic_clerks
 from procedures.identity import crl_sweep, recovery
 from procedures.indexing import indexer_worker
 from procedures.merchants import accounts, api_keys, idempotency, payment_requests, refunds, webhook_delivery
+from procedures.offline import service as offline
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
 from procedures.settlement import payouts, topups
 from procedures.transfers import chain_settlement, custodial
@@ -54,6 +55,8 @@ def final_handlers() -> dict[str, FinalHandler]:
         "topup": topups.on_topup_final,
         money.BENEFIT_KIND: money.on_benefit_final,
         civic_clerks.REWARD_KIND: civic_clerks.on_reward_final,
+        offline.RESERVE_KIND: offline.on_reserve_final,
+        offline.SETTLE_KIND: offline.on_settle_final,
     }
 
 
@@ -64,7 +67,8 @@ def replaced_hooks() -> list[recovery.ReplacedHook]:
 
 def startup_hooks() -> list[StartupHook]:
     """Idempotent start-up tasks, in order (the catalog first: it needs no chain)."""
-    return [jobs.load_catalog, custodial.bootstrap_treasury, payouts.ensure_settlement_account]
+    return [jobs.load_catalog, custodial.bootstrap_treasury, payouts.ensure_settlement_account,
+            offline.ensure_reserve_account]
 
 
 def workers() -> dict[str, Worker]:

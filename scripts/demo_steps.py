@@ -7,6 +7,7 @@ prints one line.
 
 from __future__ import annotations
 
+import os
 import secrets
 import struct
 import zlib
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from scripts.demo_story import (
     DEMO_STAFF,
     GIFT,
+    OFFLINE,
     PRICE,
     REFUND,
     TOPUP_YEN,
@@ -131,6 +133,45 @@ def gift(story: Story) -> None:
     story.say(f"Hanako sent Taro {yen(GIFT)} (machi-wallet send)")
 
 
+#: A service nobody answers at: the resident's phone and the counter with the network cut.
+NO_NETWORK = "http://127.0.0.1:9"
+
+
+def _counter(story: Story, api_url: str, *args: str) -> CliRun:
+    """``machi-pos ARGS`` at the merchant's counter (its offline file beside the residents' wallets)."""
+    env = {**os.environ, "MACHI_API_URL": api_url, "MACHI_POS_API_KEY": story.merchant_key(), "MACHI_POS_LANG": "en",
+           "COLUMNS": "200", "LANG": "C.UTF-8"}
+    store = story.result.hanako.home.parent / "counter-offline.json"
+    return story.result.transcript.run("the counter", "machi-pos", *args, "--store", str(store), env=env)
+
+
+def offline(story: Story) -> None:
+    """Hanako locks coins in her offline reserve; with the network cut she pays at the counter (``machi-wallet
+    pay --offline`` → ``machi-pos offline-accept``); when it is back the counter relays it and it is paid."""
+    hanako, shop = story.result.hanako, story.result.merchant["wallet"]
+    hanako.cli("reserve", str(OFFLINE), "--yes")
+    if "Offline reserve" not in hanako.cli("balance").stdout:
+        raise DemoError("machi-wallet balance does not show the offline reserve")
+    _counter(story, story.config.api_url, "offline-sync")
+    story.say(f"Hanako locked {yen(OFFLINE)} in her offline reserve on chain (machi-wallet reserve; balance shows "
+              "it); the counter synced the reserves (machi-pos offline-sync)")
+    code = hanako.home / "offline-payment.txt"
+    hanako.cli("--api-url", NO_NETWORK, "pay", "--offline", shop, "--amount", str(OFFLINE), "--out", str(code),
+               "--yes")
+    accepted = _counter(story, NO_NETWORK, "offline-accept", str(code))
+    if "accepted" not in accepted.stdout:
+        raise DemoError(f"the counter did not accept the offline payment: {accepted.output}")
+    story.say(f"with no network Hanako signed an offline payment of {yen(OFFLINE)} (a QR code and {code.name}); "
+              "the counter checked it against its last sync and kept it (machi-pos offline-accept)")
+    held = story.balance(shop)
+    relayed = _counter(story, story.config.api_url, "offline-relay")
+    if "paid" not in relayed.stdout or "NOT paid" in relayed.stdout:
+        raise DemoError(f"the offline payment was not paid: {relayed.output}")
+    story.wait_balance(shop, held + OFFLINE, "the offline payment")
+    story.say(f"the network is back: machi-pos offline-relay sent it through the merchant API, the reserve paid "
+              f"the merchant {yen(OFFLINE)} — a payment that could not bounce")
+
+
 def application(story: Story) -> None:
     """A form carrying a My Number is refused; the real childcare application is filed."""
     hanako = story.result.hanako
@@ -164,7 +205,7 @@ def approval(story: Story) -> None:
 def benefit(story: Story) -> None:
     """The benefit is minted to Hanako's wallet."""
     hanako = story.result.hanako
-    expected = story.result.topup["amount_minted"] - PRICE - GIFT + BENEFIT
+    expected = story.result.topup["amount_minted"] - PRICE - GIFT - OFFLINE + BENEFIT  # OFFLINE: paid from the reserve
     story.wait_balance(hanako.wallet, expected, "the childcare benefit on chain")
     story.say(f"the benefit landed: Hanako holds {yen(expected)} on chain")
 
@@ -336,7 +377,8 @@ def reconcile(story: Story) -> None:
                                          "no differences"))
 
 
-STEPS: list[Callable[[Story], None]] = [service, staff, residents, topup, merchant, payment, gift, application,
+STEPS: list[Callable[[Story], None]] = [service, staff, residents, topup, merchant, payment, gift, offline,
+                                        application,
                                         approval, benefit, receipt, civic_report, civic_fix, refund, payout,
                                         recovery, reconcile]
 

@@ -39,6 +39,8 @@ DEMO_STAFF = {
 }
 TOPUP_YEN = 10_000
 PRICE, REFUND, GIFT = 3_240, 540, 500
+#: Hanako's offline reserve and the offline payment she makes from it at the counter, relayed later.
+OFFLINE = 1_000
 _BALANCE_OF = "0x70a08231"
 _RECOVERY_DELAY = "0x" + Web3.keccak(text="recoveryDelay()")[:4].hex().removeprefix("0x")
 

@@ -147,7 +147,7 @@ class City:
 
 @pytest.fixture(scope="session")
 def city(w3: Web3, compiled: CompileResult, keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> City:
-    """IdentityRegistry, RegionalCoin and ProcedureLedger deployed and wired by ``chain.plan``."""
+    """IdentityRegistry, RegionalCoin, ProcedureLedger and OfflineReserve deployed and wired by ``chain.plan``."""
     params = PlanParams(
         currency_name="Kaga Coin",
         currency_symbol="KAGA",

@@ -25,7 +25,7 @@ import click
 
 from protocol.errors import ProtocolError
 from wallet.api import DEFAULT_API_URL, WalletError
-from wallet.commands import account, identity, payments, procedures
+from wallet.commands import account, identity, offline, payments, procedures
 from wallet.context import WalletContext, make_console
 from wallet.help import help_language, japanese_group_help
 from wallet.i18n import LANGS, Texts, choose_language
@@ -102,7 +102,7 @@ def main(ctx: click.Context, api_url: str, keystore: Path | None, lang: str | No
 
 
 #: Command modules; each exposes ``COMMANDS``.  Add yours here.
-COMMAND_MODULES = (account, identity, procedures, payments)
+COMMAND_MODULES = (account, identity, procedures, payments, offline)
 
 for _module in COMMAND_MODULES:
     for _command in _module.COMMANDS:

@@ -216,6 +216,41 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "[green]✓[/] {what} — confirmed in transaction {tx}",
     },
     "not_a_payment_code": {"ja": "支払いコードではありません: {problem}", "en": "not a payment code: {problem}"},
+    # ------------------------------------------------------------------ offline payments
+    "offline_reserved": {"ja": "オフライン用の確保額", "en": "Offline reserve"},
+    "offline_adding": {"ja": "確保中", "en": "Being reserved"},
+    "confirm_reserve": {"ja": "{amount} コインをオフライン払い用に確保しますか？（解除には日数がかかります）",
+                        "en": "Lock {amount} coins for offline payments? (releasing them takes days)"},
+    "reserve_waiting": {"ja": "チェーンで確保を待っています…", "en": "waiting for the reserve on chain…"},
+    "reserved_now": {"ja": "[green]✓[/] オフライン用の確保額は {reserved} コインです",
+                     "en": "[green]✓[/] your offline reserve holds {reserved} coins"},
+    "reserve_failed": {"ja": "確保できませんでした（残高か署名を確認してください）",
+                       "en": "the reserve was not made (check the balance and try again)"},
+    "offline_over_limit": {"ja": "オフライン用の確保は {limit} コインまでです（あと {left} コイン）",
+                           "en": "an offline reserve holds at most {limit} coins ({left} more possible)"},
+    "offline_not_ready": {
+        "ja": "オフライン払いの準備ができていません。"
+              "通信できるときに machi-wallet reserve か balance を実行してください",
+        "en": "offline payments are not set up: run `machi-wallet reserve` (or `balance`) while online first",
+    },
+    "confirm_release": {"ja": "オフライン用の確保額 {amount} コインの解除を申し込みますか？（数日後に戻ります）",
+                        "en": "Ask for the {amount} coins of your offline reserve back? (they return after days)"},
+    "release_requested": {"ja": "解除を申し込みました。"
+                                "{when} 以降にもう一度 machi-wallet release-reserve を実行してください",
+                          "en": "release requested: run `machi-wallet release-reserve` again after {when}"},
+    "release_done": {"ja": "[green]✓[/] {amount} コインがウォレットに戻ります",
+                     "en": "[green]✓[/] {amount} coins are on their way back to your wallet"},
+    "offline_amount_needed": {"ja": "--amount で金額を指定してください", "en": "give the amount with --amount"},
+    "offline_give_merchant": {"ja": "店舗のコード（ethereum:…）かウォレットのアドレスを指定してください",
+                              "en": "give the merchant's code (ethereum:…) or its wallet address"},
+    "confirm_pay_offline": {"ja": "{to} にオフラインで {amount} コイン支払いますか？",
+                            "en": "Pay {amount} coins offline to {to}?"},
+    "offline_signed": {
+        "ja": "[green]✓[/] {amount} コインのオフライン払いに署名しました（{hours} 時間有効）。QR を店舗に見せるか、"
+              "ファイル {path} を渡してください",
+        "en": "[green]✓[/] offline payment of {amount} coins signed (valid {hours} h): show the QR code at the counter "
+              "or hand over the file {path}",
+    },
     "static_code_use_scan": {
         "ja": "これは店舗の固定コードです。machi-wallet scan で金額を入力して支払ってください",
         "en": "this is a merchant's static code: use `machi-wallet scan` and type the amount",

@@ -16,16 +16,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
+from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3 import Web3
+from web3.types import TxReceipt
 
+from chain.batching import ItemOutcome
 from chain.compiler import CompileResult
 from chain.contracts.authorization import TRANSFER_WITH_AUTHORIZATION_TYPES, Eip712Domain
 from chain.contracts.base import Call, ContractClient, role_id, to_bytes32
+from chain.contracts.coin import BatchOutcomeError
 
-__all__ = ["OfflineReserveClient", "PaymentTuple", "Refusal", "deploy_reserve", "sign_receive_authorization",
-           "sign_release_request"]
+__all__ = ["OfflineReserveClient", "PaymentTuple", "Refusal", "ReserveBatcher", "decode_payment_item", "released",
+           "deploy_reserve", "encode_payment_item", "sign_receive_authorization", "sign_release_request"]
 
 PaymentTuple = tuple[str, str, int, bytes, int, bytes]
 
@@ -46,6 +52,99 @@ class Refusal(enum.IntEnum):
     INSUFFICIENT_RESERVE = 4
     ZERO_AMOUNT = 5
     MERCHANT_REFUSED = 6
+
+    @property
+    def label(self) -> str:
+        """The contract's name for it (``InsufficientReserve``): the intent's error code."""
+        return "".join(part.capitalize() for part in self.name.split("_"))
+
+
+_PAYMENT_TYPE = "(address,address,uint256,bytes32,uint256,bytes)"
+_SETTLE_SELECTOR = function_signature_to_4byte_selector(f"settleBatch({_PAYMENT_TYPE}[])")
+SETTLED_TOPIC = keccak(text="OfflinePaymentSettled(address,address,bytes32,uint256)")
+RELEASED_TOPIC = keccak(text="Released(address,uint256)")
+REFUSED_TOPIC = keccak(text="OfflinePaymentRefused(address,address,bytes32,uint8)")
+
+
+def encode_payment_item(p: PaymentTuple) -> bytes:
+    """One offline payment as a batch item (the ABI encoding of the contract's ``Payment``)."""
+    return abi_encode([_PAYMENT_TYPE], [OfflineReserveClient._item(p)])
+
+
+def decode_payment_item(item: bytes) -> PaymentTuple:
+    """The payment a batch item carries.
+
+    Raises:
+        ValueError: not an encoded payment.
+    """
+    try:
+        ((payer, merchant, amount, nonce, valid_before, signature),) = abi_decode([_PAYMENT_TYPE], item)
+    except Exception as exc:  # noqa: BLE001 - eth_abi raises several unrelated types for bad input
+        raise ValueError(f"not an encoded offline payment: {exc}") from None
+    return (to_checksum_address(payer), to_checksum_address(merchant), int(amount), bytes(nonce), int(valid_before),
+            bytes(signature))
+
+
+def released(w3: Web3, reserve: str, tx_hash: str) -> list[tuple[str, int]]:
+    """``(payer, coins returned)`` of each ``Released`` event of ``reserve`` in transaction ``tx_hash``."""
+    receipt = w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+    wanted = to_checksum_address(reserve)
+    out: list[tuple[str, int]] = []
+    for log in receipt["logs"]:
+        topics = [bytes(t) for t in log["topics"]]
+        if to_checksum_address(log["address"]) == wanted and topics and topics[0] == RELEASED_TOPIC:
+            out.append((to_checksum_address(topics[1][12:]), int.from_bytes(bytes(log["data"])[:32], "big")))
+    return out
+
+
+class ReserveBatcher:
+    """``chain.batching.Batcher`` for the reserve's ``settleBatch``: many offline payments in one call, each
+    item's fate read back from its ``OfflinePaymentSettled`` / ``OfflinePaymentRefused`` event (the contract
+    emits exactly one per item, in order)."""
+
+    #: The ``TxIntent.batch_key`` of offline payments.
+    KEY = "reserve.payments"
+
+    def __init__(self, reserve_address: str) -> None:
+        self.reserve_address = to_checksum_address(reserve_address)
+
+    def encode(self, items: Sequence[bytes]) -> bytes:
+        """``settleBatch`` calldata carrying ``items`` in order.
+
+        Raises:
+            ValueError: an item is not an encoded payment.
+        """
+        payments = [OfflineReserveClient._item(decode_payment_item(item)) for item in items]
+        return _SETTLE_SELECTOR + abi_encode([f"{_PAYMENT_TYPE}[]"], [payments])
+
+    def outcomes(self, receipt: TxReceipt, items: Sequence[bytes]) -> list[ItemOutcome]:
+        """Settled items succeed; refused ones fail with the refusal's name as the error code.
+
+        Raises:
+            BatchOutcomeError: the receipt's events do not match ``items``.
+        """
+        found: list[tuple[bytes, bytes, Refusal]] = []
+        for log in receipt["logs"]:
+            if to_checksum_address(log["address"]) != self.reserve_address:
+                continue
+            topics = [bytes(t) for t in log["topics"]]
+            if not topics or topics[0] not in (SETTLED_TOPIC, REFUSED_TOPIC):
+                continue
+            reason = Refusal.NONE if topics[0] == SETTLED_TOPIC else Refusal(bytes(log["data"])[31])
+            found.append((topics[1][12:], topics[3], reason))
+        if len(found) != len(items):
+            raise BatchOutcomeError(f"the receipt reports {len(found)} offline payments, expected {len(items)}")
+        outcomes = []
+        for index, ((payer, nonce, reason), item) in enumerate(zip(found, items, strict=True)):
+            p = decode_payment_item(item)
+            if (to_checksum_address(payer), nonce) != (p[0], p[3]):
+                raise BatchOutcomeError(f"event {index} is about another offline payment than item {index}")
+            detail: dict[str, Any] = {"payer": p[0], "nonce": "0x" + nonce.hex(), "reason": reason.label}
+            if reason is Refusal.NONE:
+                outcomes.append(ItemOutcome(ok=True, result=detail))
+            else:
+                outcomes.append(ItemOutcome(False, reason.label, f"offline payment refused: {reason.label}", detail))
+        return outcomes
 
 
 def sign_receive_authorization(account: LocalAccount, coin: Eip712Domain, to: str, value: int, *, valid_after: int,

@@ -42,6 +42,8 @@ EVENT_TYPES = (
     "refund.failed",
     "payout.paid",
     "payout.failed",
+    "offline_payment.paid",
+    "offline_payment.refused",
 )
 MAX_ENDPOINTS = 16
 

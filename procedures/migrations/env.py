@@ -19,6 +19,7 @@ import procedures.console.sessions  # noqa: F401
 import procedures.crypto  # noqa: F401 - the vault's data keys
 import procedures.identity.models  # noqa: F401
 import procedures.merchants.models  # noqa: F401
+import procedures.offline.models  # noqa: F401
 import procedures.operator.models  # noqa: F401
 import procedures.settlement.models  # noqa: F401
 import procedures.transfers.models  # noqa: F401

@@ -21,16 +21,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chain.balances import coin_snapshot
 from chain.calldata import CoinMovement, Movement, batch_item_movement, coin_movement
+from chain.contracts.reserve import decode_payment_item, released
 from chain.outbox import IntentStatus, TxIntent
+from chain.plan import RESERVE
 from chain.receipts import recoveries
 from chain.storage import utcnow
 from procedures.addresses import checksum
 from procedures.merchants.models import Merchant, PaymentRequest, Refund
+from procedures.offline import service as offline
 from procedures.runtime import Runtime
 from procedures.settlement.models import Payout, TopUp
 from procedures.transfers.models import CustodialWallet, Transfer
@@ -76,7 +80,30 @@ def build_ledger(session: Session, runtime: Runtime) -> Ledger:
             ledger.minted += movement.amount
         elif movement.kind is Movement.REDEEM:
             ledger.redeemed += movement.amount
+    _offline_movements(session, runtime, ledger)
     return ledger
+
+
+def _offline_movements(session: Session, runtime: Runtime, ledger: Ledger) -> None:
+    """Coins into the offline reserve (a resident's reserve) and out of it (offline payments settled)."""
+    if RESERVE not in runtime.manifest.contracts:
+        return
+    reserve = checksum(runtime.manifest.address(RESERVE))
+    query = (select(TxIntent).where(TxIntent.to_address == reserve, TxIntent.status == IntentStatus.CONFIRMED,
+                                    TxIntent.kind.in_((offline.RESERVE_KIND, offline.SETTLE_KIND,
+                                                       offline.RELEASE_KIND)))
+             .order_by(TxIntent.id))
+    for intent in session.scalars(query):
+        if intent.kind == offline.SETTLE_KIND and intent.batch_item is not None:
+            _, merchant, amount, *_ = decode_payment_item(intent.batch_item)
+            ledger.move(reserve, merchant, amount)
+        elif intent.kind == offline.RESERVE_KIND:
+            payer, amount = abi_decode(["address", "uint256"], bytes(intent.data)[4:68])
+            ledger.move(checksum(payer), reserve, int(amount))
+        elif intent.kind == offline.RELEASE_KIND and intent.tx_hash:
+            # the amount is whatever was left: the receipt's ``Released`` event says
+            for payer, amount in released(runtime.w3, reserve, intent.tx_hash):
+                ledger.move(reserve, payer, amount)
 
 
 def _labels(session: Session, runtime: Runtime) -> dict[str, str]:

@@ -16,7 +16,7 @@ from procedures import zengin
 from procedures.config import DEV_KEYS
 from scripts.demo_clerk import Approval, approve_in_browser
 from scripts.demo_steps import BENEFIT, run_story
-from scripts.demo_story import GIFT, PRICE, REFUND, TOPUP_YEN, StoryConfig, StoryResult
+from scripts.demo_story import GIFT, OFFLINE, PRICE, REFUND, TOPUP_YEN, StoryConfig, StoryResult
 from scripts.demo_tools import BIN, WebhookReceiver
 from tests.e2e.logscan import scan
 from tests.procedures.merchants.test_webhooks import _readme_verifier
@@ -69,7 +69,7 @@ def _check_webhooks(result: StoryResult, deliveries) -> None:
 def _check_zengin(result: StoryResult) -> None:
     header, data, trailer, end = _zengin_records(result.zengin_file)
     field = lambda record, start, width: record[start:start + width].decode("shift_jis")  # noqa: E731
-    net = PRICE - REFUND - result.payout["fee"]
+    net = PRICE - REFUND + OFFLINE - result.payout["fee"]
     assert field(header, 0, 1) == "1" and field(header, 1, 2) == "21"
     assert field(data, 0, 1) == "2" and field(data, 1, 4) == "0146" and field(data, 20, 3) == "101"
     assert field(data, 43, 7) == result.bank_account_number.rjust(7, "0")
@@ -106,14 +106,14 @@ def test_the_whole_story(story, story_service, compiled, tmp_path):
     left = [path for path in (tmp_path / "demo").rglob("*") if path.is_file()
             and any(number.encode() in path.read_bytes() for number in result.secrets["my_number"])]
     assert not left, f"a My Number in clear stayed on disk: {left}"
-    assert len(lines) == 24 and lines[-1].startswith("machi reconcile:"), lines
+    assert len(lines) == 27 and lines[-1].startswith("machi reconcile:"), lines
     hanako, taro = result.hanako, result.taro
     w3 = connect(story_service.rpc_url)
     city = load_city(w3, load_manifest(w3, story_service.var / "deployments"), compiled)
     coin, registry = city.coin, city.registry
 
     assert (result.topup["amount_paid"], result.topup["bonus"]) == (TOPUP_YEN, TOPUP_YEN // 10)
-    held = TOPUP_YEN + TOPUP_YEN // 10 - PRICE - GIFT + BENEFIT + REFUND
+    held = TOPUP_YEN + TOPUP_YEN // 10 - PRICE - GIFT - OFFLINE + BENEFIT + REFUND  # OFFLINE: paid from the reserve
     [lost] = hanako.lost_wallets
     assert coin.balance_of(hanako.wallet) == held and coin.balance_of(lost) == 0  # recovered with the card
     assert registry.is_verified(hanako.wallet) and not registry.is_verified(lost)

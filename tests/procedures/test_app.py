@@ -22,7 +22,7 @@ def test_healthz_reports_database_chain_and_contracts(client, runtime, w3):
     assert body["chain"]["chain_id"] == w3.eth.chain_id
     assert body["chain"]["block_number"] >= 3
     deployed = body["contracts"]["deployed"]
-    assert set(deployed) == {"IdentityRegistry", "RegionalCoin", "ProcedureLedger"}
+    assert set(deployed) == {"IdentityRegistry", "RegionalCoin", "ProcedureLedger", "OfflineReserve"}
     assert all(c["code_present"] for c in deployed.values())
     assert len(body["workers"]["relayers"]) == 7  # one sender per hot key
 

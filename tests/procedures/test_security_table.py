@@ -143,6 +143,18 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /v1/card_payments": MERCHANT_A_OWNS_WRITE,
     "POST /v1/admin/card_wallets/challenge": ADMIN,
     "POST /v1/admin/card_wallets": ADMIN,
+    # offline payments: a resident's reserve, the counters' sync and relay, disaster mode
+    "GET /v1/wallet/offline": RESIDENTS,
+    "POST /v1/wallet/offline/reserve": RESIDENTS,
+    "POST /v1/wallet/offline/release": RESIDENTS,
+    "POST /v1/wallet/offline/release/complete": RESIDENTS,  # 409 no_release: past the door, nothing to release
+    "GET /v1/offline/snapshot": MERCHANT_WRITE,
+    "POST /v1/offline_payments": MERCHANT_WRITE,
+    "GET /v1/offline_payments": MERCHANTS,
+    "GET /v1/offline_payments/{payment_id}": MERCHANT_A_OWNS,
+    "GET /v1/admin/offline": ADMIN,
+    "POST /v1/admin/offline/disaster": ADMIN,
+    "POST /v1/admin/offline/disaster/{period_id}/end": ADMIN,
     # the city operator
     "POST /v1/admin/merchants": ADMIN,
     "GET /v1/admin/merchants": ADMIN,
@@ -239,6 +251,7 @@ TABLE: dict[str, dict[str, str]] = {
     "POST /console/admin/merchants/{merchant_id}/api_keys": CONSOLE_ADMIN,
     "POST /console/admin/merchants/{merchant_id}/api_keys/{key_id}/revoke": CONSOLE_ADMIN,
     "GET /console/admin/payouts": CONSOLE_ADMIN,
+    "GET /console/admin/offline": CONSOLE_ADMIN,
     "POST /console/admin/payouts/batches": CONSOLE_ADMIN,
     "GET /console/admin/payouts/batches/{batch_id}": CONSOLE_ADMIN,
     "GET /console/admin/payouts/batches/{batch_id}/file": CONSOLE_ADMIN,
@@ -365,6 +378,24 @@ def _insert_identity(runtime: Any, wallet: str) -> str:
         return row.id
 
 
+def _insert_offline(runtime: Any, merchant: dict[str, Any], ids: dict[str, Any]) -> None:
+    """Merchant A's relayed offline payment (already refused: nothing to settle) and a running disaster period."""
+    from datetime import timedelta
+
+    from chain.storage import utcnow
+    from procedures.offline.models import DisasterPeriod, OfflinePaymentRow
+
+    ids["payment_id"], ids["period_id"] = "op_" + os.urandom(12).hex(), "dis_" + os.urandom(12).hex()
+    with runtime.sessions() as session, session.begin():
+        payment = OfflinePaymentRow(id=ids["payment_id"], merchant_id=merchant["id"],
+                                    payer=Account.create().address, merchant_wallet=merchant["wallet"], amount=100,
+                                    nonce="0x" + os.urandom(32).hex(), valid_before=int(time.time()) + 600,
+                                    code="machi-offline:1:x", status="refused", reason="expired")
+        period = DisasterPeriod(id=ids["period_id"], reserve_limit=10_000, reason="訓練",
+                                declared_by="operator:test", ends_at=utcnow() + timedelta(hours=1))
+        session.add_all([payment, period])
+
+
 def _civic_report(client: TestClient, runtime: Any, resident: Any, ids: dict[str, Any]) -> None:
     """Resident A's Open311 report of a pothole, public, its photo released."""
     from procedures.civic import keys
@@ -447,6 +478,7 @@ def build_world(client: TestClient, runtime: Any, make_resident: Any) -> World:
     _civic_report(client, runtime, resident_a, ids)
 
     ids["identity_id"] = _insert_identity(runtime, resident_a.address)
+    _insert_offline(runtime, merchant_a, ids)
     ids["wallet"] = payee.address
     ids["action_id"] = "wa_" + "00" * 12  # no such wallet action
     ids["code"] = "road-damage"

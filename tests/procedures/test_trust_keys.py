@@ -63,7 +63,8 @@ def test_healthz_shows_the_role_table_to_admins_only(client, operator, make_resi
     assert keys["ok"] is True
     assert [row["key"] for row in keys["keys"]] == list(KEY_NAMES)
     relayer = keys["keys"][0]
-    assert relayer["roles"] == ["ProcedureLedger.ANCHOR_ROLE", "RegionalCoin.RELAYER_ROLE"] and relayer["ok"]
+    assert relayer["roles"] == ["OfflineReserve.RELAYER_ROLE", "ProcedureLedger.ANCHOR_ROLE",
+                                "RegionalCoin.RELAYER_ROLE"] and relayer["ok"]
     assert [row for row in keys["keys"] if row["key"] == "topup_minter"][0]["roles"] == ["minter"]
 
 

@@ -4,6 +4,8 @@
     machi-wallet history [--limit N] [--csv]   every movement of my balance, newest first, with the running
                                                balance (a table, or CSV on stdout)
     machi-wallet pay <payment URI | pr_…>      pay a merchant's payment request (QR code or its id)
+    machi-wallet pay --offline <merchant code> --amount N
+                                               no network: sign against my offline reserve (wallet.commands.offline)
     machi-wallet scan <static merchant URI>    pay a merchant's static code; you type the amount
     machi-wallet send <address> <amount>       send coins to another resident
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -26,6 +29,7 @@ from protocol.addresses import checksum
 from protocol.errors import InvalidAddress
 from protocol.payment_uri import parse_uri
 from wallet.api import WalletError
+from wallet.commands.offline import offline_pay, reserve_rows
 from wallet.context import WalletContext, pass_wallet
 from wallet.help import LocalizedCommand
 
@@ -82,6 +86,8 @@ def balance(wallet: WalletContext) -> None:
     table.add_row(t("available"), _amount(body["available"]))
     if body["cap"] is not None:
         table.add_row(t("cap"), _amount(body["cap"]))
+    for what, coins in reserve_rows(wallet):
+        table.add_row(what, _amount(coins))
     wallet.console.print(table)
     if not body["verified"]:
         wallet.console.print(f"[yellow]{escape(t('not_verified_wallet'))}[/]")
@@ -158,9 +164,21 @@ def history(wallet: WalletContext, limit: int, as_csv: bool) -> None:
 @click.command(cls=LocalizedCommand)
 @click.argument("target")
 @click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation")
+@click.option("--offline", is_flag=True, help="no network: sign against my offline reserve (TARGET: the merchant's "
+              "code or wallet address; give --amount)")
+@click.option("--amount", type=click.IntRange(1), default=None, help="coins to pay offline")
+@click.option("--valid-hours", type=click.IntRange(1, 72), default=48, show_default=True,
+              help="how long the offline payment stays valid for the counter to relay it")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="file for the offline payment code (default offline-<nonce>.txt)")
+@click.option("--no-qr", is_flag=True, help="offline: print only the code, no QR")
 @pass_wallet
-def pay(wallet: WalletContext, target: str, yes: bool) -> None:
-    """Pay a payment request: its URI (from the QR code) or its id (pr_…)."""
+def pay(wallet: WalletContext, target: str, yes: bool, offline: bool, amount: int | None, valid_hours: int,
+        out: Path | None, no_qr: bool) -> None:
+    """Pay a payment request: its URI (from the QR code) or its id (pr_…); or, ``--offline``, a merchant."""
+    if offline:
+        offline_pay(wallet, target, amount, valid_hours, out, no_qr, yes)
+        return
     t = wallet.t
     uri = None
     if target.startswith("ethereum:"):

@@ -1,0 +1,1 @@
+"""Offline payments that cannot bounce: reserves, the payments merchants' counters relay, disaster mode."""
