@@ -42,7 +42,7 @@ from procedures.offline import limits
 from procedures.offline.errors import OverReserveLimit, ReserveRefused, SeenElsewhere
 from procedures.offline.models import OfflinePaymentRow, OfflineStatus, ReserveTopUp, TopUpStatus
 from procedures.runtime import Runtime
-from procedures.transfers.pending import lock_wallet
+from procedures.transfers.pending import lock_wallet, pending_out
 from protocol.offline import MAX_VALIDITY_S, OfflinePayment, OfflineRefused
 
 __all__ = ["RESERVE_KIND", "SETTLE_KIND", "ReserveState", "ensure_reserve_account", "on_reserve_final",
@@ -146,6 +146,10 @@ def reserve(session: Session, runtime: Runtime, payer: str, auth: Authorization)
     held = reserved + _adding(session, payer)
     if held + auth.value > limit:
         raise OverReserveLimit(limit, held)
+    owed = pending_out(session, payer)  # payments and reserves queued, not in a block yet
+    if owed and runtime.coin.balance_of(payer) < owed + auth.value:
+        raise Conflict("the balance is too low once payments still in progress are counted",
+                       code="insufficient_balance", param="authorization.value")
     if not runtime.registry.is_verified(reserve_address):
         # its city-account registration (a start-up hook) is not on chain yet
         raise Unavailable("the city's offline reserve is being set up; try again in a minute",
