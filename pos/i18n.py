@@ -57,6 +57,16 @@ MESSAGES: dict[str, dict[str, str]] = {
                                "machi-pos offline-relay で送ってください",
                          "en": "[green]✓[/] offline payment of {amount} coins accepted ({payer}); relay it with "
                                "`machi-pos offline-relay` when the network is back"},
+    "offline_expires_soon": {
+        "ja": "[yellow]![/] 未送信のオフライン払い {amount} コイン（{payer}）の有効期限まであと {left}"
+              "（{at}）。期限を過ぎると支払われません。通信できしだい machi-pos offline-relay で送ってください",
+        "en": "[yellow]![/] the kept offline payment of {amount} coins ({payer}) expires in {left} ({at}); "
+              "after that it cannot be paid: relay it with `machi-pos offline-relay` as soon as the network is back"},
+    "offline_expired_kept": {
+        "ja": "[red]![/] 未送信のオフライン払い {amount} コイン（{payer}）は有効期限（{at}）を過ぎました。"
+              "支払われません",
+        "en": "[red]![/] the kept offline payment of {amount} coins ({payer}) expired at {at}: "
+              "it cannot be paid any more"},
     "offline_kept": {
         "ja": "未送信: {amount} コイン（{payer}）",
         "en": "kept, not relayed yet: {amount} coins ({payer})"},

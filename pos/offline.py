@@ -32,6 +32,10 @@ from protocol.offline import OfflinePayment, OfflineRefused, ReserveSnapshot, ac
 __all__ = ["COMMANDS", "OfflineStore"]
 
 RELAY_WAIT_S = 60.0
+#: A kept payment that expires within this many seconds is pointed out (relay it before it is worthless).
+EXPIRY_WARNING_S = 12 * 3600
+#: Payers per page of the reserve sync (the service's cap).
+SYNC_PAGE = 100
 
 
 def default_store() -> Path:
@@ -93,12 +97,21 @@ def _store_option(f: Any) -> Any:
 
 
 @click.command("offline-sync")
+@click.option("--page-size", type=click.IntRange(1, SYNC_PAGE), default=SYNC_PAGE, show_default=True,
+              help="payers asked for per request (the sync follows the pages to the end)")
 @_store_option
 @pass_pos
-def offline_sync(pos: PosContext, store: Path | None) -> None:
+def offline_sync(pos: PosContext, page_size: int, store: Path | None) -> None:
     """Fetch every resident's offline reserve (online), to check offline payments against later."""
     kept = OfflineStore(store or default_store())
-    snapshot = pos.api.json("GET", "/v1/offline/snapshot")
+    snapshot = pos.api.json("GET", "/v1/offline/snapshot", params={"limit": page_size})
+    page = snapshot
+    while page.get("has_more"):  # the first page's time stands for all: older is the safe side (see snapshot())
+        page = pos.api.json("GET", "/v1/offline/snapshot", params={"limit": page_size,
+                                                                   "starting_after": page["next_cursor"]})
+        snapshot["reserves"].extend(page["reserves"])
+    snapshot.pop("has_more", None)
+    snapshot.pop("next_cursor", None)
     kept.data["snapshot"] = snapshot
     kept.save()
     pos.say("offline_synced", count=len(snapshot["reserves"]))
@@ -130,6 +143,7 @@ def offline_accept(pos: PosContext, code: str, store: Path | None) -> None:
                                             "status": "kept", "id": None, "reason": None}
     kept.save()
     pos.say("offline_accepted", amount=f"{payment.amount:,}", payer=payment.payer)
+    _warn_expiring(pos, kept, int(time.time()))
 
 
 @click.command("offline-relay")
@@ -168,6 +182,23 @@ def offline_relay(pos: PosContext, no_wait: bool, store: Path | None) -> None:
         _show(pos, kept.data["payments"][nonce])
 
 
+def _warn_expiring(pos: PosContext, kept: OfflineStore, now: int) -> None:
+    """One line for each payment kept, not relayed yet, that expires within ``EXPIRY_WARNING_S`` (or has)."""
+    for entry in kept.payments.values():
+        if entry["status"] != "kept":
+            continue
+        valid_before = OfflinePayment.from_text(entry["code"]).valid_before
+        left = valid_before - now
+        if left > EXPIRY_WARNING_S:
+            continue
+        at = time.strftime("%Y-%m-%d %H:%M", time.localtime(valid_before))
+        if left <= 0:
+            pos.say("offline_expired_kept", amount=f"{entry['amount']:,}", payer=entry["payer"], at=at)
+        else:
+            pos.say("offline_expires_soon", amount=f"{entry['amount']:,}", payer=entry["payer"], at=at,
+                    left=f"{left // 3600}h{left % 3600 // 60:02d}m")
+
+
 def _show(pos: PosContext, entry: dict[str, Any]) -> None:
     if entry["status"] == "paid":
         pos.say("offline_paid", amount=f"{entry['amount']:,}", id=entry["id"])
@@ -192,6 +223,7 @@ def offline_list(pos: PosContext, store: Path | None) -> None:
             pos.say("offline_kept", amount=f"{entry['amount']:,}", payer=entry["payer"])
         else:
             _show(pos, entry)
+    _warn_expiring(pos, kept, int(time.time()))
 
 
 #: Refusals the counter words itself (``offline_<code>`` in ``pos.i18n``).

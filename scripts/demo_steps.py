@@ -7,6 +7,7 @@ prints one line.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import struct
@@ -14,6 +15,8 @@ import zlib
 from collections.abc import Callable
 
 from scripts.demo_story import (
+    CARD_PRICE,
+    CARD_TOPUP,
     DEMO_STAFF,
     GIFT,
     OFFLINE,
@@ -170,6 +173,41 @@ def offline(story: Story) -> None:
     story.wait_balance(shop, held + OFFLINE, "the offline payment")
     story.say(f"the network is back: machi-pos offline-relay sent it through the merchant API, the reserve paid "
               f"the merchant {yen(OFFLINE)} — a payment that could not bounce")
+
+
+def card_payment(story: Story) -> None:
+    """Taro, with no phone, is opted in to a card wallet at the city counter with his My Number card (the
+    operator tops it up); at the merchant's counter he pays ``machi-pos card-pay`` with the card and his PIN."""
+    from protocol.cards.soft import SoftCard
+
+    taro, admin = story.result.taro, story.tokens["admin"]
+    challenge = story.api.json("POST", "/v1/admin/card_wallets/challenge", token=admin)
+    card = SoftCard(taro.card, taro.pin)
+    opted = story.api.json("POST", "/v1/admin/card_wallets", token=admin, json={
+        "statement": challenge["statement"], "auth_certificate": base64.b64encode(card.auth_certificate()).decode(),
+        "auth_signature": base64.b64encode(card.sign_auth(challenge["canonical"].encode(), taro.pin)).decode()})
+    wallet = str(opted["wallet"])
+    wait_for(lambda: story.is_verified(wallet) or None, "Taro's card wallet on chain")
+    receipt = story.api.json("POST", "/v1/admin/topups", token=admin, json={
+        "wallet": wallet, "amount": CARD_TOPUP, "channel": "counter", "location": "加賀市役所 1F 窓口",
+        "reference": f"DEMO-CARD-{story.run_id}"})
+    receipt = story.api.until(f"/v1/admin/topups/{receipt['id']}", admin, "status", "confirmed",
+                              "the card wallet's top-up")
+    story.wait_balance(wallet, receipt["amount_minted"], "the card wallet's top-up on chain")
+    story.result.card_wallet = wallet
+    story.say(f"at the city counter Taro opened a card wallet with his My Number card ({wallet}, no phone) and "
+              f"paid in {yen(CARD_TOPUP)}: {yen(receipt['amount_minted'])} minted")
+    held = story.balance(story.result.merchant["wallet"])
+    env = {**os.environ, "MACHI_API_URL": story.config.api_url, "MACHI_POS_API_KEY": story.merchant_key(),
+           "MACHI_POS_LANG": "en", "MACHI_CARD_PIN": taro.pin, "COLUMNS": "200", "LANG": "C.UTF-8"}
+    paid = story.result.transcript.run("the counter", "machi-pos", "card-pay", str(CARD_PRICE), "-d", "九谷焼の小皿",
+                                       "--card", f"soft:{taro.card}", env=env)
+    if f"paid: {yen(CARD_PRICE)}" not in paid.stdout or "My Number card" not in paid.stdout:
+        raise DemoError(f"the card payment was not paid: {paid.output[-400:]}")
+    story.wait_balance(wallet, receipt["amount_minted"] - CARD_PRICE, "the card payment from the card wallet")
+    story.wait_balance(story.result.merchant["wallet"], held + CARD_PRICE, "the card payment to the merchant")
+    story.say(f"with no phone Taro paid {yen(CARD_PRICE)} at the counter with his card and PIN (machi-pos card-pay, "
+              "TEST card signed the payment statement): paid from his card wallet, receipt printed")
 
 
 def application(story: Story) -> None:
@@ -368,7 +406,7 @@ def recovery(story: Story) -> None:
 def reconcile(story: Story) -> None:
     """``machi reconcile``: the database ledger equals the chain."""
     r = story.result
-    wallets = [r.hanako.wallet, *r.hanako.lost_wallets, r.taro.wallet, r.merchant["wallet"]]
+    wallets = [r.hanako.wallet, *r.hanako.lost_wallets, r.taro.wallet, r.card_wallet, r.merchant["wallet"]]
     run = story.machi("reconcile", "reconcile", *(arg for w in wallets for arg in ("--wallet", w)), ok=False)
     story.result.reconcile = run
     if run.returncode:
@@ -378,7 +416,7 @@ def reconcile(story: Story) -> None:
 
 
 STEPS: list[Callable[[Story], None]] = [service, staff, residents, topup, merchant, payment, gift, offline,
-                                        application,
+                                        card_payment, application,
                                         approval, benefit, receipt, civic_report, civic_fix, refund, payout,
                                         recovery, reconcile]
 

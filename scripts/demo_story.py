@@ -2,7 +2,9 @@
 
 Two residents link their TEST My Number cards; one tops up ¥10,000 and gets the premium; a merchant is
 onboarded and asks for a payment; the resident pays from ``machi-wallet``; the merchant's webhook receiver
-gets the signed event; the resident applies for the childcare benefit; a clerk approves it in the console;
+gets the signed event; an offline payment is relayed later; the other resident, with no phone, opens a card
+wallet at the city counter and pays ``machi-pos card-pay`` with the card and PIN; the resident applies for
+the childcare benefit; a clerk approves it in the console;
 the benefit lands; the resident verifies the receipt against the chain; the merchant refunds part and
 redeems the rest; the city exports the Zengin file and marks it transferred; the resident loses the
 wallet and recovers it with the card; ``machi reconcile`` is clean.
@@ -29,7 +31,7 @@ from scripts.demo_residents import Person, Resident
 from scripts.demo_tools import Api, CliRun, DemoError, Transcript, WebhookReceiver, verify_machi_signature, wait_for
 from wallet.api import MachiApi
 
-__all__ = ["DEMO_STAFF", "StoryConfig", "StoryResult", "Story", "staff_login", "yen"]
+__all__ = ["CARD_PRICE", "CARD_TOPUP", "DEMO_STAFF", "StoryConfig", "StoryResult", "Story", "staff_login", "yen"]
 
 #: The demo's console accounts (documented in the README; made on first run, reused after).
 DEMO_STAFF = {
@@ -41,7 +43,10 @@ TOPUP_YEN = 10_000
 PRICE, REFUND, GIFT = 3_240, 540, 500
 #: Hanako's offline reserve and the offline payment she makes from it at the counter, relayed later.
 OFFLINE = 1_000
+#: Taro's card wallet (opened at the city counter with his card) and what he pays from it with card and PIN.
+CARD_TOPUP, CARD_PRICE = 3_000, 800
 _BALANCE_OF = "0x70a08231"
+_IS_VERIFIED = "0x" + Web3.keccak(text="isVerified(address)")[:4].hex().removeprefix("0x")
 _RECOVERY_DELAY = "0x" + Web3.keccak(text="recoveryDelay()")[:4].hex().removeprefix("0x")
 
 
@@ -86,6 +91,7 @@ class StoryResult:
     reconcile: CliRun | None = None
     civic_report: dict[str, Any] = field(default_factory=dict)
     civic_reward: int = 0
+    card_wallet: str = ""
     transcript: Transcript = field(default_factory=Transcript)
     other_secrets: dict[str, list[str]] = field(default_factory=dict)
 
@@ -155,6 +161,17 @@ class Story:
                                       received_at=delivery.received_at):
             raise DemoError(f"the {event_type} webhook carries a Machi-Signature that does not verify")
         return delivery.event
+
+    def is_verified(self, wallet: str) -> bool:
+        """``IdentityRegistry.isVerified`` on chain (the registry from the service's deployment manifest)."""
+        from chain.deploy import load_manifest
+        from procedures.config import get_settings
+
+        var = Path(self.config.machi_env.get("MACHI_VAR_DIR") or get_settings().var_dir)
+        registry = load_manifest(self.w3, var / "deployments").address("IdentityRegistry")
+        data = _IS_VERIFIED + wallet.lower().removeprefix("0x").rjust(64, "0")
+        raw = self.w3.eth.call({"to": Web3.to_checksum_address(registry), "data": data})  # type: ignore[typeddict-item]
+        return int.from_bytes(bytes(raw), "big") == 1
 
     def wait_balance(self, wallet: str, amount: int, what: str, timeout: float = 120.0) -> int:
         return wait_for(lambda: amount if self.balance(wallet) == amount else None, what, timeout=timeout)

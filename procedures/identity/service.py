@@ -69,6 +69,12 @@ from protocol.statement import CardSignatures, LinkStatement, Purpose, check_con
 
 __all__ = ["CHALLENGE_PURPOSES", "IdentityService"]
 
+#: The recovery's note when the lost wallet still has coins in its offline reserve (see docs/offline.md).
+OFFLINE_RESERVE_NOTE = ("the lost wallet's offline reserve holds {amount} coins: the recovery does not move them "
+                        "(offline payments already signed against them may still be relayed), and once it has run "
+                        "they cannot be released to the retired wallet; ask the city counter — moving a reserve to "
+                        "the new wallet is not built yet")
+
 log = logging.getLogger("machi.identity")
 
 #: Challenge purposes in the shared ``challenges`` table (wallet login uses ``login``).
@@ -260,7 +266,15 @@ class IdentityService:
             raise race(exc) from None
         log.info("identity recovery requested: wallet %s to replace %s (intent %d)", new_wallet, lost,
                  row.attest_intent_id)
-        return self.records.view(session, row, note=verified.note)
+        # The recovery moves the lost wallet's balance, not its offline reserve (held by the reserve contract,
+        # released only to the payer, which the recovery retires): say so rather than strand it quietly.
+        stranded, _ = self.runtime.reserve.reserve_of(lost)
+        note = verified.note
+        if stranded:
+            log.warning("identity recovery: the offline reserve of %s holds %d coins the recovery does not move",
+                        lost, stranded)
+            note = (f"{note}; " if note else "") + OFFLINE_RESERVE_NOTE.format(amount=stranded)
+        return self.records.view(session, row, note=note)
 
     # ------------------------------------------------------------------ renew
     def renew(

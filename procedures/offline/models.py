@@ -14,30 +14,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chain.storage import Base, UTCDateTime, utcnow
 
+# a reserve top-up is a transfer into the reserve: it lives with the transfers, so the payer's coins in
+# flight are counted in one place (``procedures.transfers.pending``) without the transfers importing this room
+from procedures.transfers.models import ReserveTopUp, TopUpStatus
+
 __all__ = ["DisasterPeriod", "OfflinePaymentRow", "OfflineStatus", "ReserveTopUp", "TopUpStatus"]
-
-
-class TopUpStatus(enum.StrEnum):
-    """``pending`` (queued for the relayer) → ``confirmed`` | ``failed``."""
-
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    FAILED = "failed"
-
-
-class ReserveTopUp(Base):
-    """One move of a resident's coins into their offline reserve (their signed ``ReceiveWithAuthorization``)."""
-
-    __tablename__ = "offline_reserve_topups"
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    payer: Mapped[str] = mapped_column(String(42), index=True)
-    amount: Mapped[int] = mapped_column(Integer)
-    nonce: Mapped[str] = mapped_column(String(66), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default=TopUpStatus.PENDING)
-    intent_id: Mapped[int | None] = mapped_column(Integer)
-    failure_code: Mapped[str | None] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class OfflineStatus(enum.StrEnum):

@@ -81,14 +81,18 @@ def complete_release(request: Request, runtime: RuntimeDep, session: SessionDep,
 
 
 # --------------------------------------------------------------------------- merchants' counters
-@router.get("/offline/snapshot", summary="The reserves a counter checks offline payments against")
-def reserve_snapshot(runtime: RuntimeDep, session: SessionDep, principal: PaymentsWrite) -> ReserveSnapshotOut:
-    """Every resident's offline reserve on chain now (public on chain already), and this merchant's wallet."""
+@router.get("/offline/snapshot", summary="The reserves a counter checks offline payments against (paged)")
+def reserve_snapshot(runtime: RuntimeDep, session: SessionDep, principal: PaymentsWrite, limit: LimitQuery = 100,
+                     starting_after: CursorQuery = None) -> ReserveSnapshotOut:
+    """The residents' offline reserves on chain now (public on chain already), by payer, and this merchant's wallet;
+    follow ``next_cursor`` as ``starting_after`` until ``has_more`` is false."""
     merchant = merchant_of(session, principal)
+    page, next_cursor = service.snapshot(session, runtime, limit=limit, starting_after=starting_after)
     entries = [SnapshotEntry(payer=payer, reserved=reserved, release_at=release_at or None)
-               for payer, reserved, release_at in service.snapshot(session, runtime)]
+               for payer, reserved, release_at in page]
     return ReserveSnapshotOut(chain_id=runtime.manifest.chain_id, reserve=runtime.reserve.address,
-                              merchant_wallet=merchant.wallet, synced_at=int(time.time()), reserves=entries)
+                              merchant_wallet=merchant.wallet, synced_at=int(time.time()), reserves=entries,
+                              has_more=next_cursor is not None, next_cursor=next_cursor)
 
 
 @router.post("/offline_payments", status_code=status.HTTP_202_ACCEPTED,

@@ -73,6 +73,8 @@ class ReserveSnapshotOut(BaseModel):
     merchant_wallet: str
     synced_at: int
     reserves: list[SnapshotEntry]
+    has_more: bool = Field(False, description="more payers follow: ask again with `starting_after=next_cursor`")
+    next_cursor: str | None = None
 
 
 class OfflinePaymentIn(RequestModel):

@@ -42,7 +42,7 @@ from procedures.offline import limits
 from procedures.offline.errors import OverReserveLimit, ReserveRefused, SeenElsewhere
 from procedures.offline.models import OfflinePaymentRow, OfflineStatus, ReserveTopUp, TopUpStatus
 from procedures.runtime import Runtime
-from procedures.transfers.pending import lock_wallet
+from procedures.transfers.pending import lock_wallet, pending_out
 from protocol.offline import MAX_VALIDITY_S, OfflinePayment, OfflineRefused
 
 __all__ = ["RESERVE_KIND", "SETTLE_KIND", "ReserveState", "ensure_reserve_account", "on_reserve_final",
@@ -146,6 +146,10 @@ def reserve(session: Session, runtime: Runtime, payer: str, auth: Authorization)
     held = reserved + _adding(session, payer)
     if held + auth.value > limit:
         raise OverReserveLimit(limit, held)
+    owed = pending_out(session, payer)  # payments and reserves queued, not in a block yet
+    if owed and runtime.coin.balance_of(payer) < owed + auth.value:
+        raise Conflict("the balance is too low once payments still in progress are counted",
+                       code="insufficient_balance", param="authorization.value")
     if not runtime.registry.is_verified(reserve_address):
         # its city-account registration (a start-up hook) is not on chain yet
         raise Unavailable("the city's offline reserve is being set up; try again in a minute",
@@ -222,21 +226,35 @@ def complete_release(session: Session, runtime: Runtime, payer: str) -> int:
     return reserved
 
 
-def snapshot(session: Session, runtime: Runtime) -> list[tuple[str, int, int]]:
-    """``(payer, reserved, release due or 0)`` of every resident who reserved here (reads the chain): what a
-    counter syncs to check offline payments with no network."""
+def snapshot(session: Session, runtime: Runtime, *, limit: int,
+             starting_after: str | None = None) -> tuple[list[tuple[str, int, int]], str | None]:
+    """One page of ``(payer, reserved, release due or 0)`` of the residents who reserved here (reads the
+    chain), by payer address: what a counter syncs to check offline payments with no network.
+
+    Args:
+        limit: payers looked at in this page (those whose reserve is empty now are left out of it).
+        starting_after: the previous page's ``next_cursor`` (the last payer it looked at).
+
+    Returns:
+        The page's entries and the cursor of the next page (``None`` on the last).
+
+    Raises:
+        InvalidRequest: the cursor is not an address (``param`` starting_after).
+    """
     # pending ones too: the chain may hold the reserve before the relayer saw its receipt confirmed
-    payers = session.scalars(select(ReserveTopUp.payer).where(ReserveTopUp.status != TopUpStatus.FAILED)
-                             .distinct().order_by(ReserveTopUp.payer)).all()
+    query = select(ReserveTopUp.payer).where(ReserveTopUp.status != TopUpStatus.FAILED)
+    if starting_after is not None:
+        query = query.where(ReserveTopUp.payer > checksum(starting_after, "starting_after"))
+    payers = list(session.scalars(query.distinct().order_by(ReserveTopUp.payer).limit(limit + 1)))
+    shown, more = payers[:limit], len(payers) > limit
     out = []
-    for payer in payers:
+    for payer in shown:
         reserved, release_at = runtime.reserve.reserve_of(payer)
         if reserved:
             out.append((payer, reserved, release_at))
-    return out
+    return out, (shown[-1] if more else None)
 
 
-# --------------------------------------------------------------------------- relaying
 def _check(runtime: Runtime, merchant: Merchant, payment: OfflinePayment, now: int) -> None:
     """The counter's checks again, at the service (no snapshot: the reserve itself decides the amount).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
@@ -63,3 +64,26 @@ class Transfer(Base):
         Index("ix_transfers_to_status", "to_wallet", "status"),
         Index("ix_transfers_purpose", "purpose"),
     )
+
+
+class TopUpStatus(enum.StrEnum):
+    """``pending`` (queued for the relayer) → ``confirmed`` | ``failed``."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+class ReserveTopUp(Base):
+    """One move of a resident's coins into their offline reserve (their signed ``ReceiveWithAuthorization``)."""
+
+    __tablename__ = "offline_reserve_topups"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payer: Mapped[str] = mapped_column(String(42), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    nonce: Mapped[str] = mapped_column(String(66), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=TopUpStatus.PENDING)
+    intent_id: Mapped[int | None] = mapped_column(Integer)
+    failure_code: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

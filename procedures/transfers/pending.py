@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
 from chain.outbox import ChainTx, TxIntent, TxStatus
-from procedures.transfers.models import Transfer
+from procedures.transfers.models import ReserveTopUp, TopUpStatus, Transfer
 
 #: Transfer statuses that are not final yet.
 OPEN = ("accepted",)
@@ -50,8 +50,12 @@ def not_yet_in_a_block(intent_id: Any) -> ColumnElement[bool]:
 
 
 def pending_out(session: Session, wallet: str) -> int:
-    """Coins in accepted transfers from ``wallet`` that the chain balance does not reflect yet."""
-    return _pending(session, Transfer.from_wallet == wallet)
+    """Coins leaving ``wallet`` that the chain balance does not reflect yet: accepted transfers, and
+    top-ups of its offline reserve queued for the relayer (the same coins cannot pay online too)."""
+    reserving = select(func.coalesce(func.sum(ReserveTopUp.amount), 0)).where(
+        ReserveTopUp.payer == wallet, ReserveTopUp.status == TopUpStatus.PENDING,
+        not_yet_in_a_block(ReserveTopUp.intent_id))
+    return _pending(session, Transfer.from_wallet == wallet) + int(session.scalar(reserving) or 0)
 
 
 def pending_in(session: Session, wallet: str) -> int:

@@ -16,7 +16,7 @@ from procedures import zengin
 from procedures.config import DEV_KEYS
 from scripts.demo_clerk import Approval, approve_in_browser
 from scripts.demo_steps import BENEFIT, run_story
-from scripts.demo_story import GIFT, OFFLINE, PRICE, REFUND, TOPUP_YEN, StoryConfig, StoryResult
+from scripts.demo_story import CARD_PRICE, GIFT, OFFLINE, PRICE, REFUND, TOPUP_YEN, StoryConfig, StoryResult
 from scripts.demo_tools import BIN, WebhookReceiver
 from tests.e2e.logscan import scan
 from tests.procedures.merchants.test_webhooks import _readme_verifier
@@ -60,16 +60,21 @@ def _check_webhooks(result: StoryResult, deliveries) -> None:
         assert not readme_verify("whsec_wrong", delivery.signature, delivery.body, received_at=arrived)
         assert not readme_verify(result.webhook_secret, delivery.signature, delivery.body,
                                  received_at=arrived + 301)  # a replay after the tolerance
-    paid = by_type["payment_request.paid"].event["data"]["object"]
-    assert (paid["id"], paid["status"], paid["amount"]) == (result.payment_request["id"], "paid", PRICE)
-    assert paid["payer"] == result.hanako.lost_wallets[0]
+    # two requests paid: Hanako's from machi-wallet, then Taro's with his card at the counter (from his card wallet)
+    paid = {d.event["data"]["object"]["id"]: d.event["data"]["object"] for d in deliveries
+            if d.event["type"] == "payment_request.paid"}
+    assert len(paid) == 2, sorted(paid)
+    phone = paid.pop(result.payment_request["id"])
+    assert (phone["status"], phone["amount"], phone["payer"]) == ("paid", PRICE, result.hanako.lost_wallets[0])
+    [card] = paid.values()
+    assert (card["status"], card["amount"], card["payer"].lower()) == ("paid", CARD_PRICE, result.card_wallet.lower())
     assert by_type["payout.paid"].event["data"]["object"]["id"] == result.payout["id"]
 
 
 def _check_zengin(result: StoryResult) -> None:
     header, data, trailer, end = _zengin_records(result.zengin_file)
     field = lambda record, start, width: record[start:start + width].decode("shift_jis")  # noqa: E731
-    net = PRICE - REFUND + OFFLINE - result.payout["fee"]
+    net = PRICE - REFUND + OFFLINE + CARD_PRICE - result.payout["fee"]
     assert field(header, 0, 1) == "1" and field(header, 1, 2) == "21"
     assert field(data, 0, 1) == "2" and field(data, 1, 4) == "0146" and field(data, 20, 3) == "101"
     assert field(data, 43, 7) == result.bank_account_number.rjust(7, "0")
@@ -106,7 +111,7 @@ def test_the_whole_story(story, story_service, compiled, tmp_path):
     left = [path for path in (tmp_path / "demo").rglob("*") if path.is_file()
             and any(number.encode() in path.read_bytes() for number in result.secrets["my_number"])]
     assert not left, f"a My Number in clear stayed on disk: {left}"
-    assert len(lines) == 27 and lines[-1].startswith("machi reconcile:"), lines
+    assert len(lines) == 29 and lines[-1].startswith("machi reconcile:"), lines
     hanako, taro = result.hanako, result.taro
     w3 = connect(story_service.rpc_url)
     city = load_city(w3, load_manifest(w3, story_service.var / "deployments"), compiled)
@@ -121,6 +126,11 @@ def test_the_whole_story(story, story_service, compiled, tmp_path):
     assert registry.is_verified(taro.wallet) and coin.balance_of(taro.wallet) == GIFT + result.civic_reward
     assert (result.civic_report["status"], result.civic_report["resolution"]) == ("closed", "fixed")
     assert coin.balance_of(result.merchant["wallet"]) == 0  # everything redeemed and burned
+    # Taro's card payment at the counter, no phone: from the card wallet the city counter opened with his card
+    card_lines = [line for line in lines if "machi-pos card-pay" in line]
+    assert len(card_lines) == 1 and f"Taro paid ¥{CARD_PRICE:,}" in card_lines[0], lines
+    assert result.card_wallet and registry.is_verified(result.card_wallet)
+    assert result.card_wallet.lower() not in (taro.wallet.lower(), hanako.wallet.lower())
     assert result.payment_request["payer"] == lost and result.refund["amount"] == REFUND
 
     _check_webhooks(result, deliveries)

@@ -203,3 +203,57 @@ def test_release_reserve_from_the_wallet_takes_the_delay(server, wallet_home, ru
     assert early.exit_code == 1 and "the release is due at" in early.output, early.output
     assert len(early.output.strip().splitlines()) == 1
     assert runtime.reserve.reserve_of(address)[0] == 1_000  # nothing comes back before the delay
+
+
+def test_the_sync_follows_the_pages_of_reserves(server, client, onboard, wallet_home, make_resident, runtime,
+                                                tmp_path):
+    from tests.procedures.offline.conftest import reserve_json
+
+    keystore, address = wallet_home
+    assert _wallet(server, keystore, "reserve", "1000", "--yes").exit_code == 0
+    others = [make_resident(coins=1_000) for _ in range(2)]
+    for resident, amount in zip(others, (200, 300), strict=True):
+        response = client.post("/v1/wallet/offline/reserve", headers=resident.headers,
+                               json=reserve_json(runtime, resident.account, amount))
+        assert response.status_code == 202, response.text
+    payers = sorted([address, *(r.address for r in others)])
+    wait_until(lambda: all(runtime.reserve.reserve_of(p)[0] for p in payers), 30, what="three reserves on chain")
+    a = onboard("山中漆器店")
+
+    first = client.get("/v1/offline/snapshot", params={"limit": 2}, headers=a.headers).json()
+    assert [r["payer"] for r in first["reserves"]] == payers[:2] and first["has_more"], first
+    last = client.get("/v1/offline/snapshot", params={"limit": 2, "starting_after": first["next_cursor"]},
+                      headers=a.headers).json()
+    assert [r["payer"] for r in last["reserves"]] == payers[2:] and not last["has_more"], last
+    bad = client.get("/v1/offline/snapshot", params={"starting_after": "pr_nope"}, headers=a.headers)
+    assert bad.status_code == 422 and bad.json()["error"]["param"] == "starting_after", bad.text
+
+    store = tmp_path / "a.json"
+    synced = _pos(server, a.key, store, "offline-sync", "--page-size", "1")
+    assert synced.exit_code == 0 and "3 resident" in synced.output, synced.output
+    kept = json.loads(store.read_text())["snapshot"]
+    assert {r["payer"]: r["reserved"] for r in kept["reserves"]} == dict(zip(payers, [
+        runtime.reserve.reserve_of(p)[0] for p in payers], strict=True))
+    assert "has_more" not in kept and "next_cursor" not in kept
+
+
+def test_a_kept_payment_about_to_expire_is_pointed_out(server, onboard, wallet_home, tmp_path):
+    keystore, _ = wallet_home
+    assert _wallet(server, keystore, "reserve", "1000", "--yes").exit_code == 0
+    a = onboard("山中漆器店")
+    store = tmp_path / "a.json"
+    assert _pos(server, a.key, store, "offline-sync").exit_code == 0
+    later = _sign_offline(keystore, tmp_path, a.wallet, 300, "later")  # the default: valid 48 h
+    accepted = _pos(_dead(), a.key, store, "offline-accept", str(later))
+    assert accepted.exit_code == 0 and "expires in" not in accepted.output, accepted.output
+    soon = tmp_path / "soon.txt"
+    assert _wallet(_dead(), keystore, "pay", "--offline", a.wallet, "--amount", "200", "--valid-hours", "1",
+                   "--out", str(soon), "--yes").exit_code == 0
+    accepted = _pos(_dead(), a.key, store, "offline-accept", str(soon))
+    assert accepted.exit_code == 0 and "accepted" in accepted.output, accepted.output
+    warned = [line for line in accepted.output.splitlines() if "expires in" in line]
+    assert len(warned) == 1 and "200 coins" in warned[0], accepted.output
+    assert "expires in 1h00m" in warned[0] or "expires in 0h59m" in warned[0], warned
+    listed = _pos(_dead(), a.key, store, "offline-list").output
+    warned = [line for line in listed.splitlines() if "expires in" in line]
+    assert len(warned) == 1 and "200 coins" in warned[0] and "offline-relay" in warned[0], listed
