@@ -150,15 +150,17 @@ def sign(coin, account, to, value, **kw):
                                    valid_before=kw.pop("valid_before", int(time.time()) + 600), **kw)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy (the relayer works in the background)."""
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition",
+               show: Callable[[], Any] | None = None) -> Any:
+    """Poll ``predicate`` until it returns something truthy (the relayer works in the background);
+    ``show()`` explains a timeout."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}" + (f": {show()}" if show else ""))
         time.sleep(0.05)
 
 

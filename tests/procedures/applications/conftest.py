@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from chain.contracts.coin import RegionalCoinClient
 from procedures.auth.service import STAFF_TOKEN_TTL, create_staff, issue_token
 from protocol import applications as protocol
 from tests.procedures.conftest import auth_json  # noqa: F401 - re-exported for this package's tests
+from tests.procedures.conftest import wait_until as shared_wait_until
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + os.urandom(64)
 PDF = b"%PDF-1.7\n" + b"1 0 obj <<>> endobj\n" * 4
@@ -85,16 +87,8 @@ def make_staff(runtime) -> Callable[..., Staff]:
     return make
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition",
-               show: Callable[[], Any] | None = None) -> Any:
-    """Poll ``predicate`` until it returns something truthy (``show()`` explains a timeout)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}" + (f": {show()}" if show else ""))
+# the procedures' fees, refunds and anchors ride on several relayed transactions: a longer default wait
+wait_until = partial(shared_wait_until, timeout=60.0)
 
 
 @pytest.fixture
