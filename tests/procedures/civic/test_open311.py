@@ -9,6 +9,7 @@ import json
 
 from sqlalchemy import func, select
 
+from procedures.applications import service as applications
 from procedures.applications.models import Application
 from procedures.civic.models import CivicReport
 from tests.procedures.civic.conftest import DAISHOJI, JPEG, PNG, YAMANAKA, pothole
@@ -73,6 +74,10 @@ def test_a_report_from_an_app_is_held_for_review_and_answered_with_a_token(clien
         application = session.get(Application, report.application_id)
         assert (report.verified, report.listed, report.photo_count) == (False, False, 1)
         assert application.procedure_code == "road-damage" and application.status == "submitted"
+        # due like any e-application: the end of the city business day the procedure's deadline falls on
+        deadline_days = applications.catalog(runtime).get("road-damage").deadline_days
+        due = runtime.settings.clock.due_after(application.submitted_at, deadline_days)
+        assert application.due_at == due
         # the point, the description and the photo are sealed; the row keeps only the grid cell
         assert b"\xe7\xa9\xb4" not in application.form_blob  # 穴
         assert (report.cell_lat, report.cell_long) != DAISHOJI
