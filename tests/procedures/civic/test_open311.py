@@ -50,8 +50,13 @@ def test_services_are_the_civic_procedures_with_their_form_fields_as_attributes(
     assert all(SPEC_ATTRIBUTE <= set(a) for a in road["attributes"])
     kind = attributes["service_code"]
     assert (kind["datatype"], kind["required"], kind["description"]) == ("singlevaluelist", True, "Kind of damage")
-    assert [v["key"] for v in kind["values"]][:2] == ["pothole", "crack"]
+    assert kind["values"][:2] == [{"key": "pothole", "name": "Pothole"}, {"key": "crack", "name": "Crack"}]
     assert attributes["hazard"]["datatype"] == "singlevaluelist" and not attributes["hazard"]["required"]
+    assert attributes["hazard"]["values"] == [{"key": "true", "name": "Yes"}, {"key": "false", "name": "No"}]
+    ja = {a["code"]: a for a in client.get("/open311/v2/services/road-damage.json").json()["attributes"]}
+    assert ja["service_code"]["description"] == "損傷の種類"
+    assert ja["service_code"]["values"][0] == {"key": "pothole", "name": "穴・くぼみ"}
+    assert [v["name"] for v in ja["hazard"]["values"]] == ["はい", "いいえ"]
 
     snow = client.get("/open311/v2/services/snow-removal.json").json()
     depth = next(a for a in snow["attributes"] if a["code"] == "snow_depth_cm")
