@@ -337,7 +337,7 @@ def test_freeze_then_unfreeze_through_the_relayer(admin, second_admin, api, arra
     approve_unfreeze(second_admin, path)
     wait_for(lambda: not runtime.coin.is_frozen(resident.address), "the unfreeze on chain")
     again = second_admin.post(f"{path}/actions/{action_id.group(1)}/approve")
-    assert again.status_code == 409 and "not an unfreeze awaiting approval" in error_message(again)
+    assert again.status_code == 409 and "unfreeze is not awaiting approval" in error_message(again)
     settlement = runtime.keys.settlement.address
     wait_for(lambda: runtime.registry.status(settlement).kind.name == "CITY", "the settlement account")
     city = admin.post(f"/console/admin/residents/{settlement}/freeze", {"confirm": "yes"})
