@@ -21,9 +21,7 @@ from procedures.four_eyes import AWAITING
 from procedures.operator.models import WalletAction
 from procedures.pagination import newest_first
 
-__all__ = ["ACTIONS", "ActionView", "count", "history", "pending_action", "record", "view"]
-
-ACTIONS = ("freeze", "unfreeze", "recover_retry")
+__all__ = ["ActionView", "count", "history", "pending_action", "record", "view"]
 
 
 @dataclass(frozen=True)
