@@ -204,12 +204,12 @@ def held_roles(w3: Web3, addresses: Iterable[str], contracts: Mapping[str, Any])
                 asked.append((address, None))
         answers = cast(list[Any], batch.execute()) if asked else []
     out: dict[str, tuple[set[str], bool]] = {address: (set(), False) for address in who}
-    for (address, role), answer in zip(asked, answers, strict=True):
-        held, minter = out[address]
-        if role is None:
-            out[address] = (held, bool(answer))
+    for (holder, held_role), answer in zip(asked, answers, strict=True):
+        held, _ = out[holder]
+        if held_role is None:
+            out[holder] = (held, bool(answer))
         elif answer:
-            held.add(role)
+            held.add(held_role)
     return out
 
 
