@@ -36,6 +36,7 @@ from procedures.identity.errors import CancelSignatureInvalid, NoPendingRecovery
 from procedures.identity.models import IdentityStatus, WalletIdentity
 from procedures.identity.records import IdentityRecords, pending_of
 from procedures.runtime import Runtime
+from procedures.sweeps import run_every
 from protocol.recovery import cancel_recovery_typed_data, cancel_signer
 
 __all__ = ["PendingRecoveryView", "ReplacedHook", "cancel_by_owner", "cancel_by_staff", "cancel_typed_data",
@@ -274,9 +275,5 @@ def recovery_sweep(runtime: Runtime, on_replaced: Sequence[ReplacedHook] = ()) -
 
 def recovery_worker(runtime: Runtime, stop: threading.Event, *, on_replaced: Sequence[ReplacedHook] = ()) -> None:
     """Worker: the recovery sweep every ``recovery_sweep_interval`` seconds."""
-    while not stop.is_set():
-        try:
-            recovery_sweep(runtime, on_replaced)
-        except Exception:  # noqa: BLE001 - keep sweeping; the next pass retries
-            log.exception("recovery sweep failed")
-        stop.wait(runtime.settings.recovery_sweep_interval)
+    run_every(runtime, stop, lambda r: r.settings.recovery_sweep_interval,
+              lambda: recovery_sweep(runtime, on_replaced), "recovery sweep")
