@@ -32,14 +32,6 @@ LEDGER = "ProcedureLedger"
 RESERVE = "OfflineReserve"
 CONTRACTS = (REGISTRY, COIN, LEDGER, RESERVE)
 
-#: The admin's roles (cold: a keystore or a multisig, never loaded by the service).
-ADMIN_GRANTS: tuple[tuple[str, str], ...] = (
-    (REGISTRY, "DEFAULT_ADMIN_ROLE"), (COIN, "DEFAULT_ADMIN_ROLE"), (LEDGER, "DEFAULT_ADMIN_ROLE"),
-    (RESERVE, "DEFAULT_ADMIN_ROLE"),
-    (COIN, "MASTER_MINTER_ROLE"), (COIN, "PAUSER_ROLE"),
-)
-
-
 @dataclass(frozen=True)
 class KeyRole:
     """One service key: what it holds on chain and what its sender may call.
@@ -49,52 +41,44 @@ class KeyRole:
         grants: (contract, role constant) pairs the key must hold.
         minter: whether the key is a coin minter (an allowance, not a role).
         calls: contract → function names its sender may call (every overload of each name).
-        purpose: one line for tables and docs.
     """
 
     name: str
     grants: tuple[tuple[str, str], ...] = ()
     minter: bool = False
     calls: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    purpose: str = ""
-
-    @property
-    def setting(self) -> str:
-        """The environment variable holding the key."""
-        return f"MACHI_{self.name.upper()}_KEY"
 
 
 #: The one table. A function added to a contract for a role (e.g. ``requestRecovery``) is one name here.
 KEY_ROLES: tuple[KeyRole, ...] = (
+    # relays residents' signed authorizations (payments in batches, a lost wallet's own cancellation of a recovery,
+    # offline reserves and the offline payments signed against them); anchors procedure events
     KeyRole("relayer", grants=((COIN, "RELAYER_ROLE"), (LEDGER, "ANCHOR_ROLE"), (RESERVE, "RELAYER_ROLE")),
             calls={COIN: ("batchTransferWithAuthorization", "cancelRecoveryWithSignature"), LEDGER: ("anchor",),
-                   RESERVE: ("reserve", "settleBatch", "requestRelease", "release")},
-            purpose="relays residents' signed authorizations (payments in batches, a lost wallet's own "
-                    "cancellation of a recovery, offline reserves and the offline payments signed against "
-                    "them); anchors procedure events"),
+                   RESERVE: ("reserve", "settleBatch", "requestRelease", "release")}),
+    # attests, renews and revokes identities; registers merchants and city accounts
     KeyRole("registrar", grants=((REGISTRY, "REGISTRAR_ROLE"),),
             calls={REGISTRY: ("attest", "registerMerchant", "registerCityAccount", "renew", "revoke",
-                              "suspendMerchant")},
-            purpose="attests, renews and revokes identities; registers merchants and city accounts"),
+                              "suspendMerchant")}),
+    # freezes (also as reported lost) and unfreezes wallets; cancels a pending recovery
     KeyRole("freezer", grants=((COIN, "FREEZER_ROLE"),),
-            calls={COIN: ("freeze", "freezeAsLost", "unfreeze", "cancelRecovery")},
-            purpose="freezes (also as reported lost) and unfreezes wallets; cancels a pending recovery"),
-    KeyRole("recovery", grants=((COIN, "RECOVERY_ROLE"),), calls={COIN: ("requestRecovery", "executeRecovery")},
-            purpose="requests a recovery (delayed, announced, cancellable) and executes it once due"),
-    KeyRole("topup_minter", minter=True, calls={COIN: ("mint",)},
-            purpose="mints counter top-ups within its own allowance"),
-    KeyRole("benefits_minter", minter=True, calls={COIN: ("mint",)},
-            purpose="mints procedure benefits within its own allowance"),
-    KeyRole("settlement", calls={COIN: ("redeem", "transfer")},
-            purpose="the city account payouts burn from (and return failed payouts from)"),
+            calls={COIN: ("freeze", "freezeAsLost", "unfreeze", "cancelRecovery")}),
+    # requests a recovery (delayed, announced, cancellable) and executes it once due
+    KeyRole("recovery", grants=((COIN, "RECOVERY_ROLE"),), calls={COIN: ("requestRecovery", "executeRecovery")}),
+    # mints counter top-ups within its own allowance
+    KeyRole("topup_minter", minter=True, calls={COIN: ("mint",)}),
+    # mints procedure benefits within its own allowance
+    KeyRole("benefits_minter", minter=True, calls={COIN: ("mint",)}),
+    # the city account payouts burn from (and return failed payouts from)
+    KeyRole("settlement", calls={COIN: ("redeem", "transfer")}),
 )
 KEY_NAMES = tuple(k.name for k in KEY_ROLES)
 BY_NAME = {k.name: k for k in KEY_ROLES}
 
 
 def role_id(name: str) -> bytes:
-    """An OpenZeppelin role id (``keccak256(name)``; ``DEFAULT_ADMIN_ROLE`` is zero), as
-    ``chain.contracts.base.role_id`` (which this module cannot import: the clients import the plan)."""
+    """The id of an OpenZeppelin role constant, ``keccak256(name)`` (``DEFAULT_ADMIN_ROLE`` is zero); the
+    contract clients use it too (``chain.contracts.base`` imports it from here)."""
     return bytes(32) if name == "DEFAULT_ADMIN_ROLE" else keccak(text=name)
 
 
@@ -150,13 +134,19 @@ class Allowlist:
                 f"not in its allowlist ({', '.join(sorted(set(self.entries.values())))})")
 
     @classmethod
-    def of(cls, key: str, calls: Mapping[str, Sequence[Mapping[str, Any]]], names: Mapping[str, Iterable[str]]
-           ) -> Allowlist:
-        """An allowlist from contract address → ABI and contract address → function names (tests, tools)."""
+    def of(cls, key: str, calls: Mapping[str, Sequence[Mapping[str, Any]]], names: Mapping[str, Iterable[str]],
+           labels: Mapping[str, str] | None = None) -> Allowlist:
+        """An allowlist from contract address → ABI and contract address → function names; each entry is
+        named ``signature``, or ``label.signature`` with a contract address → label (its contract name).
+
+        Raises:
+            UnknownFunction: a name the ABI lacks.
+        """
         entries = {}
         for address, abi in calls.items():
+            label = (labels or {}).get(address)
             for selector, signature in selectors(abi, names.get(address, ())).items():
-                entries[(address.lower(), selector)] = signature
+                entries[(address.lower(), selector)] = f"{label}.{signature}" if label else signature
         return cls(key, entries)
 
 
@@ -170,12 +160,9 @@ def allowlist(key: str, addresses: Mapping[str, str], abis: Mapping[str, Sequenc
     Raises:
         KeyError: unknown key name.  UnknownFunction: the table names a function the ABI lacks.
     """
-    role = BY_NAME[key]
-    entries: dict[tuple[str, bytes], str] = {}
-    for contract, names in role.calls.items():
-        for selector, signature in selectors(abis[contract], names).items():
-            entries[(addresses[contract].lower(), selector)] = f"{contract}.{signature}"
-    return Allowlist(key, entries)
+    calls = BY_NAME[key].calls
+    return Allowlist.of(key, {addresses[c]: abis[c] for c in calls},
+                        {addresses[c]: names for c, names in calls.items()}, labels={addresses[c]: c for c in calls})
 
 
 @dataclass(frozen=True)
@@ -199,20 +186,33 @@ class KeyRoles:
                 "forbidden": list(self.forbidden), "ok": self.ok}
 
 
-def held_roles(w3: Web3, address: str, contracts: Mapping[str, Any]) -> tuple[set[str], bool]:
-    """(``Contract.ROLE`` names ``address`` holds, whether it is a minter) on the deployed contracts.
+def held_roles(w3: Web3, addresses: Iterable[str], contracts: Mapping[str, Any]) -> dict[str, tuple[set[str], bool]]:
+    """For each address: (``Contract.ROLE`` names it holds, whether it is a minter) on the deployed
+    contracts, every ``hasRole``/``isMinter`` read in one JSON-RPC batch (one round trip, not one per role).
 
     Args:
         contracts: contract name → web3 contract object.
     """
-    who = to_checksum_address(address)
-    held = set()
-    for name, contract in contracts.items():
-        for role in roles_of(contract.abi):
-            if contract.functions.hasRole(role_id(role), who).call():
-                held.add(f"{name}.{role}")
-    minter = bool(contracts[COIN].functions.isMinter(who).call()) if COIN in contracts else False
-    return held, minter
+    who = [to_checksum_address(a) for a in addresses]
+    asked: list[tuple[str, str | None]] = []  # (address, "Contract.ROLE"; None: isMinter), in batch order
+    with w3.batch_requests() as batch:
+        for address in who:
+            for name, contract in contracts.items():
+                for role in roles_of(contract.abi):
+                    batch.add(contract.functions.hasRole(role_id(role), address))
+                    asked.append((address, f"{name}.{role}"))
+            if COIN in contracts:
+                batch.add(contracts[COIN].functions.isMinter(address))
+                asked.append((address, None))
+        answers = cast(list[Any], batch.execute()) if asked else []
+    out: dict[str, tuple[set[str], bool]] = {address: (set(), False) for address in who}
+    for (holder, held_role), answer in zip(asked, answers, strict=True):
+        held, _ = out[holder]
+        if held_role is None:
+            out[holder] = (held, bool(answer))
+        elif answer:
+            held.add(held_role)
+    return out
 
 
 def role_report(w3: Web3, keys: Mapping[str, str], contracts: Mapping[str, Any]) -> list[KeyRoles]:
@@ -223,9 +223,10 @@ def role_report(w3: Web3, keys: Mapping[str, str], contracts: Mapping[str, Any])
     naming the same key show up here too).
     """
     report = []
+    holdings = held_roles(w3, keys.values(), contracts)
     for name, address in keys.items():
         role = BY_NAME[name]
-        held, minter = held_roles(w3, address, contracts)
+        held, minter = holdings[to_checksum_address(address)]
         expected = {f"{c}.{r}" for c, r in role.grants}
         shown = sorted(held | ({"minter"} if minter else set()))
         missing = sorted(expected - held) + (["minter"] if role.minter and not minter else [])

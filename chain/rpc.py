@@ -14,6 +14,7 @@ from web3.exceptions import TimeExhausted
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
 from chain.errors import NodeError
+from chain.scrub import redacted
 
 log = logging.getLogger("machi.rpc")
 _T = TypeVar("_T")
@@ -84,13 +85,6 @@ class FailoverHTTPProvider(HTTPProvider):
 
     def make_batch_request(self, batch_requests: list[tuple[Any, Any]]) -> Any:
         return self._failover(lambda: super(FailoverHTTPProvider, self).make_batch_request(batch_requests))
-
-
-def redacted(url: str) -> str:
-    """The URL without credentials or query (an RPC URL may carry an API key)."""
-    scheme, _, rest = url.partition("://")
-    host = rest.split("@", 1)[-1].split("/", 1)[0].split("?", 1)[0]
-    return f"{scheme}://{host}" if rest else url
 
 
 def connect(url: str | Sequence[str], timeout: float = DEFAULT_TIMEOUT, retries: int = 2) -> Web3:

@@ -1,5 +1,6 @@
-"""One scrub function for every error text the project stores or shows (a relayer's last error,
-an outbox intent's error message, a webhook delivery's error, /healthz): credentials out.
+"""The credential scrubbers, in one place: ``scrub`` for every error text the project stores or shows
+(a relayer's last error, an outbox intent's error message, a webhook delivery's error, /healthz), and
+``redacted`` for an endpoint shown to people: credentials out.
 
 A node's or a library's exception text may carry the RPC URL it used — with a user and password,
 an API key in the path (``https://…/v3/<key>``) or in the query (``?apikey=…``) — or a bearer
@@ -50,6 +51,15 @@ def scrub(text: str) -> str:
     text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _API_KEY.sub(lambda m: m.group(1) + MASK, text)
     return _NAMED_SECRET.sub(lambda m: m.group(1) + MASK, text)
+
+
+def redacted(url: str) -> str:
+    """An endpoint as shown to people (``machi status``, the failover log): its scheme and host only — no
+    user info, path or query, where an RPC URL keeps its API key. (``scrub`` keeps the path's shape, for
+    error texts that need it.)"""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("@", 1)[-1].split("/", 1)[0].split("?", 1)[0]
+    return f"{scheme}://{host}" if rest else url
 
 
 def describe(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from procedures.api.guard import BodyLimit, RequestGuard
 from procedures.api.proxies import TrustedProxies
 from procedures.applications import routes as application_routes
 from procedures.auth import routes as auth_routes
-from procedures.auth.deps import install_token_resolvers, is_admin_caller, operations_access
+from procedures.auth.deps import install_token_resolvers, operations_access
 from procedures.cardpay import routes as cardpay_routes
 from procedures.civic import clerk_routes as civic_clerk_routes
 from procedures.civic import routes as civic_routes
@@ -92,7 +92,6 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = Metrics(runtime.sessions)
     install_token_resolvers(app, wiring.token_resolvers())
-    app.state.is_admin = lambda request: is_admin_caller(request, runtime.sessions)
     register_exception_handlers(app, pages=[console_error_page, civic_routes.open311_error])
 
     app.add_middleware(

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from chain.errors import DeploymentError, MachiError
 from chain.node import LocalNode, wait_for_rpc
 from chain.outbox import TxIntent
-from chain.rpc import redacted
+from chain.scrub import redacted
 from procedures import admin_cli
 from procedures.civic.cli import open311_keys
 from procedures.commands import err, fail, out, settings_or_exit

@@ -16,7 +16,7 @@ from chain.compiler import EVM_VERSIONS
 from chain.fees import FeeModel
 from chain.network import node_evm_version
 from chain.node import NodeConfig
-from chain.rpc import redacted
+from chain.scrub import redacted
 from procedures.config import Settings
 
 

@@ -37,17 +37,31 @@ def purge_all(runtime: Runtime, purge: Purge, now: datetime | None = None) -> in
             return total
 
 
+def run_every(runtime: Runtime, stop: threading.Event, interval: Callable[[Runtime], float],
+              one_pass: Callable[[], object], what: str, *, first_after: float | None = None) -> None:
+    """A periodic worker's loop: ``one_pass()`` every ``interval(runtime)`` seconds (read each time: tests
+    tune the settings) until ``stop`` is set, the first pass at once or after ``first_after`` seconds. A
+    failing pass is logged and retried at the next one, never ends the worker."""
+    if first_after is not None and stop.wait(first_after):
+        return
+    while not stop.is_set():
+        try:
+            one_pass()
+        except Exception:  # noqa: BLE001 - keep sweeping; the next pass retries
+            log.exception("%s failed", what)
+        stop.wait(interval(runtime))
+
+
 def purge_worker(purge: Purge) -> Worker:
     """A worker running ``purge_all(purge)`` every ``settings.purge_interval`` seconds."""
+    name = getattr(purge, "__qualname__", "purge")
 
     def worker(runtime: Runtime, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                removed = purge_all(runtime, purge)
-                if removed:
-                    log.info("%s: purged %d rows", getattr(purge, "__qualname__", "purge"), removed)
-            except Exception:  # noqa: BLE001 - keep sweeping; the next pass retries
-                log.exception("purge %s failed", getattr(purge, "__qualname__", "purge"))
-            stop.wait(runtime.settings.purge_interval)
+        def one_pass() -> None:
+            removed = purge_all(runtime, purge)
+            if removed:
+                log.info("%s: purged %d rows", name, removed)
+
+        run_every(runtime, stop, lambda r: r.settings.purge_interval, one_pass, f"purge {name}")
 
     return worker

@@ -83,6 +83,7 @@ def workers() -> dict[str, Worker]:
         "merchants.expiry": payment_requests.expiry_worker,
         "merchants.webhooks": webhook_delivery.delivery_worker,
         "auth.challenges.purge": sweeps.purge_worker(auth.purge_challenges),
+        "auth.logins.purge": sweeps.purge_worker(auth.purge_login_records),
         "merchants.idempotency.purge": sweeps.purge_worker(idempotency.purge_expired),
         "civic.adopter": civic_clerks.adopter,
     }

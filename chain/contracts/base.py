@@ -16,7 +16,6 @@ from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
@@ -26,6 +25,7 @@ from chain.compiler import CompileResult
 from chain.deploy import send_transaction
 from chain.errors import DECODER
 from chain.fees import FeePolicy
+from chain.roles import role_id
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 ZERO_BYTES32 = bytes(32)
@@ -52,11 +52,6 @@ class Call:
     def as_transaction(self, sender: str) -> dict[str, Any]:
         """The call as a web3 transaction dict from ``sender`` (no gas, fees or nonce yet)."""
         return {"from": to_checksum_address(sender), "to": self.to, "data": self.data, "value": self.value}
-
-
-def role_id(name: str) -> bytes:
-    """The id of an OpenZeppelin role constant, ``keccak256(name)`` (``DEFAULT_ADMIN_ROLE`` is zero)."""
-    return DEFAULT_ADMIN_ROLE if name == "DEFAULT_ADMIN_ROLE" else keccak(text=name)
 
 
 def to_bytes32(value: bytes | str, what: str = "value") -> bytes:

@@ -111,11 +111,6 @@ class RequestGuard:
         """The first rule matching ``path``."""
         return next((limit for limit in self.limits if limit.pattern.match(path)), None)
 
-    def max_bytes(self, path: str) -> int:
-        """The body limit of ``path``: the first matching rule's, else the default."""
-        rule = self.rule(path)
-        return rule.max_bytes if rule is not None else self.default_max_bytes
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)

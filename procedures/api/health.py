@@ -29,7 +29,7 @@ router = APIRouter(tags=["operations"])
 #: Whether a request may see the operational details (raising 401/403 for bad credentials).
 #: ``procedures.app`` installs ``procedures.auth.deps.operations_access``: ``api/`` sits below the
 #: rooms and imports none of them.
-OperationsAccess = Callable[[Request], bool]
+OperationsAccess = Callable[[Request], str | None]
 
 
 def install(app: FastAPI, access: OperationsAccess) -> None:
@@ -38,7 +38,8 @@ def install(app: FastAPI, access: OperationsAccess) -> None:
     app.include_router(router)
 
 
-def _details_allowed(request: Request) -> bool:
+def _access(request: Request) -> str | None:
+    """``"monitoring"``, ``"admin"`` or ``None`` (no details), the caller's token resolved once."""
     access: OperationsAccess = request.app.state.operations_access
     return access(request)
 
@@ -52,12 +53,11 @@ def _runtime(request: Request) -> Runtime:
 def healthz(request: Request) -> JSONResponse:
     """Green only when the database answers, the chain answers and every contract has code."""
     runtime = _runtime(request)
-    detailed = _details_allowed(request)
+    access = _access(request)
     report, healthy = health_report(runtime)
-    if not detailed:
+    if access is None:
         return JSONResponse({"status": "ok" if healthy else "down"}, status_code=200 if healthy else 503)
-    is_admin = getattr(request.app.state, "is_admin", None)  # procedures.app installs it
-    if report["chain"]["ok"] and is_admin is not None and is_admin(request):  # the role table: admins only
+    if report["chain"]["ok"] and access == "admin":  # the role table: admins only
         try:
             report["keys"] = key_table(runtime)
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
@@ -109,7 +109,7 @@ def health_report(runtime: Runtime) -> tuple[dict[str, Any], bool]:
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
     """Request latency, outbox depth and age, relayer confirmation lag (Prometheus text format)."""
-    if not _details_allowed(request):
+    if _access(request) is None:
         if request.headers.get("authorization"):
             raise PermissionDenied("metrics need the metrics token or the role admin", code="role_required")
         raise NotAuthenticated("metrics need 'Authorization: Bearer <MACHI_METRICS_TOKEN>' or an admin's token")

@@ -9,13 +9,13 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from procedures.api.deps import SessionDep, SettingsDep
 from procedures.auth.models import StaffAccount
 from procedures.auth.service import Principal, resolve_token
 from procedures.config import Settings
-from procedures.errors import NotAuthenticated, PermissionDenied, ServiceError
+from procedures.errors import NotAuthenticated, PermissionDenied
 
 #: Resolves a credential of another kind (by token prefix) to the caller.
 TokenResolver = Callable[[Session, Settings, str], Principal]
@@ -64,10 +64,11 @@ def principal_of(request: Request, session: Session, settings: Settings, token: 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def operations_access(request: Request) -> bool:
-    """Whether the caller may see the operational details (``/metrics``, the full ``/healthz``):
-    the monitoring token ``MACHI_METRICS_TOKEN`` or an admin's token. No credentials, or a caller
-    who is not an admin: ``False``.
+def operations_access(request: Request) -> str | None:
+    """Who may see the operational details (``/metrics``, the full ``/healthz``): ``"monitoring"``
+    for the monitoring token ``MACHI_METRICS_TOKEN``, ``"admin"`` for an admin's token (who also sees
+    the role table); ``None`` for no credentials or a caller who is not an admin. The token is
+    resolved once per request.
 
     Raises:
         NotAuthenticated: credentials that are neither the token nor a valid access token.
@@ -75,14 +76,14 @@ def operations_access(request: Request) -> bool:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if not token or scheme.lower() != "bearer":
-        return False
+        return None
     settings: Settings = request.app.state.settings
     expected = settings.metrics_token
     if expected is not None and hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
-        return True
+        return "monitoring"
     with request.app.state.runtime.sessions() as session:
         principal = principal_of(request, session, settings, token)
-    return principal.role == "admin"
+    return "admin" if principal.role == "admin" else None
 
 
 def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
@@ -99,20 +100,3 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 StaffPrincipal = Annotated[Principal, Depends(require_role("clerk", "supervisor", "admin"))]
 AdminPrincipal = Annotated[Principal, Depends(require_role("admin"))]
 ResidentPrincipal = Annotated[Principal, Depends(require_role("resident"))]
-
-
-def is_admin_caller(request: Request, sessions: sessionmaker[Session]) -> bool:
-    """Whether the request carries the token of an active ``admin`` staff account — for answers that
-    show admins more (``/healthz``'s role table); never raises: anyone else simply is not one."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return False
-    with sessions() as session:
-        try:
-            row = resolve_token(session, token.strip())
-        except ServiceError:
-            return False
-        if row.principal_type != "staff":
-            return False
-        account = session.get(StaffAccount, int(row.subject))
-        return account is not None and account.active and account.role == "admin"

@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from chain.storage import utcnow
@@ -30,6 +30,8 @@ LOGIN_BACKOFF = timedelta(seconds=30)
 MAX_LOGIN_BACKOFF = timedelta(hours=1)
 #: Failures older than this are forgotten: the next wrong password starts a new count.
 LOGIN_FAILURE_MEMORY = timedelta(hours=24)
+#: Notices the owner has seen are kept this long (the console shows recent ones), then purged.
+SEEN_NOTICE_RETENTION = timedelta(days=90)
 STAFF_TOKEN_TTL = timedelta(hours=10)
 RESIDENT_TOKEN_TTL = timedelta(hours=1)
 CHALLENGE_TTL = timedelta(minutes=5)
@@ -258,6 +260,22 @@ def purge_challenges(session: Session, now: datetime, limit: int) -> int:
     if nonces:
         session.execute(delete(Challenge).where(Challenge.nonce.in_(nonces)))
     return len(nonces)
+
+
+def purge_login_records(session: Session, now: datetime, limit: int) -> int:
+    """Delete at most ``limit`` forgotten login throttles (last failure past ``LOGIN_FAILURE_MEMORY``, no
+    wait left: the next wrong password would start a new count anyway) and as many notices seen more than
+    ``SEEN_NOTICE_RETENTION`` ago; returns how many rows went. Unseen notices stay."""
+    throttles = list(session.scalars(select(StaffLoginThrottle.id).where(
+        StaffLoginThrottle.last_failed_at <= now - LOGIN_FAILURE_MEMORY,
+        or_(StaffLoginThrottle.blocked_until.is_(None), StaffLoginThrottle.blocked_until <= now)).limit(limit)))
+    if throttles:
+        session.execute(delete(StaffLoginThrottle).where(StaffLoginThrottle.id.in_(throttles)))
+    notices = list(session.scalars(select(StaffNotice.id).where(
+        StaffNotice.seen_at <= now - SEEN_NOTICE_RETENTION).limit(limit - len(throttles))))
+    if notices:
+        session.execute(delete(StaffNotice).where(StaffNotice.id.in_(notices)))
+    return len(throttles) + len(notices)
 
 
 # --------------------------------------------------------------------------- wallet login

@@ -5,22 +5,18 @@ A key is shown once and stored as a keyed hash (like merchant keys); its first c
 
 from __future__ import annotations
 
-import hmac
-import secrets
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain.storage import utcnow
 from procedures.civic.models import Open311Key
 from procedures.config import Settings
-from procedures.crypto import keyed_hash
 from procedures.errors import NotFound, PermissionDenied
 from procedures.ids import new_id
+from procedures.key_tokens import LOOKUP_CHARS, lookup_of, new_token, token_hash, token_matches
 
 PREFIX = "o311_"
-LOOKUP_CHARS = 12
-_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no look-alikes (l/1, O/0)
+_PURPOSE = "open311-api-key v1"
 
 
 class InvalidApiKey(PermissionDenied):
@@ -32,16 +28,11 @@ class InvalidApiKey(PermissionDenied):
         super().__init__("api_key is not a valid Open311 key of this city", param="api_key")
 
 
-def _hash(settings: Settings, token: str) -> bytes:
-    return keyed_hash(settings.secret_key.get_secret_value(), "open311-api-key v1", token.encode())
-
-
 def issue_key(session: Session, settings: Settings, *, name: str, created_by: str) -> tuple[Open311Key, str]:
     """A new key for the app ``name``: the row and the secret (shown once)."""
-    lookup = "".join(secrets.choice(_ALPHABET) for _ in range(LOOKUP_CHARS))
-    token = PREFIX + lookup + "".join(secrets.choice(_ALPHABET) for _ in range(32))
-    key = Open311Key(id=new_id("o3k"), name=name, prefix=token[: len(PREFIX) + LOOKUP_CHARS],
-                     secret_hash=_hash(settings, token), created_by=created_by)
+    token = new_token(PREFIX)
+    key = Open311Key(id=new_id("o3k"), name=name, prefix=lookup_of(token, PREFIX),
+                     secret_hash=token_hash(settings, _PURPOSE, token), created_by=created_by)
     session.add(key)
     session.flush()
     return key, token
@@ -55,8 +46,9 @@ def resolve_key(session: Session, settings: Settings, token: str) -> Open311Key:
     """
     if not token.startswith(PREFIX) or len(token) < len(PREFIX) + LOOKUP_CHARS:
         raise InvalidApiKey()
-    key = session.scalar(select(Open311Key).where(Open311Key.prefix == token[: len(PREFIX) + LOOKUP_CHARS]))
-    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.secret_hash, _hash(settings, token)):
+    key = session.scalar(select(Open311Key).where(Open311Key.prefix == lookup_of(token, PREFIX)))
+    matches = token_matches(settings, _PURPOSE, key.secret_hash if key is not None else None, token)
+    if key is None or not matches or key.revoked_at is not None:
         raise InvalidApiKey()
     return key
 

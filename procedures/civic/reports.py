@@ -25,8 +25,8 @@ from procedures.applications import service as applications
 from procedures.applications.anchoring import receipt
 from procedures.applications.catalog import ProcedureType
 from procedures.applications.models import Application, Status
-from procedures.applications.records import new_application_id, record_event, seal_details
-from procedures.applications.service.files import decode_files, seal_form, store_files
+from procedures.applications.records import record_event, seal_details
+from procedures.applications.service.files import decode_files, open_application
 from procedures.civic.models import CivicReport, CivicStatus, Resolution
 from procedures.civic.services import STANDARD_FIELDS, civic_procedure, form_from
 from procedures.civic.town import Grid, Town, grid_for, load_town
@@ -137,17 +137,9 @@ def file_report(
     salt = protocol.hex32(os.urandom(32))
     digests = [protocol.attachment_digest(f.name, f.content_type, data) for f, data in files]
     content = protocol.content_hash(procedure.code, procedure.version, form, digests, salt)
-    now = utcnow()
-    application = Application(
-        id=new_application_id(), procedure_code=procedure.code, procedure_version=procedure.version,
-        department=procedure.department, applicant=protocol.ZERO_ADDRESS, status="",
-        key_id=runtime.vault.new_key(session, "application"), form_blob=b"", content_hash=content, revision=1,
-        fee=0, benefit=0, due_at=now + timedelta(days=procedure.deadline_days), submitted_at=now, next_seq=0,
-    )
-    session.add(application)
-    session.flush()
-    seal_form(session, runtime.vault, application, form, salt)
-    store_files(session, runtime.vault, application, files)
+    application = open_application(session, runtime.vault, settings.clock, procedure, applicant=protocol.ZERO_ADDRESS,
+                                   form=form, salt=salt, files=files, content_hash=content, fee=0, benefit=0)
+    now = application.submitted_at
     sealed = {"form": form, "salt": salt, "reporter": {"wallet": reporter.wallet, **contact}, "media_url": media_url}
     record_event(session, application, type=REPORTED, to_status=Status.SUBMITTED, content_hash=content,
                  sealed_details=seal_details(session, runtime.vault, application, sealed),

@@ -15,12 +15,12 @@ from typing import Any
 from procedures.applications.catalog import Catalog, ProcedureType
 from procedures.config import Settings
 from procedures.errors import InvalidRequest, NotFound
+from protocol.forms import YES_NO, choices, field_title
 
 #: Form fields that GeoReport v2 sends as fields of its own, not as attributes.
 STANDARD_FIELDS = ("lat", "long", "address_string", "description")
 #: Strings longer than this are ``text`` (a multi-line box) rather than ``string``.
 TEXT_AFTER = 200
-_BOOLEAN_NAMES = {"ja": {"true": "はい", "false": "いいえ"}, "en": {"true": "yes", "false": "no"}}
 
 
 class UnknownService(NotFound):
@@ -59,7 +59,7 @@ def service_entry(procedure: ProcedureType, lang: str) -> dict[str, Any]:
 
 
 def _datatype(prop: Mapping[str, Any]) -> str:
-    if "enum" in prop or prop.get("type") == "boolean":
+    if choices(prop, "en") or prop.get("type") == "boolean":
         return "singlevaluelist"
     if prop.get("type") in ("number", "integer"):
         return "number"
@@ -92,12 +92,13 @@ def definition(procedure: ProcedureType, lang: str) -> dict[str, Any]:
         attribute: dict[str, Any] = {
             "variable": True, "code": code, "datatype": _datatype(prop), "required": code in required,
             "datatype_description": _described(prop, lang), "order": order,
-            "description": prop.get("x-titles", {}).get(lang, code),
+            "description": field_title(prop, lang, code),
         }
-        if "enum" in prop:
-            attribute["values"] = [{"key": str(v), "name": str(v)} for v in prop["enum"]]
+        if options := choices(prop, lang):
+            attribute["values"] = [{"key": str(v), "name": title} for v, title in options]
         elif prop.get("type") == "boolean":
-            attribute["values"] = [{"key": k, "name": n} for k, n in _BOOLEAN_NAMES[lang].items()]
+            yes, no = YES_NO.get(lang, YES_NO["en"])
+            attribute["values"] = [{"key": "true", "name": yes}, {"key": "false", "name": no}]
         out.append(attribute)
     return {"service_code": procedure.code, "attributes": out}
 

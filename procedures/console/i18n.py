@@ -254,7 +254,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "wallet_actions": {"ja": "操作履歴", "en": "Operator actions"},
     "wa_freeze": {"ja": "凍結", "en": "Freeze"},
     "wa_unfreeze": {"ja": "凍結解除", "en": "Unfreeze"},
-    "ist_awaiting_approval": {"ja": "承認待ち（別の職員）", "en": "Awaiting a second staff member"},
     "ist_awaiting": {"ja": "承認待ち（別の職員）", "en": "Awaiting a second staff member"},
     "approved_by": {"ja": "承認者", "en": "Approved by"},
     "four_eyes_same": {"ja": "記録した職員本人は承認できません。別の職員が承認してください。",

@@ -27,6 +27,7 @@ from procedures.identity.service import IdentityService
 from procedures.identity.subjects import SubjectDirectory
 from procedures.identity.trust import test_ca_dir
 from procedures.runtime import Runtime
+from procedures.sweeps import run_every
 
 __all__ = ["CRL_SWEEP_ACTOR", "SweepResult", "crl_sweep", "crl_worker", "revoked_refs"]
 
@@ -145,12 +146,5 @@ FIRST_SWEEP_AFTER = 300.0
 def crl_worker(runtime: Runtime, stop: threading.Event) -> None:
     """Worker: the CRL sweep every ``identity_crl_sweep_interval`` seconds (a day at most), the first one
     shortly after start-up."""
-    interval = runtime.settings.identity_crl_sweep_interval
-    if stop.wait(min(interval, FIRST_SWEEP_AFTER)):
-        return
-    while not stop.is_set():
-        try:
-            crl_sweep(runtime)
-        except Exception:  # noqa: BLE001 - keep sweeping; the next pass retries
-            log.exception("CRL sweep failed")
-        stop.wait(runtime.settings.identity_crl_sweep_interval)
+    run_every(runtime, stop, lambda r: r.settings.identity_crl_sweep_interval, lambda: crl_sweep(runtime),
+              "CRL sweep", first_after=min(runtime.settings.identity_crl_sweep_interval, FIRST_SWEEP_AFTER))

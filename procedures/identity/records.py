@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from chain.contracts.coin import PendingRecovery
 from chain.outbox import IntentStatus, IntentTimeout, TxIntent, wait_for_intent
 from procedures.identity.certs import AssuranceLevel
 from procedures.identity.errors import IdentityError, SubjectAlreadyLinked, WalletAlreadyLinked, WalletRetired
@@ -111,8 +112,7 @@ class IdentityRecords:
         """Whether the registry already shows the row's last operation (its subject, its evidence;
         or its revocation), whatever the outbox says about the calls that carried it."""
         if row.status == IdentityStatus.RECOVERING and row.recovered_from is not None:
-            pending = self.runtime.coin.pending_recovery(row.recovered_from)
-            return pending.pending and pending.successor == row.wallet
+            return pending_of(self.runtime, row) is not None
         record = self.runtime.registry.record_of(row.wallet)
         if row.last_action == IdentityAction.REVOKE:
             return record.exists and not record.live
@@ -167,10 +167,8 @@ class IdentityRecords:
             return row.recovery_eta
         if not views or views[0].status != IntentStatus.CONFIRMED:
             return None
-        pending = self.runtime.coin.pending_recovery(row.recovered_from)
-        if not pending.pending or pending.successor != row.wallet:
-            return None
-        return datetime.fromtimestamp(pending.eta, tz=UTC)
+        pending = pending_of(self.runtime, row)
+        return None if pending is None else datetime.fromtimestamp(pending.eta, tz=UTC)
 
     def _excused(self, session: Session, row: WalletIdentity, views: list[IntentView],
                  failed: list[IntentView]) -> bool:
@@ -180,6 +178,15 @@ class IdentityRecords:
         if any(v.status not in (IntentStatus.CONFIRMED, IntentStatus.FAILED) for v in views):
             return False
         return self.on_chain(session, row)
+
+
+def pending_of(runtime: Runtime, row: WalletIdentity) -> PendingRecovery | None:
+    """The chain's pending recovery of the row's lost wallet to the row's wallet (one read), or ``None``:
+    nothing pending, or pending to another wallet."""
+    if row.recovered_from is None:
+        return None
+    pending = runtime.coin.pending_recovery(row.recovered_from)
+    return pending if pending.pending and pending.successor == row.wallet else None
 
 
 def operation_intents(row: WalletIdentity) -> list[int]:

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from chain.contracts.coin import PendingRecovery
 from chain.contracts.registry import AssuranceLevel as ChainLevel
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
@@ -33,8 +34,9 @@ from procedures.addresses import checksum
 from procedures.auth.service import revoke_wallet_tokens
 from procedures.identity.errors import CancelSignatureInvalid, NoPendingRecovery
 from procedures.identity.models import IdentityStatus, WalletIdentity
-from procedures.identity.records import IdentityRecords
+from procedures.identity.records import IdentityRecords, pending_of
 from procedures.runtime import Runtime
+from procedures.sweeps import run_every
 from protocol.recovery import cancel_recovery_typed_data, cancel_signer
 
 __all__ = ["PendingRecoveryView", "ReplacedHook", "cancel_by_owner", "cancel_by_staff", "cancel_typed_data",
@@ -74,15 +76,17 @@ def pending_for(session: Session, wallet: str) -> WalletIdentity | None:
         .order_by(WalletIdentity.created_at.desc()).limit(1))
 
 
-def pending_view(session: Session, runtime: Runtime, row: WalletIdentity) -> PendingRecoveryView:
-    """The row as a ``PendingRecoveryView`` (the eta read from the chain when the sweep did not record it yet)."""
+def pending_view(session: Session, runtime: Runtime, row: WalletIdentity,
+                 pending: PendingRecovery | None = None) -> PendingRecoveryView:
+    """The row as a ``PendingRecoveryView``: the eta the sweep recorded, else that of ``pending`` (what the
+    caller read from the chain already) or, once the request is on chain, read now."""
     assert row.recovered_from is not None
     intent = session.get(TxIntent, row.attest_intent_id)
     status = intent.status if intent is not None else IntentStatus.PENDING
     eta = row.recovery_eta
     if eta is None and status == IntentStatus.CONFIRMED:
-        pending = runtime.coin.pending_recovery(row.recovered_from)
-        if pending.pending and pending.successor == row.wallet:
+        pending = pending or pending_of(runtime, row)
+        if pending is not None:
             eta = datetime.fromtimestamp(pending.eta, tz=UTC)
     return PendingRecoveryView(
         identity_id=row.id, lost_wallet=row.recovered_from, new_wallet=row.wallet, requested_at=row.created_at,
@@ -90,14 +94,34 @@ def pending_view(session: Session, runtime: Runtime, row: WalletIdentity) -> Pen
 
 
 # --------------------------------------------------------------------------- cancelling
-def _pending_on_chain(runtime: Runtime, session: Session, lost_wallet: str) -> WalletIdentity:
-    row = pending_for(session, lost_wallet)
-    if row is None or row.recovered_from != lost_wallet:
+def pending_on_chain(session: Session, runtime: Runtime, wallet: str) -> tuple[WalletIdentity, PendingRecovery]:
+    """The ``recovering`` row in which ``wallet`` is the lost or the new wallet, and the chain's pending
+    recovery of it (read once).
+
+    Raises:
+        NoPendingRecovery: no such row, or the chain shows nothing pending to the row's new wallet.
+    """
+    row = pending_for(session, wallet)
+    pending = pending_of(runtime, row) if row is not None else None
+    if row is None or pending is None:
         raise NoPendingRecovery()
-    pending = runtime.coin.pending_recovery(lost_wallet)
-    if not pending.pending or pending.successor != row.wallet:
+    return row, pending
+
+
+def _lost_wallets_pending(session: Session, runtime: Runtime, lost: str) -> tuple[WalletIdentity, PendingRecovery]:
+    row, pending = pending_on_chain(session, runtime, lost)
+    if row.recovered_from != lost:  # the owner's signature cancels only as the lost wallet
         raise NoPendingRecovery()
-    return row
+    return row, pending
+
+
+def _cancel_typed(runtime: Runtime, row: WalletIdentity, pending: PendingRecovery) -> dict[str, Any]:
+    assert row.recovered_from is not None
+    domain = runtime.coin.domain()
+    return cancel_recovery_typed_data(
+        {"name": domain.name, "version": domain.version, "chainId": domain.chain_id,
+         "verifyingContract": domain.verifying_contract}, row.recovered_from, row.wallet, pending.eta,
+        pending.evidence)
 
 
 def cancel_typed_data(session: Session, runtime: Runtime, lost_wallet: str) -> dict[str, Any]:
@@ -106,13 +130,7 @@ def cancel_typed_data(session: Session, runtime: Runtime, lost_wallet: str) -> d
     Raises:
         InvalidRequest: not an address.  NoPendingRecovery: nothing pending on chain for this wallet.
     """
-    lost = checksum(lost_wallet, "wallet")
-    row = _pending_on_chain(runtime, session, lost)
-    pending = runtime.coin.pending_recovery(lost)
-    domain = runtime.coin.domain()
-    return cancel_recovery_typed_data(
-        {"name": domain.name, "version": domain.version, "chainId": domain.chain_id,
-         "verifyingContract": domain.verifying_contract}, lost, row.wallet, pending.eta, pending.evidence)
+    return _cancel_typed(runtime, *_lost_wallets_pending(session, runtime, checksum(lost_wallet, "wallet")))
 
 
 def cancel_by_owner(session: Session, runtime: Runtime, lost_wallet: str, signature: str) -> PendingRecoveryView:
@@ -123,14 +141,13 @@ def cancel_by_owner(session: Session, runtime: Runtime, lost_wallet: str, signat
         CancelSignatureInvalid: not signed by the lost wallet for the pending request.
     """
     lost = checksum(lost_wallet, "wallet")
-    typed = cancel_typed_data(session, runtime, lost)
-    signer = cancel_signer(typed, signature)
+    row, pending = _lost_wallets_pending(session, runtime, lost)
+    signer = cancel_signer(_cancel_typed(runtime, row, pending), signature)
     if signer is None or signer != lost:
         raise CancelSignatureInvalid()
-    row = _pending_on_chain(runtime, session, lost)
     call = runtime.coin.cancel_recovery_with_signature_call(lost, bytes.fromhex(signature.removeprefix("0x")))
     _queue_cancel(session, runtime, row, call.to, call.data, "owner")
-    return pending_view(session, runtime, row)
+    return pending_view(session, runtime, row, pending)
 
 
 def cancel_by_staff(session: Session, runtime: Runtime, wallet: str, *, operator: str) -> TxIntent:
@@ -140,11 +157,7 @@ def cancel_by_staff(session: Session, runtime: Runtime, wallet: str, *, operator
     Raises:
         InvalidRequest: not an address.  NoPendingRecovery: nothing pending on chain for this wallet.
     """
-    address = checksum(wallet, "wallet")
-    row = pending_for(session, address)
-    if row is None or row.recovered_from is None:
-        raise NoPendingRecovery()
-    row = _pending_on_chain(runtime, session, row.recovered_from)
+    row, _ = pending_on_chain(session, runtime, checksum(wallet, "wallet"))
     assert row.recovered_from is not None
     call = runtime.coin.cancel_recovery_call(row.recovered_from)
     intent = _queue_cancel(session, runtime, row, call.to, call.data, "freezer")
@@ -187,8 +200,8 @@ def follow(session: Session, runtime: Runtime, row: WalletIdentity, on_replaced:
     if request.status != IntentStatus.CONFIRMED:
         return
     coin, registry = runtime.coin, runtime.registry
-    pending = coin.pending_recovery(lost)
-    if pending.pending and pending.successor == row.wallet:
+    pending = pending_of(runtime, row)
+    if pending is not None:
         eta = datetime.fromtimestamp(pending.eta, tz=UTC)
         if row.recovery_eta != eta:
             row.recovery_eta = eta
@@ -262,9 +275,5 @@ def recovery_sweep(runtime: Runtime, on_replaced: Sequence[ReplacedHook] = ()) -
 
 def recovery_worker(runtime: Runtime, stop: threading.Event, *, on_replaced: Sequence[ReplacedHook] = ()) -> None:
     """Worker: the recovery sweep every ``recovery_sweep_interval`` seconds."""
-    while not stop.is_set():
-        try:
-            recovery_sweep(runtime, on_replaced)
-        except Exception:  # noqa: BLE001 - keep sweeping; the next pass retries
-            log.exception("recovery sweep failed")
-        stop.wait(runtime.settings.recovery_sweep_interval)
+    run_every(runtime, stop, lambda r: r.settings.recovery_sweep_interval,
+              lambda: recovery_sweep(runtime, on_replaced), "recovery sweep")

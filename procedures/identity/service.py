@@ -336,7 +336,7 @@ class IdentityService:
             raise IdentityNotFound()
         call = self.runtime.registry.revoke_call(row.wallet)
         row.status = IdentityStatus.REVOKED
-        row.revocation_reason = RevokeReason(reason).value
+        row.revocation_reason = reason.value
         row.revoked_by = actor
         row.revoked_at = utcnow()
         row.last_action = IdentityAction.REVOKE

@@ -150,17 +150,11 @@ def build_trust(settings: Settings) -> IdentityTrust:
     """Build the verifier and the renewal linkage from settings.
 
     Raises:
-        Unavailable: production without configured J-LIS anchors (503 ``identity_not_configured``) or
-            without the J-LIS renewal linkage (503 ``jlis_linkage_required``).
+        Unavailable: production without configured J-LIS anchors (503 ``identity_not_configured``; the
+            J-LIS renewal linkage, MACHI_JPKI_LINKAGE_PATH, the settings themselves require there).
         ValueError: a configured city address prefix is unusable.
     """
     prefixes = settings.city_address_prefixes
-    if settings.jpki_auth_anchors and settings.environment == "production" and not settings.jpki_linkage_path:
-        raise Unavailable(
-            "My Number card linking needs the J-LIS renewal linkage in production (MACHI_JPKI_LINKAGE_PATH): "
-            "without it a renewed card would open a second wallet for the same person",
-            code="jlis_linkage_required",
-        )
     if settings.jpki_auth_anchors:
         anchors = TrustAnchors.from_files(auth=settings.jpki_auth_anchors, signing=settings.jpki_signing_anchors)
         renewals: SerialLinkage = (

@@ -9,8 +9,6 @@ Keys carry scopes; a key can only mint keys with scopes it holds itself.
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -19,9 +17,9 @@ from sqlalchemy.orm import Session
 from chain.storage import utcnow
 from procedures.auth.service import Principal
 from procedures.config import Settings
-from procedures.crypto import keyed_hash
 from procedures.errors import Conflict, InvalidRequest, NotAuthenticated, PermissionDenied
 from procedures.ids import new_id
+from procedures.key_tokens import lookup_of, new_token, token_hash, token_matches
 from procedures.merchants.models import ApiKey, Merchant
 from procedures.merchants.rows import merchant_row
 
@@ -29,18 +27,13 @@ SCOPES = ("payments:read", "payments:write", "refunds:write", "payouts:read", "p
           "keys:write")
 #: How API keys begin, one prefix per environment (``key_mode``).
 KEY_PREFIXES = ("mk_live_", "mk_test_")
-LOOKUP_CHARS = 12
-_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no look-alikes (l/1, O/0)
+_PURPOSE = "merchant-api-key v1"
 _LAST_USED_EVERY = timedelta(minutes=1)
 
 
 def key_mode(settings: Settings) -> str:
     """``live`` in production, ``test`` elsewhere."""
     return "live" if settings.environment == "production" else "test"
-
-
-def _hash(secret: str, token: str) -> bytes:
-    return keyed_hash(secret, "merchant-api-key v1", token.encode())
 
 
 def issue_key(
@@ -55,10 +48,10 @@ def issue_key(
     if unknown or not scopes:
         raise InvalidRequest(f"scopes are some of {', '.join(SCOPES)}" + (f"; unknown: {', '.join(unknown)}"
                              if unknown else ""), code="invalid_scope", param="scopes")
-    lookup = "".join(secrets.choice(_ALPHABET) for _ in range(LOOKUP_CHARS))
-    token = f"mk_{key_mode(settings)}_{lookup}" + "".join(secrets.choice(_ALPHABET) for _ in range(32))
-    key = ApiKey(id=new_id("key"), merchant_id=merchant.id, name=name, prefix=token[: 8 + LOOKUP_CHARS],
-                 secret_hash=_hash(settings.secret_key.get_secret_value(), token),
+    prefix = f"mk_{key_mode(settings)}_"
+    token = new_token(prefix)
+    key = ApiKey(id=new_id("key"), merchant_id=merchant.id, name=name, prefix=lookup_of(token, prefix),
+                 secret_hash=token_hash(settings, _PURPOSE, token),
                  scopes=[s for s in SCOPES if s in scopes], created_by=created_by)
     session.add(key)
     session.flush()
@@ -128,9 +121,8 @@ def resolve_api_key(session: Session, settings: Settings, token: str) -> Princip
     mode, wanted = token[3:7], key_mode(settings)
     if mode != wanted:
         raise NotAuthenticated(f"this is a {mode} key; this service takes {wanted} keys", code="api_key_wrong_mode")
-    key = session.scalar(select(ApiKey).where(ApiKey.prefix == token[: 8 + LOOKUP_CHARS]))
-    expected = key.secret_hash if key is not None else b"\0" * 32
-    matches = hmac.compare_digest(expected, _hash(settings.secret_key.get_secret_value(), token))
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == lookup_of(token, f"mk_{wanted}_")))
+    matches = token_matches(settings, _PURPOSE, key.secret_hash if key is not None else None, token)
     now = utcnow()
     if key is None or not matches:
         raise NotAuthenticated("invalid API key", code="invalid_api_key")

@@ -20,12 +20,12 @@ from chain.contracts.registry import Kind
 from chain.outbox import enqueue
 from procedures.addresses import checksum
 from procedures.errors import Conflict, InvalidRequest
+from procedures.four_eyes import NotAwaitingApproval, check_approver
 from procedures.operator import wallet_actions
 from procedures.operator.models import WalletAction
 from procedures.operator.wallet_actions import ActionView
 from procedures.rows import row_or_404
 from procedures.runtime import Runtime
-from procedures.settlement.topups import SameStaffMember
 from procedures.transfers.pending import lock_wallet
 
 __all__ = ["FreezeState", "approve_unfreeze", "check", "freeze", "freeze_state", "unfreeze"]
@@ -85,14 +85,13 @@ def approve_unfreeze(session: Session, runtime: Runtime, action_id: str, *, appr
 
     Raises:
         NotFound: no such action.  SameStaffMember: the approver asked for it.
-        Conflict: not an unfreeze awaiting approval (``not_awaiting_approval``), or the wallet is no longer
-            frozen (``not_frozen``).
+        NotAwaitingApproval: not an unfreeze awaiting approval.  Conflict: the wallet is no longer frozen
+            (``not_frozen``).
     """
     row = row_or_404(session, WalletAction, action_id, what="wallet action", lock=True)
     if row.action != "unfreeze" or row.intent_id is not None:
-        raise Conflict("this action is not an unfreeze awaiting approval", code="not_awaiting_approval")
-    if row.operator == approver:
-        raise SameStaffMember("a second staff member must approve this unfreeze: you asked for it")
+        raise NotAwaitingApproval("unfreeze")
+    check_approver(row.operator, approver, "unfreeze")
     lock_wallet(session, row.wallet)
     if not runtime.coin.is_frozen(row.wallet):
         raise Conflict("this wallet is not frozen", code="not_frozen")

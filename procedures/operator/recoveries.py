@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from chain.contracts.coin import FreezeKind
+from chain.contracts.coin import FreezeKind, PendingRecovery
 from chain.contracts.registry import AssuranceLevel, Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from procedures.addresses import checksum
 from procedures.errors import Conflict, NotFound
 from procedures.identity import recovery
 from procedures.identity.models import IdentityStatus, WalletIdentity
+from procedures.identity.records import pending_of
 from procedures.operator import wallet_actions
 from procedures.operator.wallet_actions import ActionView
 from procedures.runtime import Runtime
@@ -103,8 +104,8 @@ def _step(session: Session, intent_id: int | None) -> StepView | None:
     return StepView(intent.kind, intent.status, intent.tx_hash, intent.error_code)
 
 
-def _blocker(runtime: Runtime, row: WalletIdentity, move: StepView | None, lost_balance: int,
-             new_balance: int) -> str | None:
+def _blocker(runtime: Runtime, row: WalletIdentity, pending: PendingRecovery | None, move: StepView | None,
+             lost_balance: int, new_balance: int) -> str | None:
     if row.status == IdentityStatus.LINKED or (move is not None and move.status == IntentStatus.CONFIRMED):
         return "move_confirmed"
     if move is not None and move.status != IntentStatus.FAILED:
@@ -113,8 +114,7 @@ def _blocker(runtime: Runtime, row: WalletIdentity, move: StepView | None, lost_
         return "recovery_failed"
     assert row.recovered_from is not None
     coin = runtime.coin
-    pending = coin.pending_recovery(row.recovered_from)
-    if not pending.pending or pending.successor != row.wallet:
+    if pending is None:
         return "not_pending"
     if move is None or coin.block_time() < pending.eta:
         return "not_due"
@@ -141,15 +141,16 @@ def recovery_state(session: Session, runtime: Runtime, wallet: str) -> RecoveryV
     if row is None or row.recovered_from is None:
         return None
     move = _step(session, row.recover_intent_id)
+    pending = pending_of(runtime, row) if row.status == IdentityStatus.RECOVERING else None
     lost_balance = runtime.coin.balance_of(row.recovered_from)
     new_balance = runtime.coin.balance_of(row.wallet)
     return RecoveryView(
         identity_id=row.id, lost_wallet=row.recovered_from, new_wallet=row.wallet, identity_status=row.status,
         recovered_at=row.created_at,
-        eta=recovery.pending_view(session, runtime, row).eta if row.status == IdentityStatus.RECOVERING
-        else row.recovery_eta, rebind=_step(session, row.attest_intent_id), move=move,
+        eta=row.recovery_eta or (datetime.fromtimestamp(pending.eta, tz=UTC) if pending is not None else None),
+        rebind=_step(session, row.attest_intent_id), move=move,
         lost_balance=lost_balance, new_balance=new_balance,
-        blocker=_blocker(runtime, row, move, lost_balance, new_balance))
+        blocker=_blocker(runtime, row, pending, move, lost_balance, new_balance))
 
 
 def blocker_message(code: str) -> str:

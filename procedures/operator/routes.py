@@ -227,7 +227,7 @@ def freeze_wallet(wallet: str, runtime: RuntimeDep, session: SessionDep, princip
 @router.post("/wallets/{wallet}/unfreeze", status_code=status.HTTP_202_ACCEPTED, summary="Lift a wallet's freeze")
 def unfreeze_wallet(wallet: str, runtime: RuntimeDep, session: SessionDep, principal: AdminPrincipal,
                     body: WalletActionIn | None = None) -> WalletActionOut:
-    """Four eyes: recorded ``awaiting_approval``; another staff member approves it
+    """Four eyes: recorded ``awaiting``; another staff member approves it
     (``POST /v1/admin/wallet_actions/{id}/approve``), then it is queued and the wallet works again once
     confirmed."""
     return action_out(freezes.unfreeze(session, runtime, wallet, reason=body.reason if body else None,

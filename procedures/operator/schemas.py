@@ -32,7 +32,8 @@ class WalletActionOut(BaseModel):
     reason: str | None
     operator: str
     approved_by: str | None = Field(description="the second staff member (an unfreeze needs one)")
-    status: str = Field(description="awaiting_approval, or the outbox intent: queued … confirmed or failed")
+    status: str = Field(description="awaiting (a second staff member's approval), or the outbox intent: "
+                                    "queued … confirmed or failed")
     tx_hash: str | None
     error_code: str | None
     created_at: datetime

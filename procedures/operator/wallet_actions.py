@@ -17,12 +17,11 @@ from sqlalchemy.orm import Session
 
 from chain.outbox import TxIntent
 from chain.storage import utcnow
+from procedures.four_eyes import AWAITING
 from procedures.operator.models import WalletAction
 from procedures.pagination import newest_first
 
-__all__ = ["ACTIONS", "AWAITING_APPROVAL", "ActionView", "count", "history", "pending_action", "record", "view"]
-
-ACTIONS = ("freeze", "unfreeze", "recover_retry")
+__all__ = ["ActionView", "count", "history", "pending_action", "record", "view"]
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,6 @@ class ActionView:
     created_at: datetime
 
 
-#: ``ActionView.status`` of an action recorded but not yet approved by a second staff member (no intent yet).
-AWAITING_APPROVAL = "awaiting_approval"
 
 
 def record(session: Session, *, wallet: str, action: str, reason: str | None, operator: str,
@@ -65,7 +62,7 @@ def count(session: Session, wallet: str, action: str) -> int:
 def view(session: Session, row: WalletAction) -> ActionView:
     """The row with its intent's status."""
     intent = None if row.intent_id is None else session.get(TxIntent, row.intent_id)
-    status = AWAITING_APPROVAL if row.intent_id is None else intent.status if intent is not None else "unknown"
+    status = AWAITING if row.intent_id is None else intent.status if intent is not None else "unknown"
     return ActionView(id=row.id, wallet=row.wallet, action=row.action, reason=row.reason, operator=row.operator,
                       approved_by=row.approved_by, status=status,
                       tx_hash=intent.tx_hash if intent is not None else None,

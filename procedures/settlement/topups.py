@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from chain.contracts.registry import AssuranceLevel, Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
-from procedures.errors import Conflict, InvalidRequest, PermissionDenied
+from procedures.errors import InvalidRequest
+from procedures.four_eyes import AWAITING, NotAwaitingApproval, check_approver
 from procedures.ids import new_id
 from procedures.pagination import Window, newest_first
 from procedures.rows import row_or_404
@@ -36,16 +37,6 @@ from procedures.transfers import service as transfers
 log = logging.getLogger("machi.settlement.topups")
 
 CHANNELS = ("counter", "atm")
-#: A top-up over the four-eyes amount, recorded but not minted until a second staff member approves it.
-AWAITING = "awaiting"
-
-
-class SameStaffMember(PermissionDenied):
-    """Four eyes: the staff member who recorded an action cannot also approve it."""
-
-    code = "same_staff_member"
-
-
 class TopUpRefused(transfers.PaymentRefused):
     """The top-up cannot be minted (cap, allowance, unverified or frozen wallet)."""
 
@@ -100,12 +91,12 @@ def create_topup(session: Session, runtime: Runtime, *, wallet: str, amount: int
             raise TopUpRefused("this counter/ATM reference was already used for another top-up",
                                code="reference_reused", param="reference")
         return existing  # the same slip entered twice: one top-up
-    _check_wallet(runtime, wallet)
+    level = _check_wallet(runtime, wallet)
     _lock_campaign(session)
     pending.lock_wallet(session, wallet)
     bonus = bonus_for(session, runtime, amount)
     total = amount + bonus
-    _check_room(session, runtime, wallet, total)
+    _check_room(session, runtime, wallet, level, total)
     four_eyes = amount > runtime.settings.topup_four_eyes_yen
     topup = TopUp(id=new_id("tu"), wallet=wallet, amount_paid=amount, bonus=bonus, amount_minted=total,
                   channel=channel, location=location, reference=reference, operator=operator,
@@ -123,17 +114,16 @@ def approve_topup(session: Session, runtime: Runtime, topup_id: str, *, approver
 
     Raises:
         NotFound: no such top-up.  SameStaffMember: the approver recorded it.
-        Conflict: it is not awaiting approval (``topup_not_awaiting_approval``).
+        NotAwaitingApproval: it is not awaiting approval.
         TopUpRefused: the checks of ``create_topup`` fail now (frozen meanwhile, cap, allowance).
     """
     topup = row_or_404(session, TopUp, topup_id, what="top-up", lock=True)
     if topup.status != AWAITING:
-        raise Conflict(f"this top-up is {topup.status}, not awaiting approval", code="topup_not_awaiting_approval")
-    if topup.operator == approver:
-        raise SameStaffMember("a second staff member must approve this top-up: you recorded it")
-    _check_wallet(runtime, topup.wallet)
+        raise NotAwaitingApproval("top-up", topup.status)
+    check_approver(topup.operator, approver, "top-up")
+    level = _check_wallet(runtime, topup.wallet)
     pending.lock_wallet(session, topup.wallet)
-    _check_room(session, runtime, topup.wallet, topup.amount_minted)
+    _check_room(session, runtime, topup.wallet, level, topup.amount_minted)
     topup.status, topup.approved_by, topup.approved_at = "pending", approver, utcnow()
     _queue_mint(session, runtime, topup)
     log.info("top-up %s (%d yen) approved by %s, recorded by %s", topup.id, topup.amount_paid, approver,
@@ -141,18 +131,19 @@ def approve_topup(session: Session, runtime: Runtime, topup_id: str, *, approver
     return topup
 
 
-def _check_wallet(runtime: Runtime, wallet: str) -> None:
+def _check_wallet(runtime: Runtime, wallet: str) -> AssuranceLevel:
+    """The wallet's assurance level, once it is a verified, unfrozen resident's (one registry read)."""
     status = runtime.registry.status(wallet)
     if status.kind is not Kind.RESIDENT or not status.verified:
         raise TopUpRefused("only a verified resident's wallet can be topped up (link the My Number card first)",
                            code="recipient_not_verified", param="wallet")
     if runtime.coin.is_frozen(wallet):
         raise TopUpRefused("this wallet is frozen", code="recipient_frozen", param="wallet")
+    return status.level
 
 
-def _check_room(session: Session, runtime: Runtime, wallet: str, total: int) -> None:
+def _check_room(session: Session, runtime: Runtime, wallet: str, level: AssuranceLevel, total: int) -> None:
     coin = runtime.coin
-    level = runtime.registry.status(wallet).level
     if level is not AssuranceLevel.NONE:
         cap = coin.balance_cap(level)
         room = cap - coin.balance_of(wallet) - pending.pending_in(session, wallet) - _pending_mints(session, wallet)

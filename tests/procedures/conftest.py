@@ -174,9 +174,9 @@ def admin_headers(client, runtime, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def let_recovery_run(runtime: Any, identity_id: str, timeout: float = 30.0) -> Any:
-    """Let a requested recovery's delay pass on chain (anvil time travel: tests only) and wait until the
-    service's worker executed it and folded it back; returns the new wallet's identity row."""
+def pass_recovery_delay(runtime: Any, identity_id: str, timeout: float = 30.0) -> None:
+    """Let a requested recovery's delay pass on chain (anvil time travel: tests only), once its request
+    is on chain; the service's worker may then execute it."""
     from chain.node import rpc_call
     from procedures.identity.models import WalletIdentity
 
@@ -191,6 +191,14 @@ def let_recovery_run(runtime: Any, identity_id: str, timeout: float = 30.0) -> A
     if wait > 0:
         rpc_call(url, "evm_increaseTime", [wait])
     rpc_call(url, "evm_mine")
+
+
+def let_recovery_run(runtime: Any, identity_id: str, timeout: float = 30.0) -> Any:
+    """Let a requested recovery's delay pass (``pass_recovery_delay``) and wait until the service's worker
+    executed it and folded it back; returns the new wallet's identity row."""
+    from procedures.identity.models import WalletIdentity
+
+    pass_recovery_delay(runtime, identity_id, timeout)
 
     def done() -> Any:
         with runtime.sessions() as session:

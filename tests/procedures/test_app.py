@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from chain.node import free_port
+from chain.roles import KEY_ROLES
 from procedures.app import create_app
 from procedures.config import DEV_RELAYER_KEY, Settings
 from procedures.runtime import Runtime
@@ -24,7 +25,7 @@ def test_healthz_reports_database_chain_and_contracts(client, runtime, w3):
     deployed = body["contracts"]["deployed"]
     assert set(deployed) == {"IdentityRegistry", "RegionalCoin", "ProcedureLedger", "OfflineReserve"}
     assert all(c["code_present"] for c in deployed.values())
-    assert len(body["workers"]["relayers"]) == 7  # one sender per hot key
+    assert len(body["workers"]["relayers"]) == len(KEY_ROLES)  # one sender per service key
 
 
 def test_healthz_is_503_when_the_chain_is_down(settings, engine, sessions):

@@ -61,7 +61,10 @@ def test_a_credential_in_the_rpc_url_never_reaches_the_relayers_last_error(clien
     relayers = list(wait_until(lambda: runtime.relayers, what="the relayers"))
     runtime.stop_workers()  # a running loop would clear the error at its next good pass
     relayers[0]._on_failed_pass(failure)  # what the relay loop does with an exception of a pass
-    shown = relayers[0].stats.last_error  # what /healthz shows its monitors
+    runtime.relayers[:] = relayers  # listed again (stopping cleared them) so /healthz reports them
+    health = client.get("/healthz", headers=MONITORING)  # what its monitors see
+    assert RPC_KEY not in health.text and "hunter2pw" not in health.text
+    [shown] = [r["last_error"] for r in health.json()["workers"]["relayers"] if r["sender"] == relayers[0].sender]
     assert shown is not None and shown.startswith("ConnectionError: ")
     assert RPC_KEY not in shown and "hunter2pw" not in shown and "/v3/***" in shown
 

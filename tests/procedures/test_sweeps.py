@@ -10,8 +10,14 @@ from sqlalchemy import func, select
 
 from chain.storage import utcnow
 from procedures import sweeps, wiring
-from procedures.auth.models import Challenge
-from procedures.auth.service import purge_challenges
+from procedures.auth.models import Challenge, StaffLoginThrottle, StaffNotice
+from procedures.auth.service import (
+    LOGIN_FAILURE_MEMORY,
+    SEEN_NOTICE_RETENTION,
+    create_staff,
+    purge_challenges,
+    purge_login_records,
+)
 from procedures.merchants import idempotency
 from procedures.merchants.models import IdempotencyRecord
 from procedures.runtime import Runtime
@@ -86,3 +92,26 @@ def test_the_wired_purge_workers_clear_the_backlog(settings, engine, sessions):
         stop.set()
         thread.join()
     assert _count(sessions, Challenge.nonce) == 1
+
+
+def test_forgotten_login_throttles_and_old_seen_notices_are_purged(settings, engine, sessions):
+    runtime = _runtime(settings, engine, batch=2)
+    now = utcnow()
+    forgotten = now - LOGIN_FAILURE_MEMORY - timedelta(seconds=1)
+    with sessions() as session, session.begin():
+        staff = create_staff(session, runtime.vault, username="clerk9", password="clerk password 9", role="clerk",
+                             department="road-maintenance")
+        for i, (last, blocked) in enumerate([(forgotten, None), (forgotten, forgotten), (forgotten, None),
+                                             (now, now + timedelta(minutes=5)),  # counting: stays
+                                             (forgotten, now + timedelta(minutes=5))]):  # still waiting: stays
+            session.add(StaffLoginThrottle(staff_id=staff.id, source=f"10.0.0.{i}", failures=6,
+                                           first_failed_at=last, last_failed_at=last, blocked_until=blocked))
+        old_seen = now - SEEN_NOTICE_RETENTION - timedelta(seconds=1)
+        for source, seen in [("a", old_seen), ("b", now), ("c", None)]:  # recent and unseen ones stay
+            session.add(StaffNotice(staff_id=staff.id, kind="failed_logins", source=source, count=6,
+                                    created_at=old_seen, seen_at=seen))
+    assert sweeps.purge_all(runtime, purge_login_records) == 4
+    with sessions() as session:
+        assert sorted(session.scalars(select(StaffLoginThrottle.source))) == ["10.0.0.3", "10.0.0.4"]
+        assert sorted(session.scalars(select(StaffNotice.source))) == ["b", "c"]
+    assert "auth.logins.purge" in wiring.workers()

@@ -38,7 +38,7 @@ def test_every_final_intent_finds_its_handler_by_kind_or_prefix(settings, engine
     assert hooks.final_handler("registry.register_city") is None  # nothing comes back for it
     assert set(hooks.workers) == {"chain.indexer", "applications.anchorer", "applications.deadlines",
                                   "applications.retention", "merchants.expiry", "merchants.webhooks",
-                                  "auth.challenges.purge", "merchants.idempotency.purge",
+                                  "auth.challenges.purge", "auth.logins.purge", "merchants.idempotency.purge",
                                   "civic.adopter", "identity.recoveries", "identity.crl_sweep"}
     assert wiring.replaced_hooks() == [application_records.follow_wallet]
     assert wiring.transfer_hooks() == {

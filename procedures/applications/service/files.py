@@ -13,12 +13,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chain.storage import utcnow
 from procedures.applications.catalog import ProcedureType
 from procedures.applications.models import Application, Attachment
+from procedures.applications.records import new_application_id
 from procedures.applications.service.common import UploadedFile
 from procedures.crypto import RecordErased, Vault
 from procedures.errors import InvalidRequest
 from protocol import applications as protocol
+from protocol.citytime import CityClock
 
 __all__ = [
     "attachment_bytes",
@@ -128,6 +131,33 @@ def seal_form(session: Session, vault: Vault, application: Application, form: Ma
                                             aad=f"{application.id}:form".encode())
 
 
+
+
+def open_application(
+    session: Session, vault: Vault, clock: CityClock, procedure: ProcedureType, *, applicant: str,
+    form: Mapping[str, Any], salt: str, files: Sequence[tuple[UploadedFile, bytes]], content_hash: str,
+    fee: int, benefit: int,
+) -> Application:
+    """A new application (revision 1, submitted now, due ``procedure.deadline_days`` city business days
+    later) with its form sealed and its files stored; the caller records its first event.
+
+    Args:
+        applicant: the resident's wallet (the zero address for a report filed without one).
+        content_hash: ``protocol.content_hash`` of the form, the files' digests and ``salt``.
+    """
+    now = utcnow()
+    application = Application(
+        id=new_application_id(), procedure_code=procedure.code, procedure_version=procedure.version,
+        department=procedure.department, applicant=applicant, status="",  # the first event starts from nothing
+        key_id=vault.new_key(session, "application"), form_blob=b"", content_hash=content_hash, revision=1,
+        fee=fee, benefit=benefit, due_at=clock.due_after(now, procedure.deadline_days), submitted_at=now,
+        next_seq=0,
+    )
+    session.add(application)
+    session.flush()
+    seal_form(session, vault, application, form, salt)
+    store_files(session, vault, application, files)
+    return application
 
 
 def new_attachment_id() -> str:

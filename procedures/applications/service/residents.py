@@ -19,7 +19,6 @@ from procedures.applications.models import Application, ApplicationEvent, Status
 from procedures.applications.records import (
     close,
     lock_application,
-    new_application_id,
     notify,
     record_event,
     seal_details,
@@ -37,6 +36,7 @@ from procedures.applications.service.files import (
     carry_over_attachments,
     current_attachments,
     decode_files,
+    open_application,
     seal_form,
     store_files,
 )
@@ -121,19 +121,9 @@ def submit(
     _check_signature(runtime, session, wallet, "submit", "", content, signed)
     _check_identity(runtime, wallet, procedure)
 
-    now = utcnow()
-    application = Application(
-        id=new_application_id(), procedure_code=procedure.code, procedure_version=procedure.version,
-        department=procedure.department, applicant=wallet, status="",  # the first event starts from nothing
-        key_id=runtime.vault.new_key(session, "application"), form_blob=b"", content_hash=content, revision=1,
-        fee=procedure.fee_for(form), benefit=procedure.benefit,
-        due_at=runtime.settings.clock.due_after(now, procedure.deadline_days),
-        submitted_at=now, next_seq=0,
-    )
-    session.add(application)
-    session.flush()
-    seal_form(session, runtime.vault, application, form, salt)
-    store_files(session, runtime.vault, application, files)
+    application = open_application(session, runtime.vault, runtime.settings.clock, procedure, applicant=wallet,
+                                   form=form, salt=salt, files=files, content_hash=content,
+                                   fee=procedure.fee_for(form), benefit=procedure.benefit)
     money.charge_fee(session, runtime, application, payment)
     record_event(session, application, type="submitted", to_status=Status.SUBMITTED, actor_type="resident",
                  actor_id=wallet, actor=wallet, signature=signed.signature, content_hash=content,

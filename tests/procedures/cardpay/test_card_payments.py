@@ -4,6 +4,8 @@ card wallet pays as an ordinary relayed payment — and every refusal is one cle
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cryptography import x509
 from sqlalchemy import func, select
 
@@ -112,15 +114,32 @@ def test_the_daily_limit_counts_the_city_day(city_counter, onboard, client, runt
     holder = city_counter.linked(3)
     city_counter.opt_in(holder, coins=10_000)
     merchant = onboard()
+    paid = []
     for _ in range(2):
         request, response = city_counter.pay(holder.card, merchant, 1_000)
         assert response.status_code == 202, response.text
+        paid.append(request["id"])
     request, response = city_counter.pay(holder.card, merchant, 1_000)
     assert _error(response) == (409, "card_daily_limit_exceeded")
     assert "500 left today" in response.json()["error"]["message"]
     _nothing_written(runtime, request["id"])
     request, response = city_counter.pay(holder.card, merchant, 500)  # what is left still goes
     assert response.status_code == 202, response.text
+    paid.append(request["id"])
+
+    # the day is the city's (Japan time): the same payments made one second before the city's midnight
+    # (15:00 UTC, the same UTC date as its first hours) belong to yesterday and leave today's limit whole
+    clock = settings.clock
+    midnight = clock.start_of_day(clock.today())
+    with runtime.sessions() as session, session.begin():
+        for payment in session.scalars(select(CardPayment).where(CardPayment.payment_request_id.in_(paid))):
+            payment.created_at = midnight - timedelta(seconds=1)
+    for _ in range(2):
+        request, response = city_counter.pay(holder.card, merchant, 1_000)
+        assert response.status_code == 202, response.text
+    request, response = city_counter.pay(holder.card, merchant, 1_000)
+    assert _error(response) == (409, "card_daily_limit_exceeded")
+    assert "500 left today" in response.json()["error"]["message"]
 
 
 def test_a_frozen_or_revoked_resident_cannot_pay_with_the_card(city_counter, onboard, client, runtime, operator):

@@ -9,6 +9,7 @@ import json
 
 from sqlalchemy import func, select
 
+from procedures.applications import service as applications
 from procedures.applications.models import Application
 from procedures.civic.models import CivicReport
 from tests.procedures.civic.conftest import DAISHOJI, JPEG, PNG, YAMANAKA, pothole
@@ -49,8 +50,13 @@ def test_services_are_the_civic_procedures_with_their_form_fields_as_attributes(
     assert all(SPEC_ATTRIBUTE <= set(a) for a in road["attributes"])
     kind = attributes["service_code"]
     assert (kind["datatype"], kind["required"], kind["description"]) == ("singlevaluelist", True, "Kind of damage")
-    assert [v["key"] for v in kind["values"]][:2] == ["pothole", "crack"]
+    assert kind["values"][:2] == [{"key": "pothole", "name": "Pothole"}, {"key": "crack", "name": "Crack"}]
     assert attributes["hazard"]["datatype"] == "singlevaluelist" and not attributes["hazard"]["required"]
+    assert attributes["hazard"]["values"] == [{"key": "true", "name": "Yes"}, {"key": "false", "name": "No"}]
+    ja = {a["code"]: a for a in client.get("/open311/v2/services/road-damage.json").json()["attributes"]}
+    assert ja["service_code"]["description"] == "損傷の種類"
+    assert ja["service_code"]["values"][0] == {"key": "pothole", "name": "穴・くぼみ"}
+    assert [v["name"] for v in ja["hazard"]["values"]] == ["はい", "いいえ"]
 
     snow = client.get("/open311/v2/services/snow-removal.json").json()
     depth = next(a for a in snow["attributes"] if a["code"] == "snow_depth_cm")
@@ -73,6 +79,10 @@ def test_a_report_from_an_app_is_held_for_review_and_answered_with_a_token(clien
         application = session.get(Application, report.application_id)
         assert (report.verified, report.listed, report.photo_count) == (False, False, 1)
         assert application.procedure_code == "road-damage" and application.status == "submitted"
+        # due like any e-application: the end of the city business day the procedure's deadline falls on
+        deadline_days = applications.catalog(runtime).get("road-damage").deadline_days
+        due = runtime.settings.clock.due_after(application.submitted_at, deadline_days)
+        assert application.due_at == due
         # the point, the description and the photo are sealed; the row keeps only the grid cell
         assert b"\xe7\xa9\xb4" not in application.form_blob  # 穴
         assert (report.cell_lat, report.cell_long) != DAISHOJI

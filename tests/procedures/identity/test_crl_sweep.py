@@ -48,7 +48,12 @@ def test_a_card_revoked_after_linking_revokes_its_wallet(api, issue, id_ca, cont
 
 
 def test_a_crl_no_pinned_root_signed_is_refused(impostor_ca, id_ca):
+    # the forged CRL revokes a card of its own: none of its entries may count
+    forged_card = impostor_ca.issue_card(KAGA_RESIDENTS[0])
+    impostor_ca.revoke(forged_card)
     result = SweepResult()
-    forged = impostor_ca.crl_path(CertKind.AUTH)
-    assert revoked_refs([forged, id_ca.crl_path(CertKind.AUTH)], id_ca.trust_anchors(), result) is not None
+    forged, genuine = impostor_ca.crl_path(CertKind.AUTH), id_ca.crl_path(CertKind.AUTH)
+    refs = revoked_refs([forged, genuine], id_ca.trust_anchors(), result)
+    assert forged_card.auth_cert.serial_number not in {ref.serial for ref in refs}
+    assert refs == revoked_refs([genuine], id_ca.trust_anchors(), SweepResult())
     assert result.refused == [forged.name] and result.crls == 1

@@ -41,7 +41,7 @@ def test_freeze_blocks_the_wallet_on_chain_and_unfreeze_lifts_it(client, operato
 
     assert _error(client.post(f"/v1/admin/wallets/{wallet}/freeze", headers=operator)) == (409, "already_frozen")
     asked = client.post(f"/v1/admin/wallets/{wallet}/unfreeze", headers=operator, json={"reason": "本人確認済み"})
-    assert asked.status_code == 202 and asked.json()["status"] == "awaiting_approval"
+    assert asked.status_code == 202 and asked.json()["status"] == "awaiting"
     assert coin.is_frozen(wallet)  # four eyes: nothing queued yet
     own = client.post(f"/v1/admin/wallet_actions/{asked.json()['id']}/approve", headers=operator)
     assert _error(own) == (403, "same_staff_member")

@@ -43,7 +43,7 @@ def test_a_large_topup_waits_for_a_second_staff_member_and_mints_once(client, op
     assert approved.json()["approved_by"].startswith("operator:")
     assert approved.json()["approved_by"] != approved.json()["operator"]  # both recorded
     assert _error(client.post(f"/v1/admin/topups/{topup['id']}/approve", headers=second_operator)) == (
-        409, "topup_not_awaiting_approval")
+        409, "not_awaiting_approval")
     wait_until(lambda: client.get(f"/v1/admin/topups/{topup['id']}", headers=operator).json()["status"]
                == "confirmed", what="the approved mint")
     assert arrange.balance(resident.address) == 50_000

@@ -20,6 +20,7 @@ from chain.contracts.coin import AUTHORIZATION_RELAYED_TOPIC
 from chain.faults import RpcProxy
 from chain.node import rpc_call
 from chain.outbox import ChainTx, IntentStatus, TxIntent, TxStatus
+from chain.roles import KEY_ROLES
 from procedures.transfers.models import Transfer
 from tests.procedures.conftest import MONITORING, auth_json, sign, wait_until
 from tests.procedures.merchants.conftest import create_request
@@ -114,7 +115,7 @@ def test_the_relayer_rides_out_an_outage_without_failing_or_resending(
         caplog.set_level(logging.WARNING, logger="machi.relayer")
         proxy.down("refuse")
         rpc_call(anvil.url, "evm_mine")  # mined while the service cannot see the chain
-        relayers = wait_until(lambda: len(runtime.relayers) == 7 and runtime.relayers, what="relayers")
+        relayers = wait_until(lambda: len(runtime.relayers) == len(KEY_ROLES) and runtime.relayers, what="relayers")
         [sender] = [r for r in relayers if r.sender == runtime.keys.relayer.address]  # the one with work
         wait_until(lambda: sender.chain_down_since is not None, what="the relayer noticing")
         health = client.get("/healthz", headers=MONITORING).json()
