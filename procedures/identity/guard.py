@@ -17,6 +17,9 @@ from procedures.identity.schemas import HEX
 __all__ = ["NoMyNumber", "no_my_number"]
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
+#: The service's own ids (``procedures.ids.new_id``: a short prefix and 24 random hex digits, e.g. a payment
+#: request's ``pr_…``): a few in a thousand hold a 12-digit run with a valid check digit by chance.
+_OWN_ID = re.compile(r"\b[a-z]{2,5}_[0-9a-f]{24}\b")
 #: Fields that carry binary data as hex or base64 (see ``_scrub_binary``).
 _BINARY_FIELDS = frozenset({
     "nonce", "wallet", "registry", "lost_wallet", "wallet_signature",
@@ -37,7 +40,8 @@ def _binary_size(value: str) -> int:
 
 
 def _scrub_binary(value: Any) -> Any:
-    """Drop binary-encoded values of known binary fields before the My Number scan.
+    """Drop binary-encoded values of known binary fields, and the service's own ids in any text, before the My
+    Number scan.
 
     Hex and base64 are mostly digits or letters at random: a 65-byte signature in hex holds a
     12-digit run with a valid check digit about once in 200.  Values that decode to at least
@@ -51,12 +55,14 @@ def _scrub_binary(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [_scrub_binary(v) for v in value]
+    if isinstance(value, str):
+        return _OWN_ID.sub("", value)
     return value
 
 
 async def no_my_number(request: Request) -> None:
     """Refuse (422 ``my_number_refused``) any request whose query or body carries a My Number."""
-    refuse_my_number(dict(request.query_params))
+    refuse_my_number(_scrub_binary(dict(request.query_params)))
     body = await request.body()
     if not body:
         return

@@ -14,6 +14,7 @@ from procedures.config import Settings
 from procedures.merchants.models import PaymentRequest
 from procedures.transfers.models import Transfer
 from tests.procedures.conftest import wait_until
+from tests.procedures.identity.test_failures import MY_NUMBER
 from tests.procedures.merchants.conftest import create_request, wait_request
 
 
@@ -82,6 +83,15 @@ def test_refusals_are_clear_and_write_nothing(city_counter, onboard, client, run
     assert _error(client.post("/v1/card_payments", headers=merchant.headers, json=body)) == (
         401, "bad_card_signature")
     _nothing_written(runtime, request["id"])
+
+    # the service's own ids are 24 random hex digits: one holding a valid My Number by chance is an id, not a
+    # My Number (a few requests in a thousand were refused my_number_refused); the same digits as text are refused
+    body = city_counter.body(holder.card, merchant, create_request(client, merchant, 400)["id"])
+    ghost = client.post("/v1/card_payments", headers=merchant.headers,
+                        json={**body, "payment_request": "pr_" + MY_NUMBER + "ab" * 6})
+    assert _error(ghost)[0] == 404, ghost.text
+    bare = client.post("/v1/card_payments", headers=merchant.headers, json={**body, "payment_request": MY_NUMBER})
+    assert _error(bare) == (422, "my_number_refused")
 
     stranger = city_counter.issue()  # a valid card nobody linked
     request, response = city_counter.pay(stranger, merchant, 500)
