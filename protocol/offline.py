@@ -30,7 +30,7 @@ from protocol.eip712 import EIP712_DOMAIN_FIELDS
 from protocol.errors import InvalidAddress, ProtocolError
 
 __all__ = ["DOMAIN_NAME", "MAX_VALIDITY_S", "PREFIX", "OfflinePayment", "OfflineRefused", "ReserveSnapshot",
-           "accept", "sign_offline_payment"]
+           "accept", "check_payment", "sign_offline_payment"]
 
 PREFIX = "machi-offline:1:"
 DOMAIN_NAME = "Machi Offline Reserve"
@@ -169,16 +169,17 @@ class ReserveSnapshot:
         return sum(p.amount for p in self.accepted.values() if p.payer == payer)
 
 
-def accept(snapshot: ReserveSnapshot, payment: OfflinePayment, now: int) -> OfflinePayment:
-    """Check ``payment`` offline against ``snapshot`` and keep it there (the counter then relays it later).
+def check_payment(payment: OfflinePayment, chain_id: int, reserve: str, merchant: str, now: int, *,
+                  slack_s: int = 0) -> None:
+    """What a counter and the service both check of an offline payment before its reserve: the chain and
+    reserve, the merchant, the payer's signature and the validity window (``slack_s`` more for a clock apart).
 
     Raises:
-        OfflineRefused: ``wrong_chain``, ``wrong_merchant``, ``bad_signature``, ``expired``, ``too_long``,
-            ``seen``, ``no_reserve``, ``release_pending``, ``over_reserve`` — nothing is kept.
+        OfflineRefused: ``wrong_chain``, ``wrong_merchant``, ``bad_signature``, ``expired``, ``too_long``.
     """
-    if (payment.chain_id, payment.reserve) != (snapshot.chain_id, checksum(snapshot.reserve)):
+    if (payment.chain_id, payment.reserve) != (chain_id, checksum(reserve)):
         raise OfflineRefused("wrong_chain", "this offline payment is for another chain or reserve")
-    if payment.merchant != checksum(snapshot.merchant):
+    if payment.merchant != checksum(merchant):
         raise OfflineRefused("wrong_merchant", "this offline payment pays another merchant")
     try:
         signer = payment.signer()
@@ -188,8 +189,18 @@ def accept(snapshot: ReserveSnapshot, payment: OfflinePayment, now: int) -> Offl
         raise OfflineRefused("bad_signature", "the payer's signature does not match this payment (tampered?)")
     if payment.valid_before <= now:
         raise OfflineRefused("expired", "this offline payment has expired")
-    if payment.valid_before > now + MAX_VALIDITY_S:
+    if payment.valid_before > now + MAX_VALIDITY_S + slack_s:
         raise OfflineRefused("too_long", "this offline payment is valid for longer than counters accept")
+
+
+def accept(snapshot: ReserveSnapshot, payment: OfflinePayment, now: int) -> OfflinePayment:
+    """Check ``payment`` offline against ``snapshot`` and keep it there (the counter then relays it later).
+
+    Raises:
+        OfflineRefused: ``wrong_chain``, ``wrong_merchant``, ``bad_signature``, ``expired``, ``too_long``,
+            ``seen``, ``no_reserve``, ``release_pending``, ``over_reserve`` — nothing is kept.
+    """
+    check_payment(payment, snapshot.chain_id, snapshot.reserve, snapshot.merchant, now)
     if payment.nonce in snapshot.accepted:
         raise OfflineRefused("seen", "this offline payment was accepted already")
     reserved, release_at = snapshot.reserves.get(payment.payer, (0, 0))

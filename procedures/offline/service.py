@@ -43,7 +43,7 @@ from procedures.offline.errors import OverReserveLimit, ReserveRefused, SeenElse
 from procedures.offline.models import OfflinePaymentRow, OfflineStatus, ReserveTopUp, TopUpStatus
 from procedures.runtime import Runtime
 from procedures.transfers.pending import lock_wallet, pending_out
-from protocol.offline import MAX_VALIDITY_S, OfflinePayment, OfflineRefused
+from protocol.offline import MAX_VALIDITY_S, OfflinePayment, check_payment
 
 __all__ = ["RESERVE_KIND", "SETTLE_KIND", "ReserveState", "ensure_reserve_account", "on_reserve_final",
            "on_settle_final", "receive", "reserve", "reserve_state", "snapshot"]
@@ -261,20 +261,7 @@ def _check(runtime: Runtime, merchant: Merchant, payment: OfflinePayment, now: i
     Raises:
         OfflineRefused: ``wrong_chain``, ``wrong_merchant``, ``bad_signature``, ``expired``, ``too_long``.
     """
-    if (payment.chain_id, payment.reserve) != (runtime.manifest.chain_id, checksum(runtime.reserve.address)):
-        raise OfflineRefused("wrong_chain", "this offline payment is for another chain or reserve")
-    if payment.merchant != checksum(merchant.wallet):
-        raise OfflineRefused("wrong_merchant", "this offline payment pays another merchant")
-    try:
-        signer = payment.signer()
-    except ValueError:
-        signer = ""
-    if signer != payment.payer:
-        raise OfflineRefused("bad_signature", "the payer's signature does not match this payment (tampered?)")
-    if payment.valid_before <= now:
-        raise OfflineRefused("expired", "this offline payment has expired")
-    if payment.valid_before > now + MAX_VALIDITY_S + 3600:
-        raise OfflineRefused("too_long", "this offline payment is valid for longer than counters accept")
+    check_payment(payment, runtime.manifest.chain_id, runtime.reserve.address, merchant.wallet, now, slack_s=3600)
 
 
 def receive(session: Session, runtime: Runtime, merchant: Merchant, code: str) -> tuple[OfflinePaymentRow, bool]:
