@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from chain.outbox import ChainTx, TxIntent, TxStatus
@@ -55,15 +55,16 @@ def pending_out(session: Session, wallet: str) -> int:
     reserving = select(func.coalesce(func.sum(ReserveTopUp.amount), 0)).where(
         ReserveTopUp.payer == wallet, ReserveTopUp.status == TopUpStatus.PENDING,
         not_yet_in_a_block(ReserveTopUp.intent_id))
-    return _pending(session, Transfer.from_wallet == wallet) + int(session.scalar(reserving) or 0)
+    # one statement on the payment's hot path, not one per kind
+    both = select(_sum(Transfer.from_wallet == wallet).scalar_subquery() + reserving.scalar_subquery())
+    return int(session.scalar(both) or 0)
 
 
 def pending_in(session: Session, wallet: str) -> int:
     """Coins in accepted transfers to ``wallet`` that the chain balance does not reflect yet."""
-    return _pending(session, Transfer.to_wallet == wallet)
+    return int(session.scalar(_sum(Transfer.to_wallet == wallet)) or 0)
 
 
-def _pending(session: Session, party: ColumnElement[bool]) -> int:
-    query = select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+def _sum(party: ColumnElement[bool]) -> Select[int]:
+    return select(func.coalesce(func.sum(Transfer.amount), 0)).where(
         party, Transfer.status.in_(OPEN), not_yet_in_a_block(Transfer.intent_id))
-    return int(session.scalar(query) or 0)
