@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -206,6 +206,16 @@ class OfflineReserveClient(ContractClient):
         """``(coins reserved, release due time or 0)``."""
         amount, release_at = self._read("reserveOf", to_checksum_address(payer))
         return int(amount), int(release_at)
+
+    def reserves_of(self, payers: Sequence[str]) -> list[tuple[int, int]]:
+        """``reserve_of`` of each payer, in one JSON-RPC batch (a counter's sync reads a page of them)."""
+        if not payers:
+            return []
+        with self.w3.batch_requests() as batch:
+            for payer in payers:
+                batch.add(self.contract.functions.reserveOf(to_checksum_address(payer)))
+            answers = cast(list[Any], batch.execute())
+        return [(int(amount), int(release_at)) for amount, release_at in answers]
 
     def is_nonce_used(self, payer: str, nonce: bytes) -> bool:
         return bool(self._read("isNonceUsed", to_checksum_address(payer), to_bytes32(nonce, "nonce")))

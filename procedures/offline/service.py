@@ -247,11 +247,9 @@ def snapshot(session: Session, runtime: Runtime, *, limit: int,
         query = query.where(ReserveTopUp.payer > checksum(starting_after, "starting_after"))
     payers = list(session.scalars(query.distinct().order_by(ReserveTopUp.payer).limit(limit + 1)))
     shown, more = payers[:limit], len(payers) > limit
-    out = []
-    for payer in shown:
-        reserved, release_at = runtime.reserve.reserve_of(payer)
-        if reserved:
-            out.append((payer, reserved, release_at))
+    out = [(payer, reserved, release_at)
+           for payer, (reserved, release_at) in zip(shown, runtime.reserve.reserves_of(shown), strict=True)
+           if reserved]
     return out, (shown[-1] if more else None)
 
 
