@@ -22,12 +22,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from eth_utils.crypto import keccak
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chain.contracts.authorization import Authorization
-from chain.contracts.registry import Kind
 from chain.contracts.reserve import Refusal, ReserveBatcher, encode_payment_item
 from chain.errors import ContractLogicError
 from chain.outbox import IntentStatus, TxIntent, enqueue
@@ -42,6 +40,7 @@ from procedures.offline import limits
 from procedures.offline.errors import OverReserveLimit, ReserveRefused, SeenElsewhere
 from procedures.offline.models import OfflinePaymentRow, OfflineStatus, ReserveTopUp, TopUpStatus
 from procedures.runtime import Runtime
+from procedures.transfers.custodial import ensure_registered
 from procedures.transfers.pending import lock_wallet, pending_out
 from protocol.offline import MAX_VALIDITY_S, OfflinePayment, check_payment
 
@@ -73,20 +72,8 @@ REFUSALS: dict[str, tuple[str, str]] = {
 # --------------------------------------------------------------------------- the reserve as a city account
 def ensure_reserve_account(runtime: Runtime) -> None:
     """Start-up hook: the reserve holds coins, so it is registered as a City account on chain, once."""
-    address = runtime.manifest.address(RESERVE)
-    registrar = runtime.keys.registrar.address
-    with runtime.sessions() as session, session.begin():
-        if session.scalar(select(TxIntent.id).where(TxIntent.sender == registrar,
-                                                    TxIntent.reference == RESERVE_ACCOUNT_REFERENCE)) is not None:
-            return
-        status = runtime.registry.status(address)
-        if status.kind is Kind.CITY and status.verified:
-            return
-        expires = int(time.time()) + 50 * 365 * 86400
-        call = runtime.registry.register_city_account_call(address, keccak(b"machi:city-account:offline-reserve"),
-                                                           expires, b"\0" * 32)
-        enqueue(session, sender=registrar, to=call.to, data=call.data, kind="registry.register_city",
-                reference=RESERVE_ACCOUNT_REFERENCE)
+    ensure_registered(runtime, runtime.manifest.address(RESERVE), "offline-reserve", kind="registry.register_city",
+                      reference=RESERVE_ACCOUNT_REFERENCE)
 
 
 # --------------------------------------------------------------------------- reserving

@@ -17,14 +17,12 @@ burned; the bank transfer is ``amount - fee``.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import date
 
 from eth_utils.crypto import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chain.contracts.registry import Kind
 from chain.outbox import IntentStatus, TxIntent, enqueue
 from chain.storage import utcnow
 from procedures.errors import Conflict, InvalidRequest
@@ -40,6 +38,7 @@ from procedures.settlement.models import Payout, PayoutBatch
 from procedures.settlement.schemas import payout_out
 from procedures.transfers import custodial
 from procedures.transfers import service as transfers
+from procedures.transfers.custodial import ensure_registered
 from procedures.transfers.models import Transfer
 from procedures.zengin import ACCOUNT_TYPES, Originator, TransferLine, build_transfer_file
 
@@ -57,20 +56,8 @@ def settlement_address(runtime: Runtime) -> str:
 
 def ensure_settlement_account(runtime: Runtime) -> None:
     """Start-up hook: register the settlement account as a City account on chain, once."""
-    address = settlement_address(runtime)
-    registrar = runtime.keys.registrar.address
-    with runtime.sessions() as session, session.begin():
-        if session.scalar(select(TxIntent.id).where(TxIntent.sender == registrar,
-                                                    TxIntent.reference == SETTLEMENT_REFERENCE)) is not None:
-            return
-        status = runtime.registry.status(address)
-        if status.kind is Kind.CITY and status.verified:
-            return
-        expires = int(time.time()) + 50 * 365 * 86400
-        call = runtime.registry.register_city_account_call(address, keccak(b"machi:city-account:settlement"),
-                                                           expires, b"\0" * 32)
-        enqueue(session, sender=registrar, to=call.to, data=call.data, kind="settlement.register",
-                reference=SETTLEMENT_REFERENCE)
+    ensure_registered(runtime, settlement_address(runtime), "settlement", kind="settlement.register",
+                      reference=SETTLEMENT_REFERENCE)
 
 
 

@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain.contracts.authorization import random_nonce
-from chain.outbox import enqueue
+from chain.contracts.base import Call
+from chain.contracts.registry import Kind
+from chain.outbox import TxIntent, enqueue
 from procedures.addresses import checksum
 from procedures.crypto import Vault
 from procedures.errors import NotFound
@@ -84,6 +86,32 @@ def treasury_address(session: Session) -> str | None:
     )
 
 
+#: A city account's registration lasts as long as the city runs it.
+CITY_ACCOUNT_LIFETIME_S = 50 * 365 * 86400
+
+
+def city_account_registration(runtime: Runtime, address: str, account: str) -> Call:
+    """The registrar's call registering ``address`` as the city account named ``account`` (kind City)."""
+    return runtime.registry.register_city_account_call(
+        address, keccak(b"machi:city-account:" + account.encode()), int(time.time()) + CITY_ACCOUNT_LIFETIME_S,
+        b"\0" * 32)
+
+
+def ensure_registered(runtime: Runtime, address: str, account: str, *, kind: str, reference: str) -> None:
+    """Start-up hook body: register the service-held ``address`` as a City account on chain, once (not if its
+    registration is queued already or the chain has it)."""
+    registrar = runtime.keys.registrar.address
+    with runtime.sessions() as session, session.begin():
+        if session.scalar(select(TxIntent.id).where(TxIntent.sender == registrar,
+                                                    TxIntent.reference == reference)) is not None:
+            return
+        status = runtime.registry.status(address)
+        if status.kind is Kind.CITY and status.verified:
+            return
+        call = city_account_registration(runtime, address, account)
+        enqueue(session, sender=registrar, to=call.to, data=call.data, kind=kind, reference=reference)
+
+
 def ensure_city_wallet(session: Session, runtime: Runtime, owner_id: str = TREASURY) -> CustodialWallet:
     """Create a city account (custodial) and register it on chain as kind City, once."""
     existing = session.scalar(
@@ -92,9 +120,7 @@ def ensure_city_wallet(session: Session, runtime: Runtime, owner_id: str = TREAS
     if existing is not None:
         return existing
     wallet = create_custodial_wallet(session, runtime.vault, "city", owner_id)
-    account_key = keccak(b"machi:city-account:" + owner_id.encode())
-    expires = int(time.time()) + 50 * 365 * 24 * 3600
-    call = runtime.registry.register_city_account_call(wallet.address, account_key, expires, b"\0" * 32)
+    call = city_account_registration(runtime, wallet.address, owner_id)
     intent = enqueue(
         session,
         sender=runtime.keys.registrar.address,
