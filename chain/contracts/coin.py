@@ -338,6 +338,15 @@ class RegionalCoinClient(ContractClient):
         """The nonce ``owner``'s next authorization with ``key`` must carry."""
         return make_nonce(*split_nonce(self.nonces(owner, key)))
 
+    def balance_and_used(self, owner: str, nonces: Sequence[bytes | str]) -> tuple[int, list[bool]]:
+        """``owner``'s balance and whether each of its ``nonces`` is used, all read at one block — so an
+        authorization whose nonce is used there is in that balance, whatever the relayer has seen yet."""
+        owner = to_checksum_address(owner)
+        block = int(self.w3.eth.block_number)
+        balance = int(self._read("balanceOf", owner, block=block))
+        return balance, [bool(self._read("authorizationState", owner, to_bytes32(n, "nonce"), block=block))
+                         for n in nonces]
+
     def authorization_state(self, authorizer: str, nonce: bytes | str) -> bool:
         """Whether ``nonce`` of ``authorizer`` was used or cancelled."""
         nonce = to_bytes32(nonce, "nonce")

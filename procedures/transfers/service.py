@@ -31,7 +31,7 @@ from procedures.pagination import Window, newest_first
 from procedures.rows import row_or_404
 from procedures.runtime import FinalHandler, Runtime
 from procedures.transfers.models import CustodialWallet, Transfer
-from procedures.transfers.pending import OPEN, lock_wallet, pending_in, pending_out
+from procedures.transfers.pending import OPEN, lock_wallet, open_outgoing, pending_in, pending_out
 
 MAX_VALIDITY_S = 24 * 3600
 MIN_REMAINING_S = 30
@@ -199,7 +199,8 @@ def accept(
         )
     _screen(runtime, auth)
     owed = pending_out(session, payer)
-    if owed and coin.balance_of(payer) < owed + auth.value:
+    fits = not owed or coin.balance_of(payer) >= owed + auth.value
+    if not fits and not _fits_once_mined(session, runtime, payer, auth.value):
         raise PaymentRefused(
             "the balance is too low once payments still in progress are counted",
             code="insufficient_balance",
@@ -250,6 +251,18 @@ def accept(
     transfer.intent_id = intent.id
     session.flush()
     return transfer
+
+
+def _fits_once_mined(session: Session, runtime: Runtime, payer: str, value: int) -> bool:
+    """The slow, exact second look when ``value`` does not fit beside the payer's transfers in progress:
+    a transfer the relayer has sent but not yet seen mined is both in the chain balance and still
+    counted as in progress, which refuses a payment that fits (a merchant's second refund moments
+    after the first). Read the balance and those transfers' nonces at one block, and count only the
+    transfers whose nonce is not used there."""
+    transfers, reserving = open_outgoing(session, payer)
+    balance, used = runtime.coin.balance_and_used(payer, [nonce for nonce, _ in transfers])
+    owed = sum(amount for (_, amount), spent in zip(transfers, used, strict=True) if not spent)
+    return balance >= owed + reserving + value
 
 
 def _screen(runtime: Runtime, auth: Authorization) -> None:

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from eth_account import Account
+
+from chain.contracts.base import Call, send_call
+from chain.node import rpc_call
+from chain.outbox import TxIntent
+from procedures.merchants.models import Refund
+from procedures.transfers.models import Transfer
 from tests.procedures.conftest import wait_until
 from tests.procedures.merchants.conftest import create_request, key_with, pay, wait_request
 
@@ -71,12 +78,44 @@ def test_concurrent_refunds_never_exceed_the_payment(client, onboard, make_resid
     pr = _paid_request(client, merchant, resident, coin, 1_000)
     with ThreadPoolExecutor(max_workers=5) as pool:
         responses = list(pool.map(lambda _: _refund(client, merchant, pr["id"], 400), range(5)))
-    assert sorted(r.status_code for r in responses) == [202, 202, 409, 409, 409]
+    assert sorted(r.status_code for r in responses) == [202, 202, 409, 409, 409], [r.json() for r in responses]
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"refund_exceeds_payment"}
     for response in responses:
         if response.status_code == 202:
             _wait_refund(client, merchant, response.json()["id"])
     assert wait_request(client, merchant, pr["id"], "partially_refunded")["amount_refunded"] == 800
     assert arrange.balance(resident.address) == 4_800
+
+
+def test_a_refund_already_in_a_block_the_relayer_has_not_seen_leaves_room_for_the_next(
+    client, runtime, onboard, make_resident, coin, w3, anvil, arrange
+):
+    """The first refund's transaction is mined, its receipt not yet seen: the chain balance has paid it
+    and the service still counts it in progress. The second refund fits and is accepted (it was refused
+    insufficient_balance, a spurious 409, when two refunds came close together)."""
+    merchant = onboard()
+    resident = make_resident(coins=5_000)
+    pr = _paid_request(client, merchant, resident, coin, 1_000)
+    runtime.stop_workers()
+    first = _refund(client, merchant, pr["id"], 400)
+    assert first.status_code == 202, first.text
+    with runtime.sessions() as session:
+        transfer = session.get(Transfer, session.get(Refund, first.json()["id"]).transfer_id)
+        intent = session.get(TxIntent, transfer.intent_id)
+        call = Call(to=intent.to_address, data=intent.data)
+    relayer = Account.create()  # sends it as the relayer would, before the relayer sees the receipt
+    rpc_call(anvil.url, "anvil_setBalance", [relayer.address, hex(10**18)])
+    send_call(w3, relayer, call)
+    assert coin.balance_of(merchant.wallet) == 600
+    second = _refund(client, merchant, pr["id"], 400)
+    assert second.status_code == 202, second.text
+    over = _refund(client, merchant, pr["id"], 400)
+    assert over.status_code == 409 and over.json()["error"]["code"] == "refund_exceeds_payment"
+    runtime.start_workers()
+    for refund in (first, second):
+        assert _wait_refund(client, merchant, refund.json()["id"])["status"] == "succeeded"
+    assert wait_request(client, merchant, pr["id"], "partially_refunded")["amount_refunded"] == 800
+    assert arrange.balance(resident.address) == 4_800 and arrange.balance(merchant.wallet) == 200
 
 
 def test_refund_boundaries(client, onboard, make_resident, coin):
