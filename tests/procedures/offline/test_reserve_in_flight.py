@@ -37,8 +37,13 @@ def test_a_reserve_in_flight_is_not_spent_online_too(client, runtime, coin, make
 
     _mined(client, alice, anvil, 1_000)
     assert arrange.balance(alice.address) == 0 and arrange.balance(bob.address) == 0
-    balance = client.get("/v1/wallet/balance", headers=alice.headers).json()
-    assert (balance["balance"], balance["pending_out"], balance["available"]) == (0, 0, 0)
+
+    def settled():  # the top-up stays in progress until the relayer has seen its receipt (a moment later)
+        balance = client.get("/v1/wallet/balance", headers=alice.headers).json()
+        return balance if balance["pending_out"] == 0 else None
+
+    balance = wait_until(settled, 30, what="the relayer seeing the reserve's receipt")
+    assert (balance["balance"], balance["available"]) == (0, 0)
 
 
 def test_a_payment_in_flight_is_not_reserved_too(client, runtime, coin, make_resident, anvil, arrange):

@@ -1,6 +1,6 @@
 """What counts as "in progress" against a balance: only what the chain balance does not reflect yet.
 
-With a confirmation depth of 3, a batch can be in a block (so already out of the payer's chain
+With a deep confirmation depth, a batch can be in a block (so already out of the payer's chain
 balance) for a while before its transfers are confirmed. Counting it again would refuse an exactly
 funded payer until the depth is reached.
 """
@@ -18,9 +18,15 @@ from tests.procedures.conftest import sign
 from tests.procedures.transfers.test_transfers import _send
 
 
+CONFIRMATIONS = 40
+
+
 @pytest.fixture
 def settings(settings):
-    settings.confirmations = 3
+    # deep enough that the service's own transactions (anchors, registrations) in the background cannot
+    # confirm a batch while the test looks at it in a block (at 3 they sometimes did: the mint was final
+    # before the test saw it "in a block")
+    settings.confirmations = CONFIRMATIONS
     settings.topup_bonus_bps = 0  # exact amounts
     return settings
 
@@ -43,12 +49,17 @@ def _until(predicate, what: str, timeout: float = 20.0):
     return value
 
 
+def _deepen(rpc_url: str) -> None:
+    """Mine the blocks that make what is in a block now final (nothing else makes that many here)."""
+    rpc_call(rpc_url, "anvil_mine", [hex(CONFIRMATIONS)])
+
+
 def _mine_until_final(client, resident, transfer_id: str, rpc_url: str) -> dict:
     deadline = time.monotonic() + 30
     while (body := client.get(f"/v1/transfers/{transfer_id}", headers=resident.headers).json())["status"] not in (
             "confirmed", "failed"):
         assert time.monotonic() < deadline, f"transfer {transfer_id} not final: {body}"
-        rpc_call(rpc_url, "evm_mine")  # nothing else makes blocks here: deepen the batch by hand
+        _deepen(rpc_url)
         time.sleep(0.1)
     return body
 
@@ -102,7 +113,7 @@ def test_a_top_up_already_in_a_block_is_not_counted_twice(client, operator, seco
             client.get(f"/v1/admin/topups/{t.json()['id']}", headers=operator).json()["status"] == "pending"
             for t in (first, second)):
         assert time.monotonic() < deadline, "top-ups not confirmed"
-        rpc_call(anvil.url, "evm_mine")
+        _deepen(anvil.url)
         time.sleep(0.1)
     assert arrange.balance(alice.address) == cap
 
