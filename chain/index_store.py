@@ -189,6 +189,43 @@ def block_times(w3: Web3, numbers: Iterable[int]) -> dict[int, int]:
     return {n: int(b["timestamp"]) for n, b in zip(wanted, blocks, strict=True)}
 
 
+def last_block_at(w3: Web3, timestamp: float) -> int | None:
+    """The highest block whose timestamp is at or before ``timestamp`` (unix seconds), by binary search
+    over the chain (about log2(height) block reads); None when the first block is later."""
+    low, high = 0, int(w3.eth.block_number)
+    if int(w3.eth.get_block(low)["timestamp"]) > timestamp:
+        return None
+    while low < high:  # block `low` is at or before; find the last such
+        middle = (low + high + 1) // 2
+        if int(w3.eth.get_block(middle)["timestamp"]) <= timestamp:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+@dataclass(frozen=True)
+class SupplyFlow:
+    """Coins created and destroyed in a range of blocks (the token's mints and burns)."""
+
+    issued: int
+    redeemed: int
+
+
+def supply_flow(session: Session, after_block: int, up_to_block: int, token: str = COIN) -> SupplyFlow:
+    """Minted and burned in blocks ``after_block + 1 … up_to_block``, from the indexed ``Transfer`` events
+    from and to the zero address."""
+    issued = redeemed = 0
+    for args in session.scalars(select(ChainEvent.args).where(
+            ChainEvent.contract_name == token, ChainEvent.event == "Transfer",
+            ChainEvent.block_number > after_block, ChainEvent.block_number <= up_to_block)):
+        if args["from"] == ZERO_ADDRESS:
+            issued += int(args["value"])
+        elif args["to"] == ZERO_ADDRESS:
+            redeemed += int(args["value"])
+    return SupplyFlow(issued, redeemed)
+
+
 def indexed_supply(session: Session, up_to_block: int | None = None, token: str = COIN) -> int:
     """Minted minus burned, from the token's ``Transfer`` events from/to the zero address."""
     query = select(ChainEvent.args).where(ChainEvent.contract_name == token, ChainEvent.event == "Transfer")
@@ -229,6 +266,28 @@ def _call(w3: Web3, to: str, data: str, block: int) -> Any:
     return w3.eth.call({"to": cast(Any, to), "data": cast(Any, data)}, block)
 
 
+def compare_balances(session: Session, w3: Web3, token: str, block: int,
+                     chunk: int = 500) -> tuple[int, list[dict[str, Any]], dict[str, int]]:
+    """The indexed balance of every account seen up to ``block`` against ``balanceOf`` at that block, and
+    the indexed supply against ``totalSupply``: (accounts checked, differences, supply). Reads the
+    chain's state at ``block``: a node that has pruned it raises its error."""
+    balances = indexed_balances(session, block)
+    accounts = sorted(balances)
+    differences: list[dict[str, Any]] = []
+    for start in range(0, len(accounts), chunk):  # bounded JSON-RPC batches
+        part = accounts[start:start + chunk]
+        with w3.batch_requests() as batch:
+            for account in part:
+                batch.add(_call(w3, token, BALANCE_OF + account[2:].lower().rjust(64, "0"), block))
+            answers = cast(list[Any], batch.execute())
+        for account, answer in zip(part, answers, strict=True):
+            balance = int.from_bytes(bytes(answer), "big")
+            if balance != balances[account]:
+                differences.append({"account": account, "indexed": balances[account], "chain": balance})
+    chain_supply = int.from_bytes(bytes(_call(w3, token, TOTAL_SUPPLY, block)), "big")
+    return len(accounts), differences, {"indexed": indexed_supply(session, block), "chain": chain_supply}
+
+
 def verify_against_chain(session: Session, w3: Web3, compare_logs: bool = True, name: str = CURSOR_NAME,
                          max_range: int = 2_000) -> IndexCheck:
     """Compare the index with the chain at the index's last block.
@@ -245,22 +304,8 @@ def verify_against_chain(session: Session, w3: Web3, compare_logs: bool = True, 
     check = IndexCheck(block=block, canonical=canonical)
     if not canonical:
         return check
-    token = cursor.contracts[COIN]
-    balances = indexed_balances(session, block)
-    accounts = sorted(balances)
-    answers: list[Any] = []
-    if accounts:
-        with w3.batch_requests() as batch:
-            for account in accounts:
-                batch.add(_call(w3, token, BALANCE_OF + account[2:].lower().rjust(64, "0"), block))
-            answers = cast(list[Any], batch.execute())
-    for account, answer in zip(accounts, answers, strict=True):
-        balance = int.from_bytes(bytes(answer), "big")
-        if balance != balances[account]:
-            check.differences.append({"account": account, "indexed": balances[account], "chain": balance})
-    check.accounts_checked = len(accounts)
-    chain_supply = int.from_bytes(bytes(_call(w3, token, TOTAL_SUPPLY, block)), "big")
-    check.supply = {"indexed": indexed_supply(session, block), "chain": chain_supply}
+    check.accounts_checked, check.differences, check.supply = compare_balances(
+        session, w3, cursor.contracts[COIN], block)
     if compare_logs:
         indexed = {f"{h}:{i}" for h, i in session.execute(
             select(ChainEvent.block_hash, ChainEvent.log_index).where(ChainEvent.block_number <= block))}

@@ -7,6 +7,7 @@ machi worker relayer       the relayer workers alone
 machi status               network profile, what the node reports, contracts, database and outbox
 machi reconcile            database ledger vs. chain balances and supply (exit 1 on differences)
 machi index [--verify]     bring the chain event index up to the head; compare it with the chain
+machi report prepaid       the Payment Services Act report: unused balance at a base date, deposit required
 machi keys status|rotate   data keys per key-encryption key; re-wrap them under the current one
 machi admin roles|grant-role|revoke-role|configure-minter|remove-minter|pause|unpause|set-transfer-rule|set-balance-cap
                            the admin key's acts (keystore + password, or --print-tx for a multisig)
@@ -41,6 +42,7 @@ from procedures.offline.cli import disaster
 from procedures.profile import embedded_node_config, node_report, profile_rows
 from procedures.runtime import Runtime
 from procedures.settlement.cli import reconcile as payments_reconcile
+from procedures.settlement.cli import report as report_group
 from procedures.wiring import wire
 
 console = err
@@ -297,6 +299,7 @@ def status() -> None:
 
 main.add_command(identity_test_ca)
 main.add_command(payments_reconcile)
+main.add_command(report_group)
 main.add_command(index_command)
 main.add_command(keys_group)
 main.add_command(disaster)

@@ -72,6 +72,19 @@ def indexer_worker(runtime: Runtime, stop: threading.Event, after_pass: AfterPas
         return
 
 
+def catch_up(runtime: Runtime) -> Indexer | None:
+    """Bring the index up to the head from this process; None when another process holds the indexer's
+    lock (a running ``machi serve`` keeps it current)."""
+    indexer = build_indexer(runtime)
+    if not indexer.lock.try_acquire():
+        return None
+    try:
+        indexer.catch_up()
+    finally:
+        indexer.lock.release()
+    return indexer
+
+
 def status_line(session: Session, confirmations: int) -> str:
     """One line for ``machi status``: how far the index is and how much of it is confirmed."""
     status = index_status(session, confirmations)
@@ -94,14 +107,10 @@ def index_command(verify: bool, as_json: bool) -> None:
     out, err = Console(), Console(stderr=True)
     try:
         runtime = Runtime.create(get_settings())
-        indexer = build_indexer(runtime)
-        if indexer.lock.try_acquire():
-            try:
-                indexer.catch_up()
-            finally:
-                indexer.lock.release()
-        else:
+        indexer = catch_up(runtime)
+        if indexer is None:
             err.print("another process is indexing; showing its progress")
+            indexer = build_indexer(runtime)
         with runtime.sessions() as session:
             report: dict[str, Any] = {"status": index_status(session, runtime.settings.effective_confirmations)}
             line = status_line(session, runtime.settings.effective_confirmations)

@@ -13,7 +13,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chain.contracts.registry import Kind
 from procedures.addresses import checksum, is_wallet
-from procedures.console import operator_merchants, operator_offline, operator_payouts, operator_residents
+from procedures.console import (
+    operator_merchants,
+    operator_offline,
+    operator_payouts,
+    operator_reports,
+    operator_residents,
+)
 from procedures.console.operator_forms import operator_of
 from procedures.console.pages import AdminDep, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
@@ -21,7 +27,7 @@ from procedures.errors import InvalidRequest
 from procedures.settlement import topups
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
-for _pages in (operator_merchants, operator_payouts, operator_residents, operator_offline):
+for _pages in (operator_merchants, operator_payouts, operator_residents, operator_offline, operator_reports):
     router.include_router(_pages.router)
 
 _REFERENCE = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")

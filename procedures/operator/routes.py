@@ -1,11 +1,13 @@
 """City operator endpoints for money (``admin`` staff): merchants, top-ups, payout batches (Zengin),
-reconciliation."""
+reconciliation, the prepaid report."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from procedures.addresses import checksum, is_wallet
@@ -37,7 +39,7 @@ from procedures.operator.schemas import (
 )
 from procedures.pagination import CursorQuery, LimitQuery, Page, page_of
 from procedures.runtime import Runtime
-from procedures.settlement import payouts, reconcile, topups
+from procedures.settlement import payouts, prepaid, reconcile, topups
 from procedures.settlement.models import PayoutBatch
 from procedures.settlement.schemas import (
     BatchIn,
@@ -262,6 +264,28 @@ def retry_recovery_move(wallet: str, runtime: RuntimeDep, session: SessionDep,
                         principal: AdminPrincipal) -> WalletActionOut:
     """``RegionalCoin.executeRecovery(lost)`` queued again, once the cause of its failure is fixed."""
     return action_out(recoveries.retry_balance_move(session, runtime, wallet, operator=_operator(principal)))
+
+
+# --------------------------------------------------------------------------- the Payment Services Act report
+@router.get("/reports/prepaid", summary="Unused balance at a base date and the deposit it requires (資金決済法)",
+            responses={200: {"content": {"text/csv": {}}, "description": "the report (JSON, or CSV with format=csv)"}})
+def prepaid_report(
+    runtime: RuntimeDep, session: SessionDep, _: AdminPrincipal,
+    base_date: Annotated[date | None, Query(description="March 31 or September 30; default the latest one")] = None,
+    as_of: Annotated[datetime | None, Query(description="an interim figure at this instant instead (ISO 8601, "
+                                                        "no zone = the city's time)")] = None,
+    format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Response:
+    """From the chain at the last block before the end of the base date: residents' unused balance
+    (wallets and offline reserve), merchants' unredeemed coins, city accounts, issued and redeemed in the
+    half-year, the required deposit (half of what exceeds ¥10,000,000), and whether the node's state at
+    that block matches the index."""
+    report = prepaid.report_for(session, runtime, base_date, as_of)
+    if format_ == "csv":
+        name = f"prepaid_{report.base_date or report.as_of[:10]}.csv"
+        return Response(prepaid.to_csv(report), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return JSONResponse(report.to_dict())
 
 
 # --------------------------------------------------------------------------- reconciliation

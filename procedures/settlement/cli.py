@@ -1,9 +1,12 @@
-"""``machi reconcile``: the database ledger against the chain, from the operator's shell."""
+"""``machi reconcile`` (the database ledger against the chain) and ``machi report prepaid`` (the Payment
+Services Act report), from the operator's shell."""
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import date, datetime
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -11,7 +14,9 @@ from rich.table import Table
 
 from chain.errors import MachiError
 from procedures.config import get_settings
+from procedures.indexing import catch_up
 from procedures.runtime import Runtime
+from procedures.settlement import prepaid
 from procedures.settlement.reconcile import reconcile as run_reconciliation
 
 
@@ -50,3 +55,48 @@ def reconcile(as_json: bool, wallets: tuple[str, ...]) -> None:
         out.print(f"[yellow]{problem['type']} {problem['id']}:[/] {problem['problem']}")
     out.print("[green]reconciled: no differences[/]" if report["ok"] else "[red]differences found[/]")
     sys.exit(0 if report["ok"] else 1)
+
+
+@click.group("report")
+def report() -> None:
+    """Reports the city files."""
+
+
+@report.command("prepaid")
+@click.option("--base-date", type=click.DateTime(["%Y-%m-%d"]), help="March 31 or September 30 (default: the latest)")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]),
+              help="an interim figure at this time (the city's time) instead")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="also write the CSV here")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def prepaid_report(base_date: datetime | None, as_of: datetime | None, csv_path: Path | None, as_json: bool) -> None:
+    """The unused balance at a base date and the deposit it requires (資金決済法), from the chain.
+
+    Brings the chain index up to date first (unless a running service does). Exits 2 on an error.
+    """
+    out, err = Console(), Console(stderr=True)
+    day: date | None = base_date.date() if base_date else None
+    try:
+        runtime = Runtime.create(get_settings())
+        catch_up(runtime)
+        with runtime.sessions() as session:
+            figures = prepaid.report_for(session, runtime, day, as_of)
+    except MachiError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    if csv_path is not None:
+        csv_path.write_text(prepaid.to_csv(figures), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(figures.to_dict(), ensure_ascii=False, indent=2))
+        return
+    title = f"基準日 {figures.base_date}" if figures.base_date else f"集計時点 {figures.as_of}"
+    table = Table(title=f"前払式支払手段 — {title} (block {figures.block}, {figures.block_time})")
+    table.add_column("")
+    table.add_column("¥", justify="right")
+    for name in ("unused_balance", "residents_wallets", "offline_reserve", "merchants_unredeemed", "city_accounts",
+                 "total_supply", "issued", "redeemed", "required_deposit"):
+        table.add_row(f"{prepaid.CSV_HEADINGS[name]} ({name})", f"{getattr(figures, name):,}")
+    out.print(table)
+    out.print(f"period from {figures.period_start}; {figures.holders} holders; chain check: {figures.chain_check}"
+              + (f" ({figures.chain_differences} differences)" if figures.chain_differences else ""))
+    if csv_path is not None:
+        out.print(f"CSV written to {csv_path}")

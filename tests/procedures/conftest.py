@@ -23,7 +23,7 @@ from chain.contracts.coin import RegionalCoinClient
 from chain.node import free_port
 from procedures.app import create_app
 from procedures.auth.service import create_staff
-from procedures.config import Settings
+from procedures.config import Settings, get_settings
 from procedures.runtime import Runtime
 
 
@@ -263,3 +263,17 @@ def live_server(settings, runtime) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def cli_env(monkeypatch, runtime, database_url):
+    """The operator CLI's settings (``machi …`` run in-process): the test chain, database and deployment manifest."""
+    url, schema = database_url
+    for name, value in {"MACHI_ENVIRONMENT": "test", "MACHI_RPC_URL": runtime.settings.rpc_url,
+                        "DATABASE_URL": url, "MACHI_VAR_DIR": str(runtime.settings.var_dir)}.items():
+        monkeypatch.setenv(name, value)
+    if schema:
+        monkeypatch.setenv("MACHI_DATABASE_SCHEMA", schema)
+    get_settings.cache_clear()
+    yield runtime
+    get_settings.cache_clear()

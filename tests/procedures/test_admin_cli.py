@@ -11,21 +11,10 @@ from eth_account import Account
 
 from chain.node import rpc_call
 from procedures import admin_cli
-from procedures.config import DEV_ADMIN_KEY, get_settings
+from procedures.config import DEV_ADMIN_KEY
+from tests.procedures.conftest import cli_env
 
-
-@pytest.fixture
-def cli_env(monkeypatch, runtime, database_url):
-    """The CLI's settings: the test chain, database and deployment manifest."""
-    url, schema = database_url
-    for name, value in {"MACHI_ENVIRONMENT": "test", "MACHI_RPC_URL": runtime.settings.rpc_url,
-                        "DATABASE_URL": url, "MACHI_VAR_DIR": str(runtime.settings.var_dir)}.items():
-        monkeypatch.setenv(name, value)
-    if schema:
-        monkeypatch.setenv("MACHI_DATABASE_SCHEMA", schema)
-    get_settings.cache_clear()
-    yield runtime
-    get_settings.cache_clear()
+__all__ = ["cli_env"]
 
 
 @pytest.fixture

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import httpx
 from eth_account import Account
 
+from tests.procedures.conftest import wait_until
 from tests.procedures.console.conftest import console_login
 
 
@@ -56,3 +58,33 @@ def test_clerks_cannot_open_operator_pages(live_server, staff):
         token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
         client.post("/console/login", data={"username": username, "password": password, "csrf_token": token})
         assert client.get("/console/admin/topups").status_code == 403
+
+
+def test_the_prepaid_report_page_lists_base_dates_and_says_why_one_cannot_be_made(live_server, staff):
+    username, password = staff("keiri", role="admin", department=None)
+    with httpx.Client(base_url=live_server, follow_redirects=False) as client:
+        form = client.get("/console/login")
+        token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        client.post("/console/login", data={"username": username, "password": password, "csrf_token": token})
+        page = client.get("/console/admin/prepaid", params={"base_date": "2000-03-31"})
+        assert page.status_code == 200 and 'id="nav-prepaid"' in page.text
+        assert '<option value="2000-03-31"' not in page.text and 'value="' in page.text.split('id="base_date"')[1]
+        # the test chain began today: that base date is before it, said on the page instead of figures
+        assert 'id="prepaid-problem"' in page.text and "chain starts after" in page.text
+        assert 'id="prepaid-figures"' not in page.text
+        assert client.get("/console/admin/prepaid", params={"base_date": "2026-06-30"}).status_code == 200
+        now = datetime.now(UTC).isoformat()  # an interim figure: the table and its CSV link
+        interim = wait_until(lambda: (lambda page: page if 'id="prepaid-figures"' in page.text else None)(
+            client.get("/console/admin/prepaid", params={"as_of": now})), 30, what="the index reaching now")
+        assert 'data-field="required_deposit"' in interim.text and 'id="prepaid-problem"' not in interim.text
+        link = interim.text.split('id="prepaid-csv"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+        csv_file = client.get(link)
+        assert csv_file.status_code == 200 and csv_file.text.startswith("基準日,集計時点")
+        not_a_date = client.get("/console/admin/prepaid.csv", params={"base_date": "30/09/2026"})
+        assert not_a_date.status_code == 422
+    clerk, clerk_password = staff("kakari2")
+    with httpx.Client(base_url=live_server, follow_redirects=False) as client:
+        form = client.get("/console/login")
+        token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        client.post("/console/login", data={"username": clerk, "password": clerk_password, "csrf_token": token})
+        assert client.get("/console/admin/prepaid").status_code == 403

@@ -17,7 +17,6 @@ from chain.outbox import ChainTx, TxIntent, TxStatus
 from tests.procedures.conftest import sign
 from tests.procedures.transfers.test_transfers import _send
 
-
 CONFIRMATIONS = 40
 
 
