@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from web3.exceptions import Web3RPCError
 
 from chain.index_store import compare_balances, index_cursor, indexed_balances, last_block_at, supply_flow
 from chain.plan import COIN
@@ -179,7 +180,7 @@ def prepaid_report(session: Session, runtime: Runtime, as_of: datetime, base_dat
 def _check(session: Session, runtime: Runtime, block: int) -> tuple[str, int]:
     try:
         _, differences, supply = compare_balances(session, runtime.w3, runtime.manifest.address(COIN), block)
-    except ValueError:  # the node answered with an error: its state at that block is pruned
+    except (ValueError, Web3RPCError):  # the node answered with an error: its state at that block is pruned
         return "unavailable", 0
     off = len(differences) + (supply["indexed"] != supply["chain"])
     return ("matched" if off == 0 else "differs"), off

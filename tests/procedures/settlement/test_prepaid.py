@@ -101,6 +101,13 @@ def test_figures_at_an_instant_follow_the_chain(client, runtime, operator, onboa
     assert dict(zip(rows[1], rows[2], strict=True))["unused_balance"] == str(r2["unused_balance"])
 
 
+def test_a_node_without_the_blocks_state_leaves_the_check_unavailable(runtime):
+    from procedures.settlement.prepaid import _check
+
+    with runtime.sessions() as session:  # a block the node has no state for answers with an error
+        assert _check(session, runtime, runtime.w3.eth.block_number + 1_000) == ("unavailable", 0)
+
+
 def test_bad_dates_get_clear_errors(client, operator):
     def error(**params):
         response = client.get("/v1/admin/reports/prepaid", headers=operator, params=params)
