@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -344,8 +344,14 @@ class RegionalCoinClient(ContractClient):
         owner = to_checksum_address(owner)
         block = int(self.w3.eth.block_number)
         balance = int(self._read("balanceOf", owner, block=block))
-        return balance, [bool(self._read("authorizationState", owner, to_bytes32(n, "nonce"), block=block))
-                         for n in nonces]
+        if not nonces:
+            return balance, []
+        with self.w3.batch_requests() as batch:  # one round trip, however many transfers are in flight
+            for nonce in nonces:
+                data = self.contract.encode_abi("authorizationState", args=[owner, to_bytes32(nonce, "nonce")])
+                batch.add(self.w3.eth.call({"to": self.address, "data": data}, block))
+            answers = cast(list[Any], batch.execute())
+        return balance, [int.from_bytes(bytes(answer), "big") != 0 for answer in answers]
 
     def authorization_state(self, authorizer: str, nonce: bytes | str) -> bool:
         """Whether ``nonce`` of ``authorizer`` was used or cancelled."""

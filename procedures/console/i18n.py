@@ -20,9 +20,11 @@ TEXTS: dict[str, dict[str, str]] = {
     "payouts": {"ja": "精算", "en": "Payouts"},
     "offline_payments": {"ja": "オフライン払い", "en": "Offline payments"},
     "prepaid_report": {"ja": "未使用残高の報告", "en": "Prepaid report"},
-    "prepaid_intro": {"ja": "資金決済法に基づく基準日未使用残高と要供託額（1,000万円を超える額の2分の1）。チェーンの記録から集計します。",
+    "prepaid_intro": {"ja": "資金決済法に基づく基準日未使用残高と要供託額（1,000万円を超えたとき、未使用残高の2分の1）。"
+                            "チェーンの記録から集計します。",
                       "en": "The unused balance at a base date under the Payment Services Act and the deposit it "
-                            "requires (half of what exceeds ¥10,000,000), from the chain's records."},
+                            "requires (half of the unused balance once it exceeds ¥10,000,000), from the chain's "
+                            "records."},
     "base_date": {"ja": "基準日", "en": "Base date"},
     "prepaid_interim": {"ja": "途中集計", "en": "Interim figure at"},
     "show": {"ja": "表示", "en": "Show"},

@@ -59,6 +59,6 @@ def prepaid_csv(session: SessionDep, runtime: RuntimeDep, _: AdminDep, base_date
                 as_of: str | None = None) -> Response:
     """The report as the CSV to file (Japanese headings, field names, figures)."""
     report = prepaid.report_for(session, runtime, _base_date(base_date), _as_of(as_of))
-    name = f"prepaid_{report.base_date or report.as_of[:10]}.csv"
+    name = prepaid.csv_filename(report)
     return Response(prepaid.to_csv(report), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

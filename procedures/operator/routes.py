@@ -278,11 +278,11 @@ def prepaid_report(
 ) -> Response:
     """From the chain at the last block before the end of the base date: residents' unused balance
     (wallets and offline reserve), merchants' unredeemed coins, city accounts, issued and redeemed in the
-    half-year, the required deposit (half of what exceeds ¥10,000,000), and whether the node's state at
-    that block matches the index."""
+    half-year, the required deposit (half of the whole unused balance once it exceeds ¥10,000,000), and
+    whether the node's state at that block matches the index."""
     report = prepaid.report_for(session, runtime, base_date, as_of)
     if format_ == "csv":
-        name = f"prepaid_{report.base_date or report.as_of[:10]}.csv"
+        name = prepaid.csv_filename(report)
         return Response(prepaid.to_csv(report), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return JSONResponse(report.to_dict())

@@ -2,7 +2,8 @@
 requires.
 
 A prepaid payment instrument reports, for each base date (March 31 and September 30), its unused balance
-(基準日未使用残高) and deposits half of what exceeds ¥10,000,000 (発行保証金). Here one coin is one yen.
+(基準日未使用残高); once that exceeds ¥10,000,000 it deposits at least half of it (発行保証金, 第14条: half of
+the whole balance, not of the part above the threshold). Here one coin is one yen.
 
 The figures come from the chain, not from the service's records: the last block before the end of the
 base date (24:00 in the city's time), and the indexed ``Transfer`` events up to that block — so the
@@ -34,13 +35,16 @@ from procedures.transfers.models import CustodialWallet
 
 #: The base dates (month, day) of a half-year report.
 BASE_DATES = ((3, 31), (9, 30))
-#: Unused balance above which half must be deposited (資金決済法 第14条).
+#: Unused balance above which half of it must be deposited (資金決済法 第14条, 基準額).
 DEPOSIT_THRESHOLD = 10_000_000
+#: An instant this recent may still gain blocks stamped before it (producers' clocks, whole seconds).
+SETTLE_S = 3
 
 
 def required_deposit(unused: int) -> int:
-    """Half of the unused balance above ¥10,000,000, rounded up to the yen (0 at or below it)."""
-    return max(0, -(-(unused - DEPOSIT_THRESHOLD) // 2))
+    """要供託額: once the unused balance exceeds ¥10,000,000, half of the **whole** unused balance (not of
+    the part above it), rounded up to the yen; 0 at or below the threshold (資金決済法 第14条1項)."""
+    return 0 if unused <= DEPOSIT_THRESHOLD else -(-unused // 2)
 
 
 def period_start(as_of: datetime) -> datetime:
@@ -131,9 +135,15 @@ def prepaid_report(session: Session, runtime: Runtime, as_of: datetime, base_dat
         Unavailable: the index has not confirmed that far yet (retry when it has).
     """
     clock = runtime.settings.clock
-    if as_of > clock.now():
+    as_of = as_of.replace(microsecond=0)  # blocks carry whole seconds; the report shows whole seconds
+    now = clock.now()
+    if as_of > now:
         raise InvalidRequest("that time has not come yet", code="report_in_future",
                              param="base_date" if base_date else "as_of")
+    if as_of > now - timedelta(seconds=SETTLE_S):
+        # a block made in these seconds may still carry a time before as_of: the figure could change
+        raise Unavailable(f"the figures of the last {SETTLE_S} seconds may still change; retry shortly",
+                          code="too_recent", headers={"Retry-After": str(SETTLE_S)})
     w3 = runtime.w3
     block = last_block_at(w3, as_of.timestamp() - 1e-6)  # what stood just before as_of
     if block is None:
@@ -152,6 +162,10 @@ def prepaid_report(session: Session, runtime: Runtime, as_of: datetime, base_dat
     balances = indexed_balances(session, block)
     custodial: dict[str, str] = dict(session.execute(
         select(CustodialWallet.address, CustodialWallet.owner_type)).all())
+    # key-held city accounts are no CustodialWallet rows: the payout settlement account holds merchants'
+    # coins between their transfer and the burn (and after a failed burn), the city's, not residents'
+    for address in city_key_accounts(runtime):
+        custodial.setdefault(address, "city")
     reserve = runtime.reserve.address
     residents = reserve_held = merchants = city = holders = 0
     for wallet, balance in balances.items():
@@ -177,6 +191,14 @@ def prepaid_report(session: Session, runtime: Runtime, as_of: datetime, base_dat
         chain_check=check, chain_differences=differences)
 
 
+def city_key_accounts(runtime: Runtime) -> list[str]:
+    """City accounts whose key the service holds outside the custodial wallets (the payout settlement
+    account)."""
+    from procedures.settlement.payouts import settlement_address
+
+    return [settlement_address(runtime)]
+
+
 def _check(session: Session, runtime: Runtime, block: int) -> tuple[str, int]:
     try:
         _, differences, supply = compare_balances(session, runtime.w3, runtime.manifest.address(COIN), block)
@@ -195,6 +217,11 @@ CSV_HEADINGS = {
     "redeemed": "期間中の換金額", "required_deposit": "要供託額", "chain_check": "チェーン照合",
     "chain_differences": "照合差異",
 }
+
+
+def csv_filename(report: PrepaidReport) -> str:
+    """``prepaid_2026-09-30.csv`` (an interim figure: its day)."""
+    return f"prepaid_{report.base_date or report.as_of[:10]}.csv"
 
 
 def to_csv(report: PrepaidReport) -> str:

@@ -12,9 +12,6 @@ from eth_account import Account
 from chain.node import rpc_call
 from procedures import admin_cli
 from procedures.config import DEV_ADMIN_KEY
-from tests.procedures.conftest import cli_env
-
-__all__ = ["cli_env"]
 
 
 @pytest.fixture
