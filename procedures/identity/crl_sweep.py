@@ -111,10 +111,10 @@ def crl_sweep(runtime: Runtime, service: IdentityService | None = None) -> Sweep
     directory: SubjectDirectory = identity.subjects
     renewals: SerialLinkage = trust.renewals
     with runtime.sessions() as session:
-        linked = dict(session.execute(
+        linked: dict[str, str] = dict(session.execute(
             select(CardSerial.serial_hash, CardSerial.subject_id)
             .join(WalletIdentity, WalletIdentity.subject_id == CardSerial.subject_id)
-            .where(WalletIdentity.status == IdentityStatus.LINKED)).tuples().all())
+            .where(WalletIdentity.status == IdentityStatus.LINKED)).all())
     subjects = set()
     for ref in refs:
         subject_id = linked.get(directory.serial_hash(ref))
