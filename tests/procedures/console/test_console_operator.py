@@ -10,6 +10,7 @@ from eth_account import Account
 
 from tests.procedures.conftest import wait_until
 from tests.procedures.console.conftest import console_login
+from tests.procedures.console.operations_support import Console
 
 
 def test_operator_top_up_shows_the_premium_then_credits_it(page, live_server, staff, arrange):
@@ -61,11 +62,8 @@ def test_clerks_cannot_open_operator_pages(live_server, staff):
 
 
 def test_the_prepaid_report_page_lists_base_dates_and_says_why_one_cannot_be_made(live_server, staff):
-    username, password = staff("keiri", role="admin", department=None)
-    with httpx.Client(base_url=live_server, follow_redirects=False) as client:
-        form = client.get("/console/login")
-        token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
-        client.post("/console/login", data={"username": username, "password": password, "csrf_token": token})
+    client = Console(live_server, *staff("keiri", role="admin", department=None))
+    try:
         page = client.get("/console/admin/prepaid", params={"base_date": "2000-03-31"})
         assert page.status_code == 200 and 'id="nav-prepaid"' in page.text
         assert '<option value="2000-03-31"' not in page.text and 'value="' in page.text.split('id="base_date"')[1]
@@ -82,9 +80,10 @@ def test_the_prepaid_report_page_lists_base_dates_and_says_why_one_cannot_be_mad
         assert csv_file.status_code == 200 and csv_file.text.startswith("基準日,集計時点")
         not_a_date = client.get("/console/admin/prepaid.csv", params={"base_date": "30/09/2026"})
         assert not_a_date.status_code == 422
-    clerk, clerk_password = staff("kakari2")
-    with httpx.Client(base_url=live_server, follow_redirects=False) as client:
-        form = client.get("/console/login")
-        token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
-        client.post("/console/login", data={"username": clerk, "password": clerk_password, "csrf_token": token})
-        assert client.get("/console/admin/prepaid").status_code == 403
+    finally:
+        client.close()
+    clerk = Console(live_server, *staff("kakari2"))
+    try:
+        assert clerk.get("/console/admin/prepaid").status_code == 403
+    finally:
+        clerk.close()
