@@ -343,15 +343,14 @@ class RegionalCoinClient(ContractClient):
         authorization whose nonce is used there is in that balance, whatever the relayer has seen yet."""
         owner = to_checksum_address(owner)
         block = int(self.w3.eth.block_number)
-        balance = int(self._read("balanceOf", owner, block=block))
-        if not nonces:
-            return balance, []
+        calls = [self.contract.encode_abi("balanceOf", args=[owner])] + [
+            self.contract.encode_abi("authorizationState", args=[owner, to_bytes32(nonce, "nonce")])
+            for nonce in nonces]
         with self.w3.batch_requests() as batch:  # one round trip, however many transfers are in flight
-            for nonce in nonces:
-                data = self.contract.encode_abi("authorizationState", args=[owner, to_bytes32(nonce, "nonce")])
+            for data in calls:
                 batch.add(self.w3.eth.call({"to": self.address, "data": data}, block))
-            answers = cast(list[Any], batch.execute())
-        return balance, [int.from_bytes(bytes(answer), "big") != 0 for answer in answers]
+            answers = [int.from_bytes(bytes(answer), "big") for answer in cast(list[Any], batch.execute())]
+        return answers[0], [answer != 0 for answer in answers[1:]]
 
     def authorization_state(self, authorizer: str, nonce: bytes | str) -> bool:
         """Whether ``nonce`` of ``authorizer`` was used or cancelled."""

@@ -31,6 +31,7 @@ from chain.index_store import compare_balances, index_cursor, indexed_balances, 
 from chain.plan import COIN
 from procedures.errors import InvalidRequest, Unavailable
 from procedures.runtime import Runtime
+from procedures.settlement.payouts import settlement_address
 from procedures.transfers.models import CustodialWallet
 
 #: The base dates (month, day) of a half-year report.
@@ -194,8 +195,6 @@ def prepaid_report(session: Session, runtime: Runtime, as_of: datetime, base_dat
 def city_key_accounts(runtime: Runtime) -> list[str]:
     """City accounts whose key the service holds outside the custodial wallets (the payout settlement
     account)."""
-    from procedures.settlement.payouts import settlement_address
-
     return [settlement_address(runtime)]
 
 
