@@ -226,17 +226,6 @@ def supply_flow(session: Session, after_block: int, up_to_block: int, token: str
     return SupplyFlow(issued, redeemed)
 
 
-def indexed_supply(session: Session, up_to_block: int | None = None, token: str = COIN) -> int:
-    """Minted minus burned, from the token's ``Transfer`` events from/to the zero address."""
-    query = select(ChainEvent.args).where(ChainEvent.contract_name == token, ChainEvent.event == "Transfer")
-    if up_to_block is not None:
-        query = query.where(ChainEvent.block_number <= up_to_block)
-    supply = 0
-    for args in session.scalars(query):
-        supply += int(args["value"]) * ((args["from"] == ZERO_ADDRESS) - (args["to"] == ZERO_ADDRESS))
-    return supply
-
-
 @dataclass
 class IndexCheck:
     """The index compared with the chain at the index's last block."""
@@ -266,12 +255,14 @@ def _call(w3: Web3, to: str, data: str, block: int) -> Any:
     return w3.eth.call({"to": cast(Any, to), "data": cast(Any, data)}, block)
 
 
-def compare_balances(session: Session, w3: Web3, token: str, block: int,
+def compare_balances(session: Session, w3: Web3, token: str, block: int, balances: dict[str, int] | None = None,
                      chunk: int = 500) -> tuple[int, list[dict[str, Any]], dict[str, int]]:
     """The indexed balance of every account seen up to ``block`` against ``balanceOf`` at that block, and
-    the indexed supply against ``totalSupply``: (accounts checked, differences, supply). Reads the
-    chain's state at ``block``: a node that has pruned it raises its error."""
-    balances = indexed_balances(session, block)
+    the indexed supply (the balances' sum: minted − burned) against ``totalSupply``: (accounts checked,
+    differences, supply). ``balances``: ``indexed_balances(session, block)`` if the caller has it already.
+    Reads the chain's state at ``block``: a node that has pruned it raises its error."""
+    if balances is None:
+        balances = indexed_balances(session, block)
     accounts = sorted(balances)
     differences: list[dict[str, Any]] = []
     for start in range(0, len(accounts), chunk):  # bounded JSON-RPC batches
@@ -285,7 +276,7 @@ def compare_balances(session: Session, w3: Web3, token: str, block: int,
             if balance != balances[account]:
                 differences.append({"account": account, "indexed": balances[account], "chain": balance})
     chain_supply = int.from_bytes(bytes(_call(w3, token, TOTAL_SUPPLY, block)), "big")
-    return len(accounts), differences, {"indexed": indexed_supply(session, block), "chain": chain_supply}
+    return len(accounts), differences, {"indexed": sum(balances.values()), "chain": chain_supply}
 
 
 def verify_against_chain(session: Session, w3: Web3, compare_logs: bool = True, name: str = CURSOR_NAME,

@@ -180,7 +180,7 @@ def prepaid_report(session: Session, runtime: Runtime, as_of: datetime, base_dat
         else:
             residents += balance
             holders += balance > 0
-    check, differences = _check(session, runtime, block)
+    check, differences = _check(session, runtime, block, balances)
     unused = residents + reserve_held
     when = w3.eth.get_block(block)["timestamp"]
     return PrepaidReport(
@@ -198,9 +198,10 @@ def city_key_accounts(runtime: Runtime) -> list[str]:
     return [settlement_address(runtime)]
 
 
-def _check(session: Session, runtime: Runtime, block: int) -> tuple[str, int]:
+def _check(session: Session, runtime: Runtime, block: int, balances: dict[str, int] | None = None) -> tuple[str, int]:
     try:
-        _, differences, supply = compare_balances(session, runtime.w3, runtime.manifest.address(COIN), block)
+        _, differences, supply = compare_balances(session, runtime.w3, runtime.manifest.address(COIN), block,
+                                                  balances)
     except (ValueError, Web3RPCError):  # the node answered with an error: its state at that block is pruned
         return "unavailable", 0
     off = len(differences) + (supply["indexed"] != supply["chain"])
