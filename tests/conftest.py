@@ -268,7 +268,7 @@ def counter(w3: Web3, compiled: CompileResult, keys: Keys) -> Contract:
 
 @pytest.fixture(scope="session")
 def test_operator(w3: Web3, anvil: LocalNode, city: City, keys: Keys) -> LocalAccount:
-    """A test-only key with REGISTRAR_ROLE and a minter allowance, for arranging chain state.
+    """A test-only key with REGISTRAR_ROLE, FREEZER_ROLE and a minter allowance, for arranging chain state.
 
     Service tests arrange residents and balances with it instead of the service's own keys, so
     they never race the running relayer workers for those keys' nonces.
@@ -282,5 +282,6 @@ def test_operator(w3: Web3, anvil: LocalNode, city: City, keys: Keys) -> LocalAc
     registry = IdentityRegistryClient(w3, city.registry.address, city.registry.abi)
     coin = RegionalCoinClient(w3, city.coin.address, city.coin.abi)
     send_call(w3, keys.deployer, registry.grant_role_call(role_id("REGISTRAR_ROLE"), operator.address))
+    send_call(w3, keys.deployer, coin.grant_role_call(role_id("FREEZER_ROLE"), operator.address))
     send_call(w3, keys.deployer, coin.configure_minter_call(operator.address, 10**12))
     return operator

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from chain.contracts.authorization import random_nonce, sign_transfer_authorization
 from protocol.citytime import CityClock, city_clock
-from wallet.api import MachiApi
+from wallet.api import MachiApi, WalletError
 from wallet.i18n import Texts
 from wallet.keystore import load_account
 
@@ -90,13 +91,32 @@ class WalletContext:
         self.api.login(account)
         return account
 
-    def transfer_authorization(self, account: LocalAccount, to: str, amount: int, ttl_s: int) -> dict[str, Any]:
+    def transfer_authorization(self, account: LocalAccount, to: str, amount: int, ttl_s: int, *,
+                               sequenced: bool = True) -> dict[str, Any]:
         """A signed ERC-3009 transfer of ``amount`` coins to ``to``, valid for ``ttl_s`` seconds, over the
-        coin's EIP-712 domain as the service reports it; the API's JSON of it (call ``logged_in`` first)."""
+        coin's EIP-712 domain as the service reports it; the API's JSON of it (call ``logged_in`` first).
+
+        ``sequenced``: on the wallet's own nonce sequence (key 1, the number the service gives: the cheapest
+        payment, relayed at once and in order). Otherwise a one-off random key, for what may be relayed
+        later or never (an application fee), which must not hold up the payments signed after it."""
         coin = self.api.request("GET", "/v1/coin", auth=True)
+        nonce = (bytes.fromhex(self.api.request("GET", "/v1/wallet/nonce", auth=True)["nonce"][2:])
+                 if sequenced else random_nonce())
         auth = sign_transfer_authorization(account, coin["address"], coin["chain_id"], coin["name"], to, amount, 0,
-                                           int(time.time()) + ttl_s, random_nonce(), version=coin["version"])
+                                           int(time.time()) + ttl_s, nonce, version=coin["version"])
         return auth.to_json()
+
+    def pay(self, account: LocalAccount, to: str, amount: int, ttl_s: int,
+            submit: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """Sign a payment on the wallet's sequence and ``submit`` it; the service's answer. When another payment
+        of this wallet took that number meanwhile (``nonce_used``: a second device, a second window), sign
+        once more with the next number — the refused one moved nothing."""
+        try:
+            return submit(self.transfer_authorization(account, to, amount, ttl_s))
+        except WalletError as exc:
+            if exc.code != "nonce_used":
+                raise
+        return submit(self.transfer_authorization(account, to, amount, ttl_s))
 
 
 pass_wallet = click.make_pass_decorator(WalletContext)

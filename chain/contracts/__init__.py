@@ -24,6 +24,7 @@ from chain.contracts.authorization import (
     make_nonce,
     random_nonce,
     random_nonce_key,
+    sequence_nonce,
     sign_transfer_authorization,
     split_nonce,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "make_nonce",
     "random_nonce",
     "random_nonce_key",
+    "sequence_nonce",
     "role_id",
     "send_call",
     "sign_transfer_authorization",

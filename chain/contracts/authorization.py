@@ -4,16 +4,19 @@ Residents never hold gas: their wallet signs an authorization (EIP-712 typed dat
 coin's domain) and the city's relayer submits it, usually many per transaction through
 ``RegionalCoin.batchTransferWithAuthorization``.
 
-Nonces are OpenZeppelin 5.7's *keyed sequential* nonces: the ``bytes32`` nonce is
-``key (192 bits) << 64 | sequence (64 bits)``. Keys are independent; within a key the
-sequence numbers must be used in order from 0 (``RegionalCoinClient.nonces(owner, key)`` is the
-next one). Key 0 is EIP-2612 ``permit``'s nonce and refused for ERC-3009 (by the coin, the API and
+Nonces are keyed sequential nonces (OpenZeppelin 5.7's shape): the ``bytes32`` nonce is
+``key (192 bits) << 64 | sequence (64 bits)``. Keys are independent; within a key the sequence
+numbers must be used in order from 0 (``RegionalCoinClient.nonces(owner, key)`` is the next one).
+Key 0 is EIP-2612 ``permit``'s nonce and refused for ERC-3009 (by the coin, the API and
 ``sign_transfer_authorization``), so wallets use a non-zero key:
 
-* one long-lived key counting up (cheapest: a 5k nonce write per payment), when the wallet's
-  payments are relayed in the order they were signed;
-* a fresh random key with sequence 0 per payment (``random_nonce()``), when payments must be
-  independent of each other (costs a fresh 22.1k storage slot).
+* key 1 (``SEQUENCE_KEY``, ``sequence_nonce(n)``), the wallet's own sequence, kept in the coin's
+  account word beside its balance: a payment on it writes no extra storage, the first one included.
+  What ``machi-wallet pay`` signs; the service tells the wallet the next number (chain plus its
+  payments still in progress), since an item relayed out of order is skipped as ``NonceAhead``;
+* a fresh random key with sequence 0 (``random_nonce()``), for authorizations relayed later or
+  never (application fees, offline reserves), which must not hold up the key-1 payments behind
+  them (costs a fresh 22.1k storage slot).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from chain.contracts.base import ZERO_BYTES32, to_bytes32
 
 KEY_BITS = 192
 SEQUENCE_BITS = 64
+#: The nonce key whose sequence the coin keeps in the account word (``RegionalCoin.SEQUENCE_KEY``).
+SEQUENCE_KEY = 1
 
 #: The EIP-712 struct the payer signs (ERC-3009).
 TRANSFER_WITH_AUTHORIZATION_TYPES: dict[str, list[dict[str, str]]] = {
@@ -71,11 +76,16 @@ def split_nonce(nonce: bytes | str | int) -> tuple[int, int]:
     return value >> SEQUENCE_BITS, value & (2**SEQUENCE_BITS - 1)
 
 
+def sequence_nonce(sequence: int) -> bytes:
+    """The wallet's ``sequence``-th nonce of its built-in key 1 (``SEQUENCE_KEY``)."""
+    return make_nonce(SEQUENCE_KEY, sequence)
+
+
 def random_nonce_key() -> int:
-    """A random non-zero 192-bit nonce key (key 0 belongs to ``permit``)."""
+    """A random 192-bit nonce key other than 0 (``permit``'s) and 1 (the wallet's sequence)."""
     while True:
         key = secrets.randbits(KEY_BITS)
-        if key:
+        if key > SEQUENCE_KEY:
             return key
 
 

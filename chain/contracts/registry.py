@@ -17,6 +17,10 @@ from eth_utils.address import to_checksum_address
 
 from chain.contracts.base import Call, ContractClient, optional_address, role_id, to_bytes32
 
+#: How many leading bytes of the subject key and of the evidence commitment a record keeps on chain.
+SUBJECT_TAG_BYTES = 16
+EVIDENCE_TAG_BYTES = 8
+
 
 class Kind(IntEnum):
     """``IIdentityRegistry.Kind``: what a wallet is (``NONE`` = no record)."""
@@ -63,24 +67,26 @@ class IdentityStatus:
 
 @dataclass(frozen=True)
 class IdentityRecord:
-    """``recordOf(wallet)``: the whole record (all zero when the wallet has none).
+    """``recordOf(wallet)``: the whole record, one storage word (all zero when the wallet has none).
+
+    The chain keeps only the leading bytes of the subject key and the evidence commitment (the whole
+    values are in the ``Attested`` / ``Renewed`` / ``Rebound`` events); ``holds_subject`` and
+    ``holds_evidence`` compare a whole value against them.
 
     Attributes:
         kind, level: as in ``IdentityStatus``.
         revocation_reason: how it ended (``NONE`` while live).
-        issued_at, expires_at, revoked_at: unix seconds (``revoked_at`` 0 while live).
-        subject_key: the opaque subject identifier (HMAC of a random per-person id).
-        evidence: commitment to the encrypted off-chain evidence bundle.
+        expires_at: unix seconds.
+        subject_tag: the subject key's first 16 bytes (the key: HMAC of a random per-person id).
+        evidence_tag: the first 8 bytes of the commitment to the encrypted off-chain evidence bundle.
     """
 
     kind: Kind
     level: AssuranceLevel
     revocation_reason: RevocationReason
-    issued_at: int
     expires_at: int
-    revoked_at: int
-    subject_key: bytes
-    evidence: bytes
+    subject_tag: bytes
+    evidence_tag: bytes
 
     @property
     def exists(self) -> bool:
@@ -90,12 +96,20 @@ class IdentityRecord:
     @property
     def live(self) -> bool:
         """Exists and is not revoked (an expired record is still live: it keeps its subject)."""
-        return self.exists and self.revoked_at == 0
+        return self.exists and self.revocation_reason is RevocationReason.NONE
 
     @property
     def retired(self) -> bool:
         """Given up by a recovery: this wallet can never be attested again."""
         return self.revocation_reason is RevocationReason.REBOUND
+
+    def holds_subject(self, subject_key: bytes | str) -> bool:
+        """The record is bound to ``subject_key`` (its tag is the key's first 16 bytes)."""
+        return self.exists and to_bytes32(subject_key, "subject key")[:SUBJECT_TAG_BYTES] == self.subject_tag
+
+    def holds_evidence(self, evidence: bytes | str) -> bool:
+        """The record's evidence commitment is ``evidence`` (its tag is the commitment's first 8 bytes)."""
+        return self.exists and to_bytes32(evidence, "evidence")[:EVIDENCE_TAG_BYTES] == self.evidence_tag
 
     def verified_at(self, timestamp: int) -> bool:
         """What ``isVerified`` answers in a block with this timestamp."""
@@ -227,14 +241,12 @@ class IdentityRegistryClient(ContractClient):
 
 
 def _record(raw: Any) -> IdentityRecord:
-    kind, level, reason, issued_at, expires_at, revoked_at, subject_key, evidence = raw
+    kind, level, reason, expires_at, subject_tag, evidence_tag = raw
     return IdentityRecord(
         kind=Kind(kind),
         level=AssuranceLevel(level),
         revocation_reason=RevocationReason(reason),
-        issued_at=int(issued_at),
         expires_at=int(expires_at),
-        revoked_at=int(revoked_at),
-        subject_key=bytes(subject_key),
-        evidence=bytes(evidence),
+        subject_tag=bytes(subject_tag),
+        evidence_tag=bytes(evidence_tag),
     )

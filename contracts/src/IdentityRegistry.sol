@@ -10,10 +10,10 @@ import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
  * city accounts. One subject has at most one live wallet, enforced here. Expiry and revocation are
  * checked by {isVerified} and {status}, so callers never have to.
  *
- * No personal data is ever stored: a record holds a kind, an assurance level, times, how it ended
- * (revoked, re-bound or suspended — never why), a 32-byte subject key (HMAC(city pepper, random
- * subject id), unlinkable without the pepper) and a 32-byte commitment to the encrypted evidence
- * bundle kept off chain.
+ * No personal data is ever stored: a record is one storage word holding a kind, an assurance level, the
+ * expiry, how it ended (revoked, re-bound or suspended — never why) and the leading bytes of a 32-byte
+ * subject key (HMAC(city pepper, random subject id), unlinkable without the pepper) and of a 32-byte
+ * commitment to the encrypted evidence bundle kept off chain; the whole values are in the events.
  *
  * A record is "live" while it is not revoked (an expired record is still live: it blocks a second
  * wallet for its subject and can be renewed or re-bound).
@@ -26,7 +26,9 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     bytes32 public constant RECOVERY_ROLE = keccak256("RECOVERY_ROLE");
 
     mapping(address wallet => Record) private _records;
-    mapping(bytes32 subjectKey => address wallet) private _wallets;
+    /// @dev The last wallet bound to a subject, by the subject key's tag ({Record-subjectTag}); the subject's
+    /// live wallet when that wallet's record is live and carries the tag.
+    mapping(bytes16 subjectTag => address wallet) private _wallets;
 
     /// @dev The admin given to the constructor is the zero address.
     error IdentityRegistryInvalidAdmin(address admin);
@@ -106,7 +108,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
 
     /**
      * @notice Renews a live record (also after it expired): new level, expiry and evidence commitment.
-     * @dev REGISTRAR_ROLE. `level` must fit the record's kind. Sets `issuedAt` to now.
+     * @dev REGISTRAR_ROLE. `level` must fit the record's kind.
      */
     function renew(
         address wallet,
@@ -118,9 +120,8 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         _checkLevel(record.kind, level);
         _checkExpiry(expiresAt);
         record.level = level;
-        record.issuedAt = uint40(block.timestamp);
         record.expiresAt = expiresAt;
-        record.evidence = evidence;
+        record.evidenceTag = bytes8(evidence);
         emit Renewed(wallet, level, expiresAt, evidence);
     }
 
@@ -152,26 +153,14 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     function rebind(address lostWallet, address newWallet, bytes32 evidence) external onlyRole(RECOVERY_ROLE) {
         checkRebind(lostWallet, newWallet);
         Record storage old = _records[lostWallet];
-        bytes32 subjectKey = old.subjectKey;
-        Kind kind = old.kind;
-        AssuranceLevel level = old.level;
-        uint40 expiresAt = old.expiresAt;
-        old.revokedAt = uint40(block.timestamp);
+        Record memory moved = old;
         old.revocationReason = RevocationReason.Rebound;
-        emit Revoked(lostWallet, subjectKey);
+        emit Revoked(lostWallet);
 
-        _records[newWallet] = Record({
-            kind: kind,
-            level: level,
-            revocationReason: RevocationReason.None,
-            issuedAt: uint40(block.timestamp),
-            expiresAt: expiresAt,
-            revokedAt: 0,
-            subjectKey: subjectKey,
-            evidence: evidence
-        });
-        _wallets[subjectKey] = newWallet;
-        emit Rebound(subjectKey, lostWallet, newWallet);
+        moved.evidenceTag = bytes8(evidence);
+        _records[newWallet] = moved;
+        _wallets[moved.subjectTag] = newWallet;
+        emit Rebound(lostWallet, newWallet, evidence);
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -185,7 +174,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     /// @inheritdoc IIdentityRegistry
     function isVerified(address wallet) external view returns (bool) {
         Record storage record = _records[wallet];
-        return _verified(record.kind, record.revokedAt, record.expiresAt);
+        return _verified(record.kind, record.revocationReason, record.expiresAt);
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -193,21 +182,22 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         Record storage record = _records[wallet];
         kind = record.kind;
         level = record.level;
-        verified = _verified(kind, record.revokedAt, record.expiresAt);
+        verified = _verified(kind, record.revocationReason, record.expiresAt);
     }
 
     /// @inheritdoc IIdentityRegistry
     function walletOf(bytes32 subjectKey) public view returns (address) {
-        address wallet = _wallets[subjectKey];
-        return wallet != address(0) && _records[wallet].subjectKey == subjectKey ? wallet : address(0);
+        bytes16 tag = bytes16(subjectKey);
+        address wallet = _wallets[tag];
+        return wallet != address(0) && _records[wallet].subjectTag == tag ? wallet : address(0);
     }
 
     /// @inheritdoc IIdentityRegistry
     function successorOf(address wallet) external view returns (address) {
-        bytes32 subjectKey = _records[wallet].subjectKey;
-        if (subjectKey == bytes32(0)) return address(0);
-        address current = walletOf(subjectKey);
-        return current == wallet ? address(0) : current;
+        bytes16 tag = _records[wallet].subjectTag;
+        if (tag == bytes16(0)) return address(0);
+        address current = _wallets[tag];
+        return current == wallet || _records[current].subjectTag != tag ? address(0) : current;
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -225,52 +215,53 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         uint40 expiresAt,
         bytes32 evidence
     ) private {
-        if (subjectKey == bytes32(0)) revert IdentityRegistryInvalidSubjectKey();
+        if (bytes16(subjectKey) == bytes16(0)) revert IdentityRegistryInvalidSubjectKey();
         _checkLevel(kind, level);
         _checkExpiry(expiresAt);
         _checkFreshWallet(wallet);
         address bound = _liveWallet(subjectKey);
         if (bound != address(0)) revert IdentityRegistrySubjectAlreadyBound(subjectKey, bound);
 
+        bytes16 tag = bytes16(subjectKey);
         _records[wallet] = Record({
             kind: kind,
             level: level,
             revocationReason: RevocationReason.None,
-            issuedAt: uint40(block.timestamp),
             expiresAt: expiresAt,
-            revokedAt: 0,
-            subjectKey: subjectKey,
-            evidence: evidence
+            subjectTag: tag,
+            evidenceTag: bytes8(evidence)
         });
-        _wallets[subjectKey] = wallet;
+        _wallets[tag] = wallet;
         emit Attested(wallet, subjectKey, kind, level, expiresAt, evidence);
     }
 
     function _revoke(address wallet, RevocationReason reason) private {
         Record storage record = _liveRecord(wallet);
-        record.revokedAt = uint40(block.timestamp);
         record.revocationReason = reason;
-        emit Revoked(wallet, record.subjectKey);
+        emit Revoked(wallet);
     }
 
     /// @dev The live wallet of a subject, or address(0).
     function _liveWallet(bytes32 subjectKey) private view returns (address) {
-        address wallet = _wallets[subjectKey];
+        bytes16 tag = bytes16(subjectKey);
+        address wallet = _wallets[tag];
         if (wallet == address(0)) return address(0);
         Record storage record = _records[wallet];
-        return record.revokedAt == 0 && record.subjectKey == subjectKey ? wallet : address(0);
+        return record.revocationReason == RevocationReason.None && record.subjectTag == tag ? wallet : address(0);
     }
 
     function _liveRecord(address wallet) private view returns (Record storage record) {
         record = _records[wallet];
-        if (record.kind == Kind.None || record.revokedAt != 0) revert IdentityRegistryNotAttested(wallet);
+        if (record.kind == Kind.None || record.revocationReason != RevocationReason.None) {
+            revert IdentityRegistryNotAttested(wallet);
+        }
     }
 
     function _checkFreshWallet(address wallet) private view {
         if (wallet == address(0)) revert IdentityRegistryInvalidWallet(wallet);
         Record storage record = _records[wallet];
         if (record.kind == Kind.None) return;
-        if (record.revokedAt == 0) revert IdentityRegistryWalletAlreadyAttested(wallet);
+        if (record.revocationReason == RevocationReason.None) revert IdentityRegistryWalletAlreadyAttested(wallet);
         if (record.revocationReason == RevocationReason.Rebound) revert IdentityRegistryWalletRetired(wallet);
     }
 
@@ -283,7 +274,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         if (expiresAt <= block.timestamp) revert IdentityRegistryInvalidExpiry(expiresAt);
     }
 
-    function _verified(Kind kind, uint40 revokedAt, uint40 expiresAt) private view returns (bool) {
-        return kind != Kind.None && revokedAt == 0 && block.timestamp < expiresAt;
+    function _verified(Kind kind, RevocationReason ended, uint40 expiresAt) private view returns (bool) {
+        return kind != Kind.None && ended == RevocationReason.None && block.timestamp < expiresAt;
     }
 }

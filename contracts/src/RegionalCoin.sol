@@ -22,11 +22,17 @@ import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
  * the kind-to-kind transfer policy, and the residents' balance cap. Mint is a transfer from kind `None`,
  * burn ({redeem}) a transfer to kind `None`, so the policy also says who may receive mints and redeem.
  *
- * ERC-3009 nonces are OpenZeppelin's keyed sequential nonces ({NoncesKeyed}): a `bytes32` nonce is a
- * 192-bit key followed by a 64-bit sequence number; nonces with different keys are independent, nonces
- * with the same key are used in order. Key 0 is EIP-2612's permit nonce, so ERC-3009 refuses it (a permit
- * and an authorization must never cancel each other out). A wallet that reuses one key pays a 5k
- * nonzero-to-nonzero nonce write per payment instead of a 22.1k fresh slot.
+ * Each account is one storage word ({_accounts}): its coins (bits 0-39), the sequence of its built-in nonce
+ * key 1 (bits 40-63) and its freeze (bits 102-103); the other bits are reserved (points, mirrored identity
+ * status: docs/coin-storage.md) and zero. A payment reads and writes one word per party.
+ *
+ * ERC-3009 nonces are keyed sequential nonces: a `bytes32` nonce is a 192-bit key followed by a 64-bit
+ * sequence number; nonces with different keys are independent, nonces with the same key are used in order.
+ * Key 0 is EIP-2612's permit nonce, so ERC-3009 refuses it (a permit and an authorization must never cancel
+ * each other out). Key 1 ({SEQUENCE_KEY}) is every wallet's own sequence, kept in its account word: a payment
+ * on it writes no extra slot (what `machi-wallet pay` signs). Every other key is OpenZeppelin's
+ * {NoncesKeyed} slot (a fresh key costs a fresh 22.1k slot; for authorizations relayed later, such as
+ * application fees, which must not hold up the wallet's key-1 payments).
  *
  * Lost-wallet recovery is the only way coins move without their owner's signature, so it is slow, visible
  * and stoppable: the recovery agent {requestRecovery}s (announced by `RecoveryRequested` with its eta), the
@@ -48,6 +54,14 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     bytes32 public constant RECOVERY_ROLE = keccak256("RECOVERY_ROLE");
     /// @notice Submits batches of signed authorizations ({batchTransferWithAuthorization}).
     bytes32 public constant RELAYER_ROLE = keccak256("RELAYER_ROLE");
+    /// @notice The nonce key whose sequence lives in the account word (no extra storage per payment).
+    uint192 public constant SEQUENCE_KEY = 1;
+
+    /// @dev Account word layout (see the contract's notice).
+    uint256 private constant _COINS = (1 << 40) - 1;
+    uint256 private constant _SEQ_SHIFT = 40;
+    uint256 private constant _SEQ_MAX = (1 << 24) - 1;
+    uint256 private constant _FREEZE_SHIFT = 102;
 
     /**
      * @notice Why {batchTransferWithAuthorization} skipped an item (`None` = relayed). Stable numeric codes:
@@ -118,7 +132,10 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
 
     IIdentityRegistry private immutable _registry;
     Config private _config;
-    mapping(address account => FreezeKind) private _frozen;
+    /// @dev One word per account: coins, key-1 sequence, freeze (layout above). Replaces ERC20's balances.
+    mapping(address account => uint256 word) private _accounts;
+    /// @dev Replaces ERC20's total supply (its private balances and supply stay unused).
+    uint256 private _supply;
     mapping(address lostWallet => PendingRecovery) private _recoveries;
     mapping(address minter => bool) private _minters;
     mapping(address minter => uint256) private _minterAllowances;
@@ -180,6 +197,10 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     error RegionalCoinRecoveryCancelNotAllowed(address caller);
     /// @dev The cancellation was not signed by the lost wallet.
     error RegionalCoinInvalidSigner(address signer, address lostWallet);
+    /// @dev `account` would hold more than 2^40 - 1 coins (the account word's coins field).
+    error RegionalCoinAmountTooLarge(address account, uint256 value);
+    /// @dev The wallet used all 2^24 - 1 nonces of key 1; it signs with another key from now on.
+    error RegionalCoinSequenceExhausted(address account);
 
     /**
      * @param name ERC-20 name, also the EIP-712 domain name (version "1")
@@ -224,6 +245,16 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     /// @notice 0: one coin is one yen.
     function decimals() public pure override returns (uint8) {
         return 0;
+    }
+
+    /// @notice The account's coins (the low 40 bits of its account word).
+    function balanceOf(address account) public view override returns (uint256) {
+        return _accounts[account] & _COINS;
+    }
+
+    /// @notice All coins in existence (minted minus burnt).
+    function totalSupply() public view override returns (uint256) {
+        return _supply;
     }
 
     /// @notice The identity registry every transfer is checked against.
@@ -404,7 +435,7 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
             if (_capExceeded(_config, level, successor, amount)) reason = SkipReason.BalanceCapExceeded;
         }
         if (reason != SkipReason.None) _revertTransfer(reason, lostWallet, successor, amount);
-        super._update(lostWallet, successor, amount);
+        _move(lostWallet, successor, amount);
         emit Recovered(lostWallet, successor, amount);
     }
 
@@ -443,18 +474,18 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     /// @notice Lets a frozen `account` send and receive again.
     /// @dev FREEZER_ROLE.
     function unfreeze(address account) external onlyRole(FREEZER_ROLE) {
-        _frozen[account] = FreezeKind.None;
+        _setFreeze(account, FreezeKind.None);
         emit AccountUnfrozen(account);
     }
 
     /// @notice Whether `account` is frozen (either kind).
     function isFrozen(address account) external view returns (bool) {
-        return _frozen[account] != FreezeKind.None;
+        return _frozenAs(_accounts[account]) != FreezeKind.None;
     }
 
     /// @notice How `account` is frozen.
     function freezeKindOf(address account) external view returns (FreezeKind) {
-        return _frozen[account];
+        return _frozenAs(_accounts[account]);
     }
 
     /// @notice Stops every balance change (transfers, mints, redemptions, relays, recovery executions).
@@ -528,7 +559,7 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         _requireNotPaused();
         SkipReason reason = _screen(from, to, value);
         if (reason != SkipReason.None) _revertTransfer(reason, from, to, value);
-        super._update(from, to, value);
+        _move(from, to, value);
     }
 
     /**
@@ -537,7 +568,7 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
      */
     function transferFrom(address from, address to, uint256 value) public override returns (bool) {
         address spender = _msgSender();
-        if (_frozen[spender] != FreezeKind.None) revert RegionalCoinFrozenAccount(spender);
+        if (_frozenAs(_accounts[spender]) != FreezeKind.None) revert RegionalCoinFrozenAccount(spender);
         return super.transferFrom(from, to, value);
     }
 
@@ -546,11 +577,26 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         return super.nonces(owner);
     }
 
-    /// @dev ERC-3009 nonces are keyed ({NoncesKeyed}); key 0 is the permit's sequential nonce, refused here
-    /// (every ERC-3009 path, cancellation included, consumes through this function; permits do not).
+    /// @notice The next nonce of `key` for `owner` (key in the high 192 bits); key 1 reads the account word.
+    function nonces(address owner, uint192 key) public view override returns (uint256) {
+        if (key == SEQUENCE_KEY) return (uint256(SEQUENCE_KEY) << 64) | _sequence(_accounts[owner]);
+        return super.nonces(owner, key);
+    }
+
+    /// @dev ERC-3009 nonces are keyed; key 0 is the permit's sequential nonce, refused here (every ERC-3009
+    /// path, cancellation included, consumes through this function; permits do not). Key 1 is the sequence
+    /// in the account word; other keys are {NoncesKeyed}'s.
     function _useCheckedNonce(address owner, uint256 keyNonce) internal override(Nonces, NoncesKeyed) {
-        if (keyNonce >> 64 == 0) revert RegionalCoinNonceKeyZero();
-        super._useCheckedNonce(owner, keyNonce);
+        uint256 key = keyNonce >> 64;
+        if (key == 0) revert RegionalCoinNonceKeyZero();
+        if (key != SEQUENCE_KEY) return super._useCheckedNonce(owner, keyNonce);
+        uint256 word = _accounts[owner];
+        uint256 current = _sequence(word);
+        if (uint64(keyNonce) != current) revert InvalidAccountNonce(owner, (uint256(SEQUENCE_KEY) << 64) | current);
+        if (current == _SEQ_MAX) revert RegionalCoinSequenceExhausted(owner);
+        unchecked {
+            _accounts[owner] = word + (1 << _SEQ_SHIFT);
+        }
     }
 
     // ---------------------------------------------------------------- private
@@ -587,7 +633,7 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
 
         _consumeNonce(from, nonce);
         emit AuthorizationUsed(from, nonce);
-        super._update(from, to, value); // checks done by _screen just above
+        _move(from, to, value); // checks done by _screen just above
     }
 
     /**
@@ -610,8 +656,10 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         Config memory config = _config;
         if (config.transferPolicy & _bit(fromKind, toKind) == 0) return SkipReason.TransferNotAllowed;
         if (from != address(0) && balanceOf(from) < value) return SkipReason.InsufficientBalance;
-        if (toKind == IIdentityRegistry.Kind.Resident && from != to && _capExceeded(config, toLevel, to, value)) {
-            return SkipReason.BalanceCapExceeded;
+        if (to != address(0) && from != to) {
+            if (toKind == IIdentityRegistry.Kind.Resident ? _capExceeded(config, toLevel, to, value) : value > _COINS - balanceOf(to)) {
+                return SkipReason.BalanceCapExceeded; // an uncapped account is still bounded by the word's coins field
+            }
         }
         return SkipReason.None;
     }
@@ -624,19 +672,58 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         (kind, level, verified) = _registry.status(account);
         if (!verified) {
             reason = sender ? SkipReason.SenderNotVerified : SkipReason.RecipientNotVerified;
-        } else if (_frozen[account] != FreezeKind.None) {
+        } else if (_frozenAs(_accounts[account]) != FreezeKind.None) {
             reason = sender ? SkipReason.SenderFrozen : SkipReason.RecipientFrozen;
         }
     }
 
     function _freeze(address account, FreezeKind kind) private {
-        _frozen[account] = kind;
+        _setFreeze(account, kind);
         emit AccountFrozen(account, kind);
+    }
+
+    function _setFreeze(address account, FreezeKind kind) private {
+        uint256 word = _accounts[account] & ~(uint256(3) << _FREEZE_SHIFT);
+        _accounts[account] = word | (uint256(kind) << _FREEZE_SHIFT);
+    }
+
+    /// @dev Moves `value` coins (checks done by the caller): `from == 0` mints, `to == 0` burns. The one
+    /// writer of balances and supply; emits the ERC-20 `Transfer`.
+    function _move(address from, address to, uint256 value) private {
+        if (from == address(0)) {
+            _supply += value;
+        } else {
+            uint256 word = _accounts[from];
+            if (word & _COINS < value) revert ERC20InsufficientBalance(from, word & _COINS, value);
+            unchecked {
+                _accounts[from] = word - value;
+            }
+        }
+        if (to == address(0)) {
+            unchecked {
+                _supply -= value; // value <= the sender's coins <= supply
+            }
+        } else {
+            uint256 word = _accounts[to];
+            if (value > _COINS - (word & _COINS)) revert RegionalCoinAmountTooLarge(to, value);
+            unchecked {
+                _accounts[to] = word + value;
+            }
+        }
+        emit Transfer(from, to, value);
+    }
+
+    function _sequence(uint256 word) private pure returns (uint256) {
+        return (word >> _SEQ_SHIFT) & _SEQ_MAX;
+    }
+
+    function _frozenAs(uint256 word) private pure returns (FreezeKind) {
+        return FreezeKind((word >> _FREEZE_SHIFT) & 3);
     }
 
     /// @dev A recovery may neither be requested nor run while the lost wallet is frozen, unless reported lost.
     function _requireRecoverable(address lostWallet) private view {
-        if (_frozen[lostWallet] == FreezeKind.Frozen) revert RegionalCoinFrozenAccount(lostWallet);
+        if (_frozenAs(_accounts[lostWallet]) == FreezeKind.Frozen) revert RegionalCoinFrozenAccount(lostWallet);
     }
 
     function _cancelRecovery(address lostWallet) private {
@@ -667,18 +754,20 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         if (reason == SkipReason.TransferNotAllowed) {
             revert RegionalCoinTransferNotAllowed(_kindOf(from), _kindOf(to));
         }
-        (, IIdentityRegistry.AssuranceLevel level, ) = _registry.status(to);
-        revert RegionalCoinBalanceCapExceeded(to, balanceOf(to), value, _cap(_config, level));
+        (IIdentityRegistry.Kind kind, IIdentityRegistry.AssuranceLevel level, ) = _registry.status(to);
+        uint256 cap = kind == IIdentityRegistry.Kind.Resident ? _cap(_config, level) : _COINS;
+        revert RegionalCoinBalanceCapExceeded(to, balanceOf(to), value, cap);
     }
 
     function _kindOf(address account) private view returns (IIdentityRegistry.Kind kind) {
         if (account != address(0)) (kind, , ) = _registry.status(account);
     }
 
-    function _cap(Config memory config, IIdentityRegistry.AssuranceLevel level) private pure returns (uint256) {
-        if (level == IIdentityRegistry.AssuranceLevel.CardAuthenticated) return config.cardAuthenticatedCap;
-        if (level == IIdentityRegistry.AssuranceLevel.ResidentOfCity) return config.residentOfCityCap;
-        return 0;
+    /// @dev The configured cap, never above what the account word's coins field holds.
+    function _cap(Config memory config, IIdentityRegistry.AssuranceLevel level) private pure returns (uint256 cap) {
+        if (level == IIdentityRegistry.AssuranceLevel.CardAuthenticated) cap = config.cardAuthenticatedCap;
+        else if (level == IIdentityRegistry.AssuranceLevel.ResidentOfCity) cap = config.residentOfCityCap;
+        return cap > _COINS ? _COINS : cap;
     }
 
     function _bit(IIdentityRegistry.Kind fromKind, IIdentityRegistry.Kind toKind) private pure returns (uint16) {

@@ -120,8 +120,8 @@ class IdentityRecords:
         return (
             subject is not None
             and record.live
-            and "0x" + record.subject_key.hex() == subject.subject_key
-            and "0x" + record.evidence.hex() == row.evidence_commitment
+            and record.holds_subject(subject.subject_key)
+            and record.holds_evidence(row.evidence_commitment)
         )
 
     def wait(self, identity_id: str, timeout: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chain.storage import Base, UTCDateTime, utcnow
@@ -59,7 +59,10 @@ class Transfer(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("uq_transfers_from_nonce", "from_wallet", "nonce", unique=True),
+        # A failed transfer left its nonce unused on chain: the wallet signs that nonce again (key 1's
+        # sequence must go on from it), so only transfers that did not fail hold their nonce.
+        Index("uq_transfers_from_nonce", "from_wallet", "nonce", unique=True,
+              sqlite_where=text("status != 'failed'"), postgresql_where=text("status != 'failed'")),
         Index("ix_transfers_from_status", "from_wallet", "status"),
         Index("ix_transfers_to_status", "to_wallet", "status"),
         Index("ix_transfers_purpose", "purpose"),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from chain.contracts.authorization import SEQUENCE_KEY, sequence_nonce
 from chain.contracts.registry import AssuranceLevel, Kind
 from procedures.deps import ResidentPrincipal, RuntimeDep, SessionDep
 from procedures.errors import PermissionDenied
 from procedures.pagination import CursorQuery, LimitQuery, Page, page_of
 from procedures.transfers import pending
 from procedures.transfers import service as transfers
-from procedures.transfers.schemas import BalanceOut, CoinOut, TransferIn, TransferOut, transfer_out
+from procedures.transfers.schemas import BalanceOut, CoinOut, NonceOut, TransferIn, TransferOut, transfer_out
 
 router = APIRouter(prefix="/v1", tags=["wallet"])
 
@@ -54,6 +55,17 @@ def balance(runtime: RuntimeDep, session: SessionDep, principal: ResidentPrincip
         frozen=coin.is_frozen(wallet),
         cap=cap,
     )
+
+
+@router.get("/wallet/nonce", summary="The nonce to sign my next payment with")
+def next_nonce(runtime: RuntimeDep, session: SessionDep, principal: ResidentPrincipal) -> NonceOut:
+    """Key 1, the wallet's own sequence, kept by the coin beside the balance (a payment on it costs no extra
+    storage): the chain's next number, or one past the wallet's last payment still in progress. Payments on it
+    are relayed in order; a payment signed with another number is refused (``nonce_used``, ``nonce_ahead``)."""
+    wallet = str(principal.wallet)
+    sequence, in_progress = transfers.next_sequence(session, runtime, wallet)
+    return NonceOut(wallet=wallet, key=SEQUENCE_KEY, sequence=sequence, nonce="0x" + sequence_nonce(sequence).hex(),
+                    in_progress=in_progress)
 
 
 @router.post("/transfers", status_code=status.HTTP_202_ACCEPTED, summary="Send coins (person to person, or any payee)")

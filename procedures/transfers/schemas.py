@@ -82,6 +82,16 @@ class CoinOut(BaseModel):
     decimals: int
 
 
+class NonceOut(BaseModel):
+    """The nonce the wallet signs its next payment with: key 1, its own sequence (see ``RegionalCoin``)."""
+
+    wallet: str
+    key: int
+    sequence: int
+    nonce: str
+    in_progress: int
+
+
 class BalanceOut(BaseModel):
     wallet: str
     balance: int

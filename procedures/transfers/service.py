@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from chain.contracts.authorization import Authorization, authorization_signer
+from chain.contracts.authorization import SEQUENCE_KEY, Authorization, authorization_signer, split_nonce
 from chain.contracts.base import ZERO_BYTES32
 from chain.contracts.coin import CoinBatcher, SkipReason
 from chain.contracts.registry import AssuranceLevel, Kind
@@ -54,7 +54,8 @@ _SKIP_CODES: dict[SkipReason, tuple[type[InvalidRequest] | type[Conflict], str, 
     SkipReason.NONCE_AHEAD: (
         PaymentRefused,
         "nonce_ahead",
-        "an earlier nonce of this key is unused; use a fresh nonce",
+        "an earlier nonce of this key is not used (and no payment in progress will use it): sign again with the"
+        " wallet's next nonce (GET /v1/wallet/nonce)",
     ),
     SkipReason.SENDER_NOT_VERIFIED: (
         PaymentRefused,
@@ -106,11 +107,31 @@ def replay_of(session: Session, auth: Authorization) -> Transfer | None:
     """The transfer already accepted for this very signed authorization, if any.
 
     A client that lost the answer (a dropped connection, a restarted service) sends the same
-    authorization again; it gets the first transfer back instead of a "nonce used" refusal.
+    authorization again; it gets the first transfer back instead of a "nonce used" refusal. (A nonce
+    may have several transfers: a failed one left it unused, and the wallet signed it again.)
     """
-    earlier = session.scalar(select(Transfer).where(Transfer.from_wallet == checksum(auth.from_, "authorization.from"),
-                                                    Transfer.nonce == "0x" + auth.nonce.hex()))
-    return earlier if earlier is not None and same_authorization(earlier, auth) else None
+    earlier = session.scalars(select(Transfer).where(Transfer.from_wallet == checksum(auth.from_, "authorization.from"),
+                                                     Transfer.nonce == "0x" + auth.nonce.hex()))
+    return next((transfer for transfer in earlier if same_authorization(transfer, auth)), None)
+
+
+#: How the ``nonce`` column of a key-1 (``SEQUENCE_KEY``) authorization starts: the 192-bit key in hex.
+_SEQUENCE_NONCE_PREFIX = "0x" + SEQUENCE_KEY.to_bytes(24, "big").hex()
+
+
+def open_sequenced(session: Session, payer: str) -> list[Authorization]:
+    """The payer's accepted, not yet final key-1 authorizations, in sequence order."""
+    items = session.scalars(select(Transfer.item).where(Transfer.from_wallet == payer, Transfer.status.in_(OPEN),
+                                                        Transfer.nonce.startswith(_SEQUENCE_NONCE_PREFIX)))
+    return sorted((Authorization.decode(item) for item in items), key=lambda auth: split_nonce(auth.nonce)[1])
+
+
+def next_sequence(session: Session, runtime: Runtime, wallet: str) -> tuple[int, int]:
+    """The sequence number ``wallet`` signs its next key-1 payment with, and how many of its key-1 payments
+    are still in progress: the chain's next number, or one past the last payment still in progress."""
+    _, on_chain = split_nonce(runtime.coin.nonces(wallet, SEQUENCE_KEY))
+    in_progress = [split_nonce(auth.nonce)[1] for auth in open_sequenced(session, wallet)]
+    return max([on_chain, *(sequence + 1 for sequence in in_progress)]), len(in_progress)
 
 
 def accept(
@@ -193,11 +214,12 @@ def accept(
     payer, payee = checksum(auth.from_, "authorization.from"), checksum(auth.to, "authorization.to")
     nonce_hex = "0x" + auth.nonce.hex()
     lock_wallet(session, payer)
-    if session.scalar(select(Transfer.id).where(Transfer.from_wallet == payer, Transfer.nonce == nonce_hex)):
+    if session.scalar(select(Transfer.id).where(Transfer.from_wallet == payer, Transfer.nonce == nonce_hex,
+                                                Transfer.status != "failed")):
         raise PaymentRefused(
             "this authorization (nonce) was already submitted", code="nonce_used", param="authorization.nonce"
         )
-    _screen(runtime, auth)
+    _screen(runtime, auth, _sequenced_before(session, payer, auth))
     owed = pending_out(session, payer)
     fits = not owed or coin.balance_of(payer) >= owed + auth.value
     if not fits and not _fits_once_mined(session, runtime, payer, auth.value):
@@ -265,11 +287,22 @@ def _fits_once_mined(session: Session, runtime: Runtime, payer: str, value: int)
     return balance >= owed + reserving + value
 
 
-def _screen(runtime: Runtime, auth: Authorization) -> None:
+def _sequenced_before(session: Session, payer: str, auth: Authorization) -> list[Authorization]:
+    """The payer's key-1 payments in progress that the chain must run before ``auth`` (none unless ``auth``
+    is on key 1): screened with it, so that its number, one past theirs, is not taken for ``NonceAhead``."""
+    if auth.nonce_key != SEQUENCE_KEY:
+        return []
+    _, sequence = split_nonce(auth.nonce)
+    return [earlier for earlier in open_sequenced(session, payer) if split_nonce(earlier.nonce)[1] < sequence]
+
+
+def _screen(runtime: Runtime, auth: Authorization, before: list[Authorization]) -> None:
+    """What the chain would do with ``auth`` now, run after the ``before`` items (the payer's earlier key-1
+    payments in progress, which the relayer sends first)."""
     from chain.errors import ContractLogicError
 
     try:
-        [reason] = runtime.coin.screen_batch([auth], runtime.keys.relayer.address)
+        reason = runtime.coin.screen_batch([*before, auth], runtime.keys.relayer.address)[-1]
     except ContractLogicError as exc:
         if exc.name == "EnforcedPause":
             raise Unavailable(

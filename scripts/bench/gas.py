@@ -10,12 +10,15 @@ Starts its own in-memory anvil, deploys the city with the production plan (``cha
   (distinct payers with non-zero balances, one merchant with a non-zero balance);
 * attest, renew, revoke, request_recovery + execute_recovery (after the delay, anvil time travel on the
   bench's own node), redeem, anchor at 1 and 1,000,000 leaves;
-* the batch of 50 signed exactly as ``machi-wallet pay`` signs (``random_nonce()``:
-  ``batch_per_payment_cli_50``);
+* the batch of 50 signed exactly as ``machi-wallet pay`` signs: key 1, the wallet's own sequence kept in
+  its account word, for a wallet's first payment (``batch_per_payment_first_payment_50``, sequence 0) and
+  a later one (``batch_per_payment_cli_50``);
 * ``batch50_*_vs_erc20_warm`` ratios and whether each target of issues 3 and 14 is met.
 
-Nonce modes: a *fresh key* nonce (``random key << 64 | 0``) writes a fresh storage slot (22.1k);
-a *reused key* nonce (the next sequence number of a key the wallet used before) rewrites it (5k).
+Nonce modes: key 1 writes nothing but the payer's account word, which the payment writes anyway; a
+*fresh key* nonce (``random key << 64 | 0``: a generic ERC-3009 wallet, an application fee) writes a fresh
+storage slot (22.1k); a *reused key* nonce (the next sequence number of another key the wallet used
+before) rewrites that slot (5k).
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ from chain.contracts import (
     CityContracts,
     load_city,
     make_nonce,
-    random_nonce,
     random_nonce_key,
+    sequence_nonce,
 )
 from chain.deploy import deploy
 from chain.errors import DECODER, TransactionError
@@ -210,20 +213,22 @@ def _measure(bench: _Bench, plain: Any) -> dict[str, Any]:
                 raise TransactionError(f"benchmark batch of {size} skipped items: {', '.join(skipped)}")
             figures[f"batch_per_payment_{mode}_{size}"] = round(int(receipt["gasUsed"]) / size)
 
-    # what `machi-wallet pay` signs today (wallet/context.py: random_nonce(), one fresh key per payment)
-    deadline = bench.now() + 3_600
-    cli = [
-        coin.sign_authorization(payer, merchant.address, 100, nonce=random_nonce(), valid_before=deadline,
-                                ref=secrets.token_bytes(32))
-        for payer in payers[:50]
-    ]
-    receipt = bench.send(coin.batch_call(cli), bench.operator)
-    if not all(r.relayed for r in coin.batch_outcomes(receipt, cli)):
-        raise TransactionError("benchmark batch of the wallet CLI's nonces skipped items")
-    figures["batch_per_payment_cli_50"] = round(int(receipt["gasUsed"]) / 50)
+    # what `machi-wallet pay` signs (wallet/context.py): key 1, the wallet's next sequence number, kept in the
+    # account word. A wallet's first payment is sequence 0; later ones count up.
+    for mode, sequence in (("first_payment", 0), ("cli", 1)):
+        deadline = bench.now() + 3_600
+        signed = [
+            coin.sign_authorization(payer, merchant.address, 100, nonce=sequence_nonce(sequence),
+                                    valid_before=deadline, ref=secrets.token_bytes(32))
+            for payer in payers[:50]
+        ]
+        receipt = bench.send(coin.batch_call(signed), bench.operator)
+        if not all(r.relayed for r in coin.batch_outcomes(receipt, signed)):
+            raise TransactionError(f"benchmark batch of the wallet CLI's nonces ({mode}) skipped items")
+        figures[f"batch_per_payment_{mode}_50"] = round(int(receipt["gasUsed"]) / 50)
 
     baseline = figures["erc20_transfer_warm"]
-    for mode in ("cli", "reused_key", "fresh_key"):
+    for mode in ("cli", "first_payment", "reused_key", "fresh_key"):
         figures[f"batch50_{mode}_vs_erc20_warm"] = round(figures[f"batch_per_payment_{mode}_50"] / baseline, 3)
 
     # ------------------------------------------------------------------ ledger
@@ -241,9 +246,10 @@ def _measure(bench: _Bench, plain: Any) -> dict[str, Any]:
         "batch50_reused_key_le_1.3x_erc20_warm": figures["batch50_reused_key_vs_erc20_warm"] <= TARGET_BATCH50_RATIO,
         "batch50_fresh_key_le_1.3x_erc20_warm": figures["batch50_fresh_key_vs_erc20_warm"] <= TARGET_BATCH50_RATIO,
         "attest_le_120k": figures["attest"] <= TARGET_ATTEST,
-        # issue 14 (a wallet's first payment is a fresh key's sequence 0: batch_per_payment_fresh_key_50)
+        # issue 14 (a wallet's first payment is key 1's sequence 0: batch_per_payment_first_payment_50;
+        # fresh_key_50 is a generic ERC-3009 wallet's random nonce, reported without a target)
         "batch50_cli_le_30000": figures["batch_per_payment_cli_50"] <= TARGET_CLI_50,
-        "batch50_first_payment_le_34400": figures["batch_per_payment_fresh_key_50"] <= TARGET_FIRST_PAYMENT,
+        "batch50_first_payment_le_34400": figures["batch_per_payment_first_payment_50"] <= TARGET_FIRST_PAYMENT,
         "attest_le_80k": figures["attest"] <= TARGET_ATTEST_14,
         "anchor_execution_gas_independent_of_leaf_count": constant,
     }

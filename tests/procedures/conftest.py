@@ -109,6 +109,9 @@ def arrange(w3, city, test_operator):
         def balance(self, wallet: str) -> int:
             return coin.balance_of(wallet)
 
+        def freeze(self, wallet: str, frozen: bool = True) -> None:
+            send_call(w3, test_operator, coin.freeze_call(wallet) if frozen else coin.unfreeze_call(wallet))
+
     return Arrange()
 
 

@@ -209,9 +209,9 @@ def pay(wallet: WalletContext, target: str, yes: bool, offline: bool, amount: in
                          + (f" — {escape(checkout['description'])}" if checkout["description"] else ""))
     if not yes:
         click.confirm(t("confirm_pay"), abort=True)
-    authorization = wallet.transfer_authorization(account, checkout["pay_to"], checkout["amount"], AUTHORIZATION_TTL_S)
-    accepted = wallet.api.request("POST", f"/v1/pay/requests/{request_id}", json={"authorization": authorization},
-                                  auth=True)
+    accepted = wallet.pay(account, checkout["pay_to"], checkout["amount"], AUTHORIZATION_TTL_S, lambda authorization:
+                          wallet.api.request("POST", f"/v1/pay/requests/{request_id}",
+                                             json={"authorization": authorization}, auth=True))
     state = _wait_confirmed(wallet, accepted["transfer"])
     _done(wallet, state, t("paid_to", amount=_amount(checkout["amount"]), name=name))
 
@@ -243,9 +243,9 @@ def scan(wallet: WalletContext, uri: str, amount: int | None, memo: str | None, 
         amount = int(click.prompt(t("prompt_amount"), type=click.IntRange(1)))
     if not yes:
         click.confirm(t("confirm_pay_amount", amount=_amount(amount), name=name), abort=True)
-    authorization = wallet.transfer_authorization(account, merchant["pay_to"], amount, AUTHORIZATION_TTL_S)
-    accepted = wallet.api.request("POST", f"/v1/pay/merchants/{code.merchant_id}",
-                                  json={"authorization": authorization, "memo": memo}, auth=True)
+    accepted = wallet.pay(account, merchant["pay_to"], amount, AUTHORIZATION_TTL_S, lambda authorization:
+                          wallet.api.request("POST", f"/v1/pay/merchants/{code.merchant_id}",
+                                             json={"authorization": authorization, "memo": memo}, auth=True))
     state = _wait_confirmed(wallet, accepted["transfer"])
     _done(wallet, state, t("paid_to", amount=_amount(amount), name=name))
 
@@ -266,9 +266,9 @@ def send(wallet: WalletContext, address: str, amount: int, memo: str | None, yes
     account = wallet.logged_in()
     if not yes:
         click.confirm(t("confirm_send", amount=_amount(amount), to=to), abort=True)
-    authorization = wallet.transfer_authorization(account, to, amount, AUTHORIZATION_TTL_S)
-    accepted = wallet.api.request("POST", "/v1/transfers", json={"authorization": authorization, "memo": memo},
-                                  auth=True)
+    accepted = wallet.pay(account, to, amount, AUTHORIZATION_TTL_S, lambda authorization:
+                          wallet.api.request("POST", "/v1/transfers",
+                                             json={"authorization": authorization, "memo": memo}, auth=True))
     state = _wait_confirmed(wallet, accepted)
     _done(wallet, state, t("sent_to", amount=_amount(amount), to=to))
 

@@ -189,7 +189,9 @@ def _fee_authorization(wallet: WalletContext, account: LocalAccount, amount: int
     signing = wallet.api.request("GET", "/v1/procedures/signing")
     if not signing.get("treasury"):
         raise WalletError.of("treasury_not_ready")
-    return wallet.transfer_authorization(account, signing["treasury"], amount, FEE_AUTHORIZATION_TTL_S)
+    # relayed when a clerk approves, maybe never: a one-off nonce, so it holds up none of the wallet's payments
+    return wallet.transfer_authorization(account, signing["treasury"], amount, FEE_AUTHORIZATION_TTL_S,
+                                         sequenced=False)
 
 
 def _money(wallet: WalletContext, amount: int, status: str) -> str:

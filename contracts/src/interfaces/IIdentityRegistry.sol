@@ -35,25 +35,25 @@ interface IIdentityRegistry {
     }
 
     /**
-     * @notice A wallet's record. The first six fields share one storage slot (the hot path reads only it).
+     * @notice A wallet's record: exactly one storage slot, so binding a wallet writes two fresh slots (this
+     * and the subject's). The whole subject key and evidence commitment are in the events ({Attested},
+     * {Renewed}, {Rebound}); the record keeps their leading bytes, which identify them among the city's own
+     * values (subject keys are HMACs under the city's pepper: nobody can aim a collision at 128 bits).
+     * Issue and revocation times are the events' block times.
      * @param kind resident, merchant or city account
      * @param level assurance level (residents only)
      * @param revocationReason how the record ended (`None` while live; never why)
-     * @param issuedAt when the record was (re)issued
      * @param expiresAt first second at which the record is no longer valid
-     * @param revokedAt when the record was revoked (0 while live)
-     * @param subjectKey opaque subject identifier: HMAC(city pepper, random subject id)
-     * @param evidence opaque commitment to the off-chain (encrypted) evidence bundle
+     * @param subjectTag the first 16 bytes of the subject key (HMAC(city pepper, random subject id))
+     * @param evidenceTag the first 8 bytes of the commitment to the off-chain (encrypted) evidence bundle
      */
     struct Record {
         Kind kind;
         AssuranceLevel level;
         RevocationReason revocationReason;
-        uint40 issuedAt;
         uint40 expiresAt;
-        uint40 revokedAt;
-        bytes32 subjectKey;
-        bytes32 evidence;
+        bytes16 subjectTag;
+        bytes8 evidenceTag;
     }
 
     /// @notice A wallet was bound to a subject (by {attest}, {registerMerchant} or {registerCityAccount}).
@@ -71,10 +71,10 @@ interface IIdentityRegistry {
 
     /// @notice A record was revoked (also emitted for the old wallet by {rebind} and by {suspendMerchant}).
     /// @dev No reason: why a resident's record ended is personal (see {RevocationReason}).
-    event Revoked(address indexed wallet, bytes32 indexed subjectKey);
+    event Revoked(address indexed wallet);
 
     /// @notice A subject moved from a lost wallet to a new one, which inherited the record.
-    event Rebound(bytes32 indexed subjectKey, address indexed oldWallet, address indexed newWallet);
+    event Rebound(address indexed oldWallet, address indexed newWallet, bytes32 evidence);
 
     /**
      * @notice Lost-wallet recovery, the registry's half: moves the subject of `lostWallet` to `newWallet`.

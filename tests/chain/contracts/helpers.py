@@ -147,6 +147,14 @@ class Chain:
             return exc
         raise AssertionError(f"expected {error}, but the call succeeded")
 
+    def subject_of(self, wallet: str) -> bytes:
+        """The whole subject key ``wallet`` was last bound to, from the registry's ``Attested`` events (the
+        record keeps only its first 16 bytes)."""
+        attested = self.registry.contract.events.Attested.get_logs(
+            from_block=0, argument_filters={"wallet": wallet})
+        assert attested, f"{wallet} was never attested"
+        return bytes(attested[-1]["args"]["subjectKey"])
+
     # ------------------------------------------------------------------ actors
     def resident(
         self,

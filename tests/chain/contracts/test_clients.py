@@ -185,7 +185,7 @@ def test_reads_return_plain_python_types(evm: Chain) -> None:
     status = evm.registry.status(alice.address)
     assert type(status.kind) is Kind and type(status.level) is AssuranceLevel and type(status.verified) is bool
     record = evm.registry.record_of(alice.address)
-    assert type(record.revocation_reason) is RevocationReason and type(record.subject_key) is bytes
+    assert type(record.revocation_reason) is RevocationReason and type(record.subject_tag) is bytes
     assert type(evm.coin.balance_of(alice.address)) is int
     assert type(evm.coin.is_frozen(alice.address)) is bool
 

@@ -127,9 +127,10 @@ class BaseState:
                 records[account.address] = Rec(
                     record.kind,
                     record.level,
-                    record.subject_key,
+                    # the chain keeps the subject key's first 16 bytes: map them back to the pool's whole key
+                    next((s for s in pool.subjects if record.holds_subject(s)), record.subject_tag),
                     record.expires_at,
-                    record.revoked_at != 0,
+                    not record.live,
                     record.revocation_reason,
                 )
         return cls(
@@ -150,7 +151,7 @@ class BatchReader:
     """Reads everything the invariants need in one JSON-RPC batch, encoding the calls by hand: with ~40
     reads per step, web3's per-call overhead would dominate the test's run time."""
 
-    RECORD = "(uint8,uint8,uint8,uint40,uint40,uint40,bytes32,bytes32)"
+    RECORD = "(uint8,uint8,uint8,uint40,bytes16,bytes8)"
 
     def __init__(self, evm: Chain, pool: Pool) -> None:
         self.w3, self.pool = evm.w3, pool
@@ -188,7 +189,9 @@ class BatchReader:
         for account in self.pool.everyone:
             balance, verified, frozen, record = next(results), next(results), next(results), next(results)
             accounts[account.address] = (int(balance), bool(verified), FreezeKind(frozen))
-            records[account.address] = (record[0] != Kind.NONE and record[5] == 0, bytes(record[6]))
+            # live = a kind and no revocation reason; the chain keeps the subject key's first 16 bytes
+            subject = next((s for s in self.pool.subjects if s[:16] == record[4]), bytes(record[4]))
+            records[account.address] = (record[0] != Kind.NONE and record[2] == 0, subject)
         pending = {}
         for wallet in self.pool.wallets:
             successor, eta, _ = next(results)

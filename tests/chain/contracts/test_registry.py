@@ -23,8 +23,8 @@ def test_attest_records_the_resident_and_binds_the_subject(evm: Chain) -> None:
     assert evm.registry.status(wallet) == IdentityStatus(Kind.RESIDENT, RESIDENT_OF_CITY, True)
     record = evm.registry.record_of(wallet)
     assert record.live and not record.retired
-    assert (record.subject_key, record.evidence, record.expires_at) == (subject, evidence, expires)
-    assert record.issued_at == evm.now() and record.revoked_at == 0
+    assert record.holds_subject(subject) and record.holds_evidence(evidence) and record.expires_at == expires
+    assert (record.subject_tag, record.evidence_tag) == (subject[:16], evidence[:8])
     assert record.revocation_reason is RevocationReason.NONE
     assert evm.registry.wallet_of(subject) == wallet
     assert evm.registry.successor_of(wallet) is None
@@ -46,7 +46,7 @@ def test_merchants_and_city_accounts_have_no_level(evm: Chain) -> None:
 
 def test_attest_validates_its_input(evm: Chain) -> None:
     taken = evm.resident()
-    taken_subject = evm.registry.record_of(taken.address).subject_key
+    taken_subject = evm.subject_of(taken.address)
     fresh, later, op = Account.create().address, evm.now() + YEAR, evm.operator
     attest = evm.registry.attest_call
     evm.reverts(attest(fresh, bytes(32), CARD, later, random32()), op, "IdentityRegistryInvalidSubjectKey")
@@ -88,8 +88,8 @@ def test_renew_changes_level_expiry_and_evidence(evm: Chain) -> None:
     (event,) = evm.registry.events(receipt, "Renewed")
     assert event["args"]["level"] == RESIDENT_OF_CITY and event["args"]["expiresAt"] == expires
     record = evm.registry.record_of(alice.address)
-    assert (record.level, record.expires_at, record.evidence) == (RESIDENT_OF_CITY, expires, evidence)
-    assert record.issued_at == evm.now()
+    assert (record.level, record.expires_at) == (RESIDENT_OF_CITY, expires) and record.holds_evidence(evidence)
+    assert event["args"]["evidence"] == evidence
 
 
 def test_renew_refuses_bad_levels_and_unknown_or_revoked_wallets(evm: Chain) -> None:
@@ -138,7 +138,8 @@ def test_expiry_is_checked_by_the_registry_and_renew_revives(evm: Chain) -> None
     assert record.live and not record.verified_at(evm.now())
     # expired but live: still holds its subject
     evm.reverts(
-        evm.registry.attest_call(Account.create().address, record.subject_key, CARD, evm.now() + YEAR, random32()),
+        evm.registry.attest_call(Account.create().address, evm.subject_of(alice.address), CARD, evm.now() + YEAR,
+                                 random32()),
         evm.operator,
         "IdentityRegistrySubjectAlreadyBound",
     )
@@ -148,13 +149,13 @@ def test_expiry_is_checked_by_the_registry_and_renew_revives(evm: Chain) -> None
 
 def test_revoke_frees_the_subject_and_says_nothing_of_why(evm: Chain) -> None:
     alice = evm.resident()
-    subject = evm.registry.record_of(alice.address).subject_key
+    subject = evm.subject_of(alice.address)
     receipt = evm.send(evm.registry.revoke_call(alice.address), evm.operator)
     (event,) = evm.registry.events(receipt, "Revoked")
-    assert dict(event["args"]) == {"wallet": alice.address, "subjectKey": subject}  # no reason: it is personal
-    assert len(receipt["logs"][0]["data"]) == 0 and len(receipt["logs"][0]["topics"]) == 3
+    assert dict(event["args"]) == {"wallet": alice.address}  # no reason: it is personal; no subject either
+    assert len(receipt["logs"][0]["data"]) == 0 and len(receipt["logs"][0]["topics"]) == 2
     record = evm.registry.record_of(alice.address)
-    assert record.revocation_reason is RevocationReason.REVOKED and record.revoked_at == evm.now()
+    assert record.revocation_reason is RevocationReason.REVOKED
     assert not record.live and not evm.registry.is_verified(alice.address)
     evm.reverts(evm.registry.revoke_call(alice.address), evm.operator, "IdentityRegistryNotAttested")
     # the subject may now be bound again, to another wallet or (moving back) the same one
@@ -168,12 +169,12 @@ def test_revoke_takes_no_reason_in_its_calldata(evm: Chain) -> None:
     (revoke,) = [f for f in evm.registry.contract.abi if f.get("name") == "revoke"]
     assert [i["type"] for i in revoke["inputs"]] == ["address"]
     (event,) = [e for e in evm.registry.contract.abi if e.get("type") == "event" and e["name"] == "Revoked"]
-    assert [i["name"] for i in event["inputs"]] == ["wallet", "subjectKey"]
+    assert [i["name"] for i in event["inputs"]] == ["wallet"]
 
 
 def test_a_revoked_wallet_may_come_back(evm: Chain) -> None:
     alice = evm.resident()
-    subject = evm.registry.record_of(alice.address).subject_key
+    subject = evm.subject_of(alice.address)
     evm.send(evm.registry.revoke_call(alice.address), evm.operator)
     evm.send(
         evm.registry.attest_call(alice.address, subject, RESIDENT_OF_CITY, evm.now() + YEAR, random32()), evm.operator
@@ -184,7 +185,7 @@ def test_a_revoked_wallet_may_come_back(evm: Chain) -> None:
 
 def test_suspend_and_reinstate_a_merchant(evm: Chain) -> None:
     merchant, alice = evm.merchant(), evm.resident(1_000)
-    key = evm.registry.record_of(merchant.address).subject_key
+    key = evm.subject_of(merchant.address)
     evm.send(evm.registry.suspend_merchant_call(merchant.address), evm.operator)
     assert evm.registry.record_of(merchant.address).revocation_reason is RevocationReason.SUSPENDED
     assert not evm.registry.is_verified(merchant.address)
@@ -212,13 +213,14 @@ def test_rebind_moves_the_subject_and_retires_the_old_wallet(evm: Chain) -> None
     assert revoked["args"]["wallet"] == lost.address
     (rebound,) = evm.registry.events(receipt, "Rebound")
     assert (rebound["args"]["oldWallet"], rebound["args"]["newWallet"]) == (lost.address, new)
+    assert rebound["args"]["evidence"] == evidence
     after = evm.registry.record_of(new)
     assert (after.kind, after.level, after.expires_at) == (before.kind, before.level, before.expires_at)
-    assert after.evidence == evidence and after.subject_key == before.subject_key
+    assert after.holds_evidence(evidence) and after.subject_tag == before.subject_tag
     old = evm.registry.record_of(lost.address)
     assert old.retired and not old.live and not evm.registry.is_verified(lost.address)
     assert old.revocation_reason is RevocationReason.REBOUND
-    assert evm.registry.wallet_of(before.subject_key) == new
+    assert evm.registry.wallet_of(evm.subject_of(lost.address)) == new
     assert evm.registry.successor_of(lost.address) == new
     assert evm.registry.successor_of(new) is None
     # a retired wallet never comes back, not even with another subject
@@ -266,7 +268,7 @@ def test_rebind_of_an_expired_record_keeps_it_expired(evm: Chain) -> None:
 
 def test_a_chain_of_rebinds_points_every_lost_wallet_at_the_current_one(evm: Chain) -> None:
     first = evm.resident()
-    subject = evm.registry.record_of(first.address).subject_key
+    subject = evm.subject_of(first.address)
     second, third = Account.create().address, Account.create().address
     evm.rebind(first.address, second)
     evm.rebind(second, third)
@@ -274,3 +276,31 @@ def test_a_chain_of_rebinds_points_every_lost_wallet_at_the_current_one(evm: Cha
     assert evm.registry.successor_of(second) == third
     assert evm.registry.wallet_of(subject) == third
     assert [evm.registry.is_verified(w) for w in (first.address, second, third)] == [False, False, True]
+
+
+def test_a_wallet_re_attested_for_another_subject_frees_the_first(evm: Chain) -> None:
+    """The subject map keeps the last wallet per subject tag; a tag only counts while that wallet's record carries
+    it, so a wallet that came back under another subject leaves no stale binding behind."""
+    alice = evm.resident()
+    first, second = evm.subject_of(alice.address), random32()
+    evm.send(evm.registry.revoke_call(alice.address), evm.operator)
+    evm.send(evm.registry.attest_call(alice.address, second, CARD, evm.now() + YEAR, random32()), evm.operator)
+    assert evm.registry.wallet_of(second) == alice.address and evm.registry.wallet_of(first) is None
+    assert evm.registry.successor_of(alice.address) is None
+    other = Account.create().address
+    evm.send(evm.registry.attest_call(other, first, CARD, evm.now() + YEAR, random32()), evm.operator)
+    assert evm.registry.wallet_of(first) == other
+
+
+def test_subject_keys_must_differ_in_their_first_16_bytes(evm: Chain) -> None:
+    """What the record keeps of a subject key: a key without them is refused, and two keys that share them are
+    one subject (the city's HMAC keys never do; a test that they cannot be told apart on chain)."""
+    alice = evm.resident()
+    subject = evm.subject_of(alice.address)
+    twin = subject[:16] + bytes(16)
+    assert evm.registry.wallet_of(twin) == alice.address
+    evm.reverts(evm.registry.attest_call(Account.create().address, twin, CARD, evm.now() + YEAR, random32()),
+                evm.operator, "IdentityRegistrySubjectAlreadyBound")
+    evm.reverts(evm.registry.attest_call(Account.create().address, bytes(16) + subject[16:], CARD,
+                                         evm.now() + YEAR, random32()), evm.operator,
+                "IdentityRegistryInvalidSubjectKey")
