@@ -7,11 +7,12 @@ send from them without signing. Reverts are always asserted by their decoded cus
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.types import TxReceipt
 
@@ -30,6 +31,27 @@ from chain.node import LocalNode
 YEAR = 365 * 24 * 3600
 CARD = AssuranceLevel.CARD_AUTHENTICATED
 RESIDENT_OF_CITY = AssuranceLevel.RESIDENT_OF_CITY
+
+
+@dataclass(frozen=True)
+class AccountWord:
+    """RegionalCoin's account word: coins (bits 0-39), key-1 sequence (40-63), freeze (102-103), the rest
+    reserved and zero (``rest``: every other bit, as found)."""
+
+    coins: int
+    sequence: int
+    freeze: int
+    rest: int
+
+    COINS_MASK = 2**40 - 1
+    SEQUENCE_SHIFT, SEQUENCE_MASK = 40, 2**24 - 1
+    FREEZE_SHIFT = 102
+
+    @classmethod
+    def decode(cls, word: int) -> AccountWord:
+        known = cls.COINS_MASK | cls.SEQUENCE_MASK << cls.SEQUENCE_SHIFT | 3 << cls.FREEZE_SHIFT
+        return cls(word & cls.COINS_MASK, (word >> cls.SEQUENCE_SHIFT) & cls.SEQUENCE_MASK,
+                   (word >> cls.FREEZE_SHIFT) & 3, word & ~known)
 
 
 def random32() -> bytes:
@@ -87,6 +109,7 @@ class Chain:
         #: anchorer at once: contract tests about a function's logic call it as this one account.
         self.operator = OPERATOR
         self._impersonated: set[str] = set()
+        self._accounts_slot: int | None = None
 
     # ------------------------------------------------------------------ node
     def rpc(self, method: str, *params: Any) -> Any:
@@ -146,6 +169,25 @@ class Chain:
                 assert got == want, f"{error}.{name}: expected {want!r}, got {got!r}"
             return exc
         raise AssertionError(f"expected {error}, but the call succeeded")
+
+    def account_word(self, account: str) -> AccountWord:
+        """The coin's raw account word for ``account`` (storage, not the views), decoded."""
+        return AccountWord.decode(self.raw_account_word(account, self.accounts_slot()))
+
+    def raw_account_word(self, account: str, slot: int) -> int:
+        key = keccak(bytes(12) + bytes.fromhex(account[2:]) + slot.to_bytes(32, "big"))
+        return int.from_bytes(self.w3.eth.get_storage_at(self.coin.address, key), "big")  # type: ignore[arg-type]
+
+    def accounts_slot(self) -> int:
+        """The storage slot of the coin's ``_accounts`` mapping, found once: the one slot whose entry for a
+        resident with a distinctive balance holds that balance in its coins field."""
+        if self._accounts_slot is None:
+            probe = self.resident(98_765)
+            slots = [slot for slot in range(32)
+                     if AccountWord.decode(self.raw_account_word(probe.address, slot)).coins == 98_765]
+            assert len(slots) == 1, slots
+            self._accounts_slot = slots[0]
+        return self._accounts_slot
 
     def subject_of(self, wallet: str) -> bytes:
         """The whole subject key ``wallet`` was last bound to, from the registry's ``Attested`` events (the

@@ -8,45 +8,25 @@ balance) fails here.
 from __future__ import annotations
 
 from eth_account import Account
-from eth_utils.crypto import keccak
 
 from chain.contracts import SkipReason, make_nonce, sequence_nonce, split_nonce
 from chain.contracts.authorization import SEQUENCE_KEY
 from chain.contracts.base import Call
-from tests.chain.contracts.helpers import RESIDENT_OF_CITY, YEAR, Chain, random32
+from tests.chain.contracts.helpers import RESIDENT_OF_CITY, YEAR, AccountWord, Chain, random32
 
-COINS_BITS, SEQ_SHIFT, SEQ_BITS, FREEZE_SHIFT = 40, 40, 24, 102
-MAX_COINS = 2**COINS_BITS - 1
-
-
-def _word(evm: Chain, account: str, slot: int) -> int:
-    key = keccak(bytes(12) + bytes.fromhex(account[2:]) + slot.to_bytes(32, "big"))
-    return int.from_bytes(evm.w3.eth.get_storage_at(evm.coin.address, key), "big")  # type: ignore[arg-type]
+MAX_COINS = AccountWord.COINS_MASK
 
 
-def _accounts_slot(evm: Chain, account: str) -> int:
-    """The storage slot of the coin's ``_accounts`` mapping: the one whose entry for ``account`` holds its coins
-    (the account must hold a distinctive balance)."""
-    balance = evm.coin.balance_of(account)
-    slots = [slot for slot in range(32) if _word(evm, account, slot) & MAX_COINS == balance]
-    assert len(slots) == 1, slots
-    return slots[0]
-
-
-def _fields(word: int) -> tuple[int, int, int, int]:
-    """(coins, sequence, freeze kind, every other bit) of a raw account word."""
-    coins = word & MAX_COINS
-    sequence = (word >> SEQ_SHIFT) & (2**SEQ_BITS - 1)
-    freeze = (word >> FREEZE_SHIFT) & 3
-    rest = word & ~(MAX_COINS | (2**SEQ_BITS - 1) << SEQ_SHIFT | 3 << FREEZE_SHIFT)
-    return coins, sequence, freeze, rest
+def _fields(evm: Chain, account: str) -> tuple[int, int, int, int]:
+    """(coins, sequence, freeze kind, every other bit) of the account's raw word."""
+    word = evm.account_word(account)
+    return word.coins, word.sequence, word.freeze, word.rest
 
 
 def test_key_one_is_the_wallets_sequence_in_its_account_word(evm: Chain) -> None:
     alice, merchant = evm.resident(9_871), evm.merchant()
     assert evm.coin.nonces(alice.address, SEQUENCE_KEY) == SEQUENCE_KEY << 64
-    slot = _accounts_slot(evm, alice.address)
-    assert _fields(_word(evm, alice.address, slot)) == (9_871, 0, 0, 0)
+    assert _fields(evm, alice.address) == (9_871, 0, 0, 0)
 
     # ahead of the sequence: refused with the next nonce, in both paths
     ahead = evm.sign(alice, merchant.address, 10, nonce=sequence_nonce(1))
@@ -60,25 +40,24 @@ def test_key_one_is_the_wallets_sequence_in_its_account_word(evm: Chain) -> None
     assert all(r.relayed for r in evm.coin.batch_outcomes(receipt, signed))
     assert split_nonce(evm.coin.nonces(alice.address, SEQUENCE_KEY)) == (SEQUENCE_KEY, 3)
     assert evm.coin.balance_of(alice.address) == 9_871 - 60
-    assert _fields(_word(evm, alice.address, slot)) == (9_811, 3, 0, 0)
+    assert _fields(evm, alice.address) == (9_811, 3, 0, 0)
     assert [evm.coin.authorization_state(alice.address, sequence_nonce(n)) for n in range(4)] == [True] * 3 + [False]
 
     # a replay is skipped as used; the merchant's word holds its coins and no sequence
     receipt = evm.send(evm.coin.batch_call(signed[:1]), evm.operator)
     assert [r.reason for r in evm.coin.batch_outcomes(receipt, signed[:1])] == [SkipReason.NONCE_USED]
-    assert _fields(_word(evm, merchant.address, slot)) == (60, 0, 0, 0)
+    assert _fields(evm, merchant.address) == (60, 0, 0, 0)
 
 
 def test_spending_the_whole_balance_does_not_touch_the_sequence(evm: Chain) -> None:
     alice, merchant = evm.resident(500), evm.merchant()
-    slot = _accounts_slot(evm, alice.address)
     first = evm.sign(alice, merchant.address, 500, nonce=sequence_nonce(0))
     evm.send(evm.coin.transfer_with_authorization_call(first), evm.operator)
-    assert _fields(_word(evm, alice.address, slot)) == (0, 1, 0, 0)
+    assert _fields(evm, alice.address) == (0, 1, 0, 0)
     # one coin more than the balance: no borrow into the sequence bits
     evm.reverts(evm.coin.transfer_call(merchant.address, 1), alice, "ERC20InsufficientBalance")
     evm.send(evm.coin.mint_call(alice.address, 7), evm.topup)
-    assert _fields(_word(evm, alice.address, slot)) == (7, 1, 0, 0)
+    assert _fields(evm, alice.address) == (7, 1, 0, 0)
 
 
 def test_a_cancelled_key_one_nonce_moves_the_sequence(evm: Chain) -> None:
@@ -98,7 +77,6 @@ def test_a_cancelled_key_one_nonce_moves_the_sequence(evm: Chain) -> None:
 def test_the_sequence_survives_revocation_re_attestation_and_freezes(evm: Chain) -> None:
     """Never reset: a reset would make the wallet's old key-1 signatures valid again."""
     alice, merchant = evm.resident(1_234, level=RESIDENT_OF_CITY), evm.merchant()
-    slot = _accounts_slot(evm, alice.address)
     paid = [evm.sign(alice, merchant.address, 1, nonce=sequence_nonce(n)) for n in range(2)]
     evm.send(evm.coin.batch_call(paid), evm.operator)
     subject = evm.subject_of(alice.address)
@@ -109,20 +87,19 @@ def test_the_sequence_survives_revocation_re_attestation_and_freezes(evm: Chain)
     assert evm.coin.screen_batch(paid[1:], evm.operator) == [SkipReason.NONCE_USED]
 
     evm.send(evm.coin.freeze_as_lost_call(alice.address), evm.freezer)
-    assert _fields(_word(evm, alice.address, slot)) == (1_232, 2, 2, 0)  # FreezeKind.ReportedLost = 2
+    assert _fields(evm, alice.address) == (1_232, 2, 2, 0)  # FreezeKind.ReportedLost = 2
     evm.send(evm.coin.unfreeze_call(alice.address), evm.freezer)
-    assert _fields(_word(evm, alice.address, slot)) == (1_232, 2, 0, 0)
+    assert _fields(evm, alice.address) == (1_232, 2, 0, 0)
 
 
 def test_a_recovery_moves_the_coins_and_leaves_both_sequences(evm: Chain) -> None:
     lost, merchant = evm.resident(3_000, level=RESIDENT_OF_CITY), evm.merchant()
     evm.send(evm.coin.transfer_with_authorization_call(evm.sign(lost, merchant.address, 5, nonce=sequence_nonce(0))),
              evm.operator)
-    slot = _accounts_slot(evm, lost.address)
     new = Account.create()
     evm.recover(lost.address, new.address)
-    assert _fields(_word(evm, lost.address, slot)) == (0, 1, 0, 0)
-    assert _fields(_word(evm, new.address, slot)) == (2_995, 0, 0, 0)
+    assert _fields(evm, lost.address) == (0, 1, 0, 0)
+    assert _fields(evm, new.address) == (2_995, 0, 0, 0)
     # the successor signs its own sequence from 0
     evm.send(evm.coin.transfer_with_authorization_call(evm.sign(new, merchant.address, 5, nonce=sequence_nonce(0))),
              evm.operator)
@@ -131,12 +108,11 @@ def test_a_recovery_moves_the_coins_and_leaves_both_sequences(evm: Chain) -> Non
 
 def test_other_keys_keep_their_own_slots(evm: Chain) -> None:
     alice, merchant = evm.resident(100), evm.merchant()
-    slot = _accounts_slot(evm, alice.address)
     key = 2**100 + 7
     evm.send(evm.coin.transfer_with_authorization_call(evm.sign(alice, merchant.address, 3, nonce=make_nonce(key, 0))),
              evm.operator)
     assert split_nonce(evm.coin.nonces(alice.address, key)) == (key, 1)
-    assert _fields(_word(evm, alice.address, slot)) == (97, 0, 0, 0)  # the word's sequence did not move
+    assert _fields(evm, alice.address) == (97, 0, 0, 0)  # the word's sequence did not move
 
 
 def test_no_account_can_hold_more_than_the_coins_field(evm: Chain) -> None:

@@ -8,7 +8,11 @@ skip reason); the chain must agree. After every step the invariants are checked 
 * no wallet gains a balance unless it was verified and not frozen;
 * minter allowances never go below zero, and equal the budget minus what was minted;
 * one subject never maps to two live wallets;
-* balances, identity statuses, freezes and pending recoveries equal the model's.
+* balances, identity statuses, freezes and pending recoveries equal the model's;
+* the coin's raw account words (read with ``eth_getStorageAt``, not through the views) hold each
+  account's coins, key-1 sequence and freeze where the layout puts them and zero elsewhere, and the
+  key-1 sequence counts exactly the relayed key-1 payments (never reset by revocation, re-attestation
+  or recovery; a number one ahead is skipped as ``NonceAhead``).
 
 Recovery is modelled as the contracts run it: requested (delayed), cancelled by the lost wallet or the
 freezer, executed by anyone once due — refused while the lost wallet is frozen unless "reported lost".
@@ -33,9 +37,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from chain.contracts import AssuranceLevel, Authorization, Call, Kind, RevocationReason, SkipReason, make_nonce
+from chain.contracts.authorization import SEQUENCE_KEY
 from chain.contracts.coin import FreezeKind
 from chain.errors import ContractLogicError
-from tests.chain.contracts.helpers import CARD, RESIDENT_OF_CITY, Chain
+from tests.chain.contracts.helpers import CARD, RESIDENT_OF_CITY, AccountWord, Chain
 
 WALLETS = 6  # resident wallets W0..W5 (W0..W2 attested in the base state)
 SUBJECTS = 4  # S0..S2 bound to W0..W2, S3 free
@@ -86,6 +91,8 @@ class Observation:
     allowances: dict[str, int]
     supply: int
     pending: dict[str, tuple[str, int]]
+    words: dict[str, AccountWord]  # the coin's raw account word per pool account (storage, not views)
+    key_one: dict[str, int]  # nonces(account, 1): the next key-1 nonce
 
 
 @dataclass
@@ -164,6 +171,7 @@ class BatchReader:
                 (registry, "isVerified", ["address"], [address], "bool"),
                 (coin, "freezeKindOf", ["address"], [address], "uint8"),
                 (registry, "recordOf", ["address"], [address], self.RECORD),
+                (coin, "nonces", ["address", "uint192"], [address, SEQUENCE_KEY], "uint256"),
             ]
         self.calls += [(coin, "pendingRecovery", ["address"], [w.address], "(address,uint40,bytes32)")
                        for w in pool.wallets]
@@ -177,17 +185,28 @@ class BatchReader:
             )
             for to, name, types, args, _ in self.calls
         ]
+        slot = evm.accounts_slot()
+        self.requests += [
+            ("eth_getStorageAt",
+             [coin, "0x" + keccak(bytes(12) + bytes.fromhex(a[2:]) + slot.to_bytes(32, "big")).hex(), "latest"])
+            for a in everyone
+        ]
 
     def observe(self) -> Observation:
         responses = self.w3.provider.make_batch_request(self.requests)  # type: ignore[arg-type,attr-defined]
-        assert isinstance(responses, list) and len(responses) == len(self.calls), responses
+        assert isinstance(responses, list) and len(responses) == len(self.requests), responses
+        ordered = sorted(responses, key=lambda r: r["id"])
+        calls, storage = ordered[: len(self.calls)], ordered[len(self.calls):]
         results = iter(
             abi_decode([out], bytes.fromhex(r["result"][2:]))[0]
-            for (_, _, _, _, out), r in zip(self.calls, sorted(responses, key=lambda r: r["id"]), strict=True)
+            for (_, _, _, _, out), r in zip(self.calls, calls, strict=True)
         )
-        accounts, records = {}, {}
+        words = {account.address: AccountWord.decode(int(r["result"], 16))
+                 for account, r in zip(self.pool.everyone, storage, strict=True)}
+        accounts, records, key_one = {}, {}, {}
         for account in self.pool.everyone:
             balance, verified, frozen, record = next(results), next(results), next(results), next(results)
+            key_one[account.address] = int(next(results))
             accounts[account.address] = (int(balance), bool(verified), FreezeKind(frozen))
             # live = a kind and no revocation reason; the chain keeps the subject key's first 16 bytes
             subject = next((s for s in self.pool.subjects if s[:16] == record[4]), bytes(record[4]))
@@ -199,7 +218,7 @@ class BatchReader:
         wallets = {subject: to_checksum_address(next(results)) for subject in self.pool.subjects}
         allowances = {minter: int(next(results)) for minter in self.pool.minters}
         supply = int(next(results))
-        return Observation(accounts, records, wallets, allowances, supply, pending)
+        return Observation(accounts, records, wallets, allowances, supply, pending, words, key_one)
 
 
 def selector(name: str, types: list[str]) -> bytes:
@@ -228,7 +247,8 @@ class CityMachine(RuleBasedStateMachine):
         self.policy = set(base.policy)
         self.supply = base.supply
         self.outside = base.supply - sum(base.balances.values())
-        self.sequences = {a.address: 0 for a in pool.everyone}  # each account signs with one nonce key
+        # next sequence number per (account, nonce key): key 1 (the account word's) and one other key each
+        self.sequences: dict[tuple[str, int], int] = {}
         self.last_relayed: Authorization | None = None
         self.recovered_to: set[str] = set()  # successors of the recoveries run in this step
         self.before = self.reader.observe()
@@ -449,7 +469,8 @@ class CityMachine(RuleBasedStateMachine):
         f, to, amount = self._payment(data)
         payer = self.pool.everyone[f]
         self.now = self.evm.now()
-        nonce = make_nonce(f + 1, self.sequences[payer.address])
+        key = data.draw(st.sampled_from([SEQUENCE_KEY, f + 2]), label="nonce key")
+        nonce = make_nonce(key, self.sequences.get((payer.address, key), 0))
         auth = self.coin.sign_authorization(payer, to, amount, nonce=nonce, valid_before=self.now + 3_600)
         if self.paused:
             self._check(self.coin.batch_call([auth]), self.evm.operator, "EnforcedPause")
@@ -459,10 +480,24 @@ class CityMachine(RuleBasedStateMachine):
         (result,) = self.coin.batch_outcomes(receipt, [auth])
         assert result.reason is expected, f"batch said {result.reason.name}, the model expected {expected.name}"
         if result.relayed:
-            self.sequences[payer.address] += 1
+            self.sequences[(payer.address, key)] = self.sequences.get((payer.address, key), 0) + 1
             self.balances[payer.address] -= amount
             self.balances[to] += amount
             self.last_relayed = auth
+
+    @rule(data=st.data())
+    def relay_ahead(self, data: st.DataObject) -> None:
+        """A key-1 payment one number past the account's next: skipped (nonce before balance or identity)."""
+        f, to, amount = self._payment(data)
+        payer = self.pool.everyone[f]
+        self.now = self.evm.now()
+        nonce = make_nonce(SEQUENCE_KEY, self.sequences.get((payer.address, SEQUENCE_KEY), 0) + 1)
+        auth = self.coin.sign_authorization(payer, to, amount, nonce=nonce, valid_before=self.now + 3_600)
+        if self.paused:
+            self._check(self.coin.batch_call([auth]), self.evm.operator, "EnforcedPause")
+            return
+        receipt = self.evm.send(self.coin.batch_call([auth]), self.evm.operator)
+        assert [r.reason for r in self.coin.batch_outcomes(receipt, [auth])] == [SkipReason.NONCE_AHEAD]
 
     @rule()
     def replay(self) -> None:
@@ -570,6 +605,7 @@ class CityMachine(RuleBasedStateMachine):
         self._minter_allowances_never_go_below_zero(after)
         self._one_subject_has_at_most_one_live_wallet(after)
         self._identities_match_the_model(after)
+        self._account_words_match_the_model(after)
         self.before = after
 
     def _supply_is_the_sum_of_balances(self, after: Observation) -> None:
@@ -587,6 +623,16 @@ class CityMachine(RuleBasedStateMachine):
                 assert verified and frozen is FreezeKind.NONE, f"{address} recovered into while unverified or frozen"
             elif balance > before_balance:
                 assert was_verified and was_frozen is FreezeKind.NONE, f"{address} gained coins unverified or frozen"
+
+    def _account_words_match_the_model(self, after: Observation) -> None:
+        """The raw storage: coins, the key-1 sequence (never reset: not by revocation, re-attestation or
+        recovery) and the freeze where the layout puts them, every other bit zero; the views agree."""
+        for address, word in after.words.items():
+            sequence = self.sequences.get((address, SEQUENCE_KEY), 0)
+            assert word.coins == self.balances[address], address
+            assert word.sequence == sequence and after.key_one[address] == SEQUENCE_KEY << 64 | sequence, address
+            assert word.freeze == self.frozen.get(address, FreezeKind.NONE), address
+            assert word.rest == 0, f"{address}: reserved bits {word.rest:#x}"
 
     def _minter_allowances_never_go_below_zero(self, after: Observation) -> None:
         for minter, allowance in after.allowances.items():
@@ -642,6 +688,7 @@ def test_random_operation_sequences_keep_the_invariants(evm: Chain) -> None:
     for holder in pool.everyone:
         evm.impersonate(holder.address)  # funded with gas inside the base state every example reverts to
 
+    evm.accounts_slot()  # found once, outside the examples (it makes and funds a probe resident)
     base = BaseState.read(evm, pool)
     run_state_machine_as_test(
         lambda: CityMachine(evm, pool, base),
