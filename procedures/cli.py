@@ -38,6 +38,7 @@ from procedures.identity.cli import test_ca as identity_test_ca
 from procedures.indexing import index_command, status_line
 from procedures.keys_cli import keys as keys_group
 from procedures.logs import configure_logging
+from procedures.migrate_cli import migrate as migrate_group
 from procedures.offline.cli import disaster
 from procedures.profile import embedded_node_config, node_report, profile_rows
 from procedures.runtime import Runtime
@@ -303,6 +304,7 @@ main.add_command(report_group)
 main.add_command(index_command)
 main.add_command(keys_group)
 main.add_command(disaster)
+main.add_command(migrate_group)
 admin.add_command(open311_keys)
 
 if __name__ == "__main__":

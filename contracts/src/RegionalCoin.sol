@@ -530,10 +530,12 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
 
     /**
      * @notice Sets the most a resident at `level` may hold (defaults: 100,000 CardAuthenticated,
-     * 2,000,000 ResidentOfCity). Lowering a cap never takes coins away; it only blocks receiving.
-     * @dev DEFAULT_ADMIN_ROLE. Merchants and city accounts are uncapped.
+     * 2,000,000 ResidentOfCity). Lowering a cap never takes coins away; it only blocks receiving. A cap above
+     * 2^40 - 1 (what an account word holds) is set to 2^40 - 1.
+     * @dev DEFAULT_ADMIN_ROLE. Merchants and city accounts are uncapped (bounded by the account word alone).
      */
     function setBalanceCap(IIdentityRegistry.AssuranceLevel level, uint64 cap) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (cap > _COINS) cap = uint64(_COINS); // no account holds more (the account word's coins field)
         if (level == IIdentityRegistry.AssuranceLevel.CardAuthenticated) {
             _config.cardAuthenticatedCap = cap;
         } else if (level == IIdentityRegistry.AssuranceLevel.ResidentOfCity) {
@@ -621,10 +623,13 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
             if (recoverError != ECDSA.RecoverError.NoError || signer != from) return SkipReason.InvalidSignature;
         }
 
-        if (uint256(nonce) >> 64 == 0) return SkipReason.NonceKeyZero;
+        uint192 key = uint192(uint256(nonce) >> 64);
+        if (key == 0) return SkipReason.NonceKeyZero;
         uint64 sequence = uint64(uint256(nonce));
-        uint64 next = uint64(nonces(from, uint192(uint256(nonce) >> 64)));
+        uint64 next = uint64(nonces(from, key));
         if (sequence != next) return sequence < next ? SkipReason.NonceUsed : SkipReason.NonceAhead;
+        // key 1's last number cannot be used (the sequence field is full): skipped, not fatal to the batch
+        if (key == SEQUENCE_KEY && sequence == _SEQ_MAX) return SkipReason.NonceUsed;
 
         // address(0) would make _screen see a burn; the single-call path rejects it in ERC20._transfer.
         if (to == address(0)) return SkipReason.RecipientNotVerified;
@@ -763,11 +768,10 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         if (account != address(0)) (kind, , ) = _registry.status(account);
     }
 
-    /// @dev The configured cap, never above what the account word's coins field holds.
-    function _cap(Config memory config, IIdentityRegistry.AssuranceLevel level) private pure returns (uint256 cap) {
-        if (level == IIdentityRegistry.AssuranceLevel.CardAuthenticated) cap = config.cardAuthenticatedCap;
-        else if (level == IIdentityRegistry.AssuranceLevel.ResidentOfCity) cap = config.residentOfCityCap;
-        return cap > _COINS ? _COINS : cap;
+    function _cap(Config memory config, IIdentityRegistry.AssuranceLevel level) private pure returns (uint256) {
+        if (level == IIdentityRegistry.AssuranceLevel.CardAuthenticated) return config.cardAuthenticatedCap;
+        if (level == IIdentityRegistry.AssuranceLevel.ResidentOfCity) return config.residentOfCityCap;
+        return 0;
     }
 
     function _bit(IIdentityRegistry.Kind fromKind, IIdentityRegistry.Kind toKind) private pure returns (uint16) {

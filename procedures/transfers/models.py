@@ -63,6 +63,7 @@ class Transfer(Base):
         # sequence must go on from it), so only transfers that did not fail hold their nonce.
         Index("uq_transfers_from_nonce", "from_wallet", "nonce", unique=True,
               sqlite_where=text("status != 'failed'"), postgresql_where=text("status != 'failed'")),
+        Index("ix_transfers_from_nonce", "from_wallet", "nonce"),  # the replay lookup, failed rows included
         Index("ix_transfers_from_status", "from_wallet", "status"),
         Index("ix_transfers_to_status", "to_wallet", "status"),
         Index("ix_transfers_purpose", "purpose"),

@@ -214,6 +214,11 @@ def accept(
     payer, payee = checksum(auth.from_, "authorization.from"), checksum(auth.to, "authorization.to")
     nonce_hex = "0x" + auth.nonce.hex()
     lock_wallet(session, payer)
+    # again under the lock: the same authorization sent twice at once (a client's or a proxy's retry) gets the
+    # first transfer back, never "nonce used" (on which the wallet would sign the payment a second time)
+    earlier = replay_of(session, auth)
+    if earlier is not None and (earlier.kind, earlier.purpose) == (kind, purpose):
+        return earlier
     if session.scalar(select(Transfer.id).where(Transfer.from_wallet == payer, Transfer.nonce == nonce_hex,
                                                 Transfer.status != "failed")):
         raise PaymentRefused(

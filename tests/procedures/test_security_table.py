@@ -99,6 +99,7 @@ TABLE: dict[str, dict[str, str]] = {
     # resident money
     "GET /v1/coin": RESIDENTS,
     "GET /v1/wallet/balance": RESIDENTS,
+    "GET /v1/wallet/nonce": RESIDENTS,
     "POST /v1/transfers": RESIDENTS,
     "GET /v1/transfers/{transfer_id}": RESIDENT_A_OWNS,
     "GET /v1/wallet/history": RESIDENTS,

@@ -105,7 +105,9 @@ def test_scan_send_balance_and_history(server, client, onboard, wallet_home, mak
 
     balance = _cli(server, keystore, "balance")
     assert balance.exit_code == 0 and "8,500" in balance.output
-    rows = wait_until(lambda: (lambda found: found if len(found) == 3 else None)(list(csv.DictReader(io.StringIO(
+    # a confirmed transfer shows at once, its balance after only once the chain index has it: wait for both
+    rows = wait_until(lambda: (lambda found: found if len(found) == 3 and all(r["balance_after"] for r in found)
+                               else None)(list(csv.DictReader(io.StringIO(
         _cli(server, keystore, "history", "--csv").output)))), what="the chain index")
     assert [(r["kind"], r["direction"], r["amount"], r["balance_after"], r["status"]) for r in rows] == [
         ("p2p", "out", "-300", "8500", "confirmed"), ("payment", "out", "-1200", "8800", "confirmed"),

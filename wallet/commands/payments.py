@@ -19,10 +19,12 @@ from __future__ import annotations
 import csv
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+from eth_account.signers.local import LocalAccount
 from rich.markup import escape
 
 from protocol.addresses import checksum
@@ -54,6 +56,21 @@ def _wait_confirmed(wallet: WalletContext, transfer: dict[str, Any]) -> dict[str
     if state["status"] == "failed":
         raise WalletError.of("payment_failed", message=state["failure_message"], code=state["failure_code"])
     return state
+
+
+def _pay(wallet: WalletContext, account: LocalAccount, to: str, amount: int,
+         submit: Callable[[dict[str, Any]], dict[str, Any]],
+         transfer_of: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """Sign, submit and follow a payment until it is final. When it failed only because a payment of this wallet
+    signed before it did not go through (``nonce_ahead``: the chain runs a wallet's payments in order), nothing
+    moved: it is signed once more, with the number after the chain's, and sent again."""
+    accepted = wallet.pay(account, to, amount, AUTHORIZATION_TTL_S, submit)
+    try:
+        return _wait_confirmed(wallet, transfer_of(accepted))
+    except WalletError as exc:
+        if exc.key != "payment_failed" or exc.values.get("code") != "nonce_ahead":
+            raise
+    return _wait_confirmed(wallet, transfer_of(wallet.pay(account, to, amount, AUTHORIZATION_TTL_S, submit)))
 
 
 def _done(wallet: WalletContext, state: dict[str, Any], what: str) -> None:
@@ -209,10 +226,9 @@ def pay(wallet: WalletContext, target: str, yes: bool, offline: bool, amount: in
                          + (f" — {escape(checkout['description'])}" if checkout["description"] else ""))
     if not yes:
         click.confirm(t("confirm_pay"), abort=True)
-    accepted = wallet.pay(account, checkout["pay_to"], checkout["amount"], AUTHORIZATION_TTL_S, lambda authorization:
-                          wallet.api.request("POST", f"/v1/pay/requests/{request_id}",
-                                             json={"authorization": authorization}, auth=True))
-    state = _wait_confirmed(wallet, accepted["transfer"])
+    state = _pay(wallet, account, checkout["pay_to"], checkout["amount"], lambda authorization: wallet.api.request(
+        "POST", f"/v1/pay/requests/{request_id}", json={"authorization": authorization}, auth=True),
+        lambda accepted: accepted["transfer"])
     _done(wallet, state, t("paid_to", amount=_amount(checkout["amount"]), name=name))
 
 
@@ -243,10 +259,9 @@ def scan(wallet: WalletContext, uri: str, amount: int | None, memo: str | None, 
         amount = int(click.prompt(t("prompt_amount"), type=click.IntRange(1)))
     if not yes:
         click.confirm(t("confirm_pay_amount", amount=_amount(amount), name=name), abort=True)
-    accepted = wallet.pay(account, merchant["pay_to"], amount, AUTHORIZATION_TTL_S, lambda authorization:
-                          wallet.api.request("POST", f"/v1/pay/merchants/{code.merchant_id}",
-                                             json={"authorization": authorization, "memo": memo}, auth=True))
-    state = _wait_confirmed(wallet, accepted["transfer"])
+    state = _pay(wallet, account, merchant["pay_to"], amount, lambda authorization: wallet.api.request(
+        "POST", f"/v1/pay/merchants/{code.merchant_id}", json={"authorization": authorization, "memo": memo},
+        auth=True), lambda accepted: accepted["transfer"])
     _done(wallet, state, t("paid_to", amount=_amount(amount), name=name))
 
 
@@ -266,10 +281,9 @@ def send(wallet: WalletContext, address: str, amount: int, memo: str | None, yes
     account = wallet.logged_in()
     if not yes:
         click.confirm(t("confirm_send", amount=_amount(amount), to=to), abort=True)
-    accepted = wallet.pay(account, to, amount, AUTHORIZATION_TTL_S, lambda authorization:
-                          wallet.api.request("POST", "/v1/transfers",
-                                             json={"authorization": authorization, "memo": memo}, auth=True))
-    state = _wait_confirmed(wallet, accepted)
+    state = _pay(wallet, account, to, amount, lambda authorization: wallet.api.request(
+        "POST", "/v1/transfers", json={"authorization": authorization, "memo": memo}, auth=True),
+        lambda accepted: accepted)
     _done(wallet, state, t("sent_to", amount=_amount(amount), to=to))
 
 

@@ -21,8 +21,11 @@ def upgrade() -> None:
     op.drop_index("uq_transfers_from_nonce", table_name="transfers")
     op.create_index("uq_transfers_from_nonce", "transfers", ["from_wallet", "nonce"], unique=True,
                     sqlite_where=sa.text(_NOT_FAILED), postgresql_where=sa.text(_NOT_FAILED))
+    op.create_index("ix_transfers_from_nonce", "transfers", ["from_wallet", "nonce"])  # the replay lookup
 
 
 def downgrade() -> None:
+    """Only while no nonce was signed again (two rows of one nonce cannot go back under the old index)."""
+    op.drop_index("ix_transfers_from_nonce", table_name="transfers")
     op.drop_index("uq_transfers_from_nonce", table_name="transfers")
     op.create_index("uq_transfers_from_nonce", "transfers", ["from_wallet", "nonce"], unique=True)

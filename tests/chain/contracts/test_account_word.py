@@ -8,6 +8,7 @@ balance) fails here.
 from __future__ import annotations
 
 from eth_account import Account
+from eth_utils.crypto import keccak
 
 from chain.contracts import SkipReason, make_nonce, sequence_nonce, split_nonce
 from chain.contracts.authorization import SEQUENCE_KEY
@@ -131,3 +132,25 @@ def test_no_account_can_hold_more_than_the_coins_field(evm: Chain) -> None:
     assert [r.reason for r in evm.coin.batch_outcomes(receipt, [over])] == [SkipReason.BALANCE_CAP_EXCEEDED]
     evm.reverts(evm.coin.transfer_call(merchant.address, 1), bob, "RegionalCoinBalanceCapExceeded", cap=MAX_COINS)
     assert evm.coin.balance_of(merchant.address) == MAX_COINS and evm.coin.total_supply() >= MAX_COINS
+
+
+def test_the_last_key_one_number_is_skipped_not_fatal(evm: Chain) -> None:
+    """2^24 - 1 numbers per wallet; the last one cannot be used (the field is full): a batch skips it and runs its
+    other items, the single call reverts with its own error."""
+    alice, bob, merchant = evm.resident(1_000), evm.resident(1_000), evm.merchant()
+    last = AccountWord.SEQUENCE_MASK
+    slot = evm.accounts_slot()
+    key = keccak(bytes(12) + bytes.fromhex(alice.address[2:]) + slot.to_bytes(32, "big"))
+    evm.rpc("anvil_setStorageAt", evm.coin.address, "0x" + key.hex(),
+            "0x" + (1_000 | (last - 1) << AccountWord.SEQUENCE_SHIFT).to_bytes(32, "big").hex())
+    assert _fields(evm, alice.address) == (1_000, last - 1, 0, 0)
+    before_last = evm.sign(alice, merchant.address, 1, nonce=sequence_nonce(last - 1))
+    evm.send(evm.coin.transfer_with_authorization_call(before_last), evm.operator)
+    stuck = evm.sign(alice, merchant.address, 1, nonce=sequence_nonce(last))
+    other = evm.sign(bob, merchant.address, 2, nonce=sequence_nonce(0))
+    receipt = evm.send(evm.coin.batch_call([stuck, other]), evm.operator)
+    assert [r.reason for r in evm.coin.batch_outcomes(receipt, [stuck, other])] == [SkipReason.NONCE_USED,
+                                                                                    SkipReason.NONE]
+    evm.reverts(evm.coin.transfer_with_authorization_call(stuck), evm.operator, "RegionalCoinSequenceExhausted")
+    assert _fields(evm, alice.address) == (999, last, 0, 0)  # nothing carried into the bits above
+    assert evm.coin.balance_of(merchant.address) == 3
