@@ -140,3 +140,38 @@ def test_balance_and_history_in_japanese_with_the_address_whole(server, wallet_h
     assert f"{address} の履歴" in history.output
     assert "送金" in history.output and "確定" in history.output and "-250" in history.output
     assert "お茶代" in history.output
+
+
+def test_send_signs_again_when_an_earlier_payment_failed_before_it(
+    server, client, runtime, wallet_home, make_resident, arrange
+):
+    """Two payments of one wallet in flight; the first is skipped on chain after both were accepted (its payee
+    frozen meanwhile), so the CLI's is skipped too (nonce_ahead) — nothing moved, and `send` signs it once more
+    on the number the chain is at, and it goes through."""
+    from chain.contracts import sequence_nonce
+    from tests.procedures.conftest import auth_json, wallet_login
+
+    keystore, address = wallet_home
+    account = Account.from_key(Account.decrypt(json.loads(keystore.read_text()), PASSWORD))
+    bob, carol = make_resident(), make_resident()
+    runtime.stop_workers()
+    doomed = runtime.coin.sign_authorization(account, bob.address, 100, nonce=sequence_nonce(0),
+                                     valid_before=int(time.time()) + 600)
+    first = client.post("/v1/transfers", json={"authorization": auth_json(doomed)},
+                        headers=wallet_login(client, account))
+    assert first.status_code == 202, first.text
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(_cli(server, keystore, "send", carol.address, "200",
+                                                                "--yes")))
+    thread.start()
+    headers = wallet_login(client, account)
+    wait_until(lambda: len(client.get("/v1/wallet/history", headers=headers).json()["data"]) == 2,
+               what="the CLI's payment accepted behind the first")
+    arrange.freeze(bob.address)
+    runtime.start_workers()
+    thread.join(60)
+    (sent,) = result
+    assert sent.exit_code == 0, sent.output
+    assert "sent 200 coins" in sent.output
+    assert arrange.balance(carol.address) == 200 and arrange.balance(bob.address) == 0
+    assert arrange.balance(address) == 10_000 - 200

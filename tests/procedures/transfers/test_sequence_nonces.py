@@ -85,3 +85,25 @@ def test_a_failed_payments_number_is_signed_again(client, runtime, coin, make_re
 
 def test_only_the_wallet_itself_reads_its_number(client):
     assert client.get("/v1/wallet/nonce").status_code == 401
+
+
+def test_a_payment_behind_one_that_failed_fails_too_and_the_number_is_free_again(
+    client, runtime, coin, make_resident, arrange
+):
+    """The chain runs a wallet's key-1 payments in order: when the earlier one is skipped after both were accepted
+    (its payee frozen meanwhile), the later one is skipped as nonce_ahead, says so, and moved nothing; the number
+    goes back to the earlier one's."""
+    alice, bob, carol = make_resident(coins=1_000), make_resident(), make_resident()
+    runtime.stop_workers()
+    first = _send(client, alice, sign(coin, alice.account, bob.address, 100, nonce=sequence_nonce(0)))
+    second = _send(client, alice, sign(coin, alice.account, carol.address, 200, nonce=sequence_nonce(1)))
+    assert (first.status_code, second.status_code) == (202, 202), (first.text, second.text)
+    arrange.freeze(bob.address)
+    runtime.start_workers()
+    first_final, second_final = (_wait(client, alice, r.json()["id"]) for r in (first, second))
+    assert (first_final["status"], first_final["failure_code"]) == ("failed", "recipient_frozen")
+    assert (second_final["status"], second_final["failure_code"]) == ("failed", "nonce_ahead")
+    assert arrange.balance(alice.address) == 1_000 and arrange.balance(carol.address) == 0
+    assert _next(client, alice)["sequence"] == 0
+    again = _send(client, alice, sign(coin, alice.account, carol.address, 200, nonce=sequence_nonce(0)))
+    assert again.status_code == 202 and _wait(client, alice, again.json()["id"])["status"] == "confirmed"
