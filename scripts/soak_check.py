@@ -2,8 +2,8 @@
 
 * every accepted payment (payer, nonce) was used on chain exactly once (``AuthorizationUsed``)
   and the service's one transfer for it is ``confirmed`` — else it is *lost*;
-* *duplicated*: a nonce used twice, two service transfers for one authorization, a transfer
-  reference relayed twice or unknown to the service, a payment request paid by two transfers;
+* *duplicated*: a nonce used twice, two service transfers (that did not fail) for one authorization, an
+  authorization used on chain that the service has no transfer for, a payment request paid by two transfers;
 * ``reconcile`` (the same as ``machi reconcile``): the database ledger against balances and supply;
 * every webhook event in the database reached the receiver at least once (by event id).
 """
@@ -20,7 +20,6 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select
 
-from chain.contracts.coin import AUTHORIZATION_RELAYED_TOPIC
 from chain.outbox import IntentStatus, TxIntent
 from procedures.merchants.models import Event, WebhookDelivery
 from procedures.runtime import Runtime
@@ -56,25 +55,22 @@ def drain(runtime: Runtime, timeout: float) -> float:
 
 @dataclass
 class ChainView:
-    """What the coin's events say: nonce uses per (authorizer, nonce) and relays per transfer reference."""
+    """What the coin's events say: nonce uses per (authorizer, nonce) — one per relayed payment (a batch item
+    emits ``AuthorizationUsed`` and its ``Transfer``, nothing else)."""
 
     used: Counter[tuple[str, str]]
-    relayed: Counter[str]
 
     @classmethod
     def read(cls, runtime: Runtime) -> ChainView:
         w3, coin = runtime.w3, runtime.coin.address
         used: Counter[tuple[str, str]] = Counter()
-        relayed: Counter[str] = Counter()
         head, step = w3.eth.block_number, 2_000
         for start in range(0, head + 1, step):
             span = {"address": coin, "fromBlock": start, "toBlock": min(head, start + step - 1)}
             for log in w3.eth.get_logs({**span, "topics": [AUTHORIZATION_USED_TOPIC]}):  # type: ignore[typeddict-item]
                 authorizer = to_checksum_address(bytes(log["topics"][1])[-20:])
                 used[(authorizer, "0x" + bytes(log["topics"][2]).hex())] += 1
-            for log in w3.eth.get_logs({**span, "topics": [AUTHORIZATION_RELAYED_TOPIC]}):  # type: ignore[typeddict-item]
-                relayed["0x" + bytes(log["topics"][1]).hex()] += 1
-        return cls(used, relayed)
+        return cls(used)
 
 
 def payments_verdict(runtime: Runtime, accepted: Iterable[tuple[str, str]],
@@ -87,6 +83,8 @@ def payments_verdict(runtime: Runtime, accepted: Iterable[tuple[str, str]],
     by_key: dict[tuple[str, str], list[str]] = {}
     for payer, nonce, status, *_ in rows:
         by_key.setdefault((payer, nonce), []).append(status)
+    # a failed transfer left its nonce unused, and the wallet may sign that number again: only the others count
+    by_key = {key: [s for s in statuses if s != "failed"] or statuses for key, statuses in by_key.items()}
     confirmed = lost = duplicated = 0
     for key in accepted:
         statuses = by_key.get(key, [])
@@ -98,15 +96,13 @@ def payments_verdict(runtime: Runtime, accepted: Iterable[tuple[str, str]],
             lost += 1
     unacknowledged_confirmed = sum(1 for key in unacknowledged
                                    if chain.used[key] == 1 and by_key.get(key) == ["confirmed"])
-    refs = {ref for *_, ref, _, _ in rows}
     paid_by = Counter(purpose for _, _, status, _, purpose, kind in rows
                       if kind == "payment" and status == "confirmed" and purpose)
     return {
         "confirmed": confirmed,
         "lost": lost,
         "duplicated": duplicated
-        + sum(1 for count in chain.relayed.values() if count > 1)
-        + sum(1 for ref in chain.relayed if ref not in refs)
+        + sum(1 for key in chain.used if key not in by_key)  # a payment on chain the service does not know
         + sum(1 for count in paid_by.values() if count > 1),
         "unacknowledged_confirmed": unacknowledged_confirmed,
         "transfers_total": len(rows),

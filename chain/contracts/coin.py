@@ -4,7 +4,7 @@
 values and returns ``Call`` calldata for every write. ``CoinBatcher`` plugs the coin's
 ``batchTransferWithAuthorization`` into the relayer (``chain.batching.Batcher``): the service
 queues one ``encode_authorization_item(auth)`` per payment; the relayer packs up to a hundred
-into one call and reads each item's fate back from the ``AuthorizationRelayed`` /
+into one call and reads each item's fate back from the ``AuthorizationUsed`` (relayed) /
 ``AuthorizationSkipped`` events.
 """
 
@@ -119,7 +119,7 @@ class PendingRecovery:
 
 BATCH_SIGNATURE = f"batchTransferWithAuthorization({AUTHORIZATION_ABI_TYPE}[])"
 BATCH_SELECTOR = function_signature_to_4byte_selector(BATCH_SIGNATURE)
-AUTHORIZATION_RELAYED_TOPIC = keccak(text="AuthorizationRelayed(bytes32,address,bytes32)")
+AUTHORIZATION_USED_TOPIC = keccak(text="AuthorizationUsed(address,bytes32)")
 AUTHORIZATION_SKIPPED_TOPIC = keccak(text="AuthorizationSkipped(bytes32,address,bytes32,uint8)")
 
 
@@ -167,8 +167,9 @@ class BatchItemResult:
 def decode_batch_outcomes(
     receipt: TxReceipt, items: Sequence[bytes], coin_address: str | None = None
 ) -> list[BatchItemResult]:
-    """One result per item of a mined batch, from its ``AuthorizationRelayed`` / ``AuthorizationSkipped``
-    events (the contract emits exactly one of them per item, in item order).
+    """One result per item of a mined batch, from its ``AuthorizationUsed`` (ERC-3009: the item was relayed) and
+    ``AuthorizationSkipped`` events (the contract emits exactly one of them per item, in item order; a relayed
+    item's ``ref`` is the item's own, which the chain does not repeat).
 
     Args:
         receipt: the successful batch transaction's receipt.
@@ -184,18 +185,23 @@ def decode_batch_outcomes(
         if wanted is not None and to_checksum_address(log["address"]) != wanted:
             continue
         topics = [bytes(t) for t in log["topics"]]
-        if not topics or topics[0] not in (AUTHORIZATION_RELAYED_TOPIC, AUTHORIZATION_SKIPPED_TOPIC):
+        if not topics or topics[0] not in (AUTHORIZATION_USED_TOPIC, AUTHORIZATION_SKIPPED_TOPIC):
             continue
         data = bytes(log["data"])
-        reason = SkipReason.NONE if topics[0] == AUTHORIZATION_RELAYED_TOPIC else SkipReason(data[63])
-        results.append(BatchItemResult(reason, topics[1], to_checksum_address(topics[2][12:]), data[:32]))
+        if topics[0] == AUTHORIZATION_USED_TOPIC:  # AuthorizationUsed(authorizer indexed, nonce indexed)
+            results.append(BatchItemResult(SkipReason.NONE, b"", to_checksum_address(topics[1][12:]), topics[2]))
+        else:  # AuthorizationSkipped(ref indexed, from indexed, nonce, reason)
+            results.append(BatchItemResult(SkipReason(data[63]), topics[1], to_checksum_address(topics[2][12:]),
+                                           data[:32]))
     if len(results) != len(items):
         raise BatchOutcomeError(f"the receipt reports {len(results)} batch items, expected {len(items)}")
+    matched = []
     for index, (result, item) in enumerate(zip(results, items, strict=True)):
         auth = decode_authorization_item(item)
-        if (result.from_, result.nonce, result.ref) != (auth.from_, auth.nonce, auth.ref):
+        if (result.from_, result.nonce) != (auth.from_, auth.nonce) or result.ref not in (b"", auth.ref):
             raise BatchOutcomeError(f"batch event {index} is about another authorization than item {index}")
-    return results
+        matched.append(BatchItemResult(result.reason, auth.ref, result.from_, result.nonce))
+    return matched
 
 
 class CoinBatcher:

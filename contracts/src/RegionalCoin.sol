@@ -104,7 +104,7 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
 
     /**
      * @notice One ERC-3009 `TransferWithAuthorization` signed by `from`, plus an opaque payment reference.
-     * @dev `ref` is not signed: it only labels the item in the events (the payment request it settles).
+     * @dev `ref` is not signed: it labels a skipped item's `AuthorizationSkipped` (the payment it was).
      */
     struct Authorization {
         address from;
@@ -160,8 +160,6 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     event RecoveryDelaySet(uint256 delay);
     /// @notice An account burnt `amount` coins, to be paid out in yen off chain against `ref`.
     event Redeemed(address indexed merchant, uint256 amount, bytes32 indexed ref);
-    /// @notice A batched authorization was executed (after AuthorizationUsed and Transfer).
-    event AuthorizationRelayed(bytes32 indexed ref, address indexed from, bytes32 nonce);
     /// @notice A batched authorization was skipped; its nonce stays unused. `reason` is a {SkipReason}.
     event AuthorizationSkipped(bytes32 indexed ref, address indexed from, bytes32 nonce, SkipReason reason);
     /// @notice The balance cap of residents at `level` changed.
@@ -267,9 +265,9 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     /**
      * @notice Executes many ERC-3009 `transferWithAuthorization`s in one call. An invalid item never
      * reverts the batch: it is skipped, its nonce stays unused, and `AuthorizationSkipped(ref, from,
-     * nonce, reason)` reports why. A valid item emits `AuthorizationUsed`, `Transfer` and
-     * `AuthorizationRelayed(ref, from, nonce)`. Items run in order, each against the state left by the
-     * previous ones.
+     * nonce, reason)` reports why. A valid item emits ERC-3009's `AuthorizationUsed(from, nonce)` and ERC-20's
+     * `Transfer`, nothing more (the pair says everything about it; its `ref` is the relayer's own label, kept in
+     * its records). Items run in order, each against the state left by the previous ones.
      * @dev RELAYER_ROLE; reverts as a whole only when paused or called by another account. Signatures are
      * the ERC-3009 `TransferWithAuthorization` EIP-712 signatures (ECDSA, EOAs), exactly as for
      * {transferWithAuthorization}.
@@ -284,9 +282,7 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         for (uint256 i = 0; i < count; ++i) {
             Authorization calldata auth = authorizations[i];
             SkipReason reason = _tryTransferWithAuthorization(auth);
-            if (reason == SkipReason.None) {
-                emit AuthorizationRelayed(auth.ref, auth.from, auth.nonce);
-            } else {
+            if (reason != SkipReason.None) {
                 reasons[i] = reason;
                 emit AuthorizationSkipped(auth.ref, auth.from, auth.nonce, reason);
             }

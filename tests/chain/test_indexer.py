@@ -89,14 +89,14 @@ def test_indexes_mints_transfers_batch_relays_and_admin_events(evm, w3, city, se
     written = indexer.catch_up()
 
     names = {e.event for e in _events(sessions)}
-    assert {"Attested", "Minted", "Transfer", "AuthorizationUsed", "AuthorizationRelayed", "AuthorizationSkipped",
+    assert {"Attested", "Minted", "Transfer", "AuthorizationUsed", "AuthorizationSkipped",
             "AccountFrozen", "AccountUnfrozen", "RoleGranted"} <= names
     assert written == len(_events(sessions))
     direct = [e for e in _events(sessions, event="Transfer") if e.args["from"] == alice.address]
     assert [(e.args["to"], e.args["value"]) for e in direct] == [(bob.address, 1_200), (bob.address, 300)]
     batch_hash = "0x" + bytes(batch["transactionHash"]).hex()
     in_batch = {e.event for e in _events(sessions, tx_hash=batch_hash)}
-    assert in_batch == {"Transfer", "AuthorizationUsed", "AuthorizationRelayed", "AuthorizationSkipped"}
+    assert in_batch == {"Transfer", "AuthorizationUsed", "AuthorizationSkipped"}
     (skip,) = _events(sessions, event="AuthorizationSkipped")
     assert skip.args["from"] == bob.address and skip.args["ref"] == "0x" + skipped.ref.hex()
     assert skip.contract_name == "RegionalCoin" and skip.contract == city.coin.address

@@ -114,7 +114,8 @@ def test_relayed_payments_through_a_reorg_the_service_and_the_index_agree(
         balances = indexed_balances(session)
     assert not {e.block_hash for e in events} & orphaned
     for transfer in transfers:  # the service's record and the index name the same transaction and block
-        (relayed,) = [e for e in events if e.event == "AuthorizationRelayed" and e.args["ref"] == transfer.ref]
+        (relayed,) = [e for e in events if e.event == "AuthorizationUsed"
+                      and (e.args["authorizer"], e.args["nonce"]) == (transfer.from_wallet, transfer.nonce)]
         assert (relayed.tx_hash, relayed.block_number) == (transfer.tx_hash, transfer.block_number)
         assert relayed.confirmed(w3.eth.block_number, CONFIRMATIONS)
     for resident in (alice, bob, carol):

@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from eth_account import Account
+from eth_utils.address import to_checksum_address
 from sqlalchemy import select
 
-from chain.contracts.coin import AUTHORIZATION_RELAYED_TOPIC
+from chain.contracts.coin import AUTHORIZATION_USED_TOPIC
 from chain.deploy import manifest_path, save_manifest
 from chain.node import rpc_call
 from chain.outbox import ChainTx, TxStatus
@@ -105,9 +106,9 @@ def test_kill_dash_nine_mid_batch_then_restart_confirms_every_accepted_payment_o
     # On chain: each accepted payment relayed exactly once, balances exact.
     relayed = Counter()
     for log in w3.eth.get_logs({"address": coin.address, "fromBlock": 0, "toBlock": "latest",
-                                "topics": [AUTHORIZATION_RELAYED_TOPIC]}):
-        relayed["0x" + bytes(log["topics"][1]).hex()] += 1
+                                "topics": [AUTHORIZATION_USED_TOPIC]}):
+        relayed[(to_checksum_address(bytes(log["topics"][1])[-20:]), "0x" + bytes(log["topics"][2]).hex())] += 1
     for transfer in transfers.values():
-        assert relayed[transfer.ref] == 1, transfer.id
+        assert relayed[(transfer.from_wallet, transfer.nonce)] == 1, transfer.id
     assert coin.balance_of(onboarded["wallet"]) == sum(100 + i for i in range(16))
     assert [coin.balance_of(p.address) for p in payers] == [1_000 - (100 + i) for i in range(16)]

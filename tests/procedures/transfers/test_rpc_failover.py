@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from eth_utils.address import to_checksum_address
 from sqlalchemy import select
 
-from chain.contracts.coin import AUTHORIZATION_RELAYED_TOPIC
+from chain.contracts.coin import AUTHORIZATION_USED_TOPIC
 from chain.faults import RpcProxy
 from chain.node import rpc_call
 from chain.outbox import ChainTx, TxStatus
@@ -91,7 +92,8 @@ def test_payments_go_on_through_the_second_endpoint_and_nothing_is_sent_twice(
         nonces = Counter(session.execute(select(ChainTx.sender, ChainTx.nonce)).all())
     assert sorted(t.id for t in transfers) == sorted(accepted) and len(transfers) == len(payers)
     assert max(nonces.values()) == 1  # one signed transaction per nonce: nothing re-signed for the second node
-    relayed = Counter("0x" + bytes(log["topics"][1]).hex() for log in w3.eth.get_logs(
-        {"address": coin.address, "fromBlock": 0, "toBlock": "latest", "topics": [AUTHORIZATION_RELAYED_TOPIC]}))
-    assert all(relayed[t.ref] == 1 for t in transfers)  # each payment relayed exactly once
+    relayed = Counter((to_checksum_address(bytes(log["topics"][1])[-20:]), "0x" + bytes(log["topics"][2]).hex())
+                    for log in w3.eth.get_logs(
+        {"address": coin.address, "fromBlock": 0, "toBlock": "latest", "topics": [AUTHORIZATION_USED_TOPIC]}))
+    assert all(relayed[(t.from_wallet, t.nonce)] == 1 for t in transfers)  # each payment relayed exactly once
     assert coin.balance_of(merchant.wallet) == sum(range(100, 100 + len(payers)))

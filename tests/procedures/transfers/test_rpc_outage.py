@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from eth_utils.address import to_checksum_address
 from sqlalchemy import select
 
-from chain.contracts.coin import AUTHORIZATION_RELAYED_TOPIC
+from chain.contracts.coin import AUTHORIZATION_USED_TOPIC
 from chain.faults import RpcProxy
 from chain.node import rpc_call
 from chain.outbox import ChainTx, IntentStatus, TxIntent, TxStatus
@@ -147,9 +148,10 @@ def test_the_relayer_rides_out_an_outage_without_failing_or_resending(
         nonces = Counter(session.execute(select(ChainTx.sender, ChainTx.nonce)).all())
     assert sorted(t.id for t in transfers) == sorted(accepted)
     assert max(nonces.values()) == 1  # one signed transaction per nonce: nothing re-signed or re-sent
-    relayed = Counter("0x" + bytes(log["topics"][1]).hex() for log in w3.eth.get_logs(
-        {"address": coin.address, "fromBlock": 0, "toBlock": "latest", "topics": [AUTHORIZATION_RELAYED_TOPIC]}))
-    assert all(relayed[t.ref] == 1 for t in transfers)
+    relayed = Counter((to_checksum_address(bytes(log["topics"][1])[-20:]), "0x" + bytes(log["topics"][2]).hex())
+                    for log in w3.eth.get_logs(
+        {"address": coin.address, "fromBlock": 0, "toBlock": "latest", "topics": [AUTHORIZATION_USED_TOPIC]}))
+    assert all(relayed[(t.from_wallet, t.nonce)] == 1 for t in transfers)
     assert coin.balance_of(merchant.wallet) == sum(100 + i for i in range(len(payers)))
 
 
