@@ -54,6 +54,11 @@ class AccountWord:
                    (word >> cls.FREEZE_SHIFT) & 3, word & ~known)
 
 
+def account_word_key(account: str, slot: int) -> bytes:
+    """The storage key of ``account``'s entry in a mapping at ``slot`` (Solidity's keccak(key ‖ slot))."""
+    return keccak(bytes(12) + bytes.fromhex(account[2:]) + slot.to_bytes(32, "big"))
+
+
 def random32() -> bytes:
     """A random 32-byte value (subject keys, evidence commitments, refs)."""
     return secrets.token_bytes(32)
@@ -175,7 +180,7 @@ class Chain:
         return AccountWord.decode(self.raw_account_word(account, self.accounts_slot()))
 
     def raw_account_word(self, account: str, slot: int) -> int:
-        key = keccak(bytes(12) + bytes.fromhex(account[2:]) + slot.to_bytes(32, "big"))
+        key = account_word_key(account, slot)
         return int.from_bytes(self.w3.eth.get_storage_at(self.coin.address, key), "big")  # type: ignore[arg-type]
 
     def accounts_slot(self) -> int:

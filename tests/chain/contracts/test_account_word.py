@@ -8,12 +8,11 @@ balance) fails here.
 from __future__ import annotations
 
 from eth_account import Account
-from eth_utils.crypto import keccak
 
 from chain.contracts import SkipReason, make_nonce, sequence_nonce, split_nonce
 from chain.contracts.authorization import SEQUENCE_KEY
 from chain.contracts.base import Call
-from tests.chain.contracts.helpers import RESIDENT_OF_CITY, YEAR, AccountWord, Chain, random32
+from tests.chain.contracts.helpers import RESIDENT_OF_CITY, YEAR, AccountWord, Chain, account_word_key, random32
 
 MAX_COINS = AccountWord.COINS_MASK
 
@@ -140,7 +139,7 @@ def test_the_last_key_one_number_is_skipped_not_fatal(evm: Chain) -> None:
     alice, bob, merchant = evm.resident(1_000), evm.resident(1_000), evm.merchant()
     last = AccountWord.SEQUENCE_MASK
     slot = evm.accounts_slot()
-    key = keccak(bytes(12) + bytes.fromhex(alice.address[2:]) + slot.to_bytes(32, "big"))
+    key = account_word_key(alice.address, slot)
     evm.rpc("anvil_setStorageAt", evm.coin.address, "0x" + key.hex(),
             "0x" + (1_000 | (last - 1) << AccountWord.SEQUENCE_SHIFT).to_bytes(32, "big").hex())
     assert _fields(evm, alice.address) == (1_000, last - 1, 0, 0)

@@ -40,7 +40,7 @@ from chain.contracts import AssuranceLevel, Authorization, Call, Kind, Revocatio
 from chain.contracts.authorization import SEQUENCE_KEY
 from chain.contracts.coin import FreezeKind
 from chain.errors import ContractLogicError
-from tests.chain.contracts.helpers import CARD, RESIDENT_OF_CITY, AccountWord, Chain
+from tests.chain.contracts.helpers import CARD, RESIDENT_OF_CITY, AccountWord, Chain, account_word_key
 
 WALLETS = 6  # resident wallets W0..W5 (W0..W2 attested in the base state)
 SUBJECTS = 4  # S0..S2 bound to W0..W2, S3 free
@@ -188,7 +188,7 @@ class BatchReader:
         slot = evm.accounts_slot()
         self.requests += [
             ("eth_getStorageAt",
-             [coin, "0x" + keccak(bytes(12) + bytes.fromhex(a[2:]) + slot.to_bytes(32, "big")).hex(), "latest"])
+             [coin, "0x" + account_word_key(a, slot).hex(), "latest"])
             for a in everyone
         ]
 
