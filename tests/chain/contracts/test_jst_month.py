@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from web3 import Web3
 from web3.contract import Contract
 
-from chain.compiler import CompileResult
+from chain.compiler import compile_contracts
 from chain.deploy import send_transaction
+from chain.toolchain import PROJECT_ROOT
 from protocol.points import BUCKETS, DEFAULT_EXPIRY_DAYS, expires_at, expiry_month, month_label, month_of, month_start
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -27,8 +28,10 @@ LATEST = int(datetime(2107, 1, 1, tzinfo=TOKYO).timestamp()) - 1
 
 
 @pytest.fixture(scope="module")
-def probe(w3: Web3, compiled: CompileResult, keys: object) -> Contract:
-    artifact = compiled["JstMonthProbe"]
+def probe(w3: Web3, keys: object) -> Contract:
+    """``tests/fixtures/jst_month/JstMonthProbe.sol``, compiled with the contracts' sources it imports."""
+    sources = [PROJECT_ROOT / "contracts" / "src", PROJECT_ROOT / "tests" / "fixtures" / "jst_month"]
+    artifact = compile_contracts(sources)["JstMonthProbe"]
     deployer = keys.deployer  # type: ignore[attr-defined]
     factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     receipt = send_transaction(w3, deployer, factory.constructor().build_transaction({"from": deployer.address}))
