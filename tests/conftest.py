@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 from web3.contract import Contract
 
-from chain.compiler import CompileResult, compile_contracts
+from chain.compiler import Artifact, CompileResult, compile_contracts
 from chain.deploy import Manifest, deploy
 from chain.node import LocalNode, NodeConfig, free_port, rpc_call
 from chain.plan import COIN, LEDGER, REGISTRY, PlanParams, city_plan, plan_params
@@ -253,17 +253,19 @@ def page(browser: Any, artifacts_dir: Path, request: pytest.FixtureRequest) -> I
         context.close()
 
 
+def deploy_fixture(w3: Web3, deployer: LocalAccount, artifact: Artifact) -> Contract:
+    """Deploy a fixture contract that takes no constructor arguments (outside any deployment plan)."""
+    from chain.deploy import send_transaction
+
+    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    receipt = send_transaction(w3, deployer, factory.constructor().build_transaction({"from": deployer.address}))
+    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
+
+
 @pytest.fixture(scope="session")
 def counter(w3: Web3, compiled: CompileResult, keys: Keys) -> Contract:
     """The small fixture contract (tests/fixtures/contracts/Counter.sol), deployed once."""
-    from chain.deploy import send_transaction
-
-    artifact = compiled["Counter"]
-    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    receipt = send_transaction(
-        w3, keys.deployer, factory.constructor().build_transaction({"from": keys.deployer.address})
-    )
-    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
+    return deploy_fixture(w3, keys.deployer, compiled["Counter"])
 
 
 @pytest.fixture(scope="session")

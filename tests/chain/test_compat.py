@@ -17,13 +17,13 @@ from web3.contract import Contract
 
 from chain.compat import library_overrides, replace_mcopy
 from chain.compiler import collect_sources, compile_contracts
-from chain.deploy import send_transaction
 from chain.errors import CompilerError
 from chain.network import node_evm_version
 from chain.node import LocalNode, NodeConfig, free_port
 from chain.rpc import connect
 from chain.toolchain import PROJECT_ROOT
 from procedures.config import DEV_DEPLOYER_KEY
+from tests.conftest import deploy_fixture
 
 SRC = PROJECT_ROOT / "contracts" / "src"
 PROBE = PROJECT_ROOT / "tests" / "fixtures" / "compat"
@@ -45,13 +45,8 @@ def probes(shanghai: Web3) -> tuple[Contract, Contract]:
     """CompatProbe and an ERC-1271 KeccakSigner, compiled for shanghai and deployed on the shanghai node."""
     deployer = Account.from_key(DEV_DEPLOYER_KEY)  # a dev-mnemonic account, funded on every embedded node
     compiled = compile_contracts([PROBE], evm_version="shanghai")
-    deployed = []
-    for name in ("CompatProbe", "KeccakSigner"):
-        factory = shanghai.eth.contract(abi=compiled[name].abi, bytecode=compiled[name].bytecode)
-        tx = factory.constructor().build_transaction({"from": deployer.address})
-        receipt = send_transaction(shanghai, deployer, tx)
-        deployed.append(shanghai.eth.contract(address=receipt["contractAddress"], abi=compiled[name].abi))
-    return deployed[0], deployed[1]
+    return (deploy_fixture(shanghai, deployer, compiled["CompatProbe"]),
+            deploy_fixture(shanghai, deployer, compiled["KeccakSigner"]))
 
 
 def test_the_contracts_compile_for_shanghai_and_london_with_the_same_abis():
