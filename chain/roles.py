@@ -67,8 +67,10 @@ KEY_ROLES: tuple[KeyRole, ...] = (
     KeyRole("recovery", grants=((COIN, "RECOVERY_ROLE"),), calls={COIN: ("requestRecovery", "executeRecovery")}),
     # mints counter top-ups within its own allowance
     KeyRole("topup_minter", minter=True, calls={COIN: ("mint",)}),
-    # mints procedure benefits within its own allowance
-    KeyRole("benefits_minter", minter=True, calls={COIN: ("mint",)}),
+    # credits points (top-up premiums, benefits, rewards: one key, so the sender tells none apart) and mints
+    # procedure benefits, within its own allowance; sweeps expired points back to the fund
+    KeyRole("benefits_minter", grants=((COIN, "POINTS_ISSUER_ROLE"),), minter=True,
+            calls={COIN: ("mint", "creditPoints", "sweepExpiredPoints")}),
     # the city account payouts burn from (and return failed payouts from)
     KeyRole("settlement", calls={COIN: ("redeem", "transfer")}),
 )

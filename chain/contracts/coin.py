@@ -59,6 +59,8 @@ class SkipReason(IntEnum):
     INSUFFICIENT_BALANCE = 11
     BALANCE_CAP_EXCEEDED = 12
     NONCE_KEY_ZERO = 13
+    POINTS_EXPIRED = 14
+    POINTS_NOT_TRANSFERABLE = 15
 
     @property
     def label(self) -> str:
@@ -86,6 +88,8 @@ _SKIP_DESCRIPTIONS = {
     SkipReason.INSUFFICIENT_BALANCE: "the payer's balance is too low",
     SkipReason.BALANCE_CAP_EXCEEDED: "the payment would put a resident payee over the balance cap",
     SkipReason.NONCE_KEY_ZERO: "nonce key 0 belongs to EIP-2612 permits; an authorization needs another key",
+    SkipReason.POINTS_EXPIRED: "the payment would need points that have expired",
+    SkipReason.POINTS_NOT_TRANSFERABLE: "the payment would need points, and points pay merchants only",
 }
 
 
@@ -96,6 +100,37 @@ class FreezeKind(IntEnum):
     NONE = 0
     FROZEN = 1
     REPORTED_LOST = 2
+
+
+@dataclass(frozen=True)
+class Points:
+    """``pointsOf(account)``: a wallet's points (never part of its coins, ``balanceOf``).
+
+    Attributes:
+        unexpired: points a payment to a merchant may spend (before coins).
+        expired: points past their expiry month, waiting for the sweep to give them back to the fund.
+        next_expiry: unix second at which the earliest unexpired points stop counting (0: none).
+        next_amount: how many points stop counting then.
+    """
+
+    unexpired: int
+    expired: int
+    next_expiry: int
+    next_amount: int
+
+
+@dataclass(frozen=True)
+class PointsFund:
+    """``pointsFund()``: the fund (the coin contract's own account), its coins and how many back points."""
+
+    address: str
+    coins: int
+    reserved: int
+
+    @property
+    def free(self) -> int:
+        """Fund coins not backing any point (expired points come back here; credits use them first)."""
+        return self.coins - self.reserved
 
 
 @dataclass(frozen=True)
@@ -298,6 +333,16 @@ class RegionalCoinClient(ContractClient):
         """How many coins ``minter`` may still mint (0 for non-minters)."""
         return int(self._read("minterAllowance", to_checksum_address(minter)))
 
+    def points_of(self, account: str) -> Points:
+        """``account``'s unexpired and expired points and its next expiry."""
+        unexpired, expired, next_expiry, next_amount = self._read("pointsOf", to_checksum_address(account))
+        return Points(int(unexpired), int(expired), int(next_expiry), int(next_amount))
+
+    def points_fund(self) -> PointsFund:
+        """The points fund's address, coins and reserve."""
+        fund, coins, reserved = self._read("pointsFund")
+        return PointsFund(to_checksum_address(fund), int(coins), int(reserved))
+
     def is_frozen(self, account: str) -> bool:
         """Whether ``account`` is frozen (can neither send nor receive), either kind."""
         return bool(self._read("isFrozen", to_checksum_address(account)))
@@ -423,6 +468,15 @@ class RegionalCoinClient(ContractClient):
     def mint_call(self, to: str, amount: int) -> Call:
         """Mint ``amount`` to ``to`` out of the sending minter's allowance (only residents, by policy)."""
         return self._call("mint", to_checksum_address(to), amount)
+
+    def credit_points_call(self, to: str, amount: int, expiry_month: int) -> Call:
+        """Credit ``amount`` points to resident ``to``, expiring at the end of JST month ``expiry_month``
+        (``protocol.points``), out of the sending minter's allowance."""
+        return self._call("creditPoints", to_checksum_address(to), amount, expiry_month)
+
+    def sweep_expired_points_call(self, accounts: Iterable[str]) -> Call:
+        """Give the expired points of ``accounts`` back to the fund (anyone may send it; idempotent)."""
+        return self._call("sweepExpiredPoints", [to_checksum_address(a) for a in accounts])
 
     def redeem_call(self, amount: int, ref: bytes | str) -> Call:
         """Burn ``amount`` of the sender's coins to be paid out in yen against ``ref`` (merchants, city)."""

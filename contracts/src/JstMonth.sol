@@ -29,24 +29,30 @@ library JstMonth {
     }
 
     /// @dev Days since 1970-01-01 of the first day of `month` (1-12) in `year` (year >= 1970).
+    /// Unchecked: every intermediate is non-negative and small for year >= 1970 (start() passes >= 2000).
     function _daysFromCivil(uint256 year, uint256 month) private pure returns (uint256) {
-        if (month <= 2) year -= 1;
-        uint256 era = year / 400;
-        uint256 yoe = year - era * 400; // [0, 399]
-        uint256 doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5; // day 1 of the month, [0, 365]
-        uint256 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-        return era * 146_097 + doe - _EPOCH_SHIFT;
+        unchecked {
+            if (month <= 2) year -= 1;
+            uint256 era = year / 400;
+            uint256 yoe = year - era * 400; // [0, 399]
+            uint256 doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5; // day 1 of the month, [0, 365]
+            uint256 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+            return era * 146_097 + doe - _EPOCH_SHIFT;
+        }
     }
 
     /// @dev The (year, month 1-12) of day `day` since 1970-01-01.
+    /// Unchecked: every intermediate is non-negative and bounded as noted (the days of any uint64 timestamp).
     function _civilFromDays(uint256 day) private pure returns (uint256 year, uint256 month) {
-        uint256 z = day + _EPOCH_SHIFT;
-        uint256 era = z / 146_097;
-        uint256 doe = z - era * 146_097; // [0, 146096]
-        uint256 yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-        uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-        uint256 mp = (5 * doy + 2) / 153; // [0, 11], March-based
-        month = mp < 10 ? mp + 3 : mp - 9;
-        year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+        unchecked {
+            uint256 z = day + _EPOCH_SHIFT;
+            uint256 era = z / 146_097;
+            uint256 doe = z - era * 146_097; // [0, 146096]
+            uint256 yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+            uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+            uint256 mp = (5 * doy + 2) / 153; // [0, 11], March-based
+            month = mp < 10 ? mp + 3 : mp - 9;
+            year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+        }
     }
 }

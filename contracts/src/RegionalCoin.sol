@@ -11,6 +11,7 @@ import {NoncesKeyed} from "@openzeppelin/contracts/utils/NoncesKeyed.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ERC4337Utils} from "@openzeppelin/contracts/account/utils/ERC4337Utils.sol";
 import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
+import {JstMonth} from "./JstMonth.sol";
 
 /**
  * @title RegionalCoin
@@ -23,8 +24,19 @@ import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
  * burn ({redeem}) a transfer to kind `None`, so the policy also says who may receive mints and redeem.
  *
  * Each account is one storage word ({_accounts}): its coins (bits 0-39), the sequence of its built-in nonce
- * key 1 (bits 40-63) and its freeze (bits 102-103); the other bits are reserved (points, mirrored identity
- * status: docs/coin-storage.md) and zero. A payment reads and writes one word per party.
+ * key 1 (bits 40-63), its freeze (bits 102-103) and its points (bits 104-252: the JST month of bucket 0, then
+ * seven 19-bit buckets, bucket i = points expiring at the end of month base + i); bits 64-101 (the mirrored
+ * identity status, docs/coin-storage.md) and 253-255 are reserved and zero. A payment reads and writes one
+ * word per party.
+ *
+ * Points (top-up premiums, benefits, rewards) are not coins: they are not in {balanceOf}, cannot be sent to
+ * a resident or redeemed, and expire. They are backed by the points fund, this contract's own account
+ * (`balanceOf(address(this))`; no key can move it): a minter's {creditPoints} reserves fund coins for them
+ * (minting what the fund lacks), a resident's payment to a merchant spends points first, earliest expiry
+ * first, and the fund pays their part to the payer inside the payment (`Transfer(fund, payer, points)`, then
+ * the payment's own `Transfer`), so the merchant receives ordinary coins. {sweepExpiredPoints} gives expired
+ * points back to the fund's free coins. Invariants: `totalSupply = Σ balanceOf` (the fund included),
+ * reserved = Σ buckets ≤ the fund's coins.
  *
  * ERC-3009 nonces are keyed sequential nonces: a `bytes32` nonce is a 192-bit key followed by a 64-bit
  * sequence number; nonces with different keys are independent, nonces with the same key are used in order.
@@ -52,6 +64,9 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     bytes32 public constant FREEZER_ROLE = keccak256("FREEZER_ROLE");
     /// @notice Requests (delayed, cancellable) lost-wallet recoveries.
     bytes32 public constant RECOVERY_ROLE = keccak256("RECOVERY_ROLE");
+    /// @notice Credits points ({creditPoints}), within its minter allowance: one key for premiums, benefits and
+    /// rewards alike, so the sender tells no credit from another.
+    bytes32 public constant POINTS_ISSUER_ROLE = keccak256("POINTS_ISSUER_ROLE");
     /// @notice Submits batches of signed authorizations ({batchTransferWithAuthorization}).
     bytes32 public constant RELAYER_ROLE = keccak256("RELAYER_ROLE");
     /// @notice The nonce key whose sequence lives in the account word (no extra storage per payment).
@@ -62,13 +77,24 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     uint256 private constant _SEQ_SHIFT = 40;
     uint256 private constant _SEQ_MAX = (1 << 24) - 1;
     uint256 private constant _FREEZE_SHIFT = 102;
+    uint256 private constant _BASE_SHIFT = 104;
+    uint256 private constant _BASE_MAX = (1 << 16) - 1;
+    uint256 private constant _BUCKETS_SHIFT = 120;
+    uint256 private constant _BUCKET_BITS = 19;
+    uint256 private constant _BUCKET_MAX = (1 << 19) - 1;
+    /// @notice How many expiry months a wallet holds points for at once (the current one and six more).
+    uint256 public constant POINTS_BUCKETS = 7;
+    /// @dev The points field (base and buckets, bits 104-252) of an account word.
+    uint256 private constant _POINTS_FIELD = ((uint256(1) << 149) - 1) << _BASE_SHIFT;
 
     /**
      * @notice Why {batchTransferWithAuthorization} skipped an item (`None` = relayed). Stable numeric codes:
      * 0 None, 1 NotYetValid, 2 Expired, 3 InvalidSignature, 4 NonceUsed (used or cancelled),
      * 5 NonceAhead (an earlier nonce of the same key is still unused), 6 SenderNotVerified, 7 SenderFrozen,
      * 8 RecipientNotVerified, 9 RecipientFrozen, 10 TransferNotAllowed (policy), 11 InsufficientBalance,
-     * 12 BalanceCapExceeded, 13 NonceKeyZero (key 0 is the permits' nonce).
+     * 12 BalanceCapExceeded, 13 NonceKeyZero (key 0 is the permits' nonce), 14 PointsExpired (the payment
+     * would need points that expired), 15 PointsNotTransferable (it would need points, and points pay merchants
+     * only).
      */
     enum SkipReason {
         None,
@@ -84,7 +110,9 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         TransferNotAllowed,
         InsufficientBalance,
         BalanceCapExceeded,
-        NonceKeyZero
+        NonceKeyZero,
+        PointsExpired,
+        PointsNotTransferable
     }
 
     /// @notice How an account is frozen. `ReportedLost`: frozen because its owner reported it lost, which
@@ -139,6 +167,8 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     mapping(address lostWallet => PendingRecovery) private _recoveries;
     mapping(address minter => bool) private _minters;
     mapping(address minter => uint256) private _minterAllowances;
+    /// @dev Fund coins reserved for unswept points (= Σ every account's buckets, expired ones included).
+    uint256 private _pointsReserve;
 
     /// @notice A minter was configured with a new allowance.
     event MinterConfigured(address indexed minter, uint256 allowance);
@@ -162,6 +192,13 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     event Redeemed(address indexed merchant, uint256 amount, bytes32 indexed ref);
     /// @notice A batched authorization was skipped; its nonce stays unused. `reason` is a {SkipReason}.
     event AuthorizationSkipped(bytes32 indexed ref, address indexed from, bytes32 nonce, SkipReason reason);
+    /// @notice `account` was credited `amount` points that count until `expiresAt` (the first second they no
+    /// longer do: the start of the JST month after their expiry month).
+    event PointsCredited(address indexed account, uint256 amount, uint256 expiresAt);
+    /// @notice `amount` expired points of `account` went back to the fund's free coins.
+    event PointsExpired(address indexed account, uint256 amount);
+    /// @notice A recovery moved `amount` unexpired points of `lostWallet` to `successor`.
+    event PointsRecovered(address indexed lostWallet, address indexed successor, uint256 amount);
     /// @notice The balance cap of residents at `level` changed.
     event BalanceCapSet(IIdentityRegistry.AssuranceLevel indexed level, uint256 cap);
     /// @notice Transfers from `fromKind` to `toKind` were allowed or forbidden.
@@ -199,6 +236,19 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     error RegionalCoinAmountTooLarge(address account, uint256 value);
     /// @dev The wallet used all 2^24 - 1 nonces of key 1; it signs with another key from now on.
     error RegionalCoinSequenceExhausted(address account);
+    /// @dev Points are credited to residents only.
+    error RegionalCoinPointsRecipientNotResident(address account);
+    /// @dev A credit's expiry month must be between the current JST month and six months later (the buckets).
+    error RegionalCoinPointsExpiryOutOfRange(uint256 expiryMonth, uint256 currentMonth);
+    /// @dev A credit of no points.
+    error RegionalCoinPointsZeroAmount();
+    /// @dev The account's points expiring in `expiryMonth` would exceed 2^19 - 1 (one bucket).
+    error RegionalCoinPointsBucketFull(address account, uint256 expiryMonth);
+    /// @dev The payment needs `value` but `account` has only `available` coins and unexpired points: the
+    /// rest are points that expired.
+    error RegionalCoinPointsExpired(address account, uint256 available, uint256 value);
+    /// @dev The transfer needs `value` but `account` has only `coins` coins; its points pay merchants only.
+    error RegionalCoinPointsNotTransferable(address account, uint256 coins, uint256 value);
 
     /**
      * @param name ERC-20 name, also the EIP-712 domain name (version "1")
@@ -279,9 +329,11 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     ) external onlyRole(RELAYER_ROLE) whenNotPaused returns (SkipReason[] memory reasons) {
         uint256 count = authorizations.length;
         reasons = new SkipReason[](count);
+        uint256 month; // the JST month, computed once by the first item that needs it (0: not yet)
         for (uint256 i = 0; i < count; ++i) {
             Authorization calldata auth = authorizations[i];
-            SkipReason reason = _tryTransferWithAuthorization(auth);
+            SkipReason reason;
+            (reason, month) = _tryTransferWithAuthorization(auth, month);
             if (reason != SkipReason.None) {
                 reasons[i] = reason;
                 emit AuthorizationSkipped(auth.ref, auth.from, auth.nonce, reason);
@@ -318,11 +370,7 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     function mint(address to, uint256 amount) external {
         address minter = _msgSender();
         if (!_minters[minter]) revert RegionalCoinNotMinter(minter);
-        uint256 allowance = _minterAllowances[minter];
-        if (amount > allowance) revert RegionalCoinMinterAllowanceExceeded(minter, allowance, amount);
-        unchecked {
-            _minterAllowances[minter] = allowance - amount;
-        }
+        _useMinterAllowance(minter, amount);
         _mint(to, amount);
         emit Minted(minter, to, amount);
     }
@@ -335,6 +383,90 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     /// @notice How many coins `minter` may still mint.
     function minterAllowance(address minter) external view returns (uint256) {
         return _minterAllowances[minter];
+    }
+
+    // ---------------------------------------------------------------- points
+
+    /**
+     * @notice Credits `amount` points to resident `to`, expiring at the end of JST month `expiryMonth`
+     * (`JstMonth` numbering; `protocol.points.expiry_month` gives the default 180-day rule). The fund reserves
+     * `amount` of its free coins and mints what it lacks; the whole amount counts against the caller's minter
+     * allowance (the points budget). Premiums, benefits and rewards all take this path and emit the same
+     * events (`PointsCredited`, plus `Transfer(0, fund)` and `Minted` when the fund mints).
+     * @dev POINTS_ISSUER_ROLE and a minter, not while paused. `to` must be a verified, unfrozen resident;
+     * `expiryMonth` between the current month and six months later. Credits first sweep `to`'s expired points
+     * (`PointsExpired`).
+     */
+    function creditPoints(
+        address to,
+        uint256 amount,
+        uint256 expiryMonth
+    ) external onlyRole(POINTS_ISSUER_ROLE) whenNotPaused {
+        address minter = _msgSender();
+        if (!_minters[minter]) revert RegionalCoinNotMinter(minter);
+        if (amount == 0) revert RegionalCoinPointsZeroAmount();
+        uint256 month = JstMonth.monthOf(block.timestamp);
+        if (expiryMonth < month || expiryMonth >= month + POINTS_BUCKETS) {
+            revert RegionalCoinPointsExpiryOutOfRange(expiryMonth, month);
+        }
+        _requirePointsRecipient(to);
+        _useMinterAllowance(minter, amount);
+
+        (uint256 word, uint256 expired) = _sweep(to, _accounts[to], month);
+        uint256 shift = _BUCKETS_SHIFT + (expiryMonth - month) * _BUCKET_BITS;
+        if (((word >> shift) & _BUCKET_MAX) + amount > _BUCKET_MAX) revert RegionalCoinPointsBucketFull(to, expiryMonth);
+        _accounts[to] = word + (amount << shift);
+
+        uint256 reserve = _pointsReserve - expired; // the recipient's expired points are free again
+        uint256 free = balanceOf(address(this)) - reserve;
+        if (amount > free) {
+            _move(address(0), address(this), amount - free, 0, 0);
+            emit Minted(minter, address(this), amount - free);
+        }
+        _pointsReserve = reserve + amount;
+        emit PointsCredited(to, amount, JstMonth.start(expiryMonth + 1));
+    }
+
+    /**
+     * @notice Gives every expired point of `accounts` back to the fund's free coins (`PointsExpired` per
+     * account that had some). Idempotent: an account without expired points is neither written nor reported.
+     * @dev Anyone, not while paused (the worker `machi points sweep` batches them).
+     * @return swept the expired points moved back, all accounts together
+     */
+    function sweepExpiredPoints(address[] calldata accounts) external whenNotPaused returns (uint256 swept) {
+        uint256 month = JstMonth.monthOf(block.timestamp);
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            address account = accounts[i];
+            uint256 word = _accounts[account];
+            (, uint256 expired) = _points(word, month);
+            if (expired == 0) continue;
+            (_accounts[account], ) = _sweep(account, word, month);
+            swept += expired;
+        }
+        if (swept != 0) _pointsReserve -= swept;
+    }
+
+    /**
+     * @notice `account`'s points: `unexpired` may be spent at merchants; `expired` await the sweep; the
+     * earliest unexpired ones (`nextAmount`) stop counting at `nextExpiry` (0: no unexpired points).
+     */
+    function pointsOf(
+        address account
+    ) external view returns (uint256 unexpired, uint256 expired, uint256 nextExpiry, uint256 nextAmount) {
+        uint256 word = _accounts[account];
+        uint256 month = JstMonth.monthOf(block.timestamp);
+        (unexpired, expired) = _points(word, month);
+        if (unexpired == 0) return (unexpired, expired, 0, 0);
+        uint256 base = (word >> _BASE_SHIFT) & _BASE_MAX;
+        for (uint256 i = month > base ? month - base : 0; i < POINTS_BUCKETS; ++i) {
+            nextAmount = (word >> (_BUCKETS_SHIFT + i * _BUCKET_BITS)) & _BUCKET_MAX;
+            if (nextAmount != 0) return (unexpired, expired, JstMonth.start(base + i + 1), nextAmount);
+        }
+    }
+
+    /// @notice The points fund (this contract's account): its coins and how many of them back points.
+    function pointsFund() external view returns (address fund, uint256 coins, uint256 reserved) {
+        return (address(this), balanceOf(address(this)), _pointsReserve);
     }
 
     // ---------------------------------------------------------------- redemption and recovery
@@ -407,7 +539,8 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
 
     /**
      * @notice Runs a due recovery: the registry re-binds the subject of `lostWallet` to the successor
-     * (the lost wallet is retired) and the whole balance moves there, in one transaction.
+     * (the lost wallet is retired) and the whole balance moves there, in one transaction: its coins and its
+     * unexpired points with their expiry months (`PointsRecovered`; expired ones go back to the fund).
      * @dev Anyone, from the eta on, not while paused, not while the lost wallet is frozen (unless
      * `ReportedLost`). The lost wallet's own checks (revoked, policy) are waived; the successor must be
      * verified, not frozen and stay within its cap, else the whole recovery reverts and stays pending.
@@ -431,7 +564,8 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
             if (_capExceeded(_config, level, successor, amount)) reason = SkipReason.BalanceCapExceeded;
         }
         if (reason != SkipReason.None) _revertTransfer(reason, lostWallet, successor, amount);
-        _move(lostWallet, successor, amount);
+        _move(lostWallet, successor, amount, 0, 0);
+        if (_accounts[lostWallet] >> _BUCKETS_SHIFT != 0) _recoverPoints(lostWallet, successor);
         emit Recovered(lostWallet, successor, amount);
     }
 
@@ -555,9 +689,9 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
      */
     function _update(address from, address to, uint256 value) internal override {
         _requireNotPaused();
-        SkipReason reason = _screen(from, to, value);
+        (SkipReason reason, uint256 points, uint256 month) = _screen(from, to, value, 0);
         if (reason != SkipReason.None) _revertTransfer(reason, from, to, value);
-        _move(from, to, value);
+        _move(from, to, value, points, month);
     }
 
     /**
@@ -599,70 +733,129 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
 
     // ---------------------------------------------------------------- private
 
-    /// @dev Runs one batched authorization; returns why it was skipped, or `None` after executing it.
-    function _tryTransferWithAuthorization(Authorization calldata auth) private returns (SkipReason reason) {
+    /// @dev Runs one batched authorization; returns why it was skipped, or `None` after executing it, and the
+    /// JST month (`month` as given, or computed if the item needed it).
+    function _tryTransferWithAuthorization(
+        Authorization calldata auth,
+        uint256 month
+    ) private returns (SkipReason reason, uint256) {
+        reason = _checkAuthorization(auth);
+        if (reason != SkipReason.None) return (reason, month);
         (address from, address to, uint256 value, bytes32 nonce) = (auth.from, auth.to, auth.value, auth.nonce);
-        {
-            // Validity window, with the same dual clock as ERC3009._checkValidity.
-            (uint256 validAfter, uint256 validBefore) = (auth.validAfter, auth.validBefore);
-            uint256 flag = validAfter & validBefore & ERC4337Utils.BLOCK_RANGE_FLAG;
-            uint256 current = flag == 0 ? block.timestamp : block.number;
-            if (current <= validAfter & ~flag) return SkipReason.NotYetValid;
-            if (current >= validBefore & ~flag) return SkipReason.Expired;
-
-            bytes32 digest = _hashTypedDataV4(
-                keccak256(
-                    abi.encode(TRANSFER_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce)
-                )
-            );
-            (address signer, ECDSA.RecoverError recoverError, ) = digest.tryRecover(auth.v, auth.r, auth.s);
-            if (recoverError != ECDSA.RecoverError.NoError || signer != from) return SkipReason.InvalidSignature;
-        }
 
         uint192 key = uint192(uint256(nonce) >> 64);
-        if (key == 0) return SkipReason.NonceKeyZero;
+        if (key == 0) return (SkipReason.NonceKeyZero, month);
         uint64 sequence = uint64(uint256(nonce));
         uint64 next = uint64(nonces(from, key));
-        if (sequence != next) return sequence < next ? SkipReason.NonceUsed : SkipReason.NonceAhead;
+        if (sequence != next) return (sequence < next ? SkipReason.NonceUsed : SkipReason.NonceAhead, month);
         // key 1's last number cannot be used (the sequence field is full): skipped, not fatal to the batch
-        if (key == SEQUENCE_KEY && sequence == _SEQ_MAX) return SkipReason.NonceUsed;
+        if (key == SEQUENCE_KEY && sequence == _SEQ_MAX) return (SkipReason.NonceUsed, month);
 
         // address(0) would make _screen see a burn; the single-call path rejects it in ERC20._transfer.
-        if (to == address(0)) return SkipReason.RecipientNotVerified;
-        reason = _screen(from, to, value);
-        if (reason != SkipReason.None) return reason;
+        if (to == address(0)) return (SkipReason.RecipientNotVerified, month);
+        uint256 points;
+        (reason, points, month) = _screen(from, to, value, month);
+        if (reason != SkipReason.None) return (reason, month);
 
         _consumeNonce(from, nonce);
         emit AuthorizationUsed(from, nonce);
-        _move(from, to, value); // checks done by _screen just above
+        _move(from, to, value, points, month); // checks done by _screen just above
+        return (SkipReason.None, month);
+    }
+
+    /// @dev An authorization's validity window (the same dual clock as ERC3009._checkValidity) and signature.
+    function _checkAuthorization(Authorization calldata auth) private view returns (SkipReason) {
+        (uint256 validAfter, uint256 validBefore) = (auth.validAfter, auth.validBefore);
+        uint256 flag = validAfter & validBefore & ERC4337Utils.BLOCK_RANGE_FLAG;
+        uint256 current = flag == 0 ? block.timestamp : block.number;
+        if (current <= validAfter & ~flag) return SkipReason.NotYetValid;
+        if (current >= validBefore & ~flag) return SkipReason.Expired;
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    TRANSFER_WITH_AUTHORIZATION_TYPEHASH,
+                    auth.from,
+                    auth.to,
+                    auth.value,
+                    validAfter,
+                    validBefore,
+                    auth.nonce
+                )
+            )
+        );
+        (address signer, ECDSA.RecoverError recoverError, ) = digest.tryRecover(auth.v, auth.r, auth.s);
+        if (recoverError != ECDSA.RecoverError.NoError || signer != auth.from) return SkipReason.InvalidSignature;
+        return SkipReason.None;
     }
 
     /**
-     * @dev Every transfer rule except pause, as a {SkipReason} (`None` = allowed). `from == 0` is a mint,
-     * `to == 0` a burn. Order: sender verified, sender not frozen, recipient verified, recipient not
-     * frozen, policy, balance, recipient's cap. Costs one registry call and one freeze-list read per party.
+     * @dev Every transfer rule except pause, as a {SkipReason} (`None` = allowed), and how many of the
+     * sender's points pay (a resident paying a merchant: points first, up to `value`; nobody else spends
+     * points). `from == 0` is a mint, `to == 0` a burn. Order: sender verified, sender not frozen, recipient
+     * verified, recipient not frozen, policy, balance (coins and points), recipient's cap. Costs one registry
+     * call and one account-word read per party. `month`: the current JST month if known (0: not yet; computed
+     * only for a sender with points), returned as used.
      */
-    function _screen(address from, address to, uint256 value) private view returns (SkipReason reason) {
+    function _screen(
+        address from,
+        address to,
+        uint256 value,
+        uint256 month
+    ) private view returns (SkipReason reason, uint256 points, uint256) {
         IIdentityRegistry.Kind fromKind;
         IIdentityRegistry.Kind toKind;
         IIdentityRegistry.AssuranceLevel toLevel;
         if (from != address(0)) {
             (reason, fromKind, ) = _screenAccount(from, true);
-            if (reason != SkipReason.None) return reason;
+            if (reason != SkipReason.None) return (reason, 0, month);
         }
         if (to != address(0)) {
             (reason, toKind, toLevel) = _screenAccount(to, false);
-            if (reason != SkipReason.None) return reason;
+            if (reason != SkipReason.None) return (reason, 0, month);
         }
         Config memory config = _config;
-        if (config.transferPolicy & _bit(fromKind, toKind) == 0) return SkipReason.TransferNotAllowed;
-        if (from != address(0) && balanceOf(from) < value) return SkipReason.InsufficientBalance;
+        if (config.transferPolicy & _bit(fromKind, toKind) == 0) return (SkipReason.TransferNotAllowed, 0, month);
+        if (from != address(0)) {
+            (reason, points, month) = _screenBalance(from, fromKind == IIdentityRegistry.Kind.Resident,
+                toKind == IIdentityRegistry.Kind.Merchant, value, month);
+            if (reason != SkipReason.None) return (reason, 0, month);
+        }
         if (to != address(0) && from != to) {
             if (toKind == IIdentityRegistry.Kind.Resident ? _capExceeded(config, toLevel, to, value) : value > _COINS - balanceOf(to)) {
-                return SkipReason.BalanceCapExceeded; // an uncapped account is still bounded by the word's coins field
+                return (SkipReason.BalanceCapExceeded, 0, month); // an uncapped account is still bounded by the word's coins field
             }
         }
-        return SkipReason.None;
+        return (SkipReason.None, points, month);
+    }
+
+    /**
+     * @dev Whether `from` can pay `value`, and with how many points: a resident paying a merchant spends its
+     * unexpired points first, then coins; every other transfer is coins only. Short of coins, the reason says
+     * whether points would have covered it (`PointsNotTransferable`: not to this recipient; `PointsExpired`).
+     */
+    function _screenBalance(
+        address from,
+        bool resident,
+        bool toMerchant,
+        uint256 value,
+        uint256 month
+    ) private view returns (SkipReason reason, uint256 points, uint256) {
+        uint256 word = _accounts[from];
+        uint256 coins = word & _COINS;
+        if (word >> _BUCKETS_SHIFT == 0) {
+            return (coins < value ? SkipReason.InsufficientBalance : SkipReason.None, 0, month);
+        }
+        if (month == 0) month = JstMonth.monthOf(block.timestamp);
+        (uint256 unexpired, uint256 expired) = _points(word, month);
+        if (resident && toMerchant) {
+            points = unexpired < value ? unexpired : value;
+            if (coins >= value - points) return (SkipReason.None, points, month);
+            reason = coins + unexpired + expired >= value ? SkipReason.PointsExpired : SkipReason.InsufficientBalance;
+            return (reason, 0, month);
+        }
+        if (coins >= value) return (SkipReason.None, 0, month);
+        reason = coins + unexpired + expired >= value ? SkipReason.PointsNotTransferable : SkipReason.InsufficientBalance;
+        return (reason, 0, month);
     }
 
     function _screenAccount(
@@ -688,16 +881,28 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         _accounts[account] = word | (uint256(kind) << _FREEZE_SHIFT);
     }
 
-    /// @dev Moves `value` coins (checks done by the caller): `from == 0` mints, `to == 0` burns. The one
-    /// writer of balances and supply; emits the ERC-20 `Transfer`.
-    function _move(address from, address to, uint256 value) private {
+    /**
+     * @dev Moves `value` coins (checks done by the caller): `from == 0` mints, `to == 0` burns. `points` of
+     * them are `from`'s points, paid by the fund (`Transfer(fund, from, points)` first); `month` is the current
+     * JST month (known whenever `points` is not zero). The one writer of
+     * balances and supply; emits the ERC-20 `Transfer`s.
+     */
+    function _move(address from, address to, uint256 value, uint256 points, uint256 month) private {
+        if (points != 0) {
+            unchecked {
+                _accounts[address(this)] -= points; // reserved for these points: reserve <= the fund's coins
+                _pointsReserve -= points;
+            }
+            emit Transfer(address(this), from, points);
+        }
         if (from == address(0)) {
             _supply += value;
         } else {
-            uint256 word = _accounts[from];
-            if (word & _COINS < value) revert ERC20InsufficientBalance(from, word & _COINS, value);
+            uint256 word = points == 0 ? _accounts[from] : _spendPoints(_accounts[from], points, month);
+            uint256 coins = value - points;
+            if (word & _COINS < coins) revert ERC20InsufficientBalance(from, word & _COINS, coins);
             unchecked {
-                _accounts[from] = word - value;
+                _accounts[from] = word - coins;
             }
         }
         if (to == address(0)) {
@@ -714,6 +919,65 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         emit Transfer(from, to, value);
     }
 
+    function _useMinterAllowance(address minter, uint256 amount) private {
+        uint256 allowance = _minterAllowances[minter];
+        if (amount > allowance) revert RegionalCoinMinterAllowanceExceeded(minter, allowance, amount);
+        unchecked {
+            _minterAllowances[minter] = allowance - amount;
+        }
+    }
+
+    /// @dev Points go to verified, unfrozen residents only.
+    function _requirePointsRecipient(address to) private view {
+        (IIdentityRegistry.Kind kind, , bool verified) = _registry.status(to);
+        if (!verified) revert RegionalCoinUnverifiedAccount(to);
+        if (_frozenAs(_accounts[to]) != FreezeKind.None) revert RegionalCoinFrozenAccount(to);
+        if (kind != IIdentityRegistry.Kind.Resident) revert RegionalCoinPointsRecipientNotResident(to);
+    }
+
+    /// @dev `word`'s points in JST month `month`: unexpired (buckets of `month` and later) and expired ones.
+    function _points(uint256 word, uint256 month) private pure returns (uint256 unexpired, uint256 expired) {
+        uint256 buckets = word >> _BUCKETS_SHIFT;
+        if (buckets == 0) return (0, 0);
+        uint256 base = (word >> _BASE_SHIFT) & _BASE_MAX;
+        uint256 live = month > base ? month - base : 0; // index of the first unexpired bucket
+        for (uint256 i = 0; i < POINTS_BUCKETS; ++i) {
+            uint256 amount = (buckets >> (i * _BUCKET_BITS)) & _BUCKET_MAX;
+            if (i < live) expired += amount;
+            else unexpired += amount;
+        }
+    }
+
+    /**
+     * @dev `word` with its bucket 0 moved to `month` (the expired buckets dropped, `PointsExpired` for them);
+     * the caller lowers the reserve by `expired`. The base only moves forward.
+     */
+    function _sweep(address account, uint256 word, uint256 month) private returns (uint256, uint256 expired) {
+        uint256 buckets = word >> _BUCKETS_SHIFT;
+        uint256 base = (word >> _BASE_SHIFT) & _BASE_MAX;
+        if (buckets != 0 && base >= month) return (word, 0);
+        if (buckets != 0) {
+            uint256 gone = month - base;
+            (, expired) = _points(word, month);
+            buckets = gone >= POINTS_BUCKETS ? 0 : buckets >> (gone * _BUCKET_BITS);
+            if (expired != 0) emit PointsExpired(account, expired);
+        }
+        return ((word & ~_POINTS_FIELD) | (month << _BASE_SHIFT) | (buckets << _BUCKETS_SHIFT), expired);
+    }
+
+    /// @dev `word` less `amount` unexpired points, earliest expiry first (the caller checked there are enough).
+    function _spendPoints(uint256 word, uint256 amount, uint256 month) private pure returns (uint256) {
+        uint256 base = (word >> _BASE_SHIFT) & _BASE_MAX;
+        for (uint256 i = month > base ? month - base : 0; amount != 0 && i < POINTS_BUCKETS; ++i) {
+            uint256 shift = _BUCKETS_SHIFT + i * _BUCKET_BITS;
+            uint256 bucket = (word >> shift) & _BUCKET_MAX;
+            uint256 take = bucket < amount ? bucket : amount;
+            word -= take << shift;
+            amount -= take;
+        }
+        return word;
+    }
+
     function _sequence(uint256 word) private pure returns (uint256) {
         return (word >> _SEQ_SHIFT) & _SEQ_MAX;
     }
@@ -725,6 +989,29 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
     /// @dev A recovery may neither be requested nor run while the lost wallet is frozen, unless reported lost.
     function _requireRecoverable(address lostWallet) private view {
         if (_frozenAs(_accounts[lostWallet]) == FreezeKind.Frozen) revert RegionalCoinFrozenAccount(lostWallet);
+    }
+
+    /// @dev Adds `lostWallet`'s unexpired points to `successor`'s buckets of the same months (both swept
+    /// first); a bucket that would overflow reverts the recovery, which stays pending.
+    function _recoverPoints(address lostWallet, address successor) private {
+        uint256 month = JstMonth.monthOf(block.timestamp);
+        (uint256 lost, uint256 expiredLost) = _sweep(lostWallet, _accounts[lostWallet], month);
+        (uint256 kept, uint256 expiredKept) = _sweep(successor, _accounts[successor], month);
+        if (expiredLost + expiredKept != 0) _pointsReserve -= expiredLost + expiredKept;
+        uint256 moved;
+        for (uint256 i = 0; i < POINTS_BUCKETS; ++i) {
+            uint256 shift = _BUCKETS_SHIFT + i * _BUCKET_BITS;
+            uint256 amount = (lost >> shift) & _BUCKET_MAX;
+            if (amount == 0) continue;
+            if (((kept >> shift) & _BUCKET_MAX) + amount > _BUCKET_MAX) {
+                revert RegionalCoinPointsBucketFull(successor, month + i);
+            }
+            kept += amount << shift;
+            moved += amount;
+        }
+        _accounts[lostWallet] = lost & ~(((uint256(1) << (_BUCKET_BITS * POINTS_BUCKETS)) - 1) << _BUCKETS_SHIFT);
+        _accounts[successor] = kept;
+        if (moved != 0) emit PointsRecovered(lostWallet, successor, moved);
     }
 
     function _cancelRecovery(address lostWallet) private {
@@ -752,6 +1039,11 @@ contract RegionalCoin is ERC20, ERC20Permit, ERC20TransferAuthorization, AccessC
         if (reason == SkipReason.RecipientNotVerified) revert RegionalCoinUnverifiedAccount(to);
         if (reason == SkipReason.RecipientFrozen) revert RegionalCoinFrozenAccount(to);
         if (reason == SkipReason.InsufficientBalance) revert ERC20InsufficientBalance(from, balanceOf(from), value);
+        if (reason == SkipReason.PointsNotTransferable) revert RegionalCoinPointsNotTransferable(from, balanceOf(from), value);
+        if (reason == SkipReason.PointsExpired) {
+            (uint256 unexpired, ) = _points(_accounts[from], JstMonth.monthOf(block.timestamp));
+            revert RegionalCoinPointsExpired(from, balanceOf(from) + unexpired, value);
+        }
         if (reason == SkipReason.TransferNotAllowed) {
             revert RegionalCoinTransferNotAllowed(_kindOf(from), _kindOf(to));
         }

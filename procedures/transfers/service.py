@@ -81,6 +81,16 @@ _SKIP_CODES: dict[SkipReason, tuple[type[InvalidRequest] | type[Conflict], str, 
         "nonce_key_zero",
         "nonce key 0 is reserved for EIP-2612 permits; sign the authorization with a non-zero nonce key",
     ),
+    SkipReason.POINTS_EXPIRED: (
+        PaymentRefused,
+        "points_expired",
+        "the balance is too low: some of the wallet's points have expired",
+    ),
+    SkipReason.POINTS_NOT_TRANSFERABLE: (
+        PaymentRefused,
+        "points_not_transferable",
+        "the coins are too low: points pay merchants only (they cannot be sent to a resident or redeemed)",
+    ),
 }
 
 

@@ -13,7 +13,10 @@ Starts its own in-memory anvil, deploys the city with the production plan (``cha
 * the batch of 50 signed exactly as ``machi-wallet pay`` signs: key 1, the wallet's own sequence kept in
   its account word, for a wallet's first payment (``batch_per_payment_first_payment_50``, sequence 0) and
   a later one (``batch_per_payment_cli_50``);
-* ``batch50_*_vs_erc20_warm`` ratios and whether each target of issues 3 and 14 is met.
+* points (issue 15): a credit to a wallet without points and one with, the same batch of 50 when each
+  payment spends points first (``batch_per_payment_points_50``: half the value in points, half in coins) against
+  ``batch_per_payment_cli_50``, and the sweep per account of 50 wallets whose points expired;
+* ``batch50_*_vs_erc20_warm`` ratios and whether each target of issues 3, 14 and 15 is met.
 
 Nonce modes: key 1 writes nothing but the payer's account word, which the payment writes anyway; a
 *fresh key* nonce (``random key << 64 | 0``: a generic ERC-3009 wallet, an application fee) writes a fresh
@@ -53,6 +56,7 @@ from chain.plan import PlanParams, city_plan, plan_params
 from chain.rpc import connect
 from chain.toolchain import PROJECT_ROOT
 from procedures.config import DEV_BENEFITS_MINTER_KEY, DEV_DEPLOYER_KEY, DEV_RELAYER_KEY, DEV_TOPUP_MINTER_KEY
+from protocol.points import month_of, month_start
 
 BATCH_SIZES = (1, 10, 50, 100)
 YEAR = 365 * 24 * 3600
@@ -62,15 +66,17 @@ TARGET_ATTEST = 120_000
 TARGET_CLI_50 = 30_000
 TARGET_FIRST_PAYMENT = 34_400
 TARGET_ATTEST_14 = 80_000
+# issue 15: a payment that spends points at most 1.3x one that does not
+TARGET_POINTS_RATIO = 1.3
 SOURCES = [PROJECT_ROOT / "contracts" / "src", PROJECT_ROOT / "tests" / "fixtures" / "contracts"]
 
 
 class _Bench:
     """Sends as any account on the bench's own anvil (unlocked dev keys, impersonation for the rest)."""
 
-    def __init__(self, w3: Web3, city: CityContracts, operator: str, topup: str) -> None:
+    def __init__(self, w3: Web3, city: CityContracts, operator: str, topup: str, benefits: str) -> None:
         self.w3, self.city = w3, city
-        self.operator, self.topup = operator, topup
+        self.operator, self.topup, self.benefits = operator, topup, benefits
         self._ready: set[str] = set(w3.eth.accounts)  # anvil's unlocked, funded dev accounts
 
     def rpc(self, method: str, *params: Any) -> Any:
@@ -227,6 +233,8 @@ def _measure(bench: _Bench, plain: Any) -> dict[str, Any]:
             raise TransactionError(f"benchmark batch of the wallet CLI's nonces ({mode}) skipped items")
         figures[f"batch_per_payment_{mode}_50"] = round(int(receipt["gasUsed"]) / 50)
 
+    _measure_points(bench, payers[:50], merchant.address, figures)
+
     baseline = figures["erc20_transfer_warm"]
     for mode in ("cli", "first_payment", "reused_key", "fresh_key"):
         figures[f"batch50_{mode}_vs_erc20_warm"] = round(figures[f"batch_per_payment_{mode}_50"] / baseline, 3)
@@ -252,8 +260,36 @@ def _measure(bench: _Bench, plain: Any) -> dict[str, Any]:
         "batch50_first_payment_le_34400": figures["batch_per_payment_first_payment_50"] <= TARGET_FIRST_PAYMENT,
         "attest_le_80k": figures["attest"] <= TARGET_ATTEST_14,
         "anchor_execution_gas_independent_of_leaf_count": constant,
+        "points_payment_le_1.3x_plain": figures["points_payment_vs_plain"] <= TARGET_POINTS_RATIO,
     }
     return figures
+
+
+def _measure_points(bench: _Bench, payers: list[LocalAccount], merchant: str, figures: dict[str, Any]) -> None:
+    """Credits, a batch of 50 payments that spend points first (after the plain key-1 batches: sequence 2), and
+    the sweep once they expired."""
+    coin = bench.city.coin
+    expiry = month_of(bench.now()) + 2
+    gases = [bench.gas(coin.credit_points_call(payer.address, 50, expiry), bench.benefits) for payer in payers]
+    figures["credit_points_first"] = gases[0]  # the fund mints what it lacks; the wallet's first points
+    figures["credit_points_again"] = bench.gas(coin.credit_points_call(payers[0].address, 1, expiry), bench.benefits)
+    deadline = bench.now() + 3_600
+    signed = [coin.sign_authorization(payer, merchant, 100, nonce=sequence_nonce(2), valid_before=deadline,
+                                      ref=secrets.token_bytes(32)) for payer in payers]
+    receipt = bench.send(coin.batch_call(signed), bench.operator)
+    if not all(r.relayed for r in coin.batch_outcomes(receipt, signed)):
+        raise TransactionError("benchmark batch of payments that spend points skipped items")
+    if coin.points_of(payers[1].address).unexpired != 0:
+        raise TransactionError("the points batch did not spend the payers' points")
+    figures["batch_per_payment_points_50"] = round(int(receipt["gasUsed"]) / len(payers))
+    figures["points_payment_vs_plain"] = round(
+        figures["batch_per_payment_points_50"] / figures["batch_per_payment_cli_50"], 3)
+    # the sweep: every payer gets points again, they expire, one call gives them all back
+    for payer in payers:
+        bench.send(coin.credit_points_call(payer.address, 10, month_of(bench.now())), bench.benefits)
+    bench.rpc("evm_mine", month_start(month_of(bench.now()) + 1) + 60)
+    sweep = bench.gas(coin.sweep_expired_points_call([p.address for p in payers]), bench.operator)
+    figures["sweep_per_account_50"] = round(sweep / len(payers))
 
 
 def run() -> dict[str, Any]:
@@ -288,7 +324,7 @@ def run() -> dict[str, Any]:
         receipt = w3.eth.wait_for_transaction_receipt(factory.constructor().transact({"from": deployer.address}))
         plain = w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
 
-        figures = _measure(_Bench(w3, city, relayer.address, topup.address), plain)
+        figures = _measure(_Bench(w3, city, relayer.address, topup.address, benefits.address), plain)
         figures["deploy"] = {
             name: int(w3.eth.get_transaction_receipt(entry.tx_hash)["gasUsed"])  # type: ignore[arg-type]
             for name, entry in manifest.contracts.items()

@@ -35,23 +35,34 @@ RESIDENT_OF_CITY = AssuranceLevel.RESIDENT_OF_CITY
 
 @dataclass(frozen=True)
 class AccountWord:
-    """RegionalCoin's account word: coins (bits 0-39), key-1 sequence (40-63), freeze (102-103), the rest
-    reserved and zero (``rest``: every other bit, as found)."""
+    """RegionalCoin's account word: coins (bits 0-39), key-1 sequence (40-63), freeze (102-103), the points'
+    base month (104-119) and seven 19-bit buckets (120-252); the rest reserved and zero (``rest``: every
+    other bit, as found)."""
 
     coins: int
     sequence: int
     freeze: int
     rest: int
+    points_base: int = 0
+    buckets: tuple[int, ...] = (0,) * 7
 
     COINS_MASK = 2**40 - 1
     SEQUENCE_SHIFT, SEQUENCE_MASK = 40, 2**24 - 1
     FREEZE_SHIFT = 102
+    BASE_SHIFT, BASE_MASK = 104, 2**16 - 1
+    BUCKETS_SHIFT, BUCKET_BITS, BUCKET_MASK = 120, 19, 2**19 - 1
 
     @classmethod
     def decode(cls, word: int) -> AccountWord:
-        known = cls.COINS_MASK | cls.SEQUENCE_MASK << cls.SEQUENCE_SHIFT | 3 << cls.FREEZE_SHIFT
+        known = (cls.COINS_MASK | cls.SEQUENCE_MASK << cls.SEQUENCE_SHIFT | 3 << cls.FREEZE_SHIFT
+                 | cls.BASE_MASK << cls.BASE_SHIFT | (2 ** (7 * cls.BUCKET_BITS) - 1) << cls.BUCKETS_SHIFT)
+        buckets = tuple((word >> (cls.BUCKETS_SHIFT + i * cls.BUCKET_BITS)) & cls.BUCKET_MASK for i in range(7))
         return cls(word & cls.COINS_MASK, (word >> cls.SEQUENCE_SHIFT) & cls.SEQUENCE_MASK,
-                   (word >> cls.FREEZE_SHIFT) & 3, word & ~known)
+                   (word >> cls.FREEZE_SHIFT) & 3, word & ~known, (word >> cls.BASE_SHIFT) & cls.BASE_MASK, buckets)
+
+    def points_by_month(self) -> dict[int, int]:
+        """Expiry month → points, for the non-empty buckets."""
+        return {self.points_base + i: amount for i, amount in enumerate(self.buckets) if amount}
 
 
 def account_word_key(account: str, slot: int) -> bytes:

@@ -18,6 +18,7 @@ from eth_account import Account
 from chain.contracts import AssuranceLevel, Call, Kind, role_id
 from chain.errors import ContractLogicError
 from chain.roles import BY_NAME, COIN, KEY_ROLES, LEDGER, REGISTRY
+from protocol.points import month_of
 from tests.chain.contracts.helpers import Chain, random32, unchecked_call
 
 STRANGER = Account.create().address
@@ -66,6 +67,8 @@ RESTRICTED = [
                "MASTER_MINTER_ROLE", ADMIN),
     Restricted("coin.removeMinter", lambda e: e.coin.remove_minter_call(e.topup), "MASTER_MINTER_ROLE", ADMIN),
     Restricted("coin.mint", lambda e: e.coin.mint_call(WALLET, 1), "minter", MINTERS),
+    Restricted("coin.creditPoints", lambda e: e.coin.credit_points_call(WALLET, 1, month_of(e.now())),
+               "POINTS_ISSUER_ROLE", ("benefits",)),
     Restricted("coin.requestRecovery", lambda e: e.coin.request_recovery_call(WALLET, STRANGER, random32()),
                "RECOVERY_ROLE", RECOVERY),
     Restricted("coin.freeze", lambda e: e.coin.freeze_call(WALLET), "FREEZER_ROLE", FREEZER),
@@ -93,12 +96,13 @@ RESTRICTED = [
 #: Anyone may call these: they move the caller's own coins or roles, or need the owner's signature —
 #: or, for a recovery, act only on one already requested by the recovery role: ``executeRecovery`` once
 #: its delay has passed, ``cancelRecovery`` by the lost wallet itself (or the freezer),
-#: ``cancelRecoveryWithSignature`` with the lost wallet's signature (tests/chain/contracts/test_coin.py).
+#: ``cancelRecoveryWithSignature`` with the lost wallet's signature (tests/chain/contracts/test_coin.py);
+#: ``sweepExpiredPoints`` only gives points that expired back to the fund (tests/chain/contracts/test_points.py).
 OPEN = {
     REGISTRY: {"renounceRole"},
     COIN: {"approve", "cancelAuthorization", "cancelRecovery", "cancelRecoveryWithSignature", "executeRecovery",
-           "permit", "receiveWithAuthorization", "redeem", "renounceRole", "transfer", "transferFrom",
-           "transferWithAuthorization"},
+           "permit", "receiveWithAuthorization", "redeem", "renounceRole", "sweepExpiredPoints", "transfer",
+           "transferFrom", "transferWithAuthorization"},
     LEDGER: {"renounceRole"},
 }
 _PREFIX = {"registry": REGISTRY, "coin": COIN, "ledger": LEDGER}
@@ -175,6 +179,7 @@ def test_the_deployment_grants_exactly_the_planned_roles(evm: Chain) -> None:
         (evm.coin, "FREEZER_ROLE"): {evm.freezer},
         (evm.coin, "RECOVERY_ROLE"): {evm.recovery},
         (evm.coin, "RELAYER_ROLE"): {evm.relayer},
+        (evm.coin, "POINTS_ISSUER_ROLE"): {evm.benefits},
         (evm.ledger, "DEFAULT_ADMIN_ROLE"): {evm.admin},
         (evm.ledger, "ANCHOR_ROLE"): {evm.relayer},
     }

@@ -21,6 +21,7 @@ from chain.contracts import (
 )
 from chain.contracts.base import Call
 from chain.contracts.coin import BatchOutcomeError
+from protocol.points import month_of, month_start
 from tests.chain.contracts.helpers import CARD, Chain, random32
 
 ZERO = "0x" + "00" * 20
@@ -169,7 +170,7 @@ def test_single_authorizations_go_through_the_transfer_hook(evm: Chain) -> None:
 def test_batch_skips_invalid_items_and_applies_the_valid_ones(evm: Chain) -> None:
     """Every skip reason appears once among valid payments; each skipped nonce stays unused."""
     merchant, stranger = evm.merchant(), Account.create()
-    payers = [evm.resident(10_000) for _ in range(15)]
+    payers = [evm.resident(10_000) for _ in range(17)]
     capped = evm.resident(100_000, level=CARD)  # at the CardAuthenticated cap
     frozen_payee = evm.resident()
     evm.send(evm.coin.freeze_call(payers[3].address), evm.operator)
@@ -179,6 +180,11 @@ def test_batch_skips_invalid_items_and_applies_the_valid_ones(evm: Chain) -> Non
     evm.send(evm.coin.set_transfer_rule_call(Kind.RESIDENT, Kind.CITY, False), evm.admin)
     used = evm.sign(payers[5], merchant.address, 1)
     evm.send(evm.coin.transfer_with_authorization_call(used), evm.operator)
+    # points: 5 that expire at the end of this JST month (payers[16]), 5 that pay merchants only (payers[15])
+    month = month_of(evm.now())
+    for payer, expiry in ((payers[15], month + 1), (payers[16], month)):
+        evm.send(evm.coin.credit_points_call(payer.address, 5, expiry), evm.benefits)
+    evm.mine_at(month_start(month + 1))
 
     now = evm.now()
     sign = evm.sign
@@ -200,6 +206,8 @@ def test_batch_skips_invalid_items_and_applies_the_valid_ones(evm: Chain) -> Non
         (sign(payers[12], capped.address, 1), SkipReason.BALANCE_CAP_EXCEEDED),
         (sign(payers[13], merchant.address, 100), SkipReason.NONE),
         (evm.sign_key_zero(payers[6], merchant.address, 100), SkipReason.NONCE_KEY_ZERO),
+        (sign(payers[16], merchant.address, 10_005), SkipReason.POINTS_EXPIRED),
+        (sign(payers[15], payers[0].address, 10_005), SkipReason.POINTS_NOT_TRANSFERABLE),
         # two payments with one key, in order, in the same batch: both go through
         (sign(payers[14], merchant.address, 7, nonce=make_nonce(same_key, 0)), SkipReason.NONE),
         (sign(payers[14], merchant.address, 8, nonce=make_nonce(same_key, 1)), SkipReason.NONE),

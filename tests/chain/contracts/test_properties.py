@@ -10,9 +10,14 @@ skip reason); the chain must agree. After every step the invariants are checked 
 * one subject never maps to two live wallets;
 * balances, identity statuses, freezes and pending recoveries equal the model's;
 * the coin's raw account words (read with ``eth_getStorageAt``, not through the views) hold each
-  account's coins, key-1 sequence and freeze where the layout puts them and zero elsewhere, and the
-  key-1 sequence counts exactly the relayed key-1 payments (never reset by revocation, re-attestation
-  or recovery; a number one ahead is skipped as ``NonceAhead``).
+  account's coins, key-1 sequence, freeze and points (base month and seven buckets) where the layout puts
+  them and zero elsewhere, and the key-1 sequence counts exactly the relayed key-1 payments (never reset by
+  revocation, re-attestation or recovery; a number one ahead is skipped as ``NonceAhead``);
+* points: total supply = the pool's coins + the fund's coins (+ coins outside the pool); the fund's reserve
+  = every account's points (expired, unswept ones included) <= the fund's coins; a point reaches a merchant
+  only as a coin the fund paid (the fund's coins fall by exactly the points spent); no payment ever spends
+  an expired point (the model refuses it as ``PointsExpired`` and the chain must agree), and a second sweep
+  moves nothing.
 
 Recovery is modelled as the contracts run it: requested (delayed), cancelled by the lost wallet or the
 freezer, executed by anyone once due — refused while the lost wallet is frozen unless "reported lost".
@@ -40,6 +45,7 @@ from chain.contracts import AssuranceLevel, Authorization, Call, Kind, Revocatio
 from chain.contracts.authorization import SEQUENCE_KEY
 from chain.contracts.coin import FreezeKind
 from chain.errors import ContractLogicError
+from protocol.points import month_of, month_start
 from tests.chain.contracts.helpers import CARD, RESIDENT_OF_CITY, AccountWord, Chain, account_word_key
 
 WALLETS = 6  # resident wallets W0..W5 (W0..W2 attested in the base state)
@@ -48,6 +54,7 @@ SHORT, LONG = 1_000, 10 * 365 * 24 * 3600  # expiry offsets; time advances in st
 BENEFITS_BUDGET = 300_000
 RECOVERY_DELAY = 3_000  # set in the base state: due after two time steps, not after one
 ZERO_ADDRESS = "0x" + "00" * 20
+BUCKET_MAX = 2**19 - 1
 
 ERROR_OF_SKIP = {
     SkipReason.SENDER_NOT_VERIFIED: "RegionalCoinUnverifiedAccount",
@@ -57,6 +64,8 @@ ERROR_OF_SKIP = {
     SkipReason.TRANSFER_NOT_ALLOWED: "RegionalCoinTransferNotAllowed",
     SkipReason.INSUFFICIENT_BALANCE: "ERC20InsufficientBalance",
     SkipReason.BALANCE_CAP_EXCEEDED: "RegionalCoinBalanceCapExceeded",
+    SkipReason.POINTS_EXPIRED: "RegionalCoinPointsExpired",
+    SkipReason.POINTS_NOT_TRANSFERABLE: "RegionalCoinPointsNotTransferable",
 }
 
 
@@ -93,6 +102,7 @@ class Observation:
     pending: dict[str, tuple[str, int]]
     words: dict[str, AccountWord]  # the coin's raw account word per pool account (storage, not views)
     key_one: dict[str, int]  # nonces(account, 1): the next key-1 nonce
+    fund: tuple[int, int]  # pointsFund(): the fund's coins and reserve
 
 
 @dataclass
@@ -123,6 +133,8 @@ class BaseState:
     caps: dict[AssuranceLevel, int]
     policy: frozenset[tuple[Kind, Kind]]
     supply: int
+    fund: tuple[int, int]  # the fund's coins and reserve
+    points: dict[str, tuple[int, dict[int, int]]]  # account -> (base month, expiry month -> points)
 
     @classmethod
     def read(cls, evm: Chain, pool: Pool) -> BaseState:
@@ -151,6 +163,9 @@ class BaseState:
             caps={level: coin.balance_cap(level) for level in (CARD, RESIDENT_OF_CITY)},
             policy=frozenset((f, t) for f, t in itertools.product(Kind, Kind) if coin.is_transfer_allowed(f, t)),
             supply=coin.total_supply(),
+            fund=(coin.points_fund().coins, coin.points_fund().reserved),
+            points={a.address: (evm.account_word(a.address).points_base, evm.account_word(a.address).points_by_month())
+                    for a in pool.everyone},
         )
 
 
@@ -178,6 +193,7 @@ class BatchReader:
         self.calls += [(registry, "walletOf", ["bytes32"], [s], "address") for s in pool.subjects]
         self.calls += [(coin, "minterAllowance", ["address"], [m], "uint256") for m in pool.minters]
         self.calls.append((coin, "totalSupply", [], [], "uint256"))
+        self.calls.append((coin, "pointsFund", [], [], "(address,uint256,uint256)"))
         self.requests = [
             (
                 "eth_call",
@@ -218,7 +234,9 @@ class BatchReader:
         wallets = {subject: to_checksum_address(next(results)) for subject in self.pool.subjects}
         allowances = {minter: int(next(results)) for minter in self.pool.minters}
         supply = int(next(results))
-        return Observation(accounts, records, wallets, allowances, supply, pending, words, key_one)
+        _, fund_coins, reserved = next(results)
+        return Observation(accounts, records, wallets, allowances, supply, pending, words, key_one,
+                           (int(fund_coins), int(reserved)))
 
 
 def selector(name: str, types: list[str]) -> bytes:
@@ -246,7 +264,12 @@ class CityMachine(RuleBasedStateMachine):
         self.caps = dict(base.caps)
         self.policy = set(base.policy)
         self.supply = base.supply
-        self.outside = base.supply - sum(base.balances.values())
+        self.fund_coins, self.reserve = base.fund
+        self.outside = base.supply - sum(base.balances.values()) - self.fund_coins
+        # points per account: the word's base month and expiry month -> points (expired, unswept ones too)
+        self.points_base = {a: b for a, (b, _) in base.points.items()}
+        self.points = {a: dict(p) for a, (_, p) in base.points.items()}
+        self.reserve_outside = self.reserve - sum(sum(p.values()) for p in self.points.values())
         # next sequence number per (account, nonce key): key 1 (the account word's) and one other key each
         self.sequences: dict[tuple[str, int], int] = {}
         self.last_relayed: Authorization | None = None
@@ -299,11 +322,62 @@ class CityMachine(RuleBasedStateMachine):
             to_kind, to_level = self.records[recipient].kind, self.records[recipient].level
         if (from_kind, to_kind) not in self.policy:
             return SkipReason.TRANSFER_NOT_ALLOWED
-        if sender is not None and self.balances[sender] < value:
-            return SkipReason.INSUFFICIENT_BALANCE
+        if sender is not None:
+            coins, held = self.balances[sender], sum(self.points[sender].values())
+            if held == 0 and coins < value:
+                return SkipReason.INSUFFICIENT_BALANCE
+            if held and coins < value - self._points_used(sender, recipient, value):
+                # short of coins: would the points (expired or not for this recipient) have covered it?
+                if coins + held < value:
+                    return SkipReason.INSUFFICIENT_BALANCE
+                if (from_kind, to_kind) == (Kind.RESIDENT, Kind.MERCHANT):
+                    return SkipReason.POINTS_EXPIRED
+                return SkipReason.POINTS_NOT_TRANSFERABLE
         if to_kind is Kind.RESIDENT and sender != recipient and self._over_cap(recipient, to_level, value):
             return SkipReason.BALANCE_CAP_EXCEEDED
         return SkipReason.NONE
+
+    def _month(self) -> int:
+        return month_of(self.now)
+
+    def _month_uncertain(self) -> bool:
+        """Whether the next block may fall in another JST month than the model's clock (the rule is skipped)."""
+        return month_of(self.now) != month_of(self.now + 30)
+
+    def _live_points(self, account: str) -> int:
+        return sum(amount for month, amount in self.points[account].items() if month >= self._month())
+
+    def _points_used(self, sender: str | None, recipient: str | None, value: int) -> int:
+        """Points a payment spends: a resident paying a merchant, points first; nobody else spends any."""
+        if sender is None or recipient is None:
+            return 0
+        kinds = (self.records[sender].kind, self.records[recipient].kind)
+        return min(self._live_points(sender), value) if kinds == (Kind.RESIDENT, Kind.MERCHANT) else 0
+
+    def _pay(self, sender: str, recipient: str, value: int) -> None:
+        """Apply a payment the model let through: points earliest expiry first, then coins; the fund pays the
+        points' part, so the recipient gets ``value`` coins."""
+        used = remaining = self._points_used(sender, recipient, value)
+        for month in sorted(m for m in self.points[sender] if m >= self._month()):
+            take = min(self.points[sender][month], remaining)
+            self.points[sender][month] -= take
+            remaining -= take
+            if not self.points[sender][month]:
+                del self.points[sender][month]
+        assert remaining == 0
+        self.fund_coins -= used
+        self.reserve -= used
+        self.balances[sender] -= value - used
+        self.balances[recipient] += value
+
+    def _sweep(self, account: str) -> int:
+        """The contract's normalisation of ``account`` to the current month: expired points back to the fund."""
+        month = self._month()
+        expired = sum(amount for m, amount in self.points[account].items() if m < month)
+        self.points[account] = {m: a for m, a in self.points[account].items() if m >= month}
+        self.reserve -= expired
+        self.points_base[account] = month
+        return expired
 
     def _over_cap(self, account: str | None, level: AssuranceLevel, value: int) -> bool:
         assert account is not None
@@ -449,26 +523,33 @@ class CityMachine(RuleBasedStateMachine):
             self.supply += amount
 
     def _payment(self, data: st.DataObject) -> tuple[int, str, int]:
-        payers = [i for i in self._usable() if self.balances[self.pool.everyone[i].address] > 0]
+        def means(i: int) -> int:
+            address = self.pool.everyone[i].address
+            return self.balances[address] + sum(self.points[address].values())
+
+        payers = [i for i in self._usable() if means(i) > 0]
         f = self._pick(data, payers)
         to = self.pool.everyone[self._pick(data, self._usable())].address
-        return f, to, self._amount(data, self.balances[self.pool.everyone[f].address])
+        return f, to, self._amount(data, means(f))
 
     @rule(data=st.data())
     def transfer(self, data: st.DataObject) -> None:
         f, to, amount = self._payment(data)
         sender = self.pool.everyone[f].address
         self.now = self.evm.now()
+        if self._month_uncertain():
+            return
         expected = "EnforcedPause" if self.paused else ERROR_OF_SKIP.get(self._screen(sender, to, amount))
         if self._check(self.coin.transfer_call(to, amount), sender, expected):
-            self.balances[sender] -= amount
-            self.balances[to] += amount
+            self._pay(sender, to, amount)
 
     @rule(data=st.data())
     def relay(self, data: st.DataObject) -> None:
         f, to, amount = self._payment(data)
         payer = self.pool.everyone[f]
         self.now = self.evm.now()
+        if self._month_uncertain():
+            return
         key = data.draw(st.sampled_from([SEQUENCE_KEY, f + 2]), label="nonce key")
         nonce = make_nonce(key, self.sequences.get((payer.address, key), 0))
         auth = self.coin.sign_authorization(payer, to, amount, nonce=nonce, valid_before=self.now + 3_600)
@@ -481,9 +562,70 @@ class CityMachine(RuleBasedStateMachine):
         assert result.reason is expected, f"batch said {result.reason.name}, the model expected {expected.name}"
         if result.relayed:
             self.sequences[(payer.address, key)] = self.sequences.get((payer.address, key), 0) + 1
-            self.balances[payer.address] -= amount
-            self.balances[to] += amount
+            self._pay(payer.address, to, amount)
             self.last_relayed = auth
+
+    # ------------------------------------------------------------------ points rules
+    @rule(data=st.data(), months_ahead=st.integers(-1, 7),
+          amount=st.one_of(st.integers(1, 5_000), st.integers(200_000, 300_000)))
+    def credit_points(self, data: st.DataObject, months_ahead: int, amount: int) -> None:
+        to = self.pool.everyone[self._pick(data, self._usable((Kind.RESIDENT,)))].address
+        minter = self.pool.minters[1]  # the benefits key, the only points issuer
+        self.now = self.evm.now()
+        if self._month_uncertain():
+            return
+        month = self._month()
+        expiry = month + months_ahead
+        rec = self.records.get(to)
+        expected: str | None = None
+        if self.paused:
+            expected = "EnforcedPause"
+        elif not 0 <= months_ahead < 7:
+            expected = "RegionalCoinPointsExpiryOutOfRange"
+        elif not self._verified(to):
+            expected = "RegionalCoinUnverifiedAccount"
+        elif to in self.frozen:
+            expected = "RegionalCoinFrozenAccount"
+        elif rec is None or rec.kind is not Kind.RESIDENT:
+            expected = "RegionalCoinPointsRecipientNotResident"
+        elif amount > self.allowances[minter]:
+            expected = "RegionalCoinMinterAllowanceExceeded"
+        elif self.points[to].get(expiry, 0) + amount > BUCKET_MAX:
+            expected = "RegionalCoinPointsBucketFull"
+        if self._check(self.coin.credit_points_call(to, amount, expiry), minter, expected):
+            self.allowances[minter] -= amount
+            self._sweep(to)
+            self.points[to][expiry] = self.points[to].get(expiry, 0) + amount
+            minted = max(0, amount - (self.fund_coins - self.reserve))
+            self.fund_coins += minted
+            self.supply += minted
+            self.reserve += amount
+
+    @rule(data=st.data())
+    def sweep_points(self, data: st.DataObject) -> None:
+        chosen = data.draw(st.lists(st.sampled_from(self.pool.everyone), max_size=4), label="accounts")
+        self.now = self.evm.now()
+        if self._month_uncertain():
+            return
+        accounts = [a.address for a in chosen]
+        if self.paused:
+            self._check(self.coin.sweep_expired_points_call(accounts), self.pool.merchant.address, "EnforcedPause")
+            return
+        receipt = self.evm.send(self.coin.sweep_expired_points_call(accounts), self.pool.merchant.address)
+        expected = []
+        for account in dict.fromkeys(accounts):  # an account listed twice is swept once
+            if any(m < self._month() for m in self.points[account]):
+                expected.append((account, self._sweep(account)))
+        events = [(e["args"]["account"], e["args"]["amount"]) for e in self.coin.events(receipt, "PointsExpired")]
+        assert sorted(events) == sorted(expected)
+        again = self.evm.send(self.coin.sweep_expired_points_call(accounts), self.pool.merchant.address)
+        assert self.coin.events(again, "PointsExpired") == []  # a second sweep moves nothing
+
+    @rule(months=st.integers(1, 8))
+    def advance_month(self, months: int) -> None:
+        """Jump to just after the start of a later JST month (points expire at month ends)."""
+        self.evm.mine_at(month_start(month_of(self.evm.now()) + months) + 60)
+        self.now = self.evm.now()
 
     @rule(data=st.data())
     def relay_ahead(self, data: st.DataObject) -> None:
@@ -585,6 +727,11 @@ class CityMachine(RuleBasedStateMachine):
             expected = "RegionalCoinFrozenAccount"
         elif rec.kind is Kind.RESIDENT and self._over_cap(successor, rec.level, amount):
             expected = "RegionalCoinBalanceCapExceeded"
+        elif self._month_uncertain():
+            return
+        elif any(m >= self._month() and self.points[successor].get(m, 0) + a > BUCKET_MAX
+                 for m, a in self.points[lost].items()):
+            expected = "RegionalCoinPointsBucketFull"
         if self._check(self.coin.execute_recovery_call(lost), self.pool.merchant.address, expected):
             assert rec is not None
             del self.pending[lost]
@@ -594,6 +741,12 @@ class CityMachine(RuleBasedStateMachine):
             self.balances[lost] = 0
             self.balances[successor] += amount
             self.recovered_to.add(successor)
+            if self.points[lost]:  # unexpired points move with their months; expired ones go to the fund
+                self._sweep(lost)
+                self._sweep(successor)
+                for month, points in self.points[lost].items():
+                    self.points[successor][month] = self.points[successor].get(month, 0) + points
+                self.points[lost] = {}
 
     # ------------------------------------------------------------------ invariants
     @invariant()
@@ -606,11 +759,12 @@ class CityMachine(RuleBasedStateMachine):
         self._one_subject_has_at_most_one_live_wallet(after)
         self._identities_match_the_model(after)
         self._account_words_match_the_model(after)
+        self._points_are_backed_by_the_fund(after)
         self.before = after
 
     def _supply_is_the_sum_of_balances(self, after: Observation) -> None:
         # coins held outside the pool (by nobody, on a fresh deployment) never move during an example
-        assert after.supply == self.outside + sum(balance for balance, _, _ in after.accounts.values())
+        assert after.supply == self.outside + after.fund[0] + sum(balance for balance, _, _ in after.accounts.values())
         assert after.supply == self.supply
         for address, (balance, _, _) in after.accounts.items():
             assert balance == self.balances[address], f"{address}: chain {balance}, model {self.balances[address]}"
@@ -633,6 +787,18 @@ class CityMachine(RuleBasedStateMachine):
             assert word.sequence == sequence and after.key_one[address] == SEQUENCE_KEY << 64 | sequence, address
             assert word.freeze == self.frozen.get(address, FreezeKind.NONE), address
             assert word.rest == 0, f"{address}: reserved bits {word.rest:#x}"
+            points = self.points[address]
+            if points or self.points_base[address]:  # a word never given points keeps its base at zero
+                assert word.points_base == self.points_base[address], address
+            assert word.points_by_month() == points, f"{address}: chain {word.points_by_month()}, model {points}"
+
+    def _points_are_backed_by_the_fund(self, after: Observation) -> None:
+        """The fund's reserve is every account's points (expired, unswept ones included) and never more than its
+        coins; the fund's coins fell by exactly the points spent (the model's fund follows every payment)."""
+        coins, reserved = after.fund
+        assert (coins, reserved) == (self.fund_coins, self.reserve)
+        assert reserved == sum(sum(p.values()) for p in self.points.values()) + self.reserve_outside
+        assert reserved <= coins
 
     def _minter_allowances_never_go_below_zero(self, after: Observation) -> None:
         for minter, allowance in after.allowances.items():
@@ -670,8 +836,8 @@ def test_random_operation_sequences_keep_the_invariants(evm: Chain) -> None:
         subjects=[keccak(text=f"machi-property-subject-{i}") for i in range(SUBJECTS)],
         minters=[evm.topup, evm.benefits],
     )
-    # the world every example starts from: three funded residents, a merchant and a city account with
-    # coins, three unattested wallets, a free subject, and a benefits minter with a small budget
+    # the world every example starts from: three funded residents (two with points), a merchant and a city
+    # account with coins, three unattested wallets, a free subject, and a benefits minter with a small budget
     expires = evm.now() + 100 * 365 * 24 * 3600
     registry, coin = evm.registry, evm.coin
     w0, w1, w2 = (w.address for w in pool.wallets[:3])
@@ -683,6 +849,9 @@ def test_random_operation_sequences_keep_the_invariants(evm: Chain) -> None:
         evm.send(coin.mint_call(wallet, amount), evm.topup)
     evm.send(coin.transfer_call(pool.merchant.address, 5_000), w1)
     evm.send(coin.transfer_call(pool.city.address, 1_000), w1)
+    month = month_of(evm.now())
+    for wallet, points, expiry in ((w0, 3_000, month + 1), (w2, 500, month), (w2, 700, month + 6)):
+        evm.send(coin.credit_points_call(wallet, points, expiry), evm.benefits)
     evm.send(coin.configure_minter_call(evm.benefits, BENEFITS_BUDGET), evm.admin)
     evm.send(coin.set_recovery_delay_call(RECOVERY_DELAY), evm.admin)
     for holder in pool.everyone:
