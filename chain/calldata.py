@@ -25,6 +25,8 @@ class Movement(StrEnum):
     TRANSFER = "transfer"
     AUTHORIZATION = "authorization"
     RECOVER = "recover"
+    CREDIT_POINTS = "credit_points"
+    SWEEP_POINTS = "sweep_points"
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,11 @@ class CoinMovement:
     Attributes:
         source: whose coins leave (``None``: minted).
         target: who receives them (``None``: burned; for a recovery, the successor the receipt names).
-        amount: how many (for a recovery, only the receipt's ``Recovered`` event tells: 0 here).
+        amount: how many (for a recovery, only the receipt's ``Recovered`` event tells: 0 here; for a sweep,
+            its ``PointsExpired`` events: 0 here).
+
+    A points credit moves ``amount`` of value from the fund (``source`` ``None`` here: the coin's own account)
+    to the resident as points; the receipt tells what the fund minted for it.
     """
 
     kind: Movement
@@ -48,6 +54,8 @@ _SELECTORS = {
     function_signature_to_4byte_selector("redeem(uint256,bytes32)"): Movement.REDEEM,
     function_signature_to_4byte_selector("transfer(address,uint256)"): Movement.TRANSFER,
     function_signature_to_4byte_selector("executeRecovery(address)"): Movement.RECOVER,
+    function_signature_to_4byte_selector("creditPoints(address,uint256,uint256)"): Movement.CREDIT_POINTS,
+    function_signature_to_4byte_selector("sweepExpiredPoints(address[])"): Movement.SWEEP_POINTS,
     function_signature_to_4byte_selector(
         "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)"
     ): Movement.AUTHORIZATION,
@@ -89,4 +97,9 @@ def coin_movement(data: bytes, sender: str) -> CoinMovement | None:
     if kind is Movement.RECOVER:
         (lost,) = abi_decode(["address"], args)
         return CoinMovement(kind, to_checksum_address(lost), None, 0)
+    if kind is Movement.CREDIT_POINTS:
+        to, amount, _ = abi_decode(["address", "uint256", "uint256"], args)
+        return CoinMovement(kind, None, to_checksum_address(to), int(amount))
+    if kind is Movement.SWEEP_POINTS:
+        return CoinMovement(kind, None, None, 0)
     return None

@@ -124,7 +124,8 @@ class AuthorizationFate:
 
     ``used``: the nonce was consumed by a ``transferWithAuthorization`` — by anyone: the relayer's
     batch or a third party who submitted the signed authorization first. ``transfer`` is then the
-    ``Transfer`` log the same call emitted right after ``AuthorizationUsed`` (its from, to, value).
+    authorizer's ``Transfer`` log the same call emitted right after ``AuthorizationUsed`` (its from, to,
+    value), after the fund's ``Transfer`` to the authorizer when points paid part of it.
     ``used`` false: the nonce was cancelled (``AuthorizationCanceled``).
     """
 
@@ -147,12 +148,27 @@ def authorization_fate(session: Session, authorizer: str, nonce: str, up_to_bloc
             continue  # the same nonce of another account
         if event.event == "AuthorizationCanceled":
             return AuthorizationFate(False, event.tx_hash, event.block_number, None)
-        following = session.scalar(select(ChainEvent).where(
-            ChainEvent.block_hash == event.block_hash, ChainEvent.log_index == event.log_index + 1,
-            ChainEvent.contract_name == token, ChainEvent.event == "Transfer"))
+        # the payment's Transfer follows at once, or after the fund's Transfer to the payer when points paid
+        following = [e for e in session.scalars(select(ChainEvent).where(
+            ChainEvent.block_hash == event.block_hash, ChainEvent.log_index.in_((event.log_index + 1,
+                                                                                 event.log_index + 2)),
+            ChainEvent.contract_name == token, ChainEvent.event == "Transfer").order_by(ChainEvent.log_index))
+            if str(e.args.get("from", "")).lower() == authorizer.lower()]
         return AuthorizationFate(True, event.tx_hash, event.block_number,
-                                 None if following is None else dict(following.args))
+                                 dict(following[0].args) if following else None)
     return None
+
+
+def points_holders(session: Session, token: str = COIN) -> list[str]:
+    """Every account the index saw receive points (credited, or moved to it by a recovery), in first-seen
+    order: the wallets that may hold points, expired or not (what the sweep looks at)."""
+    holders: dict[str, None] = {}
+    query = (select(ChainEvent).where(ChainEvent.contract_name == token,
+                                      ChainEvent.event.in_(("PointsCredited", "PointsRecovered")))
+             .order_by(ChainEvent.block_number, ChainEvent.log_index))
+    for event in session.scalars(query):
+        holders[str(event.args.get("account") or event.args.get("successor"))] = None
+    return list(holders)
 
 
 def wallet_coin_events(session: Session, wallet: str, token: str = COIN) -> list[ChainEvent]:

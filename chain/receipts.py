@@ -9,7 +9,7 @@ rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -108,3 +108,30 @@ def recoveries(coin: RegionalCoinClient, tx_hash: str) -> list[Recovery]:
     receipt = fetch_receipt(coin.w3, tx_hash)
     return [Recovery(to_checksum_address(e["args"]["lostWallet"]), to_checksum_address(e["args"]["successor"]),
                      int(e["args"]["amount"])) for e in coin.events(receipt, "Recovered")]
+
+
+@dataclass(frozen=True)
+class PointsEffects:
+    """What a transaction did with points: what the fund minted, the points that expired back to the fund
+    (account → amount) and those a recovery moved (lost wallet, successor, amount)."""
+
+    fund_minted: int
+    expired: Sequence[tuple[str, int]]
+    recovered: Sequence[tuple[str, str, int]]
+
+
+def points_effects(coin: RegionalCoinClient, tx_hash: str) -> PointsEffects:
+    """The points events of the coin in transaction ``tx_hash``.
+
+    Raises:
+        ReceiptNotFound: the node has no such mined transaction.
+        NodeError: the node did not answer.
+    """
+    receipt = fetch_receipt(coin.w3, tx_hash)
+    minted = sum(int(e["args"]["value"]) for e in coin.events(receipt, "Transfer")
+                 if int(e["args"]["from"], 16) == 0 and e["args"]["to"] == coin.address)
+    expired = [(to_checksum_address(e["args"]["account"]), int(e["args"]["amount"]))
+               for e in coin.events(receipt, "PointsExpired")]
+    recovered = [(to_checksum_address(e["args"]["lostWallet"]), to_checksum_address(e["args"]["successor"]),
+                  int(e["args"]["amount"])) for e in coin.events(receipt, "PointsRecovered")]
+    return PointsEffects(minted, expired, recovered)

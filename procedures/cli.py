@@ -42,6 +42,7 @@ from procedures.migrate_cli import migrate as migrate_group
 from procedures.offline.cli import disaster
 from procedures.profile import embedded_node_config, node_report, profile_rows
 from procedures.runtime import Runtime
+from procedures.settlement.cli import points_group
 from procedures.settlement.cli import reconcile as payments_reconcile
 from procedures.settlement.cli import report as report_group
 from procedures.wiring import wire
@@ -301,6 +302,7 @@ def status() -> None:
 main.add_command(identity_test_ca)
 main.add_command(payments_reconcile)
 main.add_command(report_group)
+main.add_command(points_group)
 main.add_command(index_command)
 main.add_command(keys_group)
 main.add_command(disaster)

@@ -21,6 +21,7 @@ from chain.fees import GWEI, FeeModel, FeePolicy
 from chain.plan import DEFAULT_RECOVERY_DELAY, DEFAULT_RELEASE_DELAY
 from chain.toolchain import PROJECT_ROOT
 from protocol.citytime import DEFAULT_CALENDAR, DEFAULT_ZONE, CityClock, city_clock
+from protocol.points import DEFAULT_EXPIRY_DAYS
 
 #: anvil's well-known development accounts 0–7, one per role (public knowledge; refused in production).
 DEV_ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -244,6 +245,17 @@ class Settings(BaseSettings):
     )
     topup_bonus_ends_at: datetime | None = Field(
         None, description="end of the top-up campaign (ISO 8601); unset = open"
+    )
+    topup_bonus_expiry_days: int = Field(
+        DEFAULT_EXPIRY_DAYS, ge=1, le=DEFAULT_EXPIRY_DAYS,
+        description="days the top-up campaign's bonus points last, rounded up to the end of that JST month",
+    )
+    points_sweep_interval: float = Field(
+        3600.0, gt=0, description="seconds between sweeps of expired points back to the city's fund",
+    )
+    points_expiry_days: int = Field(
+        DEFAULT_EXPIRY_DAYS, ge=1, le=DEFAULT_EXPIRY_DAYS,
+        description="days benefits and civic rewards last as points unless the catalog entry says otherwise",
     )
     webhook_retry_schedule: list[float] = Field(
         [10.0, 60.0, 600.0],

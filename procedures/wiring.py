@@ -26,7 +26,7 @@ from procedures.indexing import indexer_worker
 from procedures.merchants import accounts, api_keys, idempotency, payment_requests, refunds, webhook_delivery
 from procedures.offline import service as offline
 from procedures.runtime import FinalHandler, Hooks, Runtime, StartupHook, Worker
-from procedures.settlement import payouts, topups
+from procedures.settlement import payouts, points, topups
 from procedures.transfers import chain_settlement, custodial
 from procedures.transfers import service as transfers
 
@@ -86,6 +86,7 @@ def workers() -> dict[str, Worker]:
         "auth.logins.purge": sweeps.purge_worker(auth.purge_login_records),
         "merchants.idempotency.purge": sweeps.purge_worker(idempotency.purge_expired),
         "civic.adopter": civic_clerks.adopter,
+        "points.sweep": points.sweep_worker,
     }
 
 

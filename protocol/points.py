@@ -14,7 +14,7 @@ This module is the Python mirror of the Solidity library; both are tested agains
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 __all__ = ["BUCKETS", "DEFAULT_EXPIRY_DAYS", "JST", "expires_at", "expiry_month", "month_label", "month_of",
            "month_start"]
@@ -70,6 +70,11 @@ def expiry_month(credited_at: int, days: int = DEFAULT_EXPIRY_DAYS) -> int:
 def expires_at(month: int) -> int:
     """The first unix second at which points of expiry month ``month`` no longer count."""
     return month_start(month + 1)
+
+
+def last_day(month: int) -> date:
+    """The last JST day on which points of expiry month ``month`` count (how a person reads an expiry)."""
+    return (datetime.fromtimestamp(expires_at(month), tz=JST) - timedelta(days=1)).date()
 
 
 def month_label(month: int) -> str:

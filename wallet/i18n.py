@@ -162,6 +162,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "being_received": {"ja": "受取中", "en": "Being received"},
     "available": {"ja": "使える額", "en": "Available"},
     "cap": {"ja": "残高上限", "en": "Cap"},
+    "points": {"ja": "ポイント（加盟店で先に使われます）", "en": "Points (spent first at shops)"},
+    "points_next_expiry": {"ja": "うち {day} まで", "en": "of which until {day}"},
+    "points_expired": {"ja": "期限切れポイント（市に戻ります）", "en": "Expired points (back to the city)"},
     "not_verified_wallet": {
         "ja": "このウォレットは本人確認されていません。支払いや受け取りには machi-wallet link-card "
               "でマイナンバーカードを登録してください",

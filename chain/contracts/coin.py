@@ -338,6 +338,18 @@ class RegionalCoinClient(ContractClient):
         unexpired, expired, next_expiry, next_amount = self._read("pointsOf", to_checksum_address(account))
         return Points(int(unexpired), int(expired), int(next_expiry), int(next_amount))
 
+    def points_of_many(self, accounts: Sequence[str]) -> list[Points]:
+        """``points_of`` of each account, read at one block in one round trip."""
+        if not accounts:
+            return []
+        block = int(self.w3.eth.block_number)
+        with self.w3.batch_requests() as batch:
+            for account in accounts:
+                data = self.contract.encode_abi("pointsOf", args=[to_checksum_address(account)])
+                batch.add(self.w3.eth.call({"to": self.address, "data": data}, block))
+            answers = [bytes(answer) for answer in cast(list[Any], batch.execute())]
+        return [Points(*(int.from_bytes(a[i:i + 32], "big") for i in range(0, 128, 32))) for a in answers]
+
     def points_fund(self) -> PointsFund:
         """The points fund's address, coins and reserve."""
         fund, coins, reserved = self._read("pointsFund")

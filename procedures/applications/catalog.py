@@ -36,6 +36,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from procedures.errors import InvalidRequest, NotFound, Unavailable
+from protocol.points import DEFAULT_EXPIRY_DAYS
 
 SHIPPED = Path(__file__).resolve().parent.parent / "catalog"
 
@@ -61,6 +62,7 @@ CATALOG_FILE_SCHEMA: dict[str, Any] = {
         "fee": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
         "fee_per": {"type": "string", "minLength": 1},
         "benefit": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
+        "benefit_expiry_days": {"type": "integer", "minimum": 1, "maximum": DEFAULT_EXPIRY_DAYS},
         "department": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,63}$"},
         "deadline_days": {"type": "integer", "minimum": 1, "maximum": 365},
         "retention_years": {"type": "integer", "minimum": 1, "maximum": 100},
@@ -120,6 +122,7 @@ class ProcedureType:
     fee: int
     fee_per: str | None
     benefit: int
+    benefit_expiry_days: int | None  # how long the benefit's points last (None: the city's points_expiry_days)
     department: str
     deadline_days: int
     retention_years: int
@@ -139,7 +142,8 @@ class ProcedureType:
         return {
             "code": self.code, "version": self.version, "title": self.title, "description": self.description,
             "assurance_level": self.assurance_level, "fee": self.fee, "fee_per": self.fee_per,
-            "benefit": self.benefit, "department": self.department, "deadline_days": self.deadline_days,
+            "benefit": self.benefit, "benefit_expiry_days": self.benefit_expiry_days,
+            "department": self.department, "deadline_days": self.deadline_days,
             "retention_years": self.retention_years,
             "attachments": {"min": self.attachments.min, "max": self.attachments.max,
                             "max_bytes": self.attachments.max_bytes, "types": list(self.attachments.types)},
@@ -273,7 +277,8 @@ def parse_entry(data: Any, source: str = "<entry>") -> ProcedureType:
     return ProcedureType(
         code=data["code"], version=data["version"], title=dict(data["title"]),
         description=dict(data.get("description") or data["title"]), assurance_level=data["assurance_level"],
-        fee=data["fee"], fee_per=data.get("fee_per"), benefit=data["benefit"], department=data["department"],
+        fee=data["fee"], fee_per=data.get("fee_per"), benefit=data["benefit"],
+        benefit_expiry_days=data.get("benefit_expiry_days"), department=data["department"],
         deadline_days=data["deadline_days"], retention_years=data["retention_years"],
         attachments=AttachmentRules(rules["min"], rules["max"], rules["max_bytes"], tuple(rules["types"])),
         inside_city=tuple((p["lat"], p["long"]) for p in data.get("inside_city", [])),

@@ -6,9 +6,11 @@
 * Refund on rejection: the treasury pays the fee back gaslessly (``pay_from_custodial``, purpose
   ``application_refund:<id>``) → ``fee_refunded``. A fee still in flight when the application is
   rejected is refunded by the sweeper once it has settled.
-* Benefit on approval: ``coin.mint(applicant, benefit)`` sent by the benefits minter from its own
-  allowance, enqueued with the application id as the outbox reference — so however often
-  approval is retried, at most one mint exists → ``benefit_paid`` (or ``benefit_failed``).
+* Benefit on approval: credited as points (``coin.creditPoints(applicant, benefit, expiry)``, sent by the
+  points key from its own allowance: ``procedures.settlement.points``, the same path and events as a top-up
+  premium), lasting the catalog entry's ``benefit_expiry_days`` (default ``points_expiry_days``), enqueued
+  with the application id as the outbox reference — so however often approval is retried, at most one
+  credit exists → ``benefit_paid`` (or ``benefit_failed``).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain.contracts.authorization import Authorization
-from chain.outbox import IntentStatus, TxIntent, enqueue
+from chain.outbox import IntentStatus, TxIntent
 from procedures.applications.models import Application
 from procedures.applications.records import lock_application, notify, record_event
 from procedures.errors import InvalidRequest, PermissionDenied, Unavailable
 from procedures.runtime import Runtime
+from procedures.settlement import points
 from procedures.transfers import custodial
 from procedures.transfers import service as transfers
 from procedures.transfers.models import Transfer
@@ -84,13 +87,15 @@ def refund_fee(session: Session, runtime: Runtime, application: Application) -> 
     return True
 
 
-def pay_benefit(session: Session, runtime: Runtime, application: Application) -> TxIntent | None:
-    """Enqueue the benefit mint for an approved application, exactly once (reference = application id)."""
+def pay_benefit(session: Session, runtime: Runtime, application: Application,
+                benefit_expiry_days: int | None = None) -> TxIntent | None:
+    """Enqueue the benefit's points credit for an approved application, exactly once (reference = application id).
+    """
     if application.benefit == 0:
         return None
-    call = runtime.coin.mint_call(application.applicant, application.benefit)
-    intent = enqueue(session, sender=runtime.keys.benefits_minter.address, to=call.to, data=call.data,
-                     kind=BENEFIT_KIND, reference=application.id)
+    expiry = points.expiry_for(runtime, benefit_expiry_days)
+    intent = points.queue_credit(session, runtime, application.applicant, application.benefit, expiry,
+                                 kind=BENEFIT_KIND, reference=application.id)
     if application.benefit_intent_id is None:
         application.benefit_intent_id = intent.id
         application.benefit_status = "pending"
@@ -142,7 +147,7 @@ def on_refund_final(session: Session, runtime: Runtime, transfer: Transfer) -> N
 
 
 def on_benefit_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
-    """Final-state handler of ``application_benefit`` intents: the benefit was minted, or not."""
+    """Final-state handler of ``application_benefit`` intents: the benefit was credited, or not."""
     application = lock_application(session, intent.reference or "")
     if application is None or application.benefit_status != "pending":
         return
@@ -158,4 +163,4 @@ def on_benefit_final(session: Session, runtime: Runtime, intent: TxIntent) -> No
         record_event(session, application, type="benefit_failed", content_hash=protocol.details_hash(facts),
                      public_details=facts)
         notify(session, application, "benefit_failed")
-        log.error("benefit mint for %s failed: %s %s", application.id, intent.error_code, intent.error_message)
+        log.error("benefit credit for %s failed: %s %s", application.id, intent.error_code, intent.error_message)

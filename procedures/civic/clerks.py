@@ -5,9 +5,10 @@ Each act is the application's own: acknowledging claims it, closing decides it (
 not actionable → rejected), progress, reviews and merges are signed staff notes — all in its anchored
 history. A merged report follows the one it was merged into; closing that one closes all of them.
 
-The reward for a confirmed report of a linked resident is a mint by the benefits minter (the path
-benefits take: on chain a reward looks like any benefit, and nothing tells which procedure paid it),
-enqueued once per report (the outbox reference) when a clerk acknowledges the report.
+The reward for a confirmed report of a linked resident is a points credit by the points key (the path
+benefits and top-up premiums take, ``procedures.settlement.points``: on chain a reward looks like any
+benefit or premium, and nothing tells which procedure paid it), enqueued once per report (the outbox
+reference) when a clerk acknowledges the report.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chain.outbox import IntentStatus, TxIntent, enqueue
+from chain.outbox import IntentStatus, TxIntent
 from chain.storage import utcnow
 from procedures.applications import service as applications
 from procedures.applications.models import Application, Status
@@ -29,6 +30,7 @@ from procedures.civic.models import CivicReport, CivicStatus, Resolution
 from procedures.civic.reports import REPORTED
 from procedures.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from procedures.runtime import Runtime
+from procedures.settlement import points
 from protocol import applications as protocol
 
 log = logging.getLogger("machi.civic")
@@ -230,17 +232,16 @@ def reward(session: Session, runtime: Runtime, report: CivicReport) -> TxIntent 
     wallet = reporter_wallet(session, runtime, report)
     if wallet is None:
         return None
-    call = runtime.coin.mint_call(wallet, amount)
-    intent = enqueue(session, sender=runtime.keys.benefits_minter.address, to=call.to, data=call.data,
-                     kind=REWARD_KIND, reference=REWARD_REFERENCE + report.id)
+    intent = points.queue_credit(session, runtime, wallet, amount, points.expiry_for(runtime), kind=REWARD_KIND,
+                                 reference=REWARD_REFERENCE + report.id)
     report.reward, report.reward_status, report.reward_intent_id = amount, "pending", intent.id
     return intent
 
 
 def on_reward_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
-    """Final-state handler of ``civic_reward`` intents: the reward was minted, or not.
+    """Final-state handler of ``civic_reward`` intents: the reward was credited, or not.
 
-    Kept out of the report's public history on purpose: a mint's transaction names the wallet.
+    Kept out of the report's public history on purpose: a credit's transaction names the wallet.
     """
     report_id = (intent.reference or "").removeprefix(REWARD_REFERENCE)
     report = session.scalar(select(CivicReport).where(CivicReport.id == report_id).with_for_update())

@@ -24,7 +24,8 @@ from procedures.console.operator_forms import operator_of
 from procedures.console.pages import AdminDep, FormDep, render
 from procedures.deps import RuntimeDep, SessionDep
 from procedures.errors import InvalidRequest
-from procedures.settlement import topups
+from procedures.settlement import points, topups
+from protocol.points import last_day
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 for _pages in (operator_merchants, operator_payouts, operator_residents, operator_offline, operator_reports):
@@ -65,8 +66,10 @@ def topup(request: Request, session: SessionDep, runtime: RuntimeDep, user: Admi
     if form.get("confirm") != "yes":
         status = runtime.registry.status(wallet)
         bonus = topups.bonus_for(session, runtime, amount)
+        until = last_day(points.expiry_for(runtime, runtime.settings.topup_bonus_expiry_days)).isoformat()
         return render(request, "topup_confirm.html", {
-            "wallet": wallet, "amount": amount, "bonus": bonus, "total": amount + bonus, "channel": channel,
+            "wallet": wallet, "amount": amount, "bonus": bonus, "bonus_until": until, "total": amount,
+            "channel": channel,
             "reference": reference, "location": location or "",
             "verified": status.verified and status.kind is Kind.RESIDENT, "balance": runtime.coin.balance_of(wallet),
         }, user=user)

@@ -1,10 +1,11 @@
-"""``machi reconcile`` (the database ledger against the chain) and ``machi report prepaid`` (the Payment
-Services Act report), from the operator's shell."""
+"""``machi reconcile`` (the database ledger against the chain), ``machi report prepaid`` (the Payment
+Services Act report) and ``machi points`` (the sweep of expired points, the fund), from the operator's shell."""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from chain.errors import MachiError
 from procedures.config import get_settings
 from procedures.indexing import catch_up
 from procedures.runtime import Runtime
-from procedures.settlement import prepaid
+from procedures.settlement import points, prepaid
 from procedures.settlement.reconcile import reconcile as run_reconciliation
 
 
@@ -100,3 +101,47 @@ def prepaid_report(base_date: datetime | None, as_of: datetime | None, csv_path:
               + (f" ({figures.chain_differences} differences)" if figures.chain_differences else ""))
     if csv_path is not None:
         out.print(f"CSV written to {csv_path}")
+
+
+@click.group("points")
+def points_group() -> None:
+    """Points: the sweep of expired points back to the city's fund, and the fund."""
+
+
+@points_group.command("sweep")
+@click.option("--wallet", "wallets", multiple=True,
+              help="sweep this wallet only (repeatable; default: every wallet that ever received points)")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def points_sweep(wallets: tuple[str, ...], as_json: bool) -> None:
+    """Queue the sweep of every expired point back to the fund (batched, sent by the service's points key).
+
+    Idempotent: wallets without expired points are left alone, so a second run queues nothing. The index is
+    caught up first (the wallets that received points come from it).
+    """
+    err = Console(stderr=True)
+    try:
+        runtime = Runtime.create(get_settings())
+        catch_up(runtime)
+        with runtime.sessions.begin() as session:
+            result = points.sweep_expired(session, runtime, list(wallets) or None)
+    except MachiError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(asdict(result)))
+        return
+    click.echo(f"{result.checked} wallets checked, {result.wallets} with expired points: {result.points:,} points "
+               f"back to the fund in {len(result.intents)} queued transactions")
+
+
+@points_group.command("fund")
+@click.option("--json", "as_json", is_flag=True, help="print the fund as JSON")
+def points_fund(as_json: bool) -> None:
+    """The points fund on chain: its coins, how many back unswept points, and how many are free."""
+    runtime = Runtime.create(get_settings())
+    fund = runtime.coin.points_fund()
+    figures = {"address": fund.address, "coins": fund.coins, "reserved": fund.reserved, "free": fund.free}
+    if as_json:
+        click.echo(json.dumps(figures))
+        return
+    click.echo(f"fund {fund.address}: {fund.coins:,} coins, {fund.reserved:,} backing points, {fund.free:,} free")

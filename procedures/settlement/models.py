@@ -68,11 +68,13 @@ class PayoutBatch(Base):
 
 
 class TopUp(Base):
-    """Yen paid in at a counter or ATM, minted as coins plus any campaign bonus (a receipt).
+    """Yen paid in at a counter or ATM, minted as coins, plus any campaign bonus credited as points (a receipt).
 
     Status: ``pending`` (mint queued) → ``confirmed`` | ``failed``; a top-up over
     ``MACHI_TOPUP_FOUR_EYES_YEN`` starts ``awaiting`` (nothing queued) until a second staff member
-    approves it (``approved_by``; ``operator`` is the first).
+    approves it (``approved_by``; ``operator`` is the first). The bonus's own ``points_status``: ``none`` (no
+    bonus, or a top-up from before points, whose bonus ``amount_minted`` includes) → ``pending`` (queued with
+    the mint) → ``credited`` | ``failed``; ``points_expire_at`` is when they stop counting.
     """
 
     __tablename__ = "topups"
@@ -94,6 +96,9 @@ class TopUp(Base):
     failure_code: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    points_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    points_intent_id: Mapped[int | None] = mapped_column(Integer)
+    points_expire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_topups_wallet", "wallet", "created_at"),

@@ -1,9 +1,12 @@
 """Reconciliation: the database's ledger of coin movements against the chain.
 
 The ledger is rebuilt from every *confirmed* outbox intent addressed to the coin — relayed
-authorizations (payments, refunds, payouts…), mints (top-ups, benefits), redemptions, plain
-transfers by city keys, and recoveries (their amount read from the receipt's ``Recovered``
-event). Each wallet's ledger balance is compared with ``balanceOf`` on chain, and minted −
+authorizations (payments, refunds, payouts…), mints (top-ups), points credits (premiums, benefits, rewards),
+sweeps of expired points, redemptions, plain transfers by city keys, and recoveries (their amount read from
+the receipt's ``Recovered`` event). Points count as value: a resident's ledger balance is its coins and points
+together (a credit moves value from the points fund to the resident, a payment moves its whole value, the
+fund paying the points' part; what the fund minted and what expired back to it come from the receipts), and
+the fund's is its free coins. Each wallet's ledger balance is compared with ``balanceOf`` on chain, and minted −
 redeemed with ``totalSupply``. Coins that moved outside the service (someone minting with another
 key, a direct ERC-20 transfer between residents) show up as differences — that is the point.
 Alongside, domain records are checked against their intents (a transfer still ``accepted`` whose
@@ -27,10 +30,11 @@ from sqlalchemy.orm import Session
 
 from chain.balances import coin_snapshot
 from chain.calldata import CoinMovement, Movement, batch_item_movement, coin_movement
+from chain.contracts.coin import RegionalCoinClient
 from chain.contracts.reserve import decode_payment_item, released
 from chain.outbox import IntentStatus, TxIntent
 from chain.plan import RESERVE
-from chain.receipts import recoveries
+from chain.receipts import points_effects, recoveries
 from chain.storage import utcnow
 from procedures.addresses import checksum
 from procedures.merchants.models import Merchant, PaymentRequest, Refund
@@ -74,6 +78,12 @@ def build_ledger(session: Session, runtime: Runtime) -> Ledger:
         if movement.kind is Movement.RECOVER:
             for recovery in recoveries(coin, intent.tx_hash) if intent.tx_hash else []:
                 ledger.move(recovery.lost_wallet, recovery.successor, recovery.amount)
+            _points_effects(coin, intent, ledger)
+            continue
+        if movement.kind in (Movement.CREDIT_POINTS, Movement.SWEEP_POINTS):
+            if movement.kind is Movement.CREDIT_POINTS:
+                ledger.move(coin.address, movement.target, movement.amount)  # the fund backs them
+            _points_effects(coin, intent, ledger)
             continue
         ledger.move(movement.source, movement.target, movement.amount)
         if movement.kind is Movement.MINT:
@@ -82,6 +92,21 @@ def build_ledger(session: Session, runtime: Runtime) -> Ledger:
             ledger.redeemed += movement.amount
     _offline_movements(session, runtime, ledger)
     return ledger
+
+
+def _points_effects(coin: RegionalCoinClient, intent: TxIntent, ledger: Ledger) -> None:
+    """What a credit, sweep or recovery did with points, from its receipt: the fund's mint, expired points back
+    to the fund, points a recovery moved."""
+    if not intent.tx_hash:
+        return
+    effects = points_effects(coin, intent.tx_hash)
+    if effects.fund_minted:
+        ledger.move(None, coin.address, effects.fund_minted)
+        ledger.minted += effects.fund_minted
+    for account, amount in effects.expired:
+        ledger.move(account, coin.address, amount)
+    for lost, successor, amount in effects.recovered:
+        ledger.move(lost, successor, amount)
 
 
 def _offline_movements(session: Session, runtime: Runtime, ledger: Ledger) -> None:
@@ -175,7 +200,8 @@ def reconcile(session: Session, runtime: Runtime, extra_wallets: list[str] | Non
     wallets = set(ledger.balances) | set(labels) | {checksum(w) for w in extra_wallets or []}
     snapshot = coin_snapshot(coin, sorted(wallets))
     differences = []
-    for wallet, chain_balance in sorted(snapshot.balances.items()):
+    for wallet in sorted(snapshot.balances):
+        chain_balance = snapshot.value(wallet)
         expected = ledger.balances.get(wallet, 0)
         if chain_balance != expected:
             differences.append({"wallet": wallet, "label": labels.get(wallet), "ledger": expected,

@@ -82,8 +82,11 @@ class TopUpOut(BaseModel):
     id: str = Field(description="also the receipt number")
     wallet: str
     amount_paid: int = Field(description="yen received at the counter or ATM")
-    bonus: int = Field(description="campaign premium in coins")
-    amount_minted: int
+    bonus: int = Field(description="campaign premium, credited as points (spent first at merchants, not redeemable,"
+                                   " expiring at points_expire_at)")
+    amount_minted: int = Field(description="coins minted (the yen paid; before points, the bonus too)")
+    points_status: str = Field(description="the bonus credit: none, pending, credited, failed")
+    points_expire_at: datetime | None = Field(description="when the bonus points stop counting")
     channel: str
     location: str | None
     reference: str = Field(description="the cash-receipt reference of the yen received")

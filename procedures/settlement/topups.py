@@ -1,11 +1,14 @@
-"""Top-ups: a resident pays yen at a city counter or ATM and receives coins, plus the campaign bonus.
+"""Top-ups: a resident pays yen at a city counter or ATM and receives coins, plus the campaign bonus as points.
 
 Everything that can refuse the mint is checked before the yen is taken: the wallet is a verified,
 unfrozen resident; balance + payments on their way in + this top-up stays under the resident's
-cap; the top-up minter's allowance, minus mints already queued, covers it. The mint is queued
-through the outbox with the top-up minter's own key, so a crash never loses or doubles it. The
-bonus (``topup_bonus_bps``) is paid while the campaign budget (``topup_bonus_budget``, counted
-over top-ups not failed) and its end date last; the last top-up gets what is left.
+cap (coins only: points do not count against it); the top-up minter's allowance, minus mints already
+queued, covers the coins, and the points key's allowance the bonus. The mint is queued through the outbox
+with the top-up minter's own key, so a crash never loses or doubles it. The bonus (``topup_bonus_bps``) is
+paid while the campaign budget (``topup_bonus_budget``, counted over top-ups not failed) and its end date
+last; the last top-up gets what is left. It is credited as points (``procedures.settlement.points``: the
+same key and events as a benefit's), queued with the mint, lasting ``topup_bonus_expiry_days``; the coins
+bought with yen are the resident's to redeem, the premium is not.
 
 Four eyes: a top-up over ``topup_four_eyes_yen`` is recorded ``awaiting`` and minted only when a second
 staff member approves it (``approve_topup``; both are kept on the row). Every top-up carries the
@@ -30,6 +33,7 @@ from procedures.ids import new_id
 from procedures.pagination import Window, newest_first
 from procedures.rows import row_or_404
 from procedures.runtime import Runtime
+from procedures.settlement import points
 from procedures.settlement.models import TopUp
 from procedures.transfers import pending
 from procedures.transfers import service as transfers
@@ -37,6 +41,8 @@ from procedures.transfers import service as transfers
 log = logging.getLogger("machi.settlement.topups")
 
 CHANNELS = ("counter", "atm")
+#: The outbox kind of a top-up bonus's points credit (``topup.mint`` is the coins').
+POINTS_KIND = "topup.points"
 class TopUpRefused(transfers.PaymentRefused):
     """The top-up cannot be minted (cap, allowance, unverified or frozen wallet)."""
 
@@ -60,6 +66,12 @@ def bonus_for(session: Session, runtime: Runtime, amount: int) -> int:
     granted = int(session.scalar(select(func.coalesce(func.sum(TopUp.bonus), 0))
                                  .where(TopUp.status != "failed")) or 0)
     return max(0, min(amount * s.topup_bonus_bps // 10_000, s.topup_bonus_budget - granted))
+
+
+def _pending_bonus(session: Session) -> int:
+    """Bonus points queued but not in a block yet (the points key's allowance does not reflect them)."""
+    return int(session.scalar(select(func.coalesce(func.sum(TopUp.bonus), 0)).where(
+        TopUp.points_status == "pending", pending.not_yet_in_a_block(TopUp.points_intent_id))) or 0)
 
 
 def _pending_mints(session: Session, wallet: str | None = None) -> int:
@@ -95,10 +107,9 @@ def create_topup(session: Session, runtime: Runtime, *, wallet: str, amount: int
     _lock_campaign(session)
     pending.lock_wallet(session, wallet)
     bonus = bonus_for(session, runtime, amount)
-    total = amount + bonus
-    _check_room(session, runtime, wallet, level, total)
+    _check_room(session, runtime, wallet, level, amount, bonus)
     four_eyes = amount > runtime.settings.topup_four_eyes_yen
-    topup = TopUp(id=new_id("tu"), wallet=wallet, amount_paid=amount, bonus=bonus, amount_minted=total,
+    topup = TopUp(id=new_id("tu"), wallet=wallet, amount_paid=amount, bonus=bonus, amount_minted=amount,
                   channel=channel, location=location, reference=reference, operator=operator,
                   status=AWAITING if four_eyes else "pending")
     session.add(topup)
@@ -123,7 +134,7 @@ def approve_topup(session: Session, runtime: Runtime, topup_id: str, *, approver
     check_approver(topup.operator, approver, "top-up")
     level = _check_wallet(runtime, topup.wallet)
     pending.lock_wallet(session, topup.wallet)
-    _check_room(session, runtime, topup.wallet, level, topup.amount_minted)
+    _check_room(session, runtime, topup.wallet, level, topup.amount_minted, topup.bonus)
     topup.status, topup.approved_by, topup.approved_at = "pending", approver, utcnow()
     _queue_mint(session, runtime, topup)
     log.info("top-up %s (%d yen) approved by %s, recorded by %s", topup.id, topup.amount_paid, approver,
@@ -142,7 +153,8 @@ def _check_wallet(runtime: Runtime, wallet: str) -> AssuranceLevel:
     return status.level
 
 
-def _check_room(session: Session, runtime: Runtime, wallet: str, level: AssuranceLevel, total: int) -> None:
+def _check_room(session: Session, runtime: Runtime, wallet: str, level: AssuranceLevel, total: int,
+                bonus: int) -> None:
     coin = runtime.coin
     if level is not AssuranceLevel.NONE:
         cap = coin.balance_cap(level)
@@ -154,6 +166,9 @@ def _check_room(session: Session, runtime: Runtime, wallet: str, level: Assuranc
     if total > allowance:
         raise TopUpRefused("the top-up budget of the city's minter is exhausted; contact the finance department",
                            code="minter_allowance_exceeded", param="amount")
+    if bonus and bonus > points.points_budget(runtime) - _pending_bonus(session):
+        raise TopUpRefused("the city's points budget cannot cover this top-up's campaign bonus; contact the finance"
+                           " department", code="points_budget_exceeded", param="amount")
 
 
 def _queue_mint(session: Session, runtime: Runtime, topup: TopUp) -> None:
@@ -161,6 +176,12 @@ def _queue_mint(session: Session, runtime: Runtime, topup: TopUp) -> None:
     intent = enqueue(session, sender=runtime.keys.topup_minter.address, to=call.to, data=call.data,
                      kind="topup.mint", reference=f"topup:{topup.id}")
     topup.intent_id = intent.id
+    if topup.bonus:
+        expiry = points.expiry_for(runtime, runtime.settings.topup_bonus_expiry_days)
+        credit = points.queue_credit(session, runtime, topup.wallet, topup.bonus, expiry, kind=POINTS_KIND,
+                                     reference=f"topup-points:{topup.id}")
+        topup.points_intent_id, topup.points_status = credit.id, "pending"
+        topup.points_expire_at = points.expiry_datetime(expiry)
 
 
 def get_topup(session: Session, topup_id: str, wallet: str | None = None) -> TopUp:
@@ -187,10 +208,18 @@ def list_topups(session: Session, wallet: str | None, limit: int, starting_after
 
 
 def on_topup_final(session: Session, runtime: Runtime, intent: TxIntent) -> None:
-    """Final-state handler of ``topup.*`` intents: the mint is confirmed or failed."""
+    """Final-state handler of ``topup.*`` intents: the mint (or the bonus's points credit) is confirmed or
+    failed."""
     if intent.reference is None:
         return
     topup = session.get(TopUp, intent.reference.split(":", 1)[1], with_for_update=True)
+    if topup is not None and intent.kind == POINTS_KIND:
+        if topup.points_status == "pending":
+            topup.points_status = "credited" if intent.status == IntentStatus.CONFIRMED else "failed"
+            if topup.points_status == "failed":
+                log.error("top-up %s: the bonus of %d points failed to credit: %s — credit it by hand", topup.id,
+                          topup.bonus, intent.error_message)
+        return
     if topup is None or topup.status != "pending":
         return
     topup.tx_hash = intent.tx_hash

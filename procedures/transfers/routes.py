@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, status
 
 from chain.contracts.authorization import SEQUENCE_KEY, sequence_nonce
@@ -31,9 +33,9 @@ def coin_info(runtime: RuntimeDep, _: ResidentPrincipal) -> CoinOut:
     )
 
 
-@router.get("/wallet/balance", summary="My balance, with payments in progress")
+@router.get("/wallet/balance", summary="My balance (coins and points), with payments in progress")
 def balance(runtime: RuntimeDep, session: SessionDep, principal: ResidentPrincipal) -> BalanceOut:
-    """On-chain balance and what accepted-but-unconfirmed transfers will change."""
+    """On-chain coins and what accepted-but-unconfirmed transfers will change; points and their next expiry."""
     wallet = str(principal.wallet)
     coin, status_ = runtime.coin, runtime.registry.status(wallet)
     on_chain = coin.balance_of(wallet)
@@ -43,8 +45,13 @@ def balance(runtime: RuntimeDep, session: SessionDep, principal: ResidentPrincip
         if status_.kind is Kind.RESIDENT and status_.level is not AssuranceLevel.NONE
         else None
     )
+    points = coin.points_of(wallet)
     return BalanceOut(
         wallet=wallet,
+        points=points.unexpired,
+        points_expired=points.expired,
+        next_expiry=datetime.fromtimestamp(points.next_expiry, tz=UTC) if points.next_expiry else None,
+        next_expiry_points=points.next_amount,
         balance=on_chain,
         pending_out=out,
         pending_in=incoming,

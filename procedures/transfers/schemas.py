@@ -94,12 +94,17 @@ class NonceOut(BaseModel):
 
 class BalanceOut(BaseModel):
     wallet: str
-    balance: int
+    balance: int = Field(description="coins (bought with yen or received; redeemable, transferable)")
     pending_out: int
     pending_in: int
-    available: int
+    available: int = Field(description="coins less payments in progress")
     kind: str
     level: int
     verified: bool
     frozen: bool
-    cap: int | None
+    cap: int | None = Field(description="the most coins this wallet may hold (points do not count)")
+    points: int = Field(0, description="unexpired points: spent first when paying a merchant, never sent to "
+                                       "residents or redeemed")
+    points_expired: int = Field(0, description="points past their expiry, going back to the city's fund")
+    next_expiry: datetime | None = Field(None, description="when the earliest unexpired points stop counting")
+    next_expiry_points: int = Field(0, description="how many points stop counting then")

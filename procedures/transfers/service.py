@@ -237,7 +237,11 @@ def accept(
     _screen(runtime, auth, _sequenced_before(session, payer, auth))
     owed = pending_out(session, payer)
     fits = not owed or coin.balance_of(payer) >= owed + auth.value
-    if not fits and not _fits_once_mined(session, runtime, payer, auth.value):
+    if not fits:  # points pay a resident's payments to merchants first: count them beside the coins
+        points = _points_for(runtime, payer, payee)
+        fits = (points > 0 and coin.balance_of(payer) + points >= owed + auth.value) or _fits_once_mined(
+            session, runtime, payer, auth.value - points)
+    if not fits:
         raise PaymentRefused(
             "the balance is too low once payments still in progress are counted",
             code="insufficient_balance",
@@ -288,6 +292,15 @@ def accept(
     transfer.intent_id = intent.id
     session.flush()
     return transfer
+
+
+def _points_for(runtime: Runtime, payer: str, payee: str) -> int:
+    """The payer's unexpired points that a payment to ``payee`` may spend: all of them to a merchant, none to
+    anyone else (the contract's rule). An upper bound beside payments in progress, which may spend some first:
+    the chain's screening of the batch is exact."""
+    if runtime.registry.status(payee).kind is not Kind.MERCHANT:
+        return 0
+    return runtime.coin.points_of(payer).unexpired
 
 
 def _fits_once_mined(session: Session, runtime: Runtime, payer: str, value: int) -> bool:

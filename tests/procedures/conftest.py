@@ -85,7 +85,7 @@ class Resident:
 
 
 @pytest.fixture
-def arrange(w3, city, test_operator):
+def arrange(w3, city, test_operator, keys):
     """Arrange chain state as the test operator: attest residents/merchants, mint coins."""
     from chain.contracts.base import send_call
     from chain.contracts.coin import RegionalCoinClient
@@ -108,6 +108,14 @@ def arrange(w3, city, test_operator):
 
         def balance(self, wallet: str) -> int:
             return coin.balance_of(wallet)
+
+        def points(self, wallet: str) -> int:
+            """The wallet's unexpired points (premiums, benefits and rewards arrive as points)."""
+            return coin.points_of(wallet).unexpired
+
+        def set_minter_allowance(self, minter: str, allowance: int) -> None:
+            """The master minter's (the deployer's) configureMinter: a budget running out."""
+            send_call(w3, keys.deployer, coin.configure_minter_call(minter, allowance))
 
         def freeze(self, wallet: str, frozen: bool = True) -> None:
             send_call(w3, test_operator, coin.freeze_call(wallet) if frozen else coin.unfreeze_call(wallet))

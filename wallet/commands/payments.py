@@ -20,6 +20,7 @@ import csv
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,8 @@ def _bad_code(problem: object) -> WalletError:
 @click.command(cls=LocalizedCommand)
 @pass_wallet
 def balance(wallet: WalletContext) -> None:
-    """Show the wallet's balance (on chain, in flight, available) and cap."""
+    """Show the wallet's balance (coins on chain, in flight, available), its points with their next expiry, and
+    the cap."""
     wallet.logged_in()
     t = wallet.t
     body = wallet.api.request("GET", "/v1/wallet/balance", auth=True)
@@ -101,6 +103,14 @@ def balance(wallet: WalletContext) -> None:
         table.add_row(t("being_sent"), _amount(-body["pending_out"]))
         table.add_row(t("being_received"), _amount(body["pending_in"]))
     table.add_row(t("available"), _amount(body["available"]))
+    if body.get("points") or body.get("points_expired"):
+        table.add_row(t("points"), _amount(body["points"]))
+        if body.get("next_expiry"):
+            last_day = wallet.clock.parse(body["next_expiry"]) - timedelta(seconds=1)
+            table.add_row(t("points_next_expiry", day=wallet.clock.show_date(last_day)),
+                          _amount(body["next_expiry_points"]))
+        if body.get("points_expired"):
+            table.add_row(t("points_expired"), _amount(body["points_expired"]))
     if body["cap"] is not None:
         table.add_row(t("cap"), _amount(body["cap"]))
     for what, coins in reserve_rows(wallet):

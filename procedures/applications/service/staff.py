@@ -237,7 +237,7 @@ def decide(session: Session, runtime: Runtime, principal: Principal, application
     application.decided_at = now
     close(application, procedure, now)
     if action == "approve":
-        money.pay_benefit(session, runtime, application)
+        money.pay_benefit(session, runtime, application, procedure.benefit_expiry_days if procedure else None)
         notify(session, application, "approved", benefit=application.benefit)
     else:
         try:

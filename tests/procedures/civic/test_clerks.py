@@ -64,7 +64,7 @@ def test_a_linked_residents_confirmed_report_is_rewarded_once(client, runtime, s
     clerk = make_staff("clerk", "road-maintenance")
     resident = make_resident()
     request_id = _file(post_report, resident)
-    before = arrange.balance(resident.address)
+    before = arrange.points(resident.address)
     assert _status(client, clerk, request_id, status="acknowledged").status_code == 200
     again = _status(client, clerk, request_id, status="acknowledged")
     assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_transition"
@@ -75,7 +75,7 @@ def test_a_linked_residents_confirmed_report_is_rewarded_once(client, runtime, s
             return session.get(CivicReport, request_id).reward_status == "paid"
 
     wait_until(paid, what="the reward")
-    assert arrange.balance(resident.address) == before + settings.civic_reward
+    assert arrange.points(resident.address) == before + settings.civic_reward  # a reward is points
 
     # an app's report (no linked card) is confirmed without a reward
     anonymous = post_report(pothole(api_key)).json()[0]["token"]
@@ -128,7 +128,7 @@ def test_a_wallets_civic_e_application_becomes_a_report_whose_history_hides_the_
 
     # a clerk decides it in the e-applications queue: the report follows, the resident is rewarded
     clerk = make_staff("clerk", "road-maintenance")
-    before = arrange.balance(resident.address)
+    before = arrange.points(resident.address)
     for action in ("claim", "approve"):
         response = client.post(f"/v1/clerk/applications/{submitted.json()['id']}/{action}", json={},
                                headers=clerk.headers)
@@ -143,4 +143,4 @@ def test_a_wallets_civic_e_application_becomes_a_report_whose_history_hides_the_
             return session.get(CivicReport, report.id).reward_status == "paid"
 
     wait_until(paid, what="the reward")
-    assert arrange.balance(resident.address) == before + settings.civic_reward
+    assert arrange.points(resident.address) == before + settings.civic_reward  # a reward is points

@@ -23,15 +23,16 @@ def test_operator_top_up_shows_the_premium_then_credits_it(page, live_server, st
     page.fill("#amount", "10000")
     page.fill("#reference", f"SLIP-{int(time.time())}")
     page.click("#preview")
-    assert "¥1,000" in page.inner_text("#bonus")  # the 10 % campaign premium, before confirming
-    assert "¥11,000" in page.inner_text("#total")
+    assert "1,000" in page.inner_text("#bonus")  # the 10 % campaign premium in points, before confirming
+    assert "¥10,000" in page.inner_text("#total")  # the coins: the yen paid
     assert arrange.balance(resident.address) == 0  # nothing happens until the operator confirms
     page.click("#confirm")
     page.wait_for_url("**/console/admin/topups/*")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and arrange.balance(resident.address) == 0:
+    while time.monotonic() < deadline and (arrange.balance(resident.address), arrange.points(resident.address)) != (
+            10_000, 1_000):
         time.sleep(0.1)
-    assert arrange.balance(resident.address) == 11_000
+    assert (arrange.balance(resident.address), arrange.points(resident.address)) == (10_000, 1_000)
     deadline = time.monotonic() + 30  # the receipt turns confirmed once the relayer has seen the receipt
     while time.monotonic() < deadline and "confirmed" not in page.inner_text("#topup-status"):
         time.sleep(0.2)
