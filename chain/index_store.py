@@ -171,6 +171,89 @@ def points_holders(session: Session, token: str = COIN) -> list[str]:
     return list(holders)
 
 
+@dataclass(frozen=True)
+class PointsPosition:
+    """Points at an instant, replayed from the index: unexpired (still spendable), expired but not yet swept,
+    how many wallets hold unexpired ones, and what was credited, spent and expired (swept) after a block."""
+
+    unexpired: int
+    expired_unswept: int
+    holders: int
+    credited: int
+    spent: int
+    swept: int
+
+
+def points_position(session: Session, w3: Web3, up_to_block: int, at_time: int, after_block: int = -1,
+                    token: str = COIN) -> PointsPosition:
+    """Every wallet's points as of ``at_time`` (unix seconds) from the indexed events up to ``up_to_block``:
+    ``PointsCredited`` (with their ``expiresAt``), the fund's ``Transfer`` to a payer (points spent, earliest
+    expiry first among those unexpired at that block), ``PointsExpired`` (swept) and ``PointsRecovered``
+    (moved with their expiries). ``credited``/``spent``/``swept``: in blocks ``after_block + 1 … up_to_block``.
+    """
+    fund_rows = session.scalars(select(ChainEvent.contract).where(ChainEvent.contract_name == token).limit(1))
+    fund = next(iter(fund_rows), None)
+    if fund is None:
+        return PointsPosition(0, 0, 0, 0, 0, 0)
+    named = ("PointsCredited", "PointsExpired", "PointsRecovered")
+    events = list(session.scalars(select(ChainEvent).where(
+        ChainEvent.contract_name == token, ChainEvent.block_number <= up_to_block,
+        ChainEvent.event.in_(named)
+        | ((ChainEvent.event == "Transfer") & (ChainEvent.args["from"].as_string() == fund)))
+        .order_by(ChainEvent.block_number, ChainEvent.log_index)))
+    times = block_times(w3, {e.block_number for e in events if e.event != "PointsCredited"})
+    buckets: dict[str, dict[int, int]] = {}
+    credited = spent = swept = 0
+
+    def take(account: str, amount: int, now: int) -> dict[int, int]:
+        """Remove ``amount`` unexpired points of ``account`` at ``now``, earliest expiry first."""
+        held, taken = buckets.setdefault(account, {}), {}
+        for expires in sorted(e for e in held if e > now):
+            part = min(held[expires], amount)
+            held[expires] -= part
+            taken[expires] = part
+            amount -= part
+            if not held[expires]:
+                del held[expires]
+        return taken
+
+    for event in events:
+        args, in_period = event.args, event.block_number > after_block
+        if event.event == "PointsCredited":
+            held = buckets.setdefault(str(args["account"]), {})
+            held[int(args["expiresAt"])] = held.get(int(args["expiresAt"]), 0) + int(args["amount"])
+            credited += int(args["amount"]) if in_period else 0
+        elif event.event == "Transfer":
+            take(str(args["to"]), int(args["value"]), times[event.block_number])
+            spent += int(args["value"]) if in_period else 0
+        elif event.event == "PointsExpired":
+            held = buckets.setdefault(str(args["account"]), {})
+            for expires in [e for e in held if e <= times[event.block_number]]:
+                del held[expires]
+            swept += int(args["amount"]) if in_period else 0
+        else:  # PointsRecovered: the unexpired ones move with their expiries
+            successor = buckets.setdefault(str(args["successor"]), {})
+            for expires, amount in take(str(args["lostWallet"]), int(args["amount"]),
+                                        times[event.block_number]).items():
+                successor[expires] = successor.get(expires, 0) + amount
+    unexpired = {a: sum(v for e, v in held.items() if e > at_time) for a, held in buckets.items()}
+    expired = sum(v for held in buckets.values() for e, v in held.items() if e <= at_time)
+    return PointsPosition(sum(unexpired.values()), expired, sum(1 for v in unexpired.values() if v), credited,
+                          spent, swept)
+
+
+def wallet_points_events(session: Session, wallet: str, token: str = COIN) -> list[ChainEvent]:
+    """``wallet``'s points events, oldest first: credits and expiries of its points, recoveries that moved
+    points from or to it (a checksummed address, as the index stores it)."""
+    account = ChainEvent.args["account"].as_string()
+    lost, successor = ChainEvent.args["lostWallet"].as_string(), ChainEvent.args["successor"].as_string()
+    return list(session.scalars(select(ChainEvent).where(
+        ChainEvent.contract_name == token,
+        (ChainEvent.event.in_(("PointsCredited", "PointsExpired")) & (account == wallet))
+        | ((ChainEvent.event == "PointsRecovered") & ((lost == wallet) | (successor == wallet))))
+        .order_by(ChainEvent.block_number, ChainEvent.log_index)))
+
+
 def wallet_coin_events(session: Session, wallet: str, token: str = COIN) -> list[ChainEvent]:
     """Every indexed movement of ``wallet``'s coins, oldest first: the token's ``Transfer`` events from or
     to it (mints and burns included), and the token's other events in the same transactions (``Minted``,
@@ -222,24 +305,27 @@ def last_block_at(w3: Web3, timestamp: float) -> int | None:
 
 @dataclass(frozen=True)
 class SupplyFlow:
-    """Coins created and destroyed in a range of blocks (the token's mints and burns)."""
+    """Coins created and destroyed in a range of blocks (the token's mints and burns); ``to_fund``: the part of
+    ``issued`` minted to the points fund (the token's own address) to back points."""
 
     issued: int
     redeemed: int
+    to_fund: int = 0
 
 
 def supply_flow(session: Session, after_block: int, up_to_block: int, token: str = COIN) -> SupplyFlow:
     """Minted and burned in blocks ``after_block + 1 … up_to_block``, from the indexed ``Transfer`` events
     from and to the zero address."""
-    issued = redeemed = 0
-    for args in session.scalars(select(ChainEvent.args).where(
+    issued = redeemed = to_fund = 0
+    for contract, args in session.execute(select(ChainEvent.contract, ChainEvent.args).where(
             ChainEvent.contract_name == token, ChainEvent.event == "Transfer",
             ChainEvent.block_number > after_block, ChainEvent.block_number <= up_to_block)):
         if args["from"] == ZERO_ADDRESS:
             issued += int(args["value"])
+            to_fund += int(args["value"]) if args["to"] == contract else 0
         elif args["to"] == ZERO_ADDRESS:
             redeemed += int(args["value"])
-    return SupplyFlow(issued, redeemed)
+    return SupplyFlow(issued, redeemed, to_fund)
 
 
 @dataclass

@@ -250,6 +250,9 @@ class Settings(BaseSettings):
         DEFAULT_EXPIRY_DAYS, ge=1, le=DEFAULT_EXPIRY_DAYS,
         description="days the top-up campaign's bonus points last, rounded up to the end of that JST month",
     )
+    points_notice_days: int = Field(
+        30, ge=1, le=180, description="days before points expire that their holder is notified",
+    )
     points_sweep_interval: float = Field(
         3600.0, gt=0, description="seconds between sweeps of expired points back to the city's fund",
     )

@@ -80,7 +80,8 @@ def residents(story: Story) -> None:
 
 
 def topup(story: Story) -> None:
-    """The operator tops Hanako up with ¥10,000 at the counter; the campaign premium is minted too."""
+    """The operator tops Hanako up with ¥10,000 at the counter: ¥10,000 of coins, and the campaign premium as
+    points."""
     hanako = story.result.hanako
     receipt = story.api.json("POST", "/v1/admin/topups", token=story.tokens["admin"], json={
         "wallet": hanako.wallet, "amount": TOPUP_YEN, "channel": "counter", "location": "加賀市役所 1F 窓口",
@@ -89,8 +90,9 @@ def topup(story: Story) -> None:
                               "the top-up")
     story.result.topup = receipt
     story.wait_balance(hanako.wallet, receipt["amount_minted"], "the top-up on chain")
-    story.say(f"Hanako paid {yen(TOPUP_YEN)} at the counter: {yen(receipt['amount_minted'])} minted "
-              f"(premium {yen(receipt['bonus'])}), receipt {receipt['id']}")
+    story.wait_points(hanako.wallet, receipt["bonus"], "the top-up's premium points")
+    story.say(f"Hanako paid {yen(TOPUP_YEN)} at the counter: {yen(receipt['amount_minted'])} minted as coins, the "
+              f"premium as {receipt['bonus']:,} points, receipt {receipt['id']}")
 
 
 def merchant(story: Story) -> None:
@@ -120,10 +122,14 @@ def payment(story: Story) -> None:
     request = story.api.json("POST", "/v1/payment_requests", token=key, json={
         "amount": PRICE, "description": "加賀棒茶 3袋", "order_reference": f"ORDER-{story.run_id}"})
     story.say(f"the merchant asks {yen(PRICE)}: {request['uri']}")
+    points = story.points(story.result.hanako.wallet)
     story.result.hanako.cli("pay", request["uri"], "--yes")
     paid = story.api.until(f"/v1/payment_requests/{request['id']}", key, "status", "paid", "the payment")
     story.result.payment_request = paid
-    story.say(f"Hanako paid {yen(PRICE)} from machi-wallet (gasless, relayed; tx {paid['tx_hash']})")
+    story.wait_points(story.result.hanako.wallet, max(points - PRICE, 0), "the points the payment spent")
+    spent = min(points, PRICE)
+    story.say(f"Hanako paid {yen(PRICE)} from machi-wallet, {spent:,} points first and {yen(PRICE - spent)} in coins "
+              f"(the shop gets {yen(PRICE)} of coins; gasless, relayed; tx {paid['tx_hash']})")
     event = story.webhook("payment_request.paid", request["id"])
     story.say(f"the merchant's receiver got {event['type']} {event['id']}; Machi-Signature verified")
 
@@ -194,6 +200,7 @@ def card_payment(story: Story) -> None:
     receipt = story.api.until(f"/v1/admin/topups/{receipt['id']}", admin, "status", "confirmed",
                               "the card wallet's top-up")
     story.wait_balance(wallet, receipt["amount_minted"], "the card wallet's top-up on chain")
+    story.wait_points(wallet, receipt["bonus"], "the card wallet's premium points")
     story.result.card_wallet = wallet
     story.say(f"at the city counter Taro opened a card wallet with his My Number card ({wallet}, no phone) and "
               f"paid in {yen(CARD_TOPUP)}: {yen(receipt['amount_minted'])} minted")
@@ -204,7 +211,8 @@ def card_payment(story: Story) -> None:
                                        "--card", f"soft:{taro.card}", env=env)
     if f"paid: {yen(CARD_PRICE)}" not in paid.stdout or "My Number card" not in paid.stdout:
         raise DemoError(f"the card payment was not paid: {paid.output[-400:]}")
-    story.wait_balance(wallet, receipt["amount_minted"] - CARD_PRICE, "the card payment from the card wallet")
+    coins_paid = CARD_PRICE - min(receipt["bonus"], CARD_PRICE)  # the premium points first
+    story.wait_balance(wallet, receipt["amount_minted"] - coins_paid, "the card payment from the card wallet")
     story.wait_balance(story.result.merchant["wallet"], held + CARD_PRICE, "the card payment to the merchant")
     story.say(f"with no phone Taro paid {yen(CARD_PRICE)} at the counter with his card and PIN (machi-pos card-pay, "
               "TEST card signed the payment statement): paid from his card wallet, receipt printed")
@@ -241,11 +249,15 @@ def approval(story: Story) -> None:
 
 
 def benefit(story: Story) -> None:
-    """The benefit is minted to Hanako's wallet."""
+    """The benefit is credited to Hanako's wallet as points (spent first at shops, not redeemable)."""
     hanako = story.result.hanako
-    expected = story.result.topup["amount_minted"] - PRICE - GIFT - OFFLINE + BENEFIT  # OFFLINE: paid from the reserve
-    story.wait_balance(hanako.wallet, expected, "the childcare benefit on chain")
-    story.say(f"the benefit landed: Hanako holds {yen(expected)} on chain")
+    topup = story.result.topup
+    # the premium paid part of PRICE; OFFLINE: paid from the reserve
+    coins = topup["amount_minted"] - (PRICE - min(topup["bonus"], PRICE)) - GIFT - OFFLINE
+    story.wait_points(hanako.wallet, BENEFIT, "the childcare benefit on chain")
+    if story.balance(hanako.wallet) != coins:
+        raise DemoError(f"Hanako holds {story.balance(hanako.wallet)} coins, not {coins}")
+    story.say(f"the benefit landed as {BENEFIT:,} points: Hanako holds {yen(coins)} in coins and {BENEFIT:,} points")
 
 
 def receipt(story: Story) -> None:
@@ -317,7 +329,7 @@ def civic_fix(story: Story) -> None:
     """The road clerk merges the duplicate, releases the report, and works it to fixed; Taro is rewarded."""
     taro, report = story.result.taro, story.result.civic_report
     road = staff_login(story, "road")
-    before = story.balance(taro.wallet)
+    before = story.points(taro.wallet)
     waiting = story.api.call("GET", "/v1/clerk/civic/reports", token=road, params={"status": "submitted"}).json()
     duplicate = next((r["id"] for r in waiting  # newest first: this run's, not an earlier run's
                       if not r["verified"] and r["description"] == DUPLICATE_DESCRIPTION), None)
@@ -335,7 +347,7 @@ def civic_fix(story: Story) -> None:
         raise DemoError(f"the report is not closed as fixed: {public}")
     reward = int(story.api.json("GET", f"/v1/clerk/civic/reports/{request_id}", token=road)["reward"])
     if reward:
-        story.wait_balance(taro.wallet, before + reward, "Taro's reward")
+        story.wait_points(taro.wallet, before + reward, "Taro's reward (points)")
     story.result.civic_report, story.result.civic_reward = public, reward
     story.say(f"clerk demo-road merged the app's duplicate, released a description and the photo, and closed "
               f"{request_id} as fixed (both reports closed)" + (f"; Taro was rewarded {yen(reward)}" if reward else ""))
@@ -386,7 +398,7 @@ def recovery(story: Story) -> None:
     is announced on chain and runs after the delay (while her old wallet or the city could still cancel it)."""
     hanako = story.result.hanako
     old = hanako.wallet
-    held = story.balance(old)
+    held, points = story.balance(old), story.points(old)
     hanako.new_wallet(hanako.home / "new-phone" / "keystore.json")
     hanako.cli("recover", "--card", f"soft:{hanako.card}", "--lost", old)
     delay = story.recovery_delay()
@@ -397,10 +409,11 @@ def recovery(story: Story) -> None:
                   f"chain, it runs in {delay / 3600:g} h (until then her old wallet or the city can cancel it)")
         return
     story.wait_balance(hanako.wallet, held, "the recovered coins", timeout=delay + 120.0)
-    if story.balance(old) != 0:
-        raise DemoError(f"the lost wallet {old} still holds coins")
+    story.wait_points(hanako.wallet, points, "the recovered points")
+    if story.balance(old) != 0 or story.points(old) != 0:
+        raise DemoError(f"the lost wallet {old} still holds coins or points")
     story.say(f"Hanako lost her wallet; with her card she recovered into {hanako.wallet}: announced on chain, run "
-              f"after the {delay} s delay, {yen(held)} moved, the old wallet is empty")
+              f"after the {delay} s delay, {yen(held)} and {points:,} points moved, the old wallet is empty")
 
 
 def reconcile(story: Story) -> None:

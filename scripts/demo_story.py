@@ -47,6 +47,7 @@ OFFLINE = 1_000
 CARD_TOPUP, CARD_PRICE = 3_000, 800
 _BALANCE_OF = "0x70a08231"
 _IS_VERIFIED = "0x" + Web3.keccak(text="isVerified(address)")[:4].hex().removeprefix("0x")
+_POINTS_OF = "0x" + Web3.keccak(text="pointsOf(address)")[:4].hex().removeprefix("0x")
 _RECOVERY_DELAY = "0x" + Web3.keccak(text="recoveryDelay()")[:4].hex().removeprefix("0x")
 
 
@@ -137,6 +138,15 @@ class Story:
         data = _BALANCE_OF + wallet.lower().removeprefix("0x").rjust(64, "0")
         raw = self.w3.eth.call({"to": Web3.to_checksum_address(self.result.coin), "data": data})  # type: ignore[typeddict-item]
         return int.from_bytes(bytes(raw), "big")
+
+    def points(self, wallet: str) -> int:
+        """The wallet's unexpired points on chain (``pointsOf``'s first figure, no service involved)."""
+        data = _POINTS_OF + wallet.lower().removeprefix("0x").rjust(64, "0")
+        raw = self.w3.eth.call({"to": Web3.to_checksum_address(self.result.coin), "data": data})  # type: ignore[typeddict-item]
+        return int.from_bytes(bytes(raw)[:32], "big")
+
+    def wait_points(self, wallet: str, amount: int, what: str, timeout: float = 120.0) -> int:
+        return wait_for(lambda: amount if self.points(wallet) == amount else None, what, timeout=timeout)
 
     # ------------------------------------------------------------------ helpers the steps share
     def resident_api(self, resident: Resident) -> MachiApi:

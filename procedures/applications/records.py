@@ -160,7 +160,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "fee_failed": {"en": "The fee payment failed; the application cannot be approved.",
                    "ja": "手数料の支払いに失敗しました。"},
     "fee_refunded": {"en": "The fee was refunded to your wallet.", "ja": "手数料を返金しました。"},
-    "benefit_paid": {"en": "The benefit was paid to your wallet.", "ja": "給付金を支給しました。"},
+    "benefit_paid": {"en": "The benefit was credited to your wallet as points (spent first at shops).",
+                     "ja": "給付金をポイントで付与しました（お店での支払いに先に使われます）。"},
+    "points_expiring": {"en": "Some of your points expire soon: use them at a shop before then.",
+                        "ja": "ポイントの有効期限が近づいています。期限までにお店でお使いください。"},
     "benefit_failed": {"en": "The benefit could not be paid; the city will contact you.",
                        "ja": "給付金を支給できませんでした。市からご連絡します。"},
 }

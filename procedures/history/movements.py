@@ -10,6 +10,11 @@ the lost (or new) wallet of a recovery. Another resident stays an address (the s
 private person). Transfers the service accepted that the chain has not carried yet — or that the
 index has not read yet — are listed too, without a balance after them (the wallet says the index is
 catching up).
+
+Points are marked: a credit (a top-up's bonus, a benefit, a civic reward), points that expired and points a
+recovery moved are rows of ``unit`` ``points`` (the coin balance after them is unchanged); a payment at a
+shop that points paid part of says how many (``points``): the fund's ``Transfer`` of that part to the payer is
+folded into the payment, so the balance after it is the coins left.
 """
 
 from __future__ import annotations
@@ -22,19 +27,31 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from chain.index_store import ZERO_ADDRESS, ChainEvent, IndexCursor, block_times, wallet_coin_events
+from chain.index_store import (
+    ZERO_ADDRESS,
+    ChainEvent,
+    IndexCursor,
+    block_times,
+    wallet_coin_events,
+    wallet_points_events,
+)
 from chain.outbox import TxIntent
 from procedures.applications.models import Application
 from procedures.applications.money import BENEFIT_KIND, FEE_PURPOSE, REFUND_PURPOSE
 from procedures.applications.service import catalog
+from procedures.civic.clerks import REWARD_KIND
 from procedures.errors import InvalidRequest
 from procedures.merchants.models import Merchant
 from procedures.runtime import Runtime
 from procedures.settlement.models import TopUp
+from procedures.settlement.topups import POINTS_KIND
 from procedures.transfers.models import CustodialWallet, Transfer
 from procedures.transfers.pending import OPEN
 
 __all__ = ["Movement", "MovementPage", "movements", "page"]
+
+#: Outbox kinds of points credits → the movement kind a resident reads.
+CREDIT_KINDS = {BENEFIT_KIND: "benefit", POINTS_KIND: "topup_bonus", REWARD_KIND: "reward"}
 
 
 @dataclass
@@ -43,7 +60,8 @@ class Movement:
 
     id: str
     at: datetime
-    kind: str  # topup, benefit, mint, payment, refund, fee, fee_refund, p2p, payout, recovery, redemption, transfer
+    kind: str  # topup, benefit, mint, payment, refund, fee, fee_refund, p2p, payout, recovery, redemption, transfer;
+    # for points: topup_bonus, benefit, reward, points (another credit), points_expired, recovery
     amount: int  # signed: + in, - out
     counterparty: str | None  # the other side's address (None for mints and burns: the coin itself)
     counterparty_kind: str  # city, merchant, resident, lost_wallet, new_wallet
@@ -55,6 +73,8 @@ class Movement:
     memo: str | None = None
     title: dict[str, str] | None = None  # what it was for (the procedure of a fee or benefit), ja/en
     transfer_id: str | None = None
+    unit: str = "coins"  # coins, or points (a credit, an expiry, a recovery's points)
+    points: int = 0  # of a payment's amount, how much the wallet's points paid (the rest: coins)
 
 
 @dataclass
@@ -78,6 +98,8 @@ def movements(session: Session, runtime: Runtime, wallet: str) -> tuple[list[Mov
     moves: list[ChainEvent] = []
     for event in events:
         (moves if event.event == "Transfer" else context[event.tx_hash]).append(event)
+    fund = runtime.coin.address
+    moves = sorted(moves + wallet_points_events(session, wallet), key=lambda e: (e.block_number, e.log_index))
     hashes = sorted({e.tx_hash for e in moves})
     indexed_block = session.scalar(select(IndexCursor.last_block).order_by(IndexCursor.name).limit(1))
     # on their way: accepted, or confirmed in a block the index has not read yet
@@ -86,18 +108,26 @@ def movements(session: Session, runtime: Runtime, wallet: str) -> tuple[list[Mov
     waiting = list(session.scalars(select(Transfer).where(
         or_(Transfer.from_wallet == wallet, Transfer.to_wallet == wallet), not_indexed)
         .order_by(Transfer.created_at, Transfer.id)))
-    parties = {str(e.args[side]) for e in moves for side in ("from", "to")}
+    parties = {str(e.args[side]) for e in moves if e.event == "Transfer" for side in ("from", "to")}
     parties |= {t.from_wallet for t in waiting} | {t.to_wallet for t in waiting}
     names = _Names(session, runtime, wallet, hashes, parties)
     times = block_times(runtime.w3, (e.block_number for e in moves)) if moves else {}
     rows: list[Movement] = []
     balance = 0
+    paid_by_points: dict[str, int] = defaultdict(int)  # per transaction: the fund's part of the next payment
     for event in moves:
+        if event.event == "Transfer" and event.args["from"] == fund:
+            paid_by_points[event.tx_hash] += int(event.args["value"])
+            balance += int(event.args["value"])
+            continue
         movement = names.describe(event, context[event.tx_hash])
         if movement is None:
             continue
         movement.at = datetime.fromtimestamp(times[event.block_number], UTC)
-        balance += movement.amount
+        if movement.unit == "coins":
+            balance += movement.amount
+            if movement.amount < 0:
+                movement.points = paid_by_points.pop(event.tx_hash, 0)
         movement.balance_after = balance
         rows.append(movement)
     carried = {(m.tx_hash, m.transfer_id) for m in rows}
@@ -148,6 +178,7 @@ class _Names:
         self.transfers: dict[tuple[str, str, str, int], Transfer] = {}
         self.topups: set[str] = set()
         self.benefits: dict[str, str] = {}
+        self.credits: dict[str, str] = {}  # a points credit's transaction → what it was (its movement kind)
         for start in range(0, len(hashes), 500):
             chunk = hashes[start:start + 500]
             for transfer in session.scalars(select(Transfer).where(Transfer.tx_hash.in_(chunk))):
@@ -158,6 +189,9 @@ class _Names:
             for tx_hash, reference in session.execute(select(TxIntent.tx_hash, TxIntent.reference).where(
                     TxIntent.kind == BENEFIT_KIND, TxIntent.tx_hash.in_(chunk))):
                 self.benefits[str(tx_hash).lower()] = str(reference)
+            for tx_hash, kind in session.execute(select(TxIntent.tx_hash, TxIntent.kind).where(
+                    TxIntent.kind.in_(CREDIT_KINDS), TxIntent.tx_hash.in_(chunk))):
+                self.credits[str(tx_hash).lower()] = CREDIT_KINDS[kind]
         self._session, self._runtime = session, runtime
 
     def _application_title(self, application_id: str | None) -> dict[str, str] | None:
@@ -177,8 +211,10 @@ class _Names:
         return "resident", None
 
     def describe(self, event: ChainEvent, context: list[ChainEvent]) -> Movement | None:
-        """The movement one ``Transfer`` event made to the wallet (None if it did not change it)."""
+        """The movement one ``Transfer`` (or points) event made to the wallet (None if it did not change it)."""
         args: dict[str, Any] = event.args
+        if event.event != "Transfer":
+            return self._points(event)
         sender, receiver, value = str(args["from"]), str(args["to"]), int(args["value"])
         incoming = receiver == self.wallet
         if incoming and sender == self.wallet:
@@ -208,6 +244,23 @@ class _Names:
         return Movement(**base, kind=transfer.kind, counterparty=other, counterparty_kind=party,
                         counterparty_name=name, memo=transfer.memo, title=self._purpose_title(transfer),
                         transfer_id=transfer.id)
+
+    def _points(self, event: ChainEvent) -> Movement:
+        """A points row: a credit (what it was, from the service's records), an expiry, a recovery's points."""
+        args, tx_hash = event.args, event.tx_hash.lower()
+        base: dict[str, Any] = {"id": f"mv_{event.id}", "at": datetime.min.replace(tzinfo=UTC), "status": "confirmed",
+                                "tx_hash": tx_hash, "block_number": event.block_number, "unit": "points"}
+        if event.event == "PointsCredited":
+            return Movement(**base, kind=self.credits.get(tx_hash, "points"), amount=int(args["amount"]),
+                            counterparty=None, counterparty_kind="city", counterparty_name=self.city,
+                            title=self._application_title(self.benefits.get(tx_hash)))
+        if event.event == "PointsExpired":
+            return Movement(**base, kind="points_expired", amount=-int(args["amount"]), counterparty=None,
+                            counterparty_kind="city", counterparty_name=self.city)
+        incoming = args["successor"] == self.wallet  # PointsRecovered
+        return Movement(**base, kind="recovery", amount=int(args["amount"]) * (1 if incoming else -1),
+                        counterparty=str(args["lostWallet"] if incoming else args["successor"]),
+                        counterparty_kind="lost_wallet" if incoming else "new_wallet", counterparty_name=None)
 
     def _purpose_title(self, transfer: Transfer) -> dict[str, str] | None:
         prefix, _, reference = (transfer.purpose or "").partition(":")

@@ -18,8 +18,12 @@ class MovementOut(BaseModel):
     id: str = Field(description="mv_… for a movement read from the chain; the transfer's id until then")
     at: datetime = Field(description="the block's time (until the index has read it: when the service accepted it)")
     kind: str = Field(description="topup, benefit, mint, payment, refund, fee, fee_refund, p2p, payout, "
-                                  "recovery, redemption or transfer")
+                                  "recovery, redemption or transfer; points rows: topup_bonus, benefit, reward, "
+                                  "points, points_expired or recovery")
+    unit: Literal["coins", "points"] = Field("coins", description="what amount counts: coins, or points (a "
+                                                                  "credit, an expiry; the coin balance is unchanged)")
     amount: int = Field(description="signed: positive in, negative out")
+    points: int = Field(0, description="of a payment's amount, what the wallet's points paid (the rest: coins)")
     balance_after: int | None = Field(description="the balance after this movement (null until the chain index "
                                                   "has read it)")
     counterparty: str | None = Field(description="the other side's address (null for a mint or a burn)")

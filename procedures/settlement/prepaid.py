@@ -13,6 +13,12 @@ the state at that block, every indexed balance and the supply are checked agains
 What counts as unused: coins held by residents — their wallets and what the offline reserve holds for
 them. Coins at merchants are takings waiting for a payout (owed to the merchant, not unused), and coins
 at city accounts (the treasury, the payout settlement account) are the city's own.
+
+Points (premiums, benefits, rewards: given, not bought) are reported separately: unexpired points at the
+instant, points expired but not yet swept, and what was credited, spent at shops and swept back during the
+period, replayed from the indexed points events. The points fund (the coin's own account) holds the coins
+backing them (``points_fund``); they are not residents' coins, and the mints that fill it are
+``issued_to_points_fund``, not coins sold (``issued`` is the coins sold: top-ups).
 """
 
 from __future__ import annotations
@@ -27,7 +33,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3.exceptions import Web3RPCError
 
-from chain.index_store import compare_balances, index_cursor, indexed_balances, last_block_at, supply_flow
+from chain.index_store import (
+    compare_balances,
+    index_cursor,
+    indexed_balances,
+    last_block_at,
+    points_position,
+    supply_flow,
+)
 from chain.plan import COIN
 from procedures.errors import InvalidRequest, Unavailable
 from procedures.runtime import Runtime
@@ -117,11 +130,19 @@ class PrepaidReport:
     merchants_unredeemed: int
     city_accounts: int
     total_supply: int
-    issued: int  # minted during the period
+    issued: int  # coins minted to residents during the period (top-ups)
     redeemed: int  # burned during the period (merchants' payouts)
     required_deposit: int
     chain_check: str  # matched | differs | unavailable (the node no longer has that block's state)
     chain_differences: int
+    points_unused: int = 0  # unexpired points at as_of
+    points_expired_unswept: int = 0  # expired, not yet swept back to the fund
+    points_holders: int = 0  # wallets with unexpired points
+    points_credited: int = 0  # during the period
+    points_spent: int = 0  # at shops, during the period (the fund paid them in coins)
+    points_swept: int = 0  # expired points back to the fund, during the period
+    points_fund: int = 0  # the fund's coins (backing points, and free ones)
+    issued_to_points_fund: int = 0  # coins minted to the fund during the period
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -167,11 +188,13 @@ def prepaid_report(session: Session, runtime: Runtime, as_of: datetime, base_dat
     # coins between their transfer and the burn (and after a failed burn), the city's, not residents'
     for address in city_key_accounts(runtime):
         custodial.setdefault(address, "city")
-    reserve = runtime.reserve.address
-    residents = reserve_held = merchants = city = holders = 0
+    reserve, fund = runtime.reserve.address, runtime.coin.address
+    residents = reserve_held = merchants = city = holders = fund_coins = 0
     for wallet, balance in balances.items():
         kind = custodial.get(wallet)
-        if wallet == reserve:
+        if wallet == fund:
+            fund_coins += balance
+        elif wallet == reserve:
             reserve_held += balance
         elif kind == "merchant":
             merchants += balance
@@ -183,13 +206,17 @@ def prepaid_report(session: Session, runtime: Runtime, as_of: datetime, base_dat
     check, differences = _check(session, runtime, block, balances)
     unused = residents + reserve_held
     when = w3.eth.get_block(block)["timestamp"]
+    points = points_position(session, w3, block, int(as_of.timestamp()), -1 if start_block is None else start_block)
     return PrepaidReport(
         base_date=None if base_date is None else base_date.isoformat(), as_of=clock.iso(as_of),
         period_start=clock.iso(start), block=block, block_time=clock.iso(datetime.fromtimestamp(int(when), clock.zone)),
         unused_balance=unused, residents_wallets=residents, offline_reserve=reserve_held, holders=holders,
         merchants_unredeemed=merchants, city_accounts=city, total_supply=sum(balances.values()),
-        issued=flow.issued, redeemed=flow.redeemed, required_deposit=required_deposit(unused),
-        chain_check=check, chain_differences=differences)
+        issued=flow.issued - flow.to_fund, redeemed=flow.redeemed, required_deposit=required_deposit(unused),
+        chain_check=check, chain_differences=differences, points_unused=points.unexpired,
+        points_expired_unswept=points.expired_unswept, points_holders=points.holders, points_credited=points.credited,
+        points_spent=points.spent, points_swept=points.swept, points_fund=fund_coins,
+        issued_to_points_fund=flow.to_fund)
 
 
 def city_key_accounts(runtime: Runtime) -> list[str]:
@@ -215,7 +242,11 @@ CSV_HEADINGS = {
     "offline_reserve": "うちオフライン確保", "holders": "保有者数", "merchants_unredeemed": "加盟店未換金残高",
     "city_accounts": "市の口座", "total_supply": "発行総額(残高)", "issued": "期間中の発行額",
     "redeemed": "期間中の換金額", "required_deposit": "要供託額", "chain_check": "チェーン照合",
-    "chain_differences": "照合差異",
+    "chain_differences": "照合差異", "points_unused": "未使用ポイント",
+    "points_expired_unswept": "期限切れ未回収ポイント", "points_holders": "ポイント保有者数",
+    "points_credited": "期間中のポイント付与", "points_spent": "期間中のポイント利用",
+    "points_swept": "期間中のポイント失効回収", "points_fund": "ポイント原資",
+    "issued_to_points_fund": "期間中の原資への発行",
 }
 
 

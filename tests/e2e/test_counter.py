@@ -88,6 +88,7 @@ def test_the_counter_with_a_phone_and_without(story_service, tmp_path: Path) -> 
     topup = api.json("POST", "/v1/admin/topups", token=admin, json={
         "wallet": opted["wallet"], "amount": 3_000, "channel": "counter", "reference": "E2E-COUNTER-2"})
     topup = api.until(f"/v1/admin/topups/{topup['id']}", admin, "status", "confirmed", "the card wallet's top-up")
+    topup = api.until(f"/v1/admin/topups/{topup['id']}", admin, "points_status", "credited", "its premium points")
 
     card_pay = [str(BIN / "machi-pos"), "card-pay", "800", "-d", "九谷焼の小皿", "--card", f"soft:{hanako.card}"]
     wrong = subprocess.run(card_pay, env={**_pos_env(story_service, key), "MACHI_CARD_PIN": "0000"},
@@ -97,7 +98,9 @@ def test_the_counter_with_a_phone_and_without(story_service, tmp_path: Path) -> 
                           capture_output=True, text=True, timeout=180, check=False)
     assert paid.returncode == 0, paid.stderr
     assert "paid: ¥800" in paid.stdout and "My Number card (card wallet)" in paid.stdout
-    assert city.coin.balance_of(opted["wallet"]) == topup["amount_minted"] - 800
+    # the premium points (300) pay first, then coins
+    assert city.coin.balance_of(opted["wallet"]) == topup["amount_minted"] - (800 - topup["bonus"])
+    assert city.coin.points_of(opted["wallet"]).unexpired == 0
 
     day = subprocess.run([str(BIN / "machi-pos"), "statement"], env=_pos_env(story_service, key),
                          capture_output=True, text=True, timeout=120, check=False)

@@ -118,12 +118,15 @@ def test_the_whole_story(story, story_service, compiled, tmp_path):
     coin, registry = city.coin, city.registry
 
     assert (result.topup["amount_paid"], result.topup["bonus"]) == (TOPUP_YEN, TOPUP_YEN // 10)
-    held = TOPUP_YEN + TOPUP_YEN // 10 - PRICE - GIFT - OFFLINE + BENEFIT + REFUND  # OFFLINE: paid from the reserve
+    # the premium (points) paid part of PRICE first; the benefit is points; OFFLINE: paid from the reserve
+    held = TOPUP_YEN - (PRICE - TOPUP_YEN // 10) - GIFT - OFFLINE + REFUND
     [lost] = hanako.lost_wallets
     assert coin.balance_of(hanako.wallet) == held and coin.balance_of(lost) == 0  # recovered with the card
+    assert coin.points_of(hanako.wallet).unexpired == BENEFIT and coin.points_of(lost).unexpired == 0
     assert registry.is_verified(hanako.wallet) and not registry.is_verified(lost)
     assert result.civic_reward > 0  # Taro's pothole report, confirmed and fixed, was rewarded
-    assert registry.is_verified(taro.wallet) and coin.balance_of(taro.wallet) == GIFT + result.civic_reward
+    assert registry.is_verified(taro.wallet) and coin.balance_of(taro.wallet) == GIFT
+    assert coin.points_of(taro.wallet).unexpired == result.civic_reward  # a reward is points
     assert (result.civic_report["status"], result.civic_report["resolution"]) == ("closed", "fixed")
     assert coin.balance_of(result.merchant["wallet"]) == 0  # everything redeemed and burned
     # Taro's card payment at the counter, no phone: from the card wallet the city counter opened with his card

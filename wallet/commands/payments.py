@@ -120,6 +120,15 @@ def balance(wallet: WalletContext) -> None:
         wallet.console.print(f"[yellow]{escape(t('not_verified_wallet'))}[/]")
 
 
+def _show_split(wallet: WalletContext, amount: int) -> None:
+    """Before a payment at a shop: how much of it the wallet's points pay (first, earliest expiry first) and
+    how much its coins."""
+    points = int(wallet.api.request("GET", "/v1/wallet/balance", auth=True).get("points") or 0)
+    if points:
+        used = min(points, amount)
+        wallet.say("pay_split", points=_amount(used), coins=_amount(amount - used))
+
+
 def _counterparty(wallet: WalletContext, row: dict[str, Any]) -> str:
     """Who the other side is, in words the resident knows: the shop, the city, their other wallet."""
     kind, address = row["counterparty_kind"], row["counterparty"] or ""
@@ -159,12 +168,13 @@ def history(wallet: WalletContext, limit: int, as_csv: bool) -> None:
     if as_csv:  # for spreadsheets and scripts: the API's own names and values, times in the city's zone
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["id", "at", "kind", "direction", "counterparty", "counterparty_name", "amount",
-                         "balance_after", "status", "memo", "tx_hash"])
+                         "balance_after", "status", "memo", "tx_hash", "unit", "points"])
         for row in rows:
             writer.writerow([row["id"], clock.iso(row["at"]), row["kind"], "in" if row["amount"] > 0 else "out",
                              row["counterparty"] or "", row["counterparty_name"] or "", row["amount"],
                              "" if row["balance_after"] is None else row["balance_after"], row["status"],
-                             _memo(wallet, row), row["tx_hash"] or ""])
+                             _memo(wallet, row), row["tx_hash"] or "", row.get("unit", "coins"),
+                             row.get("points", 0)])
         return
     t = wallet.t
     if not rows:
@@ -176,7 +186,12 @@ def history(wallet: WalletContext, limit: int, as_csv: bool) -> None:
         table.add_column(t(column), justify="right" if column in ("col_amount", "col_balance_after") else "left")
     for row in rows:
         amount = row["amount"]
-        shown = f"[green]+{_amount(amount)}[/]" if amount > 0 else f"[red]-{_amount(-amount)}[/]"
+        figure = _amount(abs(amount))
+        if row.get("unit") == "points":  # a credit or an expiry of points: the coin balance did not move
+            figure = t("points_unit", amount=figure)
+        elif row.get("points"):
+            figure += t("paid_with_points", points=_amount(row["points"]))
+        shown = f"[green]+{figure}[/]" if amount > 0 else f"[red]-{figure}[/]"
         after = "" if row["balance_after"] is None else _amount(row["balance_after"])
         table.add_row(clock.show(row["at"]), t.term("tk", row["kind"]), escape(_counterparty(wallet, row)), shown,
                       after, t.term("ts", row["status"]), escape(_memo(wallet, row)))
@@ -234,6 +249,7 @@ def pay(wallet: WalletContext, target: str, yes: bool, offline: bool, amount: in
         raise WalletError.of("merchant_closed", name=name)
     wallet.console.print(t("pay_what", amount=_amount(checkout["amount"]), name=escape(name))
                          + (f" — {escape(checkout['description'])}" if checkout["description"] else ""))
+    _show_split(wallet, checkout["amount"])
     if not yes:
         click.confirm(t("confirm_pay"), abort=True)
     state = _pay(wallet, account, checkout["pay_to"], checkout["amount"], lambda authorization: wallet.api.request(
@@ -267,6 +283,7 @@ def scan(wallet: WalletContext, uri: str, amount: int | None, memo: str | None, 
     wallet.say("merchant_is", name=name)
     if amount is None:
         amount = int(click.prompt(t("prompt_amount"), type=click.IntRange(1)))
+    _show_split(wallet, amount)
     if not yes:
         click.confirm(t("confirm_pay_amount", amount=_amount(amount), name=name), abort=True)
     state = _pay(wallet, account, merchant["pay_to"], amount, lambda authorization: wallet.api.request(

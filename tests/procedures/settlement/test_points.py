@@ -1,10 +1,11 @@
 """Points through the service (issue 15): a top-up's bonus arrives as points, a payment at a shop spends them
 first, the API refuses sending them to a resident with its own code, the sweep gives expired points back to
-the fund once (`machi points sweep`), and reconciliation counts them."""
+the fund once (`machi points sweep`), reconciliation counts them, and a holder is told before they expire."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -56,8 +57,11 @@ def test_expired_points_go_back_to_the_fund_once_and_reconcile(client, operator,
     expiry = coin.points_of(wallets[0]).next_expiry
     rpc_call(settings.rpc_url, "evm_mine", [expiry + 60])  # the first second after they stopped counting
     assert [coin.points_of(w).expired for w in wallets] == [300, 300]
-    with runtime.sessions() as session:
-        wait_until(lambda: set(wallets) <= set(points_holders(session)), what="the index has the credits")
+    def indexed() -> bool:
+        with runtime.sessions() as session:  # a fresh read each time
+            return set(wallets) <= set(points_holders(session))
+
+    wait_until(indexed, what="the index has the credits")
 
     # from the operator's shell: queued through the outbox, sent by the points key
     from procedures.cli import main
@@ -76,7 +80,8 @@ def test_expired_points_go_back_to_the_fund_once_and_reconcile(client, operator,
         swept = json.loads(result.output)
         assert (swept["checked"], swept["wallets"], swept["points"], len(swept["intents"])) == (2, 2, 600, 1)
         again = CliRunner().invoke(main, ["points", "sweep", "--json", *sum((["--wallet", w] for w in wallets), [])])
-        assert json.loads(again.output)["intents"] == swept["intents"]  # not mined yet: the same intent
+        # run again at once: the same intent while the first is not mined, nothing once it is — never a second
+        assert json.loads(again.output)["intents"] in (swept["intents"], [])
     finally:
         get_settings.cache_clear()
 
@@ -93,3 +98,20 @@ def test_expired_points_go_back_to_the_fund_once_and_reconcile(client, operator,
         assert points.sweep_expired(session, runtime, wallets).intents == []  # nothing left: nothing queued
     report = client.get("/v1/admin/reconciliation", headers=operator).json()
     assert report["differences"] == [] and report["supply"]["difference"] == 0, report
+
+
+def test_a_holder_is_told_thirty_days_before_points_expire_once(client, operator, make_resident, coin, runtime,
+                                                               settings):
+    resident = _topped_up(client, operator, make_resident, 5_000, "slip-notice")
+    held = coin.points_of(resident.address)
+    with runtime.sessions.begin() as session:
+        assert points.notify_expiring(session, runtime, [resident.address]) == 0  # 180 days away: nothing yet
+    rpc_call(settings.rpc_url, "evm_mine", [held.next_expiry - 29 * 86_400])
+    with runtime.sessions.begin() as session:
+        assert points.notify_expiring(session, runtime, [resident.address]) == 1
+    with runtime.sessions.begin() as session:
+        assert points.notify_expiring(session, runtime, [resident.address]) == 0  # once per expiry month
+    [notice] = [n for n in client.get("/v1/notifications", headers=resident.headers).json()["data"]
+                if n["kind"] == "points_expiring"]
+    assert notice["data"]["points"] == 500 and "expire" in notice["message"]["en"]
+    assert notice["data"]["expires_at"] == datetime.fromtimestamp(held.next_expiry, UTC).isoformat()

@@ -175,3 +175,29 @@ def test_the_cli_shows_the_same_report_and_writes_the_csv(client, operator, make
     assert shown.exit_code == 0 and f"{api['unused_balance']:,}" in shown.output and "基準日未使用残高" in shown.output
     too_early = CliRunner().invoke(main, ["report", "prepaid", "--base-date", "2000-03-31"])
     assert too_early.exit_code == 2 and "chain starts after" in too_early.output
+
+
+def test_points_are_reported_apart_from_coins(client, runtime, operator, onboard, make_resident, coin, w3):
+    from tests.procedures.settlement.test_points import _topped_up
+
+    merchant = onboard()
+    before = _instant(w3)
+    alice = _topped_up(client, operator, make_resident, 5_000, "slip-prepaid-points")  # 5,000 coins, 500 points
+    pr = create_request(client, merchant, 300)
+    assert pay(client, coin, alice, pr).status_code == 202
+    wait_request(client, merchant, pr["id"], "paid")  # 300 points first, no coins
+    after = _instant(w3)
+    r0, r1 = (_report(client, operator, t).json() for t in (before, after))
+    for r in (r0, r1):
+        assert r["chain_check"] == "matched"
+        assert r["unused_balance"] + r["merchants_unredeemed"] + r["city_accounts"] + r["points_fund"] \
+            == r["total_supply"]
+    fields = ("unused_balance", "issued", "issued_to_points_fund", "merchants_unredeemed", "points_fund",
+              "points_unused", "points_expired_unswept", "points_holders", "points_credited", "points_spent",
+              "points_swept")
+    # by hand: 5,000 coins sold and none spent; 500 points credited (the fund minted them), 300 spent at the shop
+    assert {f: r1[f] - r0[f] for f in fields} == {
+        "unused_balance": 5_000, "issued": 5_000, "issued_to_points_fund": 500, "merchants_unredeemed": 300,
+        "points_fund": 200, "points_unused": 200, "points_expired_unswept": 0, "points_holders": 1,
+        "points_credited": 500, "points_spent": 300, "points_swept": 0}
+    assert r1["required_deposit"] == required_deposit(r1["unused_balance"])  # coins only: points were not sold
