@@ -64,5 +64,6 @@ def test_the_readme_walk_runs_as_written(story_service, tmp_path):
     assert "30,000" in output and "加賀市" in output  # the benefit arrived, from the city
     assert re.search(r"検証しました: (\d+) 件中 \1 件の出来事をチェーン上で確認", output)  # the receipt, proven
     assert "paid\n" in output and "山中漆器店" in output  # the first payment, to the shop by name
-    assert "28,800" in output and "残高 28,800 コイン（履歴の合計）" in output  # the history adds up
+    # the benefit was points and paid the shop: 28,800 points left, the coin history adds up to 0
+    assert "28,800" in output and "（うち 1,200 pt）" in output and "残高 0 コイン（履歴の合計）" in output
     assert (work / "var" / "cards" / "hanako.p12").exists()
