@@ -323,7 +323,7 @@ class Settings(BaseSettings):
     )
     civic_reward: int = Field(
         100, ge=0, le=100_000,
-        description="coins the benefits minter pays a linked resident whose report a clerk confirms (0: none)",
+        description="points the points key credits a linked resident whose report a clerk confirms (0: none)",
     )
     civic_recent_days: int = Field(30, ge=1, le=365, description="days a fixed report stays on /town")
     civic_adopt_interval: float = Field(

@@ -17,6 +17,7 @@ from procedures.console import (
     operator_merchants,
     operator_offline,
     operator_payouts,
+    operator_points,
     operator_reports,
     operator_residents,
 )
@@ -28,7 +29,8 @@ from procedures.settlement import points, topups
 from protocol.points import last_day
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
-for _pages in (operator_merchants, operator_payouts, operator_residents, operator_offline, operator_reports):
+for _pages in (operator_merchants, operator_payouts, operator_residents, operator_offline, operator_reports,
+               operator_points):
     router.include_router(_pages.router)
 
 _REFERENCE = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")

@@ -43,6 +43,8 @@ log = logging.getLogger("machi.settlement.topups")
 CHANNELS = ("counter", "atm")
 #: The outbox kind of a top-up bonus's points credit (``topup.mint`` is the coins').
 POINTS_KIND = "topup.points"
+
+
 class TopUpRefused(transfers.PaymentRefused):
     """The top-up cannot be minted (cap, allowance, unverified or frozen wallet)."""
 
@@ -63,9 +65,13 @@ def bonus_for(session: Session, runtime: Runtime, amount: int) -> int:
         return 0
     if s.topup_bonus_ends_at is not None and utcnow() >= s.topup_bonus_ends_at:
         return 0
-    granted = int(session.scalar(select(func.coalesce(func.sum(TopUp.bonus), 0))
-                                 .where(TopUp.status != "failed")) or 0)
-    return max(0, min(amount * s.topup_bonus_bps // 10_000, s.topup_bonus_budget - granted))
+    return max(0, min(amount * s.topup_bonus_bps // 10_000, s.topup_bonus_budget - granted_bonus(session)))
+
+
+def granted_bonus(session: Session) -> int:
+    """The campaign bonus given so far (top-ups not failed): what counts against ``topup_bonus_budget``."""
+    return int(session.scalar(select(func.coalesce(func.sum(TopUp.bonus), 0))
+                              .where(TopUp.status != "failed")) or 0)
 
 
 def _pending_bonus(session: Session) -> int:

@@ -256,6 +256,7 @@ TABLE: dict[str, dict[str, str]] = {
     "GET /console/admin/offline": CONSOLE_ADMIN,
     "GET /console/admin/prepaid": CONSOLE_ADMIN,
     "GET /console/admin/prepaid.csv": CONSOLE_ADMIN,
+    "GET /console/admin/points": CONSOLE_ADMIN,
     "POST /console/admin/payouts/batches": CONSOLE_ADMIN,
     "GET /console/admin/payouts/batches/{batch_id}": CONSOLE_ADMIN,
     "GET /console/admin/payouts/batches/{batch_id}/file": CONSOLE_ADMIN,

@@ -59,7 +59,7 @@ def test_childcare_benefit_from_the_cli(cli, client, arrange, make_staff, anvil,
     clerk = make_staff("clerk", "child-welfare")
     assert staff_post(client, clerk, app_id, "claim").status_code == 200
     assert staff_post(client, clerk, app_id, "approve").status_code == 200
-    wait_until(lambda: arrange.balance(cli.account.address) == 30_000, what="the benefit in the wallet")
+    wait_until(lambda: arrange.points(cli.account.address) == 30_000, what="the benefit in the wallet (points)")
 
     headers = wallet_login(client, cli.account)
 

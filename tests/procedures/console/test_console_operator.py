@@ -88,3 +88,44 @@ def test_the_prepaid_report_page_lists_base_dates_and_says_why_one_cannot_be_mad
         assert clerk.get("/console/admin/prepaid").status_code == 403
     finally:
         clerk.close()
+
+
+def test_the_points_page_shows_the_campaign_the_benefits_and_the_fund(live_server, staff, runtime, settings,
+                                                                     make_resident):
+    admin = staff("pointo", role="admin", department=None)
+    client = Console(live_server, *admin)
+    try:
+        before = client.get("/console/admin/points")
+        assert before.status_code == 200 and 'id="nav-points"' in before.text
+        assert "10 %" in before.text.split('id="campaign-rate"')[1][:40]
+        # the childcare benefit, credited as points for the city's default 180 days
+        row = before.text.split('data-code="childcare-benefit"')[1].split("</tr>")[0]
+        assert "30,000 pt" in row and "180" in row
+        # a top-up's premium: the campaign has given it, the fund backs it on chain
+        from procedures.settlement import topups
+        from procedures.settlement.models import TopUp
+
+        with runtime.sessions() as session:
+            granted = topups.granted_bonus(session)
+        with runtime.sessions() as session, session.begin():
+            topup = topups.create_topup(session, runtime, wallet=make_resident().address, amount=8_000,
+                                        channel="counter", location=None, reference="SLIP-POINTS-PAGE",
+                                        operator="pointo")
+            topup_id = topup.id
+
+        def credited() -> bool:
+            with runtime.sessions() as session:
+                return session.get(TopUp, topup_id).points_status == "credited"
+
+        wait_until(credited, 30, what="the premium credited")
+        page = client.get("/console/admin/points").text
+        assert f">{granted + 800:,} pt<" in page.split('id="campaign-granted"')[1][:40]
+        fund = runtime.coin.points_fund()
+        assert fund.reserved >= 800 and f"¥{fund.reserved:,}" in page.split('id="fund-reserved"')[1][:40]
+    finally:
+        client.close()
+    clerk = Console(live_server, *staff("kakari3"))
+    try:
+        assert clerk.get("/console/admin/points").status_code == 403
+    finally:
+        clerk.close()
