@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import partial
 
 from procedures import sweeps
-from procedures.applications import anchoring, jobs, money
+from procedures.applications import anchoring, jobs, money, points_notices
 from procedures.applications import records as application_records
 from procedures.auth import service as auth
 from procedures.auth.deps import TokenResolver
@@ -87,6 +87,7 @@ def workers() -> dict[str, Worker]:
         "merchants.idempotency.purge": sweeps.purge_worker(idempotency.purge_expired),
         "civic.adopter": civic_clerks.adopter,
         "points.sweep": points.sweep_worker,
+        "points.notices": points_notices.notice_worker,
     }
 
 

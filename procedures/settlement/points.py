@@ -21,15 +21,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain.index_store import points_holders
 from chain.outbox import TxIntent, enqueue
-from procedures.applications.models import Notification
 from procedures.runtime import Runtime
 from procedures.sweeps import run_every
-from protocol.points import expires_at, expiry_month, month_label, month_of
+from protocol.points import expires_at, expiry_month, month_of
 
 log = logging.getLogger("machi.points")
 
@@ -37,8 +35,6 @@ log = logging.getLogger("machi.points")
 SWEEP_BATCH = 100
 #: The outbox kind of sweep transactions (nothing to do once final: the next sweep reads the chain again).
 SWEEP_KIND = "points.sweep"
-#: The notification a holder gets ``points_notice_days`` before points expire.
-EXPIRY_NOTICE = "points_expiring"
 
 
 def expiry_for(runtime: Runtime, days: int | None = None) -> int:
@@ -107,41 +103,12 @@ def sweep_expired(session: Session, runtime: Runtime, wallets: Iterable[str] | N
     return SweepResult(checked=len(candidates), wallets=len(due), points=points, intents=intents)
 
 
-def notify_expiring(session: Session, runtime: Runtime, wallets: Iterable[str] | None = None) -> int:
-    """Tell every holder whose earliest points expire within ``points_notice_days`` (by the chain's clock), once
-    per wallet and expiry month (an ``application_notifications`` row of kind ``points_expiring``, its reference
-    ``points:YYYY-MM``; the amount and the instant in its data, nothing personal). Returns how many were added.
-    """
-    coin = runtime.coin
-    holders = list(dict.fromkeys(wallets if wallets is not None else points_holders(session)))
-    horizon = coin.block_time() + runtime.settings.points_notice_days * 86_400
-    added = 0
-    for start in range(0, len(holders), SWEEP_BATCH):
-        chunk = holders[start:start + SWEEP_BATCH]
-        for wallet, held in zip(chunk, coin.points_of_many(chunk), strict=True):
-            if not held.next_expiry or held.next_expiry > horizon:
-                continue
-            reference = f"points:{month_label(month_of(held.next_expiry - 1))}"
-            if session.scalar(select(Notification.id).where(
-                    Notification.wallet == wallet, Notification.kind == EXPIRY_NOTICE,
-                    Notification.application_id == reference)) is not None:
-                continue
-            session.add(Notification(wallet=wallet, application_id=reference, kind=EXPIRY_NOTICE, data={
-                "points": held.next_amount, "expires_at": expiry_datetime(month_of(held.next_expiry - 1)).isoformat()}))
-            added += 1
-    if added:
-        log.info("told %d wallets that points expire within %d days", added, runtime.settings.points_notice_days)
-    return added
-
-
 def sweep_worker(runtime: Runtime, stop: threading.Event) -> None:
-    """Queue the sweep of expired points and tell holders of points about to expire, every
-    ``points_sweep_interval`` seconds (hourly by default: points expire at the start of a JST month, and a pass
-    that finds nothing does nothing)."""
+    """Queue the sweep of expired points every ``points_sweep_interval`` seconds (hourly by default: points
+    expire at the start of a JST month, and a pass that finds nothing queues nothing)."""
     def one_pass() -> None:
         with runtime.sessions.begin() as session:
             sweep_expired(session, runtime)
-            notify_expiring(session, runtime)
 
     run_every(runtime, stop, lambda r: r.settings.points_sweep_interval, one_pass, "points sweep",
               first_after=runtime.settings.points_sweep_interval)

@@ -41,7 +41,8 @@ def test_every_final_intent_finds_its_handler_by_kind_or_prefix(settings, engine
     assert set(hooks.workers) == {"chain.indexer", "applications.anchorer", "applications.deadlines",
                                   "applications.retention", "merchants.expiry", "merchants.webhooks",
                                   "auth.challenges.purge", "auth.logins.purge", "merchants.idempotency.purge",
-                                  "civic.adopter", "identity.recoveries", "identity.crl_sweep", "points.sweep"}
+                                  "civic.adopter", "identity.recoveries", "identity.crl_sweep", "points.sweep",
+                                  "points.notices"}
     assert wiring.replaced_hooks() == [application_records.follow_wallet]
     assert wiring.transfer_hooks() == {
         payment_requests.PURPOSE: payment_requests.on_payment_final, refunds.PURPOSE: refunds.on_refund_final,

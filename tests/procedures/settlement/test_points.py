@@ -13,6 +13,7 @@ from sqlalchemy import select
 from chain.index_store import points_holders
 from chain.node import rpc_call
 from chain.outbox import IntentStatus, TxIntent
+from procedures.applications import points_notices
 from procedures.settlement import points
 from tests.procedures.conftest import auth_json, sign, wait_until
 from tests.procedures.merchants.conftest import create_request, pay, wait_request
@@ -105,12 +106,12 @@ def test_a_holder_is_told_thirty_days_before_points_expire_once(client, operator
     resident = _topped_up(client, operator, make_resident, 5_000, "slip-notice")
     held = coin.points_of(resident.address)
     with runtime.sessions.begin() as session:
-        assert points.notify_expiring(session, runtime, [resident.address]) == 0  # 180 days away: nothing yet
+        assert points_notices.notify_expiring(session, runtime, [resident.address]) == 0  # 180 days away: nothing yet
     rpc_call(settings.rpc_url, "evm_mine", [held.next_expiry - 29 * 86_400])
     with runtime.sessions.begin() as session:
-        assert points.notify_expiring(session, runtime, [resident.address]) == 1
+        assert points_notices.notify_expiring(session, runtime, [resident.address]) == 1
     with runtime.sessions.begin() as session:
-        assert points.notify_expiring(session, runtime, [resident.address]) == 0  # once per expiry month
+        assert points_notices.notify_expiring(session, runtime, [resident.address]) == 0  # once per expiry month
     [notice] = [n for n in client.get("/v1/notifications", headers=resident.headers).json()["data"]
                 if n["kind"] == "points_expiring"]
     assert notice["data"]["points"] == 500 and "expire" in notice["message"]["en"]
