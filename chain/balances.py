@@ -34,17 +34,14 @@ def coin_snapshot(coin: RegionalCoinClient, wallets: Iterable[str]) -> CoinSnaps
     counts its free coins: its reserved ones are the residents' points."""
     block = int(coin.w3.eth.block_number)
     functions = coin.contract.functions
-    balances: dict[str, int] = {}
-    points: dict[str, int] = {}
+    addresses: list[str] = [to_checksum_address(w) for w in wallets]
+    balances: dict[str, int] = {a: int(functions.balanceOf(a).call(block_identifier=block)) for a in addresses}
     _, fund_coins, reserved = functions.pointsFund().call(block_identifier=block)
-    for wallet in wallets:
-        address = to_checksum_address(wallet)
-        balances[address] = int(functions.balanceOf(address).call(block_identifier=block))
-        if address == coin.address:  # the fund: its reserved coins are the residents' points, not its own
-            points[address] = -int(reserved)
-            continue
-        unexpired, expired, _, _ = functions.pointsOf(address).call(block_identifier=block)
-        if unexpired or expired:
-            points[address] = int(unexpired) + int(expired)
+    holders = [a for a in addresses if a != coin.address]
+    read = coin.points_of_many(holders, block)
+    points: dict[str, int] = {a: p.unexpired + p.expired for a, p in zip(holders, read, strict=True)
+                             if p.unexpired or p.expired}
+    if coin.address in balances:  # the fund: its reserved coins are the residents' points, not its own
+        points[coin.address] = -int(reserved)
     return CoinSnapshot(block, balances, int(functions.totalSupply().call(block_identifier=block)), points,
                         int(fund_coins) - int(reserved))

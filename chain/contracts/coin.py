@@ -338,11 +338,11 @@ class RegionalCoinClient(ContractClient):
         unexpired, expired, next_expiry, next_amount = self._read("pointsOf", to_checksum_address(account))
         return Points(int(unexpired), int(expired), int(next_expiry), int(next_amount))
 
-    def points_of_many(self, accounts: Sequence[str]) -> list[Points]:
-        """``points_of`` of each account, read at one block in one round trip."""
+    def points_of_many(self, accounts: Sequence[str], block: int | None = None) -> list[Points]:
+        """``points_of`` of each account, read at one block (default: the head) in one round trip."""
         if not accounts:
             return []
-        block = int(self.w3.eth.block_number)
+        block = int(self.w3.eth.block_number) if block is None else block
         with self.w3.batch_requests() as batch:
             for account in accounts:
                 data = self.contract.encode_abi("pointsOf", args=[to_checksum_address(account)])
