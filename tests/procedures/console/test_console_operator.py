@@ -13,6 +13,14 @@ from tests.procedures.console.conftest import console_login
 from tests.procedures.console.operations_support import Console
 
 
+def _refused_to_a_clerk(live_server, staff, username: str, path: str) -> None:
+    clerk = Console(live_server, *staff(username))
+    try:
+        assert clerk.get(path).status_code == 403
+    finally:
+        clerk.close()
+
+
 def test_operator_top_up_shows_the_premium_then_credits_it(page, live_server, staff, arrange):
     resident = Account.create()
     arrange.attest(resident.address)
@@ -83,11 +91,7 @@ def test_the_prepaid_report_page_lists_base_dates_and_says_why_one_cannot_be_mad
         assert not_a_date.status_code == 422
     finally:
         client.close()
-    clerk = Console(live_server, *staff("kakari2"))
-    try:
-        assert clerk.get("/console/admin/prepaid").status_code == 403
-    finally:
-        clerk.close()
+    _refused_to_a_clerk(live_server, staff, "kakari2", "/console/admin/prepaid")
 
 
 def test_the_points_page_shows_the_campaign_the_benefits_and_the_fund(live_server, staff, runtime, settings,
@@ -124,8 +128,4 @@ def test_the_points_page_shows_the_campaign_the_benefits_and_the_fund(live_serve
         assert fund.reserved >= 800 and f"¥{fund.reserved:,}" in page.split('id="fund-reserved"')[1][:40]
     finally:
         client.close()
-    clerk = Console(live_server, *staff("kakari3"))
-    try:
-        assert clerk.get("/console/admin/points").status_code == 403
-    finally:
-        clerk.close()
+    _refused_to_a_clerk(live_server, staff, "kakari3", "/console/admin/points")
